@@ -1,0 +1,25 @@
+import { performance } from 'node:perf_hooks';
+import { BENCHMARKS } from './variants';
+
+/**
+ * Runs one variant in a process of its own, so its peak RSS is its own, and prints one JSON
+ * line. A short warm-up run first lets the JIT settle, as it would in a long simulation.
+ */
+function main(): void {
+  const [benchmark = '', variant = '', customersArg = '', seedArg = ''] = process.argv.slice(2);
+  const v = BENCHMARKS[benchmark]?.[variant];
+  if (v === undefined) {
+    process.stderr.write(`worker: unknown benchmark/variant ${benchmark}/${variant}\n`);
+    process.exit(2);
+  }
+  const customers = Number(customersArg);
+  const seed = Number(seedArg);
+  v.run({ customers: Math.max(1, Math.floor(customers / 20)), seed: seed + 1 });
+  const t0 = performance.now();
+  const r = v.run({ customers, seed });
+  const wallMs = performance.now() - t0;
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  process.stdout.write(`${JSON.stringify({ ...r, wallMs, peakRssBytes })}\n`);
+}
+
+main();
