@@ -1,0 +1,1 @@
+export { configureProperties, DEFAULT_PROPERTY_SEED } from './property-config';

@@ -1,0 +1,4 @@
+import 'reflect-metadata';
+import { configureProperties } from './property-config';
+
+configureProperties();
