@@ -34,27 +34,30 @@ const USAGE = `usage: pnpm bench [--json] [--customers N] [--repeats N] [--seed 
   --seed N        run seed (default 20261125)
   --only LIST     comma-separated benchmark/variant names to run (default: all)`;
 
-function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\n${USAGE}\n`);
-  process.exit(2);
+export class BenchUsageError extends Error {}
+
+export interface BenchOptions {
+  json: boolean;
+  help: boolean;
+  customers: number;
+  repeats: number;
+  seed: number;
+  only: string[];
 }
 
 function positiveInt(name: string, raw: string | undefined, dflt: number): number {
   if (raw === undefined) return dflt;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) fail(`--${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new BenchUsageError(`--${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
   return n;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function main(): void {
-  let args;
+/** Parses the bench command line; a mistake is a BenchUsageError naming the flag. */
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  let values;
   try {
-    args = parseArgs({
+    values = parseArgs({
+      args: argv,
       options: {
         json: { type: 'boolean', default: false },
         customers: { type: 'string' },
@@ -67,22 +70,45 @@ function main(): void {
       allowPositionals: false,
     }).values;
   } catch (e) {
-    fail((e as Error).message);
+    throw new BenchUsageError((e as Error).message);
+  }
+  const seedRaw = values.seed ?? '20261125';
+  const seed = Number(seedRaw);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new BenchUsageError(`--seed: expected a non-negative integer, got ${JSON.stringify(seedRaw)}`);
+  const known = Object.entries(BENCHMARKS).flatMap(([b, vs]) => Object.keys(vs).map((v) => `${b}/${v}`));
+  const only = values.only?.split(',').map((x) => x.trim()) ?? known;
+  for (const name of only) {
+    if (!known.includes(name)) throw new BenchUsageError(`--only: unknown variant ${JSON.stringify(name)}; known: ${known.join(', ')}`);
+  }
+  return {
+    json: values.json === true,
+    help: values.help === true,
+    customers: positiveInt('customers', values.customers, 1_000_000),
+    repeats: positiveInt('repeats', values.repeats, 3),
+    seed,
+    only,
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function main(): void {
+  let args: BenchOptions;
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof BenchUsageError)) throw e;
+    process.stderr.write(`bench: ${e.message}\n${USAGE}\n`);
+    process.exit(2);
   }
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const customers = positiveInt('customers', args.customers, 1_000_000);
-  const repeats = positiveInt('repeats', args.repeats, 3);
-  const seedRaw = args.seed ?? '20261125';
-  const seed = Number(seedRaw);
-  if (!Number.isSafeInteger(seed) || seed < 0) fail(`--seed: expected a non-negative integer, got ${JSON.stringify(seedRaw)}`);
-  const known = Object.entries(BENCHMARKS).flatMap(([b, vs]) => Object.keys(vs).map((v) => `${b}/${v}`));
-  const only = args.only?.split(',').map((s) => s.trim()) ?? known;
-  for (const name of only) {
-    if (!known.includes(name)) fail(`--only: unknown variant ${JSON.stringify(name)}; known: ${known.join(', ')}`);
-  }
+  const { customers, repeats, seed, only } = args;
 
   const worker = require.resolve('./worker');
   const results: Record<string, Record<string, VariantFigures>> = {};
@@ -155,4 +181,4 @@ function main(): void {
   }
 }
 
-main();
+if (require.main === module) main();

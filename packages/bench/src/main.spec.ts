@@ -1,0 +1,31 @@
+import { BenchUsageError, parseBenchArgs } from './main';
+
+describe('pnpm bench arguments', () => {
+  it('defaults to every variant, 1M customers, 3 repeats, the fixed seed', () => {
+    expect(parseBenchArgs([])).toEqual({
+      json: false,
+      help: false,
+      customers: 1_000_000,
+      repeats: 3,
+      seed: 20261125,
+      only: ['mm1/ipilab', 'mm1/ceiling', 'mm1/simjs', 'mm1/simjs-timers'],
+    });
+    expect(parseBenchArgs(['--json', '--customers', '5000', '--only', 'mm1/ipilab, mm1/ceiling'])).toMatchObject({
+      json: true,
+      customers: 5000,
+      only: ['mm1/ipilab', 'mm1/ceiling'],
+    });
+  });
+
+  it.each([
+    [['--customers=-4'], '--customers: expected a positive integer, got "-4"'],
+    [['--customers', '0'], '--customers: expected a positive integer, got "0"'],
+    [['--repeats', 'two'], '--repeats: expected a positive integer, got "two"'],
+    [['--seed', '1.5'], '--seed: expected a non-negative integer, got "1.5"'],
+    [['--only', 'mm1/foo'], '--only: unknown variant "mm1/foo"; known: mm1/ipilab, mm1/ceiling, mm1/simjs, mm1/simjs-timers'],
+    [['--frobnicate'], "Unknown option '--frobnicate'"],
+  ])('%j is a usage error naming the flag', (argv, text) => {
+    expect(() => parseBenchArgs(argv)).toThrow(BenchUsageError);
+    expect(() => parseBenchArgs(argv)).toThrow(text);
+  });
+});
