@@ -24,8 +24,9 @@ function run(cmd, args, { quiet = false } = {}) {
 
 function setup() {
   if (!existsSync(pnpm)) {
-    // pnpm itself is pinned by tools/package-lock.json.
-    run('npm', ['ci', '--prefix', join(root, 'tools'), '--no-audit', '--no-fund'], { quiet: true });
+    // pnpm itself is pinned by tools/package-lock.json; its own install script only tunes a
+    // global install and is not needed to run it from tools/.
+    run('npm', ['ci', '--prefix', join(root, 'tools'), '--no-audit', '--no-fund', '--ignore-scripts'], { quiet: true });
   }
   run(pnpm, ['install', '--frozen-lockfile', '--reporter=append-only'], { quiet: true });
 }
