@@ -1,0 +1,42 @@
+/**
+ * Every per-operation cost the model uses. A profile gives each one a value, a unit and a
+ * source; the model sees them resolved to integer ns (`Costs`). Macro behaviour — broadcast
+ * cost, overcommit collapse, interference — is never a field here: it comes from mechanisms.
+ */
+export const COST_FIELDS = {
+  // ---- host: the physical interrupt fabric and caches
+  ipiWireSmt: 'physical IPI, ICR write to interrupt recognised, between SMT siblings',
+  ipiWireSocket: 'physical IPI between cores of one socket',
+  ipiWireRemote: 'physical IPI between sockets',
+  cacheLineSmt: 'a cache line written by one SMT thread read by its sibling (shared L1/L2)',
+  cacheLineSocket: 'a cache line written on one core read by another core of the same socket (coherence miss)',
+  cacheLineRemote: 'a written cache line becoming visible to a core of another socket',
+  // ---- hypervisor
+  exitRoundTrip: 'a trivial VM exit and re-entry (vmcall), world switch only',
+  apicWriteEmulation: 'decoding and emulating a trapped APIC register (ICR) write in the kernel, beyond the round trip',
+  hypercallHandling: 'decoding a PV send-IPI / TLB-flush hypercall, beyond the round trip',
+  deliverPerTarget: 'host instructions per destination: look up the vCPU, set IRR or PIR (kvm_apic_set_irq), decide how to notify',
+  deliverTargetLines: 'cache lines of the target vCPU the host writes or reads per destination (posted-interrupt descriptor, vcpu->mode/requests, wait queue): a count, each costing a cache-line transfer',
+  postNotifySend: 'host sends the posted-interrupt notification IPI to a running target (native ICR write)',
+  wakeBlockedSender: 'host cost, on the sender, of waking a blocked vCPU thread (try_to_wake_up)',
+  hostWakeLatency: 'from that wake-up until the woken vCPU thread runs on its idle pCPU',
+  haltPollNotice: 'a halt-polling vCPU noticing a pending interrupt and re-entering',
+  externalInterruptExit: 'exit and re-entry forced on a running target by a kick when interrupts are not posted',
+  injection: 'injecting a pending interrupt on VM entry',
+  vcpuSwitch: 'switching a pCPU from one vCPU to another (host context switch + VMCS/VMCB load)',
+  ipivSend: 'sender cost of an exit-less unicast IPI with hardware IPI virtualization (IPIv / AVIC), target running',
+  incompleteIpiExit: 'AVIC/IPIv exit taken when a destination is not running, so the host can wake it, beyond the round trip',
+  pvFlushCheck: 'guest reads one target vCPU\'s preempted flag and sets flush-on-entry (PV TLB flush)',
+  // ---- guest
+  guestSendOverhead: 'guest-side cost of one cross-call send (csd set-up, mask walk), per call',
+  guestPerTargetOverhead: 'guest-side cost per destination in the send loop (queue the csd, pick the APIC ID)',
+  interruptEntry: 'guest: interrupt recognised to handler running (IDT entry, irq_enter)',
+  handlerBody: 'guest: the call-function handler, EOI and return',
+  benchLoopOverhead: 'the IPI microbenchmark\'s per-iteration overhead with no IPI (its dry-run mode)',
+} as const;
+
+export type CostName = keyof typeof COST_FIELDS;
+export const COST_NAMES = Object.keys(COST_FIELDS) as CostName[];
+
+/** Resolved costs, integer ns (deliverTargetLines: a count). */
+export type Costs = { readonly [K in CostName]: number };

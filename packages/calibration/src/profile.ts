@@ -1,0 +1,46 @@
+import { cyclesToNs, InvalidParameterError } from '@ipilab/core';
+import { COST_NAMES, type CostName, type Costs } from './cost-fields';
+
+/** One cost as published (or estimated): its value, unit and where it comes from. */
+export interface CostFigure {
+  readonly value: number;
+  readonly unit: 'cycles' | 'ns' | 'count';
+  /** Publication, patch or document the figure comes from (or rests on, for an estimate). */
+  readonly source: string;
+  /** Present when the figure is not a direct measurement: how it was estimated or derived. */
+  readonly estimate?: string;
+}
+
+export interface CalibrationProfile {
+  readonly name: string;
+  readonly description: string;
+  /** Clock rate the cycle figures are converted at. */
+  readonly ghz: number;
+  readonly costs: { readonly [K in CostName]: CostFigure };
+}
+
+/** Field-by-field overrides, each in the field's own unit. */
+export type CostOverrides = Partial<Record<CostName, number>>;
+
+/**
+ * A profile with overrides applied, resolved to integer ns. An override names a field of the
+ * profile and gives a non-negative, finite value in that field's unit; anything else is an
+ * error naming the field.
+ */
+export function resolveCosts(profile: CalibrationProfile, overrides: Record<string, unknown> = {}, field = 'calibration.overrides'): Costs {
+  for (const [k, v] of Object.entries(overrides)) {
+    if (!(COST_NAMES as string[]).includes(k)) {
+      throw new InvalidParameterError(`${field}.${k}`, k, `a cost field of the profile (one of ${COST_NAMES.join(', ')})`);
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new InvalidParameterError(`${field}.${k}`, v, `a non-negative, finite number of ${profile.costs[k as CostName].unit}`);
+    }
+  }
+  const out = {} as Record<CostName, number>;
+  for (const k of COST_NAMES) {
+    const fig = profile.costs[k];
+    const value = (overrides[k] as number | undefined) ?? fig.value;
+    out[k] = fig.unit === 'cycles' ? cyclesToNs(value, profile.ghz) : Math.round(value);
+  }
+  return out;
+}

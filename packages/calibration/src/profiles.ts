@@ -1,0 +1,83 @@
+import { InvalidParameterError } from '@ipilab/core';
+import type { CalibrationProfile, CostFigure } from './profile';
+
+// Sources, cited once. See docs/calibration.md for the full references and the derivations.
+const TR_RELOAD = 'kvm-unit-tests x86/vmexit, in "x86/kvm/vmx: Defer TR reload after VM exit" (2017): vmcall 1,181-1,195 cycles, in-kernel port I/O 2,339-2,435 cycles';
+const PV_SEND_IPI = 'Wanpeng Li, "KVM: X86: Implement \'send IPI\' hypercall" (2018), Norov IPI benchmark, Xeon Skylake 2.5 GHz, 80-vCPU VM';
+const NO_PVIPI = 'zhenwei pi, "x86/kvm: Introduce boot parameter no-kvm-pvipi" thread (LKML, Oct 2021), apic-ipi microbenchmark, EPYC 7642, sender-side TSC cycles, unicast, same node';
+const TIMER_PI = 'Wanpeng Li, "KVM: LAPIC: Inject timer interrupt via posted interrupt" (2019), perf kvm stat on Skylake: EXTERNAL_INTERRUPT avg 0.71-0.72 us';
+const IPIV = 'Zeng Guang et al., "IPI virtualization support for VM" v7 cover letter (2022), kvm-unit-tests vmexit/ipi: x2APIC 4,337.85 cycles without IPIv, 3,644.8 with';
+const PALLIPADI = 'V. Pallipadi, "[RFC] Extend mwait idle to optimize away IPIs" (LKML 2012-02): sender cost of smp_call_function_single ~1,600 cycles same socket, ~2,000 cross socket (Westmere)';
+const AMIT = 'N. Amit, "x86/mm: Flush remote and local TLBs concurrently" (LKML 2019-05), Haswell bare metal: first remote target of a shootdown adds ~775 ns';
+const HALT_POLL_DOC = 'Linux Documentation/virt/kvm/halt-polling.rst: "saving us a trip through the scheduler, normally on the order of a few micro-seconds"; dynamic halt-polling (2015): TCP_RR 34 us without polling vs 27 us with';
+const KVM_SRC = 'Linux arch/x86/kvm/vmx.c and virt/kvm/kvm_main.c (v4.17): vmx_deliver_posted_interrupt, kvm_vcpu_kick, kvm_vcpu_wake_up';
+const CFS = 'Linux CFS defaults; KVM vcpu_load/vcpu_put';
+
+const est = (value: number, unit: 'cycles' | 'ns' | 'count', source: string, estimate: string): CostFigure => ({ value, unit, source, estimate });
+const pub = (value: number, unit: 'cycles' | 'ns', source: string): CostFigure => ({ value, unit, source });
+
+/** KVM on a 2-socket Xeon Skylake-SP at 2.5 GHz, 2018-era kernel with APICv (the PV send-IPI patch's testbed). */
+export const KVM_SKYLAKE_2018: CalibrationProfile = {
+  name: 'kvm-skylake-2018',
+  description: 'KVM on 2x Xeon Skylake-SP, 2.5 GHz, 40 cores / 80 threads, APICv, Linux 4.x guest and host (2018)',
+  ghz: 2.5,
+  costs: {
+    ipiWireSmt: est(100, 'ns', PALLIPADI, 'no published per-distance native IPI latency on Skylake-SP; SMT siblings share the core, so the smallest of the three'),
+    ipiWireSocket: est(200, 'ns', PALLIPADI, 'same-socket delivery on the mesh, ICR write to interrupt recognised, excluding handler entry'),
+    ipiWireRemote: est(450, 'ns', PALLIPADI, 'cross-socket over UPI: Pallipadi measured ~400 more sender cycles across sockets; delivery adds a UPI hop both ways'),
+    cacheLineSmt: est(20, 'ns', AMIT, 'siblings share L1/L2: an L2 hit'),
+    cacheLineSocket: est(80, 'ns', AMIT, 'a core-to-core cache-line transfer within a socket (typical Skylake-SP figure)'),
+    cacheLineRemote: est(200, 'ns', AMIT, 'a cross-socket cache-line transfer (typical Skylake-SP figure)'),
+    exitRoundTrip: pub(1_188, 'cycles', TR_RELOAD),
+    apicWriteEmulation: est(1_200, 'cycles', TR_RELOAD, 'an in-kernel emulated exit (port I/O, 2,339-2,435 cycles) minus the trivial round trip (1,188): decoding and emulating one register write'),
+    hypercallHandling: est(300, 'cycles', PV_SEND_IPI, 'dispatching kvm_pv_send_ipi and walking the 128-bit bitmap; a few hundred cycles'),
+    deliverPerTarget: est(300, 'cycles', IPIV, 'IPIv vs no-IPIv differ by ~693 cycles for exit + decode + posting on the fastpath; posting alone is a fraction of that'),
+    deliverTargetLines: est(3, 'count', KVM_SRC, 'code reading: vmx_deliver_posted_interrupt writes the pi_desc (PIR, ON); kvm_vcpu_kick reads vcpu->mode; kvm_vcpu_wake_up checks the vCPU wait queue. The target pCPU owns them, so each is a coherence miss'),
+    postNotifySend: est(150, 'cycles', IPIV, 'a native x2APIC ICR WRMSR with its fences, sent by the host'),
+    wakeBlockedSender: est(1_950, 'cycles', NO_PVIPI, 'the PV unicast sender cost (3,756 cycles, target idle) minus the round trip (1,188), hypercall handling (300) and posting (300): try_to_wake_up of the target thread'),
+    hostWakeLatency: est(5_000, 'ns', HALT_POLL_DOC, '"a few micro-seconds" through the scheduler; dynamic halt polling saved ~7 us per TCP_RR transaction'),
+    haltPollNotice: est(100, 'ns', HALT_POLL_DOC, 'a polling vCPU checks for pending events in a tight loop; one loop iteration plus the cache miss'),
+    externalInterruptExit: pub(710, 'ns', TIMER_PI),
+    injection: est(250, 'cycles', TR_RELOAD, 'writing the VM-entry interruption field and the extra entry checks, a small part of the round trip'),
+    vcpuSwitch: est(3_000, 'ns', CFS, 'a host context switch plus vcpu_put/vcpu_load (VMCS switch) and cache refill; a few microseconds'),
+    ipivSend: pub(2_219, 'cycles', `${NO_PVIPI} (AVIC: xAPIC ICR write without an exit)`),
+    incompleteIpiExit: est(1_200, 'cycles', TR_RELOAD, 'handling an AVIC incomplete-IPI exit in kernel: as an emulated APIC write'),
+    pvFlushCheck: est(30, 'ns', PV_SEND_IPI, 'reading one per-vCPU steal-time line and setting a flag'),
+    guestSendOverhead: pub(45, 'ns', `${PV_SEND_IPI}: self-IPI (run locally) send-to-handler 69 ns minus the dry-run's 24 ns`),
+    guestPerTargetOverhead: est(30, 'ns', PV_SEND_IPI, 'instructions per destination in smp_call_function_many and the APIC ID lookup; the two cache misses (csd, queue head) are charged separately by distance'),
+    interruptEntry: est(250, 'ns', AMIT, 'IDT vectoring, idtentry and irq_enter in the guest; ~half of the 250-500 ns native entry+exit+EOI+iret'),
+    handlerBody: pub(81, 'ns', `${PV_SEND_IPI}: self-IPI total 150 ns minus send-to-handler 69 ns (the function, return and timestamp)`),
+    benchLoopOverhead: pub(24, 'ns', `${PV_SEND_IPI}: dry-run 2,392,199 ns / 100,000`),
+  },
+};
+
+/** KVM on a 2-socket AMD EPYC 7642 (Rome) at 2.3 GHz with AVIC, 2021 (the no-kvm-pvipi thread's testbed). */
+export const KVM_EPYC_2021: CalibrationProfile = {
+  name: 'kvm-epyc-2021',
+  description: 'KVM on 2x AMD EPYC 7642 (Rome), 2.3 GHz, 96 cores / 192 threads, AVIC, Linux 5.x (2021)',
+  ghz: 2.3,
+  costs: {
+    ...KVM_SKYLAKE_2018.costs,
+    ipiWireSocket: est(250, 'ns', PALLIPADI, 'same socket on Rome crosses CCDs through the I/O die more often than not; the Skylake figure plus a hop'),
+    ipiWireRemote: est(550, 'ns', PALLIPADI, 'cross socket over Infinity Fabric; the Skylake figure plus ~100 ns'),
+    cacheLineSmt: est(20, 'ns', AMIT, 'siblings share L1/L2: an L2 hit'),
+    cacheLineSocket: est(110, 'ns', AMIT, 'cross-CCD transfer within a Rome socket (typical figure)'),
+    cacheLineRemote: est(250, 'ns', AMIT, 'cross-socket transfer on Rome (typical figure)'),
+    // vmmcall round trip on Zen 2 taken as the Skylake vmcall figure (no Zen 2 kvm-unit-tests figure found).
+    exitRoundTrip: est(1_188, 'cycles', TR_RELOAD, 'no Zen 2 vmexit figure was found; the Skylake vmcall round trip is used'),
+    ipivSend: pub(2_219, 'cycles', NO_PVIPI),
+  },
+};
+
+export const CALIBRATION_PROFILES: Readonly<Record<string, CalibrationProfile>> = {
+  [KVM_SKYLAKE_2018.name]: KVM_SKYLAKE_2018,
+  [KVM_EPYC_2021.name]: KVM_EPYC_2021,
+};
+
+export function calibrationProfile(name: string): CalibrationProfile {
+  const p = CALIBRATION_PROFILES[name];
+  if (p === undefined) {
+    throw new InvalidParameterError('calibration.profile', name, `one of ${Object.keys(CALIBRATION_PROFILES).map((n) => JSON.stringify(n)).join(', ')}`);
+  }
+  return p;
+}

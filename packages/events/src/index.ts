@@ -1,0 +1,2 @@
+export { EventSink } from './event-sink';
+export type { ModelEvent, ModelEventListener, ExitReason, IpiKind, VcpuRef } from './model-events';

@@ -1,0 +1,76 @@
+import { InvalidParameterError } from '@ipilab/core';
+
+/**
+ * APIC destination modes a guest (or host) kernel programs. They decide how many ICR writes a
+ * multi-destination IPI takes, which under trap-and-emulate is how many VM exits it costs.
+ */
+export type ApicMode = 'xapic' | 'x2apic-physical' | 'x2apic-cluster';
+export const APIC_MODES: readonly ApicMode[] = ['xapic', 'x2apic-physical', 'x2apic-cluster'];
+
+/** CPUs per x2APIC logical cluster (Intel SDM vol. 3, 10.12.10.2: 16-bit cluster ID, 16-bit mask). */
+export const X2APIC_CLUSTER_SIZE = 16;
+
+/** The largest APIC ID a destination can name in each mode. */
+export function maxApicId(mode: ApicMode): number {
+  switch (mode) {
+    case 'xapic':
+      return 0xfe; // 8-bit IDs; 0xff is the broadcast destination
+    case 'x2apic-physical':
+      return 0xffff_fffe; // 32-bit IDs; 0xffffffff is broadcast
+    case 'x2apic-cluster':
+      return 0xf_ffff; // 16-bit cluster x 16 CPUs
+  }
+}
+
+export function checkApicMode(field: string, mode: unknown): ApicMode {
+  if (typeof mode !== 'string' || !(APIC_MODES as readonly string[]).includes(mode)) {
+    throw new InvalidParameterError(field, mode, `one of ${APIC_MODES.map((m) => JSON.stringify(m)).join(', ')}`);
+  }
+  return mode as ApicMode;
+}
+
+export function checkApicIds(field: string, mode: ApicMode, ids: readonly number[]): void {
+  const max = maxApicId(mode);
+  ids.forEach((id, i) => {
+    if (!Number.isSafeInteger(id) || id < 0 || id > max) {
+      throw new InvalidParameterError(`${field}[${i}]`, id, `an APIC ID in [0, ${max}] for ${mode}`);
+    }
+  });
+}
+
+/**
+ * One write of the interrupt command register and the APIC IDs it reaches. In xAPIC mode a
+ * send is two register writes (ICR2 holds the destination, then ICR fires), `writes` says so.
+ */
+export interface IcrWrite {
+  readonly destinations: readonly number[];
+  readonly writes: 1 | 2;
+  readonly shorthand: boolean;
+}
+
+/**
+ * How a kernel sends one IPI to a set of APIC IDs in a given mode, as Linux does:
+ * - x2APIC physical: one ICR write per destination (x2apic_phys.c loops over the mask);
+ * - x2APIC cluster: one ICR write per cluster of 16, carrying the cluster's bitmask
+ *   (x2apic_cluster.c);
+ * - xAPIC: physical destination per CPU (beyond 8 CPUs Linux uses physflat), each send being
+ *   an ICR2 write then an ICR write.
+ * With `shorthand` (all-but-self, used by Linux >= 5.6 when every CPU is online) a broadcast is
+ * one write in any mode.
+ */
+export function icrWrites(mode: ApicMode, destinations: readonly number[], shorthand = false): IcrWrite[] {
+  const writes: 1 | 2 = mode === 'xapic' ? 2 : 1;
+  if (destinations.length === 0) return [];
+  if (shorthand) return [{ destinations: [...destinations], writes, shorthand: true }];
+  if (mode === 'x2apic-cluster') {
+    const byCluster = new Map<number, number[]>();
+    for (const id of destinations) {
+      const c = Math.floor(id / X2APIC_CLUSTER_SIZE);
+      let list = byCluster.get(c);
+      if (list === undefined) byCluster.set(c, (list = []));
+      list.push(id);
+    }
+    return [...byCluster.keys()].sort((a, b) => a - b).map((c) => ({ destinations: byCluster.get(c)!, writes, shorthand: false }));
+  }
+  return destinations.map((id) => ({ destinations: [id], writes, shorthand: false }));
+}

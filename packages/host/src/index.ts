@@ -1,0 +1,3 @@
+export { HostTopology, HOST_PRESETS, hostPreset, type TopologySpec, type PcpuInfo, type CpuDistance } from './topology';
+export { InterruptFabric, type WireLatencies } from './interrupt-fabric';
+export { type ApicMode, APIC_MODES, X2APIC_CLUSTER_SIZE, maxApicId, checkApicMode, checkApicIds, icrWrites, type IcrWrite } from './apic';

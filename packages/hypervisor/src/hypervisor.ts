@@ -1,0 +1,438 @@
+import { InvalidParameterError, type EventHandle, type Simulation } from '@ipilab/core';
+import type { Costs } from '@ipilab/calibration';
+import type { EventSink, ExitReason } from '@ipilab/events';
+import { checkApicMode, InterruptFabric, maxApicId, type HostTopology } from '@ipilab/host';
+import { Vcpu } from '@ipilab/vcpu';
+import { HypervisorService } from './hypervisor-service';
+import type { IpiBackendFactory } from './ipi-backend';
+import { PcpuRunner } from './pcpu-runner';
+import { Vm, type VmSpec } from './vm';
+
+export interface HypervisorConfig {
+  /** Receive-side posted interrupts (Intel APICv / AMD AVIC): running targets take IPIs without an exit, EOI is virtualized. */
+  readonly postedInterrupts: boolean;
+  /** Put a vCPU that receives an interrupt at the head of its pCPU's run queue and preempt the current one. */
+  readonly boostIpiTargets: boolean;
+  /** Servers of the shared hypervisor service; Infinity: exits never queue. */
+  readonly serviceCapacity: number;
+  /** Exit reasons whose handling holds the shared service. */
+  readonly serviceReasons: readonly ExitReason[];
+  /** Time slice of the per-pCPU round-robin vCPU scheduler (overcommitted placement). */
+  readonly timeSliceNs: number;
+  /**
+   * KVM halt polling (virt/kvm/kvm_main.c): a halted vCPU spins on its pCPU for its own window
+   * before blocking; the window grows (x grow, from growStartNs) after a short block and shrinks
+   * (/ shrink, or to 0 when shrink is 0) after a block longer than maxNs. maxNs 0 disables it.
+   */
+  readonly haltPoll: HaltPollConfig;
+}
+
+export interface HaltPollConfig {
+  readonly maxNs: number;
+  readonly grow: number;
+  readonly growStartNs: number;
+  readonly shrink: number;
+}
+
+export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
+  postedInterrupts: true,
+  boostIpiTargets: false,
+  serviceCapacity: Infinity,
+  serviceReasons: ['apic-write', 'hypercall', 'incomplete-ipi', 'io'],
+  // CFS gives each of two runnable tasks half of its 6 ms scheduling latency (estimate; kernel default sysctl_sched_latency).
+  timeSliceNs: 3_000_000,
+  // KVM_HALT_POLL_NS_DEFAULT (x86) 200000, halt_poll_ns_grow 2, halt_poll_ns_grow_start 10000;
+  // halt_poll_ns_shrink was 0 in 4.x kernels (reset to 0), 2 in current ones.
+  haltPoll: { maxNs: 200_000, grow: 2, growStartNs: 10_000, shrink: 0 },
+};
+
+const NO_EVENT = -1 as EventHandle;
+
+/** How the sender's exit ends: `done()` re-enters the guest. */
+export type ExitBody = (done: () => void) => void;
+
+/**
+ * The hypervisor: VMs, vCPU placement and scheduling on pCPUs, VM-exit handling with a cost
+ * per exit reason, the shared service, and the delivery path every backend uses:
+ *
+ *   target in guest  -> posted (notification IPI, no exit) or kicked (IPI, external-interrupt exit)
+ *   target exited    -> pended, injected on its next entry
+ *   target halted    -> woken: a polling vCPU re-enters at once, a blocked one is scheduled
+ *   target preempted -> pended until it next runs (optionally boosted)
+ *
+ * Everything is wired once; per-event work touches only fields and the calendar.
+ */
+export class Hypervisor {
+  readonly vms: Vm[] = [];
+  readonly runners: PcpuRunner[];
+  readonly fabric: InterruptFabric;
+  readonly service: HypervisorService;
+  private nextIpi = 0;
+  private readonly pinnedTaken: boolean[];
+  private readonly pollEnd = new Map<Vcpu, EventHandle>();
+  /** Per vCPU: an exit is in progress (its body has not finished). */
+  private readonly exiting = new Set<Vcpu>();
+  /** vCPUs the PV TLB flush marked: the host flushes their TLB on their next VM entry. */
+  private readonly flushOnEntry = new Set<Vcpu>();
+  /** Guest hook: the host flushed this vCPU's TLB on entry (KVM_VCPU_FLUSH_TLB). */
+  onFlushOnEntry: (vcpu: Vcpu) => void = () => undefined;
+
+  constructor(
+    readonly sim: Simulation,
+    readonly sink: EventSink,
+    readonly topology: HostTopology,
+    readonly costs: Costs,
+    readonly config: HypervisorConfig = DEFAULT_HYPERVISOR_CONFIG,
+  ) {
+    if (!(config.serviceCapacity >= 1)) {
+      throw new InvalidParameterError('hypervisor.serviceCapacity', config.serviceCapacity, 'a number of servers >= 1 (Infinity for none)');
+    }
+    if (!(Number.isSafeInteger(config.timeSliceNs) && config.timeSliceNs > 0)) {
+      throw new InvalidParameterError('hypervisor.timeSliceNs', config.timeSliceNs, 'a positive integer number of ns');
+    }
+    this.fabric = new InterruptFabric(
+      topology,
+      { self: 0, smt: costs.ipiWireSmt, socket: costs.ipiWireSocket, remote: costs.ipiWireRemote },
+      { self: 0, smt: costs.cacheLineSmt, socket: costs.cacheLineSocket, remote: costs.cacheLineRemote },
+    );
+    this.service = new HypervisorService(config.serviceCapacity);
+    this.runners = topology.pcpus.map((p) => new PcpuRunner(this, p.id));
+    this.pinnedTaken = topology.pcpus.map(() => false);
+  }
+
+  /** A fresh IPI id for `ipi-sent` / `ipi-handled` events. */
+  newIpiId(): number {
+    return this.nextIpi++;
+  }
+
+  /**
+   * Creates a VM: validates its shape against the host, places its vCPUs, builds its backend.
+   * vCPU i gets APIC ID i (QEMU's numbering for a flat topology).
+   */
+  addVm(spec: VmSpec, backend: IpiBackendFactory): Vm {
+    const field = `vms[${this.vms.length}]`;
+    if (!(Number.isSafeInteger(spec.vcpus) && spec.vcpus >= 1)) {
+      throw new InvalidParameterError(`${field}.vcpus`, spec.vcpus, 'a positive integer');
+    }
+    const mode = checkApicMode(`${field}.apicMode`, spec.apicMode);
+    if (spec.vcpus - 1 > maxApicId(mode)) {
+      throw new InvalidParameterError(`${field}.vcpus`, spec.vcpus, `at most ${maxApicId(mode) + 1} vCPUs: APIC IDs 0..${spec.vcpus - 1} exceed the ${mode} range`);
+    }
+    const pcpus = this.place(field, spec);
+    const index = this.vms.length;
+    const vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(this.sim, this.sink, index, i, i, pcpus[i % pcpus.length]!));
+    const vm = new Vm(index, spec, vcpus, (v) => this.defaultHandler(v));
+    for (const v of vcpus) v.onIdle = (x) => this.halt(x);
+    this.vms.push(vm);
+    vm.backend = backend(this, vm);
+    return vm;
+  }
+
+  private place(field: string, spec: VmSpec): number[] {
+    const all = this.topology.pcpus.map((p) => p.id);
+    if (spec.pcpus !== undefined) {
+      spec.pcpus.forEach((p, i) => {
+        if (!Number.isSafeInteger(p) || p < 0 || p >= all.length) {
+          throw new InvalidParameterError(`${field}.pcpus[${i}]`, p, `a pCPU number in [0, ${all.length - 1}]`);
+        }
+      });
+    }
+    if (spec.placement === 'pinned') {
+      const pool = spec.pcpus ?? all.filter((p) => !this.pinnedTaken[p]);
+      const free = pool.filter((p) => !this.pinnedTaken[p]);
+      if (free.length < spec.vcpus) {
+        throw new InvalidParameterError(`${field}.vcpus`, spec.vcpus, `at most ${free.length} pinned vCPUs: only ${free.length} pCPUs are free for pinning`);
+      }
+      const chosen = free.slice(0, spec.vcpus);
+      for (const p of chosen) this.pinnedTaken[p] = true;
+      return chosen;
+    }
+    if (spec.placement !== 'shared') {
+      throw new InvalidParameterError(`${field}.placement`, spec.placement, '"pinned" or "shared"');
+    }
+    const pool = (spec.pcpus ?? all).filter((p) => !this.pinnedTaken[p]);
+    if (pool.length === 0) throw new InvalidParameterError(`${field}.pcpus`, spec.pcpus, 'at least one pCPU not pinned to another VM');
+    return pool;
+  }
+
+  /** Puts every vCPU on its pCPU's run queue; the first on each pCPU enters the guest at once. */
+  start(): void {
+    for (const vm of this.vms) {
+      for (const v of vm.vcpus) {
+        v.setState('preempted');
+        this.runners[v.pcpu]!.wake(v, 0);
+      }
+    }
+  }
+
+  // ---- VM exits ------------------------------------------------------------------------------
+
+  /**
+   * `vcpu` takes an exit of `reason`: it leaves guest mode, waits for the shared service if the
+   * reason uses it, spends `handlingNs` (world switch + handling), then runs `body` (more
+   * hypervisor work, e.g. delivering to targets) which calls `done` to re-enter the guest.
+   * `resume` runs just before re-entry: the trapped instruction retires.
+   */
+  exit(vcpu: Vcpu, reason: ExitReason, handlingNs: number, body: ExitBody | null, resume: (() => void) | null): void {
+    const start = this.sim.now;
+    vcpu.leaveGuest('exited');
+    this.exiting.add(vcpu);
+    const usesService = this.config.serviceCapacity !== Infinity && this.config.serviceReasons.includes(reason);
+    const finish = (): void => {
+      if (usesService) this.service.release();
+      this.exiting.delete(vcpu);
+      if (this.sink.active) this.sink.emit({ type: 'vm-exit', t: this.sim.now, vcpu: vcpu.ref, reason, cost: this.sim.now - start });
+      if (resume !== null) resume();
+      this.reenter(vcpu);
+    };
+    const handle = (): void => {
+      if (usesService && this.sim.now > start) {
+        const waited = this.sim.now - start;
+        this.service.queuedNs += waited;
+        if (this.sink.active) this.sink.emit({ type: 'service-queued', t: this.sim.now, vcpu: vcpu.ref, waited });
+      }
+      this.sim.schedule(handlingNs, () => (body === null ? finish() : body(finish)));
+    };
+    if (usesService) this.service.acquire(handle);
+    else handle();
+  }
+
+  /**
+   * Returns `vcpu` to guest mode after an exit or a (re)schedule. Pending interrupts are merged
+   * and injected on the way in (costing `injection`); the runner may preempt instead.
+   */
+  reenter(vcpu: Vcpu): void {
+    const runner = this.runners[vcpu.pcpu]!;
+    if (runner.current !== vcpu) {
+      vcpu.setState('preempted');
+      return;
+    }
+    if (runner.preemptRequested) {
+      runner.preemptNow();
+      return;
+    }
+    if (this.flushOnEntry.delete(vcpu)) this.onFlushOnEntry(vcpu);
+    vcpu.apic.syncPir();
+    if (vcpu.apic.hasPending() && !this.inService(vcpu)) {
+      this.sim.schedule(this.costs.injection, () => {
+        if (runner.current !== vcpu) return;
+        this.takeInterrupt(vcpu);
+        vcpu.enterGuest(vcpu.pcpu);
+      });
+      return;
+    }
+    vcpu.enterGuest(vcpu.pcpu);
+  }
+
+  private inService(vcpu: Vcpu): boolean {
+    for (let v = 0xff; v >= 0x20; v--) if (vcpu.apic.inService(v)) return true;
+    return false;
+  }
+
+  /** The guest accepts its highest pending vector and runs its handler (pushed as work). */
+  private takeInterrupt(vcpu: Vcpu): void {
+    const vector = vcpu.apic.highestRequested();
+    if (vector < 0) return;
+    vcpu.apic.accept(vector);
+    this.vms[vcpu.vm]!.onInterrupt(vcpu, vector);
+  }
+
+  /**
+   * End of interrupt, called by the guest's handler when it finishes. Virtualized (no exit)
+   * with posted interrupts / APICv; otherwise the EOI register write traps.
+   */
+  eoi(vcpu: Vcpu): void {
+    if (this.config.postedInterrupts) {
+      vcpu.apic.eoi();
+      vcpu.apic.syncPir();
+      if (vcpu.apic.hasPending() && vcpu.state === 'in-guest') this.takeInterrupt(vcpu);
+      return;
+    }
+    this.exit(vcpu, 'apic-write', this.costs.exitRoundTrip + this.costs.apicWriteEmulation, null, () => vcpu.apic.eoi());
+  }
+
+  private defaultHandler(vcpu: Vcpu): void {
+    vcpu.pushWork(this.costs.interruptEntry + this.costs.handlerBody, () => this.eoi(vcpu));
+  }
+
+  // ---- delivery ------------------------------------------------------------------------------
+
+  /**
+   * The host delivers `vector` to each target in turn, as kvm_irq_delivery_to_apic does, on
+   * behalf of a sender in an exit (or of hardware, `sender` null). Each target costs the sender
+   * `deliverPerTarget` plus what notifying it takes (a notification/kick IPI, or waking a
+   * blocked thread); the next target is reached only after that. `then` runs after the last.
+   */
+  deliverAll(from: Vcpu | null, targets: readonly Vcpu[], vector: number, ipiId: number, then: () => void): void {
+    let i = 0;
+    const step = (): void => {
+      if (i === targets.length) {
+        then();
+        return;
+      }
+      const cost = this.deliver(from, targets[i++]!, vector, ipiId);
+      this.sim.schedule(cost, step);
+    };
+    step();
+  }
+
+  /** Delivers to one target now; returns the host time it cost the sender (ns). */
+  deliver(from: Vcpu | null, target: Vcpu, vector: number, ipiId: number): number {
+    const c = this.costs;
+    const srcPcpu = from === null ? target.pcpu : from.pcpu;
+    // The target's descriptor, mode and wait queue are written by the target's pCPU: each touch is a miss.
+    let cost = c.deliverPerTarget + c.deliverTargetLines * this.fabric.cacheLine(srcPcpu, target.pcpu);
+    let via: 'posted' | 'injected' | 'pending' = 'pending';
+    if (target === from) {
+      // Self-IPI: pended; the sender takes it when it re-enters.
+      this.request(target, vector);
+    } else if (target.state === 'in-guest') {
+      if (this.config.postedInterrupts) {
+        if (target.apic.post(vector)) {
+          cost += c.postNotifySend;
+          this.sim.schedule(this.fabric.latency(srcPcpu, target.pcpu), () => this.onNotification(target));
+        }
+        via = 'posted';
+      } else {
+        target.apic.request(vector);
+        cost += c.postNotifySend; // the kick is a physical IPI, same send cost
+        this.sim.schedule(this.fabric.latency(srcPcpu, target.pcpu), () => this.onKick(target));
+        via = 'injected';
+      }
+    } else {
+      this.request(target, vector);
+      if (target.state === 'halted') cost += this.wake(target, srcPcpu);
+      else if (target.state === 'preempted' && this.config.boostIpiTargets) this.runners[target.pcpu]!.boost(target);
+      via = target.state === 'exited' ? 'injected' : 'pending';
+    }
+    if (this.sink.active) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via });
+    return cost;
+  }
+
+  private request(v: Vcpu, vector: number): void {
+    if (this.config.postedInterrupts) v.apic.post(vector);
+    else v.apic.request(vector);
+  }
+
+  /** A posted-interrupt notification reaches a target: in guest, it takes the interrupt with no exit. */
+  private onNotification(v: Vcpu): void {
+    if (v.state !== 'in-guest') return; // merged at its next entry
+    v.apic.syncPir();
+    if (!this.inService(v)) this.takeInterrupt(v);
+  }
+
+  /** A kick reaches a running target: it exits so the interrupt can be injected on entry. */
+  private onKick(v: Vcpu): void {
+    if (v.state !== 'in-guest') return;
+    this.exit(v, 'external-interrupt', this.costs.externalInterruptExit, null, null);
+  }
+
+  /** Wakes a halted target; returns the sender-side cost. */
+  private wake(v: Vcpu, srcPcpu: number): number {
+    if (v.polling) {
+      const h = this.pollEnd.get(v);
+      if (h !== undefined) {
+        this.sim.tryCancel(h);
+        this.pollEnd.delete(v);
+      }
+      v.polling = false;
+      // The poll loop sees the pending interrupt once the write is visible on its pCPU.
+      this.sim.schedule(this.fabric.latency(srcPcpu, v.pcpu) + this.costs.haltPollNotice, () => this.reenter(v));
+      return 0;
+    }
+    const runner = this.runners[v.pcpu]!;
+    if (runner.isQueued(v) || runner.current === v) return 0; // already being woken
+    this.adaptHaltPoll(v);
+    runner.wake(v, this.costs.hostWakeLatency);
+    return this.costs.wakeBlockedSender;
+  }
+
+  // ---- halting -------------------------------------------------------------------------------
+
+  /** The guest is idle and executes HLT. */
+  halt(v: Vcpu): void {
+    if (this.exiting.has(v)) return;
+    v.apic.syncPir();
+    if (v.apic.hasPending()) {
+      if (!this.inService(v)) this.takeInterrupt(v);
+      return;
+    }
+    v.leaveGuest('halted');
+    v.haltedAt = this.sim.now;
+    const runner = this.runners[v.pcpu]!;
+    // KVM polls only while nothing else is runnable on the pCPU (single_task_running()).
+    if (v.haltPollNs > 0 && runner.queueLength === 0) {
+      v.polling = true;
+      this.pollEnd.set(
+        v,
+        this.sim.schedule(v.haltPollNs, () => {
+          this.pollEnd.delete(v);
+          v.polling = false;
+          runner.release(v);
+        }),
+      );
+    } else {
+      runner.release(v);
+    }
+  }
+
+  /** kvm_vcpu_halt's window update, on the wake-up that ends a halt. */
+  private adaptHaltPoll(v: Vcpu): void {
+    const hp = this.config.haltPoll;
+    if (hp.maxNs === 0) return;
+    const blockNs = this.sim.now - v.haltedAt;
+    if (v.polling) return; // woken while polling: the window was right
+    if (v.haltPollNs > 0 && blockNs > hp.maxNs) {
+      v.haltPollNs = hp.shrink === 0 ? 0 : Math.floor(v.haltPollNs / hp.shrink);
+    } else if (v.haltPollNs < hp.maxNs && blockNs < hp.maxNs) {
+      v.haltPollNs = Math.min(hp.maxNs, v.haltPollNs === 0 ? hp.growStartNs : v.haltPollNs * hp.grow);
+    }
+  }
+
+  /** PV TLB flush: mark a preempted vCPU to have its TLB flushed by the host on its next entry. */
+  requestFlushOnEntry(v: Vcpu): void {
+    this.flushOnEntry.add(v);
+  }
+
+  hasFlushOnEntry(v: Vcpu): boolean {
+    return this.flushOnEntry.has(v);
+  }
+
+  /**
+   * Hardware IPI virtualization (IPIv / AVIC) on the send side: if `target` is running, the
+   * processor posts the vector and notifies it with no exit anywhere. Returns false when the
+   * target is not running (the sender must then take an incomplete-IPI exit).
+   */
+  hardwarePost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): boolean {
+    if (target.state !== 'in-guest') return false;
+    if (target.apic.post(vector)) {
+      this.sim.schedule(this.fabric.latency(from.pcpu, target.pcpu), () => this.onNotification(target));
+    }
+    if (this.sink.active) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via: 'posted' });
+    return true;
+  }
+
+  /**
+   * A self-IPI. With APICv the x2APIC SELF_IPI write is virtualized: the vector is taken as
+   * soon as the sender's guest code allows (no exit). Without it the write traps.
+   */
+  selfIpi(v: Vcpu, vector: number, ipiId: number, done: () => void): void {
+    if (this.sink.active) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: v.ref, via: this.config.postedInterrupts ? 'posted' : 'injected' });
+    if (this.config.postedInterrupts) {
+      v.apic.post(vector);
+      v.apic.syncPir();
+      done();
+      if (v.state === 'in-guest' && !this.inService(v)) this.takeInterrupt(v);
+      return;
+    }
+    this.exit(v, 'apic-write', this.costs.exitRoundTrip + this.costs.apicWriteEmulation, null, () => {
+      v.apic.request(vector);
+      done();
+    });
+  }
+
+  /** Yield the sender's pCPU to `target` (PV sched yield): boost it where it waits. */
+  yieldTo(target: Vcpu): void {
+    if (target.state === 'preempted') this.runners[target.pcpu]!.boost(target);
+  }
+}

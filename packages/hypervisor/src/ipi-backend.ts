@@ -1,0 +1,46 @@
+import type { IpiKind } from '@ipilab/events';
+import type { PolicyFamily } from '@ipilab/di';
+import type { Vcpu } from '@ipilab/vcpu';
+import type { Hypervisor } from './hypervisor';
+import type { Vm } from './vm';
+
+/** One IPI a guest kernel asks to send: a vector to a set of its own vCPUs. */
+export interface IpiRequest {
+  readonly sender: Vcpu;
+  /** Destination vCPUs of the sender's VM (never empty; may be only the sender for a self-IPI). */
+  readonly targets: readonly Vcpu[];
+  readonly vector: number;
+  readonly kind: IpiKind;
+  /** Id of this send in events (`ipi-sent` / `ipi-handled`). */
+  readonly id: number;
+}
+
+/**
+ * How a VM's IPIs get from the sending vCPU to the targets: the contract every backend —
+ * built-in or plugin — implements. A backend charges the sender what its mechanism costs
+ * (VM exits, hypercalls, nothing) and hands each target to the hypervisor's delivery path.
+ * `done` is called when the sender's guest code may continue (the send instruction or
+ * hypercall has retired); it is not a wait for the handlers.
+ */
+export interface IpiBackend {
+  readonly name: string;
+  send(req: IpiRequest, done: () => void): void;
+  /**
+   * PV TLB flush (KVM_FEATURE_PV_TLB_FLUSH): targets that are preempted get a flush-on-entry
+   * flag instead of an IPI. Returns the targets that were sent an IPI (the ones to wait for).
+   * Backends without it leave it undefined and the guest IPIs every target.
+   */
+  flushTlbOthers?(req: IpiRequest, done: (ipied: readonly Vcpu[]) => void): void;
+}
+
+/** Builds a backend for one VM. Backends are chosen per VM by name. */
+export type IpiBackendFactory = (hv: Hypervisor, vm: Vm) => IpiBackend;
+
+export const IpiBackendRegistry: unique symbol = Symbol('IpiBackendRegistry');
+export const IpiBackendContribution: unique symbol = Symbol('IpiBackendContribution');
+export const ipiBackends: PolicyFamily<IpiBackendFactory> = {
+  registry: IpiBackendRegistry,
+  contribution: IpiBackendContribution,
+  kind: 'IPI backend',
+  defaultName: 'trap',
+};

@@ -1,0 +1,61 @@
+import type { ApicMode } from '@ipilab/host';
+import type { Vcpu } from '@ipilab/vcpu';
+import type { IpiBackend } from './ipi-backend';
+
+export type Placement = 'pinned' | 'shared';
+
+export interface PvFeatures {
+  /** KVM_FEATURE_PV_SEND_IPI: multicast IPIs by hypercall. */
+  readonly sendIpi: boolean;
+  /** KVM_FEATURE_PV_TLB_FLUSH: skip preempted targets, flush them on entry. */
+  readonly tlbFlush: boolean;
+  /** KVM_FEATURE_PV_SCHED_YIELD: after an IPI, yield to a preempted target. */
+  readonly schedYield: boolean;
+}
+
+export interface VmSpec {
+  readonly name: string;
+  readonly vcpus: number;
+  /** `pinned`: one dedicated pCPU per vCPU. `shared`: vCPUs time-share `pcpus` (overcommit). */
+  readonly placement: Placement;
+  /** pCPUs the VM may use; default: the next free ones (pinned) or every pCPU (shared). */
+  readonly pcpus?: readonly number[];
+  readonly apicMode: ApicMode;
+  /** IPI backend name, resolved in the hypervisor's backend registry. */
+  readonly backend: string;
+  readonly pv?: Partial<PvFeatures>;
+  /** The guest sends all-but-self broadcasts with one shorthand ICR write (Linux >= 5.6). */
+  readonly shorthand?: boolean;
+}
+
+/** What the guest kernel does when its vCPU takes an interrupt: push handler work, then call `eoi`. */
+export type InterruptHandler = (vcpu: Vcpu, vector: number) => void;
+
+/** A virtual machine: its vCPUs, its APIC mode, its IPI backend and its guest's interrupt handler. */
+export class Vm {
+  backend!: IpiBackend;
+  onInterrupt: InterruptHandler;
+  readonly pv: PvFeatures;
+
+  constructor(
+    readonly index: number,
+    readonly spec: VmSpec,
+    readonly vcpus: readonly Vcpu[],
+    defaultHandler: InterruptHandler,
+  ) {
+    this.onInterrupt = defaultHandler;
+    this.pv = { sendIpi: spec.pv?.sendIpi ?? true, tlbFlush: spec.pv?.tlbFlush ?? true, schedYield: spec.pv?.schedYield ?? false };
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get apicMode(): ApicMode {
+    return this.spec.apicMode;
+  }
+
+  vcpu(i: number): Vcpu {
+    return this.vcpus[i]!;
+  }
+}

@@ -1,0 +1,2 @@
+export { PostedBackend } from './posted-backend';
+export { ipiPostedModule } from './ipi-posted-module';

@@ -1,0 +1,2 @@
+export { TrapAndEmulateBackend } from './trap-and-emulate-backend';
+export { ipiTrapModule } from './ipi-trap-module';

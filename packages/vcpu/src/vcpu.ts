@@ -1,0 +1,177 @@
+import { KernelError, type EventHandle, type Simulation } from '@ipilab/core';
+import type { EventSink, VcpuRef } from '@ipilab/events';
+import { VirtualApic } from './virtual-apic';
+
+/**
+ * Where a vCPU is:
+ * - `in-guest`: running guest code on its pCPU;
+ * - `exited`: on its pCPU, in the hypervisor handling an exit;
+ * - `halted`: the guest executed HLT; it may still poll on its pCPU (`polling`) or be blocked off it;
+ * - `preempted`: runnable, but its pCPU runs something else; it cannot take interrupts until it runs;
+ * - `offline`: not started or unplugged.
+ */
+export type VcpuState = 'in-guest' | 'exited' | 'halted' | 'preempted' | 'offline';
+
+export type WorkDone = (arg: unknown) => void;
+
+const NO_EVENT = -1 as EventHandle;
+
+/**
+ * A virtual CPU: its state, its virtual APIC, and the guest work it is executing. Guest work is
+ * a stack: an interrupt handler pushes on top of what it interrupts, and work only progresses
+ * while the vCPU is in guest mode — an exit, a preemption or a handler stretches it, which is
+ * how one VM's exits and interrupts turn into another activity's lost time.
+ *
+ * The hypervisor moves a vCPU between states; the guest pushes work. The stack lives in flat
+ * arrays so running work allocates nothing.
+ */
+export class Vcpu {
+  state: VcpuState = 'offline';
+  /** True while halted and still polling on its pCPU (KVM halt polling). */
+  polling = false;
+  /** KVM's per-vCPU adaptive halt-polling window (ns), and when the current halt began. */
+  haltPollNs = 0;
+  haltedAt = 0;
+  /** pCPU it runs on or last ran on. */
+  pcpu: number;
+  readonly apic = new VirtualApic();
+  readonly ref: VcpuRef;
+  /** Guest-kernel hook, called when the work stack empties in guest mode (typically: HLT). */
+  onIdle: (vcpu: Vcpu) => void = () => undefined;
+  /** Time of the last state change, and accumulated ns per state (for ledgers). */
+  since: number;
+  readonly timeIn: Record<VcpuState, number> = { 'in-guest': 0, exited: 0, halted: 0, preempted: 0, offline: 0 };
+
+  private remaining = new Float64Array(8);
+  private dones: (WorkDone | undefined)[] = new Array<WorkDone | undefined>(8).fill(undefined);
+  private args: unknown[] = new Array<unknown>(8).fill(undefined);
+  private depth = 0;
+  private progressSince = 0;
+  private completion: EventHandle = NO_EVENT;
+  private readonly completeTop = (): void => this.onTopComplete();
+
+  constructor(
+    private readonly sim: Simulation,
+    private readonly sink: EventSink,
+    readonly vm: number,
+    readonly index: number,
+    readonly apicId: number,
+    pcpu: number,
+  ) {
+    this.ref = { vm, vcpu: index };
+    this.pcpu = pcpu;
+    this.since = sim.now;
+  }
+
+  /** Guest work items on the stack (0 = idle). */
+  get workDepth(): number {
+    return this.depth;
+  }
+
+  /** Pushes guest work of `ns` on top of the stack; `done(arg)` runs when it completes. */
+  pushWork(ns: number, done: WorkDone, arg?: unknown): void {
+    if (!(ns >= 0)) throw new KernelError(`vCPU ${this.vm}.${this.index}: work of ${ns} ns`);
+    this.suspend();
+    if (this.depth === this.remaining.length) this.growStack();
+    this.remaining[this.depth] = ns;
+    this.dones[this.depth] = done;
+    this.args[this.depth] = arg;
+    this.depth++;
+    this.resume();
+  }
+
+  /**
+   * Pushes a spin (guest busy-waiting, e.g. csd_lock_wait) that lasts until `release()` is
+   * called on the returned ticket; a released spin ends as soon as it is on top and running.
+   */
+  pushSpin(done: WorkDone, arg?: unknown): SpinTicket {
+    const ticket = new SpinTicket(this);
+    this.pushWork(Infinity, done, arg);
+    ticket.level = this.depth - 1;
+    return ticket;
+  }
+
+  /** @internal */
+  releaseSpin(level: number): void {
+    if (level >= this.depth || this.remaining[level] !== Infinity) return;
+    this.suspend();
+    this.remaining[level] = 0;
+    this.resume();
+  }
+
+  /** Hypervisor: the vCPU (re)enters guest mode on `pcpu`; pending work resumes. */
+  enterGuest(pcpu: number): void {
+    this.pcpu = pcpu;
+    this.polling = false;
+    this.apic.sn = false;
+    this.setState('in-guest');
+    if (this.depth > 0) this.resume();
+    else this.onIdle(this);
+  }
+
+  /** Hypervisor: the vCPU leaves guest mode (exit, halt, preemption); work freezes. */
+  leaveGuest(to: Exclude<VcpuState, 'in-guest'>): void {
+    this.suspend();
+    if (to !== 'exited') this.apic.sn = true;
+    this.setState(to);
+  }
+
+  /** Hypervisor: a state change that does not touch guest work (halted -> preempted, ...). */
+  setState(to: VcpuState): void {
+    const from = this.state;
+    if (from === to) return;
+    const now = this.sim.now;
+    this.timeIn[from] += now - this.since;
+    this.since = now;
+    this.state = to;
+    if (this.sink.active) this.sink.emit({ type: 'vcpu-state', t: now, vcpu: this.ref, from, to, pcpu: this.pcpu });
+  }
+
+  private resume(): void {
+    if (this.state !== 'in-guest' || this.depth === 0 || this.completion !== NO_EVENT) return;
+    const r = this.remaining[this.depth - 1]!;
+    if (r === Infinity) return; // an unreleased spin: nothing to schedule
+    this.progressSince = this.sim.now;
+    this.completion = this.sim.schedule(Math.ceil(r), this.completeTop);
+  }
+
+  private suspend(): void {
+    if (this.completion === NO_EVENT) return;
+    this.sim.cancel(this.completion);
+    this.completion = NO_EVENT;
+    const top = this.depth - 1;
+    this.remaining[top] = Math.max(0, this.remaining[top]! - (this.sim.now - this.progressSince));
+  }
+
+  private onTopComplete(): void {
+    this.completion = NO_EVENT;
+    const top = --this.depth;
+    const done = this.dones[top]!;
+    const arg = this.args[top];
+    this.dones[top] = undefined;
+    this.args[top] = undefined;
+    done(arg);
+    if (this.state !== 'in-guest' || this.completion !== NO_EVENT) return;
+    if (this.depth > 0) this.resume();
+    else this.onIdle(this);
+  }
+
+  private growStack(): void {
+    const n = this.remaining.length * 2;
+    const r = new Float64Array(n);
+    r.set(this.remaining);
+    this.remaining = r;
+    this.dones.length = n;
+    this.args.length = n;
+  }
+}
+
+/** Ends a spin pushed with `pushSpin`. */
+export class SpinTicket {
+  /** @internal */
+  level = -1;
+  constructor(private readonly vcpu: Vcpu) {}
+  release(): void {
+    this.vcpu.releaseSpin(this.level);
+  }
+}
