@@ -1,4 +1,4 @@
-import { InvalidParameterError, type EventHandle, type Simulation } from '@ipilab/core';
+import { InvalidParameterError, KernelError, type EventHandle, type Simulation } from '@ipilab/core';
 import type { Costs } from '@ipilab/calibration';
 import type { EventSink, ExitReason } from '@ipilab/events';
 import { checkApicMode, InterruptFabric, maxApicId, type HostTopology } from '@ipilab/host';
@@ -46,7 +46,6 @@ export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
   haltPoll: { maxNs: 200_000, grow: 2, growStartNs: 10_000, shrink: 0 },
 };
 
-const NO_EVENT = -1 as EventHandle;
 
 /** How the sender's exit ends: `done()` re-enters the guest. */
 export type ExitBody = (done: () => void) => void;
@@ -171,9 +170,13 @@ export class Hypervisor {
    * `vcpu` takes an exit of `reason`: it leaves guest mode, waits for the shared service if the
    * reason uses it, spends `handlingNs` (world switch + handling), then runs `body` (more
    * hypervisor work, e.g. delivering to targets) which calls `done` to re-enter the guest.
-   * `resume` runs just before re-entry: the trapped instruction retires.
+   * `resume` is the guest's continuation after the trapped instruction: it runs as guest code
+   * once the vCPU is back in guest mode (so it may itself cause the next exit).
    */
   exit(vcpu: Vcpu, reason: ExitReason, handlingNs: number, body: ExitBody | null, resume: (() => void) | null): void {
+    if (vcpu.state !== 'in-guest') {
+      throw new KernelError(`vCPU ${vcpu.vm}.${vcpu.index}: a ${reason} exit was raised while the vCPU is ${vcpu.state}; exits come from guest mode`);
+    }
     const start = this.sim.now;
     vcpu.leaveGuest('exited');
     this.exiting.add(vcpu);
@@ -182,7 +185,9 @@ export class Hypervisor {
       if (usesService) this.service.release();
       this.exiting.delete(vcpu);
       if (this.sink.active) this.sink.emit({ type: 'vm-exit', t: this.sim.now, vcpu: vcpu.ref, reason, cost: this.sim.now - start });
-      if (resume !== null) resume();
+      // The trapped instruction retires; the guest continues from there once it is back in guest
+      // mode, after any interrupt injected on entry (interrupts are taken at instruction boundaries).
+      if (resume !== null) vcpu.pushWork(0, resume);
       this.reenter(vcpu);
     };
     const handle = (): void => {
@@ -214,8 +219,9 @@ export class Hypervisor {
     if (this.flushOnEntry.delete(vcpu)) this.onFlushOnEntry(vcpu);
     vcpu.apic.syncPir();
     if (vcpu.apic.hasPending() && !this.inService(vcpu)) {
+      const token = vcpu.entryToken;
       this.sim.schedule(this.costs.injection, () => {
-        if (runner.current !== vcpu) return;
+        if (runner.current !== vcpu || vcpu.entryToken !== token || vcpu.state === 'in-guest') return;
         this.takeInterrupt(vcpu);
         vcpu.enterGuest(vcpu.pcpu);
       });
@@ -248,7 +254,16 @@ export class Hypervisor {
       if (vcpu.apic.hasPending() && vcpu.state === 'in-guest') this.takeInterrupt(vcpu);
       return;
     }
-    this.exit(vcpu, 'apic-write', this.costs.exitRoundTrip + this.costs.apicWriteEmulation, null, () => vcpu.apic.eoi());
+    this.exit(
+      vcpu,
+      'apic-write',
+      this.costs.exitRoundTrip + this.costs.apicWriteEmulation,
+      (reenter) => {
+        vcpu.apic.eoi();
+        reenter();
+      },
+      null,
+    );
   }
 
   private defaultHandler(vcpu: Vcpu): void {
@@ -330,14 +345,12 @@ export class Hypervisor {
   /** Wakes a halted target; returns the sender-side cost. */
   private wake(v: Vcpu, srcPcpu: number): number {
     if (v.polling) {
-      const h = this.pollEnd.get(v);
-      if (h !== undefined) {
-        this.sim.tryCancel(h);
-        this.pollEnd.delete(v);
-      }
-      v.polling = false;
+      this.stopPolling(v);
       // The poll loop sees the pending interrupt once the write is visible on its pCPU.
-      this.sim.schedule(this.fabric.latency(srcPcpu, v.pcpu) + this.costs.haltPollNotice, () => this.reenter(v));
+      const token = v.entryToken;
+      this.sim.schedule(this.fabric.latency(srcPcpu, v.pcpu) + this.costs.haltPollNotice, () => {
+        if (v.entryToken === token && v.state === 'halted') this.reenter(v);
+      });
       return 0;
     }
     const runner = this.runners[v.pcpu]!;
@@ -374,6 +387,16 @@ export class Hypervisor {
     } else {
       runner.release(v);
     }
+  }
+
+  /** Ends a halted vCPU's polling without blocking it (it was woken, or its pCPU was taken). */
+  stopPolling(v: Vcpu): void {
+    const h = this.pollEnd.get(v);
+    if (h !== undefined) {
+      this.sim.tryCancel(h);
+      this.pollEnd.delete(v);
+    }
+    v.polling = false;
   }
 
   /** kvm_vcpu_halt's window update, on the wake-up that ends a halt. */
@@ -425,10 +448,16 @@ export class Hypervisor {
       if (v.state === 'in-guest' && !this.inService(v)) this.takeInterrupt(v);
       return;
     }
-    this.exit(v, 'apic-write', this.costs.exitRoundTrip + this.costs.apicWriteEmulation, null, () => {
-      v.apic.request(vector);
-      done();
-    });
+    this.exit(
+      v,
+      'apic-write',
+      this.costs.exitRoundTrip + this.costs.apicWriteEmulation,
+      (reenter) => {
+        v.apic.request(vector);
+        reenter();
+      },
+      done,
+    );
   }
 
   /** Yield the sender's pCPU to `target` (PV sched yield): boost it where it waits. */

@@ -67,7 +67,11 @@ export class PcpuRunner {
       return;
     }
     if (c.state === 'in-guest') c.leaveGuest('preempted');
-    else c.setState('preempted');
+    else {
+      // A polling vCPU gives up the pCPU: it is runnable again (it will find no work and halt).
+      if (c.polling) this.hv.stopPolling(c);
+      c.setState('preempted');
+    }
     this.queue.push(c);
     this.current = null;
     this.disarmSlice();
@@ -85,8 +89,9 @@ export class PcpuRunner {
   private dispatch(v: Vcpu, latency: number): void {
     this.current = v;
     v.pcpu = this.pcpu;
+    const token = v.entryToken;
     this.hv.sim.schedule(latency, () => {
-      if (this.current !== v) return;
+      if (this.current !== v || v.entryToken !== token || v.state === 'in-guest') return;
       this.hv.reenter(v);
       this.armSlice();
     });

@@ -1,1 +1,10 @@
 export { configureProperties, DEFAULT_PROPERTY_SEED } from './property-config';
+export {
+  assertDeliveredExactlyOnce,
+  checkDeliveredExactlyOnce,
+  runIpiScenario,
+  ipiScenarioArbitrary,
+  type IpiScenario,
+  type IpiRunOutcome,
+  type IpiLawOptions,
+} from './laws/ipi-delivery-law';

@@ -29,6 +29,11 @@ export class Vcpu {
   state: VcpuState = 'offline';
   /** True while halted and still polling on its pCPU (KVM halt polling). */
   polling = false;
+  /**
+   * Bumped on every guest entry and exit. The hypervisor stamps its scheduled continuations
+   * (injection, poll wake-up, dispatch) with it and drops one whose stamp is stale.
+   */
+  entryToken = 0;
   /** KVM's per-vCPU adaptive halt-polling window (ns), and when the current halt began. */
   haltPollNs = 0;
   haltedAt = 0;
@@ -104,6 +109,7 @@ export class Vcpu {
     this.pcpu = pcpu;
     this.polling = false;
     this.apic.sn = false;
+    this.entryToken++;
     this.setState('in-guest');
     if (this.depth > 0) this.resume();
     else this.onIdle(this);
@@ -112,6 +118,7 @@ export class Vcpu {
   /** Hypervisor: the vCPU leaves guest mode (exit, halt, preemption); work freezes. */
   leaveGuest(to: Exclude<VcpuState, 'in-guest'>): void {
     this.suspend();
+    this.entryToken++;
     if (to !== 'exited') this.apic.sn = true;
     this.setState(to);
   }

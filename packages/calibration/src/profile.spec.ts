@@ -1,0 +1,168 @@
+import fc from 'fast-check';
+import { InvalidParameterError } from '@ipilab/core';
+import {
+  CALIBRATION_PROFILES,
+  COST_FIELDS,
+  COST_NAMES,
+  KVM_EPYC_2021,
+  KVM_SKYLAKE_2018,
+  calibrationProfile,
+  resolveCosts,
+  type CostName,
+} from './index';
+
+function expectParamError(act: () => unknown, field: string, text: string): void {
+  let caught: unknown;
+  try {
+    act();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(InvalidParameterError);
+  expect((caught as InvalidParameterError).field).toBe(field);
+  expect((caught as Error).message).toContain(`${field}: expected`);
+  expect((caught as Error).message).toContain(text);
+}
+
+describe('resolveCosts on kvm-skylake-2018', () => {
+  const costs = resolveCosts(KVM_SKYLAKE_2018);
+
+  it('converts cycle figures at 2.5 GHz, rounding to integer ns', () => {
+    expect(costs.exitRoundTrip).toBe(475); // 1188 cycles / 2.5 = 475.2
+    expect(costs.apicWriteEmulation).toBe(480); // 1200 / 2.5
+    expect(costs.ipivSend).toBe(888); // 2219 / 2.5 = 887.6
+    expect(costs.postNotifySend).toBe(60); // 150 / 2.5
+  });
+
+  it('keeps ns figures as they are', () => {
+    expect(costs.ipiWireSmt).toBe(100);
+    expect(costs.ipiWireRemote).toBe(450);
+    expect(costs.externalInterruptExit).toBe(710);
+    expect(costs.hostWakeLatency).toBe(5_000);
+    expect(costs.benchLoopOverhead).toBe(24);
+  });
+
+  it('keeps the count field deliverTargetLines as a count', () => {
+    expect(costs.deliverTargetLines).toBe(3);
+  });
+
+  it('resolves every field, and only the fields, to a non-negative integer', () => {
+    expect(Object.keys(costs).sort()).toEqual([...COST_NAMES].sort());
+    for (const k of COST_NAMES) {
+      expect(Number.isSafeInteger(costs[k])).toBe(true);
+      expect(costs[k]).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('does not modify the profile', () => {
+    resolveCosts(KVM_SKYLAKE_2018, { exitRoundTrip: 5000 });
+    expect(KVM_SKYLAKE_2018.costs.exitRoundTrip.value).toBe(1_188);
+  });
+});
+
+describe('resolveCosts overrides', () => {
+  const base = resolveCosts(KVM_SKYLAKE_2018);
+
+  it('an override replaces one field, in its own unit, and leaves the others', () => {
+    const cycles = resolveCosts(KVM_SKYLAKE_2018, { exitRoundTrip: 2_500 });
+    expect(cycles.exitRoundTrip).toBe(1_000); // cycles, converted at 2.5 GHz
+    expect({ ...cycles, exitRoundTrip: base.exitRoundTrip }).toEqual(base);
+
+    const nsField = resolveCosts(KVM_SKYLAKE_2018, { ipiWireSocket: 333.6 });
+    expect(nsField.ipiWireSocket).toBe(334); // ns, only rounded
+    expect({ ...nsField, ipiWireSocket: base.ipiWireSocket }).toEqual(base);
+
+    const count = resolveCosts(KVM_SKYLAKE_2018, { deliverTargetLines: 7 });
+    expect(count.deliverTargetLines).toBe(7);
+    expect({ ...count, deliverTargetLines: base.deliverTargetLines }).toEqual(base);
+  });
+
+  it('an override of 0 is honoured, not taken as absent', () => {
+    expect(resolveCosts(KVM_SKYLAKE_2018, { exitRoundTrip: 0 }).exitRoundTrip).toBe(0);
+    expect(resolveCosts(KVM_SKYLAKE_2018, { handlerBody: 0 }).handlerBody).toBe(0);
+  });
+
+  it('any single override changes exactly that field, by the unit rule (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(KVM_SKYLAKE_2018, KVM_EPYC_2021),
+        fc.constantFrom(...COST_NAMES),
+        fc.double({ min: 0, max: 1e7, noNaN: true }),
+        (profile, name, value) => {
+          const before = resolveCosts(profile);
+          const after = resolveCosts(profile, { [name]: value });
+          const fig = profile.costs[name];
+          expect(after[name]).toBe(fig.unit === 'cycles' ? Math.round(value / profile.ghz) : Math.round(value));
+          for (const k of COST_NAMES) if (k !== name) expect(after[k]).toBe(before[k]);
+        },
+      ),
+    );
+  });
+
+  it('an unknown override key is refused, naming calibration.overrides.<key>', () => {
+    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { exitRoundtrip: 10 }), 'calibration.overrides.exitRoundtrip', 'a cost field of the profile (one of ipiWireSmt');
+    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { bogus: 1 }), 'calibration.overrides.bogus', 'got "bogus"');
+  });
+
+  it('a negative, NaN, infinite or non-number override is refused, naming the field and its unit', () => {
+    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { exitRoundTrip: -1 }), 'calibration.overrides.exitRoundTrip', 'a non-negative, finite number of cycles, got -1');
+    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { ipiWireSmt: NaN }), 'calibration.overrides.ipiWireSmt', 'a non-negative, finite number of ns, got NaN');
+    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { deliverTargetLines: Infinity }), 'calibration.overrides.deliverTargetLines', 'a non-negative, finite number of count, got Infinity');
+    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { handlerBody: '81' }), 'calibration.overrides.handlerBody', 'got "81"');
+  });
+
+  it('the field prefix is the caller\'s', () => {
+    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { injection: -3 }, 'vms[1].overrides'), 'vms[1].overrides.injection', 'got -3');
+  });
+});
+
+describe('calibration profiles', () => {
+  const profiles = Object.entries(CALIBRATION_PROFILES);
+
+  it('are registered under their own names', () => {
+    expect(Object.keys(CALIBRATION_PROFILES).sort()).toEqual(['kvm-epyc-2021', 'kvm-skylake-2018']);
+    for (const [key, p] of profiles) {
+      expect(p.name).toBe(key);
+      expect(calibrationProfile(key)).toBe(p);
+    }
+  });
+
+  it.each(profiles)('%s: every cost field is present, and only those, each with a unit, a non-negative value and a source', (_key, p) => {
+    expect(Object.keys(p.costs).sort()).toEqual([...COST_NAMES].sort());
+    expect(p.ghz).toBeGreaterThan(0);
+    expect(p.description.length).toBeGreaterThan(0);
+    for (const k of COST_NAMES) {
+      const fig = p.costs[k];
+      expect(fig).toBeDefined();
+      expect(Number.isFinite(fig.value)).toBe(true);
+      expect(fig.value).toBeGreaterThanOrEqual(0);
+      expect(['cycles', 'ns', 'count']).toContain(fig.unit);
+      expect(typeof fig.source).toBe('string');
+      expect(fig.source.trim().length).toBeGreaterThan(0);
+      if (fig.estimate !== undefined) expect(fig.estimate.trim().length).toBeGreaterThan(0);
+    }
+  });
+
+  it('only deliverTargetLines is a count; every field has a description', () => {
+    for (const p of Object.values(CALIBRATION_PROFILES)) {
+      const counts = COST_NAMES.filter((k) => p.costs[k].unit === 'count');
+      expect(counts).toEqual<CostName[]>(['deliverTargetLines']);
+    }
+    for (const k of COST_NAMES) expect(COST_FIELDS[k].length).toBeGreaterThan(0);
+  });
+
+  it('kvm-epyc-2021 converts its cycle figures at 2.3 GHz', () => {
+    const c = resolveCosts(KVM_EPYC_2021);
+    expect(KVM_EPYC_2021.ghz).toBe(2.3);
+    expect(c.exitRoundTrip).toBe(517); // 1188 / 2.3 = 516.5
+    expect(c.ipivSend).toBe(965); // 2219 / 2.3 = 964.8
+    expect(c.apicWriteEmulation).toBe(522); // 1200 / 2.3 = 521.7
+    expect(c.ipiWireSocket).toBe(250);
+    expect(c.ipiWireRemote).toBe(550);
+    expect(c.deliverTargetLines).toBe(3);
+  });
+
+  it('calibrationProfile refuses an unknown name, listing the known ones', () => {
+    expectParamError(() => calibrationProfile('nope'), 'calibration.profile', 'one of "kvm-skylake-2018", "kvm-epyc-2021", got "nope"');
+  });
+});

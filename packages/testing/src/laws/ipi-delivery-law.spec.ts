@@ -1,0 +1,49 @@
+import fc from 'fast-check';
+import type { IpiBackend, IpiBackendFactory } from '@ipilab/hypervisor';
+import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
+import { checkDeliveredExactlyOnce, ipiScenarioArbitrary, runIpiScenario } from './ipi-delivery-law';
+
+/** A broken backend: forgets the last target of every multi-target send. */
+const dropsLastTarget: IpiBackendFactory = (hv, vm) => {
+  const real = new TrapAndEmulateBackend(hv, vm);
+  const b: IpiBackend = { name: 'drops', send: (req, done) => real.send(req.targets.length > 1 ? { ...req, targets: req.targets.slice(0, -1) } : req, done) };
+  return b;
+};
+
+/** A backend that raises every IPI twice (not wrong: hardware may see a vector twice before it is accepted). */
+const deliversTwice: IpiBackendFactory = (hv, vm) => {
+  const real = new TrapAndEmulateBackend(hv, vm);
+  return { name: 'twice', send: (req, done) => real.send(req, () => real.send(req, done)) };
+};
+
+/** Runs the law against a backend and returns why it failed (the property's underlying error). */
+function lawFailure(backend: IpiBackendFactory): string {
+  try {
+    fc.assert(fc.property(ipiScenarioArbitrary(), (s) => checkDeliveredExactlyOnce(runIpiScenario(s, backend, 50_000_000), s.senders.length)));
+  } catch (e) {
+    expect((e as Error).message).toMatch(/Property failed .*seed/s);
+    return String((e as Error & { cause?: unknown }).cause);
+  }
+  return 'the law held';
+}
+
+describe('the exactly-once delivery law', () => {
+  it('catches a backend that loses a target', () => {
+    expect(lawFailure(dropsLastTarget)).toMatch(/reached vCPU \d+ 0 times|never finished/);
+  });
+
+  it('holds for a backend that raises every vector twice: the APIC coalesces, the handler drains its queue once', () => {
+    expect(lawFailure(deliversTwice)).toBe('the law held');
+  });
+
+  it('catches a backend that interrupts the wrong vCPU', () => {
+    const misdirects: IpiBackendFactory = (hv, vm) => {
+      const real = new TrapAndEmulateBackend(hv, vm);
+      return {
+        name: 'misdirects',
+        send: (req, done) => real.send({ ...req, targets: req.targets.map((t) => vm.vcpu((t.index + 1) % vm.vcpus.length)) }, done),
+      };
+    };
+    expect(lawFailure(misdirects)).toMatch(/reached vCPU \d+ 0 times|never finished/);
+  });
+});

@@ -1,0 +1,152 @@
+import fc from 'fast-check';
+import { Simulation } from '@ipilab/core';
+import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
+import { EventSink, type ModelEvent } from '@ipilab/events';
+import { GuestKernel } from '@ipilab/guest';
+import { APIC_MODES, HostTopology, type ApicMode } from '@ipilab/host';
+import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory, type Placement } from '@ipilab/hypervisor';
+import type { Vcpu } from '@ipilab/vcpu';
+
+/** One randomly generated IPI workload: who sends what to whom, when, on what machine. */
+export interface IpiScenario {
+  readonly vcpus: number;
+  readonly apicMode: ApicMode;
+  readonly placement: Placement;
+  /** pCPUs a shared VM time-shares (overcommit when fewer than vcpus). */
+  readonly sharedPcpus: number;
+  readonly postedInterrupts: boolean;
+  readonly boost: boolean;
+  readonly senders: readonly { readonly sender: number; readonly ops: readonly { readonly gap: number; readonly targets: readonly number[] }[] }[];
+}
+
+export interface IpiLawOptions {
+  /** The backend needs receive-side posted interrupts (as hardware IPI virtualization does). */
+  readonly requiresPostedInterrupts?: boolean;
+}
+
+export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<IpiScenario> {
+  return fc.integer({ min: 2, max: 12 }).chain((vcpus) =>
+    fc.record({
+      vcpus: fc.constant(vcpus),
+      apicMode: fc.constantFrom(...APIC_MODES),
+      placement: fc.constantFrom<Placement>('pinned', 'shared'),
+      sharedPcpus: fc.integer({ min: 1, max: 4 }),
+      postedInterrupts: options.requiresPostedInterrupts === true ? fc.constant(true) : fc.boolean(),
+      boost: fc.boolean(),
+      senders: fc.uniqueArray(
+        fc.record({
+          sender: fc.integer({ min: 0, max: vcpus - 1 }),
+          ops: fc.array(
+            fc.record({
+              gap: fc.integer({ min: 0, max: 20_000 }),
+              targets: fc.uniqueArray(fc.integer({ min: 0, max: vcpus - 1 }), { minLength: 1, maxLength: vcpus }),
+            }),
+            { minLength: 1, maxLength: 5 },
+          ),
+        }),
+        { minLength: 1, maxLength: Math.min(vcpus, 3), selector: (s) => s.sender },
+      ),
+    }),
+  );
+}
+
+export interface IpiRunOutcome {
+  readonly events: readonly ModelEvent[];
+  /** Senders that finished all their operations. */
+  readonly finishedSenders: number;
+  readonly hv: Hypervisor;
+}
+
+/** Runs a scenario on a small host with the given backend and returns every model event. */
+export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horizonNs = 2_000_000_000): IpiRunOutcome {
+  const sim = new Simulation();
+  const sink = new EventSink();
+  const events: ModelEvent[] = [];
+  sink.subscribe((e) => events.push(e));
+  const topology = new HostTopology({ sockets: 2, coresPerSocket: 4, threadsPerCore: 2, ghz: 2.5 });
+  const costs = resolveCosts(KVM_SKYLAKE_2018);
+  const hv = new Hypervisor(sim, sink, topology, costs, {
+    ...DEFAULT_HYPERVISOR_CONFIG,
+    postedInterrupts: s.postedInterrupts,
+    boostIpiTargets: s.boost,
+    timeSliceNs: 200_000,
+  });
+  const pinned = s.placement === 'pinned' && s.vcpus <= topology.size;
+  const vm = hv.addVm(
+    {
+      name: 'law',
+      vcpus: s.vcpus,
+      placement: pinned ? 'pinned' : 'shared',
+      ...(pinned ? {} : { pcpus: topology.pcpus.slice(0, s.sharedPcpus).map((p) => p.id) }),
+      apicMode: s.apicMode,
+      backend: 'under-test',
+    },
+    backend,
+  );
+  const kernel = new GuestKernel(hv, vm);
+  let finished = 0;
+  for (const plan of s.senders) {
+    const sender = vm.vcpu(plan.sender);
+    const step = (i: number): void => {
+      if (i === plan.ops.length) {
+        finished++;
+        return;
+      }
+      const op = plan.ops[i]!;
+      sender.pushWork(op.gap, () => {
+        const others = op.targets.filter((t) => t !== plan.sender).map((t) => vm.vcpu(t));
+        const targets: Vcpu[] = others.length > 0 ? others : [vm.vcpu((plan.sender + 1) % s.vcpus)];
+        kernel.crossCall(sender, targets, () => step(i + 1));
+      });
+    };
+    step(0);
+  }
+  hv.start();
+  sim.run({ until: horizonNs });
+  return { events, finishedSenders: finished, hv };
+}
+
+/**
+ * The delivery law: every IPI sent reaches every one of its targets exactly once (one
+ * `ipi-handled` per target per id), never before it was sent, nothing is handled that was not
+ * sent, and every sender's cross-calls complete.
+ */
+export function checkDeliveredExactlyOnce(outcome: IpiRunOutcome, expectedSenders: number): void {
+  const sent = new Map<number, { t: number; targets: Set<number> }>();
+  const handled = new Map<string, number>();
+  for (const e of outcome.events) {
+    if (e.type === 'ipi-sent') {
+      if (sent.has(e.id)) throw new Error(`IPI ${e.id} sent twice`);
+      sent.set(e.id, { t: e.t, targets: new Set(e.targets) });
+    } else if (e.type === 'ipi-handled') {
+      const s = sent.get(e.id);
+      if (s === undefined) throw new Error(`IPI ${e.id} handled on vCPU ${e.to.vcpu} at ${e.t} but never sent`);
+      if (!s.targets.has(e.to.vcpu)) throw new Error(`IPI ${e.id} handled on vCPU ${e.to.vcpu}, which it did not target`);
+      if (e.t < s.t) throw new Error(`IPI ${e.id} handled at ${e.t} before it was sent at ${s.t}`);
+      const key = `${e.id}/${e.to.vcpu}`;
+      handled.set(key, (handled.get(key) ?? 0) + 1);
+    }
+  }
+  for (const [id, s] of sent) {
+    for (const t of s.targets) {
+      const n = handled.get(`${id}/${t}`) ?? 0;
+      if (n !== 1) throw new Error(`IPI ${id} reached vCPU ${t} ${n} times, expected exactly once`);
+    }
+  }
+  if (outcome.finishedSenders !== expectedSenders) {
+    throw new Error(`${expectedSenders - outcome.finishedSenders} of ${expectedSenders} senders never finished their cross-calls`);
+  }
+}
+
+/**
+ * The law as a fast-check property over random machines, APIC modes, placements (pinned and
+ * overcommitted) and send patterns: run it against any registered backend, a plugin's included.
+ */
+export function assertDeliveredExactlyOnce(backend: IpiBackendFactory, options: IpiLawOptions & { numRuns?: number } = {}): void {
+  fc.assert(
+    fc.property(ipiScenarioArbitrary(options), (s) => {
+      checkDeliveredExactlyOnce(runIpiScenario(s, backend), s.senders.length);
+    }),
+    options.numRuns === undefined ? {} : { numRuns: options.numRuns },
+  );
+}
