@@ -166,3 +166,10 @@ describe('calibration profiles', () => {
     expectParamError(() => calibrationProfile('nope'), 'calibration.profile', 'one of "kvm-skylake-2018", "kvm-epyc-2021", got "nope"');
   });
 });
+
+describe('profile look-up by name ignores inherited properties', () => {
+  it.each(['toString', 'constructor', '__proto__'])('%s is an unknown profile', (name) => {
+    expect(() => calibrationProfile(name)).toThrow(InvalidParameterError);
+    expect(() => calibrationProfile(name)).toThrow(`calibration.profile: expected one of "kvm-skylake-2018", "kvm-epyc-2021", got "${name}"`);
+  });
+});

@@ -75,7 +75,7 @@ export const CALIBRATION_PROFILES: Readonly<Record<string, CalibrationProfile>> 
 };
 
 export function calibrationProfile(name: string): CalibrationProfile {
-  const p = CALIBRATION_PROFILES[name];
+  const p = Object.hasOwn(CALIBRATION_PROFILES, name) ? CALIBRATION_PROFILES[name] : undefined;
   if (p === undefined) {
     throw new InvalidParameterError('calibration.profile', name, `one of ${Object.keys(CALIBRATION_PROFILES).map((n) => JSON.stringify(n)).join(', ')}`);
   }

@@ -74,14 +74,14 @@ describe('InterruptFabric', () => {
         (sockets, coresPerSocket, threadsPerCore, w, l) => {
           const t = new HostTopology({ sockets, coresPerSocket, threadsPerCore, ghz: 2 });
           const f = new InterruptFabric(t, w, l);
+          const wrong: string[] = [];
           for (let a = 0; a < t.size; a++) {
             for (let b = 0; b < t.size; b++) {
               const d = t.distance(a, b);
-              expect(f.latency(a, b)).toBe(w[d]);
-              expect(f.cacheLine(a, b)).toBe(l[d]);
-              expect(f.latency(a, b)).toBe(f.latency(b, a));
+              if (f.latency(a, b) !== w[d] || f.cacheLine(a, b) !== l[d] || f.latency(a, b) !== f.latency(b, a)) wrong.push(`${a},${b}`);
             }
           }
+          expect(wrong).toEqual([]);
         },
       ),
     );

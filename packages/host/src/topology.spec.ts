@@ -140,17 +140,18 @@ describe('HostTopology laws (property)', () => {
     fc.assert(
       fc.property(shape, (spec) => {
         const host = new HostTopology(spec);
+        const wrong: string[] = [];
         for (let a = 0; a < host.size; a++) {
           for (let b = 0; b < host.size; b++) {
             const d = host.distance(a, b);
-            expect(host.distance(b, a)).toBe(d);
             const pa = host.pcpu(a);
             const pb = host.pcpu(b);
             const expected: CpuDistance =
               a === b ? 'self' : pa.socket !== pb.socket ? 'remote' : pa.core === pb.core ? 'smt' : 'socket';
-            expect(d).toBe(expected);
+            if (d !== expected || host.distance(b, a) !== d) wrong.push(`${a},${b}: ${d}, expected ${expected}`);
           }
         }
+        expect(wrong).toEqual([]);
       }),
       { numRuns: 50 },
     );
@@ -204,5 +205,18 @@ describe('HostTopology bad input', () => {
     expectParamError(() => host.pcpu(-1), 'pcpu', 'got -1');
     expectParamError(() => host.pcpu(80), 'pcpu', 'got 80');
     expectParamError(() => host.distance(0, 80), 'pcpu', 'got 80');
+  });
+});
+
+describe('preset look-up and distance validate their input', () => {
+  it.each(['toString', 'constructor', '__proto__'])('%s is an unknown preset', (name) => {
+    expect(() => hostPreset(name)).toThrow(InvalidParameterError);
+    expect(() => hostPreset(name)).toThrow('host.preset: expected one of');
+  });
+
+  it('distance(a, a) still checks that a exists', () => {
+    const t = hostPreset('small-1s-8t');
+    expect(t.distance(3, 3)).toBe('self');
+    expect(() => t.distance(999, 999)).toThrow('pcpu: expected a logical CPU number in [0, 7], got 999');
   });
 });

@@ -84,9 +84,9 @@ export class HostTopology {
   }
 
   distance(a: number, b: number): CpuDistance {
-    if (a === b) return 'self';
     const pa = this.pcpu(a);
     const pb = this.pcpu(b);
+    if (a === b) return 'self';
     if (pa.socket !== pb.socket) return 'remote';
     return pa.core === pb.core ? 'smt' : 'socket';
   }
@@ -126,7 +126,7 @@ export const HOST_PRESETS: Readonly<Record<string, TopologySpec & { readonly des
 };
 
 export function hostPreset(name: string): HostTopology {
-  const spec = HOST_PRESETS[name];
+  const spec = Object.hasOwn(HOST_PRESETS, name) ? HOST_PRESETS[name] : undefined;
   if (spec === undefined) {
     throw new InvalidParameterError('host.preset', name, `one of ${Object.keys(HOST_PRESETS).map((n) => JSON.stringify(n)).join(', ')}`);
   }

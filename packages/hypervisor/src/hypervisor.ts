@@ -69,8 +69,6 @@ export class Hypervisor {
   private nextIpi = 0;
   private readonly pinnedTaken: boolean[];
   private readonly pollEnd = new Map<Vcpu, EventHandle>();
-  /** Per vCPU: an exit is in progress (its body has not finished). */
-  private readonly exiting = new Set<Vcpu>();
   /** vCPUs the PV TLB flush marked: the host flushes their TLB on their next VM entry. */
   private readonly flushOnEntry = new Set<Vcpu>();
   /** Guest hook: the host flushed this vCPU's TLB on entry (KVM_VCPU_FLUSH_TLB). */
@@ -179,11 +177,9 @@ export class Hypervisor {
     }
     const start = this.sim.now;
     vcpu.leaveGuest('exited');
-    this.exiting.add(vcpu);
     const usesService = this.config.serviceCapacity !== Infinity && this.config.serviceReasons.includes(reason);
     const finish = (): void => {
       if (usesService) this.service.release();
-      this.exiting.delete(vcpu);
       if (this.sink.active) this.sink.emit({ type: 'vm-exit', t: this.sim.now, vcpu: vcpu.ref, reason, cost: this.sim.now - start });
       // The trapped instruction retires; the guest continues from there once it is back in guest
       // mode, after any interrupt injected on entry (interrupts are taken at instruction boundaries).
@@ -231,8 +227,7 @@ export class Hypervisor {
   }
 
   private inService(vcpu: Vcpu): boolean {
-    for (let v = 0xff; v >= 0x20; v--) if (vcpu.apic.inService(v)) return true;
-    return false;
+    return vcpu.apic.anyInService();
   }
 
   /** The guest accepts its highest pending vector and runs its handler (pushed as work). */
@@ -364,7 +359,6 @@ export class Hypervisor {
 
   /** The guest is idle and executes HLT. */
   halt(v: Vcpu): void {
-    if (this.exiting.has(v)) return;
     v.apic.syncPir();
     if (v.apic.hasPending()) {
       if (!this.inService(v)) this.takeInterrupt(v);

@@ -48,6 +48,9 @@ export class Vcpu {
   readonly timeIn: Record<VcpuState, number> = { 'in-guest': 0, exited: 0, halted: 0, preempted: 0, offline: 0 };
 
   private remaining = new Float64Array(8);
+  /** Per stack level: the id of the spin pushed there (0 for plain work), so a stale ticket cannot end a later spin. */
+  private spinIds = new Float64Array(8);
+  private nextSpinId = 1;
   private dones: (WorkDone | undefined)[] = new Array<WorkDone | undefined>(8).fill(undefined);
   private args: unknown[] = new Array<unknown>(8).fill(undefined);
   private depth = 0;
@@ -79,6 +82,7 @@ export class Vcpu {
     this.suspend();
     if (this.depth === this.remaining.length) this.growStack();
     this.remaining[this.depth] = ns;
+    this.spinIds[this.depth] = 0;
     this.dones[this.depth] = done;
     this.args[this.depth] = arg;
     this.depth++;
@@ -90,15 +94,16 @@ export class Vcpu {
    * called on the returned ticket; a released spin ends as soon as it is on top and running.
    */
   pushSpin(done: WorkDone, arg?: unknown): SpinTicket {
-    const ticket = new SpinTicket(this);
     this.pushWork(Infinity, done, arg);
-    ticket.level = this.depth - 1;
-    return ticket;
+    const level = this.depth - 1;
+    const id = this.nextSpinId++;
+    this.spinIds[level] = id;
+    return new SpinTicket(this, level, id);
   }
 
   /** @internal */
-  releaseSpin(level: number): void {
-    if (level >= this.depth || this.remaining[level] !== Infinity) return;
+  releaseSpin(level: number, id: number): void {
+    if (level >= this.depth || this.spinIds[level] !== id || this.remaining[level] !== Infinity) return;
     this.suspend();
     this.remaining[level] = 0;
     this.resume();
@@ -168,17 +173,22 @@ export class Vcpu {
     const r = new Float64Array(n);
     r.set(this.remaining);
     this.remaining = r;
+    const ids = new Float64Array(n);
+    ids.set(this.spinIds);
+    this.spinIds = ids;
     this.dones.length = n;
     this.args.length = n;
   }
 }
 
-/** Ends a spin pushed with `pushSpin`. */
+/** Ends the spin it was issued for (and nothing else: releasing twice, or late, is harmless). */
 export class SpinTicket {
-  /** @internal */
-  level = -1;
-  constructor(private readonly vcpu: Vcpu) {}
+  constructor(
+    private readonly vcpu: Vcpu,
+    private readonly level: number,
+    private readonly id: number,
+  ) {}
   release(): void {
-    this.vcpu.releaseSpin(this.level);
+    this.vcpu.releaseSpin(this.level, this.id);
   }
 }

@@ -76,6 +76,12 @@ export class VirtualApic {
     return -1;
   }
 
+  /** True while any vector is in service (a handler has not yet signalled EOI). */
+  anyInService(): boolean {
+    for (let i = 0; i < 8; i++) if (this.isr[i] !== 0) return true;
+    return false;
+  }
+
   inService(vector: number): boolean {
     return (this.isr[vector >>> 5]! & (1 << (vector & 31))) !== 0;
   }
