@@ -10,19 +10,8 @@ import {
   resolveCosts,
   type CostName,
 } from './index';
+import { expectParameterError } from '@ipilab/testing';
 
-function expectParamError(act: () => unknown, field: string, text: string): void {
-  let caught: unknown;
-  try {
-    act();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InvalidParameterError);
-  expect((caught as InvalidParameterError).field).toBe(field);
-  expect((caught as Error).message).toContain(`${field}: expected`);
-  expect((caught as Error).message).toContain(text);
-}
 
 describe('resolveCosts on kvm-skylake-2018', () => {
   const costs = resolveCosts(KVM_SKYLAKE_2018);
@@ -100,19 +89,19 @@ describe('resolveCosts overrides', () => {
   });
 
   it('an unknown override key is refused, naming calibration.overrides.<key>', () => {
-    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { exitRoundtrip: 10 }), 'calibration.overrides.exitRoundtrip', 'a cost field of the profile (one of ipiWireSmt');
-    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { bogus: 1 }), 'calibration.overrides.bogus', 'got "bogus"');
+    expectParameterError(() => resolveCosts(KVM_SKYLAKE_2018, { exitRoundtrip: 10 }), 'calibration.overrides.exitRoundtrip', 'a cost field of the profile (one of ipiWireSmt');
+    expectParameterError(() => resolveCosts(KVM_SKYLAKE_2018, { bogus: 1 }), 'calibration.overrides.bogus', 'got "bogus"');
   });
 
   it('a negative, NaN, infinite or non-number override is refused, naming the field and its unit', () => {
-    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { exitRoundTrip: -1 }), 'calibration.overrides.exitRoundTrip', 'a non-negative, finite number of cycles, got -1');
-    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { ipiWireSmt: NaN }), 'calibration.overrides.ipiWireSmt', 'a non-negative, finite number of ns, got NaN');
-    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { deliverTargetLines: Infinity }), 'calibration.overrides.deliverTargetLines', 'a non-negative, finite number of count, got Infinity');
-    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { handlerBody: '81' }), 'calibration.overrides.handlerBody', 'got "81"');
+    expectParameterError(() => resolveCosts(KVM_SKYLAKE_2018, { exitRoundTrip: -1 }), 'calibration.overrides.exitRoundTrip', 'a non-negative, finite number of cycles, got -1');
+    expectParameterError(() => resolveCosts(KVM_SKYLAKE_2018, { ipiWireSmt: NaN }), 'calibration.overrides.ipiWireSmt', 'a non-negative, finite number of ns, got NaN');
+    expectParameterError(() => resolveCosts(KVM_SKYLAKE_2018, { deliverTargetLines: Infinity }), 'calibration.overrides.deliverTargetLines', 'a non-negative, finite number of count, got Infinity');
+    expectParameterError(() => resolveCosts(KVM_SKYLAKE_2018, { handlerBody: '81' }), 'calibration.overrides.handlerBody', 'got "81"');
   });
 
   it('the field prefix is the caller\'s', () => {
-    expectParamError(() => resolveCosts(KVM_SKYLAKE_2018, { injection: -3 }, 'vms[1].overrides'), 'vms[1].overrides.injection', 'got -3');
+    expectParameterError(() => resolveCosts(KVM_SKYLAKE_2018, { injection: -3 }, 'vms[1].overrides'), 'vms[1].overrides.injection', 'got -3');
   });
 });
 
@@ -163,7 +152,7 @@ describe('calibration profiles', () => {
   });
 
   it('calibrationProfile refuses an unknown name, listing the known ones', () => {
-    expectParamError(() => calibrationProfile('nope'), 'calibration.profile', 'one of "kvm-skylake-2018", "kvm-epyc-2021", got "nope"');
+    expectParameterError(() => calibrationProfile('nope'), 'calibration.profile', 'one of "kvm-skylake-2018", "kvm-epyc-2021", got "nope"');
   });
 });
 

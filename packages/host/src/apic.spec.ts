@@ -1,19 +1,8 @@
 import fc from 'fast-check';
 import { InvalidParameterError } from '@ipilab/core';
 import { APIC_MODES, X2APIC_CLUSTER_SIZE, checkApicIds, checkApicMode, icrWrites, maxApicId, type ApicMode } from './index';
+import { expectParameterError } from '@ipilab/testing';
 
-function expectParamError(act: () => unknown, field: string, text: string): void {
-  let caught: unknown;
-  try {
-    act();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InvalidParameterError);
-  expect((caught as InvalidParameterError).field).toBe(field);
-  expect((caught as Error).message).toContain(`${field}: expected`);
-  expect((caught as Error).message).toContain(text);
-}
 
 const ids1to79 = Array.from({ length: 79 }, (_, i) => i + 1);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -121,13 +110,13 @@ describe('APIC ID limits and validation', () => {
   });
 
   it('checkApicMode rejects an unknown mode, naming the field and the modes', () => {
-    expectParamError(
+    expectParameterError(
       () => checkApicMode('guest.apicMode', 'x3apic'),
       'guest.apicMode',
       'one of "xapic", "x2apic-physical", "x2apic-cluster", got "x3apic"',
     );
-    expectParamError(() => checkApicMode('guest.apicMode', 2), 'guest.apicMode', 'got 2');
-    expectParamError(() => checkApicMode('guest.apicMode', undefined), 'guest.apicMode', 'got undefined');
+    expectParameterError(() => checkApicMode('guest.apicMode', 2), 'guest.apicMode', 'got 2');
+    expectParameterError(() => checkApicMode('guest.apicMode', undefined), 'guest.apicMode', 'got undefined');
   });
 
   it('checkApicIds accepts IDs up to the mode limit', () => {
@@ -138,12 +127,12 @@ describe('APIC ID limits and validation', () => {
   });
 
   it('checkApicIds rejects an out-of-range ID naming field[i]', () => {
-    expectParamError(() => checkApicIds('ipi.targets', 'xapic', [1, 2, 300]), 'ipi.targets[2]', 'an APIC ID in [0, 254] for xapic, got 300');
-    expectParamError(() => checkApicIds('ipi.targets', 'xapic', [255]), 'ipi.targets[0]', 'got 255');
-    expectParamError(() => checkApicIds('t', 'x2apic-cluster', [0x10_0000]), 't[0]', `an APIC ID in [0, ${0xf_ffff}] for x2apic-cluster`);
-    expectParamError(() => checkApicIds('t', 'x2apic-physical', [0, 0xffff_ffff]), 't[1]', 'got 4294967295');
-    expectParamError(() => checkApicIds('t', 'x2apic-physical', [-1]), 't[0]', 'got -1');
-    expectParamError(() => checkApicIds('t', 'x2apic-physical', [1.5]), 't[0]', 'got 1.5');
-    expectParamError(() => checkApicIds('t', 'x2apic-physical', [NaN]), 't[0]', 'got NaN');
+    expectParameterError(() => checkApicIds('ipi.targets', 'xapic', [1, 2, 300]), 'ipi.targets[2]', 'an APIC ID in [0, 254] for xapic, got 300');
+    expectParameterError(() => checkApicIds('ipi.targets', 'xapic', [255]), 'ipi.targets[0]', 'got 255');
+    expectParameterError(() => checkApicIds('t', 'x2apic-cluster', [0x10_0000]), 't[0]', `an APIC ID in [0, ${0xf_ffff}] for x2apic-cluster`);
+    expectParameterError(() => checkApicIds('t', 'x2apic-physical', [0, 0xffff_ffff]), 't[1]', 'got 4294967295');
+    expectParameterError(() => checkApicIds('t', 'x2apic-physical', [-1]), 't[0]', 'got -1');
+    expectParameterError(() => checkApicIds('t', 'x2apic-physical', [1.5]), 't[0]', 'got 1.5');
+    expectParameterError(() => checkApicIds('t', 'x2apic-physical', [NaN]), 't[0]', 'got NaN');
   });
 });

@@ -1,19 +1,8 @@
 import fc from 'fast-check';
 import { InvalidParameterError } from '@ipilab/core';
 import { HostTopology, InterruptFabric, type CpuDistance, type WireLatencies } from './index';
+import { expectParameterError } from '@ipilab/testing';
 
-function expectParamError(act: () => unknown, field: string, text: string): void {
-  let caught: unknown;
-  try {
-    act();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InvalidParameterError);
-  expect((caught as InvalidParameterError).field).toBe(field);
-  expect((caught as Error).message).toContain(`${field}: expected`);
-  expect((caught as Error).message).toContain(text);
-}
 
 // 2 sockets x 2 cores x 2 threads. Linux numbering: 0 s0c0, 1 s0c1, 2 s1c0, 3 s1c1, then 4..7 the second threads.
 const topo = new HostTopology({ sockets: 2, coresPerSocket: 2, threadsPerCore: 2, ghz: 1 });
@@ -90,16 +79,16 @@ describe('InterruptFabric', () => {
 
 describe('InterruptFabric bad input', () => {
   it('a negative wire latency is refused, naming the entry', () => {
-    expectParamError(() => new InterruptFabric(topo, { ...wire, socket: -1 }), 'wire latency socket', 'a non-negative, finite number of ns, got -1');
+    expectParameterError(() => new InterruptFabric(topo, { ...wire, socket: -1 }), 'wire latency socket', 'a non-negative, finite number of ns, got -1');
   });
 
   it('a non-finite wire latency is refused, naming the entry', () => {
-    expectParamError(() => new InterruptFabric(topo, { ...wire, remote: NaN }), 'wire latency remote', 'got NaN');
-    expectParamError(() => new InterruptFabric(topo, { ...wire, smt: Infinity }), 'wire latency smt', 'got Infinity');
+    expectParameterError(() => new InterruptFabric(topo, { ...wire, remote: NaN }), 'wire latency remote', 'got NaN');
+    expectParameterError(() => new InterruptFabric(topo, { ...wire, smt: Infinity }), 'wire latency smt', 'got Infinity');
   });
 
   it('a bad cache-line latency is refused, naming the cache-line table', () => {
-    expectParamError(() => new InterruptFabric(topo, wire, { ...lines, self: -5 }), 'cache-line latency self', 'got -5');
+    expectParameterError(() => new InterruptFabric(topo, wire, { ...lines, self: -5 }), 'cache-line latency self', 'got -5');
   });
 
   it('zero latencies are allowed', () => {

@@ -1,20 +1,9 @@
 import fc from 'fast-check';
 import { InvalidParameterError } from '@ipilab/core';
 import { HOST_PRESETS, HostTopology, hostPreset, type CpuDistance } from './index';
+import { expectParameterError } from '@ipilab/testing';
 
 /** Runs `act`, asserts it threw an InvalidParameterError for `field` whose message contains `text`. */
-function expectParamError(act: () => unknown, field: string, text: string): void {
-  let caught: unknown;
-  try {
-    act();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(InvalidParameterError);
-  expect((caught as InvalidParameterError).field).toBe(field);
-  expect((caught as Error).message).toContain(`${field}: expected`);
-  expect((caught as Error).message).toContain(text);
-}
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -192,19 +181,19 @@ describe('HostTopology bad input', () => {
     ['field prefix', () => new HostTopology({ ...ok, sockets: 0 }, 'scenario.host'), 'scenario.host.sockets', 'got 0'],
   ];
   it.each(cases)('%s is an InvalidParameterError naming the field', (_name, act, field, text) => {
-    expectParamError(act, field, text);
+    expectParameterError(act, field, text);
   });
 
   it('an unknown preset name is refused with the list of presets', () => {
-    expectParamError(() => hostPreset('nope'), 'host.preset', 'one of "skylake-2s-80t", "epyc-7642-2s", "small-1s-8t", got "nope"');
+    expectParameterError(() => hostPreset('nope'), 'host.preset', 'one of "skylake-2s-80t", "epyc-7642-2s", "small-1s-8t", got "nope"');
   });
 
   it('pcpu() outside the machine is refused with the valid range', () => {
     const host = hostPreset('skylake-2s-80t');
-    expectParamError(() => host.pcpu(999), 'pcpu', 'a logical CPU number in [0, 79], got 999');
-    expectParamError(() => host.pcpu(-1), 'pcpu', 'got -1');
-    expectParamError(() => host.pcpu(80), 'pcpu', 'got 80');
-    expectParamError(() => host.distance(0, 80), 'pcpu', 'got 80');
+    expectParameterError(() => host.pcpu(999), 'pcpu', 'a logical CPU number in [0, 79], got 999');
+    expectParameterError(() => host.pcpu(-1), 'pcpu', 'got -1');
+    expectParameterError(() => host.pcpu(80), 'pcpu', 'got 80');
+    expectParameterError(() => host.distance(0, 80), 'pcpu', 'got 80');
   });
 });
 

@@ -1,4 +1,5 @@
 export { configureProperties, DEFAULT_PROPERTY_SEED } from './property-config';
+export { expectParameterError } from './expect-parameter-error';
 export {
   assertDeliveredExactlyOnce,
   checkDeliveredExactlyOnce,
