@@ -1,18 +1,18 @@
 import { BenchUsageError, parseBenchArgs } from './main';
 
 describe('pnpm bench arguments', () => {
-  it('defaults to every variant, 1M customers, 3 repeats, the fixed seed', () => {
+  it('defaults to every variant, the default sizes, 3 repeats, the fixed seed', () => {
     expect(parseBenchArgs([])).toEqual({
       json: false,
       help: false,
-      customers: 1_000_000,
       repeats: 3,
       seed: 20261125,
-      only: ['mm1/ipilab', 'mm1/ceiling', 'mm1/simjs', 'mm1/simjs-timers'],
+      only: ['mm1/ipilab', 'mm1/ceiling', 'mm1/simjs', 'mm1/simjs-timers', 'ipi-broadcast/trap-physical', 'ipi-broadcast/trap-cluster', 'ipi-broadcast/pv-physical', 'ipi-broadcast/posted-physical'],
+      sizes: { mm1: 1_000_000, 'ipi-broadcast': 2_000 },
     });
-    expect(parseBenchArgs(['--json', '--customers', '5000', '--only', 'mm1/ipilab, mm1/ceiling'])).toMatchObject({
+    expect(parseBenchArgs(['--json', '--customers', '5000', '--ipi-ops', '10', '--only', 'mm1/ipilab, mm1/ceiling'])).toMatchObject({
       json: true,
-      customers: 5000,
+      sizes: { mm1: 5000, 'ipi-broadcast': 10 },
       only: ['mm1/ipilab', 'mm1/ceiling'],
     });
   });
@@ -20,9 +20,10 @@ describe('pnpm bench arguments', () => {
   it.each([
     [['--customers=-4'], '--customers: expected a positive integer, got "-4"'],
     [['--customers', '0'], '--customers: expected a positive integer, got "0"'],
+    [['--ipi-ops', '1.5'], '--ipi-ops: expected a positive integer, got "1.5"'],
     [['--repeats', 'two'], '--repeats: expected a positive integer, got "two"'],
     [['--seed', '1.5'], '--seed: expected a non-negative integer, got "1.5"'],
-    [['--only', 'mm1/foo'], '--only: unknown variant "mm1/foo"; known: mm1/ipilab, mm1/ceiling, mm1/simjs, mm1/simjs-timers'],
+    [['--only', 'mm1/foo'], '--only: unknown variant "mm1/foo"; known: mm1/ipilab, mm1/ceiling'],
     [['--frobnicate'], "Unknown option '--frobnicate'"],
   ])('%j is a usage error naming the flag', (argv, text) => {
     expect(() => parseBenchArgs(argv)).toThrow(BenchUsageError);

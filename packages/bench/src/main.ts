@@ -2,47 +2,48 @@
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import Table from 'cli-table3';
-import { BENCHMARKS } from './variants';
+import { BENCHMARKS, type BenchmarkRun } from './variants';
 
-interface Sample {
-  customers: number;
-  events: number;
-  meanWaitNs: number;
-  endTimeNs: number;
+interface Sample extends BenchmarkRun {
   wallMs: number;
   peakRssBytes: number;
 }
 
-export interface VariantFigures {
+/** One variant's figures in `pnpm bench --json`. `<unit>s` / `<unit>sPerSecond` are named per benchmark (customers, operations). */
+export type VariantFigures = {
   eventsPerSecond: number;
-  customersPerSecond: number;
   peakRssBytes: number;
   wallMs: number;
   events: number;
-  customers: number;
-  meanWaitNs: number;
   repeats: number;
   ratioToCeiling?: number;
   ratioToSimjs?: number;
-}
+} & Record<string, number>;
 
-const USAGE = `usage: pnpm bench [--json] [--customers N] [--repeats N] [--seed N] [--only mm1/ipilab,...]
+const ALL = Object.entries(BENCHMARKS).flatMap(([b, bm]) => Object.keys(bm.variants).map((v) => `${b}/${v}`));
+
+const USAGE = `usage: pnpm bench [--json] [--repeats N] [--seed N] [--only LIST] ${Object.values(BENCHMARKS)
+  .map((b) => `[--${b.sizeFlag} N]`)
+  .join(' ')}
 
   --json          print one JSON document { "<benchmark>": { "<variant>": { eventsPerSecond, ... } } }
-  --customers N   customers per M/M/1 run (default 1000000)
   --repeats N     fresh processes per variant; the median run is reported (default 3)
   --seed N        run seed (default 20261125)
-  --only LIST     comma-separated benchmark/variant names to run (default: all)`;
+  --only LIST     comma-separated benchmark/variant names (default: all): ${ALL.join(', ')}
+${Object.values(BENCHMARKS)
+  .map((b) => `  --${b.sizeFlag.padEnd(14)}${b.unit}s per ${b.title} run (default ${b.defaultSize})`)
+  .join('\n')}`;
 
 export class BenchUsageError extends Error {}
 
 export interface BenchOptions {
   json: boolean;
   help: boolean;
-  customers: number;
   repeats: number;
   seed: number;
   only: string[];
+  /** Size per benchmark name. */
+  sizes: Record<string, number>;
 }
 
 function positiveInt(name: string, raw: string | undefined, dflt: number): number {
@@ -54,17 +55,18 @@ function positiveInt(name: string, raw: string | undefined, dflt: number): numbe
 
 /** Parses the bench command line; a mistake is a BenchUsageError naming the flag. */
 export function parseBenchArgs(argv: string[]): BenchOptions {
-  let values;
+  const sizeOptions = Object.fromEntries(Object.values(BENCHMARKS).map((b) => [b.sizeFlag, { type: 'string' as const }]));
+  let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({
       args: argv,
       options: {
         json: { type: 'boolean', default: false },
-        customers: { type: 'string' },
         repeats: { type: 'string' },
         seed: { type: 'string' },
         only: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
+        ...sizeOptions,
       },
       strict: true,
       allowPositionals: false,
@@ -72,22 +74,17 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   } catch (e) {
     throw new BenchUsageError((e as Error).message);
   }
-  const seedRaw = values.seed ?? '20261125';
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const seedRaw = str('seed') ?? '20261125';
   const seed = Number(seedRaw);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new BenchUsageError(`--seed: expected a non-negative integer, got ${JSON.stringify(seedRaw)}`);
-  const known = Object.entries(BENCHMARKS).flatMap(([b, vs]) => Object.keys(vs).map((v) => `${b}/${v}`));
-  const only = values.only?.split(',').map((x) => x.trim()) ?? known;
+  const only = str('only')?.split(',').map((x) => x.trim()) ?? ALL;
   for (const name of only) {
-    if (!known.includes(name)) throw new BenchUsageError(`--only: unknown variant ${JSON.stringify(name)}; known: ${known.join(', ')}`);
+    if (!ALL.includes(name)) throw new BenchUsageError(`--only: unknown variant ${JSON.stringify(name)}; known: ${ALL.join(', ')}`);
   }
-  return {
-    json: values.json === true,
-    help: values.help === true,
-    customers: positiveInt('customers', values.customers, 1_000_000),
-    repeats: positiveInt('repeats', values.repeats, 3),
-    seed,
-    only,
-  };
+  const sizes: Record<string, number> = {};
+  for (const [name, b] of Object.entries(BENCHMARKS)) sizes[name] = positiveInt(b.sizeFlag, str(b.sizeFlag), b.defaultSize);
+  return { json: values['json'] === true, help: values['help'] === true, repeats: positiveInt('repeats', str('repeats'), 3), seed, only, sizes };
 }
 
 function median(xs: number[]): number {
@@ -108,16 +105,17 @@ function main(): void {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const { customers, repeats, seed, only } = args;
-
+  const { repeats, seed, only } = args;
   const worker = require.resolve('./worker');
   const results: Record<string, Record<string, VariantFigures>> = {};
   for (const name of only) {
     const [benchmark, variant] = name.split('/') as [string, string];
-    if (!args.json) process.stderr.write(`running ${name} x${repeats} (${customers} customers)...\n`);
+    const bm = BENCHMARKS[benchmark]!;
+    const size = args.sizes[benchmark]!;
+    if (!args.json) process.stderr.write(`running ${name} x${repeats} (${size} ${bm.unit}s)...\n`);
     const samples: Sample[] = [];
     for (let i = 0; i < repeats; i++) {
-      const out = execFileSync(process.execPath, [worker, benchmark, variant, String(customers), String(seed)], {
+      const out = execFileSync(process.execPath, [worker, benchmark, variant, String(size), String(seed)], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
       });
@@ -125,30 +123,34 @@ function main(): void {
     }
     const wallMs = median(samples.map((s) => s.wallMs));
     const first = samples[0]!;
-    (results[benchmark] ??= {})[variant] = {
+    const figures: VariantFigures = {
       eventsPerSecond: first.events / (wallMs / 1000),
-      customersPerSecond: first.customers / (wallMs / 1000),
+      [`${bm.unit}sPerSecond`]: first.units / (wallMs / 1000),
       peakRssBytes: Math.max(...samples.map((s) => s.peakRssBytes)),
       wallMs,
       events: first.events,
-      customers: first.customers,
-      meanWaitNs: first.meanWaitNs,
+      [`${bm.unit}s`]: first.units,
       repeats,
-    };
+    } as VariantFigures;
+    if (bm.checkName !== undefined && first.check !== undefined) figures[bm.checkName] = first.check;
+    (results[benchmark] ??= {})[variant] = figures;
   }
 
-  for (const variants of Object.values(results)) {
+  for (const [benchmark, variants] of Object.entries(results)) {
     const ceiling = variants['ceiling']?.eventsPerSecond;
     const simjs = variants['simjs']?.eventsPerSecond;
     for (const f of Object.values(variants)) {
       if (ceiling !== undefined) f.ratioToCeiling = f.eventsPerSecond / ceiling;
       if (simjs !== undefined) f.ratioToSimjs = f.eventsPerSecond / simjs;
     }
-    // Every variant draws the same numbers in the same order: any difference is a kernel bug.
-    const waits = new Set(Object.values(variants).map((f) => f.meanWaitNs));
-    if (waits.size > 1) {
-      process.stderr.write(`bench: variants disagree on the simulated mean wait: ${[...waits].join(' vs ')}\n`);
-      process.exitCode = 1;
+    // Variants of a benchmark with a check figure draw the same numbers in the same order: any difference is a kernel bug.
+    const checkName = BENCHMARKS[benchmark]!.checkName;
+    if (checkName !== undefined) {
+      const checks = new Set(Object.values(variants).map((f) => f[checkName]));
+      if (checks.size > 1) {
+        process.stderr.write(`bench: ${benchmark} variants disagree on ${checkName}: ${[...checks].join(' vs ')}\n`);
+        process.exitCode = 1;
+      }
     }
   }
 
@@ -157,26 +159,24 @@ function main(): void {
     return;
   }
   for (const [benchmark, variants] of Object.entries(results)) {
-    const table = new Table({
-      head: ['variant', 'events/s', 'customers/s', 'peak RSS', 'vs ceiling', 'vs simjs', 'mean wait'],
-      colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
-      style: { head: [], border: [] },
-    });
+    const bm = BENCHMARKS[benchmark]!;
+    const hasRatios = Object.values(variants).some((f) => f.ratioToCeiling !== undefined || f.ratioToSimjs !== undefined);
+    const head = ['variant', 'events/s', `${bm.unit}s/s`, 'peak RSS', ...(hasRatios ? ['vs ceiling', 'vs simjs'] : []), ...(bm.checkName !== undefined ? [bm.checkName] : [])];
+    const table = new Table({ head, colAligns: head.map((_, i) => (i === 0 ? 'left' : 'right')), style: { head: [], border: [] } });
     for (const [variant, f] of Object.entries(variants)) {
       table.push([
         variant,
         `${(f.eventsPerSecond / 1e6).toFixed(2)} M`,
-        `${(f.customersPerSecond / 1e6).toFixed(2)} M`,
+        `${(f[`${bm.unit}sPerSecond`]! / 1e3).toFixed(1)} k`,
         `${(f.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
-        f.ratioToCeiling === undefined ? '-' : `${(f.ratioToCeiling * 100).toFixed(0)} %`,
-        f.ratioToSimjs === undefined ? '-' : `${f.ratioToSimjs.toFixed(1)}x`,
-        `${(f.meanWaitNs / 1000).toFixed(3)} us`,
+        ...(hasRatios
+          ? [f.ratioToCeiling === undefined ? '-' : `${(f.ratioToCeiling * 100).toFixed(0)} %`, f.ratioToSimjs === undefined ? '-' : `${f.ratioToSimjs.toFixed(1)}x`]
+          : []),
+        ...(bm.checkName !== undefined ? [String(f[bm.checkName]?.toFixed(1))] : []),
       ]);
     }
     const first = Object.values(variants)[0]!;
-    process.stdout.write(
-      `${benchmark}: M/M/1 at load 0.9, ${first.customers} customers (${first.events} events), median of ${first.repeats} fresh processes, seed ${seed}\n`,
-    );
+    process.stdout.write(`${benchmark}: ${bm.title}, ${first[`${bm.unit}s`]} ${bm.unit}s (${first.events} events), median of ${first.repeats} fresh processes, seed ${seed}\n`);
     process.stdout.write(`${table.toString()}\n`);
   }
 }

@@ -3,17 +3,67 @@ import { runMm1Ipilab } from './mm1/ipilab';
 import type { Mm1Params, Mm1Result } from './mm1/params';
 import { runMm1Simjs, runMm1SimjsTimers } from './mm1/simjs';
 
+/** What one run reports: events executed, units of work done, and a figure every variant must agree on (if any). */
+export interface BenchmarkRun {
+  readonly events: number;
+  readonly units: number;
+  readonly check?: number;
+}
+
 export interface BenchmarkVariant {
-  readonly run: (p: Mm1Params) => Mm1Result;
+  readonly run: (size: number, seed: number) => BenchmarkRun;
   readonly description: string;
 }
 
-/** Benchmarks by name, each with its variants; later benchmarks slot in beside `mm1`. */
-export const BENCHMARKS: Readonly<Record<string, Readonly<Record<string, BenchmarkVariant>>>> = {
+export interface Benchmark {
+  readonly title: string;
+  /** What a unit of work is, singular: `customer`, `operation`. JSON key: `<unit>sPerSecond`. */
+  readonly unit: string;
+  /** The flag that sets the size, and its default. */
+  readonly sizeFlag: string;
+  readonly defaultSize: number;
+  /** Name of the check figure in the output, when variants must agree on it. */
+  readonly checkName?: string;
+  readonly variants: Readonly<Record<string, BenchmarkVariant>>;
+}
+
+const mm1 = (f: (p: Mm1Params) => Mm1Result) => (size: number, seed: number): BenchmarkRun => {
+  const r = f({ customers: size, seed });
+  return { events: r.events, units: r.customers, check: r.meanWaitNs };
+};
+
+const ipi = (backend: string, mode: 'x2apic-physical' | 'x2apic-cluster') => (size: number): BenchmarkRun => {
+  // Loaded on use, so the M/M/1 workers' peak RSS does not include the whole model.
+  const { runIpiBroadcast } = require('./ipi/ipi-broadcast') as typeof import('./ipi/ipi-broadcast');
+  const r = runIpiBroadcast(backend, mode, size);
+  return { events: r.events, units: r.operations };
+};
+
+/** Benchmarks by name, each with its variants. */
+export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   mm1: {
-    ipilab: { run: runMm1Ipilab, description: '@ipilab/core Simulation, callbacks' },
-    ceiling: { run: runMm1Ceiling, description: 'hand-written typed-array heap, inline event kinds' },
-    simjs: { run: runMm1Simjs, description: 'SIM.JS 2.0.3 (npm simjs) as documented: timers + a FCFS Facility' },
-    'simjs-timers': { run: runMm1SimjsTimers, description: 'SIM.JS 2.0.3 bare entity timers + the FIFO the others use' },
+    title: 'M/M/1 at load 0.9',
+    unit: 'customer',
+    sizeFlag: 'customers',
+    defaultSize: 1_000_000,
+    checkName: 'meanWaitNs',
+    variants: {
+      ipilab: { run: mm1(runMm1Ipilab), description: '@ipilab/core Simulation, callbacks' },
+      ceiling: { run: mm1(runMm1Ceiling), description: 'hand-written typed-array heap, inline event kinds' },
+      simjs: { run: mm1(runMm1Simjs), description: 'SIM.JS 2.0.3 (npm simjs) as documented: timers + a FCFS Facility' },
+      'simjs-timers': { run: mm1(runMm1SimjsTimers), description: 'SIM.JS 2.0.3 bare entity timers + the FIFO the others use' },
+    },
+  },
+  'ipi-broadcast': {
+    title: 'IPI microbenchmark, broadcast, 80-vCPU VM on skylake-2s-80t, no event listener',
+    unit: 'operation',
+    sizeFlag: 'ipi-ops',
+    defaultSize: 2_000,
+    variants: {
+      'trap-physical': { run: ipi('trap', 'x2apic-physical'), description: 'trap backend, x2APIC physical (79 exits per broadcast)' },
+      'trap-cluster': { run: ipi('trap', 'x2apic-cluster'), description: 'trap backend, x2APIC cluster (5 exits per broadcast)' },
+      'pv-physical': { run: ipi('pv', 'x2apic-physical'), description: 'pv backend (1 hypercall per broadcast)' },
+      'posted-physical': { run: ipi('posted', 'x2apic-physical'), description: 'posted backend (broadcasts take the trap path)' },
+    },
   },
 };

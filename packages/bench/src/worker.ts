@@ -6,17 +6,17 @@ import { BENCHMARKS } from './variants';
  * line. A short warm-up run first lets the JIT settle, as it would in a long simulation.
  */
 function main(): void {
-  const [benchmark = '', variant = '', customersArg = '', seedArg = ''] = process.argv.slice(2);
-  const v = BENCHMARKS[benchmark]?.[variant];
+  const [benchmark = '', variant = '', sizeArg = '', seedArg = ''] = process.argv.slice(2);
+  const v = BENCHMARKS[benchmark]?.variants[variant];
   if (v === undefined) {
     process.stderr.write(`worker: unknown benchmark/variant ${benchmark}/${variant}\n`);
     process.exit(2);
   }
-  const customers = Number(customersArg);
+  const size = Number(sizeArg);
   const seed = Number(seedArg);
-  v.run({ customers: Math.max(1, Math.floor(customers / 20)), seed: seed + 1 });
+  v.run(Math.max(1, Math.floor(size / 20)), seed + 1);
   const t0 = performance.now();
-  const r = v.run({ customers, seed });
+  const r = v.run(size, seed);
   const wallMs = performance.now() - t0;
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   process.stdout.write(`${JSON.stringify({ ...r, wallMs, peakRssBytes })}\n`);
