@@ -1,5 +1,5 @@
 import { InvalidParameterError } from '@ipilab/core';
-import { VECTORS, type Vcpu } from '@ipilab/vcpu';
+import type { Vcpu } from '@ipilab/vcpu';
 import { addVm, exitsBy, rig, vmSpec } from '../test/harness';
 
 /** One cross-call from `sender` to `targets` once the VM runs; returns when it finished. */
@@ -144,7 +144,7 @@ describe('delivery semantics', () => {
 
   it('PV TLB flush: a preempted target gets flush-on-entry instead of an IPI, the sender does not wait for it, and the host flushes it on its next entry', () => {
     const r = rig({ config: { timeSliceNs: 1_000_000 } });
-    const { vm } = addVm(r, 'pv', vmSpec(4, 'x2apic-physical', { placement: 'shared', pcpus: [0, 1, 2] }));
+    const { vm, kernel } = addVm(r, 'pv', vmSpec(4, 'x2apic-physical', { placement: 'shared', pcpus: [0, 1, 2] }));
     // vCPU 3 shares pCPU 0 with vCPU 0; both busy, so at the flush one of them is preempted.
     vm.vcpu(0).pushWork(5_000_000, () => undefined);
     vm.vcpu(3).pushWork(5_000_000, () => undefined);
@@ -155,10 +155,8 @@ describe('delivery semantics', () => {
     let doneAt = -1;
     vm.vcpu(1).pushWork(100_000, () => {
       preemptedAtSend = vm.vcpus.find((v) => v.state === 'preempted');
-      vm.backend.flushTlbOthers!({ sender: vm.vcpu(1), targets: [vm.vcpu(0), vm.vcpu(2), vm.vcpu(3)], vector: VECTORS.callFunction, kind: 'multicast', id: r.hv.newIpiId() }, (sentTo) => {
-        ipied = sentTo;
-        doneAt = r.sim.now;
-      });
+      ipied = vm.backend.flushTlbFilter!(vm.vcpu(1), [vm.vcpu(0), vm.vcpu(2), vm.vcpu(3)]);
+      kernel.crossCall(vm.vcpu(1), ipied, () => (doneAt = r.sim.now));
     });
     r.hv.start();
     r.sim.run({ until: 20_000_000 });

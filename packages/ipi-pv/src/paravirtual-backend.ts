@@ -26,6 +26,17 @@ export class ParavirtualBackend implements IpiBackend {
     private readonly vm: Vm,
   ) {
     this.emulated = new TrapAndEmulateBackend(hv, vm);
+    this.flushTlbFilter = vm.pv.tlbFlush ? (sender, targets) => this.filterPreempted(sender, targets) : undefined;
+  }
+
+  private filterPreempted(sender: Vcpu, targets: readonly Vcpu[]): readonly Vcpu[] {
+    const running: Vcpu[] = [];
+    for (const t of targets) {
+      // The local vCPU is never treated as preempted.
+      if (t !== sender && t.state === 'preempted') this.hv.requestFlushOnEntry(t);
+      else running.push(t);
+    }
+    return running;
   }
 
   send(req: IpiRequest, done: () => void): void {
@@ -37,26 +48,7 @@ export class ParavirtualBackend implements IpiBackend {
     this.hypercalls(req, windows, 0, () => this.maybeYield(req, done));
   }
 
-  flushTlbOthers(req: IpiRequest, done: (ipied: readonly Vcpu[]) => void): void {
-    if (!this.vm.pv.tlbFlush) {
-      this.send(req, () => done(req.targets));
-      return;
-    }
-    const running: Vcpu[] = [];
-    for (const t of req.targets) {
-      if (t !== req.sender && t.state === 'preempted') this.hv.requestFlushOnEntry(t);
-      else running.push(t);
-    }
-    // The guest checks every target's flag before sending: pvFlushCheck each.
-    req.sender.pushWork(this.hv.costs.pvFlushCheck * req.targets.length, () => {
-      if (running.length === 0) {
-        done(running);
-        return;
-      }
-      // flush_tlb_others sends through send_IPI_mask: the hypercall, whatever the count.
-      this.hypercalls({ ...req, targets: running, kind: 'multicast' }, bitmapWindows(running), 0, () => done(running));
-    });
-  }
+  readonly flushTlbFilter: ((sender: Vcpu, targets: readonly Vcpu[]) => readonly Vcpu[]) | undefined;
 
   private hypercalls(req: IpiRequest, windows: readonly (readonly Vcpu[])[], i: number, done: () => void): void {
     if (i === windows.length) {
