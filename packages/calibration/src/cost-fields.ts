@@ -33,10 +33,22 @@ export const COST_FIELDS = {
   interruptEntry: 'guest: interrupt recognised to handler running (IDT entry, irq_enter)',
   handlerBody: 'guest: the call-function handler, EOI and return',
   benchLoopOverhead: 'the IPI microbenchmark\'s per-iteration overhead with no IPI (its dry-run mode)',
+  // ---- guest memory management
+  pteWrite: 'guest: changing one page-table entry (a locked store to a cache line of the page table)',
+  invlpg: 'invalidating one page in the local TLB (INVLPG)',
+  tlbFullFlush: 'flushing the local TLB (CR3 write / INVPCID single-context), not counting the refills it causes',
+  tlbSinglePageFlushCeiling: 'above this many pages a flush invalidates the whole TLB instead of page by page (Linux tlb_single_page_flush_ceiling); a count',
+  pageWalk: 'a TLB miss: the two-dimensional (guest x EPT/NPT) page walk that refills the entry',
+  tlbEntries: 'entries in a vCPU\'s TLB (second-level TLB size); a count',
+  pageFault: 'guest page-fault entry, handling and return for a minor (CoW) fault, without the copy',
+  pageCopy: 'copying one 4 KiB page',
+  hugeSplit: 'splitting one 2 MiB mapping into 512 4 KiB entries (allocate a page-table page, write 512 PTEs)',
+  invlpgbPerPage: 'issuing a broadcast invalidation (AMD INVLPGB) for one page',
+  tlbSync: 'waiting for broadcast invalidations to complete everywhere (AMD TLBSYNC)',
 } as const;
 
 export type CostName = keyof typeof COST_FIELDS;
 export const COST_NAMES = Object.keys(COST_FIELDS) as CostName[];
 
-/** Resolved costs, integer ns (deliverTargetLines: a count). */
+/** Resolved costs, integer ns (the count fields: deliverTargetLines, tlbSinglePageFlushCeiling, tlbEntries). */
 export type Costs = { readonly [K in CostName]: number };

@@ -132,10 +132,12 @@ describe('calibration profiles', () => {
     }
   });
 
-  it('only deliverTargetLines is a count; every field has a description', () => {
+  it('only the count fields are counts (and stay unconverted); every field has a description', () => {
     for (const p of Object.values(CALIBRATION_PROFILES)) {
       const counts = COST_NAMES.filter((k) => p.costs[k].unit === 'count');
-      expect(counts).toEqual<CostName[]>(['deliverTargetLines']);
+      expect(counts).toEqual<CostName[]>(['deliverTargetLines', 'tlbSinglePageFlushCeiling', 'tlbEntries']);
+      const resolved = resolveCosts(p);
+      for (const k of counts) expect(resolved[k]).toBe(p.costs[k].value);
     }
     for (const k of COST_NAMES) expect(COST_FIELDS[k].length).toBeGreaterThan(0);
   });

@@ -11,10 +11,13 @@ const PALLIPADI = 'V. Pallipadi, "[RFC] Extend mwait idle to optimize away IPIs"
 const AMIT = 'N. Amit, "x86/mm: Flush remote and local TLBs concurrently" (LKML 2019-05), Haswell bare metal: first remote target of a shootdown adds ~775 ns';
 const HALT_POLL_DOC = 'Linux Documentation/virt/kvm/halt-polling.rst: "saving us a trip through the scheduler, normally on the order of a few micro-seconds"; dynamic halt-polling (2015): TCP_RR 34 us without polling vs 27 us with';
 const KVM_SRC = 'Linux arch/x86/kvm/vmx.c and virt/kvm/kvm_main.c (v4.17): vmx_deliver_posted_interrupt, kvm_vcpu_kick, kvm_vcpu_wake_up';
+const LINUX_MM = 'Linux arch/x86/mm/tlb.c (tlb_single_page_flush_ceiling = 33) and mm/huge_memory.c';
+const SKYLAKE_STLB = 'Intel 64 and IA-32 Architectures Optimization Reference Manual, Skylake microarchitecture: 1,536-entry shared second-level TLB';
+const AMD_APM = 'AMD64 Architecture Programmer\'s Manual vol. 3: INVLPGB (broadcast TLB invalidation) and TLBSYNC';
 const CFS = 'Linux CFS defaults; KVM vcpu_load/vcpu_put';
 
 const est = (value: number, unit: 'cycles' | 'ns' | 'count', source: string, estimate: string): CostFigure => ({ value, unit, source, estimate });
-const pub = (value: number, unit: 'cycles' | 'ns', source: string): CostFigure => ({ value, unit, source });
+const pub = (value: number, unit: 'cycles' | 'ns' | 'count', source: string): CostFigure => ({ value, unit, source });
 
 /** KVM on a 2-socket Xeon Skylake-SP at 2.5 GHz, 2018-era kernel with APICv (the PV send-IPI patch's testbed). */
 export const KVM_SKYLAKE_2018: CalibrationProfile = {
@@ -48,6 +51,17 @@ export const KVM_SKYLAKE_2018: CalibrationProfile = {
     interruptEntry: est(250, 'ns', AMIT, 'IDT vectoring, idtentry and irq_enter in the guest; ~half of the 250-500 ns native entry+exit+EOI+iret'),
     handlerBody: pub(81, 'ns', `${PV_SEND_IPI}: self-IPI total 150 ns minus send-to-handler 69 ns (the function, return and timestamp)`),
     benchLoopOverhead: pub(24, 'ns', `${PV_SEND_IPI}: dry-run 2,392,199 ns / 100,000`),
+    pteWrite: est(20, 'ns', AMIT, 'one locked store to a page-table line usually held by this core'),
+    invlpg: est(250, 'cycles', AMIT, '"each INVLPG can take 100s of cycles"'),
+    tlbFullFlush: est(400, 'cycles', AMIT, 'a CR3 write with PCID, or INVPCID single-context: a few hundred cycles before the refills'),
+    tlbSinglePageFlushCeiling: pub(33, 'count', LINUX_MM),
+    pageWalk: est(100, 'ns', AMIT, 'a 2-D walk (up to 24 references, mostly cache hits in the paging-structure caches) in a VM; ~2x a native walk'),
+    tlbEntries: pub(1_536, 'count', SKYLAKE_STLB),
+    pageFault: est(700, 'ns', AMIT, 'a minor fault in a guest with EPT (no exit): exception entry, handle_mm_fault, return'),
+    pageCopy: est(400, 'ns', AMIT, '4 KiB at ~10 GB/s, cache-cold source'),
+    hugeSplit: est(2_500, 'ns', LINUX_MM, '__split_huge_pmd: allocate a page-table page and write 512 PTEs at ~4 ns each, plus locking'),
+    invlpgbPerPage: est(100, 'cycles', AMD_APM, 'no published latency; issuing is posted like a store'),
+    tlbSync: est(1_000, 'ns', AMD_APM, 'no published latency; completion needs a round trip to every core, taken as a remote IPI round trip'),
   },
 };
 
@@ -66,6 +80,7 @@ export const KVM_EPYC_2021: CalibrationProfile = {
     // vmmcall round trip on Zen 2 taken as the Skylake vmcall figure (no Zen 2 kvm-unit-tests figure found).
     exitRoundTrip: est(1_188, 'cycles', TR_RELOAD, 'no Zen 2 vmexit figure was found; the Skylake vmcall round trip is used'),
     ipivSend: pub(2_219, 'cycles', NO_PVIPI),
+    tlbEntries: pub(2_048, 'count', 'AMD Software Optimization Guide for Family 17h (Zen 2): 2,048-entry L2 DTLB'),
   },
 };
 

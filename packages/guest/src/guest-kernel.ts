@@ -12,8 +12,20 @@ interface Csd {
   readonly slot: number;
 }
 
+/**
+ * What a cross-call runs on each target (the `func` of smp_call_function): its cost as guest
+ * work, its effect when the handler runs it, and an optional continuation after the handler's
+ * EOI (work deferred out of interrupt context, as a kworker would run it).
+ */
+export interface CallWork {
+  cost(target: Vcpu): number;
+  run(target: Vcpu): void;
+  after?(target: Vcpu): void;
+}
+
 /** One smp_call_function_* in flight. */
 interface CrossCall {
+  readonly work: CallWork | undefined;
   readonly targets: readonly Vcpu[];
   /** Per target: its handler has released the csd. */
   readonly released: boolean[];
@@ -32,12 +44,15 @@ interface CrossCall {
  */
 export class GuestKernel {
   private readonly queues: Csd[][];
+  /** Tasks woken onto each vCPU, run after its reschedule interrupt. */
+  private readonly wakeups: { id: number; sentAt: number; task: () => void }[][];
 
   constructor(
     private readonly hv: Hypervisor,
     readonly vm: Vm,
   ) {
     this.queues = vm.vcpus.map(() => []);
+    this.wakeups = vm.vcpus.map(() => []);
     vm.onInterrupt = (v, vector) => this.onInterrupt(v, vector);
   }
 
@@ -45,7 +60,11 @@ export class GuestKernel {
    * Runs a cross-call from `sender` to `targets` and calls `done` when the sender's wait ends.
    * `onHandlerStart` sees each target's handler begin (for send-to-handler latency).
    */
-  crossCall(sender: Vcpu, targets: readonly Vcpu[], done: () => void, onHandlerStart?: (target: Vcpu, at: number) => void): void {
+  crossCall(sender: Vcpu, targets: readonly Vcpu[], done: () => void, onHandlerStart?: (target: Vcpu, at: number) => void, work?: CallWork): void {
+    if (targets.length === 0) {
+      sender.pushWork(this.hv.costs.guestSendOverhead, done);
+      return;
+    }
     const hv = this.hv;
     const c = hv.costs;
     const kind: IpiKind = targets.length === 1 ? 'unicast' : targets.length === this.vm.vcpus.length - 1 ? 'broadcast' : 'multicast';
@@ -55,7 +74,7 @@ export class GuestKernel {
     for (const t of targets) sendCost += c.guestPerTargetOverhead + 2 * hv.fabric.cacheLine(sender.pcpu, t.pcpu);
     sender.pushWork(sendCost, () => {
       const id = hv.newIpiId();
-      const call: CrossCall = { targets, released: targets.map(() => false), onHandlerStart, waitingOn: -1, spin: undefined };
+      const call: CrossCall = { work, targets, released: targets.map(() => false), onHandlerStart, waitingOn: -1, spin: undefined };
       const now = hv.sim.now;
       targets.forEach((t, slot) => this.queues[t.index]!.push({ id, sender, sentAt: now, call, slot }));
       if (hv.sink.active) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: sender.ref, targets: targets.map((t) => t.index), kind, vector });
@@ -81,8 +100,40 @@ export class GuestKernel {
     call.spin = sender.pushSpin(read);
   }
 
+  /**
+   * try_to_wake_up of work that belongs on `target`: queue it there and send the reschedule
+   * IPI through the VM's backend (a unicast, so an ICR write even under pv). The target runs the
+   * task after its handler; `sent` runs on the sender once the send has retired. Waking work
+   * onto the sender itself needs no IPI.
+   */
+  wakeOn(sender: Vcpu, target: Vcpu, task: () => void, sent: () => void = () => undefined): void {
+    if (target === sender) {
+      sender.pushWork(0, task);
+      sent();
+      return;
+    }
+    const hv = this.hv;
+    sender.pushWork(hv.costs.guestSendOverhead + hv.fabric.cacheLine(sender.pcpu, target.pcpu), () => {
+      const id = hv.newIpiId();
+      const now = hv.sim.now;
+      this.wakeups[target.index]!.push({ id, sentAt: now, task });
+      if (hv.sink.active) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: sender.ref, targets: [target.index], kind: 'unicast', vector: VECTORS.reschedule });
+      this.vm.backend.send({ sender, targets: [target], vector: VECTORS.reschedule, kind: 'unicast', id }, sent);
+    });
+  }
+
   private onInterrupt(v: Vcpu, vector: number): void {
     const c = this.hv.costs;
+    if (vector === VECTORS.reschedule) {
+      const woken = this.wakeups[v.index]!.splice(0);
+      v.pushWork(c.interruptEntry + c.handlerBody, () => {
+        const now = this.hv.sim.now;
+        if (this.hv.sink.active) for (const w of woken) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: w.id, to: v.ref, latency: now - w.sentAt });
+        this.hv.eoi(v);
+        for (const w of woken) v.pushWork(0, w.task);
+      });
+      return;
+    }
     if (vector !== VECTORS.callFunction && vector !== VECTORS.callFunctionSingle) {
       v.pushWork(c.interruptEntry + c.handlerBody, () => this.hv.eoi(v));
       return;
@@ -91,8 +142,17 @@ export class GuestKernel {
     const batch = queue.splice(0, queue.length);
     v.pushWork(c.interruptEntry, () => {
       const start = this.hv.sim.now;
-      for (const csd of batch) csd.call.onHandlerStart?.(v, start);
-      v.pushWork(c.handlerBody * Math.max(1, batch.length), () => {
+      let cost = 0;
+      for (const csd of batch) {
+        csd.call.onHandlerStart?.(v, start);
+        const w = csd.call.work;
+        if (w === undefined) cost += c.handlerBody;
+        else {
+          cost += w.cost(v);
+          w.run(v);
+        }
+      }
+      v.pushWork(Math.max(cost, c.handlerBody), () => {
         const now = this.hv.sim.now;
         for (const csd of batch) {
           if (this.hv.sink.active) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: csd.id, to: v.ref, latency: now - csd.sentAt });
@@ -104,6 +164,7 @@ export class GuestKernel {
           }
         }
         this.hv.eoi(v);
+        for (const csd of batch) csd.call.work?.after?.(v);
       });
     });
   }

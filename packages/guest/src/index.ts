@@ -10,3 +10,17 @@ export {
   type LatencySummary,
 } from './workloads/ipi-bench';
 export { guestModule } from './guest-module';
+export { type CallWork } from './guest-kernel';
+export { AddressSpace, PAGES_PER_HUGE, type Translation } from './mm/address-space';
+export { Tlb, type TlbEntry } from './mm/tlb';
+export { MemoryManager, type Coordination, type MemoryManagerOptions, type StaleUse } from './mm/memory-manager';
+export {
+  SynchronousShootdown,
+  BroadcastInvalidation,
+  BatchedShootdown,
+  ShootdownStrategyRegistry,
+  ShootdownStrategyContribution,
+  shootdownStrategies,
+  type ShootdownStrategy,
+  type ShootdownRequest,
+} from './mm/shootdown-strategy';

@@ -212,6 +212,8 @@ export class Hypervisor {
       runner.preemptNow();
       return;
     }
+    // Out of HLT (or off the run queue) and into KVM's entry path.
+    if (vcpu.state === 'halted') vcpu.setState('exited');
     if (this.flushOnEntry.delete(vcpu)) this.onFlushOnEntry(vcpu);
     vcpu.apic.syncPir();
     if (vcpu.apic.hasPending() && !this.inService(vcpu)) {
@@ -346,6 +348,7 @@ export class Hypervisor {
       this.sim.schedule(this.fabric.latency(srcPcpu, v.pcpu) + this.costs.haltPollNotice, () => {
         if (v.entryToken === token && v.state === 'halted') this.reenter(v);
       });
+      v.polling = false;
       return 0;
     }
     const runner = this.runners[v.pcpu]!;

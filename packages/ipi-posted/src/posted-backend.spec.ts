@@ -1,8 +1,12 @@
-import { assertDeliveredExactlyOnce } from '@ipilab/testing';
+import { assertDeliveredExactlyOnce, assertTlbCoherence } from '@ipilab/testing';
 import { PostedBackend } from './index';
 
 describe('posted backend', () => {
   it('delivers every IPI to every target exactly once, never before it was sent (all APIC modes, pinned and overcommitted)', () => {
     assertDeliveredExactlyOnce((hv, vm) => new PostedBackend(hv, vm), { requiresPostedInterrupts: true });
+  });
+
+  it('keeps TLBs coherent: after a shootdown completes no vCPU uses a stale translation, and none is lost (sync, invlpgb, batched; SMP and AMP; CoW, remaps, huge splits, context switches, preemption)', () => {
+    assertTlbCoherence((hv, vm) => new PostedBackend(hv, vm), { requiresPostedInterrupts: true });
   });
 });

@@ -1,8 +1,12 @@
-import { assertDeliveredExactlyOnce } from '@ipilab/testing';
+import { assertDeliveredExactlyOnce, assertTlbCoherence } from '@ipilab/testing';
 import { TrapAndEmulateBackend } from './index';
 
 describe('trap backend', () => {
   it('delivers every IPI to every target exactly once, never before it was sent (all APIC modes, pinned and overcommitted)', () => {
     assertDeliveredExactlyOnce((hv, vm) => new TrapAndEmulateBackend(hv, vm));
+  });
+
+  it('keeps TLBs coherent: after a shootdown completes no vCPU uses a stale translation, and none is lost (sync, invlpgb, batched; SMP and AMP; CoW, remaps, huge splits, context switches, preemption)', () => {
+    assertTlbCoherence((hv, vm) => new TrapAndEmulateBackend(hv, vm));
   });
 });

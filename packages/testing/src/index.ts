@@ -9,3 +9,4 @@ export {
   type IpiRunOutcome,
   type IpiLawOptions,
 } from './laws/ipi-delivery-law';
+export { assertTlbCoherence, checkTlbCoherence, runTlbScenario, tlbScenarioArbitrary, type TlbScenario, type TlbOp, type TlbRunOutcome } from './laws/tlb-coherence-law';

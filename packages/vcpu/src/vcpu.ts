@@ -79,6 +79,10 @@ export class Vcpu {
   /** Pushes guest work of `ns` on top of the stack; `done(arg)` runs when it completes. */
   pushWork(ns: number, done: WorkDone, arg?: unknown): void {
     if (!(ns >= 0)) throw new KernelError(`vCPU ${this.vm}.${this.index}: work of ${ns} ns`);
+    if (this.state === 'halted') {
+      // A halted vCPU runs nothing until an interrupt wakes it: work handed to it silently would never run.
+      throw new KernelError(`vCPU ${this.vm}.${this.index}: work pushed while it is halted; wake it with an interrupt (e.g. GuestKernel.wakeOn)`);
+    }
     this.suspend();
     if (this.depth === this.remaining.length) this.growStack();
     this.remaining[this.depth] = ns;

@@ -1,0 +1,73 @@
+/** Small pages per huge page (2 MiB / 4 KiB). */
+export const PAGES_PER_HUGE = 512;
+
+/** A translation: the frame a virtual page maps to, and whether it may be written. */
+export interface Translation {
+  readonly frame: number;
+  readonly writable: boolean;
+  /** True when it comes from a 2 MiB mapping. */
+  readonly huge: boolean;
+}
+
+/**
+ * A process's address space: its page table (small and huge mappings) and the set of vCPUs
+ * that may hold its translations in their TLBs (Linux's mm_cpumask). A vCPU joins the set when
+ * it runs the address space and stays in it after switching away — lazily — until its TLB no
+ * longer holds any of the space's entries.
+ */
+export class AddressSpace {
+  private readonly small = new Map<number, { frame: number; writable: boolean }>();
+  private readonly huge = new Map<number, { frame: number; writable: boolean }>();
+  /** vCPU indices that may cache this space's translations. */
+  readonly cpuMask = new Set<number>();
+  /** Per virtual page: the version of the last change whose shootdown has completed. */
+  readonly committed = new Map<number, number>();
+
+  constructor(
+    /** Address-space id (PCID) tagging this space's TLB entries. */
+    readonly id: number,
+    readonly name: string,
+  ) {}
+
+  translate(vpn: number): Translation | undefined {
+    const s = this.small.get(vpn);
+    if (s !== undefined) return { frame: s.frame, writable: s.writable, huge: false };
+    const h = this.huge.get(Math.floor(vpn / PAGES_PER_HUGE));
+    if (h !== undefined) return { frame: h.frame + (vpn % PAGES_PER_HUGE), writable: h.writable, huge: true };
+    return undefined;
+  }
+
+  mapSmall(vpn: number, frame: number, writable: boolean): void {
+    this.small.set(vpn, { frame, writable });
+  }
+
+  unmapSmall(vpn: number): void {
+    this.small.delete(vpn);
+  }
+
+  mapHuge(hugeVpn: number, baseFrame: number, writable: boolean): void {
+    this.huge.set(hugeVpn, { frame: baseFrame, writable });
+  }
+
+  unmapHuge(hugeVpn: number): void {
+    this.huge.delete(hugeVpn);
+  }
+
+  isHuge(hugeVpn: number): boolean {
+    return this.huge.has(hugeVpn);
+  }
+
+  /** Mapped small pages, as [vpn, frame, writable]. */
+  smallPages(): [number, number, boolean][] {
+    return [...this.small].map(([vpn, e]) => [vpn, e.frame, e.writable]);
+  }
+
+  hugePages(): [number, number, boolean][] {
+    return [...this.huge].map(([h, e]) => [h, e.frame, e.writable]);
+  }
+
+  /** Records that a change (of `version`) to these pages is now flushed everywhere. */
+  commit(vpns: readonly number[], version: number): void {
+    for (const vpn of vpns) if ((this.committed.get(vpn) ?? -1) < version) this.committed.set(vpn, version);
+  }
+}

@@ -1,0 +1,123 @@
+import type { PolicyFamily } from '@ipilab/di';
+import type { Vcpu } from '@ipilab/vcpu';
+import type { AddressSpace } from './address-space';
+import type { MemoryManager } from './memory-manager';
+
+/** Pages of one address space whose translations changed and must leave every TLB. */
+export interface ShootdownRequest {
+  readonly initiator: Vcpu;
+  readonly space: AddressSpace;
+  readonly vpns: readonly number[];
+  /** Model version of the change: TLB entries read before it are stale. */
+  readonly version: number;
+}
+
+/**
+ * How stale translations are removed after a page-table change. `done` is called when the
+ * initiator may go on as if no vCPU could use the old translations (e.g. free the frames).
+ */
+export interface ShootdownStrategy {
+  readonly name: string;
+  flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void;
+}
+
+export const ShootdownStrategyRegistry: unique symbol = Symbol('ShootdownStrategyRegistry');
+export const ShootdownStrategyContribution: unique symbol = Symbol('ShootdownStrategyContribution');
+export const shootdownStrategies: PolicyFamily<ShootdownStrategy> = {
+  registry: ShootdownStrategyRegistry,
+  contribution: ShootdownStrategyContribution,
+  kind: 'shootdown strategy',
+  defaultName: 'sync',
+};
+
+/**
+ * Linux's flush_tlb_mm_range: flush locally, then IPI the other vCPUs of the address space's
+ * cpumask (minus those the PV TLB flush filter defers to their next entry); each target's
+ * handler invalidates — page by page, or the whole TLB above the single-page ceiling — and
+ * releases its csd; the initiator waits for the last.
+ */
+export class SynchronousShootdown implements ShootdownStrategy {
+  readonly name: string = 'sync';
+
+  flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void {
+    const { initiator, space, vpns } = req;
+    const local = space.cpuMask.has(initiator.index) ? mm.invalidateOn(initiator, space, vpns) : 0;
+    initiator.pushWork(local, () => {
+      let targets: readonly Vcpu[] = [...space.cpuMask].filter((i) => i !== initiator.index).map((i) => mm.vm.vcpu(i));
+      const filter = mm.vm.backend.flushTlbFilter;
+      const check = filter === undefined ? 0 : mm.costs.pvFlushCheck * targets.length;
+      initiator.pushWork(check, () => {
+        if (filter !== undefined) targets = filter(initiator, targets);
+        mm.kernel.crossCall(initiator, targets, done, undefined, {
+          cost: () => mm.invalidateCost(vpns.length),
+          run: (t) => void mm.invalidateOn(t, space, vpns),
+        });
+      });
+    });
+  }
+}
+
+/**
+ * IPI-free broadcast invalidation (AMD INVLPGB + TLBSYNC, ARM TLBI ...IS): the initiator issues
+ * one broadcast per page (one for the whole space above the ceiling) and waits for TLBSYNC;
+ * hardware removes the entries from every TLB. No IPI, no exit, no target handler.
+ */
+export class BroadcastInvalidation implements ShootdownStrategy {
+  readonly name: string = 'invlpgb';
+
+  flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void {
+    const c = mm.costs;
+    const broadcasts = req.vpns.length > c.tlbSinglePageFlushCeiling ? 1 : req.vpns.length;
+    req.initiator.pushWork(broadcasts * c.invlpgbPerPage + c.tlbSync, () => {
+      for (const v of mm.vm.vcpus) mm.invalidateOn(v, req.space, req.vpns);
+      done();
+    });
+  }
+}
+
+/**
+ * Deferred, batched flushing (as Linux batches unmaps in reclaim): requests for one address
+ * space accumulate until `batchPages` pages are pending or `windowNs` has passed since the
+ * first, then one synchronous shootdown covers them all; every batched request completes then.
+ * Fewer IPIs, later completion.
+ */
+export class BatchedShootdown implements ShootdownStrategy {
+  readonly name: string = 'batched';
+  private readonly pending = new WeakMap<AddressSpace, { vpns: Set<number>; version: number; dones: (() => void)[]; first: Vcpu; timer: boolean }>();
+  private readonly sync = new SynchronousShootdown();
+
+  constructor(
+    readonly batchPages = 32,
+    readonly windowNs = 50_000,
+  ) {}
+
+  flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void {
+    let b = this.pending.get(req.space);
+    if (b === undefined) {
+      b = { vpns: new Set(), version: req.version, dones: [], first: req.initiator, timer: false };
+      this.pending.set(req.space, b);
+    }
+    for (const vpn of req.vpns) b.vpns.add(vpn);
+    b.version = Math.max(b.version, req.version);
+    // The requester waits (spinning) until its batch has been flushed.
+    const spin = req.initiator.pushSpin(done);
+    b.dones.push(() => spin.release());
+    if (b.vpns.size >= this.batchPages) {
+      this.run(mm, req.space, req.initiator);
+    } else if (!b.timer) {
+      b.timer = true;
+      const first = b.first;
+      mm.hv.sim.schedule(this.windowNs, () => {
+        if (this.pending.get(req.space) === b) this.run(mm, req.space, first);
+      });
+    }
+  }
+
+  private run(mm: MemoryManager, space: AddressSpace, on: Vcpu): void {
+    const b = this.pending.get(space)!;
+    this.pending.delete(space);
+    this.sync.flush(mm, { initiator: on, space, vpns: [...b.vpns], version: b.version }, () => {
+      for (const d of b.dones) d();
+    });
+  }
+}

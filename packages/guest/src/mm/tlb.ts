@@ -1,0 +1,73 @@
+import { PAGES_PER_HUGE } from './address-space';
+
+/** A cached translation and the model version at which it was read from the page table. */
+export interface TlbEntry {
+  readonly frame: number;
+  readonly writable: boolean;
+  readonly huge: boolean;
+  readonly version: number;
+}
+
+const ASID_SCALE = 2 ** 36;
+
+/**
+ * One vCPU's TLB: translations tagged by address-space id, small and huge entries, with a
+ * fixed capacity and first-in-first-out replacement. INVLPG of an address drops both the small
+ * entry and the huge entry that covers it.
+ */
+export class Tlb {
+  private readonly entries = new Map<number, TlbEntry>();
+  private readonly hugeEntries = new Map<number, TlbEntry>();
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.entries.size + this.hugeEntries.size;
+  }
+
+  lookup(asid: number, vpn: number): TlbEntry | undefined {
+    return this.entries.get(asid * ASID_SCALE + vpn) ?? this.hugeEntries.get(asid * ASID_SCALE + Math.floor(vpn / PAGES_PER_HUGE));
+  }
+
+  fill(asid: number, vpn: number, entry: TlbEntry): void {
+    const map = entry.huge ? this.hugeEntries : this.entries;
+    const key = asid * ASID_SCALE + (entry.huge ? Math.floor(vpn / PAGES_PER_HUGE) : vpn);
+    map.delete(key);
+    if (this.size >= this.capacity) this.evictOldest();
+    map.set(key, entry);
+  }
+
+  invalidatePage(asid: number, vpn: number): void {
+    this.entries.delete(asid * ASID_SCALE + vpn);
+    this.hugeEntries.delete(asid * ASID_SCALE + Math.floor(vpn / PAGES_PER_HUGE));
+  }
+
+  /** Drops every entry of one address space (INVPCID single-context). */
+  flushAsid(asid: number): void {
+    for (const map of [this.entries, this.hugeEntries]) {
+      for (const key of map.keys()) if (Math.floor(key / ASID_SCALE) === asid) map.delete(key);
+    }
+  }
+
+  flushAll(): void {
+    this.entries.clear();
+    this.hugeEntries.clear();
+  }
+
+  holdsAsid(asid: number): boolean {
+    for (const map of [this.entries, this.hugeEntries]) {
+      for (const key of map.keys()) if (Math.floor(key / ASID_SCALE) === asid) return true;
+    }
+    return false;
+  }
+
+  private evictOldest(): void {
+    const a = this.entries.keys().next();
+    if (!a.done) {
+      this.entries.delete(a.value);
+      return;
+    }
+    const b = this.hugeEntries.keys().next();
+    if (!b.done) this.hugeEntries.delete(b.value);
+  }
+}

@@ -1,0 +1,162 @@
+import fc from 'fast-check';
+import { Simulation } from '@ipilab/core';
+import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
+import { EventSink } from '@ipilab/events';
+import { BatchedShootdown, BroadcastInvalidation, GuestKernel, MemoryManager, SynchronousShootdown, type Coordination, type ShootdownStrategy } from '@ipilab/guest';
+import { HostTopology, type ApicMode } from '@ipilab/host';
+import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory } from '@ipilab/hypervisor';
+
+export type TlbOp =
+  | { readonly kind: 'read' | 'write'; readonly vpn: number; readonly gap: number }
+  | { readonly kind: 'remap'; readonly vpns: readonly number[]; readonly gap: number }
+  | { readonly kind: 'switch'; readonly gap: number }
+  | { readonly kind: 'split'; readonly gap: number };
+
+export interface TlbScenario {
+  readonly vcpus: number;
+  readonly shared: boolean;
+  readonly sharedPcpus: number;
+  readonly apicMode: ApicMode;
+  readonly postedInterrupts: boolean;
+  readonly pvTlbFlush: boolean;
+  readonly strategy: 'sync' | 'invlpgb' | 'batched';
+  readonly coordination: Coordination;
+  readonly actors: readonly { readonly vcpu: number; readonly ops: readonly TlbOp[] }[];
+}
+
+const SMALL_PAGES = 12;
+const HUGE_INDEX = 1;
+const vpnArb = fc.oneof(fc.integer({ min: 0, max: SMALL_PAGES - 1 }), fc.integer({ min: HUGE_INDEX * 512, max: HUGE_INDEX * 512 + 3 }));
+
+const opArb: fc.Arbitrary<TlbOp> = fc.oneof(
+  fc.record({ kind: fc.constantFrom('read' as const, 'write' as const), vpn: vpnArb, gap: fc.integer({ min: 0, max: 3_000 }) }),
+  fc.record({ kind: fc.constant('remap' as const), vpns: fc.uniqueArray(fc.integer({ min: 0, max: SMALL_PAGES - 1 }), { minLength: 1, maxLength: 4 }), gap: fc.integer({ min: 0, max: 3_000 }) }),
+  fc.record({ kind: fc.constant('switch' as const), gap: fc.integer({ min: 0, max: 3_000 }) }),
+  fc.record({ kind: fc.constant('split' as const), gap: fc.integer({ min: 0, max: 3_000 }) }),
+);
+
+export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.integer({ min: 2, max: 6 }).chain((vcpus) =>
+  fc.record({
+    vcpus: fc.constant(vcpus),
+    shared: fc.boolean(),
+    sharedPcpus: fc.integer({ min: 1, max: 3 }),
+    apicMode: fc.constantFrom<ApicMode>('xapic', 'x2apic-physical', 'x2apic-cluster'),
+    postedInterrupts: fc.boolean(),
+    pvTlbFlush: fc.boolean(),
+    strategy: fc.constantFrom('sync' as const, 'invlpgb' as const, 'batched' as const),
+    coordination: fc.constantFrom<Coordination>('smp', 'amp'),
+    actors: fc.uniqueArray(fc.record({ vcpu: fc.integer({ min: 0, max: vcpus - 1 }), ops: fc.array(opArb, { minLength: 1, maxLength: 8 }) }), {
+      minLength: 1,
+      maxLength: Math.min(3, vcpus),
+      selector: (a) => a.vcpu,
+    }),
+  }),
+);
+
+function strategyFor(name: TlbScenario['strategy']): ShootdownStrategy {
+  return name === 'sync' ? new SynchronousShootdown() : name === 'invlpgb' ? new BroadcastInvalidation() : new BatchedShootdown(4, 20_000);
+}
+
+export interface TlbRunOutcome {
+  readonly mm: MemoryManager;
+  readonly finishedActors: number;
+}
+
+/**
+ * Runs a scenario: a parent space with small pages and a huge page is forked (so writes take
+ * copy-on-write faults), then each actor vCPU reads, writes, remaps pages, switches between
+ * parent and child and splits the huge page, interleaved in time with the others.
+ */
+export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requiresPosted = false, strategy?: ShootdownStrategy): TlbRunOutcome {
+  const sim = new Simulation();
+  const hv = new Hypervisor(sim, new EventSink(), new HostTopology({ sockets: 2, coresPerSocket: 3, threadsPerCore: 1, ghz: 2.5 }), resolveCosts(KVM_SKYLAKE_2018), {
+    ...DEFAULT_HYPERVISOR_CONFIG,
+    postedInterrupts: requiresPosted || s.postedInterrupts,
+    timeSliceNs: 100_000,
+  });
+  const vm = hv.addVm(
+    {
+      name: 'tlb',
+      vcpus: s.vcpus,
+      placement: s.shared ? 'shared' : 'pinned',
+      ...(s.shared ? { pcpus: [0, 1, 2].slice(0, s.sharedPcpus) } : {}),
+      apicMode: s.apicMode,
+      backend: 'under-test',
+      pv: { tlbFlush: s.pvTlbFlush },
+    },
+    backend,
+  );
+  const kernel = new GuestKernel(hv, vm);
+  const mm = new MemoryManager(hv, vm, kernel, { strategy: strategy ?? strategyFor(s.strategy), coordination: s.coordination });
+  const parent = mm.createSpace('parent');
+  mm.populate(parent, 0, SMALL_PAGES);
+  mm.populateHuge(parent, HUGE_INDEX, 1);
+  let finished = 0;
+  const starter = vm.vcpu(s.actors[0]!.vcpu);
+  mm.switchTo(starter, parent);
+  starter.pushWork(0, () =>
+    mm.fork(starter, parent, 'child', (child) => {
+      for (const a of s.actors) {
+        const v = vm.vcpu(a.vcpu);
+        const step = (i: number): void => {
+          if (i === a.ops.length) {
+            finished++;
+            return;
+          }
+          const op = a.ops[i]!;
+          const next = (): void => step(i + 1);
+          v.pushWork(op.gap, () => {
+            const space = mm.current[v.index]!;
+            switch (op.kind) {
+              case 'read':
+                mm.read(v, op.vpn, () => next());
+                return;
+              case 'write':
+                mm.write(v, op.vpn, i + 1, next);
+                return;
+              case 'remap':
+                mm.remap(v, space, op.vpns, next);
+                return;
+              case 'switch':
+                mm.switchTo(v, space === parent ? child : parent);
+                next();
+                return;
+              case 'split':
+                if (space.isHuge(HUGE_INDEX)) mm.splitHuge(v, space, HUGE_INDEX, next);
+                else next();
+                return;
+            }
+          });
+        };
+        // Each actor is a task woken onto its vCPU (a reschedule IPI when it is another vCPU).
+        kernel.wakeOn(starter, v, () => {
+          mm.switchTo(v, a.vcpu % 2 === 0 ? parent : child);
+          step(0);
+        });
+      }
+    }),
+  );
+  hv.start();
+  sim.run({ until: 2_000_000_000 });
+  return { mm, finishedActors: finished };
+}
+
+/** The coherence law: no stale translation used, none left behind, every operation finished. */
+export function checkTlbCoherence(outcome: TlbRunOutcome, actors: number): void {
+  const { mm } = outcome;
+  if (mm.staleUses.length > 0) {
+    const u = mm.staleUses[0]!;
+    throw new Error(`vCPU ${u.vcpu} used a stale translation of ${u.space} page ${u.vpn} at ${u.at} ns (${mm.staleUses.length} stale uses)`);
+  }
+  const left = mm.staleEntries();
+  if (left.length > 0) throw new Error(`stale TLB entries left after their shootdowns completed: ${JSON.stringify(left.slice(0, 3))}`);
+  if (outcome.finishedActors !== actors) throw new Error(`${actors - outcome.finishedActors} of ${actors} actors never finished (a lost acknowledgement?)`);
+}
+
+/** After a shootdown completes, no vCPU uses a stale translation — for any backend, strategy and coordination. */
+export function assertTlbCoherence(backend: IpiBackendFactory, options: { requiresPostedInterrupts?: boolean; numRuns?: number } = {}): void {
+  fc.assert(
+    fc.property(tlbScenarioArbitrary, (s) => checkTlbCoherence(runTlbScenario(s, backend, options.requiresPostedInterrupts === true), s.actors.length)),
+    options.numRuns === undefined ? {} : { numRuns: options.numRuns },
+  );
+}
