@@ -33,6 +33,9 @@ export const COST_FIELDS = {
   interruptEntry: 'guest: interrupt recognised to handler running (IDT entry, irq_enter)',
   handlerBody: 'guest: the call-function handler, EOI and return',
   benchLoopOverhead: 'the IPI microbenchmark\'s per-iteration overhead with no IPI (its dry-run mode)',
+  contextSwitch: 'guest: switching from one task to another on a vCPU (schedule(), switch_mm with PCID)',
+  migrationPenalty: 'guest: cache and TLB refill a task pays after moving to another vCPU',
+  deviceInterruptHandler: 'guest: a device interrupt handler (top half) before it wakes its consumer',
   // ---- guest memory management
   pteWrite: 'guest: changing one page-table entry (a locked store to a cache line of the page table)',
   invlpg: 'invalidating one page in the local TLB (INVLPG)',

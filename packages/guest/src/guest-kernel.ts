@@ -44,6 +44,8 @@ interface CrossCall {
  */
 export class GuestKernel {
   private readonly queues: Csd[][];
+  /** Device interrupt handlers by vector (run after EOI, in the handler's continuation). */
+  private readonly devices = new Map<number, (v: Vcpu) => void>();
   /** Tasks woken onto each vCPU, run after its reschedule interrupt. */
   private readonly wakeups: { id: number; sentAt: number; task: () => void }[][];
 
@@ -122,8 +124,21 @@ export class GuestKernel {
     });
   }
 
+  /** Registers what the guest does on a device interrupt vector (its top half's continuation). */
+  onDevice(vector: number, handler: (v: Vcpu) => void): void {
+    this.devices.set(vector, handler);
+  }
+
   private onInterrupt(v: Vcpu, vector: number): void {
     const c = this.hv.costs;
+    const device = this.devices.get(vector);
+    if (device !== undefined) {
+      v.pushWork(c.interruptEntry + c.deviceInterruptHandler, () => {
+        this.hv.eoi(v);
+        v.pushWork(0, () => device(v));
+      });
+      return;
+    }
     if (vector === VECTORS.reschedule) {
       const woken = this.wakeups[v.index]!.splice(0);
       v.pushWork(c.interruptEntry + c.handlerBody, () => {

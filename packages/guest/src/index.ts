@@ -24,3 +24,13 @@ export {
   type ShootdownStrategy,
   type ShootdownRequest,
 } from './mm/shootdown-strategy';
+export { Scheduler, estimatedMigrationCost, type SchedulerOptions } from './sched/scheduler';
+export { Task, compute, block, op, type TaskBody, type TaskCommand, type TaskState } from './sched/task';
+export { type Workload, type WorkloadContext, param } from './workloads/workload';
+export { EbizzyWorkload } from './workloads/ebizzy';
+export { HackbenchWorkload } from './workloads/hackbench';
+export { ForkCowWorkload } from './workloads/fork-cow';
+export { HugeSplitWorkload } from './workloads/huge-split';
+export { IrqPipelineWorkload } from './workloads/irq-pipeline';
+export { ComputeVictimWorkload } from './workloads/compute-victim';
+export { WORKLOADS, createWorkload, type WorkloadFactory } from './workloads/registry';

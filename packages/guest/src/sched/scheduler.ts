@@ -1,0 +1,274 @@
+import { InvalidParameterError, KernelError } from '@ipilab/core';
+import type { Costs } from '@ipilab/calibration';
+import type { Hypervisor, Vm } from '@ipilab/hypervisor';
+import type { Vcpu } from '@ipilab/vcpu';
+import type { GuestKernel } from '../guest-kernel';
+import { Task, type TaskBody } from './task';
+
+export interface SchedulerOptions {
+  /** CPU time a task runs before the next runnable one on its vCPU gets a turn (default 3 ms). */
+  readonly sliceNs?: number;
+  /**
+   * Push a task to a shorter queue only if the wait it saves beats this (ns). Default: derived
+   * from the calibrated cost of the reschedule IPI the move may need, plus the migration penalty.
+   */
+  readonly migrationThresholdNs?: number;
+  /** Turn the push balancer off. */
+  readonly balance?: boolean;
+}
+
+/**
+ * The cost of moving a task with a reschedule IPI to an idle vCPU, from calibrated per-operation
+ * costs: the sender's emulated ICR write (smp_send_reschedule is a single-destination send on
+ * every backend but posted), the host's delivery, the target's wake-up and handler, the
+ * context switch there, and the migrated task's cache refill.
+ */
+export function estimatedMigrationCost(c: Costs): number {
+  return (
+    c.guestSendOverhead +
+    c.exitRoundTrip +
+    c.apicWriteEmulation +
+    c.deliverPerTarget +
+    c.deliverTargetLines * c.cacheLineSocket +
+    c.haltPollNotice +
+    c.injection +
+    c.interruptEntry +
+    c.handlerBody +
+    c.contextSwitch +
+    c.migrationPenalty
+  );
+}
+
+/**
+ * The guest's scheduler: a run queue per vCPU, tasks with affinity (pinned when it names one
+ * vCPU), slice-based round robin on each vCPU, wake-ups that send a reschedule IPI when the
+ * chosen vCPU is idle, and a push balancer that moves an unpinned task to a shorter queue only
+ * when the queue-length difference is worth more than the IPI and the migration cost.
+ */
+export class Scheduler {
+  readonly tasks: Task[] = [];
+  private readonly queues: Task[][];
+  private readonly running: (Task | null)[];
+  readonly sliceNs: number;
+  readonly migrationThresholdNs: number;
+  readonly balance: boolean;
+  readonly costs: Costs;
+  migrations = 0;
+  wakeIpis = 0;
+
+  constructor(
+    readonly hv: Hypervisor,
+    readonly vm: Vm,
+    readonly kernel: GuestKernel,
+    options: SchedulerOptions = {},
+  ) {
+    this.costs = hv.costs;
+    this.queues = vm.vcpus.map(() => []);
+    this.running = vm.vcpus.map(() => null);
+    this.sliceNs = options.sliceNs ?? 3_000_000;
+    if (!(Number.isSafeInteger(this.sliceNs) && this.sliceNs > 0)) throw new InvalidParameterError('scheduler.sliceNs', this.sliceNs, 'a positive integer number of ns');
+    this.migrationThresholdNs = options.migrationThresholdNs ?? estimatedMigrationCost(this.costs);
+    if (!(this.migrationThresholdNs >= 0 && Number.isFinite(this.migrationThresholdNs))) {
+      throw new InvalidParameterError('scheduler.migrationThresholdNs', this.migrationThresholdNs, 'a non-negative number of ns');
+    }
+    this.balance = options.balance ?? true;
+  }
+
+  /**
+   * Creates a task on `vcpu` (default: the first allowed). Call before the hypervisor starts,
+   * or from code running on `vcpu`; use `wake` to hand a task to another vCPU.
+   */
+  spawn(name: string, body: TaskBody, options: { vcpu?: number; affinity?: readonly number[] } = {}): Task {
+    const t = this.create(name, body, options);
+    if (this.vm.vcpu(t.vcpu).state === 'halted') {
+      throw new KernelError(`task ${name}: spawned onto halted vCPU ${t.vcpu}; spawn before the VM starts, from that vCPU, or use spawnBlocked + wake`);
+    }
+    this.queues[t.vcpu]!.push(t);
+    this.kick(this.vm.vcpu(t.vcpu));
+    return t;
+  }
+
+  /** Creates a task that starts asleep: running code hands it to a vCPU with `wake` (as fork + wake_up_new_task). */
+  spawnBlocked(name: string, body: TaskBody, vcpu: number, affinity?: readonly number[]): Task {
+    const t = this.create(name, body, affinity === undefined ? { vcpu } : { vcpu, affinity });
+    t.state = 'blocked';
+    return t;
+  }
+
+  private create(name: string, body: TaskBody, options: { vcpu?: number; affinity?: readonly number[] }): Task {
+    const n = this.vm.vcpus.length;
+    const affinity = options.affinity;
+    if (affinity !== undefined) {
+      if (affinity.length === 0) throw new InvalidParameterError(`task ${name}.affinity`, affinity, 'at least one vCPU index');
+      affinity.forEach((a, i) => {
+        if (!(Number.isSafeInteger(a) && a >= 0 && a < n)) throw new InvalidParameterError(`task ${name}.affinity[${i}]`, a, `a vCPU index in [0, ${n - 1}]`);
+      });
+    }
+    const vcpu = options.vcpu ?? affinity?.[0] ?? 0;
+    if (!(Number.isSafeInteger(vcpu) && vcpu >= 0 && vcpu < n)) throw new InvalidParameterError(`task ${name}.vcpu`, vcpu, `a vCPU index in [0, ${n - 1}]`);
+    if (affinity !== undefined && !affinity.includes(vcpu)) throw new InvalidParameterError(`task ${name}.vcpu`, vcpu, `one of its affinity ${JSON.stringify(affinity)}`);
+    const t = new Task(this.tasks.length, name, body, affinity, vcpu);
+    this.tasks.push(t);
+    return t;
+  }
+
+  queueLength(vcpu: number): number {
+    return this.queues[vcpu]!.length + (this.running[vcpu] === null ? 0 : 1);
+  }
+
+  isIdle(vcpu: number): boolean {
+    return this.running[vcpu] === null && this.queues[vcpu]!.length === 0;
+  }
+
+  /**
+   * try_to_wake_up(`task`) from code running on `waker`: picks a vCPU (its last one if allowed
+   * and idle, else an idle allowed one, else its last allowed one) and queues it there — through
+   * a reschedule IPI when that vCPU is idle. `then` runs on the waker afterwards.
+   */
+  wake(task: Task, waker: Vcpu, then: () => void): void {
+    if (task.state === 'done') {
+      then();
+      return;
+    }
+    if (task.state !== 'blocked') {
+      task.pendingWake = true;
+      then();
+      return;
+    }
+    task.state = 'runnable';
+    const target = this.selectVcpu(task);
+    task.vcpu = target;
+    const tv = this.vm.vcpu(target);
+    if (target !== waker.index && this.isIdle(target)) {
+      this.wakeIpis++;
+      this.kernel.wakeOn(waker, tv, () => {
+        this.queues[target]!.push(task);
+        this.kick(tv);
+      }, then);
+      return;
+    }
+    this.queues[target]!.push(task);
+    if (target === waker.index) this.kick(tv);
+    then();
+  }
+
+  private selectVcpu(task: Task): number {
+    if (task.allowedOn(task.vcpu) && this.isIdle(task.vcpu)) return task.vcpu;
+    const candidates = task.affinity ?? this.vm.vcpus.map((v) => v.index);
+    const idle = candidates.find((c) => this.isIdle(c));
+    if (idle !== undefined) return idle;
+    return task.allowedOn(task.vcpu) ? task.vcpu : candidates[0]!;
+  }
+
+  /** Starts the next task on `v` if it is free (called on the vCPU's own behalf). */
+  private kick(v: Vcpu): void {
+    if (this.running[v.index] !== null) return;
+    const next = this.queues[v.index]!.shift();
+    if (next === undefined) return;
+    this.running[v.index] = next;
+    next.state = 'running';
+    next.vcpu = v.index;
+    v.pushWork(this.costs.contextSwitch, () => this.advance(v, next));
+  }
+
+  private advance(v: Vcpu, t: Task): void {
+    if (t.remaining > 0) {
+      this.runChunk(v, t);
+      return;
+    }
+    const step = t.gen.next(t.resumeWith);
+    t.resumeWith = undefined;
+    if (step.done) {
+      t.state = 'done';
+      this.release(v);
+      return;
+    }
+    const cmd = step.value;
+    switch (cmd.kind) {
+      case 'compute':
+        if (!(cmd.ns >= 0 && Number.isFinite(cmd.ns))) throw new InvalidParameterError(`task ${t.name}: compute`, cmd.ns, 'a non-negative, finite number of ns');
+        t.remaining = cmd.ns;
+        this.runChunk(v, t);
+        return;
+      case 'block':
+        if (t.pendingWake) {
+          t.pendingWake = false;
+          v.pushWork(0, () => this.advance(v, t));
+          return;
+        }
+        t.state = 'blocked';
+        this.release(v);
+        return;
+      case 'op':
+        t.inOp = true;
+        cmd.run(v, (value) => {
+          t.inOp = false;
+          t.resumeWith = value;
+          this.advance(v, t);
+        });
+        return;
+    }
+  }
+
+  private runChunk(v: Vcpu, t: Task): void {
+    const chunk = Math.min(t.remaining, this.sliceNs);
+    v.pushWork(chunk, () => {
+      t.remaining -= chunk;
+      if (this.balance) this.pushBalance(v);
+      if (t.remaining > 0 && this.queues[v.index]!.length > 0) {
+        // Slice over and someone waits: round robin.
+        t.state = 'runnable';
+        this.queues[v.index]!.push(t);
+        this.release(v);
+        return;
+      }
+      this.advance(v, t);
+    });
+  }
+
+  /** The running task leaves `v` (blocked, done or rotated out); the next one starts. */
+  private release(v: Vcpu): void {
+    this.running[v.index] = null;
+    this.kick(v);
+  }
+
+  /**
+   * Push balancing at a slice boundary of `v`: move one unpinned waiting task to the vCPU
+   * with the shortest queue when (queue difference - 1) x slice exceeds the threshold.
+   */
+  private pushBalance(v: Vcpu): void {
+    const q = this.queues[v.index]!;
+    if (q.length === 0) return;
+    const mine = this.queueLength(v.index);
+    const candidate = q.find((t) => !t.pinned);
+    if (candidate === undefined) return;
+    let best = -1;
+    let bestLen = Infinity;
+    for (const w of this.vm.vcpus) {
+      if (w.index === v.index || !candidate.allowedOn(w.index)) continue;
+      const len = this.queueLength(w.index);
+      if (len < bestLen) {
+        bestLen = len;
+        best = w.index;
+      }
+    }
+    if (best < 0) return;
+    const saved = (mine - bestLen - 1) * this.sliceNs;
+    if (saved <= this.migrationThresholdNs) return;
+    q.splice(q.indexOf(candidate), 1);
+    candidate.vcpu = best;
+    candidate.migrations++;
+    candidate.remaining += this.costs.migrationPenalty;
+    this.migrations++;
+    const target = this.vm.vcpu(best);
+    if (this.isIdle(best)) {
+      this.wakeIpis++;
+      this.kernel.wakeOn(v, target, () => {
+        this.queues[best]!.push(candidate);
+        this.kick(target);
+      });
+    } else {
+      this.queues[best]!.push(candidate);
+    }
+  }
+}

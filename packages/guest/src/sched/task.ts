@@ -1,0 +1,57 @@
+import type { Vcpu } from '@ipilab/vcpu';
+
+/** What a task's code yields to the scheduler. */
+export type TaskCommand =
+  /** Use the CPU for `ns` (preemptible at slice boundaries). */
+  | { readonly kind: 'compute'; readonly ns: number }
+  /** Sleep until someone wakes this task. */
+  | { readonly kind: 'block' }
+  /** Run an operation as this task on its vCPU (a memory operation, a wake-up); it calls `resume` when done. */
+  | { readonly kind: 'op'; readonly run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void };
+
+export type TaskBody = (task: Task) => Generator<TaskCommand, void, unknown>;
+
+export type TaskState = 'runnable' | 'running' | 'blocked' | 'done';
+
+export const compute = (ns: number): TaskCommand => ({ kind: 'compute', ns });
+export const block = (): TaskCommand => ({ kind: 'block' });
+export const op = (run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void): TaskCommand => ({ kind: 'op', run });
+
+/** A guest task (thread): its code, where it may run, and where it is. */
+export class Task {
+  state: TaskState = 'runnable';
+  /** vCPU it runs on, or whose run queue it waits in, or last ran on. */
+  vcpu: number;
+  /** CPU time still owed to the current compute command. */
+  remaining = 0;
+  /** Times it was migrated by the balancer. */
+  migrations = 0;
+  /** Value to hand the generator on its next step. */
+  resumeWith: unknown = undefined;
+  /** Set while the task waits for an `op` to call back. */
+  inOp = false;
+  /** Woken while running (before it blocked): the next block returns at once. */
+  pendingWake = false;
+  readonly gen: Generator<TaskCommand, void, unknown>;
+
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    body: TaskBody,
+    /** vCPU indices it may run on; undefined = any. */
+    readonly affinity: readonly number[] | undefined,
+    vcpu: number,
+  ) {
+    this.vcpu = vcpu;
+    this.gen = body(this);
+  }
+
+  /** Pinned: exactly one allowed vCPU. */
+  get pinned(): boolean {
+    return this.affinity !== undefined && this.affinity.length === 1;
+  }
+
+  allowedOn(vcpu: number): boolean {
+    return this.affinity === undefined || this.affinity.includes(vcpu);
+  }
+}

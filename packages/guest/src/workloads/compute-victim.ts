@@ -1,0 +1,43 @@
+import { compute } from '../sched/task';
+import { param, perSecond, type Workload, type WorkloadContext } from './workload';
+
+/**
+ * A compute-bound victim: tasks that only compute, in units of `unitNs`, and never send an
+ * IPI. Whatever slows them — a shared pCPU, a saturated hypervisor service — is interference.
+ * Figure of merit: progress per second (units completed per simulated second, all tasks).
+ */
+export class ComputeVictimWorkload implements Workload {
+  readonly kind = 'compute';
+  units = 0;
+  private readonly tasks: number;
+  private readonly unitNs: number;
+
+  constructor(
+    private readonly ctx: WorkloadContext,
+    params: Record<string, unknown> = {},
+  ) {
+    this.tasks = param(params, 'tasks', ctx.vm.vcpus.length, { min: 1, integer: true });
+    this.unitNs = param(params, 'unitNs', 10_000, { min: 1 });
+  }
+
+  start(): void {
+    const n = this.ctx.vm.vcpus.length;
+    for (let i = 0; i < this.tasks; i++) {
+      const self = this;
+      this.ctx.sched.spawn(
+        `compute-${i}`,
+        function* () {
+          for (;;) {
+            yield compute(self.unitNs);
+            self.units++;
+          }
+        },
+        { vcpu: i % n },
+      );
+    }
+  }
+
+  result(elapsedNs: number): Record<string, number> {
+    return { units: this.units, progressPerSecond: perSecond(this.units, elapsedNs) };
+  }
+}

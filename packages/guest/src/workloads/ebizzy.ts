@@ -1,0 +1,71 @@
+import { InvalidParameterError } from '@ipilab/core';
+import { compute, op } from '../sched/task';
+import { param, perSecond, type Workload, type WorkloadContext } from './workload';
+
+/**
+ * ebizzy-like munmap churn: threads of one process each repeatedly map a chunk, search it
+ * (touching its pages), and unmap it — every unmap a TLB shootdown across the vCPUs running the
+ * process. Figure of merit: records per second.
+ * Parameters: threads (default: one per vCPU), chunkPages (16), searchNs per record (20,000),
+ * pinned (false: threads start on vCPU i mod n and may be balanced).
+ */
+export class EbizzyWorkload implements Workload {
+  readonly kind = 'ebizzy';
+  records = 0;
+  private readonly threads: number;
+  private readonly chunkPages: number;
+  private readonly searchNs: number;
+  private readonly pinned: boolean;
+
+  constructor(
+    private readonly ctx: WorkloadContext,
+    params: Record<string, unknown> = {},
+  ) {
+    const n = ctx.vm.vcpus.length;
+    this.threads = param(params, 'threads', n, { min: 1, integer: true });
+    this.chunkPages = param(params, 'chunkPages', 16, { min: 1, max: 4096, integer: true });
+    this.searchNs = param(params, 'searchNs', 20_000, { min: 0 });
+    this.pinned = params['pinned'] === true;
+    if (this.pinned && this.threads > n) {
+      throw new InvalidParameterError('workload.threads', this.threads, `at most ${n} threads when pinned (the VM has ${n} vCPUs)`);
+    }
+  }
+
+  start(): void {
+    const { mm, sched, vm } = this.ctx;
+    const space = mm.createSpace('ebizzy');
+    for (let i = 0; i < this.threads; i++) {
+      const base = (i + 1) * 4096;
+      const vpns = Array.from({ length: this.chunkPages }, (_, k) => base + k);
+      const vcpu = i % vm.vcpus.length;
+      sched.spawn(
+        `ebizzy-${i}`,
+        function* (this: EbizzyWorkload) {
+          yield op((v, resume) => {
+            mm.switchTo(v, space);
+            resume();
+          });
+          for (;;) {
+            // mmap: fresh PTEs, no flush needed.
+            yield compute(mm.costs.pteWrite * vpns.length);
+            mm.populate(space, base, vpns.length);
+            // search: touch every page of the chunk, then the per-record work.
+            yield op((v, resume) => {
+              let walk = 0;
+              for (const vpn of vpns) walk += Math.max(0, mm.touch(v, vpn, false));
+              v.pushWork(walk + this.searchNs, resume);
+            });
+            // munmap: a shootdown over the process's cpumask.
+            yield op((v, resume) => mm.unmap(v, space, vpns, resume));
+            this.records++;
+          }
+        }.bind(this),
+        { vcpu, ...(this.pinned ? { affinity: [vcpu] } : {}) },
+      );
+    }
+  }
+
+  result(elapsedNs: number): Record<string, number> {
+    return { records: this.records, recordsPerSecond: perSecond(this.records, elapsedNs), shootdowns: this.ctx.mm.shootdowns };
+  }
+}

@@ -1,0 +1,85 @@
+import type { Task } from '../sched/task';
+import { block, compute, op } from '../sched/task';
+import { param, type Workload, type WorkloadContext } from './workload';
+
+/**
+ * hackbench-like wake-up load: groups of senders and receivers; each sender sends `messages`
+ * messages to every receiver of its group, and a message to a sleeping receiver wakes it — a
+ * reschedule IPI when the receiver's vCPU is idle. Figure of merit: seconds until every
+ * receiver got every message.
+ * Parameters: groups (4), pairs per group (5 senders + 5 receivers), messages (50),
+ * sendNs (2,000) and receiveNs (2,000) of CPU per message.
+ */
+export class HackbenchWorkload implements Workload {
+  readonly kind = 'hackbench';
+  private readonly groups: number;
+  private readonly pairs: number;
+  private readonly messages: number;
+  private readonly sendNs: number;
+  private readonly receiveNs: number;
+  private remainingReceivers = 0;
+  finishedAt = -1;
+  delivered = 0;
+
+  constructor(
+    private readonly ctx: WorkloadContext,
+    params: Record<string, unknown> = {},
+  ) {
+    this.groups = param(params, 'groups', 4, { min: 1, integer: true });
+    this.pairs = param(params, 'pairs', 5, { min: 1, integer: true });
+    this.messages = param(params, 'messages', 50, { min: 1, integer: true });
+    this.sendNs = param(params, 'sendNs', 2_000, { min: 0 });
+    this.receiveNs = param(params, 'receiveNs', 2_000, { min: 0 });
+  }
+
+  start(): void {
+    const { sched, vm, hv } = this.ctx;
+    const n = vm.vcpus.length;
+    let next = 0;
+    const place = (): number => next++ % n;
+    for (let g = 0; g < this.groups; g++) {
+      const mailboxes: number[] = [];
+      const receivers: Task[] = [];
+      for (let r = 0; r < this.pairs; r++) {
+        const idx = r;
+        mailboxes.push(0);
+        this.remainingReceivers++;
+        const self = this;
+        const expected = this.pairs * this.messages;
+        receivers.push(
+          sched.spawn(`hb-g${g}-recv${r}`, function* () {
+            let got = 0;
+            while (got < expected) {
+              if (mailboxes[idx] === 0) {
+                yield block();
+                continue;
+              }
+              mailboxes[idx]!--;
+              got++;
+              self.delivered++;
+              yield compute(self.receiveNs);
+            }
+            if (--self.remainingReceivers === 0) self.finishedAt = hv.sim.now;
+          }, { vcpu: place() }),
+        );
+      }
+      for (let s = 0; s < this.pairs; s++) {
+        const self = this;
+        sched.spawn(`hb-g${g}-send${s}`, function* () {
+          for (let m = 0; m < self.messages; m++) {
+            for (let r = 0; r < receivers.length; r++) {
+              yield compute(self.sendNs);
+              mailboxes[r]!++;
+              const receiver = receivers[r]!;
+              yield op((v, resume) => sched.wake(receiver, v, resume));
+            }
+          }
+        }, { vcpu: place() });
+      }
+    }
+  }
+
+  result(): Record<string, number> {
+    return { seconds: this.finishedAt < 0 ? NaN : this.finishedAt / 1e9, delivered: this.delivered, wakeIpis: this.ctx.sched.wakeIpis };
+  }
+}

@@ -1,0 +1,84 @@
+import { compute, op } from '../sched/task';
+import { PAGES_PER_HUGE } from '../mm/address-space';
+import { param, perSecond, type Workload, type WorkloadContext } from './workload';
+
+/**
+ * Huge-page splits under memory pressure: application threads keep touching a process's
+ * 2 MiB pages while a reclaim task (kswapd-like), every `reclaimIntervalNs`, splits one huge
+ * page and swaps out `swapPages` of its small pages — a split and an unmap, each a shootdown
+ * across the process's vCPUs. Figures: splits per second and the threads' touches per second.
+ * Parameters: threads (one per vCPU but one), hugePages (8), touchNs (5,000),
+ * reclaimIntervalNs (200,000), swapPages (64).
+ */
+export class HugeSplitWorkload implements Workload {
+  readonly kind = 'huge-split';
+  splits = 0;
+  touches = 0;
+  private readonly threads: number;
+  private readonly hugePages: number;
+  private readonly touchNs: number;
+  private readonly reclaimIntervalNs: number;
+  private readonly swapPages: number;
+
+  constructor(
+    private readonly ctx: WorkloadContext,
+    params: Record<string, unknown> = {},
+  ) {
+    const n = ctx.vm.vcpus.length;
+    this.threads = param(params, 'threads', Math.max(1, n - 1), { min: 1, integer: true });
+    this.hugePages = param(params, 'hugePages', 8, { min: 1, max: 1024, integer: true });
+    this.touchNs = param(params, 'touchNs', 5_000, { min: 0 });
+    this.reclaimIntervalNs = param(params, 'reclaimIntervalNs', 200_000, { min: 1 });
+    this.swapPages = param(params, 'swapPages', 64, { min: 0, max: PAGES_PER_HUGE, integer: true });
+  }
+
+  start(): void {
+    const { mm, sched, vm, rng } = this.ctx;
+    const n = vm.vcpus.length;
+    const space = mm.createSpace('thp-app');
+    mm.populateHuge(space, 1, this.hugePages);
+    const self = this;
+    for (let i = 0; i < this.threads; i++) {
+      sched.spawn(`app-${i}`, function* () {
+        yield op((v, r) => {
+          mm.switchTo(v, space);
+          r();
+        });
+        for (let k = 0; ; k++) {
+          // A touch somewhere in the huge region; swapped-out pages fault back in.
+          const vpn = PAGES_PER_HUGE + ((i * 7919 + k * 104_729) % (self.hugePages * PAGES_PER_HUGE));
+          yield op((v, r) => {
+            const cost = mm.touch(v, vpn, false);
+            if (cost < 0) {
+              // Swap-in: a major fault is modelled as a fault plus a fresh mapping.
+              v.pushWork(mm.costs.pageFault, () => {
+                mm.populate(space, vpn, 1);
+                r();
+              });
+              return;
+            }
+            v.pushWork(cost, r);
+          });
+          yield compute(self.touchNs);
+          self.touches++;
+        }
+      }, { vcpu: (i + 1) % n });
+    }
+    sched.spawn('kswapd', function* () {
+      for (let h = 1; h <= self.hugePages; h++) {
+        yield compute(self.reclaimIntervalNs * (0.5 + rng.uniform()));
+        yield op((v, r) => {
+          mm.switchTo(v, space);
+          mm.splitHuge(v, space, h, r);
+        });
+        self.splits++;
+        const victims = Array.from({ length: self.swapPages }, (_, k) => h * PAGES_PER_HUGE + k);
+        yield op((v, r) => mm.unmap(v, space, victims, r));
+      }
+    }, { vcpu: 0 });
+  }
+
+  result(elapsedNs: number): Record<string, number> {
+    return { splits: this.splits, splitsPerSecond: perSecond(this.splits, elapsedNs), touchesPerSecond: perSecond(this.touches, elapsedNs) };
+  }
+}

@@ -1,0 +1,59 @@
+import { InvalidParameterError } from '@ipilab/core';
+import { ComputeVictimWorkload } from './compute-victim';
+import { EbizzyWorkload } from './ebizzy';
+import { ForkCowWorkload } from './fork-cow';
+import { HackbenchWorkload } from './hackbench';
+import { HugeSplitWorkload } from './huge-split';
+import { IpiBench, type IpiBenchMode } from './ipi-bench';
+import { IrqPipelineWorkload } from './irq-pipeline';
+import { param, type Workload, type WorkloadContext } from './workload';
+
+/** The IPI microbenchmark as a Workload: `mode` (one or a list) and `iterations`. */
+class IpiBenchWorkload implements Workload {
+  readonly kind = 'ipi-bench';
+  private readonly bench: IpiBench;
+  private modes: Record<string, unknown> = {};
+
+  constructor(ctx: WorkloadContext, params: Record<string, unknown>) {
+    const raw = params['mode'] ?? ['unicast', 'broadcast'];
+    const modes = (Array.isArray(raw) ? raw : [raw]) as IpiBenchMode[];
+    const iterations = param(params, 'iterations', 1_000, { min: 1, integer: true });
+    const extra: { sender?: number; target?: number } = {};
+    if (params['sender'] !== undefined) extra.sender = params['sender'] as number;
+    if (params['target'] !== undefined) extra.target = params['target'] as number;
+    this.bench = new IpiBench(ctx.hv, ctx.kernel, { modes, iterations, ...extra });
+  }
+
+  start(): void {
+    this.bench.start((r) => (this.modes = r.modes));
+  }
+
+  result(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [m, f] of Object.entries(this.modes) as [string, { ops: number; sendToHandlerNs: { mean: number }; totalNs: { mean: number } }][]) {
+      out[`${m}.ops`] = f.ops;
+      out[`${m}.sendToHandlerNs`] = f.sendToHandlerNs.mean;
+      out[`${m}.totalNs`] = f.totalNs.mean;
+    }
+    return out;
+  }
+}
+
+export type WorkloadFactory = (ctx: WorkloadContext, params: Record<string, unknown>) => Workload;
+
+/** Built-in workloads by `kind`. */
+export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
+  'ipi-bench': (c, p) => new IpiBenchWorkload(c, p),
+  ebizzy: (c, p) => new EbizzyWorkload(c, p),
+  hackbench: (c, p) => new HackbenchWorkload(c, p),
+  'fork-cow': (c, p) => new ForkCowWorkload(c, p),
+  'huge-split': (c, p) => new HugeSplitWorkload(c, p),
+  'irq-pipeline': (c, p) => new IrqPipelineWorkload(c, p),
+  compute: (c, p) => new ComputeVictimWorkload(c, p),
+};
+
+export function createWorkload(kind: string, ctx: WorkloadContext, params: Record<string, unknown> = {}): Workload {
+  const f = Object.hasOwn(WORKLOADS, kind) ? WORKLOADS[kind] : undefined;
+  if (f === undefined) throw new InvalidParameterError('workload.kind', kind, `one of ${Object.keys(WORKLOADS).map((k) => JSON.stringify(k)).join(', ')}`);
+  return f(ctx, params);
+}

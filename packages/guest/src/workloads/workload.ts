@@ -1,0 +1,55 @@
+import { InvalidParameterError, type RandomStream } from '@ipilab/core';
+import type { Hypervisor, Vm } from '@ipilab/hypervisor';
+import type { GuestKernel } from '../guest-kernel';
+import type { MemoryManager } from '../mm/memory-manager';
+import type { Scheduler } from '../sched/scheduler';
+
+/** What a workload runs on: one VM's guest kernel, memory manager and scheduler. */
+export interface WorkloadContext {
+  readonly hv: Hypervisor;
+  readonly vm: Vm;
+  readonly kernel: GuestKernel;
+  readonly mm: MemoryManager;
+  readonly sched: Scheduler;
+  /** The workload's own random stream. */
+  readonly rng: RandomStream;
+}
+
+/** A workload: started once before the run, asked for its figures at the end. */
+export interface Workload {
+  readonly kind: string;
+  start(): void;
+  /** Figures of merit over `elapsedNs` of simulated time. */
+  result(elapsedNs: number): Record<string, number>;
+}
+
+/** Reads an optional numeric parameter: a clear error naming `workload.<key>` when it is wrong. */
+export function param(
+  params: Record<string, unknown>,
+  key: string,
+  dflt: number,
+  rule: { min?: number; max?: number; integer?: boolean } = {},
+): number {
+  const v = params[key] ?? dflt;
+  const min = rule.min ?? 0;
+  const ok = typeof v === 'number' && Number.isFinite(v) && v >= min && (rule.max === undefined || v <= rule.max) && (rule.integer !== true || Number.isInteger(v));
+  if (!ok) {
+    const what = `${rule.integer === true ? 'an integer' : 'a number'} >= ${min}${rule.max === undefined ? '' : ` and <= ${rule.max}`}`;
+    throw new InvalidParameterError(`workload.${key}`, v, what);
+  }
+  return v as number;
+}
+
+/** vCPU indexes a workload may use: a list parameter, or all of the VM's. */
+export function vcpuList(params: Record<string, unknown>, key: string, vm: Vm, dflt: readonly number[]): number[] {
+  const v = params[key] ?? dflt;
+  if (!Array.isArray(v) || v.length === 0) throw new InvalidParameterError(`workload.${key}`, v, 'a non-empty list of vCPU indexes');
+  v.forEach((x, i) => {
+    if (!(Number.isSafeInteger(x) && x >= 0 && x < vm.vcpus.length)) {
+      throw new InvalidParameterError(`workload.${key}[${i}]`, x, `a vCPU index in [0, ${vm.vcpus.length - 1}]`);
+    }
+  });
+  return v as number[];
+}
+
+export const perSecond = (count: number, elapsedNs: number): number => (elapsedNs > 0 ? (count * 1e9) / elapsedNs : 0);
