@@ -1,0 +1,138 @@
+import fc from 'fast-check';
+import { InvalidParameterError, RandomStreams } from '@ipilab/core';
+import { addVm, rig, vmSpec } from '../../test/harness';
+import { MemoryManager, SynchronousShootdown } from '../index';
+import { block, compute, op, Scheduler, estimatedMigrationCost, type Task } from '../index';
+
+function build(vcpus = 4, options: ConstructorParameters<typeof Scheduler>[3] = {}) {
+  const r = rig();
+  const { vm, kernel } = addVm(r, 'trap', vmSpec(vcpus, 'x2apic-physical'));
+  const sched = new Scheduler(r.hv, vm, kernel, options);
+  return { r, vm, kernel, sched };
+}
+
+describe('scheduler', () => {
+  it('the balancer never moves a pinned task (random mixes of pinned and free tasks)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ vcpu: fc.integer({ min: 0, max: 3 }), pinned: fc.boolean(), work: fc.integer({ min: 1_000, max: 3_000_000 }) }), { minLength: 1, maxLength: 12 }),
+        (specs) => {
+          const { r, sched } = build(4, { sliceNs: 500_000, migrationThresholdNs: 0 });
+          const ranOn = new Map<Task, Set<number>>();
+          const tasks = specs.map((s, i) =>
+            sched.spawn(
+              `t${i}`,
+              function* (t) {
+                for (let k = 0; k < 4; k++) {
+                  yield op((v, resume) => {
+                    ranOn.get(t)!.add(v.index);
+                    resume();
+                  });
+                  yield compute(s.work / 4);
+                }
+              },
+              { vcpu: s.vcpu, ...(s.pinned ? { affinity: [s.vcpu] } : {}) },
+            ),
+          );
+          for (const t of tasks) ranOn.set(t, new Set());
+          r.hv.start();
+          r.sim.run({ until: 200_000_000 });
+          tasks.forEach((t, i) => {
+            expect(t.state).toBe('done');
+            if (specs[i]!.pinned) {
+              expect(t.migrations).toBe(0);
+              expect([...ranOn.get(t)!]).toEqual([specs[i]!.vcpu]);
+            }
+          });
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('pushes work off a crowded vCPU only when the queue difference is worth more than the derived migration cost', () => {
+    const run = (migrationThresholdNs?: number) => {
+      const { r, sched } = build(4, migrationThresholdNs === undefined ? { sliceNs: 1_000_000 } : { sliceNs: 1_000_000, migrationThresholdNs });
+      for (let i = 0; i < 6; i++) sched.spawn(`t${i}`, function* () {
+        yield compute(5_000_000);
+      }, { vcpu: 0 });
+      r.hv.start();
+      r.sim.run({ until: 100_000_000 });
+      return { migrations: sched.migrations, ipis: sched.wakeIpis, end: Math.max(...sched.tasks.map(() => r.sim.now)) };
+    };
+    const derived = run();
+    expect(derived.migrations).toBeGreaterThan(0);
+    expect(derived.ipis).toBeGreaterThan(0); // the targets were idle: a reschedule IPI each
+    expect(run(1e12).migrations).toBe(0);
+  });
+
+  it('derives the migration threshold from calibrated costs, and accepts an override', () => {
+    const { sched, r } = build();
+    expect(sched.migrationThresholdNs).toBe(estimatedMigrationCost(r.hv.costs));
+    expect(sched.migrationThresholdNs).toBeGreaterThan(r.hv.costs.migrationPenalty);
+    expect(build(4, { migrationThresholdNs: 123 }).sched.migrationThresholdNs).toBe(123);
+  });
+
+  it('a wake-up onto an idle vCPU sends a reschedule IPI; onto a busy one it does not', () => {
+    const { r, vm, sched } = build();
+    let sleeper: Task | undefined;
+    sleeper = sched.spawn('sleeper', function* () {
+      yield block();
+      yield compute(1_000);
+    }, { vcpu: 2, affinity: [2] });
+    const busy = sched.spawn('busy', function* () {
+      yield compute(10_000_000);
+    }, { vcpu: 3, affinity: [3] });
+    let busySleeper: Task | undefined;
+    busySleeper = sched.spawn('busy-sleeper', function* () {
+      yield block();
+      yield compute(1_000);
+    }, { vcpu: 3, affinity: [3] });
+    sched.spawn('waker', function* () {
+      yield compute(100_000);
+      yield op((v, resume) => sched.wake(sleeper!, v, resume));
+      yield compute(100_000);
+      yield op((v, resume) => sched.wake(busySleeper!, v, resume));
+    }, { vcpu: 0 });
+    r.hv.start();
+    r.sim.run({ until: 50_000_000 });
+    const resched = r.events.filter((e) => e.type === 'ipi-sent' && e.vector === 0xfd);
+    expect(resched.map((e) => (e.type === 'ipi-sent' ? e.targets : []))).toEqual([[2]]);
+    expect([sleeper.state, busySleeper.state, busy.state]).toEqual(['done', 'done', 'done']);
+    expect(vm.vcpus.length).toBe(4);
+  });
+
+  it('bad task and scheduler settings name the field', () => {
+    const { sched } = build();
+    expect(() => sched.spawn('x', function* () {}, { affinity: [9] })).toThrow(new InvalidParameterError('task x.affinity[0]', 9, 'a vCPU index in [0, 3]'));
+    expect(() => sched.spawn('y', function* () {}, { vcpu: 1, affinity: [2] })).toThrow('task y.vcpu: expected one of its affinity [2], got 1');
+    expect(() => build(4, { sliceNs: 0 })).toThrow('scheduler.sliceNs: expected a positive integer number of ns, got 0');
+    expect(() => build(4, { migrationThresholdNs: -1 })).toThrow('scheduler.migrationThresholdNs: expected a non-negative number of ns, got -1');
+  });
+});
+
+describe('a memory manager and scheduler together', () => {
+  it('is deterministic: the same run twice gives the same figures', () => {
+    const once = () => {
+      const r = rig();
+      const { vm, kernel } = addVm(r, 'pv', vmSpec(6, 'x2apic-cluster'));
+      const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
+      const sched = new Scheduler(r.hv, vm, kernel);
+      const space = mm.createSpace('p');
+      for (let i = 0; i < 6; i++) {
+        sched.spawn(`w${i}`, function* () {
+          yield op((v, res) => (mm.switchTo(v, space), res()));
+          for (let k = 0; k < 20; k++) {
+            mm.populate(space, 100 * i, 4);
+            yield op((v, res) => mm.unmap(v, space, [100 * i, 100 * i + 1, 100 * i + 2, 100 * i + 3], res));
+            yield compute(new RandomStreams(i).stream('x').integer(1_000, 9_000));
+          }
+        }, { vcpu: i });
+      }
+      r.hv.start();
+      r.sim.run({ until: 100_000_000 });
+      return JSON.stringify([r.sim.now, r.sim.eventsProcessed, mm.shootdowns, r.events.length]);
+    };
+    expect(once()).toBe(once());
+  });
+});
