@@ -1,0 +1,48 @@
+import { COST_FIELDS, COST_NAMES } from './cost-fields';
+import { resolveCosts } from './profile';
+import { CALIBRATION_PROFILES } from './profiles';
+
+/** The "What each field means" table of docs/calibration.md. */
+export function renderFieldTable(): string {
+  return ['| field | meaning |', '|---|---|', ...COST_NAMES.map((k) => `| \`${k}\` | ${COST_FIELDS[k]} |`)].join('\n');
+}
+
+/** One "Profile" section per profile: every field with value, unit, ns, kind and source. */
+export function renderProfileSections(): string {
+  return Object.values(CALIBRATION_PROFILES)
+    .map((p) => {
+      const ns = resolveCosts(p);
+      const rows = COST_NAMES.map((k) => {
+        const f = p.costs[k];
+        const kind = f.estimate === undefined ? 'published' : 'estimate';
+        const source = f.estimate === undefined ? f.source : `${f.source}. **Estimate:** ${f.estimate}`;
+        return `| \`${k}\` | ${f.value} | ${f.unit} | ${f.unit === 'count' ? '—' : ns[k]} | ${kind} | ${source} |`;
+      });
+      return [
+        `## Profile \`${p.name}\``,
+        '',
+        `${p.description}. Cycle figures convert at ${p.ghz} GHz.`,
+        '',
+        '| field | value | unit | ns | kind | source and derivation |',
+        '|---|---|---|---|---|---|',
+        ...rows,
+      ].join('\n');
+    })
+    .join('\n\n');
+}
+
+const FIELDS_START = '<!-- fields:begin -->';
+const FIELDS_END = '<!-- fields:end -->';
+const PROFILES_START = '<!-- profiles:begin -->';
+const PROFILES_END = '<!-- profiles:end -->';
+
+/** docs/calibration.md with its generated parts brought up to date. */
+export function updateCalibrationDoc(doc: string): string {
+  const put = (text: string, a: string, b: string, body: string): string => {
+    const i = text.indexOf(a);
+    const j = text.indexOf(b);
+    if (i < 0 || j < i) throw new Error(`docs/calibration.md: markers ${a} ... ${b} not found`);
+    return `${text.slice(0, i + a.length)}\n${body}\n${text.slice(j)}`;
+  };
+  return put(put(doc, FIELDS_START, FIELDS_END, renderFieldTable()), PROFILES_START, PROFILES_END, renderProfileSections());
+}
