@@ -26,10 +26,22 @@ export interface VcpuRef {
 export type ModelEvent =
   | { readonly type: 'ipi-sent'; readonly t: number; readonly id: number; readonly from: VcpuRef; readonly targets: readonly number[]; readonly kind: IpiKind; readonly vector: number }
   | { readonly type: 'ipi-delivered'; readonly t: number; readonly id: number; readonly to: VcpuRef; readonly via: 'posted' | 'injected' | 'pending' }
-  | { readonly type: 'ipi-handled'; readonly t: number; readonly id: number; readonly to: VcpuRef; readonly latency: number }
+  /** The target's handler finished the call: `latency` from send to handler end, `sendToHandler` to handler start. */
+  | { readonly type: 'ipi-handled'; readonly t: number; readonly id: number; readonly to: VcpuRef; readonly latency: number; readonly sendToHandler: number }
+  /** A synchronous cross-call's sender stopped waiting: `duration` from the send path's start. */
+  | { readonly type: 'cross-call-done'; readonly t: number; readonly id: number; readonly from: VcpuRef; readonly targets: number; readonly duration: number }
+  /** A guest interrupt handler starts / ends on a vCPU (time spent handling interrupts). */
+  | { readonly type: 'handler-begin'; readonly t: number; readonly vcpu: VcpuRef; readonly vector: number }
+  | { readonly type: 'handler-end'; readonly t: number; readonly vcpu: VcpuRef; readonly vector: number }
+  /** A TLB shootdown: the initiator from the page-table change until it may go on (global synchronisation). */
+  | { readonly type: 'shootdown-begin'; readonly t: number; readonly id: number; readonly vcpu: VcpuRef; readonly pages: number; readonly strategy: string }
+  | { readonly type: 'shootdown-end'; readonly t: number; readonly id: number; readonly vcpu: VcpuRef; readonly duration: number }
+  /** The run ended at `t`: open intervals close here. */
+  | { readonly type: 'run-end'; readonly t: number }
   | { readonly type: 'vm-exit'; readonly t: number; readonly vcpu: VcpuRef; readonly reason: ExitReason; readonly cost: number }
   | { readonly type: 'hypercall'; readonly t: number; readonly vcpu: VcpuRef; readonly name: string; readonly targets: number }
-  | { readonly type: 'service-queued'; readonly t: number; readonly vcpu: VcpuRef; readonly waited: number }
+  /** An exit waited `waited` ns for the shared hypervisor service; `behind` says whose exits held it meanwhile (ns per VM index, summing to `waited`). */
+  | { readonly type: 'service-queued'; readonly t: number; readonly vcpu: VcpuRef; readonly waited: number; readonly behind: Readonly<Record<number, number>> }
   | { readonly type: 'vcpu-state'; readonly t: number; readonly vcpu: VcpuRef; readonly from: string; readonly to: string; readonly pcpu: number };
 
 export type ModelEventListener = (e: ModelEvent) => void;

@@ -44,6 +44,8 @@ interface CrossCall {
  */
 export class GuestKernel {
   private readonly queues: Csd[][];
+  private timersArmed = false;
+  private readonly timers: { at: number; fn: (on: Vcpu) => void }[][];
   /** Device interrupt handlers by vector (run after EOI, in the handler's continuation). */
   private readonly devices = new Map<number, (v: Vcpu) => void>();
   /** Tasks woken onto each vCPU, run after its reschedule interrupt. */
@@ -55,6 +57,7 @@ export class GuestKernel {
   ) {
     this.queues = vm.vcpus.map(() => []);
     this.wakeups = vm.vcpus.map(() => []);
+    this.timers = vm.vcpus.map(() => []);
     vm.onInterrupt = (v, vector) => this.onInterrupt(v, vector);
   }
 
@@ -72,6 +75,7 @@ export class GuestKernel {
     const kind: IpiKind = targets.length === 1 ? 'unicast' : targets.length === this.vm.vcpus.length - 1 ? 'broadcast' : 'multicast';
     const vector = kind === 'unicast' ? VECTORS.callFunctionSingle : VECTORS.callFunction;
     // Per target: csd_lock + llist_add touch two lines the target last wrote (its csd, its queue head).
+    const startedAt = hv.sim.now;
     let sendCost = c.guestSendOverhead;
     for (const t of targets) sendCost += c.guestPerTargetOverhead + 2 * hv.fabric.cacheLine(sender.pcpu, t.pcpu);
     sender.pushWork(sendCost, () => {
@@ -80,7 +84,13 @@ export class GuestKernel {
       const now = hv.sim.now;
       targets.forEach((t, slot) => this.queues[t.index]!.push({ id, sender, sentAt: now, call, slot }));
       if (hv.sink.active) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: sender.ref, targets: targets.map((t) => t.index), kind, vector });
-      this.vm.backend.send({ sender, targets, vector, kind, id }, () => this.waitFrom(sender, call, 0, done));
+      const finished = hv.sink.active
+        ? () => {
+            hv.sink.emit({ type: 'cross-call-done', t: hv.sim.now, id, from: sender.ref, targets: targets.length, duration: hv.sim.now - startedAt });
+            done();
+          }
+        : done;
+      this.vm.backend.send({ sender, targets, vector, kind, id }, () => this.waitFrom(sender, call, 0, finished));
     });
   }
 
@@ -124,6 +134,37 @@ export class GuestKernel {
     });
   }
 
+  /** Marks the start of an interrupt handler on `v` (for ledgers); returns the time. */
+  private beginHandler(v: Vcpu, vector: number): number {
+    const t = this.hv.sim.now;
+    if (this.hv.sink.active) this.hv.sink.emit({ type: 'handler-begin', t, vcpu: v.ref, vector });
+    return t;
+  }
+
+  private endHandler(v: Vcpu, vector: number): void {
+    if (this.hv.sink.active) this.hv.sink.emit({ type: 'handler-end', t: this.hv.sim.now, vcpu: v.ref, vector });
+  }
+
+  /**
+   * A one-shot timer on `v` (hrtimer on the local APIC timer): after `ns` its interrupt is
+   * delivered to `v` — waking it if halted — and `fn` runs there after the handler.
+   */
+  timer(v: Vcpu, ns: number, fn: (on: Vcpu) => void): void {
+    if (!this.timersArmed) {
+      this.timersArmed = true;
+      this.onDevice(VECTORS.localTimer, (on) => {
+        const due = this.timers[on.index]!;
+        const now = this.hv.sim.now;
+        const ready = due.filter((x) => x.at <= now);
+        this.timers[on.index] = due.filter((x) => x.at > now);
+        for (const x of ready) x.fn(on);
+      });
+    }
+    const at = this.hv.sim.now + ns;
+    this.timers[v.index]!.push({ at, fn });
+    this.hv.sim.schedule(ns, () => this.hv.deliver(null, v, VECTORS.localTimer, this.hv.newIpiId()));
+  }
+
   /** Registers what the guest does on a device interrupt vector (its top half's continuation). */
   onDevice(vector: number, handler: (v: Vcpu) => void): void {
     this.devices.set(vector, handler);
@@ -133,7 +174,9 @@ export class GuestKernel {
     const c = this.hv.costs;
     const device = this.devices.get(vector);
     if (device !== undefined) {
+      this.beginHandler(v, vector);
       v.pushWork(c.interruptEntry + c.deviceInterruptHandler, () => {
+        this.endHandler(v, vector);
         this.hv.eoi(v);
         v.pushWork(0, () => device(v));
       });
@@ -141,20 +184,27 @@ export class GuestKernel {
     }
     if (vector === VECTORS.reschedule) {
       const woken = this.wakeups[v.index]!.splice(0);
+      const began = this.beginHandler(v, vector);
       v.pushWork(c.interruptEntry + c.handlerBody, () => {
         const now = this.hv.sim.now;
-        if (this.hv.sink.active) for (const w of woken) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: w.id, to: v.ref, latency: now - w.sentAt });
+        if (this.hv.sink.active) for (const w of woken) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: w.id, to: v.ref, latency: now - w.sentAt, sendToHandler: began - w.sentAt });
+        this.endHandler(v, vector);
         this.hv.eoi(v);
         for (const w of woken) v.pushWork(0, w.task);
       });
       return;
     }
     if (vector !== VECTORS.callFunction && vector !== VECTORS.callFunctionSingle) {
-      v.pushWork(c.interruptEntry + c.handlerBody, () => this.hv.eoi(v));
+      this.beginHandler(v, vector);
+      v.pushWork(c.interruptEntry + c.handlerBody, () => {
+        this.endHandler(v, vector);
+        this.hv.eoi(v);
+      });
       return;
     }
     const queue = this.queues[v.index]!;
     const batch = queue.splice(0, queue.length);
+    this.beginHandler(v, vector);
     v.pushWork(c.interruptEntry, () => {
       const start = this.hv.sim.now;
       let cost = 0;
@@ -170,7 +220,7 @@ export class GuestKernel {
       v.pushWork(Math.max(cost, c.handlerBody), () => {
         const now = this.hv.sim.now;
         for (const csd of batch) {
-          if (this.hv.sink.active) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: csd.id, to: v.ref, latency: now - csd.sentAt });
+          if (this.hv.sink.active) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: csd.id, to: v.ref, latency: now - csd.sentAt, sendToHandler: start - csd.sentAt });
           const call = csd.call;
           call.released[csd.slot] = true;
           if (call.waitingOn === csd.slot && call.spin !== undefined) {
@@ -178,6 +228,7 @@ export class GuestKernel {
             call.spin.release();
           }
         }
+        this.endHandler(v, vector);
         this.hv.eoi(v);
         for (const csd of batch) csd.call.work?.after?.(v);
       });

@@ -92,7 +92,7 @@ export class Hypervisor {
       { self: 0, smt: costs.ipiWireSmt, socket: costs.ipiWireSocket, remote: costs.ipiWireRemote },
       { self: 0, smt: costs.cacheLineSmt, socket: costs.cacheLineSocket, remote: costs.cacheLineRemote },
     );
-    this.service = new HypervisorService(config.serviceCapacity);
+    this.service = new HypervisorService(config.serviceCapacity, () => sim.now);
     this.runners = topology.pcpus.map((p) => new PcpuRunner(this, p.id));
     this.pinnedTaken = topology.pcpus.map(() => false);
   }
@@ -179,7 +179,7 @@ export class Hypervisor {
     vcpu.leaveGuest('exited');
     const usesService = this.config.serviceCapacity !== Infinity && this.config.serviceReasons.includes(reason);
     const finish = (): void => {
-      if (usesService) this.service.release();
+      if (usesService) this.service.release(vcpu.vm);
       if (this.sink.active) this.sink.emit({ type: 'vm-exit', t: this.sim.now, vcpu: vcpu.ref, reason, cost: this.sim.now - start });
       // The trapped instruction retires; the guest continues from there once it is back in guest
       // mode, after any interrupt injected on entry (interrupts are taken at instruction boundaries).
@@ -187,15 +187,16 @@ export class Hypervisor {
       this.reenter(vcpu);
     };
     const handle = (): void => {
-      if (usesService && this.sim.now > start) {
-        const waited = this.sim.now - start;
-        this.service.queuedNs += waited;
-        if (this.sink.active) this.sink.emit({ type: 'service-queued', t: this.sim.now, vcpu: vcpu.ref, waited });
-      }
       this.sim.schedule(handlingNs, () => (body === null ? finish() : body(finish)));
     };
-    if (usesService) this.service.acquire(handle);
-    else handle();
+    if (usesService) {
+      this.service.acquire(vcpu.vm, (waited, behind) => {
+        if (waited > 0 && this.sink.active) this.sink.emit({ type: 'service-queued', t: this.sim.now, vcpu: vcpu.ref, waited, behind });
+        handle();
+      });
+    } else {
+      handle();
+    }
   }
 
   /**

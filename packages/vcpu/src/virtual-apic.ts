@@ -89,6 +89,7 @@ export class VirtualApic {
 
 /** Linux x86 IPI vectors (arch/x86/include/asm/irq_vectors.h). */
 export const VECTORS = {
+  localTimer: 0xec,
   reschedule: 0xfd,
   callFunction: 0xfc,
   callFunctionSingle: 0xfb,

@@ -288,22 +288,32 @@ export class MemoryManager {
   // ---- shootdowns ------------------------------------------------------------------------------
 
   /** Runs a shootdown per the VM's coordination: directly (SMP) or through the master (AMP). */
-  shootdown(req: ShootdownRequest, done: () => void): void {
-    this.shootdowns++;
+  shootdown(req: ShootdownRequest, finished: () => void): void {
+    const id = this.shootdowns++;
+    const sink = this.hv.sink;
+    const start = this.hv.sim.now;
+    let done = finished;
+    if (sink.active) {
+      sink.emit({ type: 'shootdown-begin', t: start, id, vcpu: req.initiator.ref, pages: req.vpns.length, strategy: this.strategy.name });
+      done = () => {
+        sink.emit({ type: 'shootdown-end', t: this.hv.sim.now, id, vcpu: req.initiator.ref, duration: this.hv.sim.now - start });
+        finished();
+      };
+    }
     if (this.coordination === 'smp' || req.initiator === this.master) {
       this.strategy.flush(this, req, done);
       return;
     }
     // AMP: hand the request to the master with an IPI, then spin until the master reports.
     const requester = req.initiator;
-    let finished = false;
+    let reported = false;
     let spin: { release(): void } | undefined;
     const report = (): void => {
-      finished = true;
+      reported = true;
       spin?.release();
     };
     this.kernel.crossCall(requester, [this.master], () => {
-      if (finished) {
+      if (reported) {
         requester.pushWork(this.hv.fabric.cacheLine(requester.pcpu, this.master.pcpu), done);
         return;
       }

@@ -199,6 +199,12 @@ export class Scheduler {
         t.state = 'blocked';
         this.release(v);
         return;
+      case 'sleep':
+        if (!(cmd.ns >= 0 && Number.isFinite(cmd.ns))) throw new InvalidParameterError(`task ${t.name}: sleep`, cmd.ns, 'a non-negative, finite number of ns');
+        t.state = 'blocked';
+        this.kernel.timer(v, Math.round(cmd.ns), (on) => this.wake(t, on, () => undefined));
+        this.release(v);
+        return;
       case 'op':
         t.inOp = true;
         cmd.run(v, (value) => {

@@ -6,6 +6,8 @@ export type TaskCommand =
   | { readonly kind: 'compute'; readonly ns: number }
   /** Sleep until someone wakes this task. */
   | { readonly kind: 'block' }
+  /** Sleep for `ns`: the vCPU may halt; a timer interrupt wakes the task. */
+  | { readonly kind: 'sleep'; readonly ns: number }
   /** Run an operation as this task on its vCPU (a memory operation, a wake-up); it calls `resume` when done. */
   | { readonly kind: 'op'; readonly run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void };
 
@@ -15,6 +17,7 @@ export type TaskState = 'runnable' | 'running' | 'blocked' | 'done';
 
 export const compute = (ns: number): TaskCommand => ({ kind: 'compute', ns });
 export const block = (): TaskCommand => ({ kind: 'block' });
+export const sleep = (ns: number): TaskCommand => ({ kind: 'sleep', ns });
 export const op = (run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void): TaskCommand => ({ kind: 'op', run });
 
 /** A guest task (thread): its code, where it may run, and where it is. */

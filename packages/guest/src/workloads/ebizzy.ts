@@ -1,5 +1,5 @@
 import { InvalidParameterError } from '@ipilab/core';
-import { compute, op } from '../sched/task';
+import { compute, op, sleep } from '../sched/task';
 import { param, perSecond, type Workload, type WorkloadContext } from './workload';
 
 /**
@@ -7,7 +7,8 @@ import { param, perSecond, type Workload, type WorkloadContext } from './workloa
  * (touching its pages), and unmap it — every unmap a TLB shootdown across the vCPUs running the
  * process. Figure of merit: records per second.
  * Parameters: threads (default: one per vCPU), chunkPages (16), searchNs per record (20,000),
- * pinned (false: threads start on vCPU i mod n and may be balanced).
+ * thinkNs (0: a sleep between records, during which the vCPU may halt), pinned (false: threads
+ * start on vCPU i mod n and may be balanced).
  */
 export class EbizzyWorkload implements Workload {
   readonly kind = 'ebizzy';
@@ -16,6 +17,7 @@ export class EbizzyWorkload implements Workload {
   private readonly chunkPages: number;
   private readonly searchNs: number;
   private readonly pinned: boolean;
+  private readonly thinkNs: number;
 
   constructor(
     private readonly ctx: WorkloadContext,
@@ -26,6 +28,7 @@ export class EbizzyWorkload implements Workload {
     this.chunkPages = param(params, 'chunkPages', 16, { min: 1, max: 4096, integer: true });
     this.searchNs = param(params, 'searchNs', 20_000, { min: 0 });
     this.pinned = params['pinned'] === true;
+    this.thinkNs = param(params, 'thinkNs', 0, { min: 0 });
     if (this.pinned && this.threads > n) {
       throw new InvalidParameterError('workload.threads', this.threads, `at most ${n} threads when pinned (the VM has ${n} vCPUs)`);
     }
@@ -58,6 +61,7 @@ export class EbizzyWorkload implements Workload {
             // munmap: a shootdown over the process's cpumask.
             yield op((v, resume) => mm.unmap(v, space, vpns, resume));
             this.records++;
+            if (this.thinkNs > 0) yield sleep(this.thinkNs);
           }
         }.bind(this),
         { vcpu, ...(this.pinned ? { affinity: [vcpu] } : {}) },

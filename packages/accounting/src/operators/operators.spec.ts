@@ -1,0 +1,127 @@
+import { TestScheduler } from 'rxjs/testing';
+import type { ModelEvent } from '@ipilab/events';
+import { interferenceMatrix, latencyDistributions, ofType, vcpuLedgers, windowedSeries } from '../index';
+
+const v = (vm: number, vcpu: number) => ({ vm, vcpu });
+const ts = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+describe('ofType', () => {
+  it('passes only events of the asked type', () => {
+    ts().run(({ cold, expectObservable }) => {
+      const a: ModelEvent = { type: 'ipi-sent', t: 1, id: 0, from: v(0, 0), targets: [1], kind: 'unicast', vector: 0xfb };
+      const b: ModelEvent = { type: 'vm-exit', t: 2, vcpu: v(0, 0), reason: 'hlt', cost: 5 };
+      expectObservable(cold('a-b-a|', { a, b }).pipe(ofType('ipi-sent'))).toBe('a---a|', { a });
+    });
+  });
+});
+
+describe('vcpuLedgers', () => {
+  it("partitions a vCPU's life into guest, handlers, shootdown wait, exits by reason, service queueing, halted and preempted", () => {
+    const r = v(0, 3);
+    const events: Record<string, ModelEvent> = {
+      a: { type: 'vcpu-state', t: 0, vcpu: r, from: 'offline', to: 'preempted', pcpu: 1 },
+      b: { type: 'vcpu-state', t: 10, vcpu: r, from: 'preempted', to: 'in-guest', pcpu: 1 },
+      c: { type: 'handler-begin', t: 20, vcpu: r, vector: 0xfb },
+      d: { type: 'handler-end', t: 30, vcpu: r, vector: 0xfb },
+      e: { type: 'vcpu-state', t: 40, vcpu: r, from: 'in-guest', to: 'exited', pcpu: 1 },
+      f: { type: 'service-queued', t: 50, vcpu: r, waited: 5, behind: { 1: 5 } },
+      g: { type: 'vm-exit', t: 60, vcpu: r, reason: 'apic-write', cost: 20 },
+      h: { type: 'vcpu-state', t: 60, vcpu: r, from: 'exited', to: 'in-guest', pcpu: 1 },
+      i: { type: 'shootdown-begin', t: 70, id: 0, vcpu: r, pages: 1, strategy: 'sync' },
+      j: { type: 'shootdown-end', t: 90, id: 0, vcpu: r, duration: 20 },
+      k: { type: 'vcpu-state', t: 100, vcpu: r, from: 'in-guest', to: 'halted', pcpu: 1 },
+      l: { type: 'run-end', t: 150 },
+    };
+    ts().run(({ cold, expectObservable }) => {
+      const expected = new Map([
+        [
+          '0.3',
+          { vm: 0, vcpu: 3, guest: 40, handlingInterrupts: 10, shootdownWait: 20, exits: { 'apic-write': 15 }, serviceQueued: 5, hostOther: 0, halted: 50, preempted: 10, offline: 0, total: 150 },
+        ],
+      ]);
+      expectObservable(cold('abcdefghijkl|', events).pipe(vcpuLedgers())).toBe('------------(x|)', { x: expected });
+    });
+  });
+
+  it('puts host time outside a completed exit (entry after a wake-up) in hostOther', () => {
+    const r = v(1, 0);
+    const events: Record<string, ModelEvent> = {
+      a: { type: 'vcpu-state', t: 0, vcpu: r, from: 'offline', to: 'halted', pcpu: 0 },
+      b: { type: 'vcpu-state', t: 100, vcpu: r, from: 'halted', to: 'exited', pcpu: 0 },
+      c: { type: 'vcpu-state', t: 130, vcpu: r, from: 'exited', to: 'in-guest', pcpu: 0 },
+      d: { type: 'run-end', t: 200 },
+    };
+    ts().run(({ cold, expectObservable }) => {
+      const x = new Map([['1.0', { vm: 1, vcpu: 0, guest: 70, handlingInterrupts: 0, shootdownWait: 0, exits: {}, serviceQueued: 0, hostOther: 30, halted: 100, preempted: 0, offline: 0, total: 200 }]]);
+      expectObservable(cold('abcd|', events).pipe(vcpuLedgers())).toBe('----(x|)', { x });
+    });
+  });
+});
+
+describe('interferenceMatrix', () => {
+  it("charges a preempted vCPU's wait to whoever runs on its pCPU, and service waits to the holders", () => {
+    const a = v(0, 0);
+    const b = v(1, 0);
+    const events: Record<string, ModelEvent> = {
+      p: { type: 'vcpu-state', t: 0, vcpu: b, from: 'offline', to: 'in-guest', pcpu: 2 },
+      q: { type: 'vcpu-state', t: 0, vcpu: a, from: 'offline', to: 'preempted', pcpu: 2 },
+      r: { type: 'vcpu-state', t: 30, vcpu: b, from: 'in-guest', to: 'preempted', pcpu: 2 },
+      s: { type: 'vcpu-state', t: 34, vcpu: a, from: 'preempted', to: 'in-guest', pcpu: 2 },
+      t: { type: 'service-queued', t: 40, vcpu: b, waited: 7, behind: { 0: 7 } },
+      u: { type: 'run-end', t: 50 },
+    };
+    ts().run(({ cold, expectObservable }) => {
+      const x = {
+        vms: [0, 1],
+        behind: { 0: { 0: 0, 1: 30 }, 1: { 0: 7 + 16, 1: 0 } },
+        switching: { 0: 4, 1: 4 },
+        waited: { 0: 34, 1: 7 + 20 },
+      };
+      expectObservable(cold('pqrstu|', events).pipe(interferenceMatrix())).toBe('------(x|)', { x });
+    });
+  });
+});
+
+describe('latencyDistributions', () => {
+  it('summarises send-to-handler, whole-call and shootdown times per VM from HdrHistograms (exact below 2,048 ns at 3 significant digits)', () => {
+    const handled = (t: number, s2h: number): ModelEvent => ({ type: 'ipi-handled', t, id: t, to: v(0, 1), latency: s2h + 10, sendToHandler: s2h });
+    const events: Record<string, ModelEvent> = {
+      a: handled(1, 100),
+      b: handled(2, 200),
+      c: handled(3, 300),
+      d: { type: 'cross-call-done', t: 4, id: 1, from: v(0, 0), targets: 1, duration: 1_000 },
+      e: { type: 'shootdown-end', t: 5, id: 0, vcpu: v(2, 0), duration: 2_000 },
+    };
+    ts().run(({ cold, expectObservable }) => {
+      const nan = { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+      const x = new Map([
+        [0, { ipiSendToHandler: { count: 3, mean: 200, p50: 200, p90: 300, p99: 300, max: 300 }, wholeCall: { count: 1, mean: 1_000, p50: 1_000, p90: 1_000, p99: 1_000, max: 1_000 }, shootdown: nan }],
+        [2, { ipiSendToHandler: nan, wholeCall: nan, shootdown: { count: 1, mean: 2_000, p50: 2_000, p90: 2_000, p99: 2_000, max: 2_000 } }],
+      ]);
+      expectObservable(cold('abcde|', events).pipe(latencyDistributions())).toBe('-----(x|)', { x });
+    });
+  });
+});
+
+describe('windowedSeries', () => {
+  it('emits per-VM rows for each tumbling window of simulated time when the next window starts and at completion', () => {
+    const events: Record<string, ModelEvent> = {
+      a: { type: 'ipi-sent', t: 10, id: 0, from: v(0, 0), targets: [1, 2], kind: 'multicast', vector: 0xfc },
+      b: { type: 'vm-exit', t: 50, vcpu: v(0, 0), reason: 'apic-write', cost: 5 },
+      c: { type: 'ipi-sent', t: 120, id: 1, from: v(1, 0), targets: [1], kind: 'unicast', vector: 0xfb },
+      d: { type: 'shootdown-end', t: 130, id: 0, vcpu: v(0, 2), duration: 40 },
+    };
+    const row = (vm: number, windowStart: number, o: object) => ({ vm, windowStart, ipisSent: 0, ipisHandled: 0, exits: 0, exitNs: 0, shootdowns: 0, shootdownNs: 0, serviceQueuedNs: 0, ...o });
+    ts().run(({ cold, expectObservable }) => {
+      expectObservable(cold('a-b-c-d|', events).pipe(windowedSeries(100))).toBe('----x--(yz|)', {
+        x: row(0, 0, { ipisSent: 1, exits: 1, exitNs: 5 }),
+        y: row(0, 100, { shootdowns: 1, shootdownNs: 40 }),
+        z: row(1, 100, { ipisSent: 1 }),
+      });
+    });
+  });
+
+  it('refuses a window that is not a positive integer', () => {
+    expect(() => windowedSeries(0)).toThrow('windowNs: expected a positive integer number of ns, got 0');
+  });
+});

@@ -1,0 +1,171 @@
+import { defer, map, reduce, type OperatorFunction } from 'rxjs';
+import type { ExitReason, ModelEvent, VcpuRef } from '@ipilab/events';
+
+/**
+ * Where one vCPU's time went, in ns. The categories partition its life from time 0 to the end
+ * of the run, so they add up to `total`.
+ */
+export interface VcpuLedger {
+  readonly vm: number;
+  readonly vcpu: number;
+  /** In guest mode running its own work. */
+  guest: number;
+  /** In guest mode inside interrupt handlers. */
+  handlingInterrupts: number;
+  /** In guest mode as the initiator of a TLB shootdown, until it completed (global synchronisation). */
+  shootdownWait: number;
+  /** In the hypervisor handling exits, by reason (queueing for the service excluded). */
+  exits: Partial<Record<ExitReason, number>>;
+  /** Queued for the shared hypervisor service during exits. */
+  serviceQueued: number;
+  /** In the hypervisor outside a completed exit: the entry path after a wake-up, an unfinished exit. */
+  hostOther: number;
+  halted: number;
+  preempted: number;
+  offline: number;
+  total: number;
+}
+
+interface Live {
+  ledger: VcpuLedger;
+  state: string;
+  last: number;
+  handlers: number;
+  shootdowns: number;
+  pendingExit: number;
+  pendingQueued: number;
+}
+
+export type VcpuLedgers = Map<string, VcpuLedger>;
+
+export const vcpuKey = (r: VcpuRef): string => `${r.vm}.${r.vcpu}`;
+
+function newLive(r: VcpuRef): Live {
+  return {
+    ledger: { vm: r.vm, vcpu: r.vcpu, guest: 0, handlingInterrupts: 0, shootdownWait: 0, exits: {}, serviceQueued: 0, hostOther: 0, halted: 0, preempted: 0, offline: 0, total: 0 },
+    state: 'offline',
+    last: 0,
+    handlers: 0,
+    shootdowns: 0,
+    pendingExit: 0,
+    pendingQueued: 0,
+  };
+}
+
+/** Credits the time since the last event to the bucket the vCPU's state and activity select. */
+function advance(l: Live, t: number): void {
+  const dt = t - l.last;
+  l.last = t;
+  if (dt <= 0) return;
+  const g = l.ledger;
+  switch (l.state) {
+    case 'in-guest':
+      if (l.handlers > 0) g.handlingInterrupts += dt;
+      else if (l.shootdowns > 0) g.shootdownWait += dt;
+      else g.guest += dt;
+      break;
+    case 'exited':
+      l.pendingExit += dt;
+      break;
+    case 'halted':
+      g.halted += dt;
+      break;
+    case 'preempted':
+      g.preempted += dt;
+      break;
+    default:
+      g.offline += dt;
+  }
+}
+
+function refOf(e: ModelEvent): VcpuRef | undefined {
+  switch (e.type) {
+    case 'vcpu-state':
+    case 'vm-exit':
+    case 'service-queued':
+    case 'handler-begin':
+    case 'handler-end':
+    case 'shootdown-begin':
+    case 'shootdown-end':
+      return e.vcpu;
+    default:
+      return undefined;
+  }
+}
+
+/** One step of the ledger reducer (mutates the accumulator it is given, touches nothing else). */
+export function ledgerStep(acc: Map<string, Live>, e: ModelEvent): Map<string, Live> {
+  if (e.type === 'run-end') {
+    for (const l of acc.values()) {
+      advance(l, e.t);
+      l.ledger.hostOther += l.pendingExit;
+      l.pendingExit = 0;
+      l.ledger.total = e.t;
+    }
+    return acc;
+  }
+  const r = refOf(e);
+  if (r === undefined) return acc;
+  const key = vcpuKey(r);
+  let l = acc.get(key);
+  if (l === undefined) {
+    l = newLive(r);
+    if (e.type === 'vcpu-state') l.state = e.from;
+    acc.set(key, l);
+  }
+  advance(l, e.t);
+  switch (e.type) {
+    case 'vcpu-state':
+      if (e.from === 'exited' && e.to !== 'exited') {
+        l.ledger.hostOther += l.pendingExit;
+        l.pendingExit = 0;
+      }
+      l.state = e.to;
+      break;
+    case 'vm-exit': {
+      const queued = Math.min(l.pendingQueued, l.pendingExit);
+      l.ledger.exits[e.reason] = (l.ledger.exits[e.reason] ?? 0) + l.pendingExit - queued;
+      l.ledger.serviceQueued += queued;
+      l.pendingExit = 0;
+      l.pendingQueued = 0;
+      break;
+    }
+    case 'service-queued':
+      l.pendingQueued += e.waited;
+      break;
+    case 'handler-begin':
+      l.handlers++;
+      break;
+    case 'handler-end':
+      l.handlers = Math.max(0, l.handlers - 1);
+      break;
+    case 'shootdown-begin':
+      l.shootdowns++;
+      break;
+    case 'shootdown-end':
+      l.shootdowns = Math.max(0, l.shootdowns - 1);
+      break;
+    default:
+  }
+  return acc;
+}
+
+/**
+ * Per-vCPU ledgers over a run: emits once, when the stream completes (after `run-end`).
+ */
+export function vcpuLedgers(): OperatorFunction<ModelEvent, VcpuLedgers> {
+  return (source) =>
+    defer(() =>
+      source.pipe(
+        reduce(ledgerStep, new Map<string, Live>()),
+        map((acc) => new Map([...acc].map(([k, l]) => [k, l.ledger] as const))),
+      ),
+    );
+}
+
+/** Sum of a ledger's categories: equals `total` (the conservation law). */
+export function ledgerSum(g: VcpuLedger): number {
+  let exits = 0;
+  for (const v of Object.values(g.exits)) exits += v ?? 0;
+  return g.guest + g.handlingInterrupts + g.shootdownWait + exits + g.serviceQueued + g.hostOther + g.halted + g.preempted + g.offline;
+}
