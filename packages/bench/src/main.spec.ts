@@ -7,7 +7,7 @@ describe('pnpm bench arguments', () => {
       help: false,
       repeats: 3,
       seed: 20261125,
-      only: ['mm1/ipilab', 'mm1/ceiling', 'mm1/simjs', 'mm1/simjs-timers', 'ipi-broadcast/trap-physical', 'ipi-broadcast/trap-cluster', 'ipi-broadcast/pv-physical', 'ipi-broadcast/posted-physical'],
+      only: ['mm1/ipilab', 'mm1/ceiling', 'mm1/simjs', 'mm1/simjs-timers', 'ipi-broadcast/trap-physical', 'ipi-broadcast/trap-cluster', 'ipi-broadcast/pv-physical', 'ipi-broadcast/posted-physical', 'ipi-broadcast/pv-physical-accounting'],
       sizes: { mm1: 1_000_000, 'ipi-broadcast': 2_000 },
     });
     expect(parseBenchArgs(['--json', '--customers', '5000', '--ipi-ops', '10', '--only', 'mm1/ipilab, mm1/ceiling'])).toMatchObject({

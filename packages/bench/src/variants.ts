@@ -32,10 +32,10 @@ const mm1 = (f: (p: Mm1Params) => Mm1Result) => (size: number, seed: number): Be
   return { events: r.events, units: r.customers, check: r.meanWaitNs };
 };
 
-const ipi = (backend: string, mode: 'x2apic-physical' | 'x2apic-cluster') => (size: number): BenchmarkRun => {
+const ipi = (backend: string, mode: 'x2apic-physical' | 'x2apic-cluster', accounting = false) => (size: number): BenchmarkRun => {
   // Loaded on use, so the M/M/1 workers' peak RSS does not include the whole model.
   const { runIpiBroadcast } = require('./ipi/ipi-broadcast') as typeof import('./ipi/ipi-broadcast');
-  const r = runIpiBroadcast(backend, mode, size);
+  const r = runIpiBroadcast(backend, mode, size, accounting);
   return { events: r.events, units: r.operations };
 };
 
@@ -55,7 +55,7 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     },
   },
   'ipi-broadcast': {
-    title: 'IPI microbenchmark, broadcast, 80-vCPU VM on skylake-2s-80t, no event listener',
+    title: 'IPI microbenchmark, broadcast, 80-vCPU VM on skylake-2s-80t (no event listener unless -accounting)',
     unit: 'operation',
     sizeFlag: 'ipi-ops',
     defaultSize: 2_000,
@@ -64,6 +64,7 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
       'trap-cluster': { run: ipi('trap', 'x2apic-cluster'), description: 'trap backend, x2APIC cluster (5 exits per broadcast)' },
       'pv-physical': { run: ipi('pv', 'x2apic-physical'), description: 'pv backend (1 hypercall per broadcast)' },
       'posted-physical': { run: ipi('posted', 'x2apic-physical'), description: 'posted backend (broadcasts take the trap path)' },
+      'pv-physical-accounting': { run: ipi('pv', 'x2apic-physical', true), description: 'pv-physical with the accounting streams subscribed' },
     },
   },
 };

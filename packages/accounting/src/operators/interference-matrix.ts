@@ -1,6 +1,6 @@
 import { defer, map, reduce, type OperatorFunction } from 'rxjs';
 import type { ModelEvent } from '@ipilab/events';
-import { vcpuKey } from './vcpu-ledgers';
+import { vcpuId } from './vcpu-ledgers';
 
 /**
  * Who made whom wait, in ns: `behind[victim][culprit]` is the time the victim VM's vCPUs spent
@@ -18,8 +18,10 @@ export interface InterferenceMatrix {
 
 interface Acc {
   last: number;
-  state: Map<string, { vm: number; state: string; pcpu: number }>;
-  occupant: Map<number, string>;
+  state: Map<number, { vm: number; state: string; pcpu: number }>;
+  occupant: Map<number, number>;
+  /** vCPUs currently preempted (the only ones that accrue waiting). */
+  preempted: Set<number>;
   behind: Map<number, Map<number, number>>;
   switching: Map<number, number>;
   waited: Map<number, number>;
@@ -37,8 +39,8 @@ function accrue(acc: Acc, t: number): void {
   const dt = t - acc.last;
   acc.last = t;
   if (dt <= 0) return;
-  for (const s of acc.state.values()) {
-    if (s.state !== 'preempted') continue;
+  for (const key of acc.preempted) {
+    const s = acc.state.get(key)!;
     acc.waited.set(s.vm, (acc.waited.get(s.vm) ?? 0) + dt);
     const occ = acc.occupant.get(s.pcpu);
     if (occ === undefined) acc.switching.set(s.vm, (acc.switching.get(s.vm) ?? 0) + dt);
@@ -51,11 +53,13 @@ const ON_CPU = new Set(['in-guest', 'exited']);
 export function interferenceStep(acc: Acc, e: ModelEvent): Acc {
   if (e.type === 'vcpu-state') {
     accrue(acc, e.t);
-    const key = vcpuKey(e.vcpu);
+    const key = vcpuId(e.vcpu);
     acc.vms.add(e.vcpu.vm);
     const prev = acc.state.get(key);
     if (prev !== undefined && acc.occupant.get(prev.pcpu) === key && !ON_CPU.has(e.to)) acc.occupant.delete(prev.pcpu);
     acc.state.set(key, { vm: e.vcpu.vm, state: e.to, pcpu: e.pcpu });
+    if (e.to === 'preempted') acc.preempted.add(key);
+    else acc.preempted.delete(key);
     if (ON_CPU.has(e.to)) acc.occupant.set(e.pcpu, key);
   } else if (e.type === 'service-queued') {
     acc.vms.add(e.vcpu.vm);
@@ -72,7 +76,7 @@ export function interferenceMatrix(): OperatorFunction<ModelEvent, InterferenceM
   return (source) =>
     defer(() =>
       source.pipe(
-        reduce(interferenceStep, { last: 0, state: new Map(), occupant: new Map(), behind: new Map(), switching: new Map(), waited: new Map(), vms: new Set() } as Acc),
+        reduce(interferenceStep, { last: 0, state: new Map(), occupant: new Map(), preempted: new Set(), behind: new Map(), switching: new Map(), waited: new Map(), vms: new Set() } as Acc),
         map((acc) => {
           const vms = [...acc.vms].sort((a, b) => a - b);
           const behind: Record<number, Record<number, number>> = {};

@@ -40,6 +40,9 @@ export type VcpuLedgers = Map<string, VcpuLedger>;
 
 export const vcpuKey = (r: VcpuRef): string => `${r.vm}.${r.vcpu}`;
 
+/** A numeric vCPU key for the per-event path (no string building per event). */
+export const vcpuId = (r: VcpuRef): number => r.vm * 1_048_576 + r.vcpu;
+
 function newLive(r: VcpuRef): Live {
   return {
     ledger: { vm: r.vm, vcpu: r.vcpu, guest: 0, handlingInterrupts: 0, shootdownWait: 0, exits: {}, serviceQueued: 0, hostOther: 0, halted: 0, preempted: 0, offline: 0, total: 0 },
@@ -94,7 +97,7 @@ function refOf(e: ModelEvent): VcpuRef | undefined {
 }
 
 /** One step of the ledger reducer (mutates the accumulator it is given, touches nothing else). */
-export function ledgerStep(acc: Map<string, Live>, e: ModelEvent): Map<string, Live> {
+export function ledgerStep(acc: Map<number, Live>, e: ModelEvent): Map<number, Live> {
   if (e.type === 'run-end') {
     for (const l of acc.values()) {
       advance(l, e.t);
@@ -106,7 +109,7 @@ export function ledgerStep(acc: Map<string, Live>, e: ModelEvent): Map<string, L
   }
   const r = refOf(e);
   if (r === undefined) return acc;
-  const key = vcpuKey(r);
+  const key = vcpuId(r);
   let l = acc.get(key);
   if (l === undefined) {
     l = newLive(r);
@@ -157,8 +160,8 @@ export function vcpuLedgers(): OperatorFunction<ModelEvent, VcpuLedgers> {
   return (source) =>
     defer(() =>
       source.pipe(
-        reduce(ledgerStep, new Map<string, Live>()),
-        map((acc) => new Map([...acc].map(([k, l]) => [k, l.ledger] as const))),
+        reduce(ledgerStep, new Map<number, Live>()),
+        map((acc) => new Map([...acc.values()].map((l) => [vcpuKey(l.ledger), l.ledger] as const))),
       ),
     );
 }

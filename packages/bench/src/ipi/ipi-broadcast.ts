@@ -23,15 +23,29 @@ const BACKENDS: Record<string, IpiBackendFactory> = {
 
 /**
  * The full model's speed: the microbenchmark's broadcast mode on an 80-vCPU VM (80-thread
- * Skylake preset), nobody listening to events, as a sweep point would run it.
+ * Skylake preset), as a sweep point would run it — with nobody listening to model events, or
+ * with the accounting streams (ledgers, interference matrix, latency histograms) subscribed.
  */
-export function runIpiBroadcast(backend: string, apicMode: ApicMode, operations: number): IpiBroadcastRun {
+export function runIpiBroadcast(backend: string, apicMode: ApicMode, operations: number, accounting = false): IpiBroadcastRun {
   const sim = new Simulation();
-  const hv = new Hypervisor(sim, new EventSink(), hostPreset('skylake-2s-80t'), resolveCosts(KVM_SKYLAKE_2018), DEFAULT_HYPERVISOR_CONFIG);
+  const sink = new EventSink();
+  const hv = new Hypervisor(sim, sink, hostPreset('skylake-2s-80t'), resolveCosts(KVM_SKYLAKE_2018), DEFAULT_HYPERVISOR_CONFIG);
+  // With accounting on, the run feeds the ledgers, the interference matrix and the latency histograms.
+  // Loaded only when used, so the plain variants do not carry RxJS and the histograms.
+  let acct: { finish(): void } | undefined;
+  if (accounting) {
+    const a = require('@ipilab/accounting') as typeof import('@ipilab/accounting');
+    const service = new a.AccountingService(sink, sim);
+    service.onDidPublish.pipe(a.vmLedgers()).subscribe();
+    service.onDidPublish.pipe(a.interferenceMatrix()).subscribe();
+    service.onDidPublish.pipe(a.latencyDistributions()).subscribe();
+    acct = service;
+  }
   const vm = hv.addVm({ name: 'vm', vcpus: 80, placement: 'pinned', apicMode, backend }, BACKENDS[backend]!);
   let mean = NaN;
   new IpiBench(hv, new GuestKernel(hv, vm), { modes: ['broadcast'], iterations: operations }).start((r) => (mean = r.modes.broadcast!.totalNs.mean));
   hv.start();
   sim.run({ until: Number.MAX_SAFE_INTEGER - 1 });
+  acct?.finish();
   return { events: sim.eventsProcessed, operations, meanTotalNs: mean };
 }
