@@ -38,6 +38,7 @@ interface Outcome {
   vms: Map<number, VmLedger>;
   matrix: InterferenceMatrix;
   figures: Record<string, number>[];
+  // (workload results are records of numbers for the workloads used here)
   hv: Hypervisor;
   end: number;
 }
@@ -70,7 +71,7 @@ function runVms(plans: readonly VmPlan[], pcpus: readonly number[], ns: number, 
   hv.start();
   sim.run({ until: ns });
   acct.finish();
-  out.figures = workloads.map((w) => w.result(ns));
+  out.figures = workloads.map((w) => w.result(ns) as Record<string, number>);
   out.hv = hv;
   out.end = sim.now;
   return out;

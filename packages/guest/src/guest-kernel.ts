@@ -177,8 +177,8 @@ export class GuestKernel {
       this.beginHandler(v, vector);
       v.pushWork(c.interruptEntry + c.deviceInterruptHandler, () => {
         this.endHandler(v, vector);
-        this.hv.eoi(v);
         v.pushWork(0, () => device(v));
+        this.hv.eoi(v);
       });
       return;
     }
@@ -189,8 +189,10 @@ export class GuestKernel {
         const now = this.hv.sim.now;
         if (this.hv.sink.active) for (const w of woken) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: w.id, to: v.ref, latency: now - w.sentAt, sendToHandler: began - w.sentAt });
         this.endHandler(v, vector);
-        this.hv.eoi(v);
+        // The woken work is queued before the EOI: an interrupt taken at the EOI must run on top
+        // of it (before it), as one taken after iret would, not underneath it.
         for (const w of woken) v.pushWork(0, w.task);
+        this.hv.eoi(v);
       });
       return;
     }
@@ -229,8 +231,8 @@ export class GuestKernel {
           }
         }
         this.endHandler(v, vector);
-        this.hv.eoi(v);
         for (const csd of batch) csd.call.work?.after?.(v);
+        this.hv.eoi(v);
       });
     });
   }

@@ -7,6 +7,7 @@ import { param, perSecond, type Workload, type WorkloadContext } from './workloa
  * Figure of merit: progress per second (units completed per simulated second, all tasks).
  */
 export class ComputeVictimWorkload implements Workload {
+  readonly primary = { key: 'progressPerSecond', higherIsBetter: true };
   readonly kind = 'compute';
   units = 0;
   private readonly tasks: number;
@@ -37,7 +38,11 @@ export class ComputeVictimWorkload implements Workload {
     }
   }
 
-  result(elapsedNs: number): Record<string, number> {
+  resetStats(): void {
+    this.units = 0;
+  }
+
+  result(elapsedNs: number): Record<string, unknown> {
     return { units: this.units, progressPerSecond: perSecond(this.units, elapsedNs) };
   }
 }

@@ -8,6 +8,7 @@ import { param, perSecond, type Workload, type WorkloadContext } from './workloa
  * Parameters: parents (2), pages (64), writes (16), workNs between forks (50,000).
  */
 export class ForkCowWorkload implements Workload {
+  readonly primary = { key: 'forksPerSecond', higherIsBetter: true };
   readonly kind = 'fork-cow';
   forks = 0;
   private readonly parents: number;
@@ -63,7 +64,11 @@ export class ForkCowWorkload implements Workload {
     }
   }
 
-  result(elapsedNs: number): Record<string, number> {
+  resetStats(): void {
+    this.forks = 0;
+  }
+
+  result(elapsedNs: number): Record<string, unknown> {
     return { forks: this.forks, forksPerSecond: perSecond(this.forks, elapsedNs), shootdowns: this.ctx.mm.shootdowns };
   }
 }

@@ -11,6 +11,7 @@ import { param, type Workload, type WorkloadContext } from './workload';
  * sendNs (2,000) and receiveNs (2,000) of CPU per message.
  */
 export class HackbenchWorkload implements Workload {
+  readonly primary = { key: 'seconds', higherIsBetter: false };
   readonly kind = 'hackbench';
   private readonly groups: number;
   private readonly pairs: number;
@@ -79,7 +80,7 @@ export class HackbenchWorkload implements Workload {
     }
   }
 
-  result(): Record<string, number> {
+  result(): Record<string, unknown> {
     return { seconds: this.finishedAt < 0 ? NaN : this.finishedAt / 1e9, delivered: this.delivered, wakeIpis: this.ctx.sched.wakeIpis };
   }
 }

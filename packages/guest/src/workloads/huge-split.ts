@@ -11,6 +11,7 @@ import { param, perSecond, type Workload, type WorkloadContext } from './workloa
  * reclaimIntervalNs (200,000), swapPages (64).
  */
 export class HugeSplitWorkload implements Workload {
+  readonly primary = { key: 'touchesPerSecond', higherIsBetter: true };
   readonly kind = 'huge-split';
   splits = 0;
   touches = 0;
@@ -78,7 +79,12 @@ export class HugeSplitWorkload implements Workload {
     }, { vcpu: 0 });
   }
 
-  result(elapsedNs: number): Record<string, number> {
+  resetStats(): void {
+    this.splits = 0;
+    this.touches = 0;
+  }
+
+  result(elapsedNs: number): Record<string, unknown> {
     return { splits: this.splits, splitsPerSecond: perSecond(this.splits, elapsedNs), touchesPerSecond: perSecond(this.touches, elapsedNs) };
   }
 }

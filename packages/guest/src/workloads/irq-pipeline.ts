@@ -14,6 +14,7 @@ const DEVICE_VECTOR = 0x41;
  * Parameters: rate (50,000/s), irqVcpus ([0]), appVcpus ([1]), processNs (5,000).
  */
 export class IrqPipelineWorkload implements Workload {
+  readonly primary = { key: 'latencyP50Ns', higherIsBetter: false };
   readonly kind = 'irq-pipeline';
   private readonly rate: number;
   private readonly irqVcpus: number[];
@@ -69,7 +70,12 @@ export class IrqPipelineWorkload implements Workload {
     this.irqVcpus.forEach((_, i) => hv.sim.schedule(Math.max(1, Math.round(rng.exponential(meanGap))), raise, i));
   }
 
-  result(elapsedNs: number): Record<string, number> {
+  resetStats(): void {
+    this.processed = 0;
+    this.latencies.length = 0;
+  }
+
+  result(elapsedNs: number): Record<string, unknown> {
     const s = [...this.latencies].sort((a, b) => a - b);
     const at = (q: number): number => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!);
     const mean = s.length === 0 ? NaN : s.reduce((a, b) => a + b, 0) / s.length;

@@ -11,6 +11,7 @@ import { param, type Workload, type WorkloadContext } from './workload';
 /** The IPI microbenchmark as a Workload: `mode` (one or a list) and `iterations`. */
 class IpiBenchWorkload implements Workload {
   readonly kind = 'ipi-bench';
+  readonly primary: { key: string; higherIsBetter: boolean };
   private readonly bench: IpiBench;
   private modes: Record<string, unknown> = {};
 
@@ -22,20 +23,20 @@ class IpiBenchWorkload implements Workload {
     if (params['sender'] !== undefined) extra.sender = params['sender'] as number;
     if (params['target'] !== undefined) extra.target = params['target'] as number;
     this.bench = new IpiBench(ctx.hv, ctx.kernel, { modes, iterations, ...extra });
+    this.primary = { key: `modes.${modes[modes.length - 1]}.totalNs.mean`, higherIsBetter: false };
   }
 
   start(): void {
     this.bench.start((r) => (this.modes = r.modes));
   }
 
-  result(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [m, f] of Object.entries(this.modes) as [string, { ops: number; sendToHandlerNs: { mean: number }; totalNs: { mean: number } }][]) {
-      out[`${m}.ops`] = f.ops;
-      out[`${m}.sendToHandlerNs`] = f.sendToHandlerNs.mean;
-      out[`${m}.totalNs`] = f.totalNs.mean;
+  result(): Record<string, unknown> {
+    const modes: Record<string, unknown> = {};
+    for (const [m, f] of Object.entries(this.modes) as [string, { ops: number; sendToHandlerNs: { mean: number; p50: number; p99: number }; totalNs: { mean: number; p50: number; p99: number } }][]) {
+      const pick = (x: { mean: number; p50: number; p99: number }) => ({ mean: x.mean, p50: x.p50, p99: x.p99 });
+      modes[m] = { ops: f.ops, sendToHandlerNs: pick(f.sendToHandlerNs), totalNs: pick(f.totalNs) };
     }
-    return out;
+    return { modes };
   }
 }
 

@@ -19,8 +19,12 @@ export interface WorkloadContext {
 export interface Workload {
   readonly kind: string;
   start(): void;
-  /** Figures of merit over `elapsedNs` of simulated time. */
-  result(elapsedNs: number): Record<string, number>;
+  /** Forgets what was counted so far (the end of a warm-up); figures then cover what follows. */
+  resetStats?(): void;
+  /** Figures of merit over `elapsedNs` of simulated time (since the last reset). */
+  result(elapsedNs: number): Record<string, unknown>;
+  /** The figure that says how well it did, and whether higher is better (for slowdowns and comparisons). */
+  readonly primary: { readonly key: string; readonly higherIsBetter: boolean };
 }
 
 /** Reads an optional numeric parameter: a clear error naming `workload.<key>` when it is wrong. */

@@ -16,7 +16,7 @@ function run(kind: string, backend: Backend, params: Record<string, unknown> = {
   r.hv.start();
   r.sim.run({ until: ns });
   expect(mm.staleUses).toEqual([]);
-  return w.result(ns);
+  return w.result(ns) as Record<string, number>;
 }
 
 describe('workloads on an 80-vCPU VM under trap, pv and posted', () => {

@@ -10,7 +10,9 @@ export type TlbOp =
   | { readonly kind: 'read' | 'write'; readonly vpn: number; readonly gap: number }
   | { readonly kind: 'remap'; readonly vpns: readonly number[]; readonly gap: number }
   | { readonly kind: 'switch'; readonly gap: number }
-  | { readonly kind: 'split'; readonly gap: number };
+  | { readonly kind: 'split'; readonly gap: number }
+  /** Sleep on a timer: the vCPU may halt; the timer interrupt's continuation resumes the actor. */
+  | { readonly kind: 'sleep'; readonly gap: number };
 
 export interface TlbScenario {
   readonly vcpus: number;
@@ -33,6 +35,7 @@ const opArb: fc.Arbitrary<TlbOp> = fc.oneof(
   fc.record({ kind: fc.constant('remap' as const), vpns: fc.uniqueArray(fc.integer({ min: 0, max: SMALL_PAGES - 1 }), { minLength: 1, maxLength: 4 }), gap: fc.integer({ min: 0, max: 3_000 }) }),
   fc.record({ kind: fc.constant('switch' as const), gap: fc.integer({ min: 0, max: 3_000 }) }),
   fc.record({ kind: fc.constant('split' as const), gap: fc.integer({ min: 0, max: 3_000 }) }),
+  fc.record({ kind: fc.constant('sleep' as const), gap: fc.integer({ min: 1, max: 20_000 }) }),
 );
 
 export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.integer({ min: 2, max: 6 }).chain((vcpus) =>
@@ -124,6 +127,9 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
               case 'split':
                 if (space.isHuge(HUGE_INDEX)) mm.splitHuge(v, space, HUGE_INDEX, next);
                 else next();
+                return;
+              case 'sleep':
+                kernel.timer(v, op.gap, () => next());
                 return;
             }
           });

@@ -1,0 +1,84 @@
+import Table from 'cli-table3';
+import type { CompareOutput, RunOutput } from '@ipilab/scenario';
+
+const pct = (x: number, total: number): string => (total > 0 ? `${((100 * x) / total).toFixed(1)}%` : '-');
+const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(3) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
+const style = { head: [], border: [] };
+
+/** The terminal view of one run: a row per VM, then who waited behind whom. */
+export function runTables(out: RunOutput): string {
+  const vms = new Table({
+    head: ['VM', 'figure of merit', 'value', 'guest', 'handlers', 'shootdown wait', 'exits', 'queued', 'preempted', 'halted', 'IPIs sent', 'exits (n)', 'slowdown vs alone'],
+    style,
+  });
+  for (const [name, v] of Object.entries(out.vms)) {
+    const l = v.ledger;
+    const exitNs = Object.values(l.exits).reduce((a, b) => a + (b ?? 0), 0);
+    vms.push([
+      name,
+      v.primary.key,
+      fmt(v.primary.value),
+      pct(l.guest, l.total),
+      pct(l.handlingInterrupts, l.total),
+      pct(l.shootdownWait, l.total),
+      pct(exitNs + l.hostOther, l.total),
+      pct(l.serviceQueued, l.total),
+      pct(l.preempted, l.total),
+      pct(l.halted, l.total),
+      String(Object.values(v.ipi.sent).reduce((a, b) => a + (b ?? 0), 0)),
+      String(Object.values(v.ipi.exits).reduce((a, b) => a + (b ?? 0), 0)),
+      v.slowdownVsAlone === undefined ? '-' : `${v.slowdownVsAlone.toFixed(2)}x`,
+    ]);
+  }
+  const names = out.interference.vms;
+  const matrix = new Table({ head: ['waited (ms) \\ behind', ...names, 'pCPU switching'], style });
+  for (const victim of names) {
+    matrix.push([victim, ...names.map((c) => (out.interference.behindNs[victim]![c]! / 1e6).toFixed(3)), (out.interference.switchingNs[victim]! / 1e6).toFixed(3)]);
+  }
+  return `${out.scenario}: seed ${out.seed}, ${(out.simulatedNs / 1e6).toFixed(3)} ms simulated, ${out.events} events\n${vms.toString()}\nInterference (time each VM waited behind another's work, on shared pCPUs and in the hypervisor service):\n${matrix.toString()}\n`;
+}
+
+const ci = (e: { mean: number; ci95: readonly [number, number]; n: number }): string =>
+  e.n < 2 ? fmt(e.mean) : `${fmt(e.mean)} [${fmt(e.ci95[0])}, ${fmt(e.ci95[1])}]`;
+
+/** The terminal view of a comparison: per VM, each variant's figure, ratio to the first, slowdown. */
+export function compareTable(out: CompareOutput): string {
+  const table = new Table({ head: ['VM', 'figure', out.vary, 'mean [95% CI]', 'ratio to first [95% CI]', 'slowdown vs alone'], style });
+  const names = Object.keys(out.variants[0]!.vms);
+  for (const name of names) {
+    for (const v of out.variants) {
+      const f = v.vms[name];
+      if (f === undefined) continue;
+      table.push([name, `${f.figure} (${f.higherIsBetter ? 'higher' : 'lower'} is better)`, String(v.value), ci(f.estimate), ci(f.ratio), f.slowdownVsAlone === undefined ? '-' : `${ci(f.slowdownVsAlone)}x`]);
+    }
+  }
+  return `${out.scenario}: ${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s) each (seeds ${out.seeds.join(', ')}; common random numbers)\n${table.toString()}\n`;
+}
+
+/** One CSV row per VM: the figure, the ledger (ns) and the counts. */
+export function runCsv(out: RunOutput): string {
+  const header = ['vm', 'figure', 'value', 'slowdownVsAlone', 'guestNs', 'handlingInterruptsNs', 'shootdownWaitNs', 'exitNs', 'hostOtherNs', 'serviceQueuedNs', 'preemptedNs', 'haltedNs', 'totalNs', 'ipisSent', 'exits', 'hypercalls', 'shootdowns'];
+  const rows = Object.entries(out.vms).map(([name, v]) => {
+    const l = v.ledger;
+    return [
+      name,
+      v.primary.key,
+      v.primary.value,
+      v.slowdownVsAlone ?? '',
+      l.guest,
+      l.handlingInterrupts,
+      l.shootdownWait,
+      Object.values(l.exits).reduce((a, b) => a + (b ?? 0), 0),
+      l.hostOther,
+      l.serviceQueued,
+      l.preempted,
+      l.halted,
+      l.total,
+      Object.values(v.ipi.sent).reduce((a, b) => a + (b ?? 0), 0),
+      Object.values(v.ipi.exits).reduce((a, b) => a + (b ?? 0), 0),
+      v.ipi.hypercalls,
+      v.ipi.shootdowns,
+    ].join(',');
+  });
+  return `${header.join(',')}\n${rows.join('\n')}\n`;
+}

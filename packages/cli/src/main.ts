@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { KernelError } from '@ipilab/core';
+import { ScenarioError } from '@ipilab/scenario';
+import { compareTable, runCsv, runTables } from './format';
+import { presetsText } from './presets';
+
+/** Exit codes: 0 success, 1 the run failed, 2 usage or scenario error. */
+export const EXIT = { ok: 0, runError: 1, usage: 2 } as const;
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Writes files into `dir` all or nothing: each goes to a temporary name first. */
+function writeOutputs(dir: string, files: Record<string, string>): void {
+  mkdirSync(dir, { recursive: true });
+  const staged = Object.entries(files).map(([name, body]) => {
+    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+    writeFileSync(tmp, body);
+    return [tmp, join(dir, name)] as const;
+  });
+  for (const [tmp, final] of staged) renameSync(tmp, final);
+}
+
+export function buildProgram(out: (s: string) => void): Command {
+  const program = new Command('ipilab')
+    .description('What-if analyses of inter-processor interrupts on virtualised NUMA hosts.')
+    .exitOverride()
+    .configureOutput({ writeOut: out, writeErr: (s) => process.stderr.write(s), outputError: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(ipilab --help for usage)');
+
+  program
+    .command('run')
+    .description('run a scenario and print where each VM\'s time went and who waited behind whom')
+    .argument('<scenario>', 'scenario file (YAML or JSON)')
+    .option('--set <path=value>', 'override a scenario key, e.g. hypervisor.backend=pv or vms[0].vcpus=64 (repeatable)', collect, [])
+    .addOption(new Option('--json', 'print one JSON document (docs/cli.md)').conflicts('csv'))
+    .option('--csv', 'print one CSV row per VM')
+    .option('--out <dir>', 'also write run.json and run.csv into this directory')
+    .action((file: string, o: { set: string[]; json?: boolean; csv?: boolean; out?: string }) => {
+      const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+      const result = s.runWithSlowdown(s.loadScenario(file, o.set));
+      if (o.out !== undefined) writeOutputs(o.out, { 'run.json': `${JSON.stringify(result, null, 2)}\n`, 'run.csv': runCsv(result) });
+      out(o.json === true ? `${JSON.stringify(result, null, 2)}\n` : o.csv === true ? runCsv(result) : runTables(result));
+    });
+
+  program
+    .command('compare')
+    .description('run a scenario under each value of one key, with replications and 95% confidence intervals')
+    .argument('<scenario>', 'scenario file (YAML or JSON)')
+    .requiredOption('--vary <path=v1,v2,...>', 'the key to vary and its values, e.g. hypervisor.backend=trap,pv')
+    .option('--set <path=value>', 'override a scenario key for every variant (repeatable)', collect, [])
+    .option('--json', 'print one JSON document')
+    .option('--out <dir>', 'also write compare.json into this directory')
+    .action((file: string, o: { vary: string; set: string[]; json?: boolean; out?: string }) => {
+      const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+      const tty = process.stderr.isTTY === true && o.json !== true;
+      const result = s.compareScenario(file, o.set, o.vary, tty ? (d, t) => process.stderr.write(`\rrun ${d}/${t}${d === t ? '\n' : ''}`) : undefined);
+      if (o.out !== undefined) writeOutputs(o.out, { 'compare.json': `${JSON.stringify(result, null, 2)}\n` });
+      out(o.json === true ? `${JSON.stringify(result, null, 2)}\n` : compareTable(result));
+    });
+
+  program
+    .command('validate')
+    .description('check a scenario file without running it')
+    .argument('<scenario>', 'scenario file (YAML or JSON)')
+    .option('--set <path=value>', 'override a scenario key (repeatable)', collect, [])
+    .action((file: string, o: { set: string[] }) => {
+      const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+      const l = s.loadScenario(file, o.set);
+      out(`${file}: valid (${l.scenario.vms.length} VM spec(s), ${(l.scenario.run.duration / 1e6).toFixed(3)} ms, ${l.scenario.run.replications} replication(s))\n`);
+    });
+
+  program
+    .command('presets')
+    .description('list host presets, calibration profiles, IPI backends, shootdown strategies and workloads')
+    .option('--json', 'print one JSON document')
+    .action((o: { json?: boolean }) => out(presetsText(o.json === true)));
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Errors become one line on stderr, never a stack trace. */
+export function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): number {
+  try {
+    buildProgram(out).parse([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (e instanceof ScenarioError) {
+      process.stderr.write(`ipilab: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    const message = e instanceof KernelError ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    process.stderr.write(`ipilab: the run failed: ${message}\n`);
+    if (process.env['IPILAB_DEBUG'] === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return EXIT.runError;
+  }
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,101 @@
+import { ScenarioError } from './errors';
+import { applySet, readScenarioFile, validateScenario, type LoadedScenario } from './load';
+import { runScenario, type RunOutput } from './run-scenario';
+import { estimate, type Estimate } from './statistics';
+import { dirname, resolve } from 'node:path';
+
+/**
+ * A run with each VM's slowdown against running alone: every VM also runs by itself, same seed,
+ * so with common random numbers the difference is the neighbours' doing.
+ */
+export function runWithSlowdown(loaded: LoadedScenario, seed?: number): RunOutput {
+  const out = runScenario(loaded, seed === undefined ? {} : { seed });
+  const names = Object.keys(out.vms);
+  if (!loaded.scenario.run.slowdownVsAlone || names.length < 2) return out;
+  for (const name of names) {
+    const alone = runScenario(loaded, { ...(seed === undefined ? {} : { seed }), only: [name] }).vms[name]!;
+    const shared = out.vms[name]!;
+    const p = shared.primary;
+    const a = alone.primary.value;
+    out.vms[name]!.slowdownVsAlone = p.value > 0 && a > 0 ? (p.higherIsBetter ? a / p.value : p.value / a) : NaN;
+  }
+  return out;
+}
+
+export interface VariantFigure {
+  readonly figure: string;
+  readonly higherIsBetter: boolean;
+  readonly estimate: Estimate;
+  /** Paired ratio to the first variant's value, per replication (common random numbers). */
+  readonly ratio: Estimate;
+  readonly slowdownVsAlone?: Estimate;
+}
+
+export interface CompareOutput {
+  readonly scenario: string;
+  readonly vary: string;
+  readonly replications: number;
+  readonly seeds: readonly number[];
+  readonly variants: readonly { readonly value: unknown; readonly vms: Record<string, VariantFigure> }[];
+}
+
+/** Parses `--vary path=v1,v2,...`. */
+export function parseVary(arg: string): { path: string; values: string[] } {
+  const eq = arg.indexOf('=');
+  const values = eq < 0 ? [] : arg.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+  if (eq <= 0 || values.length < 1) throw new ScenarioError(`--vary ${arg}: expected path=v1,v2,... e.g. hypervisor.backend=trap,pv`);
+  return { path: arg.slice(0, eq).trim(), values };
+}
+
+/**
+ * The same scenario under each value of one key, with `run.replications` replications each;
+ * replication k of every variant uses seed run.seed + k (common random numbers), so ratios are
+ * paired. Reports each VM's figure of merit with a 95 % confidence interval and its ratio to
+ * the first variant.
+ */
+export function compareScenario(file: string, sets: readonly string[], vary: string, onRun?: (done: number, total: number) => void): CompareOutput {
+  const { path, values } = parseVary(vary);
+  const variants = values.map((v) => {
+    const raw = readScenarioFile(file) as Record<string, unknown>;
+    for (const s of sets) applySet(raw, s);
+    applySet(raw, `${path}=${v}`);
+    return { value: v, loaded: { scenario: validateScenario(raw, `${file} (${path}=${v})`), dir: dirname(resolve(file)), file } };
+  });
+  const first = variants[0]!.loaded.scenario;
+  const reps = first.run.replications;
+  const seeds = Array.from({ length: reps }, (_, k) => first.run.seed + k);
+  const total = variants.length * reps;
+  let done = 0;
+  const results = variants.map((v) =>
+    seeds.map((seed) => {
+      const r = runWithSlowdown(v.loaded, seed);
+      onRun?.(++done, total);
+      return r;
+    }),
+  );
+  const base = results[0]!;
+  return {
+    scenario: first.name ?? file,
+    vary: path,
+    replications: reps,
+    seeds,
+    variants: variants.map((v, i) => {
+      const runs = results[i]!;
+      const vms: Record<string, VariantFigure> = {};
+      for (const name of Object.keys(runs[0]!.vms)) {
+        const p = runs[0]!.vms[name]!.primary;
+        const values = runs.map((r) => r.vms[name]!.primary.value);
+        const baseValues = base.map((r) => r.vms[name]?.primary.value ?? NaN);
+        const slow = runs.map((r) => r.vms[name]!.slowdownVsAlone);
+        vms[name] = {
+          figure: p.key,
+          higherIsBetter: p.higherIsBetter,
+          estimate: estimate(values),
+          ratio: estimate(values.map((x, k) => x / baseValues[k]!)),
+          ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
+        };
+      }
+      return { value: v.value, vms };
+    }),
+  };
+}

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+/** A duration: a number of ns, or a string with a unit (ns, us, ms, s). */
+const duration = z
+  .union([z.number(), z.string()], { error: 'expected a duration such as "20ms", "250us" or a number of ns' })
+  .transform((v, ctx) => {
+    const ns = parseDuration(v);
+    if (ns === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as "20ms", "250us" or a number of ns, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return ns;
+  })
+  .meta({ description: 'A duration: a number of nanoseconds, or a string with a unit: "250us", "20ms", "1s".' });
+
+const positiveInt = z
+  .number({ error: 'expected a positive integer' })
+  .int({ error: 'expected a positive integer' })
+  .positive({ error: 'expected a positive integer' });
+const nonNegInt = z
+  .number({ error: 'expected a non-negative integer' })
+  .int({ error: 'expected a non-negative integer' })
+  .nonnegative({ error: 'expected a non-negative integer' });
+const bool = z.boolean({ error: 'expected true or false' });
+const str = z.string({ error: 'expected a string' });
+
+export const hostSchema = z
+  .object({
+    preset: str.optional().meta({ description: 'A host preset (ipilab presets lists them).' }),
+    sockets: positiveInt.optional(),
+    coresPerSocket: positiveInt.optional(),
+    threadsPerCore: positiveInt.optional(),
+    ghz: z.number({ error: 'expected a clock rate in GHz' }).positive({ error: 'expected a clock rate in GHz (> 0)' }).optional(),
+  })
+  .strict()
+  .meta({ description: 'The physical machine: a preset, or sockets x coresPerSocket x threadsPerCore at ghz (explicit fields override the preset).' });
+
+export const calibrationSchema = z
+  .object({
+    profile: str.default('kvm-skylake-2018'),
+    overrides: z.record(z.string(), z.number({ error: 'expected a number' })).default({}).meta({ description: 'Cost fields to override, each in the field\'s own unit.' }),
+  })
+  .strict();
+
+export const hypervisorSchema = z
+  .object({
+    backend: str.default('trap').meta({ description: 'IPI backend: trap, pv, posted, or a plugin\'s name.' }),
+    apicMode: z.enum(['xapic', 'x2apic-physical', 'x2apic-cluster']).default('x2apic-physical'),
+    pv: z
+      .object({ sendIpi: bool.default(true), tlbFlush: bool.default(true), schedYield: bool.default(false) })
+      .strict()
+      .default({ sendIpi: true, tlbFlush: true, schedYield: false }),
+    postedInterrupts: bool.default(true).meta({ description: 'Receive-side posted interrupts (APICv / AVIC).' }),
+    boostIpiTargets: bool.default(false),
+    serviceCapacity: z.union([positiveInt, z.literal('unlimited')]).default('unlimited'),
+    serviceReasons: z.array(z.enum(['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'io'])).optional(),
+    scheduler: z.object({ timeSlice: duration.default(3_000_000) }).strict().default({ timeSlice: 3_000_000 }),
+    haltPoll: z
+      .object({ max: duration.default(200_000), grow: z.number({ error: 'expected a number' }).min(1, { error: 'expected a number >= 1' }).default(2), growStart: duration.default(10_000), shrink: z.number({ error: 'expected a number' }).min(0, { error: 'expected a number >= 0' }).default(0) })
+      .strict()
+      .default({ max: 200_000, grow: 2, growStart: 10_000, shrink: 0 }),
+  })
+  .strict();
+
+export const workloadSchema = z
+  .object({ kind: str.meta({ description: 'ipi-bench, ebizzy, hackbench, fork-cow, huge-split, irq-pipeline or compute.' }) })
+  .catchall(z.unknown())
+  .meta({ description: 'The workload: its kind and its parameters (see docs/scenarios.md).' });
+// (a missing workload reads "vms[0].workload: missing; expected object")
+
+export const vmSchema = z
+  .object({
+    name: str.min(1, { error: 'expected a non-empty name' }).regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected a name of letters, digits, _, . or -' }),
+    vcpus: positiveInt,
+    count: positiveInt.default(1).meta({ description: 'Copies of this VM, named <name>-1, <name>-2, ...' }),
+    placement: z.enum(['pinned', 'shared']).default('pinned'),
+    pcpus: z.array(nonNegInt, { error: 'expected a list of pCPU numbers' }).nonempty({ error: 'expected at least one pCPU' }).optional(),
+    backend: str.optional().meta({ description: 'Overrides hypervisor.backend for this VM.' }),
+    apicMode: z.enum(['xapic', 'x2apic-physical', 'x2apic-cluster']).optional(),
+    shorthand: bool.default(false),
+    coordination: z.enum(['smp', 'amp']).default('smp'),
+    shootdownStrategy: str.default('sync'),
+    scheduler: z.object({ slice: duration.optional(), migrationThreshold: duration.optional(), balance: bool.optional() }).strict().default({}),
+    workload: workloadSchema,
+  })
+  .strict();
+
+export const runSchema = z
+  .object({
+    duration: duration.default(20_000_000),
+    warmup: duration.default(0),
+    seed: nonNegInt.default(1),
+    replications: positiveInt.default(1),
+    slowdownVsAlone: bool.default(false).meta({ description: 'Also run each VM alone (same seed) and report its slowdown.' }),
+    maxEvents: positiveInt.default(200_000_000).meta({ description: 'Event budget per run: stops with an error instead of running away.' }),
+    maxHeapMb: positiveInt.default(4_096).meta({ description: 'Heap budget per run, MiB.' }),
+  })
+  .strict();
+
+export const scenarioSchema = z
+  .object({
+    name: str.optional(),
+    description: str.optional(),
+    host: hostSchema.default({ preset: 'skylake-2s-80t' }),
+    calibration: calibrationSchema.default({ profile: 'kvm-skylake-2018', overrides: {} }),
+    hypervisor: hypervisorSchema.default(hypervisorSchema.parse({})),
+    vms: z.array(vmSchema, { error: 'expected a list of VMs' }).nonempty({ error: 'expected at least one VM' }),
+    run: runSchema.default(runSchema.parse({})),
+    plugins: z.array(str, { error: 'expected a list of module paths' }).default([]).meta({ description: 'Module paths (relative to the scenario file) exporting a ContainerModule.' }),
+  })
+  .strict()
+  .meta({ title: 'ipilab scenario', description: 'A what-if: a host, a hypervisor, VMs with workloads, and how long to run.' });
+
+export type Scenario = z.output<typeof scenarioSchema>;
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type VmScenario = Scenario['vms'][number];
