@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Sets up a machine that has only node and npm, then runs one task. Every step is cheap when
 // already done, so `npm start` / `npm test` can be run again and again.
-//   node tools/bootstrap.mjs start|test|bench|typecheck [args...]
+//   node tools/bootstrap.mjs start|test|bench|ipilab|typecheck [args...]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,8 +53,19 @@ function test(args) {
 }
 
 const [task, ...args] = process.argv.slice(2);
+const cli = join(root, 'packages', 'cli', 'dist', 'main.js');
 switch (task) {
   case 'start':
+    // The flagship what-if: a TLB-shootdown-heavy VM beside a compute victim, trap vs pv.
+    setup();
+    run(bin('tsc'), ['-b'], { quiet: true });
+    run(process.execPath, [cli, 'compare', join(root, 'examples', 'scenarios', 'noisy-neighbour.yaml'), '--vary', 'hypervisor.backend=trap,pv', ...args]);
+    break;
+  case 'ipilab':
+    setup();
+    run(bin('tsc'), ['-b'], { quiet: true });
+    run(process.execPath, [cli, ...args]);
+    break;
   case 'bench':
     setup();
     run(bin('tsc'), ['-b'], { quiet: true });
@@ -69,6 +80,6 @@ switch (task) {
     typecheck();
     break;
   default:
-    process.stderr.write(`bootstrap: unknown task ${JSON.stringify(task)}; expected start, test, bench or typecheck\n`);
+    process.stderr.write(`bootstrap: unknown task ${JSON.stringify(task)}; expected start, test, bench, ipilab or typecheck\n`);
     process.exit(2);
 }

@@ -41,8 +41,9 @@ export function buildProgram(out: (s: string) => void): Command {
     .action((file: string, o: { set: string[]; json?: boolean; csv?: boolean; out?: string }) => {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
       const result = s.runWithSlowdown(s.loadScenario(file, o.set));
-      if (o.out !== undefined) writeOutputs(o.out, { 'run.json': `${JSON.stringify(result, null, 2)}\n`, 'run.csv': runCsv(result) });
-      out(o.json === true ? `${JSON.stringify(result, null, 2)}\n` : o.csv === true ? runCsv(result) : runTables(result));
+      const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
+      if (o.out !== undefined) writeOutputs(o.out, { 'run.json': json, 'run.csv': runCsv(result) });
+      out(o.json === true ? json : o.csv === true ? runCsv(result) : runTables(result));
     });
 
   program
@@ -57,8 +58,9 @@ export function buildProgram(out: (s: string) => void): Command {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
       const tty = process.stderr.isTTY === true && o.json !== true;
       const result = s.compareScenario(file, o.set, o.vary, tty ? (d, t) => process.stderr.write(`\rrun ${d}/${t}${d === t ? '\n' : ''}`) : undefined);
-      if (o.out !== undefined) writeOutputs(o.out, { 'compare.json': `${JSON.stringify(result, null, 2)}\n` });
-      out(o.json === true ? `${JSON.stringify(result, null, 2)}\n` : compareTable(result));
+      const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
+      if (o.out !== undefined) writeOutputs(o.out, { 'compare.json': json });
+      out(o.json === true ? json : compareTable(result));
     });
 
   program

@@ -6,3 +6,4 @@ export { runScenario, figureAt, type RunOutput, type VmOutput, type Interference
 export { runWithSlowdown, compareScenario, parseVary, type CompareOutput, type VariantFigure } from './compare';
 export { estimate, type Estimate } from './statistics';
 export { scenarioJsonSchema } from './json-schema';
+export { runOutputSchema, runOutputJsonSchema, toJsonValue } from './output-schema';

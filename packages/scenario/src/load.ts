@@ -20,12 +20,13 @@ export function readScenarioFile(file: string): unknown {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ScenarioError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a scenario file' : (e as Error).message}`);
   }
-  const doc = parseDocument(text, { prettyErrors: false });
+  const doc = parseDocument(text);
   const err = doc.errors[0];
   if (err !== undefined) {
     const pos = err.linePos?.[0];
     const where = pos === undefined ? '' : `:${pos.line}:${pos.col}`;
-    throw new ScenarioError(`${file}${where}: YAML syntax error: ${err.message.split('\n')[0]}`);
+    const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new ScenarioError(`${file}${where}: YAML syntax error: ${what}`);
   }
   if (!isMap(doc.contents) && !isSeq(doc.contents) && doc.contents !== null) {
     throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...), got ${typeof doc.toJS()}`);
@@ -38,7 +39,7 @@ export function readScenarioFile(file: string): unknown {
 const SEGMENT = /([^.[\]]+)|\[(\d+)\]/g;
 
 /** Splits `vms[0].workload.mode` into ['vms', 0, 'workload', 'mode']. */
-export function parsePath(path: string): (string | number)[] {
+export function parsePath(path: string, shown = path): (string | number)[] {
   const out: (string | number)[] = [];
   let consumed = '';
   for (const m of path.matchAll(SEGMENT)) {
@@ -46,7 +47,7 @@ export function parsePath(path: string): (string | number)[] {
     consumed += m[0];
   }
   if (out.length === 0 || consumed.length !== path.replace(/\./g, '').length) {
-    throw new ScenarioError(`--set ${path}: expected a path such as hypervisor.backend or vms[0].vcpus`);
+    throw new ScenarioError(`--set ${shown}: expected a path such as hypervisor.backend or vms[0].vcpus`);
   }
   return out;
 }
@@ -66,23 +67,24 @@ export function applySet(raw: Record<string, unknown>, assignment: string): void
   } catch {
     value = text;
   }
-  const segs = parsePath(path);
+  const segs = parsePath(path, assignment);
+  const shownPath = assignment;
   let node: unknown = raw;
   for (let i = 0; i < segs.length - 1; i++) {
     const s = segs[i]!;
     const container = node as Record<string | number, unknown>;
     if (typeof s === 'number') {
-      if (!Array.isArray(node)) throw new ScenarioError(`--set ${path}: ${pathString(segs.slice(0, i)) || 'scenario'} is not a list`);
-      if (s >= node.length) throw new ScenarioError(`--set ${path}: ${pathString(segs.slice(0, i + 1))} does not exist (${pathString(segs.slice(0, i))} has ${node.length})`);
+      if (!Array.isArray(node)) throw new ScenarioError(`--set ${shownPath}: ${pathString(segs.slice(0, i)) || 'scenario'} is not a list`);
+      if (s >= node.length) throw new ScenarioError(`--set ${shownPath}: ${pathString(segs.slice(0, i + 1))} does not exist (${pathString(segs.slice(0, i))} has ${node.length})`);
     } else if (container[s] === undefined || container[s] === null) {
       container[s] = typeof segs[i + 1] === 'number' ? [] : {};
     }
     node = container[s];
-    if (node === null || typeof node !== 'object') throw new ScenarioError(`--set ${path}: ${pathString(segs.slice(0, i + 1))} is ${JSON.stringify(node)}, not a mapping`);
+    if (node === null || typeof node !== 'object') throw new ScenarioError(`--set ${shownPath}: ${pathString(segs.slice(0, i + 1))} is ${JSON.stringify(node)}, not a mapping`);
   }
   const last = segs[segs.length - 1]!;
   if (typeof last === 'number' && (!Array.isArray(node) || last > node.length)) {
-    throw new ScenarioError(`--set ${path}: ${pathString(segs)} does not exist`);
+    throw new ScenarioError(`--set ${shownPath}: ${pathString(segs)} does not exist`);
   }
   (node as Record<string | number, unknown>)[last] = value;
 }

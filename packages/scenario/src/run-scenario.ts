@@ -93,7 +93,10 @@ function loadPlugins(paths: readonly string[], dir: string): ContainerModule[] {
     } catch (e) {
       throw new ScenarioError(`plugins[${i}]: ${JSON.stringify(p)} failed to load: ${(e as Error).message.split('\n')[0]}`, `plugins[${i}]`);
     }
-    const found = [mod['default'], ...Object.values(mod)].find((x) => x instanceof ContainerModule);
+    // Duck-typed too: a plugin may bring its own copy of inversify.
+    const isModule = (x: unknown): boolean =>
+      x instanceof ContainerModule || (x !== null && typeof x === 'object' && typeof (x as { load?: unknown }).load === 'function' && 'id' in x);
+    const found = [mod, mod['default'], ...Object.values(mod)].find(isModule);
     if (found === undefined) throw new ScenarioError(`plugins[${i}]: ${JSON.stringify(p)} exports no ContainerModule`, `plugins[${i}]`);
     return found as ContainerModule;
   });

@@ -49,6 +49,8 @@ export class Scheduler {
   readonly tasks: Task[] = [];
   private readonly queues: Task[][];
   private readonly running: (Task | null)[];
+  /** Tasks on their way to each vCPU (a reschedule IPI in flight). */
+  private readonly inbound: number[];
   readonly sliceNs: number;
   readonly migrationThresholdNs: number;
   readonly balance: boolean;
@@ -65,6 +67,7 @@ export class Scheduler {
     this.costs = hv.costs;
     this.queues = vm.vcpus.map(() => []);
     this.running = vm.vcpus.map(() => null);
+    this.inbound = vm.vcpus.map(() => 0);
     this.sliceNs = options.sliceNs ?? 3_000_000;
     if (!(Number.isSafeInteger(this.sliceNs) && this.sliceNs > 0)) throw new InvalidParameterError('scheduler.sliceNs', this.sliceNs, 'a positive integer number of ns');
     this.migrationThresholdNs = options.migrationThresholdNs ?? estimatedMigrationCost(this.costs);
@@ -113,11 +116,11 @@ export class Scheduler {
   }
 
   queueLength(vcpu: number): number {
-    return this.queues[vcpu]!.length + (this.running[vcpu] === null ? 0 : 1);
+    return this.queues[vcpu]!.length + (this.running[vcpu] === null ? 0 : 1) + this.inbound[vcpu]!;
   }
 
   isIdle(vcpu: number): boolean {
-    return this.running[vcpu] === null && this.queues[vcpu]!.length === 0;
+    return this.running[vcpu] === null && this.queues[vcpu]!.length === 0 && this.inbound[vcpu] === 0;
   }
 
   /**
@@ -141,7 +144,9 @@ export class Scheduler {
     const tv = this.vm.vcpu(target);
     if (target !== waker.index && this.isIdle(target)) {
       this.wakeIpis++;
+      this.inbound[target]!++;
       this.kernel.wakeOn(waker, tv, () => {
+        this.inbound[target]!--;
         this.queues[target]!.push(task);
         this.kick(tv);
       }, then);
@@ -220,15 +225,17 @@ export class Scheduler {
     const chunk = Math.min(t.remaining, this.sliceNs);
     v.pushWork(chunk, () => {
       t.remaining -= chunk;
-      if (this.balance) this.pushBalance(v);
       if (t.remaining > 0 && this.queues[v.index]!.length > 0) {
         // Slice over and someone waits: round robin.
         t.state = 'runnable';
         this.queues[v.index]!.push(t);
         this.release(v);
-        return;
+      } else {
+        this.advance(v, t);
       }
-      this.advance(v, t);
+      // Balancing last: work it pushes (the reschedule IPI) lands on top and runs next, instead
+      // of under the task's next chunk.
+      if (this.balance) this.pushBalance(v);
     });
   }
 
@@ -269,7 +276,9 @@ export class Scheduler {
     const target = this.vm.vcpu(best);
     if (this.isIdle(best)) {
       this.wakeIpis++;
+      this.inbound[best]!++;
       this.kernel.wakeOn(v, target, () => {
+        this.inbound[best]!--;
         this.queues[best]!.push(candidate);
         this.kick(target);
       });

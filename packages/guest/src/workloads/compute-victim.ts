@@ -5,6 +5,7 @@ import { param, perSecond, type Workload, type WorkloadContext } from './workloa
  * A compute-bound victim: tasks that only compute, in units of `unitNs`, and never send an
  * IPI. Whatever slows them — a shared pCPU, a saturated hypervisor service — is interference.
  * Figure of merit: progress per second (units completed per simulated second, all tasks).
+ * Parameters: tasks (one per vCPU), unitNs (10,000), startOn (a vCPU to start every task on).
  */
 export class ComputeVictimWorkload implements Workload {
   readonly primary = { key: 'progressPerSecond', higherIsBetter: true };
@@ -12,6 +13,7 @@ export class ComputeVictimWorkload implements Workload {
   units = 0;
   private readonly tasks: number;
   private readonly unitNs: number;
+  private readonly startOn: number | undefined;
 
   constructor(
     private readonly ctx: WorkloadContext,
@@ -19,6 +21,8 @@ export class ComputeVictimWorkload implements Workload {
   ) {
     this.tasks = param(params, 'tasks', ctx.vm.vcpus.length, { min: 1, integer: true });
     this.unitNs = param(params, 'unitNs', 10_000, { min: 1 });
+    // Start every task on one vCPU (an imbalance for the balancer to fix); default: spread.
+    this.startOn = params['startOn'] === undefined ? undefined : param(params, 'startOn', 0, { min: 0, max: ctx.vm.vcpus.length - 1, integer: true });
   }
 
   start(): void {
@@ -33,7 +37,7 @@ export class ComputeVictimWorkload implements Workload {
             self.units++;
           }
         },
-        { vcpu: i % n },
+        { vcpu: this.startOn ?? i % n },
       );
     }
   }

@@ -1,0 +1,94 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runOutputSchema } from '@ipilab/scenario';
+import { EXIT, main } from './main';
+
+const FIX = join(__dirname, '..', '..', 'scenario', 'test', 'fixtures');
+const small = join(FIX, 'small.yaml');
+
+/** Runs the CLI in-process, capturing stdout and stderr. */
+function cli(...argv: string[]): { code: number; out: string; err: string } {
+  let out = '';
+  let err = '';
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    err += String(s);
+    return true;
+  });
+  try {
+    const code = main(argv, (s) => (out += s));
+    return { code, out, err };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('ipilab', () => {
+  it('run prints a table per VM and the interference matrix', () => {
+    const r = cli('run', small);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('recordsPerSecond');
+    expect(r.out).toContain('Interference');
+    expect(r.err).toBe('');
+  });
+
+  it('run --json prints one document of the documented shape', () => {
+    const r = cli('run', small, '--json', '--set', 'run.slowdownVsAlone=true');
+    expect(r.code).toBe(EXIT.ok);
+    const doc = runOutputSchema.parse(JSON.parse(r.out));
+    expect(Object.keys(doc.vms)).toEqual(['churn', 'victim']);
+    expect(doc.seed).toBe(7);
+  });
+
+  it('run --csv prints a header and one row per VM', () => {
+    const lines = cli('run', small, '--csv').out.trim().split('\n');
+    expect(lines[0]!.startsWith('vm,figure,value,')).toBe(true);
+    expect(lines.length).toBe(3);
+  });
+
+  it('run --out writes run.json and run.csv', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
+    expect(cli('run', small, '--out', dir).code).toBe(EXIT.ok);
+    expect(runOutputSchema.safeParse(JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'))).success).toBe(true);
+    expect(readFileSync(join(dir, 'run.csv'), 'utf8').split('\n')[0]).toContain('vm,figure');
+  });
+
+  it('compare prints each variant with its ratio and interval', () => {
+    const r = cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', '--set', 'run.replications=2');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('ratio to first [95% CI]');
+    expect(r.out).toMatch(/pv/);
+    const j = JSON.parse(cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', '--json').out);
+    expect(j.variants.map((v: { value: string }) => v.value)).toEqual(['trap', 'pv']);
+  });
+
+  it('validate and presets succeed; presets lists backends and workloads', () => {
+    expect(cli('validate', small).out).toContain('valid');
+    const p = JSON.parse(cli('presets', '--json').out);
+    expect(p.backends).toEqual(['posted', 'pv', 'trap']);
+    expect(p.workloads).toContain('ebizzy');
+    expect(cli('--help').code).toBe(EXIT.ok);
+  });
+
+  it('a scenario error is one line on stderr, exit 2, and no output files', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
+    const r = cli('run', small, '--set', 'vms[0].vcpus=-4', '--out', dir);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toBe(`ipilab: ${small}: vms[0].vcpus: expected a positive integer, got -4\n`);
+    expect(r.out).toBe('');
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('usage mistakes exit 2: an unknown command, a missing argument, --json with --csv', () => {
+    expect(cli('frobnicate').code).toBe(EXIT.usage);
+    expect(cli('run').code).toBe(EXIT.usage);
+    expect(cli('compare', small).code).toBe(EXIT.usage);
+    expect(cli('run', small, '--json', '--csv').code).toBe(EXIT.usage);
+  });
+
+  it('a failure inside the model is a run error: exit 1, one line, no stack trace', () => {
+    const r = cli('run', small, '--set', 'plugins=[./plugin-broken-backend.js]', '--set', 'hypervisor.backend=broken');
+    expect(r.code).toBe(EXIT.runError);
+    expect(r.err).toMatch(/^ipilab: the run failed: .*backend exploded\n$/);
+  });
+});

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+const stat = z.number().nullable();
+const latency = z
+  .object({ count: z.number(), mean: stat, p50: stat, p90: stat, p99: stat, max: stat })
+  .strict()
+  .meta({ description: 'ns; null statistics when nothing was recorded.' });
+const counts = z.record(z.string(), z.number());
+
+/** The shape of `ipilab run --json` (documented in docs/cli.md; JSON Schema in docs/run-output.schema.json). */
+export const runOutputSchema = z
+  .object({
+    scenario: z.string(),
+    seed: z.number().int(),
+    simulatedNs: z.number(),
+    events: z.number().int(),
+    vms: z.record(
+      z.string().meta({ description: 'VM name; copies of a VM are <name>-1, <name>-2, ...' }),
+      z
+        .object({
+          workload: z.record(z.string(), z.unknown()).meta({
+            description:
+              'The workload\'s figures. ipi-bench: modes.<mode>.{ops, sendToHandlerNs, totalNs} with mean/p50/p99 in ns; ebizzy: recordsPerSecond; hackbench: seconds; fork-cow: forksPerSecond; huge-split: splitsPerSecond, touchesPerSecond; irq-pipeline: eventsPerSecond, latency*Ns; compute: progressPerSecond.',
+          }),
+          ledger: z
+            .object({
+              vcpus: z.number(),
+              guest: z.number(),
+              handlingInterrupts: z.number(),
+              shootdownWait: z.number(),
+              exits: counts,
+              serviceQueued: z.number(),
+              hostOther: z.number(),
+              halted: z.number(),
+              preempted: z.number(),
+              offline: z.number(),
+              total: z.number(),
+            })
+            .strict()
+            .meta({ description: 'ns summed over the VM\'s vCPUs; the categories add up to total (vcpus x run length).' }),
+          ipi: z
+            .object({
+              sent: counts.meta({ description: 'IPIs sent, by kind: unicast, multicast, broadcast, self.' }),
+              exits: counts.meta({ description: 'VM exits taken, by reason.' }),
+              hypercalls: z.number(),
+              shootdowns: z.number(),
+              latency: z.union([z.object({ ipiSendToHandler: latency, wholeCall: latency, shootdown: latency }).strict(), z.null()]),
+            })
+            .strict(),
+          primary: z.object({ key: z.string(), value: z.number().nullable(), higherIsBetter: z.boolean() }).strict().meta({ description: 'The figure of merit (null if the workload did not produce it, e.g. hackbench unfinished).' }),
+          slowdownVsAlone: z.number().nullable().optional().meta({ description: 'With run.slowdownVsAlone: the figure alone over beside the others (rates), or the inverse (times).' }),
+        })
+        .strict(),
+    ),
+    interference: z
+      .object({
+        vms: z.array(z.string()),
+        behindNs: z.record(z.string(), z.record(z.string(), z.number())).meta({ description: 'victim -> culprit -> ns the victim waited behind the culprit\'s work.' }),
+        switchingNs: z.record(z.string(), z.number()),
+        waitedNs: z.record(z.string(), z.number()),
+      })
+      .strict(),
+  })
+  .strict()
+  .meta({ title: 'ipilab run --json output' });
+
+/** JSON has no NaN: the run's NaN figures (nothing measured) print as null. */
+export function toJsonValue<T>(value: T): unknown {
+  return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && Number.isNaN(v) ? null : v)));
+}
+
+export function runOutputJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(runOutputSchema, { unrepresentable: 'any' }) as Record<string, unknown>;
+}

@@ -1,0 +1,155 @@
+import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { compareScenario, estimate, loadScenario, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, toJsonValue } from './index';
+
+const FIX = join(__dirname, '..', 'test', 'fixtures');
+const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
+const small = join(FIX, 'small.yaml');
+
+/** Writes a scenario object to a temporary YAML file. */
+function file(obj: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ipilab-scn-'));
+  const f = join(dir, 's.yaml');
+  writeFileSync(f, typeof obj === 'string' ? obj : stringify(obj));
+  return f;
+}
+
+const base = () => ({ host: { preset: 'small-1s-8t' }, vms: [{ name: 'a', vcpus: 2, workload: { kind: 'compute' } }], run: { duration: '1ms' } });
+
+function errorOf(act: () => unknown): string {
+  try {
+    act();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ScenarioError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ScenarioError');
+}
+
+describe('loading and validating scenarios', () => {
+  it('reads YAML, fills defaults and parses durations', () => {
+    const { scenario } = loadScenario(small);
+    expect(scenario.run.duration).toBe(2_000_000);
+    expect(scenario.hypervisor.apicMode).toBe('x2apic-physical');
+    expect(scenario.vms[0]!.placement).toBe('pinned');
+  });
+
+  it('--set overrides keys by their own paths before validation', () => {
+    const { scenario } = loadScenario(small, ['hypervisor.backend=trap', 'vms[0].vcpus=3', 'vms[0].workload.mode=[unicast, broadcast]', 'run.duration=500us']);
+    expect(scenario.hypervisor.backend).toBe('trap');
+    expect(scenario.vms[0]!.vcpus).toBe(3);
+    expect(scenario.vms[0]!.workload['mode']).toEqual(['unicast', 'broadcast']);
+    expect(scenario.run.duration).toBe(500_000);
+  });
+
+  const cases: [string, () => unknown, RegExp | string][] = [
+    ['a missing file', () => loadScenario('/nonexistent/x.yaml'), '/nonexistent/x.yaml: no such file'],
+    ['a YAML syntax error, with line and column', () => loadScenario(join(FIX, 'bad-syntax.yaml')), /bad-syntax\.yaml:4:\d+: YAML syntax error/],
+    ['an unknown key, with the nearest known one', () => loadScenario(file({ ...base(), hypervisor: { bakend: 'pv' } })), 'hypervisor.bakend: unknown key; did you mean "backend"?'],
+    ['a wrong type', () => loadScenario(file({ ...base(), vms: [{ name: 'a', vcpus: 'two', workload: { kind: 'compute' } }] })), 'vms[0].vcpus: expected a positive integer, got "two"'],
+    ['a negative vCPU count', () => loadScenario(file({ ...base(), vms: [base().vms[0], { name: 'b', vcpus: -4, workload: { kind: 'compute' } }] })), 'vms[1].vcpus: expected a positive integer, got -4'],
+    ['an unknown APIC mode', () => loadScenario(file({ ...base(), hypervisor: { apicMode: 'x3apic' } })), 'hypervisor.apicMode: expected one of "xapic", "x2apic-physical", "x2apic-cluster", got "x3apic"'],
+    ['a bad duration', () => loadScenario(file({ ...base(), run: { duration: '20 parsecs' } })), 'run.duration: expected a duration such as "20ms", "250us" or a number of ns, got "20 parsecs"'],
+    ['two VMs with one name', () => loadScenario(file({ ...base(), vms: [base().vms[0], base().vms[0]] })), 'vms[1].name: expected a name unused by other VMs, got "a"'],
+    ['a warm-up as long as the run', () => loadScenario(file({ ...base(), run: { duration: '1ms', warmup: '1ms' } })), 'run.warmup: expected less than run.duration'],
+    ['a --set path into nothing', () => loadScenario(small, ['vms[5].vcpus=2']), '--set vms[5].vcpus=2: vms[5] does not exist (vms has 2)'],
+    ['a --set without a value', () => loadScenario(small, ['hypervisor.backend']), '--set hypervisor.backend: expected path=value'],
+    ['a --set to an unknown key', () => loadScenario(small, ['hypervisor.bakend=pv']), 'hypervisor.bakend: unknown key; did you mean "backend"?'],
+  ];
+  it.each(cases)('%s is one clear line naming the field', (_n, act, text) => {
+    const msg = errorOf(act);
+    expect(msg.includes('\n')).toBe(false);
+    if (typeof text === 'string') expect(msg).toContain(text);
+    else expect(msg).toMatch(text);
+  });
+});
+
+describe('building a run from a scenario', () => {
+  const run = (obj: unknown) => runScenario(loadScenario(file(obj)));
+  const cases: [string, unknown, string][] = [
+    ['an unknown preset', { ...base(), host: { preset: 'cray-1' } }, 'host.preset: expected one of "skylake-2s-80t", "epyc-7642-2s", "small-1s-8t", got "cray-1"'],
+    ['an incomplete topology', { ...base(), host: { sockets: 2 } }, 'host.coresPerSocket: missing'],
+    ['an impossible topology', { ...base(), host: { sockets: 2, coresPerSocket: 2000, threadsPerCore: 1, ghz: 2 } }, 'host.coresPerSocket: expected an integer in [1, 1024], got 2000'],
+    ['an unknown profile', { ...base(), calibration: { profile: 'kvm-pentium' } }, 'calibration.profile: expected one of "kvm-skylake-2018", "kvm-epyc-2021", got "kvm-pentium"'],
+    ['an unknown cost field', { ...base(), calibration: { overrides: { warpDrive: 1 } } }, 'calibration.overrides.warpDrive: expected a cost field of the profile'],
+    ['more pinned vCPUs than pCPUs', { ...base(), vms: [{ name: 'a', vcpus: 9, workload: { kind: 'compute' } }] }, 'vms[0] (a): vms[0].vcpus: expected at most 8 pinned vCPUs'],
+    ['an unknown backend', { ...base(), hypervisor: { backend: 'telepathy' } }, 'hypervisor.backend: unknown IPI backend "telepathy"; known: "posted", "pv", "trap"'],
+    ['an unknown shootdown strategy', { ...base(), vms: [{ name: 'a', vcpus: 2, shootdownStrategy: 'latr', workload: { kind: 'compute' } }] }, 'vms[0].shootdownStrategy: unknown shootdown strategy "latr"; known: "batched", "invlpgb", "sync"'],
+    ['an unknown workload', { ...base(), vms: [{ name: 'a', vcpus: 2, workload: { kind: 'memcached' } }] }, 'workload.kind: expected one of'],
+    ['a bad workload parameter', { ...base(), vms: [{ name: 'a', vcpus: 2, workload: { kind: 'irq-pipeline', rate: -5 } }] }, 'vms[0] (a): workload.rate: expected a number >= 1, got -5'],
+    ['a missing plugin', { ...base(), plugins: ['./nowhere.js'] }, 'plugins[0]: no such module "./nowhere.js"'],
+    ['an event budget too small', { ...base(), run: { duration: '10ms', maxEvents: 50 } }, 'run.maxEvents: the run used its budget of 50 events'],
+  ];
+  it.each(cases)('%s is refused with the field named', (_n, obj, text) => {
+    expect(errorOf(() => run(obj))).toContain(text);
+  });
+
+  it('a plugin that exports no ContainerModule is refused', () => {
+    const f = join(FIX, 'small.yaml');
+    const loaded = loadScenario(f, ['plugins=[./plugin-empty.js]']);
+    expect(errorOf(() => runScenario(loaded))).toBe('plugins[0]: "./plugin-empty.js" exports no ContainerModule');
+  });
+
+  it('a plugin backend is picked by name like a built-in', () => {
+    const out = runScenario(loadScenario(small, ['plugins=[./plugin-backend.js]', 'hypervisor.backend=counting']));
+    expect(out.vms['churn']!.ipi.shootdowns).toBeGreaterThan(0);
+  });
+
+  it('same scenario and seed give identical output; another seed another', () => {
+    const a = JSON.stringify(runScenario(loadScenario(small)));
+    expect(JSON.stringify(runScenario(loadScenario(small)))).toBe(a);
+    expect(JSON.stringify(runScenario(loadScenario(small, ['run.seed=8'])))).not.toBe(a);
+  });
+
+  it('the output has the documented shape (docs/run-output.schema.json)', () => {
+    const out = toJsonValue(runWithSlowdown(loadScenario(small, ['run.slowdownVsAlone=true', 'vms[0].count=2', 'vms[0].vcpus=2'])));
+    const parsed = runOutputSchema.parse(out);
+    expect(Object.keys(parsed.vms)).toEqual(['churn-1', 'churn-2', 'victim']);
+    expect(parsed.vms['victim']!.slowdownVsAlone).toBeGreaterThan(0);
+    const l = parsed.vms['churn-1']!.ledger;
+    const exits = Object.values(l.exits).reduce((x, y) => x + y, 0);
+    expect(l.guest + l.handlingInterrupts + l.shootdownWait + exits + l.serviceQueued + l.hostOther + l.halted + l.preempted + l.offline).toBe(l.total);
+  });
+
+  it('the JSON Schemas on disk are the generated ones (pnpm docs:schemas)', () => {
+    const root = join(__dirname, '..', '..', '..');
+    expect(JSON.parse(readFileSync(join(__dirname, '..', 'scenario.schema.json'), 'utf8'))).toEqual(scenarioJsonSchema());
+    expect(JSON.parse(readFileSync(join(root, 'docs', 'run-output.schema.json'), 'utf8'))).toEqual(runOutputJsonSchema());
+  });
+});
+
+describe('examples', () => {
+  const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml'));
+  it('there is one per question the seed raises', () => {
+    expect(files.length).toBeGreaterThanOrEqual(9);
+  });
+  it.each(files)('%s opens with a comment saying what it answers, and runs', (f) => {
+    const text = readFileSync(join(EXAMPLES, f), 'utf8');
+    expect(text.startsWith('# ')).toBe(true);
+    const out = runScenario(loadScenario(join(EXAMPLES, f), ['run.duration=1ms', 'run.warmup=0']));
+    expect(Object.keys(out.vms).length).toBeGreaterThan(0);
+  });
+});
+
+describe('comparisons', () => {
+  it("computes Student's t 95% intervals", () => {
+    const e = estimate([1, 2, 3]);
+    expect(e.mean).toBe(2);
+    expect(e.ci95[1] - 2).toBeCloseTo(4.302652729911275 / Math.sqrt(3), 9);
+    expect(estimate([5]).ci95.every(Number.isNaN)).toBe(true);
+  });
+
+  it('runs each variant with the same seeds and reports paired ratios to the first', () => {
+    const c = compareScenario(small, ['run.replications=2'], 'hypervisor.backend=trap,pv');
+    expect(c.seeds).toEqual([7, 8]);
+    expect(c.variants.map((v) => v.value)).toEqual(['trap', 'pv']);
+    expect(c.variants[0]!.vms['churn']!.ratio.mean).toBe(1);
+    expect(c.variants[1]!.vms['churn']!.estimate.n).toBe(2);
+  });
+
+  it('a malformed --vary is refused', () => {
+    expect(errorOf(() => compareScenario(small, [], 'hypervisor.backend'))).toContain('--vary hypervisor.backend: expected path=v1,v2,...');
+  });
+});
