@@ -62,6 +62,15 @@ describe('ipilab', () => {
     expect(j.variants.map((v: { value: string }) => v.value)).toEqual(['trap', 'pv']);
   });
 
+  it('trace writes a trace-event JSON file; a bad --from is a usage error', () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'ipilab-trace-')), 't.json');
+    const r = cli('trace', small, '--out', f, '--from', '0', '--to', '300us');
+    expect(r.code).toBe(EXIT.ok);
+    const t = JSON.parse(readFileSync(f, 'utf8'));
+    expect(t.traceEvents.length).toBeGreaterThan(10);
+    expect(cli('trace', small, '--out', f, '--from', 'soon').code).toBe(EXIT.usage);
+  });
+
   it('validate and presets succeed; presets lists backends and workloads', () => {
     expect(cli('validate', small).out).toContain('valid');
     const p = JSON.parse(cli('presets', '--json').out);

@@ -64,6 +64,31 @@ export function buildProgram(out: (s: string) => void): Command {
     });
 
   program
+    .command('trace')
+    .description('run a scenario and write a Chrome/Perfetto trace (load it in ui.perfetto.dev)')
+    .argument('<scenario>', 'scenario file (YAML or JSON)')
+    .requiredOption('--out <file>', 'trace file to write (JSON trace-event format)')
+    .option('--from <time>', 'keep only events from this simulated time (e.g. 1ms)')
+    .option('--to <time>', 'keep only events before this simulated time (e.g. 2ms)')
+    .option('--set <path=value>', 'override a scenario key (repeatable)', collect, [])
+    .action((file: string, o: { out: string; from?: string; to?: string; set: string[] }) => {
+      const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+      const time = (flag: string, v: string | undefined): number | undefined => {
+        if (v === undefined) return undefined;
+        const ns = s.parseDuration(/^\d+(\.\d+)?$/.test(v) ? Number(v) : v);
+        if (ns === undefined) throw new s.ScenarioError(`--${flag}: expected a time such as 1ms or 250us, got ${JSON.stringify(v)}`);
+        return ns;
+      };
+      const from = time('from', o.from);
+      const to = time('to', o.to);
+      const trace = s.traceScenario(s.loadScenario(file, o.set), { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) });
+      const tmp = `${o.out}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(trace));
+      renameSync(tmp, o.out);
+      out(`wrote ${trace.traceEvents.length} trace events to ${o.out}\n`);
+    });
+
+  program
     .command('validate')
     .description('check a scenario file without running it')
     .argument('<scenario>', 'scenario file (YAML or JSON)')

@@ -7,3 +7,4 @@ export { runWithSlowdown, compareScenario, parseVary, type CompareOutput, type V
 export { estimate, type Estimate } from './statistics';
 export { scenarioJsonSchema } from './json-schema';
 export { runOutputSchema, runOutputJsonSchema, toJsonValue } from './output-schema';
+export { traceScenario, type TraceEvent, type TraceOptions } from './trace';

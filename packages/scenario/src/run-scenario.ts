@@ -6,6 +6,7 @@ import { interferenceMatrix, latencyDistributions, vmLedgers, AccountingService,
 import { calibrationProfile, resolveCosts } from '@ipilab/calibration';
 import { InvalidParameterError, KernelError, RandomStreams, Simulation } from '@ipilab/core';
 import { composeContainer, UnknownPolicyError, type PolicyRegistry } from '@ipilab/di';
+import { EventSink, type ModelEvent } from '@ipilab/events';
 import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, type ShootdownStrategy, type Workload } from '@ipilab/guest';
 import { HOST_PRESETS, HostTopology } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, HypervisorSetup, hypervisorModule, IpiBackendRegistry, type HypervisorConfig, type IpiBackendFactory } from '@ipilab/hypervisor';
@@ -52,6 +53,8 @@ export interface RunOptions {
   readonly seed?: number;
   /** Run only these VM names (for slowdown-vs-alone runs). */
   readonly only?: readonly string[];
+  /** Sees every model event (e.g. to build a trace); `names` are the VMs' names by index. */
+  readonly listen?: (e: ModelEvent, names: readonly string[]) => void;
 }
 
 function topologyOf(s: Scenario): HostTopology {
@@ -214,6 +217,10 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   acct.onDidPublish.pipe(interferenceMatrix()).subscribe((x) => (matrix = x));
   acct.onDidPublish.pipe(latencyDistributions()).subscribe((x) => (latency = x));
 
+  if (options.listen !== undefined) {
+    const listen = options.listen;
+    container.get(EventSink).subscribe((e) => listen(e, names));
+  }
   for (const w of workloads) w.start();
   hv.start();
   runWithinBudgets(sim, s, workloads);
