@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { CompareOutput, RunOutput } from '@ipilab/scenario';
+import type { CompareOutput, RunOutput, SweepOutput } from '@ipilab/scenario';
 
 const pct = (x: number, total: number): string => (total > 0 ? `${((100 * x) / total).toFixed(1)}%` : '-');
 const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(3) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
@@ -81,4 +81,19 @@ export function runCsv(out: RunOutput): string {
     ].join(',');
   });
   return `${header.join(',')}\n${rows.join('\n')}\n`;
+}
+
+/** The terminal view of a sweep: a row per point and VM. */
+export function sweepTable(out: SweepOutput): string {
+  const paths = out.grid.map((a) => a.path);
+  const table = new Table({ head: [...paths, 'VM', 'figure', 'mean [95% CI]', 'serial fraction', 'slowdown vs alone', 'failed runs'], style });
+  for (const p of out.points) {
+    const names = Object.keys(p.vms);
+    if (names.length === 0) table.push([...paths.map((k) => p.params[k]!), '-', '-', '-', '-', '-', String(p.errors.length)]);
+    for (const name of names) {
+      const v = p.vms[name]!;
+      table.push([...paths.map((k) => p.params[k]!), name, v.figure, ci(v.estimate), fmt(v.serialFraction.mean), v.slowdownVsAlone === undefined ? '-' : `${ci(v.slowdownVsAlone)}x`, String(p.errors.length)]);
+    }
+  }
+  return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (seeds ${out.seeds.join(', ')}), ${out.workers} worker(s)\n${table.toString()}\n`;
 }

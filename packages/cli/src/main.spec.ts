@@ -8,7 +8,7 @@ const FIX = join(__dirname, '..', '..', 'scenario', 'test', 'fixtures');
 const small = join(FIX, 'small.yaml');
 
 /** Runs the CLI in-process, capturing stdout and stderr. */
-function cli(...argv: string[]): { code: number; out: string; err: string } {
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
@@ -16,7 +16,7 @@ function cli(...argv: string[]): { code: number; out: string; err: string } {
     return true;
   });
   try {
-    const code = main(argv, (s) => (out += s));
+    const code = await main(argv, (s) => (out += s));
     return { code, out, err };
   } finally {
     spy.mockRestore();
@@ -24,79 +24,111 @@ function cli(...argv: string[]): { code: number; out: string; err: string } {
 }
 
 describe('ipilab', () => {
-  it('run prints a table per VM and the interference matrix', () => {
-    const r = cli('run', small);
+  it('run prints a table per VM and the interference matrix', async () => {
+    const r = await cli('run', small);
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toContain('recordsPerSecond');
     expect(r.out).toContain('Interference');
     expect(r.err).toBe('');
   });
 
-  it('run --json prints one document of the documented shape', () => {
-    const r = cli('run', small, '--json', '--set', 'run.slowdownVsAlone=true');
+  it('run --json prints one document of the documented shape', async () => {
+    const r = await cli('run', small, '--json', '--set', 'run.slowdownVsAlone=true');
     expect(r.code).toBe(EXIT.ok);
     const doc = runOutputSchema.parse(JSON.parse(r.out));
     expect(Object.keys(doc.vms)).toEqual(['churn', 'victim']);
     expect(doc.seed).toBe(7);
   });
 
-  it('run --csv prints a header and one row per VM', () => {
-    const lines = cli('run', small, '--csv').out.trim().split('\n');
+  it('run --csv prints a header and one row per VM', async () => {
+    const lines = (await cli('run', small, '--csv')).out.trim().split('\n');
     expect(lines[0]!.startsWith('vm,figure,value,')).toBe(true);
     expect(lines.length).toBe(3);
   });
 
-  it('run --out writes run.json and run.csv', () => {
+  it('run --out writes run.json and run.csv', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
-    expect(cli('run', small, '--out', dir).code).toBe(EXIT.ok);
+    expect((await cli('run', small, '--out', dir)).code).toBe(EXIT.ok);
     expect(runOutputSchema.safeParse(JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'))).success).toBe(true);
     expect(readFileSync(join(dir, 'run.csv'), 'utf8').split('\n')[0]).toContain('vm,figure');
   });
 
-  it('compare prints each variant with its ratio and interval', () => {
-    const r = cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', '--set', 'run.replications=2');
+  it('compare prints each variant with its ratio and interval', async () => {
+    const r = await cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', '--set', 'run.replications=2');
     expect(r.code).toBe(EXIT.ok);
     expect(r.out).toContain('ratio to first [95% CI]');
     expect(r.out).toMatch(/pv/);
-    const j = JSON.parse(cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', '--json').out);
+    const j = JSON.parse((await cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', '--json')).out);
     expect(j.variants.map((v: { value: string }) => v.value)).toEqual(['trap', 'pv']);
   });
 
-  it('trace writes a trace-event JSON file; a bad --from is a usage error', () => {
+  it('trace writes a trace-event JSON file; a bad --from is a usage error', async () => {
     const f = join(mkdtempSync(join(tmpdir(), 'ipilab-trace-')), 't.json');
-    const r = cli('trace', small, '--out', f, '--from', '0', '--to', '300us');
+    const r = await cli('trace', small, '--out', f, '--from', '0', '--to', '300us');
     expect(r.code).toBe(EXIT.ok);
     const t = JSON.parse(readFileSync(f, 'utf8'));
     expect(t.traceEvents.length).toBeGreaterThan(10);
-    expect(cli('trace', small, '--out', f, '--from', 'soon').code).toBe(EXIT.usage);
+    expect((await cli('trace', small, '--out', f, '--from', 'soon')).code).toBe(EXIT.usage);
   });
 
-  it('validate and presets succeed; presets lists backends and workloads', () => {
-    expect(cli('validate', small).out).toContain('valid');
-    const p = JSON.parse(cli('presets', '--json').out);
+  it('sweep runs every grid point on worker threads and reports each', async () => {
+    const r = await cli('sweep', small, '--grid', 'vms[0].vcpus=2,4', '--grid', 'hypervisor.backend=trap,pv', '--workers', '2', '--json');
+    expect(r.code).toBe(EXIT.ok);
+    const j = JSON.parse(r.out);
+    expect(j.points.map((p: { params: object }) => p.params)).toEqual([
+      { 'vms[0].vcpus': '2', 'hypervisor.backend': 'trap' },
+      { 'vms[0].vcpus': '2', 'hypervisor.backend': 'pv' },
+      { 'vms[0].vcpus': '4', 'hypervisor.backend': 'trap' },
+      { 'vms[0].vcpus': '4', 'hypervisor.backend': 'pv' },
+    ]);
+    expect(j.workers).toBe(2);
+    const csv = (await cli('sweep', small, '--grid', 'vms[0].vcpus=2,4', '--csv')).out.trim().split('\n');
+    expect(csv[0]).toBe('vms[0].vcpus,vm,figure,mean,ci95Low,ci95High,n,serialFraction,slowdownVsAlone,errors');
+    expect(csv.length).toBe(1 + 2 * 2);
+  }, 60_000);
+
+  it('a failed sweep point is reported with its parameters and the finished ones are kept', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-sweep-')), 'out');
+    const r = await cli('sweep', small, '--grid', 'hypervisor.backend=trap,broken', '--set', 'plugins=[./plugin-broken-backend.js]', '--out', dir);
+    expect(r.code).toBe(EXIT.runError);
+    expect(r.err).toContain('ipilab: sweep point {"hypervisor.backend":"broken"} seed 7 failed: ');
+    const j = JSON.parse(readFileSync(join(dir, 'sweep.json'), 'utf8'));
+    expect(Object.keys(j.points[0].vms)).toEqual(['churn', 'victim']);
+    expect(j.points[1].errors.length).toBe(1);
+  }, 60_000);
+
+  it('a bad grid value fails before anything runs, naming it', async () => {
+    const r = await cli('sweep', small, '--grid', 'vms[0].vcpus=2,-1');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain('vms[0].vcpus=-1): vms[0].vcpus: expected a positive integer, got -1');
+  });
+
+  it('validate and presets succeed; presets lists backends and workloads', async () => {
+    expect((await cli('validate', small)).out).toContain('valid');
+    const p = JSON.parse((await cli('presets', '--json')).out);
     expect(p.backends).toEqual(['posted', 'pv', 'trap']);
     expect(p.workloads).toContain('ebizzy');
-    expect(cli('--help').code).toBe(EXIT.ok);
+    expect((await cli('--help')).code).toBe(EXIT.ok);
   });
 
-  it('a scenario error is one line on stderr, exit 2, and no output files', () => {
+  it('a scenario error is one line on stderr, exit 2, and no output files', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
-    const r = cli('run', small, '--set', 'vms[0].vcpus=-4', '--out', dir);
+    const r = await cli('run', small, '--set', 'vms[0].vcpus=-4', '--out', dir);
     expect(r.code).toBe(EXIT.usage);
     expect(r.err).toBe(`ipilab: ${small}: vms[0].vcpus: expected a positive integer, got -4\n`);
     expect(r.out).toBe('');
     expect(existsSync(dir)).toBe(false);
   });
 
-  it('usage mistakes exit 2: an unknown command, a missing argument, --json with --csv', () => {
-    expect(cli('frobnicate').code).toBe(EXIT.usage);
-    expect(cli('run').code).toBe(EXIT.usage);
-    expect(cli('compare', small).code).toBe(EXIT.usage);
-    expect(cli('run', small, '--json', '--csv').code).toBe(EXIT.usage);
+  it('usage mistakes exit 2: an unknown command, a missing argument, --json with --csv', async () => {
+    expect((await cli('frobnicate')).code).toBe(EXIT.usage);
+    expect((await cli('run')).code).toBe(EXIT.usage);
+    expect((await cli('compare', small)).code).toBe(EXIT.usage);
+    expect((await cli('run', small, '--json', '--csv')).code).toBe(EXIT.usage);
   });
 
-  it('a failure inside the model is a run error: exit 1, one line, no stack trace', () => {
-    const r = cli('run', small, '--set', 'plugins=[./plugin-broken-backend.js]', '--set', 'hypervisor.backend=broken');
+  it('a failure inside the model is a run error: exit 1, one line, no stack trace', async () => {
+    const r = await cli('run', small, '--set', 'plugins=[./plugin-broken-backend.js]', '--set', 'hypervisor.backend=broken');
     expect(r.code).toBe(EXIT.runError);
     expect(r.err).toMatch(/^ipilab: the run failed: .*backend exploded\n$/);
   });

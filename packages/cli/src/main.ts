@@ -2,9 +2,10 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { SingleBar } from 'cli-progress';
 import { KernelError } from '@ipilab/core';
 import { ScenarioError } from '@ipilab/scenario';
-import { compareTable, runCsv, runTables } from './format';
+import { compareTable, runCsv, runTables, sweepTable } from './format';
 import { presetsText } from './presets';
 
 /** Exit codes: 0 success, 1 the run failed, 2 usage or scenario error. */
@@ -22,6 +23,9 @@ function writeOutputs(dir: string, files: Record<string, string>): void {
   });
   for (const [tmp, final] of staged) renameSync(tmp, final);
 }
+
+/** Some sweep runs failed (the others were reported). */
+class SweepFailures extends Error {}
 
 export function buildProgram(out: (s: string) => void): Command {
   const program = new Command('ipilab')
@@ -61,6 +65,49 @@ export function buildProgram(out: (s: string) => void): Command {
       const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
       if (o.out !== undefined) writeOutputs(o.out, { 'compare.json': json });
       out(o.json === true ? json : compareTable(result));
+    });
+
+  program
+    .command('sweep')
+    .description('run every point of a grid of scenario keys in parallel, with replications and 95% confidence intervals')
+    .argument('<scenario>', 'scenario file (YAML or JSON)')
+    .requiredOption('--grid <path=v1,v2,...>', 'an axis of the grid, e.g. vms[0].vcpus=2,4,8 (repeatable)', collect, [])
+    .option('--set <path=value>', 'override a scenario key for every point (repeatable)', collect, [])
+    .option('--workers <n>', 'worker threads (default: the machine\'s parallelism)')
+    .option('--json', 'print one JSON document')
+    .option('--csv', 'print one CSV row per point and VM')
+    .option('--out <dir>', 'also write sweep.json and sweep.csv into this directory')
+    .action(async (file: string, o: { grid: string[]; set: string[]; workers?: string; json?: boolean; csv?: boolean; out?: string }) => {
+      const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+      let workers: number | undefined;
+      if (o.workers !== undefined) {
+        workers = Number(o.workers);
+        if (!Number.isSafeInteger(workers) || workers < 1) throw new s.ScenarioError(`--workers: expected a positive integer, got ${JSON.stringify(o.workers)}`);
+      }
+      // A progress bar with ETA on a terminal; nothing when output is piped.
+      const bar = process.stderr.isTTY === true ? new SingleBar({ stream: process.stderr, format: 'sweep [{bar}] {value}/{total} runs | ETA {eta_formatted}', hideCursor: true }) : undefined;
+      let started = false;
+      const result = await s.sweepScenario(file, o.set, o.grid, {
+        ...(workers === undefined ? {} : { workers }),
+        onProgress: (done, total) => {
+          if (bar === undefined) return;
+          if (!started) {
+            bar.start(total, 0);
+            started = true;
+          }
+          bar.update(done);
+          if (done === total) bar.stop();
+        },
+      });
+      const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
+      const csv = s.sweepCsv(result);
+      if (o.out !== undefined) writeOutputs(o.out, { 'sweep.json': json, 'sweep.csv': csv });
+      out(o.json === true ? json : o.csv === true ? csv : sweepTable(result));
+      const failed = result.points.reduce((n, p) => n + p.errors.length, 0);
+      if (failed > 0) {
+        for (const p of result.points) for (const e of p.errors) process.stderr.write(`ipilab: sweep point ${JSON.stringify(p.params)} seed ${e.seed} failed: ${e.message}\n`);
+        throw new SweepFailures(`${failed} sweep run(s) failed`);
+      }
     });
 
   program
@@ -108,12 +155,13 @@ export function buildProgram(out: (s: string) => void): Command {
   return program;
 }
 
-/** Runs the CLI; returns the exit code. Errors become one line on stderr, never a stack trace. */
-export function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): number {
+/** Runs the CLI; resolves to the exit code. Errors become one line on stderr, never a stack trace. */
+export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   try {
-    buildProgram(out).parse([...argv], { from: 'user' });
+    await buildProgram(out).parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (e) {
+    if (e instanceof SweepFailures) return EXIT.runError;
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (e instanceof ScenarioError) {
       process.stderr.write(`ipilab: ${e.message}\n`);
@@ -126,4 +174,4 @@ export function main(argv: readonly string[], out: (s: string) => void = (s) => 
   }
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) void main(process.argv.slice(2)).then((code) => (process.exitCode = code));

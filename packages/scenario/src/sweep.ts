@@ -1,0 +1,138 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { Piscina } from 'piscina';
+import { ScenarioError } from './errors';
+import { applySet, readScenarioFile, validateScenario } from './load';
+import { estimate, type Estimate } from './statistics';
+import type { SweepTask, SweepTaskResult } from './sweep-worker';
+
+export interface GridAxis {
+  readonly path: string;
+  readonly values: readonly string[];
+}
+
+export interface SweepPoint {
+  /** This point's value for each grid path. */
+  readonly params: Record<string, string>;
+  readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; serialFraction: Estimate; slowdownVsAlone?: Estimate }>;
+  /** Replications that failed, with the seed and the message; the others still count. */
+  readonly errors: { seed: number; message: string }[];
+}
+
+export interface SweepOutput {
+  readonly scenario: string;
+  readonly grid: readonly GridAxis[];
+  readonly replications: number;
+  readonly seeds: readonly number[];
+  readonly workers: number;
+  readonly points: readonly SweepPoint[];
+}
+
+export function parseGrid(arg: string): GridAxis {
+  const eq = arg.indexOf('=');
+  const values = eq < 0 ? [] : arg.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+  if (eq <= 0 || values.length === 0) throw new ScenarioError(`--grid ${arg}: expected path=v1,v2,... e.g. vms[0].vcpus=2,4,8`);
+  return { path: arg.slice(0, eq).trim(), values };
+}
+
+/** Every combination of the axes' values, first axis slowest. */
+export function gridPoints(axes: readonly GridAxis[]): Record<string, string>[] {
+  let points: Record<string, string>[] = [{}];
+  for (const a of axes) points = points.flatMap((p) => a.values.map((v) => ({ ...p, [a.path]: v })));
+  return points;
+}
+
+export interface SweepOptions {
+  /** Worker threads (default: available parallelism, at most the number of runs). */
+  readonly workers?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Runs every grid point `run.replications` times on worker threads (piscina). Replication k of
+ * every point uses seed run.seed + k (common random numbers across points). Every point is
+ * validated before anything runs; a run that fails is reported with its point and seed and
+ * does not lose the others.
+ */
+export async function sweepScenario(file: string, sets: readonly string[], grids: readonly string[], options: SweepOptions = {}): Promise<SweepOutput> {
+  if (grids.length === 0) throw new ScenarioError('sweep: expected at least one --grid path=v1,v2,...');
+  const axes = grids.map(parseGrid);
+  const points = gridPoints(axes);
+  // Validate every point up front: a typo in a value fails fast, before any work.
+  const first = points.map((p) => {
+    const raw = readScenarioFile(file) as Record<string, unknown>;
+    for (const s of sets) applySet(raw, s);
+    for (const [path, v] of Object.entries(p)) applySet(raw, `${path}=${v}`);
+    return validateScenario(raw, `${file} (${Object.entries(p).map(([k, v]) => `${k}=${v}`).join(', ')})`);
+  })[0]!;
+  const reps = first.run.replications;
+  const seeds = Array.from({ length: reps }, (_, k) => first.run.seed + k);
+  const tasks: SweepTask[] = points.flatMap((params, point) => seeds.map((seed) => ({ file: resolve(file), sets: [...sets, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)], seed, point })));
+  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), tasks.length));
+  // Workers load compiled JavaScript: beside this file in dist/, or dist/ when running from sources (tests).
+  const beside = resolve(__dirname, 'sweep-worker.js');
+  const filename = existsSync(beside) ? beside : resolve(__dirname, '..', 'dist', 'sweep-worker.js');
+  const pool = new Piscina({ filename, minThreads: workers, maxThreads: workers, idleTimeout: 100 });
+  let done = 0;
+  let results: SweepTaskResult[];
+  try {
+    results = await Promise.all(
+      tasks.map(async (t) => {
+        let r: SweepTaskResult;
+        try {
+          r = (await pool.run(t)) as SweepTaskResult;
+        } catch (e) {
+          r = { point: t.point, seed: t.seed, error: (e as Error).message.split('\n')[0]! };
+        }
+        options.onProgress?.(++done, tasks.length);
+        return r;
+      }),
+    );
+  } finally {
+    await pool.destroy();
+  }
+  return {
+    scenario: first.name ?? file,
+    grid: axes,
+    replications: reps,
+    seeds,
+    workers,
+    points: points.map((params, i) => {
+      const mine = results.filter((r) => r.point === i);
+      const ok = mine.filter((r) => r.error === undefined);
+      const vms: SweepPoint['vms'] = {};
+      const names = ok.length > 0 ? Object.keys(ok[0]!.vms!) : [];
+      for (const name of names) {
+        const rs = ok.map((r) => r.vms![name]!);
+        const slow = rs.map((r) => r.slowdownVsAlone);
+        vms[name] = {
+          figure: rs[0]!.figure,
+          higherIsBetter: rs[0]!.higherIsBetter,
+          estimate: estimate(rs.map((r) => r.value)),
+          serialFraction: estimate(rs.map((r) => r.serialFraction)),
+          ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
+        };
+      }
+      return { params, vms, errors: mine.filter((r) => r.error !== undefined).map((r) => ({ seed: r.seed, message: r.error! })) };
+    }),
+  };
+}
+
+/** One CSV row per point and VM. */
+export function sweepCsv(out: SweepOutput): string {
+  const paths = out.grid.map((a) => a.path);
+  const header = [...paths, 'vm', 'figure', 'mean', 'ci95Low', 'ci95High', 'n', 'serialFraction', 'slowdownVsAlone', 'errors'];
+  const q = (v: string): string => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const rows: string[] = [];
+  for (const p of out.points) {
+    const names = Object.keys(p.vms);
+    if (names.length === 0) rows.push([...paths.map((k) => q(p.params[k]!)), '', '', '', '', '', '0', '', '', String(p.errors.length)].join(','));
+    for (const name of names) {
+      const v = p.vms[name]!;
+      rows.push([...paths.map((k) => q(p.params[k]!)), name, v.figure, v.estimate.mean, v.estimate.ci95[0], v.estimate.ci95[1], v.estimate.n, v.serialFraction.mean, v.slowdownVsAlone?.mean ?? '', p.errors.length].join(','));
+    }
+  }
+  return `${header.join(',')}\n${rows.join('\n')}\n`;
+}
+
