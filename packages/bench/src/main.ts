@@ -87,6 +87,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   return { json: values['json'] === true, help: values['help'] === true, repeats: positiveInt('repeats', str('repeats'), 3), seed, only, sizes };
 }
 
+/** 5.7 k, 0.53, 12.0: thousands above 10^4, plain below. */
+function rate(x: number): string {
+  return x >= 10_000 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(2);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -167,7 +172,7 @@ function main(): void {
       table.push([
         variant,
         `${(f.eventsPerSecond / 1e6).toFixed(2)} M`,
-        `${(f[`${bm.unit}sPerSecond`]! / 1e3).toFixed(1)} k`,
+        rate(f[`${bm.unit}sPerSecond`]!),
         `${(f.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
         ...(hasRatios
           ? [f.ratioToCeiling === undefined ? '-' : `${(f.ratioToCeiling * 100).toFixed(0)} %`, f.ratioToSimjs === undefined ? '-' : `${f.ratioToSimjs.toFixed(1)}x`]

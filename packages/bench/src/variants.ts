@@ -11,7 +11,7 @@ export interface BenchmarkRun {
 }
 
 export interface BenchmarkVariant {
-  readonly run: (size: number, seed: number) => BenchmarkRun;
+  readonly run: (size: number, seed: number) => BenchmarkRun | Promise<BenchmarkRun>;
   readonly description: string;
 }
 
@@ -37,6 +37,23 @@ const ipi = (backend: string, mode: 'x2apic-physical' | 'x2apic-cluster', accoun
   const { runIpiBroadcast } = require('./ipi/ipi-broadcast') as typeof import('./ipi/ipi-broadcast');
   const r = runIpiBroadcast(backend, mode, size, accounting);
   return { events: r.events, units: r.operations };
+};
+
+const EXAMPLES = require('node:path').join(__dirname, '..', '..', '..', 'examples', 'scenarios') as string;
+
+/** The reference scenario for `factor` x `size` ms of simulated time, accounting on. */
+const reference = (factor: number) => (size: number, seed: number): BenchmarkRun => {
+  const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+  const ms = size * factor;
+  const out = s.runScenario(s.loadScenario(`${EXAMPLES}/reference-large.yaml`, [`run.duration=${ms}ms`, `run.seed=${seed}`]));
+  return { events: out.events, units: ms };
+};
+
+/** A sweep of 8 runs (4 vCPU counts x 2 replications) on `workers` threads. */
+const sweep = (workers: number) => async (size: number, seed: number): Promise<BenchmarkRun> => {
+  const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+  const out = await s.sweepScenario(`${EXAMPLES}/amdahl-scaling.yaml`, [`run.duration=${size}ms`, 'run.replications=2', `run.seed=${seed}`], ['vms[0].vcpus=2,4,8,16'], { workers });
+  return { events: out.events, units: out.points.length * out.replications };
 };
 
 /** Benchmarks by name, each with its variants. */
@@ -65,6 +82,26 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
       'pv-physical': { run: ipi('pv', 'x2apic-physical'), description: 'pv backend (1 hypercall per broadcast)' },
       'posted-physical': { run: ipi('posted', 'x2apic-physical'), description: 'posted backend (broadcasts take the trap path)' },
       'pv-physical-accounting': { run: ipi('pv', 'x2apic-physical', true), description: 'pv-physical with the accounting streams subscribed' },
+    },
+  },
+  reference: {
+    title: 'examples/scenarios/reference-large.yaml (2 sockets, 80 threads, 4 overcommitted VMs, shootdown-heavy, accounting on)',
+    unit: 'simulated-ms',
+    sizeFlag: 'reference-ms',
+    defaultSize: 100,
+    variants: {
+      'duration-1x': { run: reference(1), description: 'the reference scenario for N ms' },
+      'duration-2x': { run: reference(2), description: 'the same for 2N ms: wall time should stay within 2.2x' },
+    },
+  },
+  sweep: {
+    title: 'ipilab sweep of examples/scenarios/amdahl-scaling.yaml: 4 points x 2 replications',
+    unit: 'run',
+    sizeFlag: 'sweep-ms',
+    defaultSize: 100,
+    variants: {
+      'workers-1': { run: sweep(1), description: 'one worker thread' },
+      'workers-2': { run: sweep(2), description: 'two worker threads (target: >= 1.7x faster on 2 cores)' },
     },
   },
 };

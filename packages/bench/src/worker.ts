@@ -5,7 +5,7 @@ import { BENCHMARKS } from './variants';
  * Runs one variant in a process of its own, so its peak RSS is its own, and prints one JSON
  * line. A short warm-up run first lets the JIT settle, as it would in a long simulation.
  */
-function main(): void {
+async function main(): Promise<void> {
   const [benchmark = '', variant = '', sizeArg = '', seedArg = ''] = process.argv.slice(2);
   const v = BENCHMARKS[benchmark]?.variants[variant];
   if (v === undefined) {
@@ -14,12 +14,12 @@ function main(): void {
   }
   const size = Number(sizeArg);
   const seed = Number(seedArg);
-  v.run(Math.max(1, Math.floor(size / 20)), seed + 1);
+  await v.run(Math.max(1, Math.floor(size / 20)), seed + 1);
   const t0 = performance.now();
-  const r = v.run(size, seed);
+  const r = await v.run(size, seed);
   const wallMs = performance.now() - t0;
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   process.stdout.write(`${JSON.stringify({ ...r, wallMs, peakRssBytes })}\n`);
 }
 
-main();
+void main();

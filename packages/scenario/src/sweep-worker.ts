@@ -13,6 +13,7 @@ export interface SweepTaskResult {
   readonly point: number;
   readonly seed: number;
   readonly error?: string;
+  readonly events?: number;
   readonly vms?: Record<string, { figure: string; value: number; higherIsBetter: boolean; serialFraction: number; slowdownVsAlone?: number }>;
 }
 
@@ -30,5 +31,5 @@ export default function runSweepTask(t: SweepTask): SweepTaskResult {
       ...(v.slowdownVsAlone === undefined ? {} : { slowdownVsAlone: v.slowdownVsAlone }),
     };
   }
-  return { point: t.point, seed: t.seed, vms };
+  return { point: t.point, seed: t.seed, vms, events: out.events };
 }

@@ -26,6 +26,8 @@ export interface SweepOutput {
   readonly replications: number;
   readonly seeds: readonly number[];
   readonly workers: number;
+  /** Simulated events over all runs (for throughput figures). */
+  readonly events: number;
   readonly points: readonly SweepPoint[];
 }
 
@@ -98,6 +100,7 @@ export async function sweepScenario(file: string, sets: readonly string[], grids
     replications: reps,
     seeds,
     workers,
+    events: results.reduce((n, r) => n + (r.events ?? 0), 0),
     points: points.map((params, i) => {
       const mine = results.filter((r) => r.point === i);
       const ok = mine.filter((r) => r.error === undefined);
