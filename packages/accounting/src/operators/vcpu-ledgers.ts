@@ -1,13 +1,8 @@
 import { defer, map, reduce, type OperatorFunction } from 'rxjs';
 import type { ExitReason, ModelEvent, VcpuRef } from '@ipilab/events';
 
-/**
- * Where one vCPU's time went, in ns. The categories partition its life from time 0 to the end
- * of the run, so they add up to `total`.
- */
-export interface VcpuLedger {
-  readonly vm: number;
-  readonly vcpu: number;
+/** Where time went, in ns: the categories partition it, so they add up to `total`. */
+export interface LedgerCategories {
   /** In guest mode running its own work. */
   guest: number;
   /** In guest mode inside interrupt handlers. */
@@ -24,6 +19,12 @@ export interface VcpuLedger {
   preempted: number;
   offline: number;
   total: number;
+}
+
+/** One vCPU's ledger over its life from time 0 to the end of the run. */
+export interface VcpuLedger extends LedgerCategories {
+  readonly vm: number;
+  readonly vcpu: number;
 }
 
 interface Live {

@@ -1,21 +1,11 @@
 import { defer, map, reduce, type OperatorFunction } from 'rxjs';
 import type { ExitReason, IpiKind, ModelEvent } from '@ipilab/events';
-import { ledgerStep, type VcpuLedger } from './vcpu-ledgers';
+import { ledgerStep, type LedgerCategories, type VcpuLedger } from './vcpu-ledgers';
 
 /** A VM's ledger: its vCPUs' ledgers summed, plus counts of what it did. */
-export interface VmLedger {
+export interface VmLedger extends LedgerCategories {
   readonly vm: number;
   readonly vcpus: number;
-  guest: number;
-  handlingInterrupts: number;
-  shootdownWait: number;
-  exits: Partial<Record<ExitReason, number>>;
-  serviceQueued: number;
-  hostOther: number;
-  halted: number;
-  preempted: number;
-  offline: number;
-  total: number;
   /** IPIs sent, by kind (a multicast counts once). */
   ipisSent: Partial<Record<IpiKind, number>>;
   /** Exits taken, by reason. */
