@@ -53,6 +53,14 @@ describe('ipilab', () => {
     expect(readFileSync(join(dir, 'run.csv'), 'utf8').split('\n')[0]).toContain('vm,figure');
   });
 
+  it('run --html writes a self-contained report with its charts', async () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'ipilab-html-')), 'r.html');
+    expect((await cli('run', small, '--html', f)).code).toBe(EXIT.ok);
+    const html = readFileSync(f, 'utf8');
+    expect((html.match(/<figure class="chart"/g) ?? []).length).toBe(3);
+    expect(html).not.toMatch(/<script/i);
+  });
+
   it('compare prints each variant with its ratio and interval', async () => {
     const r = await cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', '--set', 'run.replications=2');
     expect(r.code).toBe(EXIT.ok);

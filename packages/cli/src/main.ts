@@ -13,6 +13,16 @@ export const EXIT = { ok: 0, runError: 1, usage: 2 } as const;
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
+/** Writes one file atomically (temporary name, then rename). */
+function writeFileAtomic(file: string, body: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, body);
+  renameSync(tmp, file);
+}
+
+type Report = typeof import('@ipilab/report');
+const report = (): Report => require('@ipilab/report') as Report;
+
 /** Writes files into `dir` all or nothing: each goes to a temporary name first. */
 function writeOutputs(dir: string, files: Record<string, string>): void {
   mkdirSync(dir, { recursive: true });
@@ -42,9 +52,11 @@ export function buildProgram(out: (s: string) => void): Command {
     .addOption(new Option('--json', 'print one JSON document (docs/cli.md)').conflicts('csv'))
     .option('--csv', 'print one CSV row per VM')
     .option('--out <dir>', 'also write run.json and run.csv into this directory')
-    .action((file: string, o: { set: string[]; json?: boolean; csv?: boolean; out?: string }) => {
+    .option('--html <file>', 'also write a self-contained HTML report with charts')
+    .action(async (file: string, o: { set: string[]; json?: boolean; csv?: boolean; out?: string; html?: string }) => {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
       const result = s.runWithSlowdown(s.loadScenario(file, o.set));
+      if (o.html !== undefined) writeFileAtomic(o.html, await report().runReportHtml(result));
       const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
       if (o.out !== undefined) writeOutputs(o.out, { 'run.json': json, 'run.csv': runCsv(result) });
       out(o.json === true ? json : o.csv === true ? runCsv(result) : runTables(result));
@@ -58,10 +70,12 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--set <path=value>', 'override a scenario key for every variant (repeatable)', collect, [])
     .option('--json', 'print one JSON document')
     .option('--out <dir>', 'also write compare.json into this directory')
-    .action((file: string, o: { vary: string; set: string[]; json?: boolean; out?: string }) => {
+    .option('--html <file>', 'also write a self-contained HTML report with charts')
+    .action(async (file: string, o: { vary: string; set: string[]; json?: boolean; out?: string; html?: string }) => {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
       const tty = process.stderr.isTTY === true && o.json !== true;
       const result = s.compareScenario(file, o.set, o.vary, tty ? (d, t) => process.stderr.write(`\rrun ${d}/${t}${d === t ? '\n' : ''}`) : undefined);
+      if (o.html !== undefined) writeFileAtomic(o.html, await report().compareReportHtml(result));
       const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
       if (o.out !== undefined) writeOutputs(o.out, { 'compare.json': json });
       out(o.json === true ? json : compareTable(result));
@@ -77,7 +91,8 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--json', 'print one JSON document')
     .option('--csv', 'print one CSV row per point and VM')
     .option('--out <dir>', 'also write sweep.json and sweep.csv into this directory')
-    .action(async (file: string, o: { grid: string[]; set: string[]; workers?: string; json?: boolean; csv?: boolean; out?: string }) => {
+    .option('--html <file>', 'also write a self-contained HTML report with charts')
+    .action(async (file: string, o: { grid: string[]; set: string[]; workers?: string; json?: boolean; csv?: boolean; out?: string; html?: string }) => {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
       let workers: number | undefined;
       if (o.workers !== undefined) {
@@ -102,6 +117,7 @@ export function buildProgram(out: (s: string) => void): Command {
       const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
       const csv = s.sweepCsv(result);
       if (o.out !== undefined) writeOutputs(o.out, { 'sweep.json': json, 'sweep.csv': csv });
+      if (o.html !== undefined) writeFileAtomic(o.html, await report().sweepReportHtml(result));
       out(o.json === true ? json : o.csv === true ? csv : sweepTable(result));
       const failed = result.points.reduce((n, p) => n + p.errors.length, 0);
       if (failed > 0) {
@@ -129,9 +145,7 @@ export function buildProgram(out: (s: string) => void): Command {
       const from = time('from', o.from);
       const to = time('to', o.to);
       const trace = s.traceScenario(s.loadScenario(file, o.set), { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) });
-      const tmp = `${o.out}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(trace));
-      renameSync(tmp, o.out);
+      writeFileAtomic(o.out, JSON.stringify(trace));
       out(`wrote ${trace.traceEvents.length} trace events to ${o.out}\n`);
     });
 

@@ -1,0 +1,2 @@
+export { runReportHtml, compareReportHtml, sweepReportHtml } from './reports';
+export { renderSvg } from './render';

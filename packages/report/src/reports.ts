@@ -1,0 +1,167 @@
+import type { CompareOutput, RunOutput, SweepOutput } from '@ipilab/scenario';
+import type { TopLevelSpec } from 'vega-lite';
+import { figure, num, page, table, type Chart } from './html';
+import { renderSvg } from './render';
+
+const CATEGORIES = ['guest', 'handlingInterrupts', 'shootdownWait', 'exits', 'serviceQueued', 'hostOther', 'preempted', 'halted', 'offline'] as const;
+
+async function chart(title: string, caption: string, spec: TopLevelSpec): Promise<Chart> {
+  return { title, caption, svg: await renderSvg(spec) };
+}
+
+function ledgerChart(out: RunOutput): Promise<Chart> {
+  const values = Object.entries(out.vms).flatMap(([vm, v]) => {
+    const l = v.ledger;
+    const exits = Object.values(l.exits).reduce((a, b) => a + (b ?? 0), 0);
+    const ns: Record<string, number> = { ...l, exits } as unknown as Record<string, number>;
+    return CATEGORIES.map((c, order) => ({ vm, category: c, order, share: l.total > 0 ? ns[c]! / l.total : 0 }));
+  });
+  return chart('Where each VM\'s vCPU time went', 'Each bar is one VM\'s vCPU time (all its vCPUs over the run) split into what the vCPUs were doing; the shares add up to 100 %.', {
+    data: { values },
+    mark: 'bar',
+    width: 640,
+    height: { step: 28 },
+    encoding: {
+      y: { field: 'vm', type: 'nominal', title: null },
+      x: { field: 'share', type: 'quantitative', stack: 'normalize', axis: { format: '%' }, title: 'share of vCPU time' },
+      color: { field: 'category', type: 'nominal', sort: [...CATEGORIES], scale: { scheme: 'tableau10' } },
+      order: { field: 'order' },
+      tooltip: [{ field: 'vm' }, { field: 'category' }, { field: 'share', format: '.1%' }],
+    },
+  });
+}
+
+function interferenceChart(out: RunOutput): Promise<Chart> {
+  const i = out.interference;
+  const values = i.vms.flatMap((victim) => [...i.vms.map((culprit) => ({ victim, culprit, ms: i.behindNs[victim]![culprit]! / 1e6 })), { victim, culprit: 'pCPU switching', ms: i.switchingNs[victim]! / 1e6 }]);
+  return chart('Interference: who waited behind whom', 'Row = the VM that waited, column = whose work it waited behind (on a shared pCPU or in the hypervisor service), in ms of vCPU time; darker is more.', {
+    data: { values },
+    width: 80 * (i.vms.length + 1),
+    height: 40 * i.vms.length,
+    encoding: { y: { field: 'victim', type: 'nominal', title: 'waited' }, x: { field: 'culprit', type: 'nominal', title: 'behind', sort: [...i.vms, 'pCPU switching'] } },
+    layer: [
+      { mark: 'rect', encoding: { color: { field: 'ms', type: 'quantitative', scale: { scheme: 'oranges' }, title: 'ms' } } },
+      { mark: { type: 'text', baseline: 'middle' }, encoding: { text: { field: 'ms', type: 'quantitative', format: '.2f' } } },
+    ],
+  });
+}
+
+function latencyChart(out: RunOutput): Promise<Chart> | undefined {
+  const values = Object.entries(out.vms).flatMap(([vm, v]) =>
+    v.ipi.latency === null
+      ? []
+      : (['ipiSendToHandler', 'wholeCall', 'shootdown'] as const).flatMap((kind) => {
+          const s = v.ipi.latency![kind];
+          return s.count === 0 ? [] : (['p50', 'p90', 'p99', 'max'] as const).map((q) => ({ vm, kind, quantile: q, us: (s[q] as number) / 1000 }));
+        }),
+  );
+  if (values.length === 0) return undefined;
+  return chart('Latency distributions', 'For each VM: IPI send-to-handler, whole cross-call and TLB shootdown latency at the 50th, 90th and 99th percentiles and the maximum (µs, log scale).', {
+    data: { values },
+    mark: { type: 'line', point: { size: 60 } },
+    width: 180,
+    height: 160,
+    encoding: {
+      column: { field: 'kind', type: 'nominal', title: null },
+      x: { field: 'quantile', type: 'ordinal', sort: ['p50', 'p90', 'p99', 'max'], title: null },
+      y: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: 'µs' },
+      color: { field: 'vm', type: 'nominal' },
+    },
+  });
+}
+
+/** A self-contained HTML report of one run. */
+export async function runReportHtml(out: RunOutput): Promise<string> {
+  const charts = [await ledgerChart(out), await interferenceChart(out)];
+  const lat = latencyChart(out);
+  if (lat !== undefined) charts.push(await lat);
+  const rows = Object.entries(out.vms).map(([name, v]) => [name, v.primary.key, num(v.primary.value), v.slowdownVsAlone === undefined ? '-' : num(v.slowdownVsAlone), Object.values(v.ipi.sent).reduce((a, b) => a + (b ?? 0), 0), Object.values(v.ipi.exits).reduce((a, b) => a + (b ?? 0), 0), v.ipi.shootdowns]);
+  return page(`ipilab run: ${out.scenario}`, `seed ${out.seed}, ${(out.simulatedNs / 1e6).toFixed(3)} ms simulated, ${out.events} events`, [
+    table(['VM', 'figure of merit', 'value', 'slowdown vs alone', 'IPIs sent', 'exits', 'shootdowns'], rows),
+    ...charts.map(figure),
+  ]);
+}
+
+/** A self-contained HTML report of a comparison. */
+export async function compareReportHtml(out: CompareOutput): Promise<string> {
+  const values = out.variants.flatMap((v) => Object.entries(v.vms).map(([vm, f]) => ({ vm, variant: String(v.value), ratio: f.ratio.mean, lo: Number.isNaN(f.ratio.ci95[0]) ? f.ratio.mean : f.ratio.ci95[0], hi: Number.isNaN(f.ratio.ci95[1]) ? f.ratio.mean : f.ratio.ci95[1] })));
+  const c = await chart(`Figure of merit relative to ${out.vary} = ${String(out.variants[0]!.value)}`, 'One panel per VM: each variant\'s figure of merit divided by the first variant\'s (paired by seed), with its 95 % confidence interval; 1 means no change.', {
+    data: { values },
+    width: 220,
+    height: 180,
+    encoding: { column: { field: 'vm', type: 'nominal', title: null }, x: { field: 'variant', type: 'nominal', title: out.vary, sort: out.variants.map((v) => String(v.value)) } },
+    layer: [
+      { mark: 'bar', encoding: { y: { field: 'ratio', type: 'quantitative', title: 'ratio to first' }, color: { field: 'variant', type: 'nominal', legend: null } } },
+      { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+    ],
+  });
+  const rows = out.variants.flatMap((v) => Object.entries(v.vms).map(([vm, f]) => [vm, String(v.value), f.figure, num(f.estimate.mean), `${num(f.estimate.ci95[0])} – ${num(f.estimate.ci95[1])}`, num(f.ratio.mean), f.slowdownVsAlone === undefined ? '-' : num(f.slowdownVsAlone.mean)]));
+  return page(`ipilab compare: ${out.scenario}`, `${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s), seeds ${out.seeds.join(', ')}`, [
+    table(['VM', out.vary, 'figure', 'mean', '95% CI', 'ratio to first', 'slowdown vs alone'], rows),
+    figure(c),
+  ]);
+}
+
+/** A self-contained HTML report of a sweep: curves with confidence bands, and Amdahl beside measurement. */
+export async function sweepReportHtml(out: SweepOutput): Promise<string> {
+  const [first = '', ...rest] = out.grid.map((a) => a.path);
+  const numeric = out.grid[0]!.values.every((v) => Number.isFinite(Number(v)));
+  const series = (p: Record<string, string>): string => (rest.length === 0 ? 'all' : rest.length === 1 ? String(p[rest[0]!]) : rest.map((k) => `${k}=${p[k]}`).join(', '));
+  const values = out.points.flatMap((p) =>
+    Object.entries(p.vms).map(([vm, v]) => ({
+      vm,
+      x: numeric ? Number(p.params[first]) : p.params[first],
+      series: series(p.params),
+      mean: v.estimate.mean,
+      lo: Number.isNaN(v.estimate.ci95[0]) ? v.estimate.mean : v.estimate.ci95[0],
+      hi: Number.isNaN(v.estimate.ci95[1]) ? v.estimate.mean : v.estimate.ci95[1],
+      serial: v.serialFraction.mean,
+    })),
+  );
+  const xType = numeric ? 'quantitative' : 'ordinal';
+  const curves = await chart(`Figure of merit over ${first}`, 'One panel per VM: the mean figure of merit at each grid point, one line per combination of the other axes, with its 95 % confidence band.', {
+    data: { values },
+    width: 260,
+    height: 200,
+    encoding: { column: { field: 'vm', type: 'nominal', title: null }, x: { field: 'x', type: xType, title: first }, color: { field: 'series', type: 'nominal', title: rest.join(', ') || null } },
+    layer: [
+      { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: 'figure of merit' }, y2: { field: 'hi' } } },
+      { mark: { type: 'line', point: true }, encoding: { y: { field: 'mean', type: 'quantitative' } } },
+    ],
+  });
+  const charts = [curves];
+  if (numeric) {
+    // Amdahl: measured speedup relative to the smallest point beside the prediction from that point's serial fraction.
+    const amdahl = values.flatMap((r) => {
+      const base = values.filter((b) => b.vm === r.vm && b.series === r.series).sort((a, b) => (a.x as number) - (b.x as number))[0]!;
+      const s = Math.min(1, Math.max(0, base.serial));
+      const sp = (n: number): number => 1 / (s + (1 - s) / n);
+      const n = r.x as number;
+      const n0 = base.x as number;
+      return [
+        { vm: r.vm, series: r.series, x: n, kind: 'measured', speedup: base.mean > 0 ? r.mean / base.mean : NaN },
+        { vm: r.vm, series: r.series, x: n, kind: 'Amdahl prediction', speedup: sp(n) / sp(n0) },
+      ];
+    });
+    charts.push(
+      await chart('Amdahl\'s law beside measurement', `Speedup relative to the smallest ${first}: measured (figure of merit ratio) and predicted by Amdahl's law from the serial fraction measured there (shootdown waiting over busy time).`, {
+        data: { values: amdahl },
+        width: 260,
+        height: 200,
+        mark: { type: 'line', point: true },
+        encoding: {
+          column: { field: 'vm', type: 'nominal', title: null },
+          x: { field: 'x', type: 'quantitative', title: first },
+          y: { field: 'speedup', type: 'quantitative', title: 'speedup' },
+          color: { field: 'kind', type: 'nominal', title: null },
+          strokeDash: { field: 'series', type: 'nominal', title: rest.join(', ') || null },
+        },
+      }),
+    );
+  }
+  const rows = out.points.flatMap((p) => Object.entries(p.vms).map(([vm, v]) => [...out.grid.map((a) => p.params[a.path]), vm, v.figure, num(v.estimate.mean), `${num(v.estimate.ci95[0])} – ${num(v.estimate.ci95[1])}`, num(v.serialFraction.mean), p.errors.length]));
+  return page(`ipilab sweep: ${out.scenario}`, `${out.points.length} points x ${out.replications} replication(s), seeds ${out.seeds.join(', ')}, ${out.workers} worker(s)`, [
+    table([...out.grid.map((a) => a.path), 'VM', 'figure', 'mean', '95% CI', 'serial fraction', 'failed runs'], rows),
+    ...charts.map(figure),
+  ]);
+}
