@@ -16,12 +16,17 @@ export interface InterferenceMatrix {
   readonly waited: Record<number, number>;
 }
 
-interface Acc {
+/** A pCPU's occupancy as running integrals: ns each VM (or -1: nobody, switching) has held it. */
+interface PcpuClock {
   last: number;
-  state: Map<number, { vm: number; state: string; pcpu: number }>;
-  occupant: Map<number, number>;
-  /** vCPUs currently preempted (the only ones that accrue waiting). */
-  preempted: Set<number>;
+  occupantVm: number;
+  occupantKey: number;
+  readonly cum: Map<number, number>;
+}
+
+interface Acc {
+  state: Map<number, { vm: number; state: string; pcpu: number; since: number; snapshot: Map<number, number> | undefined }>;
+  pcpus: Map<number, PcpuClock>;
   behind: Map<number, Map<number, number>>;
   switching: Map<number, number>;
   waited: Map<number, number>;
@@ -34,17 +39,33 @@ function add(m: Map<number, Map<number, number>>, victim: number, culprit: numbe
   row.set(culprit, (row.get(culprit) ?? 0) + ns);
 }
 
-/** Charges every preempted vCPU's wait since the last change to whoever occupies its pCPU. */
-function accrue(acc: Acc, t: number): void {
-  const dt = t - acc.last;
-  acc.last = t;
-  if (dt <= 0) return;
-  for (const key of acc.preempted) {
-    const s = acc.state.get(key)!;
-    acc.waited.set(s.vm, (acc.waited.get(s.vm) ?? 0) + dt);
-    const occ = acc.occupant.get(s.pcpu);
-    if (occ === undefined) acc.switching.set(s.vm, (acc.switching.get(s.vm) ?? 0) + dt);
-    else add(acc.behind, s.vm, acc.state.get(occ)!.vm, dt);
+function clockOf(acc: Acc, pcpu: number): PcpuClock {
+  let c = acc.pcpus.get(pcpu);
+  if (c === undefined) acc.pcpus.set(pcpu, (c = { last: 0, occupantVm: -1, occupantKey: -1, cum: new Map() }));
+  return c;
+}
+
+/** Brings a pCPU's integrals up to `t`. */
+function advancePcpu(c: PcpuClock, t: number): void {
+  const dt = t - c.last;
+  if (dt > 0) c.cum.set(c.occupantVm, (c.cum.get(c.occupantVm) ?? 0) + dt);
+  c.last = t;
+}
+
+/**
+ * A preempted interval ends: what each VM held the pCPU for since the interval began is what
+ * the victim waited behind it (the integrals' difference); the rest of the time nobody did.
+ * Costs O(VMs) per interval, however many vCPUs wait.
+ */
+function settle(acc: Acc, s: { vm: number; pcpu: number; since: number; snapshot: Map<number, number> | undefined }, t: number): void {
+  const c = clockOf(acc, s.pcpu);
+  advancePcpu(c, t);
+  acc.waited.set(s.vm, (acc.waited.get(s.vm) ?? 0) + (t - s.since));
+  for (const [vm, ns] of c.cum) {
+    const d = ns - (s.snapshot?.get(vm) ?? 0);
+    if (d <= 0) continue;
+    if (vm === -1) acc.switching.set(s.vm, (acc.switching.get(s.vm) ?? 0) + d);
+    else add(acc.behind, s.vm, vm, d);
   }
 }
 
@@ -52,21 +73,44 @@ const ON_CPU = new Set(['in-guest', 'exited']);
 
 export function interferenceStep(acc: Acc, e: ModelEvent): Acc {
   if (e.type === 'vcpu-state') {
-    accrue(acc, e.t);
     const key = vcpuId(e.vcpu);
     acc.vms.add(e.vcpu.vm);
     const prev = acc.state.get(key);
-    if (prev !== undefined && acc.occupant.get(prev.pcpu) === key && !ON_CPU.has(e.to)) acc.occupant.delete(prev.pcpu);
-    acc.state.set(key, { vm: e.vcpu.vm, state: e.to, pcpu: e.pcpu });
-    if (e.to === 'preempted') acc.preempted.add(key);
-    else acc.preempted.delete(key);
-    if (ON_CPU.has(e.to)) acc.occupant.set(e.pcpu, key);
+    if (prev !== undefined) {
+      if (prev.state === 'preempted') settle(acc, prev, e.t);
+      if (ON_CPU.has(prev.state) && !ON_CPU.has(e.to)) {
+        const c = clockOf(acc, prev.pcpu);
+        if (c.occupantKey === key) {
+          advancePcpu(c, e.t);
+          c.occupantVm = -1;
+          c.occupantKey = -1;
+        }
+      }
+    }
+    const c = clockOf(acc, e.pcpu);
+    if (ON_CPU.has(e.to) && c.occupantKey !== key) {
+      advancePcpu(c, e.t);
+      c.occupantVm = e.vcpu.vm;
+      c.occupantKey = key;
+    }
+    let snapshot: Map<number, number> | undefined;
+    if (e.to === 'preempted') {
+      advancePcpu(c, e.t);
+      snapshot = new Map(c.cum);
+    }
+    acc.state.set(key, { vm: e.vcpu.vm, state: e.to, pcpu: e.pcpu, since: e.t, snapshot });
   } else if (e.type === 'service-queued') {
     acc.vms.add(e.vcpu.vm);
     acc.waited.set(e.vcpu.vm, (acc.waited.get(e.vcpu.vm) ?? 0) + e.waited);
     for (const [culprit, ns] of Object.entries(e.behind)) add(acc.behind, e.vcpu.vm, Number(culprit), ns);
   } else if (e.type === 'run-end') {
-    accrue(acc, e.t);
+    for (const s of acc.state.values()) {
+      if (s.state === 'preempted') {
+        settle(acc, s, e.t);
+        s.since = e.t;
+        s.snapshot = new Map(clockOf(acc, s.pcpu).cum);
+      }
+    }
   }
   return acc;
 }
@@ -76,7 +120,7 @@ export function interferenceMatrix(): OperatorFunction<ModelEvent, InterferenceM
   return (source) =>
     defer(() =>
       source.pipe(
-        reduce(interferenceStep, { last: 0, state: new Map(), occupant: new Map(), preempted: new Set(), behind: new Map(), switching: new Map(), waited: new Map(), vms: new Set() } as Acc),
+        reduce(interferenceStep, { state: new Map(), pcpus: new Map(), behind: new Map(), switching: new Map(), waited: new Map(), vms: new Set() } as Acc),
         map((acc) => {
           const vms = [...acc.vms].sort((a, b) => a - b);
           const behind: Record<number, Record<number, number>> = {};
