@@ -2,7 +2,8 @@ import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { compareScenario, estimate, loadScenario, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, toJsonValue } from './index';
+import fc from 'fast-check';
+import { compareScenario, estimate, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, toJsonValue } from './index';
 
 const FIX = join(__dirname, '..', 'test', 'fixtures');
 const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
@@ -151,5 +152,30 @@ describe('comparisons', () => {
 
   it('a malformed --vary is refused', () => {
     expect(errorOf(() => compareScenario(small, [], 'hypervisor.backend'))).toContain('--vary hypervisor.backend: expected path=v1,v2,...');
+  });
+});
+
+describe('sweep scheduling', () => {
+  it('estimates a point by its simulated vCPU-time, doubled when every VM also runs alone', () => {
+    const one = file(base());
+    const at = (sets: string[]) => estimatedWork(loadScenario(one, sets).scenario);
+    const w2 = at(['vms[0].vcpus=2']);
+    expect(at(['vms[0].vcpus=4'])).toBe(2 * w2);
+    expect(at(['vms[0].vcpus=2', 'run.duration=2ms'])).toBe(at(['vms[0].vcpus=2', 'run.duration=1ms']) * 2);
+    const two = file({ ...base(), vms: [{ name: 'a', vcpus: 2, count: 2, workload: { kind: 'compute' } }] });
+    expect(estimatedWork(loadScenario(two, ['run.slowdownVsAlone=true']).scenario)).toBe(2 * estimatedWork(loadScenario(two).scenario));
+  });
+
+  it('longestFirst is a permutation, largest work first, equal work in submission order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 5 }), { maxLength: 40 }), (work) => {
+        const order = longestFirst(work);
+        expect([...order].sort((a, b) => a - b)).toEqual(work.map((_, i) => i));
+        for (let k = 1; k < order.length; k++) {
+          const [a, b] = [order[k - 1]!, order[k]!];
+          expect(work[a]! > work[b]! || (work[a] === work[b] && a < b)).toBe(true);
+        }
+      }),
+    );
   });
 });
