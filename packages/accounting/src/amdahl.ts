@@ -1,14 +1,12 @@
-import type { VmLedger } from './operators/vm-ledgers';
+import { busyNs, type LedgerCategories } from './operators/vcpu-ledgers';
 
 /**
  * The serial fraction of a VM's run, measured: time its vCPUs spent in global synchronisation
  * (as shootdown initiators waiting for every target) over the time they were busy (not halted,
  * preempted or offline). Amdahl's law treats that fraction as what no added vCPU can shorten.
  */
-export function serialFraction(l: VmLedger): number {
-  let exits = 0;
-  for (const v of Object.values(l.exits)) exits += v ?? 0;
-  const busy = l.guest + l.handlingInterrupts + l.shootdownWait + exits + l.serviceQueued + l.hostOther;
+export function serialFraction(l: LedgerCategories): number {
+  const busy = busyNs(l);
   return busy > 0 ? l.shootdownWait / busy : 0;
 }
 
@@ -34,15 +32,14 @@ export function compareWithAmdahl(points: readonly { vcpus: number; throughput: 
   predictedSpeedup: number;
 }[] {
   if (points.length === 0) return [];
-  const base = [...points].sort((a, b) => a.vcpus - b.vcpus)[0]!;
+  const sorted = [...points].sort((a, b) => a.vcpus - b.vcpus);
+  const base = sorted[0]!;
   const s = base.serialFraction;
-  return [...points]
-    .sort((a, b) => a.vcpus - b.vcpus)
-    .map((p) => ({
-      vcpus: p.vcpus,
-      measuredSpeedup: p.throughput / base.throughput,
-      predictedSpeedup: amdahlSpeedup(s, p.vcpus) / amdahlSpeedup(s, base.vcpus),
-    }));
+  return sorted.map((p) => ({
+    vcpus: p.vcpus,
+    measuredSpeedup: p.throughput / base.throughput,
+    predictedSpeedup: amdahlSpeedup(s, p.vcpus) / amdahlSpeedup(s, base.vcpus),
+  }));
 }
 
 /**

@@ -1,8 +1,7 @@
-import { ScenarioError } from './errors';
-import { applySet, readScenarioFile, validateScenario, type LoadedScenario } from './load';
+import { slowdownVsAlone } from '@ipilab/accounting';
+import { loadScenario, parseValueList, type LoadedScenario } from './load';
 import { runScenario, type RunOutput } from './run-scenario';
 import { estimate, type Estimate } from './statistics';
-import { dirname, resolve } from 'node:path';
 
 /**
  * A run with each VM's slowdown against running alone: every VM also runs by itself, same seed,
@@ -15,9 +14,7 @@ export function runWithSlowdown(loaded: LoadedScenario, seed?: number): RunOutpu
   for (const name of names) {
     const alone = runScenario(loaded, { ...(seed === undefined ? {} : { seed }), only: [name] }).vms[name]!;
     const shared = out.vms[name]!;
-    const p = shared.primary;
-    const a = alone.primary.value;
-    out.vms[name]!.slowdownVsAlone = p.value > 0 && a > 0 ? (p.higherIsBetter ? a / p.value : p.value / a) : NaN;
+    shared.slowdownVsAlone = slowdownVsAlone(shared.primary.value, alone.primary.value, shared.primary.higherIsBetter);
   }
   return out;
 }
@@ -41,10 +38,7 @@ export interface CompareOutput {
 
 /** Parses `--vary path=v1,v2,...`. */
 export function parseVary(arg: string): { path: string; values: string[] } {
-  const eq = arg.indexOf('=');
-  const values = eq < 0 ? [] : arg.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v.length > 0);
-  if (eq <= 0 || values.length < 1) throw new ScenarioError(`--vary ${arg}: expected path=v1,v2,... e.g. hypervisor.backend=trap,pv`);
-  return { path: arg.slice(0, eq).trim(), values };
+  return parseValueList('--vary', arg, 'hypervisor.backend=trap,pv');
 }
 
 /**
@@ -55,12 +49,7 @@ export function parseVary(arg: string): { path: string; values: string[] } {
  */
 export function compareScenario(file: string, sets: readonly string[], vary: string, onRun?: (done: number, total: number) => void): CompareOutput {
   const { path, values } = parseVary(vary);
-  const variants = values.map((v) => {
-    const raw = readScenarioFile(file) as Record<string, unknown>;
-    for (const s of sets) applySet(raw, s);
-    applySet(raw, `${path}=${v}`);
-    return { value: v, loaded: { scenario: validateScenario(raw, `${file} (${path}=${v})`), dir: dirname(resolve(file)), file } };
-  });
+  const variants = values.map((v) => ({ value: v, loaded: loadScenario(file, [...sets, `${path}=${v}`], `${file} (${path}=${v})`) }));
   const first = variants[0]!.loaded.scenario;
   const reps = first.run.replications;
   const seeds = Array.from({ length: reps }, (_, k) => first.run.seed + k);

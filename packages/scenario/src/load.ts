@@ -99,14 +99,25 @@ export function validateScenario(raw: unknown, source = 'scenario'): Scenario {
     if (names.has(vm.name)) throw new ScenarioError(`${source}: vms[${i}].name: expected a name unused by other VMs, got ${JSON.stringify(vm.name)}`, `vms[${i}].name`);
     names.add(vm.name);
   });
-  if (s.run.warmup >= s.run.duration) throw new ScenarioError(`${source}: run.warmup: expected less than run.duration (${s.run.duration} ns), got ${s.run.warmup} ns`, 'run.warmup');
   if (s.run.duration <= 0) throw new ScenarioError(`${source}: run.duration: expected a positive duration, got 0`, 'run.duration');
+  if (s.run.warmup >= s.run.duration) throw new ScenarioError(`${source}: run.warmup: expected less than run.duration (${s.run.duration} ns), got ${s.run.warmup} ns`, 'run.warmup');
   return s;
 }
 
-/** Reads, applies `--set` assignments to, and validates a scenario file. */
-export function loadScenario(file: string, sets: readonly string[] = []): LoadedScenario {
+/**
+ * Reads, applies `--set` assignments to, and validates a scenario file. `source` names it in
+ * error messages (default: the file; compare and sweep add the variant or grid point).
+ */
+export function loadScenario(file: string, sets: readonly string[] = [], source = file): LoadedScenario {
   const raw = readScenarioFile(file) as Record<string, unknown>;
   for (const s of sets) applySet(raw, s);
-  return { scenario: validateScenario(raw, file), dir: dirname(resolve(file)), file };
+  return { scenario: validateScenario(raw, source), dir: dirname(resolve(file)), file };
+}
+
+/** Parses a `path=v1,v2,...` list of values (`--vary`, `--grid`); `flag` and `example` go into the error. */
+export function parseValueList(flag: string, arg: string, example: string): { path: string; values: string[] } {
+  const eq = arg.indexOf('=');
+  const values = eq < 0 ? [] : arg.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v.length > 0);
+  if (eq <= 0 || values.length === 0) throw new ScenarioError(`${flag} ${arg}: expected path=v1,v2,... e.g. ${example}`);
+  return { path: arg.slice(0, eq).trim(), values };
 }

@@ -1,10 +1,10 @@
 import { serialFraction } from '@ipilab/accounting';
-import { loadScenario } from './load';
+import type { LoadedScenario } from './load';
 import { runWithSlowdown } from './compare';
 
 export interface SweepTask {
-  readonly file: string;
-  readonly sets: readonly string[];
+  /** The point's scenario, validated by the main thread (plain data: it crosses to the worker by structured clone). */
+  readonly loaded: LoadedScenario;
   readonly seed: number;
   readonly point: number;
 }
@@ -19,7 +19,7 @@ export interface SweepTaskResult {
 
 /** One sweep run, in a worker thread: small results back, never the whole output. */
 export default function runSweepTask(t: SweepTask): SweepTaskResult {
-  const out = runWithSlowdown(loadScenario(t.file, t.sets), t.seed);
+  const out = runWithSlowdown(t.loaded, t.seed);
   const vms: NonNullable<SweepTaskResult['vms']> = {};
   for (const [name, v] of Object.entries(out.vms)) {
     const l = v.ledger;
@@ -27,7 +27,7 @@ export default function runSweepTask(t: SweepTask): SweepTaskResult {
       figure: v.primary.key,
       value: v.primary.value,
       higherIsBetter: v.primary.higherIsBetter,
-      serialFraction: serialFraction({ ...l, vm: 0, ipisSent: {}, exitCounts: {}, hypercalls: 0, shootdowns: 0 }),
+      serialFraction: serialFraction(l),
       ...(v.slowdownVsAlone === undefined ? {} : { slowdownVsAlone: v.slowdownVsAlone }),
     };
   }

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { ScenarioError } from './errors';
-import { applySet, readScenarioFile, validateScenario } from './load';
+import { loadScenario, parseValueList } from './load';
 import { estimate, type Estimate } from './statistics';
 import type { Scenario } from './schema';
 import type { SweepTask, SweepTaskResult } from './sweep-worker';
@@ -33,10 +33,7 @@ export interface SweepOutput {
 }
 
 export function parseGrid(arg: string): GridAxis {
-  const eq = arg.indexOf('=');
-  const values = eq < 0 ? [] : arg.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v.length > 0);
-  if (eq <= 0 || values.length === 0) throw new ScenarioError(`--grid ${arg}: expected path=v1,v2,... e.g. vms[0].vcpus=2,4,8`);
-  return { path: arg.slice(0, eq).trim(), values };
+  return parseValueList('--grid', arg, 'vms[0].vcpus=2,4,8');
 }
 
 /** Every combination of the axes' values, first axis slowest. */
@@ -79,20 +76,19 @@ export async function sweepScenario(file: string, sets: readonly string[], grids
   const axes = grids.map(parseGrid);
   const points = gridPoints(axes);
   // Validate every point up front: a typo in a value fails fast, before any work.
+  // Workers get the validated scenario, so no run reads or validates the file again.
   const validated = points.map((p) => {
-    const raw = readScenarioFile(file) as Record<string, unknown>;
-    for (const s of sets) applySet(raw, s);
-    for (const [path, v] of Object.entries(p)) applySet(raw, `${path}=${v}`);
-    return validateScenario(raw, `${file} (${Object.entries(p).map(([k, v]) => `${k}=${v}`).join(', ')})`);
+    const assignments = Object.entries(p).map(([k, v]) => `${k}=${v}`);
+    return loadScenario(file, [...sets, ...assignments], `${file} (${assignments.join(', ')})`);
   });
-  const first = validated[0]!;
+  const first = validated[0]!.scenario;
   const reps = first.run.replications;
   const seeds = Array.from({ length: reps }, (_, k) => first.run.seed + k);
-  const tasks: SweepTask[] = points.flatMap((params, point) => seeds.map((seed) => ({ file: resolve(file), sets: [...sets, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)], seed, point })));
+  const tasks: SweepTask[] = validated.flatMap((loaded, point) => seeds.map((seed) => ({ loaded, seed, point })));
   // Longest first (LPT): the runs that take longest start first, so no worker is left with one
   // long run at the end while the others idle. Results are placed by point, so the order never
   // shows in the output.
-  const work = validated.map(estimatedWork);
+  const work = validated.map((l) => estimatedWork(l.scenario));
   const order = longestFirst(tasks.map((t) => work[t.point]!));
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), tasks.length));
   // Workers load compiled JavaScript: beside this file in dist/, or dist/ when running from sources (tests).

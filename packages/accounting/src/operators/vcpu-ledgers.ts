@@ -167,9 +167,19 @@ export function vcpuLedgers(): OperatorFunction<ModelEvent, VcpuLedgers> {
     );
 }
 
-/** Sum of a ledger's categories: equals `total` (the conservation law). */
-export function ledgerSum(g: VcpuLedger): number {
+/** Time in exits, all reasons together. */
+export function exitNs(l: LedgerCategories): number {
   let exits = 0;
-  for (const v of Object.values(g.exits)) exits += v ?? 0;
-  return g.guest + g.handlingInterrupts + g.shootdownWait + exits + g.serviceQueued + g.hostOther + g.halted + g.preempted + g.offline;
+  for (const v of Object.values(l.exits)) exits += v ?? 0;
+  return exits;
+}
+
+/** Time the vCPU(s) held a pCPU doing something: every category but halted, preempted and offline. */
+export function busyNs(l: LedgerCategories): number {
+  return l.guest + l.handlingInterrupts + l.shootdownWait + exitNs(l) + l.serviceQueued + l.hostOther;
+}
+
+/** Sum of a ledger's categories: equals `total` (the conservation law). */
+export function ledgerSum(g: LedgerCategories): number {
+  return busyNs(g) + g.halted + g.preempted + g.offline;
 }
