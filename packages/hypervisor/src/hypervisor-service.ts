@@ -20,9 +20,6 @@ export class HypervisorService {
   private readonly holders = new Map<number, number>();
   private readonly waiting: Waiter[] = [];
   private lastChange = 0;
-  /** Holds of the service, and the ns spent queued for it, over the run. */
-  holds = 0;
-  queuedNs = 0;
 
   constructor(
     readonly capacity: number,
@@ -31,11 +28,10 @@ export class HypervisorService {
 
   /** Runs `granted(waited, behind)` once a server is free for an exit of VM `vm`. */
   acquire(vm: number, granted: (waited: number, behind: Readonly<Record<number, number>>) => void): void {
-    this.holds++;
     this.accrue();
     if (this.busy < this.capacity) {
       this.take(vm);
-      granted(0, {});
+      granted(0, NOBODY);
     } else {
       this.waiting.push({ vm, since: this.now(), behind: new Map(), granted });
     }
@@ -52,12 +48,7 @@ export class HypervisorService {
     if (next === undefined) return;
     this.take(next.vm);
     const waited = this.now() - next.since;
-    this.queuedNs += waited;
     next.granted(waited, apportion(next.behind, waited));
-  }
-
-  get queueLength(): number {
-    return this.waiting.length;
   }
 
   private take(vm: number): void {
@@ -76,6 +67,9 @@ export class HypervisorService {
     }
   }
 }
+
+/** No culprits: an exit granted at once waited behind nobody. */
+const NOBODY: Readonly<Record<number, number>> = Object.freeze({});
 
 /** Integer ns per culprit summing exactly to `total` (largest remainder). */
 function apportion(shares: Map<number, number>, total: number): Record<number, number> {

@@ -71,6 +71,8 @@ export class Hypervisor {
   private readonly pollEnd = new Map<Vcpu, EventHandle>();
   /** vCPUs the PV TLB flush marked: the host flushes their TLB on their next VM entry. */
   private readonly flushOnEntry = new Set<Vcpu>();
+  /** Exit reasons that hold the shared service (none when its capacity is unlimited). */
+  private readonly serviceReasons: ReadonlySet<ExitReason>;
   /** Guest hook: the host flushed this vCPU's TLB on entry (KVM_VCPU_FLUSH_TLB). */
   onFlushOnEntry: (vcpu: Vcpu) => void = () => undefined;
 
@@ -93,6 +95,7 @@ export class Hypervisor {
       { self: 0, smt: costs.cacheLineSmt, socket: costs.cacheLineSocket, remote: costs.cacheLineRemote },
     );
     this.service = new HypervisorService(config.serviceCapacity, () => sim.now);
+    this.serviceReasons = new Set(config.serviceCapacity === Infinity ? [] : config.serviceReasons);
     this.runners = topology.pcpus.map((p) => new PcpuRunner(this, p.id));
     this.pinnedTaken = topology.pcpus.map(() => false);
   }
@@ -177,7 +180,7 @@ export class Hypervisor {
     }
     const start = this.sim.now;
     vcpu.leaveGuest('exited');
-    const usesService = this.config.serviceCapacity !== Infinity && this.config.serviceReasons.includes(reason);
+    const usesService = this.serviceReasons.has(reason);
     const finish = (): void => {
       if (usesService) this.service.release(vcpu.vm);
       if (this.sink.active) this.sink.emit({ type: 'vm-exit', t: this.sim.now, vcpu: vcpu.ref, reason, cost: this.sim.now - start });
@@ -301,10 +304,7 @@ export class Hypervisor {
       this.request(target, vector);
     } else if (target.state === 'in-guest') {
       if (this.config.postedInterrupts) {
-        if (target.apic.post(vector)) {
-          cost += c.postNotifySend;
-          this.sim.schedule(this.fabric.latency(srcPcpu, target.pcpu), () => this.onNotification(target));
-        }
+        if (this.postAndNotify(srcPcpu, target, vector)) cost += c.postNotifySend;
         via = 'posted';
       } else {
         target.apic.request(vector);
@@ -320,6 +320,13 @@ export class Hypervisor {
     }
     if (this.sink.active) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via });
     return cost;
+  }
+
+  /** Posts `vector` in a running target's descriptor; if that needs a notification IPI, sends it. Returns whether it did. */
+  private postAndNotify(srcPcpu: number, target: Vcpu, vector: number): boolean {
+    if (!target.apic.post(vector)) return false;
+    this.sim.schedule(this.fabric.latency(srcPcpu, target.pcpu), () => this.onNotification(target));
+    return true;
   }
 
   private request(v: Vcpu, vector: number): void {
@@ -426,9 +433,7 @@ export class Hypervisor {
    */
   hardwarePost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): boolean {
     if (target.state !== 'in-guest') return false;
-    if (target.apic.post(vector)) {
-      this.sim.schedule(this.fabric.latency(from.pcpu, target.pcpu), () => this.onNotification(target));
-    }
+    this.postAndNotify(from.pcpu, target, vector);
     if (this.sink.active) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via: 'posted' });
     return true;
   }
