@@ -24,8 +24,18 @@ interface PcpuClock {
   readonly cum: Map<number, number>;
 }
 
+/** A vCPU's last state; while preempted, `snapshot` holds its pCPU's integrals at the start of the wait. */
+interface VcpuTrack {
+  vm: number;
+  state: string;
+  pcpu: number;
+  since: number;
+  /** Reused across preemptions: refilled when one begins, read when it ends. */
+  snapshot: Map<number, number> | undefined;
+}
+
 interface Acc {
-  state: Map<number, { vm: number; state: string; pcpu: number; since: number; snapshot: Map<number, number> | undefined }>;
+  state: Map<number, VcpuTrack>;
   pcpus: Map<number, PcpuClock>;
   behind: Map<number, Map<number, number>>;
   switching: Map<number, number>;
@@ -57,7 +67,7 @@ function advancePcpu(c: PcpuClock, t: number): void {
  * the victim waited behind it (the integrals' difference); the rest of the time nobody did.
  * Costs O(VMs) per interval, however many vCPUs wait.
  */
-function settle(acc: Acc, s: { vm: number; pcpu: number; since: number; snapshot: Map<number, number> | undefined }, t: number): void {
+function settle(acc: Acc, s: VcpuTrack, t: number): void {
   const c = clockOf(acc, s.pcpu);
   advancePcpu(c, t);
   acc.waited.set(s.vm, (acc.waited.get(s.vm) ?? 0) + (t - s.since));
@@ -69,16 +79,26 @@ function settle(acc: Acc, s: { vm: number; pcpu: number; since: number; snapshot
   }
 }
 
-const ON_CPU = new Set(['in-guest', 'exited']);
+/** States in which a vCPU holds its pCPU. */
+const onCpu = (s: string): boolean => s === 'in-guest' || s === 'exited';
+
+/** Starts a preempted interval: the pCPU's integrals now, copied into the track's own map. */
+function snapshotInto(s: VcpuTrack, c: PcpuClock): void {
+  if (s.snapshot === undefined) s.snapshot = new Map(c.cum);
+  else {
+    s.snapshot.clear();
+    for (const [vm, ns] of c.cum) s.snapshot.set(vm, ns);
+  }
+}
 
 export function interferenceStep(acc: Acc, e: ModelEvent): Acc {
   if (e.type === 'vcpu-state') {
     const key = vcpuId(e.vcpu);
     acc.vms.add(e.vcpu.vm);
-    const prev = acc.state.get(key);
+    let prev = acc.state.get(key);
     if (prev !== undefined) {
       if (prev.state === 'preempted') settle(acc, prev, e.t);
-      if (ON_CPU.has(prev.state) && !ON_CPU.has(e.to)) {
+      if (onCpu(prev.state) && !onCpu(e.to)) {
         const c = clockOf(acc, prev.pcpu);
         if (c.occupantKey === key) {
           advancePcpu(c, e.t);
@@ -88,17 +108,21 @@ export function interferenceStep(acc: Acc, e: ModelEvent): Acc {
       }
     }
     const c = clockOf(acc, e.pcpu);
-    if (ON_CPU.has(e.to) && c.occupantKey !== key) {
+    if (onCpu(e.to) && c.occupantKey !== key) {
       advancePcpu(c, e.t);
       c.occupantVm = e.vcpu.vm;
       c.occupantKey = key;
     }
-    let snapshot: Map<number, number> | undefined;
+    if (prev === undefined) acc.state.set(key, (prev = { vm: e.vcpu.vm, state: e.to, pcpu: e.pcpu, since: e.t, snapshot: undefined }));
+    else {
+      prev.state = e.to;
+      prev.pcpu = e.pcpu;
+      prev.since = e.t;
+    }
     if (e.to === 'preempted') {
       advancePcpu(c, e.t);
-      snapshot = new Map(c.cum);
+      snapshotInto(prev, c);
     }
-    acc.state.set(key, { vm: e.vcpu.vm, state: e.to, pcpu: e.pcpu, since: e.t, snapshot });
   } else if (e.type === 'service-queued') {
     acc.vms.add(e.vcpu.vm);
     acc.waited.set(e.vcpu.vm, (acc.waited.get(e.vcpu.vm) ?? 0) + e.waited);
@@ -108,7 +132,7 @@ export function interferenceStep(acc: Acc, e: ModelEvent): Acc {
       if (s.state === 'preempted') {
         settle(acc, s, e.t);
         s.since = e.t;
-        s.snapshot = new Map(clockOf(acc, s.pcpu).cum);
+        snapshotInto(s, clockOf(acc, s.pcpu));
       }
     }
   }
