@@ -1,6 +1,6 @@
 import { InvalidParameterError } from '@ipilab/core';
 import { compute, op, sleep } from '../sched/task';
-import { param, perSecond, type Workload, type WorkloadContext } from './workload';
+import { param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
 
 /**
  * ebizzy-like munmap churn: threads of one process each repeatedly map a chunk, search it
@@ -45,25 +45,27 @@ export class EbizzyWorkload implements Workload {
       sched.spawn(
         `ebizzy-${i}`,
         function* (this: EbizzyWorkload) {
-          yield op((v, resume) => {
-            mm.switchTo(v, space);
-            resume();
+          // The commands are the same every record: built once per thread, not per record.
+          // mmap: fresh PTEs, no flush needed.
+          const mmap = compute(mm.costs.pteWrite * vpns.length);
+          // search: touch every page of the chunk, then the per-record work.
+          const search = op((v, resume) => {
+            let walk = 0;
+            for (const vpn of vpns) walk += Math.max(0, mm.touch(v, vpn, false));
+            // Record sizes vary: each search takes between half and one and a half times searchNs.
+            v.pushWork(walk + Math.round(this.searchNs * (0.5 + this.ctx.rng.uniform())), resume);
           });
+          // munmap: a shootdown over the process's cpumask.
+          const munmap = op((v, resume) => mm.unmap(v, space, vpns, resume));
+          const think = sleep(this.thinkNs);
+          yield switchTo(mm, space);
           for (;;) {
-            // mmap: fresh PTEs, no flush needed.
-            yield compute(mm.costs.pteWrite * vpns.length);
+            yield mmap;
             mm.populate(space, base, vpns.length);
-            // search: touch every page of the chunk, then the per-record work.
-            yield op((v, resume) => {
-              let walk = 0;
-              for (const vpn of vpns) walk += Math.max(0, mm.touch(v, vpn, false));
-              // Record sizes vary: each search takes between half and one and a half times searchNs.
-              v.pushWork(walk + Math.round(this.searchNs * (0.5 + this.ctx.rng.uniform())), resume);
-            });
-            // munmap: a shootdown over the process's cpumask.
-            yield op((v, resume) => mm.unmap(v, space, vpns, resume));
+            yield search;
+            yield munmap;
             this.records++;
-            if (this.thinkNs > 0) yield sleep(this.thinkNs);
+            if (this.thinkNs > 0) yield think;
           }
         }.bind(this),
         { vcpu, ...(this.pinned ? { affinity: [vcpu] } : {}) },

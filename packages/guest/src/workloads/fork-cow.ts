@@ -1,5 +1,5 @@
 import { compute, op } from '../sched/task';
-import { param, perSecond, type Workload, type WorkloadContext } from './workload';
+import { param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
 
 /**
  * fork + copy-on-write storm: parent tasks with `pages` of memory each repeatedly fork; the
@@ -35,10 +35,7 @@ export class ForkCowWorkload implements Workload {
       mm.populate(space, 0, this.pages);
       const self = this;
       sched.spawn(`forker-${p}`, function* () {
-        yield op((v, resume) => {
-          mm.switchTo(v, space);
-          resume();
-        });
+        yield switchTo(mm, space);
         for (let gen = 0; ; gen++) {
           yield compute(self.workNs);
           const child = (yield op((v, resume) => mm.fork(v, space, `child-${p}-${gen}`, resume))) as ReturnType<typeof mm.createSpace>;
@@ -46,10 +43,7 @@ export class ForkCowWorkload implements Workload {
           yield op((v, resume) =>
             sched.wake(
               sched.spawnBlocked(`child-${p}-${gen}`, function* () {
-                yield op((cv, r) => {
-                  mm.switchTo(cv, child);
-                  r();
-                });
+                yield switchTo(mm, child);
                 for (let w = 0; w < self.writes; w++) yield op((cv, r) => mm.write(cv, w, gen, r));
                 self.forks++;
               }, parentVcpu.index),

@@ -1,6 +1,6 @@
 import { compute, op } from '../sched/task';
 import { PAGES_PER_HUGE } from '../mm/address-space';
-import { param, perSecond, type Workload, type WorkloadContext } from './workload';
+import { param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
 
 /**
  * Huge-page splits under memory pressure: application threads keep touching a process's
@@ -41,10 +41,7 @@ export class HugeSplitWorkload implements Workload {
     const self = this;
     for (let i = 0; i < this.threads; i++) {
       sched.spawn(`app-${i}`, function* () {
-        yield op((v, r) => {
-          mm.switchTo(v, space);
-          r();
-        });
+        yield switchTo(mm, space);
         for (let k = 0; ; k++) {
           // A touch somewhere in the huge region; swapped-out pages fault back in.
           const vpn = PAGES_PER_HUGE + ((i * 7919 + k * 104_729) % (self.hugePages * PAGES_PER_HUGE));

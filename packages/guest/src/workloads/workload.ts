@@ -1,8 +1,10 @@
 import { InvalidParameterError, type RandomStream } from '@ipilab/core';
 import type { Hypervisor, Vm } from '@ipilab/hypervisor';
 import type { GuestKernel } from '../guest-kernel';
+import type { AddressSpace } from '../mm/address-space';
 import type { MemoryManager } from '../mm/memory-manager';
 import type { Scheduler } from '../sched/scheduler';
+import { op, type TaskCommand } from '../sched/task';
 
 /** What a workload runs on: one VM's guest kernel, memory manager and scheduler. */
 export interface WorkloadContext {
@@ -57,3 +59,11 @@ export function vcpuList(params: Record<string, unknown>, key: string, vm: Vm, d
 }
 
 export const perSecond = (count: number, elapsedNs: number): number => (elapsedNs > 0 ? (count * 1e9) / elapsedNs : 0);
+
+/** A task command that makes the task's vCPU run `space` (its mm becomes current there). */
+export function switchTo(mm: MemoryManager, space: AddressSpace): TaskCommand {
+  return op((v, resume) => {
+    mm.switchTo(v, space);
+    resume();
+  });
+}
