@@ -55,6 +55,7 @@ describe('loading and validating scenarios', () => {
     ['a bad duration', () => loadScenario(file({ ...base(), run: { duration: '20 parsecs' } })), 'run.duration: expected a duration such as "20ms", "250us" or a number of ns, got "20 parsecs"'],
     ['two VMs with one name', () => loadScenario(file({ ...base(), vms: [base().vms[0], base().vms[0]] })), 'vms[1].name: expected a name unused by other VMs, got "a"'],
     ['a warm-up as long as the run', () => loadScenario(file({ ...base(), run: { duration: '1ms', warmup: '1ms' } })), 'run.warmup: expected less than run.duration'],
+    ['a run of no time', () => loadScenario(file({ ...base(), run: { duration: 0 } })), 'run.duration: expected a positive duration, got 0'],
     ['a --set path into nothing', () => loadScenario(small, ['vms[5].vcpus=2']), '--set vms[5].vcpus=2: vms[5] does not exist (vms has 2)'],
     ['a --set without a value', () => loadScenario(small, ['hypervisor.backend']), '--set hypervisor.backend: expected path=value'],
     ['a --set to an unknown key', () => loadScenario(small, ['hypervisor.bakend=pv']), 'hypervisor.bakend: unknown key; did you mean "backend"?'],
