@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { RandomStreams, Simulation } from '@ipilab/core';
 import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
-import { EventSink } from '@ipilab/events';
+import { EventSink, MODEL_EVENT_TYPES, type ModelEventType } from '@ipilab/events';
 import { createWorkload, GuestKernel, MemoryManager, Scheduler, SynchronousShootdown } from '@ipilab/guest';
 import { HostTopology } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory } from '@ipilab/hypervisor';
@@ -9,6 +9,10 @@ import { ParavirtualBackend } from '@ipilab/ipi-pv';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
 import {
   AccountingService,
+  combineReducers,
+  interferenceReducer,
+  latencyReducer,
+  vmLedgerReducer,
   interferenceMatrix,
   latencyDistributions,
   ledgerSum,
@@ -16,6 +20,7 @@ import {
   vcpuLedgers,
   vmLedgers,
   type InterferenceMatrix,
+  type LatencyDistributions,
   type VcpuLedgers,
   type VmLedger,
 } from './index';
@@ -37,6 +42,9 @@ interface Outcome {
   ledgers: VcpuLedgers;
   vms: Map<number, VmLedger>;
   matrix: InterferenceMatrix;
+  latency: Map<number, LatencyDistributions>;
+  /** The same three, from one combined reducer fed straight from the sink (as `ipilab run` does). */
+  fused: { vms: Map<number, VmLedger>; matrix: InterferenceMatrix; latency: Map<number, LatencyDistributions> };
   figures: Record<string, number>[];
   // (workload results are records of numbers for the workloads used here)
   hv: Hypervisor;
@@ -57,6 +65,8 @@ function runVms(plans: readonly VmPlan[], pcpus: readonly number[], ns: number, 
   acct.onDidPublish.pipe(vcpuLedgers()).subscribe((l) => (out.ledgers = l));
   acct.onDidPublish.pipe(vmLedgers()).subscribe((l) => (out.vms = l));
   acct.onDidPublish.pipe(interferenceMatrix()).subscribe((m) => (out.matrix = m));
+  acct.onDidPublish.pipe(latencyDistributions()).subscribe((d) => (out.latency = d));
+  acct.reduce(combineReducers({ vms: vmLedgerReducer, matrix: interferenceReducer, latency: latencyReducer })).subscribe((f) => (out.fused = f));
   const streams = new RandomStreams(seed);
   const workloads = plans.map((p) => {
     const vm = hv.addVm({ name: p.name, vcpus: p.vcpus, placement: 'shared', pcpus, apicMode: 'x2apic-physical', backend: p.backend }, BACKENDS[p.backend]!);
@@ -111,6 +121,11 @@ describe('accounting on real runs', () => {
             expect(l.guest + l.handlingInterrupts + l.shootdownWait).toBe(clock['in-guest']);
           }
           for (const vm of o.vms.values()) expect(vm.total).toBe(o.end * vm.vcpus);
+          // One combined pass straight from the sink gives exactly what the separate operators give.
+          expect(o.fused.vms).toEqual(o.vms);
+          expect(o.fused.matrix).toEqual(o.matrix);
+          expect(o.fused.latency).toEqual(o.latency);
+          expect(o.latency.size).toBeGreaterThan(0);
         },
       ),
       { numRuns: 25 },
@@ -205,6 +220,32 @@ describe('AccountingService', () => {
     expect(sink.active).toBe(false);
   });
 
+  it('attaches a reducer for just the event types it reads, and detaches it when unsubscribed', () => {
+    const sim = new Simulation();
+    const sink = new EventSink();
+    const acct = new AccountingService(sink, sim);
+    const sub = acct.reduce(combineReducers({ matrix: interferenceReducer, latency: latencyReducer })).subscribe();
+    const wanted = Object.entries(sink.wants).filter(([, w]) => w).map(([t]) => t).sort();
+    expect(wanted).toEqual(['cross-call-done', 'ipi-handled', 'run-end', 'service-queued', 'shootdown-end', 'vcpu-state']);
+    sub.unsubscribe();
+    expect(sink.active).toBe(false);
+  });
+
+  it('emits a reducer\'s result at finish, from the events of its types only', () => {
+    const sim = new Simulation();
+    const sink = new EventSink();
+    const acct = new AccountingService(sink, sim);
+    const seen: string[] = [];
+    let result: string[] | undefined;
+    acct.reduce<string[], string[]>({ types: ['vm-exit', 'run-end'], init: () => [], step: (s, e) => void s.push(e.type), result: (s) => s }).subscribe((r) => (result = r));
+    sink.emit({ type: 'vm-exit', t: 1, vcpu: { vm: 0, vcpu: 0 }, reason: 'hlt', cost: 5 });
+    sink.emit({ type: 'handler-begin', t: 2, vcpu: { vm: 0, vcpu: 0 }, vector: 0xfb });
+    seen.push(...(result ?? ['nothing yet']));
+    acct.finish();
+    expect(seen).toEqual(['nothing yet']);
+    expect(result).toEqual(['vm-exit', 'run-end']);
+  });
+
   it('completes its streams on finish, so reducing operators emit', () => {
     const sim = new Simulation();
     const sink = new EventSink();
@@ -216,5 +257,45 @@ describe('AccountingService', () => {
     acct.finish();
     expect(completed).toBe(true);
     expect((got as Map<number, { wholeCall: { count: number } }>).get(0)!.wholeCall.count).toBe(1);
+  });
+});
+
+describe('the model publishes only what is read', () => {
+  /** A small noisy run with one listener for `types`; returns the types of every event the model built. */
+  const published = (backend: 'trap' | 'pv', types: readonly ModelEventType[]): Set<string> => {
+    const sim = new Simulation();
+    const sink = new EventSink();
+    const hv = new Hypervisor(sim, sink, new HostTopology({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, ghz: 2.5 }), resolveCosts(KVM_SKYLAKE_2018), {
+      ...DEFAULT_HYPERVISOR_CONFIG,
+      timeSliceNs: 200_000,
+      serviceCapacity: 1,
+    });
+    sink.subscribe(() => undefined, types);
+    const built = new Set<string>();
+    const emit = sink.emit.bind(sink);
+    sink.emit = (e) => {
+      built.add(e.type);
+      emit(e);
+    };
+    const streams = new RandomStreams(3);
+    for (const name of ['a', 'b']) {
+      const vm = hv.addVm({ name, vcpus: 5, placement: 'shared', pcpus: [0, 1, 2], apicMode: 'x2apic-physical', backend }, BACKENDS[backend]!);
+      const kernel = new GuestKernel(hv, vm);
+      const mm = new MemoryManager(hv, vm, kernel, { strategy: new SynchronousShootdown() });
+      createWorkload('ebizzy', { hv, vm, kernel, mm, sched: new Scheduler(hv, vm, kernel), rng: streams.stream(`vm/${name}/workload`) }, { chunkPages: 4, searchNs: 5_000, thinkNs: 10_000 }).start();
+    }
+    hv.start();
+    sim.run({ until: 2_000_000 });
+    return built;
+  };
+
+  it('builds an event only when a listener reads its type', () => {
+    const everything = new Set([...published('trap', MODEL_EVENT_TYPES), ...published('pv', MODEL_EVENT_TYPES)]);
+    // The run exercises every type the model publishes (run-end is the accounting service's).
+    expect([...everything].sort()).toEqual(MODEL_EVENT_TYPES.filter((t) => t !== 'run-end').sort());
+    for (const t of everything) {
+      const built = new Set([...published('trap', [t as ModelEventType]), ...published('pv', [t as ModelEventType])]);
+      expect([t, [...built]]).toEqual([t, [t]]);
+    }
   });
 });

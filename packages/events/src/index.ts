@@ -1,2 +1,2 @@
-export { EventSink } from './event-sink';
-export type { ModelEvent, ModelEventListener, ExitReason, IpiKind, VcpuRef } from './model-events';
+export { EventSink, MODEL_EVENT_TYPES } from './event-sink';
+export type { ModelEvent, ModelEventListener, ModelEventType, ExitReason, IpiKind, VcpuRef } from './model-events';

@@ -44,4 +44,7 @@ export type ModelEvent =
   | { readonly type: 'service-queued'; readonly t: number; readonly vcpu: VcpuRef; readonly waited: number; readonly behind: Readonly<Record<number, number>> }
   | { readonly type: 'vcpu-state'; readonly t: number; readonly vcpu: VcpuRef; readonly from: string; readonly to: string; readonly pcpu: number };
 
+/** The `type` of a model event. */
+export type ModelEventType = ModelEvent['type'];
+
 export type ModelEventListener = (e: ModelEvent) => void;

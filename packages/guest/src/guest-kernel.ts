@@ -83,8 +83,8 @@ export class GuestKernel {
       const call: CrossCall = { work, targets, released: targets.map(() => false), onHandlerStart, waitingOn: -1, spin: undefined };
       const now = hv.sim.now;
       targets.forEach((t, slot) => this.queues[t.index]!.push({ id, sender, sentAt: now, call, slot }));
-      if (hv.sink.active) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: sender.ref, targets: targets.map((t) => t.index), kind, vector });
-      const finished = hv.sink.active
+      if (hv.sink.wants['ipi-sent']) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: sender.ref, targets: targets.map((t) => t.index), kind, vector });
+      const finished = hv.sink.wants['cross-call-done']
         ? () => {
             hv.sink.emit({ type: 'cross-call-done', t: hv.sim.now, id, from: sender.ref, targets: targets.length, duration: hv.sim.now - startedAt });
             done();
@@ -129,7 +129,7 @@ export class GuestKernel {
       const id = hv.newIpiId();
       const now = hv.sim.now;
       this.wakeups[target.index]!.push({ id, sentAt: now, task });
-      if (hv.sink.active) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: sender.ref, targets: [target.index], kind: 'unicast', vector: VECTORS.reschedule });
+      if (hv.sink.wants['ipi-sent']) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: sender.ref, targets: [target.index], kind: 'unicast', vector: VECTORS.reschedule });
       this.vm.backend.send({ sender, targets: [target], vector: VECTORS.reschedule, kind: 'unicast', id }, sent);
     });
   }
@@ -137,12 +137,12 @@ export class GuestKernel {
   /** Marks the start of an interrupt handler on `v` (for ledgers); returns the time. */
   private beginHandler(v: Vcpu, vector: number): number {
     const t = this.hv.sim.now;
-    if (this.hv.sink.active) this.hv.sink.emit({ type: 'handler-begin', t, vcpu: v.ref, vector });
+    if (this.hv.sink.wants['handler-begin']) this.hv.sink.emit({ type: 'handler-begin', t, vcpu: v.ref, vector });
     return t;
   }
 
   private endHandler(v: Vcpu, vector: number): void {
-    if (this.hv.sink.active) this.hv.sink.emit({ type: 'handler-end', t: this.hv.sim.now, vcpu: v.ref, vector });
+    if (this.hv.sink.wants['handler-end']) this.hv.sink.emit({ type: 'handler-end', t: this.hv.sim.now, vcpu: v.ref, vector });
   }
 
   /**
@@ -187,7 +187,7 @@ export class GuestKernel {
       const began = this.beginHandler(v, vector);
       v.pushWork(c.interruptEntry + c.handlerBody, () => {
         const now = this.hv.sim.now;
-        if (this.hv.sink.active) for (const w of woken) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: w.id, to: v.ref, latency: now - w.sentAt, sendToHandler: began - w.sentAt });
+        if (this.hv.sink.wants['ipi-handled']) for (const w of woken) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: w.id, to: v.ref, latency: now - w.sentAt, sendToHandler: began - w.sentAt });
         this.endHandler(v, vector);
         // The woken work is queued before the EOI: an interrupt taken at the EOI must run on top
         // of it (before it), as one taken after iret would, not underneath it.
@@ -222,7 +222,7 @@ export class GuestKernel {
       v.pushWork(Math.max(cost, c.handlerBody), () => {
         const now = this.hv.sim.now;
         for (const csd of batch) {
-          if (this.hv.sink.active) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: csd.id, to: v.ref, latency: now - csd.sentAt, sendToHandler: start - csd.sentAt });
+          if (this.hv.sink.wants['ipi-handled']) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: csd.id, to: v.ref, latency: now - csd.sentAt, sendToHandler: start - csd.sentAt });
           const call = csd.call;
           call.released[csd.slot] = true;
           if (call.waitingOn === csd.slot && call.spin !== undefined) {

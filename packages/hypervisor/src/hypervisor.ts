@@ -183,7 +183,7 @@ export class Hypervisor {
     const usesService = this.serviceReasons.has(reason);
     const finish = (): void => {
       if (usesService) this.service.release(vcpu.vm);
-      if (this.sink.active) this.sink.emit({ type: 'vm-exit', t: this.sim.now, vcpu: vcpu.ref, reason, cost: this.sim.now - start });
+      if (this.sink.wants['vm-exit']) this.sink.emit({ type: 'vm-exit', t: this.sim.now, vcpu: vcpu.ref, reason, cost: this.sim.now - start });
       // The trapped instruction retires; the guest continues from there once it is back in guest
       // mode, after any interrupt injected on entry (interrupts are taken at instruction boundaries).
       if (resume !== null) vcpu.pushWork(0, resume);
@@ -194,7 +194,7 @@ export class Hypervisor {
     };
     if (usesService) {
       this.service.acquire(vcpu.vm, (waited, behind) => {
-        if (waited > 0 && this.sink.active) this.sink.emit({ type: 'service-queued', t: this.sim.now, vcpu: vcpu.ref, waited, behind });
+        if (waited > 0 && this.sink.wants['service-queued']) this.sink.emit({ type: 'service-queued', t: this.sim.now, vcpu: vcpu.ref, waited, behind });
         handle();
       });
     } else {
@@ -318,7 +318,7 @@ export class Hypervisor {
       else if (target.state === 'preempted' && this.config.boostIpiTargets) this.runners[target.pcpu]!.boost(target);
       via = target.state === 'exited' ? 'injected' : 'pending';
     }
-    if (this.sink.active) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via });
+    if (this.sink.wants['ipi-delivered']) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via });
     return cost;
   }
 
@@ -434,7 +434,7 @@ export class Hypervisor {
   hardwarePost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): boolean {
     if (target.state !== 'in-guest') return false;
     this.postAndNotify(from.pcpu, target, vector);
-    if (this.sink.active) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via: 'posted' });
+    if (this.sink.wants['ipi-delivered']) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via: 'posted' });
     return true;
   }
 
@@ -443,7 +443,7 @@ export class Hypervisor {
    * soon as the sender's guest code allows (no exit). Without it the write traps.
    */
   selfIpi(v: Vcpu, vector: number, ipiId: number, done: () => void): void {
-    if (this.sink.active) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: v.ref, via: this.config.postedInterrupts ? 'posted' : 'injected' });
+    if (this.sink.wants['ipi-delivered']) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: v.ref, via: this.config.postedInterrupts ? 'posted' : 'injected' });
     if (this.config.postedInterrupts) {
       v.apic.post(vector);
       v.apic.syncPir();

@@ -57,7 +57,7 @@ export class ParavirtualBackend implements IpiBackend {
     }
     const targets = windows[i]!;
     const c = this.hv.costs;
-    if (this.hv.sink.active) this.hv.sink.emit({ type: 'hypercall', t: this.hv.sim.now, vcpu: req.sender.ref, name: 'KVM_HC_SEND_IPI', targets: targets.length });
+    if (this.hv.sink.wants['hypercall']) this.hv.sink.emit({ type: 'hypercall', t: this.hv.sim.now, vcpu: req.sender.ref, name: 'KVM_HC_SEND_IPI', targets: targets.length });
     this.hv.exit(
       req.sender,
       'hypercall',
@@ -78,7 +78,7 @@ export class ParavirtualBackend implements IpiBackend {
       return;
     }
     const c = this.hv.costs;
-    if (this.hv.sink.active) this.hv.sink.emit({ type: 'hypercall', t: this.hv.sim.now, vcpu: req.sender.ref, name: 'KVM_HC_SCHED_YIELD', targets: 1 });
+    if (this.hv.sink.wants['hypercall']) this.hv.sink.emit({ type: 'hypercall', t: this.hv.sim.now, vcpu: req.sender.ref, name: 'KVM_HC_SCHED_YIELD', targets: 1 });
     this.hv.exit(req.sender, 'hypercall', c.exitRoundTrip + c.hypercallHandling, null, () => {
       this.hv.yieldTo(preempted);
       done();

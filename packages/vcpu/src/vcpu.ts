@@ -140,7 +140,7 @@ export class Vcpu {
     this.timeIn[from] += now - this.since;
     this.since = now;
     this.state = to;
-    if (this.sink.active) this.sink.emit({ type: 'vcpu-state', t: now, vcpu: this.ref, from, to, pcpu: this.pcpu });
+    if (this.sink.wants['vcpu-state']) this.sink.emit({ type: 'vcpu-state', t: now, vcpu: this.ref, from, to, pcpu: this.pcpu });
   }
 
   private resume(): void {

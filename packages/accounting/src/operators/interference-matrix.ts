@@ -1,5 +1,6 @@
-import { defer, map, reduce, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { ModelEvent } from '@ipilab/events';
+import { fromReducer, type EventReducer } from '../reducer';
 import { vcpuId } from './vcpu-ledgers';
 
 /**
@@ -17,7 +18,7 @@ export interface InterferenceMatrix {
 }
 
 /** A pCPU's occupancy as running integrals: ns each VM (or -1: nobody, switching) has held it. */
-interface PcpuClock {
+export interface PcpuClock {
   last: number;
   occupantVm: number;
   occupantKey: number;
@@ -25,7 +26,7 @@ interface PcpuClock {
 }
 
 /** A vCPU's last state; while preempted, `snapshot` holds its pCPU's integrals at the start of the wait. */
-interface VcpuTrack {
+export interface VcpuTrack {
   vm: number;
   state: string;
   pcpu: number;
@@ -34,7 +35,7 @@ interface VcpuTrack {
   snapshot: Map<number, number> | undefined;
 }
 
-interface Acc {
+export interface InterferenceState {
   state: Map<number, VcpuTrack>;
   pcpus: Map<number, PcpuClock>;
   behind: Map<number, Map<number, number>>;
@@ -49,7 +50,7 @@ function add(m: Map<number, Map<number, number>>, victim: number, culprit: numbe
   row.set(culprit, (row.get(culprit) ?? 0) + ns);
 }
 
-function clockOf(acc: Acc, pcpu: number): PcpuClock {
+function clockOf(acc: InterferenceState, pcpu: number): PcpuClock {
   let c = acc.pcpus.get(pcpu);
   if (c === undefined) acc.pcpus.set(pcpu, (c = { last: 0, occupantVm: -1, occupantKey: -1, cum: new Map() }));
   return c;
@@ -67,7 +68,7 @@ function advancePcpu(c: PcpuClock, t: number): void {
  * the victim waited behind it (the integrals' difference); the rest of the time nobody did.
  * Costs O(VMs) per interval, however many vCPUs wait.
  */
-function settle(acc: Acc, s: VcpuTrack, t: number): void {
+function settle(acc: InterferenceState, s: VcpuTrack, t: number): void {
   const c = clockOf(acc, s.pcpu);
   advancePcpu(c, t);
   acc.waited.set(s.vm, (acc.waited.get(s.vm) ?? 0) + (t - s.since));
@@ -91,7 +92,7 @@ function snapshotInto(s: VcpuTrack, c: PcpuClock): void {
   }
 }
 
-export function interferenceStep(acc: Acc, e: ModelEvent): Acc {
+export function interferenceStep(acc: InterferenceState, e: ModelEvent): InterferenceState {
   if (e.type === 'vcpu-state') {
     const key = vcpuId(e.vcpu);
     acc.vms.add(e.vcpu.vm);
@@ -139,26 +140,28 @@ export function interferenceStep(acc: Acc, e: ModelEvent): Acc {
   return acc;
 }
 
+/** The interference matrix as a reducer (see `interferenceMatrix`). */
+export const interferenceReducer: EventReducer<InterferenceState, InterferenceMatrix> = {
+  types: ['vcpu-state', 'service-queued', 'run-end'],
+  init: () => ({ state: new Map(), pcpus: new Map(), behind: new Map(), switching: new Map(), waited: new Map(), vms: new Set() }),
+  step: interferenceStep,
+  result(acc) {
+    const vms = [...acc.vms].sort((a, b) => a - b);
+    const behind: Record<number, Record<number, number>> = {};
+    for (const v of vms) {
+      behind[v] = {};
+      for (const c of vms) behind[v][c] = acc.behind.get(v)?.get(c) ?? 0;
+    }
+    return {
+      vms,
+      behind,
+      switching: Object.fromEntries(vms.map((v) => [v, acc.switching.get(v) ?? 0])),
+      waited: Object.fromEntries(vms.map((v) => [v, acc.waited.get(v) ?? 0])),
+    };
+  },
+};
+
 /** The interference matrix over a run, emitted once when the stream completes. */
 export function interferenceMatrix(): OperatorFunction<ModelEvent, InterferenceMatrix> {
-  return (source) =>
-    defer(() =>
-      source.pipe(
-        reduce(interferenceStep, { state: new Map(), pcpus: new Map(), behind: new Map(), switching: new Map(), waited: new Map(), vms: new Set() } as Acc),
-        map((acc) => {
-          const vms = [...acc.vms].sort((a, b) => a - b);
-          const behind: Record<number, Record<number, number>> = {};
-          for (const v of vms) {
-            behind[v] = {};
-            for (const c of vms) behind[v][c] = acc.behind.get(v)?.get(c) ?? 0;
-          }
-          return {
-            vms,
-            behind,
-            switching: Object.fromEntries(vms.map((v) => [v, acc.switching.get(v) ?? 0])),
-            waited: Object.fromEntries(vms.map((v) => [v, acc.waited.get(v) ?? 0])),
-          };
-        }),
-      ),
-    );
+  return fromReducer(interferenceReducer);
 }

@@ -1,6 +1,7 @@
 import * as hdr from 'hdr-histogram-js';
-import { defer, map, reduce, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { ModelEvent } from '@ipilab/events';
+import { fromReducer, type EventReducer } from '../reducer';
 
 /** A latency distribution's summary, ns. */
 export interface LatencySummary {
@@ -32,35 +33,39 @@ export function summarize(h: hdr.Histogram): LatencySummary {
   return { count: h.totalCount, mean: h.mean, p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), max: h.maxValue };
 }
 
+export type Histograms = Record<Kind, hdr.Histogram>;
+
+function histogramsOf(hs: Map<number, Histograms>, vm: number): Histograms {
+  let h = hs.get(vm);
+  if (h === undefined) hs.set(vm, (h = { ipiSendToHandler: histogram(), wholeCall: histogram(), shootdown: histogram() }));
+  return h;
+}
+
+const record = (h: hdr.Histogram, v: number): void => h.recordValue(Math.max(1, Math.round(v)));
+
+/** Latency distributions as a reducer (see `latencyDistributions`). */
+export const latencyReducer: EventReducer<Map<number, Histograms>, Map<number, LatencyDistributions>> = {
+  types: ['ipi-handled', 'cross-call-done', 'shootdown-end'],
+  init: () => new Map(),
+  step(hs, e) {
+    if (e.type === 'ipi-handled') record(histogramsOf(hs, e.to.vm).ipiSendToHandler, e.sendToHandler);
+    else if (e.type === 'cross-call-done') record(histogramsOf(hs, e.from.vm).wholeCall, e.duration);
+    else if (e.type === 'shootdown-end') record(histogramsOf(hs, e.vcpu.vm).shootdown, e.duration);
+  },
+  result(hs) {
+    const out = new Map<number, LatencyDistributions>();
+    for (const [vm, h] of [...hs].sort((a, b) => a[0] - b[0])) {
+      out.set(vm, { ipiSendToHandler: summarize(h.ipiSendToHandler), wholeCall: summarize(h.wholeCall), shootdown: summarize(h.shootdown) });
+      for (const k of KINDS) h[k].destroy();
+    }
+    return out;
+  },
+};
+
 /**
  * Latency distributions per VM, recorded in HdrHistograms (hdr-histogram-js): emitted once
  * when the stream completes. Values are ns; the histograms keep 3 significant digits.
  */
 export function latencyDistributions(): OperatorFunction<ModelEvent, Map<number, LatencyDistributions>> {
-  return (source) =>
-    defer(() => {
-      const hs = new Map<number, Record<Kind, hdr.Histogram>>();
-      const get = (vm: number): Record<Kind, hdr.Histogram> => {
-        let h = hs.get(vm);
-        if (h === undefined) hs.set(vm, (h = { ipiSendToHandler: histogram(), wholeCall: histogram(), shootdown: histogram() }));
-        return h;
-      };
-      const record = (h: hdr.Histogram, v: number): void => h.recordValue(Math.max(1, Math.round(v)));
-      return source.pipe(
-        reduce((acc, e: ModelEvent) => {
-          if (e.type === 'ipi-handled') record(get(e.to.vm).ipiSendToHandler, e.sendToHandler);
-          else if (e.type === 'cross-call-done') record(get(e.from.vm).wholeCall, e.duration);
-          else if (e.type === 'shootdown-end') record(get(e.vcpu.vm).shootdown, e.duration);
-          return acc;
-        }, 0),
-        map(() => {
-          const out = new Map<number, LatencyDistributions>();
-          for (const [vm, h] of [...hs].sort((a, b) => a[0] - b[0])) {
-            out.set(vm, { ipiSendToHandler: summarize(h.ipiSendToHandler), wholeCall: summarize(h.wholeCall), shootdown: summarize(h.shootdown) });
-            for (const k of KINDS) h[k].destroy();
-          }
-          return out;
-        }),
-      );
-    });
+  return fromReducer(latencyReducer);
 }

@@ -1,5 +1,6 @@
-import { defer, map, reduce, type OperatorFunction } from 'rxjs';
-import type { ExitReason, ModelEvent, VcpuRef } from '@ipilab/events';
+import type { OperatorFunction } from 'rxjs';
+import type { ExitReason, ModelEvent, ModelEventType, VcpuRef } from '@ipilab/events';
+import { fromReducer, type EventReducer } from '../reducer';
 
 /** Where time went, in ns: the categories partition it, so they add up to `total`. */
 export interface LedgerCategories {
@@ -27,7 +28,8 @@ export interface VcpuLedger extends LedgerCategories {
   readonly vcpu: number;
 }
 
-interface Live {
+/** A vCPU's ledger while the run goes on. */
+export interface Live {
   ledger: VcpuLedger;
   state: string;
   last: number;
@@ -154,17 +156,22 @@ export function ledgerStep(acc: Map<number, Live>, e: ModelEvent): Map<number, L
   return acc;
 }
 
+/** The events a ledger reads. */
+export const LEDGER_EVENTS: readonly ModelEventType[] = ['vcpu-state', 'vm-exit', 'service-queued', 'handler-begin', 'handler-end', 'shootdown-begin', 'shootdown-end', 'run-end'];
+
+/** Per-vCPU ledgers as a reducer (see `vcpuLedgers`). */
+export const vcpuLedgerReducer: EventReducer<Map<number, Live>, VcpuLedgers> = {
+  types: LEDGER_EVENTS,
+  init: () => new Map(),
+  step: ledgerStep,
+  result: (acc) => new Map([...acc.values()].map((l) => [vcpuKey(l.ledger), l.ledger] as const)),
+};
+
 /**
  * Per-vCPU ledgers over a run: emits once, when the stream completes (after `run-end`).
  */
 export function vcpuLedgers(): OperatorFunction<ModelEvent, VcpuLedgers> {
-  return (source) =>
-    defer(() =>
-      source.pipe(
-        reduce(ledgerStep, new Map<number, Live>()),
-        map((acc) => new Map([...acc.values()].map((l) => [vcpuKey(l.ledger), l.ledger] as const))),
-      ),
-    );
+  return fromReducer(vcpuLedgerReducer);
 }
 
 /** Time in exits, all reasons together. */

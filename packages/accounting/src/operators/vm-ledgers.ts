@@ -1,6 +1,7 @@
-import { defer, map, reduce, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
 import type { ExitReason, IpiKind, ModelEvent } from '@ipilab/events';
-import { ledgerStep, type LedgerCategories, type VcpuLedger } from './vcpu-ledgers';
+import { fromReducer, type EventReducer } from '../reducer';
+import { LEDGER_EVENTS, ledgerStep, type LedgerCategories, type Live, type VcpuLedger } from './vcpu-ledgers';
 
 /** A VM's ledger: its vCPUs' ledgers summed, plus counts of what it did. */
 export interface VmLedger extends LedgerCategories {
@@ -14,12 +15,12 @@ export interface VmLedger extends LedgerCategories {
   shootdowns: number;
 }
 
-interface Acc {
-  vcpu: ReturnType<typeof ledgerStep>;
+export interface VmLedgerState {
+  vcpu: Map<number, Live>;
   counts: Map<number, Pick<VmLedger, 'ipisSent' | 'exitCounts' | 'hypercalls' | 'shootdowns'>>;
 }
 
-function countsFor(acc: Acc, vm: number): Pick<VmLedger, 'ipisSent' | 'exitCounts' | 'hypercalls' | 'shootdowns'> {
+function countsFor(acc: VmLedgerState, vm: number): Pick<VmLedger, 'ipisSent' | 'exitCounts' | 'hypercalls' | 'shootdowns'> {
   let c = acc.counts.get(vm);
   if (c === undefined) {
     c = { ipisSent: {}, exitCounts: {}, hypercalls: 0, shootdowns: 0 };
@@ -28,7 +29,7 @@ function countsFor(acc: Acc, vm: number): Pick<VmLedger, 'ipisSent' | 'exitCount
   return c;
 }
 
-function step(acc: Acc, e: ModelEvent): Acc {
+function step(acc: VmLedgerState, e: ModelEvent): void {
   ledgerStep(acc.vcpu, e);
   switch (e.type) {
     case 'ipi-sent': {
@@ -49,7 +50,6 @@ function step(acc: Acc, e: ModelEvent): Acc {
       break;
     default:
   }
-  return acc;
 }
 
 /** Sums vCPU ledgers into VM ledgers (the total is the sum of its vCPUs' lifetimes). */
@@ -87,22 +87,24 @@ export function sumLedgers(vm: number, ledgers: readonly VcpuLedger[], counts?: 
   return out;
 }
 
+/** Per-VM ledgers as a reducer (see `vmLedgers`). */
+export const vmLedgerReducer: EventReducer<VmLedgerState, Map<number, VmLedger>> = {
+  types: [...LEDGER_EVENTS, 'ipi-sent', 'hypercall'],
+  init: () => ({ vcpu: new Map(), counts: new Map() }),
+  step,
+  result(acc) {
+    const byVm = new Map<number, VcpuLedger[]>();
+    for (const l of acc.vcpu.values()) {
+      const list = byVm.get(l.ledger.vm) ?? [];
+      list.push(l.ledger);
+      byVm.set(l.ledger.vm, list);
+    }
+    const vms = new Set([...byVm.keys(), ...acc.counts.keys()]);
+    return new Map([...vms].sort((a, b) => a - b).map((vm) => [vm, sumLedgers(vm, byVm.get(vm) ?? [], acc.counts.get(vm))] as const));
+  },
+};
+
 /** Per-VM ledgers over a run, emitted once when the stream completes. */
 export function vmLedgers(): OperatorFunction<ModelEvent, Map<number, VmLedger>> {
-  return (source) =>
-    defer(() =>
-      source.pipe(
-        reduce(step, { vcpu: new Map(), counts: new Map() } as Acc),
-        map((acc) => {
-          const byVm = new Map<number, VcpuLedger[]>();
-          for (const l of acc.vcpu.values()) {
-            const list = byVm.get(l.ledger.vm) ?? [];
-            list.push(l.ledger);
-            byVm.set(l.ledger.vm, list);
-          }
-          const vms = new Set([...byVm.keys(), ...acc.counts.keys()]);
-          return new Map([...vms].sort((a, b) => a - b).map((vm) => [vm, sumLedgers(vm, byVm.get(vm) ?? [], acc.counts.get(vm))] as const));
-        }),
-      ),
-    );
+  return fromReducer(vmLedgerReducer);
 }

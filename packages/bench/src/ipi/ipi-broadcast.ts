@@ -36,9 +36,8 @@ export function runIpiBroadcast(backend: string, apicMode: ApicMode, operations:
   if (accounting) {
     const a = require('@ipilab/accounting') as typeof import('@ipilab/accounting');
     const service = new a.AccountingService(sink, sim);
-    service.onDidPublish.pipe(a.vmLedgers()).subscribe();
-    service.onDidPublish.pipe(a.interferenceMatrix()).subscribe();
-    service.onDidPublish.pipe(a.latencyDistributions()).subscribe();
+    // As `ipilab run` does: the three reducers in one pass, fed straight from the sink.
+    service.reduce(a.combineReducers({ ledgers: a.vmLedgerReducer, matrix: a.interferenceReducer, latency: a.latencyReducer })).subscribe();
     acct = service;
   }
   const vm = hv.addVm({ name: 'vm', vcpus: 80, placement: 'pinned', apicMode, backend }, BACKENDS[backend]!);

@@ -293,8 +293,8 @@ export class MemoryManager {
     const sink = this.hv.sink;
     const start = this.hv.sim.now;
     let done = finished;
-    if (sink.active) {
-      sink.emit({ type: 'shootdown-begin', t: start, id, vcpu: req.initiator.ref, pages: req.vpns.length, strategy: this.strategy.name });
+    if (sink.wants['shootdown-begin']) sink.emit({ type: 'shootdown-begin', t: start, id, vcpu: req.initiator.ref, pages: req.vpns.length, strategy: this.strategy.name });
+    if (sink.wants['shootdown-end']) {
       done = () => {
         sink.emit({ type: 'shootdown-end', t: this.hv.sim.now, id, vcpu: req.initiator.ref, duration: this.hv.sim.now - start });
         finished();
