@@ -24,24 +24,41 @@ const KINDS = ['ipiSendToHandler', 'wholeCall', 'shootdown'] as const;
 type Kind = (typeof KINDS)[number];
 
 function histogram(): hdr.Histogram {
-  // 3 significant digits from 1 ns to ~17 minutes; plain JS (no WebAssembly) for determinism.
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 1e12, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+  // 3 significant digits from 1 ns, growing as larger values arrive (a 2 ms range at first, so
+  // a run's short latencies need a small counts array); plain JS (no WebAssembly), deterministic.
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 2_097_152, autoResize: true, numberOfSignificantValueDigits: 3, useWebAssembly: false });
 }
 
-export function summarize(h: hdr.Histogram): LatencySummary {
+/**
+ * A distribution's summary: percentiles and max from the histogram, and the mean exact from
+ * `sum` when given (the histogram's own mean walks every bucket and is rounded to bucket values).
+ */
+export function summarize(h: hdr.Histogram, sum?: number): LatencySummary {
   if (h.totalCount === 0) return { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
-  return { count: h.totalCount, mean: h.mean, p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), max: h.maxValue };
+  return { count: h.totalCount, mean: sum === undefined ? h.mean : sum / h.totalCount, p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), max: h.maxValue };
 }
 
-export type Histograms = Record<Kind, hdr.Histogram>;
+/** A histogram and the exact sum of what it recorded. */
+interface Recorder {
+  readonly h: hdr.Histogram;
+  sum: number;
+}
+
+export type Histograms = Record<Kind, Recorder>;
+
+const recorder = (): Recorder => ({ h: histogram(), sum: 0 });
 
 function histogramsOf(hs: Map<number, Histograms>, vm: number): Histograms {
   let h = hs.get(vm);
-  if (h === undefined) hs.set(vm, (h = { ipiSendToHandler: histogram(), wholeCall: histogram(), shootdown: histogram() }));
+  if (h === undefined) hs.set(vm, (h = { ipiSendToHandler: recorder(), wholeCall: recorder(), shootdown: recorder() }));
   return h;
 }
 
-const record = (h: hdr.Histogram, v: number): void => h.recordValue(Math.max(1, Math.round(v)));
+function record(r: Recorder, v: number): void {
+  const x = Math.max(1, Math.round(v));
+  r.h.recordValue(x);
+  r.sum += x;
+}
 
 /** Latency distributions as a reducer (see `latencyDistributions`). */
 export const latencyReducer: EventReducer<Map<number, Histograms>, Map<number, LatencyDistributions>> = {
@@ -55,8 +72,9 @@ export const latencyReducer: EventReducer<Map<number, Histograms>, Map<number, L
   result(hs) {
     const out = new Map<number, LatencyDistributions>();
     for (const [vm, h] of [...hs].sort((a, b) => a[0] - b[0])) {
-      out.set(vm, { ipiSendToHandler: summarize(h.ipiSendToHandler), wholeCall: summarize(h.wholeCall), shootdown: summarize(h.shootdown) });
-      for (const k of KINDS) h[k].destroy();
+      const sum = (r: Recorder): LatencySummary => summarize(r.h, r.sum);
+      out.set(vm, { ipiSendToHandler: sum(h.ipiSendToHandler), wholeCall: sum(h.wholeCall), shootdown: sum(h.shootdown) });
+      for (const k of KINDS) h[k].h.destroy();
     }
     return out;
   },

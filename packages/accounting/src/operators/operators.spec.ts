@@ -1,6 +1,7 @@
 import { TestScheduler } from 'rxjs/testing';
+import { from } from 'rxjs';
 import type { ModelEvent } from '@ipilab/events';
-import { interferenceMatrix, latencyDistributions, ofType, vcpuLedgers, windowedSeries } from '../index';
+import { interferenceMatrix, latencyDistributions, ofType, vcpuLedgers, windowedSeries, type LatencyDistributions } from '../index';
 
 const v = (vm: number, vcpu: number) => ({ vm, vcpu });
 const ts = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -100,6 +101,19 @@ describe('latencyDistributions', () => {
       ]);
       expectObservable(cold('abcde|', events).pipe(latencyDistributions())).toBe('-----(x|)', { x });
     });
+  });
+
+  it('gives the exact mean above 2,048 ns, where the histogram keeps values to 3 significant digits, and grows past its first range', () => {
+    const values = [3_001, 3_003, 10_007, 5_000_000_001];
+    const events = values.map((d, i): ModelEvent => ({ type: 'cross-call-done', t: i, id: i, from: v(1, 0), targets: 1, duration: d }));
+    let out: Map<number, LatencyDistributions> | undefined;
+    from(events).pipe(latencyDistributions()).subscribe((x) => (out = x));
+    const w = out!.get(1)!.wholeCall;
+    expect(w.mean).toBe(values.reduce((a, b) => a + b, 0) / values.length);
+    expect(w.count).toBe(4);
+    // p50 is the second value's bucket: within 0.1 %, not exact.
+    expect(Math.abs(w.p50 - 3_003) / 3_003).toBeLessThan(1e-3);
+    expect(Math.abs(w.max - 5_000_000_001) / 5_000_000_001).toBeLessThan(1e-3);
   });
 });
 
