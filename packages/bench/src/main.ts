@@ -6,12 +6,17 @@ import { BENCHMARKS, type BenchmarkRun } from './variants';
 
 interface Sample extends BenchmarkRun {
   wallMs: number;
+  coldWallMs?: number;
   peakRssBytes: number;
 }
 
 /** One variant's figures in `pnpm bench --json`. `<unit>s` / `<unit>sPerSecond` are named per benchmark (customers, operations). */
 export type VariantFigures = {
+  /** Steady state: the warm run (after a full-size warm-up, for benchmarks that have one). */
   eventsPerSecond: number;
+  /** The first run in a fresh process (JIT warm-up included), for benchmarks with a full-size warm-up. */
+  coldEventsPerSecond?: number;
+  coldWallMs?: number;
   peakRssBytes: number;
   wallMs: number;
   events: number;
@@ -137,6 +142,11 @@ function main(): void {
       [`${bm.unit}s`]: first.units,
       repeats,
     } as VariantFigures;
+    const colds = samples.flatMap((s) => (s.coldWallMs === undefined ? [] : [s.coldWallMs]));
+    if (colds.length === samples.length) {
+      figures.coldWallMs = median(colds);
+      figures.coldEventsPerSecond = first.events / (figures.coldWallMs / 1000);
+    }
     if (bm.checkName !== undefined && first.check !== undefined) figures[bm.checkName] = first.check;
     (results[benchmark] ??= {})[variant] = figures;
   }
@@ -166,12 +176,14 @@ function main(): void {
   for (const [benchmark, variants] of Object.entries(results)) {
     const bm = BENCHMARKS[benchmark]!;
     const hasRatios = Object.values(variants).some((f) => f.ratioToCeiling !== undefined || f.ratioToSimjs !== undefined);
-    const head = ['variant', 'events/s', `${bm.unit}s/s`, 'peak RSS', ...(hasRatios ? ['vs ceiling', 'vs simjs'] : []), ...(bm.checkName !== undefined ? [bm.checkName] : [])];
+    const hasCold = Object.values(variants).some((f) => f.coldEventsPerSecond !== undefined);
+    const head = ['variant', 'events/s', ...(hasCold ? ['cold events/s'] : []), `${bm.unit}s/s`, 'peak RSS', ...(hasRatios ? ['vs ceiling', 'vs simjs'] : []), ...(bm.checkName !== undefined ? [bm.checkName] : [])];
     const table = new Table({ head, colAligns: head.map((_, i) => (i === 0 ? 'left' : 'right')), style: { head: [], border: [] } });
     for (const [variant, f] of Object.entries(variants)) {
       table.push([
         variant,
         `${(f.eventsPerSecond / 1e6).toFixed(2)} M`,
+        ...(hasCold ? [f.coldEventsPerSecond === undefined ? '-' : `${(f.coldEventsPerSecond / 1e6).toFixed(2)} M`] : []),
         rate(f[`${bm.unit}sPerSecond`]!),
         `${(f.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
         ...(hasRatios
@@ -181,7 +193,7 @@ function main(): void {
       ]);
     }
     const first = Object.values(variants)[0]!;
-    process.stdout.write(`${benchmark}: ${bm.title}, ${first[`${bm.unit}s`]} ${bm.unit}s (${first.events} events), median of ${first.repeats} fresh processes, seed ${seed}\n`);
+    process.stdout.write(`${benchmark}: ${bm.title}, ${first[`${bm.unit}s`]} ${bm.unit}s (${first.events} events), median of ${first.repeats} fresh processes${bm.warmup === 'full' ? ' (events/s: the warm run after a same-size first run; cold events/s: that first run)' : ''}, seed ${seed}\n`);
     process.stdout.write(`${table.toString()}\n`);
   }
 }

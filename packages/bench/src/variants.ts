@@ -12,6 +12,8 @@ export interface BenchmarkRun {
 
 export interface BenchmarkVariant {
   readonly run: (size: number, seed: number) => BenchmarkRun | Promise<BenchmarkRun>;
+  /** Loads what `run` needs, before anything is timed (module loading is not the model's speed). */
+  readonly load?: () => void;
   readonly description: string;
 }
 
@@ -24,6 +26,15 @@ export interface Benchmark {
   readonly defaultSize: number;
   /** Name of the check figure in the output, when variants must agree on it. */
   readonly checkName?: string;
+  /**
+   * `full`: each process first runs the variant twice at full size — the first timed and
+   * reported as the cold figure (what a one-off `ipilab run` sees once its modules are loaded:
+   * JIT warm-up included) — then times a warm run, the headline (steady-state) figure; V8 needs
+   * about two runs of the reference scenario to settle. `short`: a 1/20-size warm-up, untimed
+   * (for variants whose work happens on fresh worker threads, where warming the main thread
+   * changes nothing).
+   */
+  readonly warmup: 'full' | 'short';
   readonly variants: Readonly<Record<string, BenchmarkVariant>>;
 }
 
@@ -38,6 +49,13 @@ const ipi = (backend: string, mode: 'x2apic-physical' | 'x2apic-cluster', accoun
   const r = runIpiBroadcast(backend, mode, size, accounting);
   return { events: r.events, units: r.operations };
 };
+
+const loadIpi = (): void => void require('./ipi/ipi-broadcast');
+const loadIpiAccounting = (): void => {
+  require('./ipi/ipi-broadcast');
+  require('@ipilab/accounting');
+};
+const loadScenario = (): void => void require('@ipilab/scenario');
 
 const EXAMPLES = require('node:path').join(__dirname, '..', '..', '..', 'examples', 'scenarios') as string;
 
@@ -64,6 +82,7 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     sizeFlag: 'customers',
     defaultSize: 1_000_000,
     checkName: 'meanWaitNs',
+    warmup: 'full',
     variants: {
       ipilab: { run: mm1(runMm1Ipilab), description: '@ipilab/core Simulation, callbacks' },
       ceiling: { run: mm1(runMm1Ceiling), description: 'hand-written typed-array heap, inline event kinds' },
@@ -76,12 +95,13 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     unit: 'operation',
     sizeFlag: 'ipi-ops',
     defaultSize: 2_000,
+    warmup: 'full',
     variants: {
-      'trap-physical': { run: ipi('trap', 'x2apic-physical'), description: 'trap backend, x2APIC physical (79 exits per broadcast)' },
-      'trap-cluster': { run: ipi('trap', 'x2apic-cluster'), description: 'trap backend, x2APIC cluster (5 exits per broadcast)' },
-      'pv-physical': { run: ipi('pv', 'x2apic-physical'), description: 'pv backend (1 hypercall per broadcast)' },
-      'posted-physical': { run: ipi('posted', 'x2apic-physical'), description: 'posted backend (broadcasts take the trap path)' },
-      'pv-physical-accounting': { run: ipi('pv', 'x2apic-physical', true), description: 'pv-physical with the accounting streams subscribed' },
+      'trap-physical': { run: ipi('trap', 'x2apic-physical'), load: loadIpi, description: 'trap backend, x2APIC physical (79 exits per broadcast)' },
+      'trap-cluster': { run: ipi('trap', 'x2apic-cluster'), load: loadIpi, description: 'trap backend, x2APIC cluster (5 exits per broadcast)' },
+      'pv-physical': { run: ipi('pv', 'x2apic-physical'), load: loadIpi, description: 'pv backend (1 hypercall per broadcast)' },
+      'posted-physical': { run: ipi('posted', 'x2apic-physical'), load: loadIpi, description: 'posted backend (broadcasts take the trap path)' },
+      'pv-physical-accounting': { run: ipi('pv', 'x2apic-physical', true), load: loadIpiAccounting, description: 'pv-physical with the accounting streams subscribed' },
     },
   },
   reference: {
@@ -89,9 +109,10 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     unit: 'simulated-ms',
     sizeFlag: 'reference-ms',
     defaultSize: 100,
+    warmup: 'full',
     variants: {
-      'duration-1x': { run: reference(1), description: 'the reference scenario for N ms' },
-      'duration-2x': { run: reference(2), description: 'the same for 2N ms: wall time should stay within 2.2x' },
+      'duration-1x': { run: reference(1), load: loadScenario, description: 'the reference scenario for N ms' },
+      'duration-2x': { run: reference(2), load: loadScenario, description: 'the same for 2N ms: wall time should stay within 2.2x' },
     },
   },
   sweep: {
@@ -99,9 +120,10 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     unit: 'run',
     sizeFlag: 'sweep-ms',
     defaultSize: 100,
+    warmup: 'short',
     variants: {
-      'workers-1': { run: sweep(1), description: 'one worker thread' },
-      'workers-2': { run: sweep(2), description: 'two worker threads (target: >= 1.7x faster on 2 cores)' },
+      'workers-1': { run: sweep(1), load: loadScenario, description: 'one worker thread' },
+      'workers-2': { run: sweep(2), load: loadScenario, description: 'two worker threads (target: >= 1.7x faster on 2 cores)' },
     },
   },
 };

@@ -3,23 +3,34 @@ import { BENCHMARKS } from './variants';
 
 /**
  * Runs one variant in a process of its own, so its peak RSS is its own, and prints one JSON
- * line. A short warm-up run first lets the JIT settle, as it would in a long simulation.
+ * line. Its modules are loaded first; then the warm-up per the benchmark (see `Benchmark.warmup`):
+ * two full-size runs, the first timed as the cold figure, or a short untimed one; then the timed run.
  */
 async function main(): Promise<void> {
   const [benchmark = '', variant = '', sizeArg = '', seedArg = ''] = process.argv.slice(2);
-  const v = BENCHMARKS[benchmark]?.variants[variant];
-  if (v === undefined) {
+  const bm = BENCHMARKS[benchmark];
+  const v = bm?.variants[variant];
+  if (bm === undefined || v === undefined) {
     process.stderr.write(`worker: unknown benchmark/variant ${benchmark}/${variant}\n`);
     process.exit(2);
   }
   const size = Number(sizeArg);
   const seed = Number(seedArg);
-  await v.run(Math.max(1, Math.floor(size / 20)), seed + 1);
+  v.load?.();
+  let coldWallMs: number | undefined;
+  if (bm.warmup === 'full') {
+    const t = performance.now();
+    await v.run(size, seed);
+    coldWallMs = performance.now() - t;
+    await v.run(size, seed + 1);
+  } else {
+    await v.run(Math.max(1, Math.floor(size / 20)), seed + 1);
+  }
   const t0 = performance.now();
   const r = await v.run(size, seed);
   const wallMs = performance.now() - t0;
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-  process.stdout.write(`${JSON.stringify({ ...r, wallMs, peakRssBytes })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...r, wallMs, ...(coldWallMs === undefined ? {} : { coldWallMs }), peakRssBytes })}\n`);
 }
 
 void main();
