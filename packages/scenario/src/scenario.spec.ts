@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import fc from 'fast-check';
-import { compareScenario, estimate, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, toJsonValue } from './index';
+import { compareScenario, estimate, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, sweepScenario, toJsonValue } from './index';
 
 const FIX = join(__dirname, '..', 'test', 'fixtures');
 const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
@@ -165,6 +165,25 @@ describe('sweep scheduling', () => {
     expect(at(['vms[0].vcpus=2', 'run.duration=2ms'])).toBe(at(['vms[0].vcpus=2', 'run.duration=1ms']) * 2);
     const two = file({ ...base(), vms: [{ name: 'a', vcpus: 2, count: 2, workload: { kind: 'compute' } }] });
     expect(estimatedWork(loadScenario(two, ['run.slowdownVsAlone=true']).scenario)).toBe(2 * estimatedWork(loadScenario(two).scenario));
+  });
+
+  it('hands runs to the workers longest first, never more at once than there are workers, and reports them in point order', async () => {
+    const one = file(base());
+    const started: string[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const out = await sweepScenario(one, ['run.replications=2'], ['vms[0].vcpus=2,8,4'], {
+      workers: 2,
+      onRunStart: (p, seed) => {
+        started.push(`${p['vms[0].vcpus']}/${seed}`);
+        most = Math.max(most, ++inFlight);
+      },
+      onProgress: () => inFlight--,
+    });
+    const seed = loadScenario(one).scenario.run.seed;
+    expect(started).toEqual([`8/${seed}`, `8/${seed + 1}`, `4/${seed}`, `4/${seed + 1}`, `2/${seed}`, `2/${seed + 1}`]);
+    expect(most).toBe(2);
+    expect(out.points.map((p) => p.params['vms[0].vcpus'])).toEqual(['2', '8', '4']);
   });
 
   it('longestFirst is a permutation, largest work first, equal work in submission order', () => {

@@ -1,6 +1,6 @@
 import { serialFraction } from '@ipilab/accounting';
 import type { LoadedScenario } from './load';
-import { runWithSlowdown } from './compare';
+import { runWithSlowdown } from './slowdown';
 
 export interface SweepTask {
   /** The point's scenario, validated by the main thread (plain data: it crosses to the worker by structured clone). */

@@ -47,6 +47,8 @@ export interface SweepOptions {
   /** Worker threads (default: available parallelism, at most the number of runs). */
   readonly workers?: number;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Called as each run is handed to a worker (which starts it at once), with its point and seed. */
+  readonly onRunStart?: (params: Readonly<Record<string, string>>, seed: number) => void;
 }
 
 /**
@@ -96,24 +98,32 @@ export async function sweepScenario(file: string, sets: readonly string[], grids
   const filename = existsSync(beside) ? beside : resolve(__dirname, '..', 'dist', 'sweep-worker.js');
   const pool = new Piscina({ filename, minThreads: workers, maxThreads: workers, idleTimeout: 100 });
   let done = 0;
-  let results: SweepTaskResult[];
+  const results: SweepTaskResult[] = [];
+  // One lane per worker, each taking the next run in `order` when its last one finishes: the
+  // pool only ever holds as many runs as it has threads, so runs start exactly longest first
+  // (handed all at once, piscina does not keep submission order between its threads).
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < order.length) {
+      const t = tasks[order[next++]!]!;
+      options.onRunStart?.(points[t.point]!, t.seed);
+      let r: SweepTaskResult;
+      try {
+        r = (await pool.run(t)) as SweepTaskResult;
+      } catch (e) {
+        r = { point: t.point, seed: t.seed, error: (e as Error).message.split('\n')[0]! };
+      }
+      results.push(r);
+      options.onProgress?.(++done, tasks.length);
+    }
+  };
   try {
-    results = await Promise.all(
-      order.map(async (i) => {
-        const t = tasks[i]!;
-        let r: SweepTaskResult;
-        try {
-          r = (await pool.run(t)) as SweepTaskResult;
-        } catch (e) {
-          r = { point: t.point, seed: t.seed, error: (e as Error).message.split('\n')[0]! };
-        }
-        options.onProgress?.(++done, tasks.length);
-        return r;
-      }),
-    );
+    await Promise.all(Array.from({ length: workers }, lane));
   } finally {
     await pool.destroy();
   }
+  // Completion order depends on timing; the output must not.
+  results.sort((a, b) => a.point - b.point || a.seed - b.seed);
   return {
     scenario: first.name ?? file,
     grid: axes,
