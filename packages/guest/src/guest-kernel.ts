@@ -2,16 +2,6 @@ import type { Hypervisor, Vm } from '@ipilab/hypervisor';
 import type { IpiKind } from '@ipilab/events';
 import { VECTORS, type SpinTicket, type Vcpu } from '@ipilab/vcpu';
 
-/** A queued cross-call (Linux's call_single_data): what a target's handler runs and releases. */
-interface Csd {
-  readonly id: number;
-  readonly sender: Vcpu;
-  readonly sentAt: number;
-  readonly call: CrossCall;
-  /** Index of the target in the call. */
-  readonly slot: number;
-}
-
 /**
  * What a cross-call runs on each target (the `func` of smp_call_function): its cost as guest
  * work, its effect when the handler runs it, and an optional continuation after the handler's
@@ -23,17 +13,87 @@ export interface CallWork {
   after?(target: Vcpu): void;
 }
 
-/** One smp_call_function_* in flight. */
+/**
+ * One smp_call_function_* in flight. Its csds (call_single_data) are not objects of their own:
+ * a target's queue holds the call and the target's index in it.
+ */
 interface CrossCall {
-  readonly work: CallWork | undefined;
+  readonly kernel: GuestKernel;
+  readonly sender: Vcpu;
   readonly targets: readonly Vcpu[];
+  readonly work: CallWork | undefined;
+  readonly onHandlerStart: ((target: Vcpu, at: number) => void) | undefined;
+  readonly done: () => void;
+  readonly kind: IpiKind;
+  readonly vector: number;
+  /** When the send path started (for cross-call-done's duration). */
+  readonly startedAt: number;
+  /** Set when the IPI goes out. */
+  id: number;
+  sentAt: number;
   /** Per target: its handler has released the csd. */
   readonly released: boolean[];
-  readonly onHandlerStart: ((target: Vcpu, at: number) => void) | undefined;
+  /** The target the sender waits on next (csd_lock_wait goes through them in order). */
+  waitIdx: number;
   /** Target index the sender is spinning on, and the spin to end, if any. */
   waitingOn: number;
   spin: SpinTicket | undefined;
+  /** Runs when the send has retired: the sender starts waiting. */
+  readonly afterSend: () => void;
 }
+
+/**
+ * Queued csds, as two parallel lists — the call and the target's index in it — of which the
+ * first `n` entries are live. A vCPU's queue and a handler's batch swap lists, so taking the
+ * queue copies nothing and the lists keep their capacity.
+ */
+interface CsdList {
+  calls: CrossCall[];
+  slots: number[];
+  n: number;
+}
+
+/** One interrupt handler on one vCPU, from entry to EOI; recycled once it ends. */
+interface HandlerFrame {
+  kernel: GuestKernel;
+  v: Vcpu;
+  vector: number;
+  /** Call-function handlers: the csds taken at entry. */
+  batch: CsdList;
+  /** Reschedule handlers: the wake-ups taken at entry. */
+  woken: Wakeup[];
+  /** Handler start (after entry), or when it began for the reschedule vector. */
+  start: number;
+  device: ((v: Vcpu) => void) | undefined;
+}
+
+/** A try_to_wake_up in flight, then queued on its target until the reschedule handler runs it. */
+interface Wakeup {
+  readonly kernel: GuestKernel;
+  readonly sender: Vcpu;
+  readonly target: Vcpu;
+  readonly task: () => void;
+  readonly sent: () => void;
+  id: number;
+  sentAt: number;
+}
+
+// Stages of the paths below, as plain functions taking their state as the work item's argument:
+// pushing work allocates no closure.
+const sendStage = (c: unknown): void => (c as CrossCall).kernel.sendCall(c as CrossCall);
+const readStage = (c: unknown): void => (c as CrossCall).kernel.readRelease(c as CrossCall);
+const nextStage = (c: unknown): void => {
+  const call = c as CrossCall;
+  call.waitIdx++;
+  call.kernel.waitNext(call);
+};
+const callEntryStage = (f: unknown): void => (f as HandlerFrame).kernel.runCalls(f as HandlerFrame);
+const callEndStage = (f: unknown): void => (f as HandlerFrame).kernel.endCalls(f as HandlerFrame);
+const rescheduleEndStage = (f: unknown): void => (f as HandlerFrame).kernel.endReschedule(f as HandlerFrame);
+const deviceEndStage = (f: unknown): void => (f as HandlerFrame).kernel.endDevice(f as HandlerFrame);
+const plainEndStage = (f: unknown): void => (f as HandlerFrame).kernel.endPlain(f as HandlerFrame);
+const wakeStage = (w: unknown): void => (w as Wakeup).kernel.sendWakeup(w as Wakeup);
+const noop = (): void => undefined;
 
 /**
  * The guest kernel's cross-call machinery (kernel/smp.c): smp_call_function_single / _many with
@@ -43,19 +103,21 @@ interface CrossCall {
  * Targets drain their whole queue per interrupt, so coalesced vectors lose no call.
  */
 export class GuestKernel {
-  private readonly queues: Csd[][];
+  private readonly queues: CsdList[];
   private timersArmed = false;
   private readonly timers: { at: number; fn: (on: Vcpu) => void }[][];
   /** Device interrupt handlers by vector (run after EOI, in the handler's continuation). */
   private readonly devices = new Map<number, (v: Vcpu) => void>();
   /** Tasks woken onto each vCPU, run after its reschedule interrupt. */
-  private readonly wakeups: { id: number; sentAt: number; task: () => void }[][];
+  private readonly wakeups: Wakeup[][];
+  /** Handler frames not in use. */
+  private readonly frames: HandlerFrame[] = [];
 
   constructor(
     private readonly hv: Hypervisor,
     readonly vm: Vm,
   ) {
-    this.queues = vm.vcpus.map(() => []);
+    this.queues = vm.vcpus.map(() => ({ calls: [], slots: [], n: 0 }));
     this.wakeups = vm.vcpus.map(() => []);
     this.timers = vm.vcpus.map(() => []);
     vm.onInterrupt = (v, vector) => this.onInterrupt(v, vector);
@@ -73,43 +135,72 @@ export class GuestKernel {
     const hv = this.hv;
     const c = hv.costs;
     const kind: IpiKind = targets.length === 1 ? 'unicast' : targets.length === this.vm.vcpus.length - 1 ? 'broadcast' : 'multicast';
-    const vector = kind === 'unicast' ? VECTORS.callFunctionSingle : VECTORS.callFunction;
     // Per target: csd_lock + llist_add touch two lines the target last wrote (its csd, its queue head).
-    const startedAt = hv.sim.now;
     let sendCost = c.guestSendOverhead;
-    for (const t of targets) sendCost += c.guestPerTargetOverhead + 2 * hv.fabric.cacheLine(sender.pcpu, t.pcpu);
-    sender.pushWork(sendCost, () => {
-      const id = hv.newIpiId();
-      const call: CrossCall = { work, targets, released: targets.map(() => false), onHandlerStart, waitingOn: -1, spin: undefined };
-      const now = hv.sim.now;
-      targets.forEach((t, slot) => this.queues[t.index]!.push({ id, sender, sentAt: now, call, slot }));
-      if (hv.sink.wants['ipi-sent']) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: sender.ref, targets: targets.map((t) => t.index), kind, vector });
-      const finished = hv.sink.wants['cross-call-done']
-        ? () => {
-            hv.sink.emit({ type: 'cross-call-done', t: hv.sim.now, id, from: sender.ref, targets: targets.length, duration: hv.sim.now - startedAt });
-            done();
-          }
-        : done;
-      this.vm.backend.send({ sender, targets, vector, kind, id }, () => this.waitFrom(sender, call, 0, finished));
-    });
+    for (let i = 0; i < targets.length; i++) sendCost += c.guestPerTargetOverhead + 2 * hv.fabric.cacheLine(sender.pcpu, targets[i]!.pcpu);
+    const released: boolean[] = new Array<boolean>(targets.length).fill(false);
+    const call: CrossCall = {
+      kernel: this,
+      sender,
+      targets,
+      work,
+      onHandlerStart,
+      done,
+      kind,
+      vector: kind === 'unicast' ? VECTORS.callFunctionSingle : VECTORS.callFunction,
+      startedAt: hv.sim.now,
+      id: -1,
+      sentAt: -1,
+      released,
+      waitIdx: 0,
+      waitingOn: -1,
+      spin: undefined,
+      afterSend: () => this.waitNext(call),
+    };
+    sender.pushWork(sendCost, sendStage, call);
+  }
+
+  /** @internal The send path has run: queue the csds and send the IPI. */
+  sendCall(call: CrossCall): void {
+    const hv = this.hv;
+    const id = hv.newIpiId();
+    const now = hv.sim.now;
+    call.id = id;
+    call.sentAt = now;
+    const targets = call.targets;
+    for (let i = 0; i < targets.length; i++) {
+      const q = this.queues[targets[i]!.index]!;
+      q.calls[q.n] = call;
+      q.slots[q.n] = i;
+      q.n++;
+    }
+    if (hv.sink.wants['ipi-sent']) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: call.sender.ref, targets: targets.map((t) => t.index), kind: call.kind, vector: call.vector });
+    this.vm.backend.send({ sender: call.sender, targets, vector: call.vector, kind: call.kind, id }, call.afterSend);
   }
 
   /**
-   * csd_lock_wait over the targets in order: spin until target i has released its csd, then pay
-   * the read of that line (written on the target's pCPU) before moving to i + 1.
+   * @internal csd_lock_wait over the targets in order: spin until target `waitIdx` has released
+   * its csd, then pay the read of that line (written on the target's pCPU) before the next.
    */
-  private waitFrom(sender: Vcpu, call: CrossCall, i: number, done: () => void): void {
+  waitNext(call: CrossCall): void {
+    const i = call.waitIdx;
     if (i === call.targets.length) {
-      done();
+      const hv = this.hv;
+      if (hv.sink.wants['cross-call-done']) hv.sink.emit({ type: 'cross-call-done', t: hv.sim.now, id: call.id, from: call.sender.ref, targets: call.targets.length, duration: hv.sim.now - call.startedAt });
+      call.done();
       return;
     }
-    const read = (): void => sender.pushWork(this.hv.fabric.cacheLine(sender.pcpu, call.targets[i]!.pcpu), () => this.waitFrom(sender, call, i + 1, done));
     if (call.released[i]) {
-      read();
+      this.readRelease(call);
       return;
     }
     call.waitingOn = i;
-    call.spin = sender.pushSpin(read);
+    call.spin = call.sender.pushSpin(readStage, call);
+  }
+
+  /** @internal The sender reads target `waitIdx`'s released csd line. */
+  readRelease(call: CrossCall): void {
+    call.sender.pushWork(this.hv.fabric.cacheLine(call.sender.pcpu, call.targets[call.waitIdx]!.pcpu), nextStage, call);
   }
 
   /**
@@ -118,20 +209,25 @@ export class GuestKernel {
    * task after its handler; `sent` runs on the sender once the send has retired. Waking work
    * onto the sender itself needs no IPI.
    */
-  wakeOn(sender: Vcpu, target: Vcpu, task: () => void, sent: () => void = () => undefined): void {
+  wakeOn(sender: Vcpu, target: Vcpu, task: () => void, sent: () => void = noop): void {
     if (target === sender) {
       sender.pushWork(0, task);
       sent();
       return;
     }
     const hv = this.hv;
-    sender.pushWork(hv.costs.guestSendOverhead + hv.fabric.cacheLine(sender.pcpu, target.pcpu), () => {
-      const id = hv.newIpiId();
-      const now = hv.sim.now;
-      this.wakeups[target.index]!.push({ id, sentAt: now, task });
-      if (hv.sink.wants['ipi-sent']) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: sender.ref, targets: [target.index], kind: 'unicast', vector: VECTORS.reschedule });
-      this.vm.backend.send({ sender, targets: [target], vector: VECTORS.reschedule, kind: 'unicast', id }, sent);
-    });
+    const w: Wakeup = { kernel: this, sender, target, task, sent, id: -1, sentAt: -1 };
+    sender.pushWork(hv.costs.guestSendOverhead + hv.fabric.cacheLine(sender.pcpu, target.pcpu), wakeStage, w);
+  }
+
+  /** @internal The wake-up's send path has run: queue the task and send the reschedule IPI. */
+  sendWakeup(w: Wakeup): void {
+    const hv = this.hv;
+    w.id = hv.newIpiId();
+    w.sentAt = hv.sim.now;
+    this.wakeups[w.target.index]!.push(w);
+    if (hv.sink.wants['ipi-sent']) hv.sink.emit({ type: 'ipi-sent', t: w.sentAt, id: w.id, from: w.sender.ref, targets: [w.target.index], kind: 'unicast', vector: VECTORS.reschedule });
+    this.vm.backend.send({ sender: w.sender, targets: [w.target], vector: VECTORS.reschedule, kind: 'unicast', id: w.id }, w.sent);
   }
 
   /** Marks the start of an interrupt handler on `v` (for ledgers); returns the time. */
@@ -170,70 +266,127 @@ export class GuestKernel {
     this.devices.set(vector, handler);
   }
 
+  private frame(v: Vcpu, vector: number): HandlerFrame {
+    const f = this.frames.pop() ?? { kernel: this, v, vector, batch: { calls: [], slots: [], n: 0 }, woken: [], start: 0, device: undefined };
+    f.v = v;
+    f.vector = vector;
+    return f;
+  }
+
+  private recycle(f: HandlerFrame): void {
+    f.batch.n = 0;
+    f.device = undefined;
+    this.frames.push(f);
+  }
+
   private onInterrupt(v: Vcpu, vector: number): void {
     const c = this.hv.costs;
     const device = this.devices.get(vector);
     if (device !== undefined) {
+      const f = this.frame(v, vector);
+      f.device = device;
       this.beginHandler(v, vector);
-      v.pushWork(c.interruptEntry + c.deviceInterruptHandler, () => {
-        this.endHandler(v, vector);
-        v.pushWork(0, () => device(v));
-        this.hv.eoi(v);
-      });
+      v.pushWork(c.interruptEntry + c.deviceInterruptHandler, deviceEndStage, f);
       return;
     }
     if (vector === VECTORS.reschedule) {
-      const woken = this.wakeups[v.index]!.splice(0);
-      const began = this.beginHandler(v, vector);
-      v.pushWork(c.interruptEntry + c.handlerBody, () => {
-        const now = this.hv.sim.now;
-        if (this.hv.sink.wants['ipi-handled']) for (const w of woken) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: w.id, to: v.ref, latency: now - w.sentAt, sendToHandler: began - w.sentAt });
-        this.endHandler(v, vector);
-        // The woken work is queued before the EOI: an interrupt taken at the EOI must run on top
-        // of it (before it), as one taken after iret would, not underneath it.
-        for (const w of woken) v.pushWork(0, w.task);
-        this.hv.eoi(v);
-      });
+      const f = this.frame(v, vector);
+      // Swap lists: the handler takes the queue, the vCPU gets the frame's empty one.
+      const q = this.wakeups[v.index]!;
+      this.wakeups[v.index] = f.woken;
+      f.woken = q;
+      f.start = this.beginHandler(v, vector);
+      v.pushWork(c.interruptEntry + c.handlerBody, rescheduleEndStage, f);
       return;
     }
     if (vector !== VECTORS.callFunction && vector !== VECTORS.callFunctionSingle) {
+      const f = this.frame(v, vector);
       this.beginHandler(v, vector);
-      v.pushWork(c.interruptEntry + c.handlerBody, () => {
-        this.endHandler(v, vector);
-        this.hv.eoi(v);
-      });
+      v.pushWork(c.interruptEntry + c.handlerBody, plainEndStage, f);
       return;
     }
-    const queue = this.queues[v.index]!;
-    const batch = queue.splice(0, queue.length);
+    // The handler drains the whole queue (flush_smp_call_function_queue).
+    const f = this.frame(v, vector);
+    const taken = this.queues[v.index]!;
+    this.queues[v.index] = f.batch;
+    f.batch = taken;
     this.beginHandler(v, vector);
-    v.pushWork(c.interruptEntry, () => {
-      const start = this.hv.sim.now;
-      let cost = 0;
-      for (const csd of batch) {
-        csd.call.onHandlerStart?.(v, start);
-        const w = csd.call.work;
-        if (w === undefined) cost += c.handlerBody;
-        else {
-          cost += w.cost(v);
-          w.run(v);
-        }
+    v.pushWork(c.interruptEntry, callEntryStage, f);
+  }
+
+  /** @internal Call-function handler, after entry: run each csd's function. */
+  runCalls(f: HandlerFrame): void {
+    const c = this.hv.costs;
+    const v = f.v;
+    const start = this.hv.sim.now;
+    f.start = start;
+    let cost = 0;
+    const b = f.batch;
+    for (let i = 0; i < b.n; i++) {
+      const call = b.calls[i]!;
+      call.onHandlerStart?.(v, start);
+      const w = call.work;
+      if (w === undefined) cost += c.handlerBody;
+      else {
+        cost += w.cost(v);
+        w.run(v);
       }
-      v.pushWork(Math.max(cost, c.handlerBody), () => {
-        const now = this.hv.sim.now;
-        for (const csd of batch) {
-          if (this.hv.sink.wants['ipi-handled']) this.hv.sink.emit({ type: 'ipi-handled', t: now, id: csd.id, to: v.ref, latency: now - csd.sentAt, sendToHandler: start - csd.sentAt });
-          const call = csd.call;
-          call.released[csd.slot] = true;
-          if (call.waitingOn === csd.slot && call.spin !== undefined) {
-            call.waitingOn = -1;
-            call.spin.release();
-          }
-        }
-        this.endHandler(v, vector);
-        for (const csd of batch) csd.call.work?.after?.(v);
-        this.hv.eoi(v);
-      });
-    });
+    }
+    v.pushWork(Math.max(cost, c.handlerBody), callEndStage, f);
+  }
+
+  /** @internal Call-function handler, done: release each csd (ending its sender's spin), EOI. */
+  endCalls(f: HandlerFrame): void {
+    const hv = this.hv;
+    const v = f.v;
+    const now = hv.sim.now;
+    const report = hv.sink.wants['ipi-handled'];
+    const b = f.batch;
+    for (let i = 0; i < b.n; i++) {
+      const call = b.calls[i]!;
+      const slot = b.slots[i]!;
+      if (report) hv.sink.emit({ type: 'ipi-handled', t: now, id: call.id, to: v.ref, latency: now - call.sentAt, sendToHandler: f.start - call.sentAt });
+      call.released[slot] = true;
+      if (call.waitingOn === slot && call.spin !== undefined) {
+        call.waitingOn = -1;
+        call.spin.release();
+      }
+    }
+    this.endHandler(v, f.vector);
+    for (let i = 0; i < b.n; i++) b.calls[i]!.work?.after?.(v);
+    hv.eoi(v);
+    this.recycle(f);
+  }
+
+  /** @internal Reschedule handler, done: queue the woken tasks, EOI. */
+  endReschedule(f: HandlerFrame): void {
+    const hv = this.hv;
+    const v = f.v;
+    const now = hv.sim.now;
+    if (hv.sink.wants['ipi-handled']) for (const w of f.woken) hv.sink.emit({ type: 'ipi-handled', t: now, id: w.id, to: v.ref, latency: now - w.sentAt, sendToHandler: f.start - w.sentAt });
+    this.endHandler(v, f.vector);
+    // The woken work is queued before the EOI: an interrupt taken at the EOI must run on top
+    // of it (before it), as one taken after iret would, not underneath it.
+    for (let i = 0; i < f.woken.length; i++) v.pushWork(0, f.woken[i]!.task);
+    f.woken.length = 0;
+    hv.eoi(v);
+    this.recycle(f);
+  }
+
+  /** @internal Device interrupt handler, done: its continuation runs after the EOI. */
+  endDevice(f: HandlerFrame): void {
+    const v = f.v;
+    const device = f.device!;
+    this.endHandler(v, f.vector);
+    v.pushWork(0, () => device(v));
+    this.hv.eoi(v);
+    this.recycle(f);
+  }
+
+  /** @internal Any other vector's handler, done. */
+  endPlain(f: HandlerFrame): void {
+    this.endHandler(f.v, f.vector);
+    this.hv.eoi(f.v);
+    this.recycle(f);
   }
 }
