@@ -39,6 +39,10 @@ export function estimatedMigrationCost(c: Costs): number {
   );
 }
 
+// A task's steps as work items: module-level functions given the task, so no step allocates a closure.
+const advanceStage = (t: unknown): void => (t as Task).sched!.step(t as Task);
+const chunkStage = (t: unknown): void => (t as Task).sched!.chunkDone(t as Task);
+
 /**
  * The guest's scheduler: a run queue per vCPU, tasks with affinity (pinned when it names one
  * vCPU), slice-based round robin on each vCPU, wake-ups that send a reschedule IPI when the
@@ -111,6 +115,12 @@ export class Scheduler {
     if (!(Number.isSafeInteger(vcpu) && vcpu >= 0 && vcpu < n)) throw new InvalidParameterError(`task ${name}.vcpu`, vcpu, `a vCPU index in [0, ${n - 1}]`);
     if (affinity !== undefined && !affinity.includes(vcpu)) throw new InvalidParameterError(`task ${name}.vcpu`, vcpu, `one of its affinity ${JSON.stringify(affinity)}`);
     const t = new Task(this.tasks.length, name, body, affinity, vcpu);
+    t.sched = this;
+    t.resume = (value) => {
+      t.inOp = false;
+      t.resumeWith = value;
+      this.advance(t.on!, t);
+    };
     this.tasks.push(t);
     return t;
   }
@@ -173,7 +183,13 @@ export class Scheduler {
     this.running[v.index] = next;
     next.state = 'running';
     next.vcpu = v.index;
-    v.pushWork(this.costs.contextSwitch, () => this.advance(v, next));
+    next.on = v;
+    v.pushWork(this.costs.contextSwitch, advanceStage, next);
+  }
+
+  /** @internal The running task's next step, on the vCPU it runs on. */
+  step(t: Task): void {
+    this.advance(t.on!, t);
   }
 
   private advance(v: Vcpu, t: Task): void {
@@ -198,7 +214,7 @@ export class Scheduler {
       case 'block':
         if (t.pendingWake) {
           t.pendingWake = false;
-          v.pushWork(0, () => this.advance(v, t));
+          v.pushWork(0, advanceStage, t);
           return;
         }
         t.state = 'blocked';
@@ -212,31 +228,31 @@ export class Scheduler {
         return;
       case 'op':
         t.inOp = true;
-        cmd.run(v, (value) => {
-          t.inOp = false;
-          t.resumeWith = value;
-          this.advance(v, t);
-        });
+        cmd.run(v, t.resume);
         return;
     }
   }
 
   private runChunk(v: Vcpu, t: Task): void {
-    const chunk = Math.min(t.remaining, this.sliceNs);
-    v.pushWork(chunk, () => {
-      t.remaining -= chunk;
-      if (t.remaining > 0 && this.queues[v.index]!.length > 0) {
-        // Slice over and someone waits: round robin.
-        t.state = 'runnable';
-        this.queues[v.index]!.push(t);
-        this.release(v);
-      } else {
-        this.advance(v, t);
-      }
-      // Balancing last: work it pushes (the reschedule IPI) lands on top and runs next, instead
-      // of under the task's next chunk.
-      if (this.balance) this.pushBalance(v);
-    });
+    t.chunk = Math.min(t.remaining, this.sliceNs);
+    v.pushWork(t.chunk, chunkStage, t);
+  }
+
+  /** @internal A chunk of CPU time has run: rotate at the slice end if someone waits, else go on. */
+  chunkDone(t: Task): void {
+    const v = t.on!;
+    t.remaining -= t.chunk;
+    if (t.remaining > 0 && this.queues[v.index]!.length > 0) {
+      // Slice over and someone waits: round robin.
+      t.state = 'runnable';
+      this.queues[v.index]!.push(t);
+      this.release(v);
+    } else {
+      this.advance(v, t);
+    }
+    // Balancing last: work it pushes (the reschedule IPI) lands on top and runs next, instead
+    // of under the task's next chunk.
+    if (this.balance) this.pushBalance(v);
   }
 
   /** The running task leaves `v` (blocked, done or rotated out); the next one starts. */

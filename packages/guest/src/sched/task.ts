@@ -1,4 +1,5 @@
 import type { Vcpu } from '@ipilab/vcpu';
+import type { Scheduler } from './scheduler';
 
 /** What a task's code yields to the scheduler. */
 export type TaskCommand =
@@ -36,6 +37,14 @@ export class Task {
   /** Woken while running (before it blocked): the next block returns at once. */
   pendingWake = false;
   readonly gen: Generator<TaskCommand, void, unknown>;
+  /** @internal The scheduler it belongs to. */
+  sched: Scheduler | undefined = undefined;
+  /** @internal The scheduler's state while it runs: the vCPU, and the chunk of CPU time under way. */
+  on: Vcpu | undefined = undefined;
+  /** @internal */
+  chunk = 0;
+  /** @internal What an `op` calls when done; made once per task so a step allocates no closure. */
+  resume: (value?: unknown) => void = () => undefined;
 
   constructor(
     readonly id: number,
