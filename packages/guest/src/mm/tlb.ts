@@ -9,6 +9,22 @@ export interface TlbEntry {
 }
 
 const ASID_SCALE = 2 ** 36;
+const SMALL_ASIDS = 512;
+const SMALL_PAGES = 2 ** 21;
+
+/**
+ * The key of (address-space id, page) in a TLB map: a small integer (< 2^30, an unboxed Smi in
+ * V8, so a lookup allocates nothing) for ids below 512 and pages below 2^21, else a negative
+ * number that no small key can equal. One-to-one (a property test checks it).
+ */
+export function tlbKey(asid: number, page: number): number {
+  return asid < SMALL_ASIDS && page < SMALL_PAGES ? asid * SMALL_PAGES + page : -(asid * ASID_SCALE + page) - 1;
+}
+
+/** The address-space id of a `tlbKey`. */
+export function asidOfKey(key: number): number {
+  return key >= 0 ? Math.floor(key / SMALL_PAGES) : Math.floor((-key - 1) / ASID_SCALE);
+}
 
 /**
  * One vCPU's TLB: translations tagged by address-space id, small and huge entries, with a
@@ -26,26 +42,26 @@ export class Tlb {
   }
 
   lookup(asid: number, vpn: number): TlbEntry | undefined {
-    return this.entries.get(asid * ASID_SCALE + vpn) ?? this.hugeEntries.get(asid * ASID_SCALE + Math.floor(vpn / PAGES_PER_HUGE));
+    return this.entries.get(tlbKey(asid, vpn)) ?? this.hugeEntries.get(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
   }
 
   fill(asid: number, vpn: number, entry: TlbEntry): void {
     const map = entry.huge ? this.hugeEntries : this.entries;
-    const key = asid * ASID_SCALE + (entry.huge ? Math.floor(vpn / PAGES_PER_HUGE) : vpn);
+    const key = tlbKey(asid, entry.huge ? Math.floor(vpn / PAGES_PER_HUGE) : vpn);
     map.delete(key);
     if (this.size >= this.capacity) this.evictOldest();
     map.set(key, entry);
   }
 
   invalidatePage(asid: number, vpn: number): void {
-    this.entries.delete(asid * ASID_SCALE + vpn);
-    this.hugeEntries.delete(asid * ASID_SCALE + Math.floor(vpn / PAGES_PER_HUGE));
+    this.entries.delete(tlbKey(asid, vpn));
+    this.hugeEntries.delete(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
   }
 
   /** Drops every entry of one address space (INVPCID single-context). */
   flushAsid(asid: number): void {
     for (const map of [this.entries, this.hugeEntries]) {
-      for (const key of map.keys()) if (Math.floor(key / ASID_SCALE) === asid) map.delete(key);
+      for (const key of map.keys()) if (asidOfKey(key) === asid) map.delete(key);
     }
   }
 
@@ -56,7 +72,7 @@ export class Tlb {
 
   holdsAsid(asid: number): boolean {
     for (const map of [this.entries, this.hugeEntries]) {
-      for (const key of map.keys()) if (Math.floor(key / ASID_SCALE) === asid) return true;
+      for (const key of map.keys()) if (asidOfKey(key) === asid) return true;
     }
     return false;
   }

@@ -1,0 +1,31 @@
+import fc from 'fast-check';
+import { asidOfKey, Tlb, tlbKey } from './tlb';
+
+describe('TLB keys', () => {
+  const asid = fc.oneof(fc.integer({ min: 0, max: 600 }), fc.integer({ min: 0, max: 4095 }));
+  const page = fc.oneof(fc.integer({ min: 0, max: 2 ** 21 + 10 }), fc.integer({ min: 0, max: 2 ** 36 - 1 }));
+
+  it('are one-to-one, give back their address-space id, and are small integers in the common range', () => {
+    fc.assert(
+      fc.property(asid, page, asid, page, (a1, p1, a2, p2) => {
+        expect(tlbKey(a1, p1) === tlbKey(a2, p2)).toBe(a1 === a2 && p1 === p2);
+        expect(asidOfKey(tlbKey(a1, p1))).toBe(a1);
+        if (a1 < 512 && p1 < 2 ** 21) expect(tlbKey(a1, p1)).toBeLessThan(2 ** 30);
+      }),
+    );
+  });
+
+  it('keep entries of other address spaces apart, on both sides of the small-key range', () => {
+    const tlb = new Tlb(16);
+    const e = { frame: 1, writable: true, huge: false, version: 0 };
+    tlb.fill(1, 5, e);
+    tlb.fill(0, 2 ** 21 + 5, { ...e, frame: 2 });
+    tlb.fill(600, 5, { ...e, frame: 3 });
+    expect([tlb.lookup(1, 5)?.frame, tlb.lookup(0, 2 ** 21 + 5)?.frame, tlb.lookup(600, 5)?.frame]).toEqual([1, 2, 3]);
+    tlb.flushAsid(600);
+    expect([tlb.holdsAsid(600), tlb.holdsAsid(0), tlb.holdsAsid(1)]).toEqual([false, true, true]);
+    tlb.invalidatePage(0, 2 ** 21 + 5);
+    expect(tlb.lookup(0, 2 ** 21 + 5)).toBeUndefined();
+    expect(tlb.lookup(1, 5)?.frame).toBe(1);
+  });
+});
