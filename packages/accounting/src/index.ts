@@ -5,6 +5,6 @@ export { fromReducer, combineReducers, type EventReducer, type ResultOf } from '
 export { vcpuLedgers, vcpuLedgerReducer, ledgerSum, exitNs, busyNs, vcpuKey, type VcpuLedger, type VcpuLedgers, type LedgerCategories } from './operators/vcpu-ledgers';
 export { vmLedgers, vmLedgerReducer, sumLedgers, type VmLedger } from './operators/vm-ledgers';
 export { interferenceMatrix, interferenceReducer, type InterferenceMatrix } from './operators/interference-matrix';
-export { latencyDistributions, latencyReducer, summarize, type LatencyDistributions, type LatencySummary } from './operators/latency-distributions';
+export { latencyDistributions, latencyReducer, latencyHistogram, summarize, type LatencyDistributions, type LatencySummary } from './operators/latency-distributions';
 export { windowedSeries, type SeriesRow } from './operators/windowed-series';
 export { serialFraction, amdahlSpeedup, amdahlCurve, compareWithAmdahl, slowdownVsAlone } from './amdahl';

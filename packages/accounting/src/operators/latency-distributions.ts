@@ -23,10 +23,31 @@ export interface LatencyDistributions {
 const KINDS = ['ipiSendToHandler', 'wholeCall', 'shootdown'] as const;
 type Kind = (typeof KINDS)[number];
 
-function histogram(): hdr.Histogram {
-  // 3 significant digits from 1 ns, growing as larger values arrive (a 2 ms range at first, so
-  // a run's short latencies need a small counts array); plain JS (no WebAssembly), deterministic.
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 2_097_152, autoResize: true, numberOfSignificantValueDigits: 3, useWebAssembly: false });
+let wasm: boolean | undefined;
+
+/** Whether hdr-histogram-js's WebAssembly build is usable here (instantiated once per thread). */
+function wasmReady(): boolean {
+  if (wasm === undefined) {
+    try {
+      hdr.initWebAssemblySync();
+      wasm = true;
+    } catch {
+      wasm = false;
+    }
+  }
+  return wasm;
+}
+
+/**
+ * A latency histogram: 3 significant digits from 1 ns, growing as larger values arrive (a 2 ms
+ * range at first, so short latencies need a small counts array). Built on hdr-histogram-js's
+ * WebAssembly histogram where WebAssembly is available — it records about 5x faster than the
+ * plain-JS one (~25 vs ~130 ns a value) — and on the plain-JS one otherwise; both bucket values
+ * the same way and give the same summaries (a property test checks it). Free it with `destroy()`.
+ */
+export function latencyHistogram(engine: 'auto' | 'wasm' | 'js' = 'auto'): hdr.Histogram {
+  const useWebAssembly = engine === 'wasm' || (engine === 'auto' && wasmReady());
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 2_097_152, autoResize: true, numberOfSignificantValueDigits: 3, useWebAssembly });
 }
 
 /**
@@ -46,7 +67,7 @@ interface Recorder {
 
 export type Histograms = Record<Kind, Recorder>;
 
-const recorder = (): Recorder => ({ h: histogram(), sum: 0 });
+const recorder = (): Recorder => ({ h: latencyHistogram(), sum: 0 });
 
 function histogramsOf(hs: Map<number, Histograms>, vm: number): Histograms {
   let h = hs.get(vm);

@@ -1,7 +1,8 @@
 import { TestScheduler } from 'rxjs/testing';
 import { from } from 'rxjs';
 import type { ModelEvent } from '@ipilab/events';
-import { interferenceMatrix, latencyDistributions, ofType, vcpuLedgers, windowedSeries, type LatencyDistributions } from '../index';
+import fc from 'fast-check';
+import { interferenceMatrix, latencyDistributions, latencyHistogram, ofType, summarize, vcpuLedgers, windowedSeries, type LatencyDistributions } from '../index';
 
 const v = (vm: number, vcpu: number) => ({ vm, vcpu });
 const ts = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -137,5 +138,24 @@ describe('windowedSeries', () => {
 
   it('refuses a window that is not a positive integer', () => {
     expect(() => windowedSeries(0)).toThrow('windowNs: expected a positive integer number of ns, got 0');
+  });
+});
+
+describe('latency histograms', () => {
+  it('summarise the same on the WebAssembly and the plain-JS build, whatever the values', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: 2 ** 40 })), { minLength: 1, maxLength: 300 }), (values) => {
+        const [w, j] = [latencyHistogram('wasm'), latencyHistogram('js')];
+        for (const v of values) {
+          w.recordValue(v);
+          j.recordValue(v);
+        }
+        const sum = values.reduce((a, b) => a + b, 0);
+        expect(summarize(w, sum)).toEqual(summarize(j, sum));
+        w.destroy();
+        j.destroy();
+      }),
+      { numRuns: 200 },
+    );
   });
 });
