@@ -158,6 +158,13 @@ function main(): void {
       if (ceiling !== undefined) f.ratioToCeiling = f.eventsPerSecond / ceiling;
       if (simjs !== undefined) f.ratioToSimjs = f.eventsPerSecond / simjs;
     }
+    for (const r of BENCHMARKS[benchmark]!.ratios ?? []) {
+      const [a, b] = [variants[r.variant], variants[r.over]];
+      if (a === undefined || b === undefined) continue;
+      const ratio = (x: number, y: number): number => (r.inverse === true ? x / y : y / x);
+      a[r.name] = ratio(a.wallMs, b.wallMs);
+      if (a.coldWallMs !== undefined && b.coldWallMs !== undefined) a[`cold${r.name[0]!.toUpperCase()}${r.name.slice(1)}`] = ratio(a.coldWallMs, b.coldWallMs);
+    }
     // Variants of a benchmark with a check figure draw the same numbers in the same order: any difference is a kernel bug.
     const checkName = BENCHMARKS[benchmark]!.checkName;
     if (checkName !== undefined) {
@@ -193,8 +200,14 @@ function main(): void {
       ]);
     }
     const first = Object.values(variants)[0]!;
-    process.stdout.write(`${benchmark}: ${bm.title}, ${first[`${bm.unit}s`]} ${bm.unit}s (${first.events} events), median of ${first.repeats} fresh processes${bm.warmup === 'full' ? ' (events/s: the warm run after a same-size first run; cold events/s: that first run)' : ''}, seed ${seed}\n`);
+    process.stdout.write(`${benchmark}: ${bm.title}, ${first[`${bm.unit}s`]} ${bm.unit}s (${first.events} events), median of ${first.repeats} fresh processes (events/s: the third run of the process, warm; cold events/s: its first), seed ${seed}\n`);
     process.stdout.write(`${table.toString()}\n`);
+    for (const r of bm.ratios ?? []) {
+      const f = variants[r.variant];
+      if (f?.[r.name] === undefined) continue;
+      const cold = f[`cold${r.name[0]!.toUpperCase()}${r.name.slice(1)}`];
+      process.stdout.write(`${r.name}: ${r.variant} ${r.inverse === true ? 'wall / ' : 'speed-up over '}${r.over}${r.inverse === true ? ' wall' : ''}: ${f[r.name]!.toFixed(2)}x warm${cold === undefined ? '' : `, ${cold.toFixed(2)}x cold`}\n`);
+    }
   }
 }
 

@@ -27,14 +27,11 @@ export interface Benchmark {
   /** Name of the check figure in the output, when variants must agree on it. */
   readonly checkName?: string;
   /**
-   * `full`: each process first runs the variant twice at full size — the first timed and
-   * reported as the cold figure (what a one-off `ipilab run` sees once its modules are loaded:
-   * JIT warm-up included) — then times a warm run, the headline (steady-state) figure; V8 needs
-   * about two runs of the reference scenario to settle. `short`: a 1/20-size warm-up, untimed
-   * (for variants whose work happens on fresh worker threads, where warming the main thread
-   * changes nothing).
+   * Wall-time ratios to print and put in the JSON: on `variant`, field `name` = wall of `over`
+   * / wall of `variant` (a speed-up), or its inverse when `inverse` (a slow-down); `cold<Name>`
+   * the same from the cold runs.
    */
-  readonly warmup: 'full' | 'short';
+  readonly ratios?: readonly { readonly name: string; readonly variant: string; readonly over: string; readonly inverse?: boolean }[];
   readonly variants: Readonly<Record<string, BenchmarkVariant>>;
 }
 
@@ -67,7 +64,7 @@ const reference = (factor: number) => (size: number, seed: number): BenchmarkRun
   return { events: out.events, units: ms };
 };
 
-/** A sweep of 8 runs (4 vCPU counts x 2 replications) on `workers` threads. */
+/** A sweep of 8 runs (4 vCPU counts x 2 replications) on `workers` threads, kept between sweeps (the first sweep of a process starts them: the cold figure). */
 const sweep = (workers: number) => async (size: number, seed: number): Promise<BenchmarkRun> => {
   const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
   const out = await s.sweepScenario(`${EXAMPLES}/amdahl-scaling.yaml`, [`run.duration=${size}ms`, 'run.replications=2', `run.seed=${seed}`], ['vms[0].vcpus=2,4,8,16'], { workers });
@@ -82,7 +79,6 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     sizeFlag: 'customers',
     defaultSize: 1_000_000,
     checkName: 'meanWaitNs',
-    warmup: 'full',
     variants: {
       ipilab: { run: mm1(runMm1Ipilab), description: '@ipilab/core Simulation, callbacks' },
       ceiling: { run: mm1(runMm1Ceiling), description: 'hand-written typed-array heap, inline event kinds' },
@@ -95,7 +91,6 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     unit: 'operation',
     sizeFlag: 'ipi-ops',
     defaultSize: 2_000,
-    warmup: 'full',
     variants: {
       'trap-physical': { run: ipi('trap', 'x2apic-physical'), load: loadIpi, description: 'trap backend, x2APIC physical (79 exits per broadcast)' },
       'trap-cluster': { run: ipi('trap', 'x2apic-cluster'), load: loadIpi, description: 'trap backend, x2APIC cluster (5 exits per broadcast)' },
@@ -108,8 +103,8 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     title: 'examples/scenarios/reference-large.yaml (2 sockets, 80 threads, 4 overcommitted VMs, shootdown-heavy, accounting on)',
     unit: 'simulated-ms',
     sizeFlag: 'reference-ms',
+    ratios: [{ name: 'wallVs1x', variant: 'duration-2x', over: 'duration-1x', inverse: true }],
     defaultSize: 100,
-    warmup: 'full',
     variants: {
       'duration-1x': { run: reference(1), load: loadScenario, description: 'the reference scenario for N ms' },
       'duration-2x': { run: reference(2), load: loadScenario, description: 'the same for 2N ms: wall time should stay within 2.2x' },
@@ -119,8 +114,8 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     title: 'ipilab sweep of examples/scenarios/amdahl-scaling.yaml: 4 points x 2 replications',
     unit: 'run',
     sizeFlag: 'sweep-ms',
+    ratios: [{ name: 'speedupVs1Worker', variant: 'workers-2', over: 'workers-1' }],
     defaultSize: 100,
-    warmup: 'short',
     variants: {
       'workers-1': { run: sweep(1), load: loadScenario, description: 'one worker thread' },
       'workers-2': { run: sweep(2), load: loadScenario, description: 'two worker threads (target: >= 1.7x faster on 2 cores)' },

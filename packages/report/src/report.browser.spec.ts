@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { loadScenario, runWithSlowdown, sweepScenario } from '@ipilab/scenario';
+import { closeSweepWorkers, loadScenario, runWithSlowdown, sweepScenario } from '@ipilab/scenario';
 import { runReportHtml, sweepReportHtml } from './index';
 
 const CHROMIUM = process.env['IPILAB_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -16,6 +16,7 @@ const maybe = available ? describe : describe.skip;
 /** Opens each report in headless Chromium and checks every chart rendered, offline. */
 maybe('HTML reports in headless Chromium', () => {
   jest.setTimeout(120_000);
+  afterAll(closeSweepWorkers);
   it('every chart renders with a visible size, nothing is fetched, nothing errors', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ipilab-report-'));
     const files = {

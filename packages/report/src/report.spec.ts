@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { compareScenario, loadScenario, runWithSlowdown, sweepScenario } from '@ipilab/scenario';
+import { closeSweepWorkers, compareScenario, loadScenario, runWithSlowdown, sweepScenario } from '@ipilab/scenario';
 import { compareReportHtml, runReportHtml, sweepReportHtml } from './index';
 
 const small = join(__dirname, '..', '..', 'scenario', 'test', 'fixtures', 'small.yaml');
@@ -18,6 +18,7 @@ function selfContained(html: string): void {
 }
 
 describe('HTML reports', () => {
+  afterAll(closeSweepWorkers);
   it('a run report has the ledger bars, the interference heat map and the latency distributions, rendered', async () => {
     const html = await runReportHtml(runWithSlowdown(loadScenario(small)));
     selfContained(html);

@@ -9,4 +9,4 @@ export { estimate, type Estimate } from './statistics';
 export { scenarioJsonSchema } from './json-schema';
 export { runOutputSchema, runOutputJsonSchema, toJsonValue } from './output-schema';
 export { traceScenario, type TraceEvent, type TraceOptions } from './trace';
-export { sweepScenario, sweepCsv, parseGrid, gridPoints, longestFirst, estimatedWork, type SweepOutput, type SweepPoint, type GridAxis, type SweepOptions } from './sweep';
+export { sweepScenario, closeSweepWorkers, sweepCsv, parseGrid, gridPoints, longestFirst, estimatedWork, type SweepOutput, type SweepPoint, type GridAxis, type SweepOptions } from './sweep';

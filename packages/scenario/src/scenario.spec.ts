@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import fc from 'fast-check';
-import { compareScenario, estimate, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, sweepScenario, toJsonValue } from './index';
+import { compareScenario, estimate, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, closeSweepWorkers, sweepScenario, toJsonValue } from './index';
 
 const FIX = join(__dirname, '..', 'test', 'fixtures');
 const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
@@ -157,6 +157,8 @@ describe('comparisons', () => {
 });
 
 describe('sweep scheduling', () => {
+  afterAll(closeSweepWorkers);
+
   it('estimates a point by its simulated vCPU-time, doubled when every VM also runs alone', () => {
     const one = file(base());
     const at = (sets: string[]) => estimatedWork(loadScenario(one, sets).scenario);
@@ -184,6 +186,15 @@ describe('sweep scheduling', () => {
     expect(started).toEqual([`8/${seed}`, `8/${seed + 1}`, `4/${seed}`, `4/${seed + 1}`, `2/${seed}`, `2/${seed + 1}`]);
     expect(most).toBe(2);
     expect(out.points.map((p) => p.params['vms[0].vcpus'])).toEqual(['2', '8', '4']);
+  });
+
+  it('a second sweep on the kept worker threads gives exactly the first one\'s output, and after closeSweepWorkers too', async () => {
+    const one = file({ ...base(), vms: [{ name: 'a', vcpus: 2, workload: { kind: 'ebizzy', chunkPages: 2 } }] });
+    const run = () => sweepScenario(one, ['run.replications=2'], ['vms[0].vcpus=2,3', 'hypervisor.backend=trap,pv'], { workers: 2 });
+    const first = await run();
+    expect(await run()).toEqual(first);
+    await closeSweepWorkers();
+    expect(await run()).toEqual(first);
   });
 
   it('longestFirst is a permutation, largest work first, equal work in submission order', () => {
