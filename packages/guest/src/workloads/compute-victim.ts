@@ -32,8 +32,10 @@ export class ComputeVictimWorkload implements Workload {
       this.ctx.sched.spawn(
         `compute-${i}`,
         function* () {
+          // Commands are immutable: one serves every unit.
+          const unit = compute(self.unitNs);
           for (;;) {
-            yield compute(self.unitNs);
+            yield unit;
             self.units++;
           }
         },
