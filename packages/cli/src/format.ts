@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import type { CompareOutput, RunOutput, SweepOutput } from '@ipilab/scenario';
+import { total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 
 const pct = (x: number, total: number): string => (total > 0 ? `${((100 * x) / total).toFixed(1)}%` : '-');
 const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(3) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
@@ -13,7 +13,7 @@ export function runTables(out: RunOutput): string {
   });
   for (const [name, v] of Object.entries(out.vms)) {
     const l = v.ledger;
-    const exitNs = Object.values(l.exits).reduce((a, b) => a + (b ?? 0), 0);
+    const exitNs = total(l.exits);
     vms.push([
       name,
       v.primary.key,
@@ -25,8 +25,8 @@ export function runTables(out: RunOutput): string {
       pct(l.serviceQueued, l.total),
       pct(l.preempted, l.total),
       pct(l.halted, l.total),
-      String(Object.values(v.ipi.sent).reduce((a, b) => a + (b ?? 0), 0)),
-      String(Object.values(v.ipi.exits).reduce((a, b) => a + (b ?? 0), 0)),
+      String(total(v.ipi.sent)),
+      String(total(v.ipi.exits)),
       v.slowdownVsAlone === undefined ? '-' : `${v.slowdownVsAlone.toFixed(2)}x`,
     ]);
   }
@@ -68,14 +68,14 @@ export function runCsv(out: RunOutput): string {
       l.guest,
       l.handlingInterrupts,
       l.shootdownWait,
-      Object.values(l.exits).reduce((a, b) => a + (b ?? 0), 0),
+      total(l.exits),
       l.hostOther,
       l.serviceQueued,
       l.preempted,
       l.halted,
       l.total,
-      Object.values(v.ipi.sent).reduce((a, b) => a + (b ?? 0), 0),
-      Object.values(v.ipi.exits).reduce((a, b) => a + (b ?? 0), 0),
+      total(v.ipi.sent),
+      total(v.ipi.exits),
       v.ipi.hypercalls,
       v.ipi.shootdowns,
     ].join(',');

@@ -1,4 +1,4 @@
-import type { CompareOutput, RunOutput, SweepOutput } from '@ipilab/scenario';
+import { total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 import type { TopLevelSpec } from 'vega-lite';
 import { figure, num, page, table, type Chart } from './html';
 import { renderSvg } from './render';
@@ -12,7 +12,7 @@ async function chart(title: string, caption: string, spec: TopLevelSpec): Promis
 function ledgerChart(out: RunOutput): Promise<Chart> {
   const values = Object.entries(out.vms).flatMap(([vm, v]) => {
     const l = v.ledger;
-    const exits = Object.values(l.exits).reduce((a, b) => a + (b ?? 0), 0);
+    const exits = total(l.exits);
     const ns: Record<string, number> = { ...l, exits } as unknown as Record<string, number>;
     return CATEGORIES.map((c, order) => ({ vm, category: c, order, share: l.total > 0 ? ns[c]! / l.total : 0 }));
   });
@@ -75,7 +75,7 @@ export async function runReportHtml(out: RunOutput): Promise<string> {
   const charts = [await ledgerChart(out), await interferenceChart(out)];
   const lat = latencyChart(out);
   if (lat !== undefined) charts.push(await lat);
-  const rows = Object.entries(out.vms).map(([name, v]) => [name, v.primary.key, num(v.primary.value), v.slowdownVsAlone === undefined ? '-' : num(v.slowdownVsAlone), Object.values(v.ipi.sent).reduce((a, b) => a + (b ?? 0), 0), Object.values(v.ipi.exits).reduce((a, b) => a + (b ?? 0), 0), v.ipi.shootdowns]);
+  const rows = Object.entries(out.vms).map(([name, v]) => [name, v.primary.key, num(v.primary.value), v.slowdownVsAlone === undefined ? '-' : num(v.slowdownVsAlone), total(v.ipi.sent), total(v.ipi.exits), v.ipi.shootdowns]);
   return page(`ipilab run: ${out.scenario}`, `seed ${out.seed}, ${(out.simulatedNs / 1e6).toFixed(3)} ms simulated, ${out.events} events`, [
     table(['VM', 'figure of merit', 'value', 'slowdown vs alone', 'IPIs sent', 'exits', 'shootdowns'], rows),
     ...charts.map(figure),

@@ -113,6 +113,13 @@ function asScenarioError(e: unknown, prefix: string): never {
   throw e;
 }
 
+/** The sum of a record of counts or ns (exits by reason, IPIs by kind): absent keys count 0. */
+export function total(r: Readonly<Partial<Record<string, number>>>): number {
+  let n = 0;
+  for (const v of Object.values(r)) n += v ?? 0;
+  return n;
+}
+
 /** `a.b.c` of a nested record, as a number (NaN if absent). */
 export function figureAt(obj: Record<string, unknown>, key: string): number {
   let v: unknown = obj;

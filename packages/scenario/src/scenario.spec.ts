@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import fc from 'fast-check';
-import { compareScenario, estimate, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, closeSweepWorkers, sweepScenario, toJsonValue } from './index';
+import { compareScenario, estimate, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, closeSweepWorkers, sweepScenario, toJsonValue, total } from './index';
 
 const FIX = join(__dirname, '..', 'test', 'fixtures');
 const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
@@ -119,6 +119,13 @@ describe('building a run from a scenario', () => {
     const root = join(__dirname, '..', '..', '..');
     expect(JSON.parse(readFileSync(join(__dirname, '..', 'scenario.schema.json'), 'utf8'))).toEqual(scenarioJsonSchema());
     expect(JSON.parse(readFileSync(join(root, 'docs', 'run-output.schema.json'), 'utf8'))).toEqual(runOutputJsonSchema());
+  });
+});
+
+describe('output helpers', () => {
+  it('total sums a record of counts, absent keys as 0', () => {
+    expect(total({ hlt: 3, 'apic-write': undefined, io: 4 })).toBe(7);
+    expect(total({})).toBe(0);
   });
 });
 
