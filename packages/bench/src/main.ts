@@ -6,17 +6,17 @@ import { BENCHMARKS, type BenchmarkRun } from './variants';
 
 interface Sample extends BenchmarkRun {
   wallMs: number;
-  coldWallMs?: number;
+  coldWallMs: number;
   peakRssBytes: number;
 }
 
 /** One variant's figures in `pnpm bench --json`. `<unit>s` / `<unit>sPerSecond` are named per benchmark (customers, operations). */
 export type VariantFigures = {
-  /** Steady state: the warm run (after a full-size warm-up, for benchmarks that have one). */
+  /** Steady state: the third run of a process. */
   eventsPerSecond: number;
-  /** The first run in a fresh process (JIT warm-up included), for benchmarks with a full-size warm-up. */
-  coldEventsPerSecond?: number;
-  coldWallMs?: number;
+  /** The first run of a process (V8 still compiling, sweep threads starting). */
+  coldEventsPerSecond: number;
+  coldWallMs: number;
   peakRssBytes: number;
   wallMs: number;
   events: number;
@@ -97,6 +97,9 @@ function rate(x: number): string {
   return x >= 10_000 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(2);
 }
 
+/** `speedupVs1Worker` -> `coldSpeedupVs1Worker`: the same ratio from the cold runs. */
+const coldName = (name: string): string => `cold${name[0]!.toUpperCase()}${name.slice(1)}`;
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -133,20 +136,18 @@ function main(): void {
     }
     const wallMs = median(samples.map((s) => s.wallMs));
     const first = samples[0]!;
+    const coldWallMs = median(samples.map((s) => s.coldWallMs));
     const figures: VariantFigures = {
       eventsPerSecond: first.events / (wallMs / 1000),
+      coldEventsPerSecond: first.events / (coldWallMs / 1000),
       [`${bm.unit}sPerSecond`]: first.units / (wallMs / 1000),
       peakRssBytes: Math.max(...samples.map((s) => s.peakRssBytes)),
       wallMs,
+      coldWallMs,
       events: first.events,
       [`${bm.unit}s`]: first.units,
       repeats,
     } as VariantFigures;
-    const colds = samples.flatMap((s) => (s.coldWallMs === undefined ? [] : [s.coldWallMs]));
-    if (colds.length === samples.length) {
-      figures.coldWallMs = median(colds);
-      figures.coldEventsPerSecond = first.events / (figures.coldWallMs / 1000);
-    }
     if (bm.checkName !== undefined && first.check !== undefined) figures[bm.checkName] = first.check;
     (results[benchmark] ??= {})[variant] = figures;
   }
@@ -163,7 +164,7 @@ function main(): void {
       if (a === undefined || b === undefined) continue;
       const ratio = (x: number, y: number): number => (r.inverse === true ? x / y : y / x);
       a[r.name] = ratio(a.wallMs, b.wallMs);
-      if (a.coldWallMs !== undefined && b.coldWallMs !== undefined) a[`cold${r.name[0]!.toUpperCase()}${r.name.slice(1)}`] = ratio(a.coldWallMs, b.coldWallMs);
+      a[coldName(r.name)] = ratio(a.coldWallMs, b.coldWallMs);
     }
     // Variants of a benchmark with a check figure draw the same numbers in the same order: any difference is a kernel bug.
     const checkName = BENCHMARKS[benchmark]!.checkName;
@@ -183,14 +184,13 @@ function main(): void {
   for (const [benchmark, variants] of Object.entries(results)) {
     const bm = BENCHMARKS[benchmark]!;
     const hasRatios = Object.values(variants).some((f) => f.ratioToCeiling !== undefined || f.ratioToSimjs !== undefined);
-    const hasCold = Object.values(variants).some((f) => f.coldEventsPerSecond !== undefined);
-    const head = ['variant', 'events/s', ...(hasCold ? ['cold events/s'] : []), `${bm.unit}s/s`, 'peak RSS', ...(hasRatios ? ['vs ceiling', 'vs simjs'] : []), ...(bm.checkName !== undefined ? [bm.checkName] : [])];
+    const head = ['variant', 'events/s', 'cold events/s', `${bm.unit}s/s`, 'peak RSS', ...(hasRatios ? ['vs ceiling', 'vs simjs'] : []), ...(bm.checkName !== undefined ? [bm.checkName] : [])];
     const table = new Table({ head, colAligns: head.map((_, i) => (i === 0 ? 'left' : 'right')), style: { head: [], border: [] } });
     for (const [variant, f] of Object.entries(variants)) {
       table.push([
         variant,
         `${(f.eventsPerSecond / 1e6).toFixed(2)} M`,
-        ...(hasCold ? [f.coldEventsPerSecond === undefined ? '-' : `${(f.coldEventsPerSecond / 1e6).toFixed(2)} M`] : []),
+        `${(f.coldEventsPerSecond / 1e6).toFixed(2)} M`,
         rate(f[`${bm.unit}sPerSecond`]!),
         `${(f.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
         ...(hasRatios
@@ -205,8 +205,7 @@ function main(): void {
     for (const r of bm.ratios ?? []) {
       const f = variants[r.variant];
       if (f?.[r.name] === undefined) continue;
-      const cold = f[`cold${r.name[0]!.toUpperCase()}${r.name.slice(1)}`];
-      process.stdout.write(`${r.name}: ${r.variant} ${r.inverse === true ? 'wall / ' : 'speed-up over '}${r.over}${r.inverse === true ? ' wall' : ''}: ${f[r.name]!.toFixed(2)}x warm${cold === undefined ? '' : `, ${cold.toFixed(2)}x cold`}\n`);
+      process.stdout.write(`${r.name}: ${r.variant} ${r.inverse === true ? 'wall / ' : 'speed-up over '}${r.over}${r.inverse === true ? ' wall' : ''}: ${f[r.name]!.toFixed(2)}x warm, ${f[coldName(r.name)]!.toFixed(2)}x cold\n`);
     }
   }
 }

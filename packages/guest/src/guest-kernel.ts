@@ -35,8 +35,7 @@ interface CrossCall {
   readonly released: boolean[];
   /** The target the sender waits on next (csd_lock_wait goes through them in order). */
   waitIdx: number;
-  /** Target index the sender is spinning on, and the spin to end, if any. */
-  waitingOn: number;
+  /** The sender's spin on target `waitIdx`, while it lasts. */
   spin: SpinTicket | undefined;
   /** Runs when the send has retired: the sender starts waiting. */
   readonly afterSend: () => void;
@@ -153,7 +152,6 @@ export class GuestKernel {
       sentAt: -1,
       released,
       waitIdx: 0,
-      waitingOn: -1,
       spin: undefined,
       afterSend: () => this.waitNext(call),
     };
@@ -194,7 +192,6 @@ export class GuestKernel {
       this.readRelease(call);
       return;
     }
-    call.waitingOn = i;
     call.spin = call.sender.pushSpin(readStage, call);
   }
 
@@ -347,9 +344,9 @@ export class GuestKernel {
       const slot = b.slots[i]!;
       if (report) hv.sink.emit({ type: 'ipi-handled', t: now, id: call.id, to: v.ref, latency: now - call.sentAt, sendToHandler: f.start - call.sentAt });
       call.released[slot] = true;
-      if (call.waitingOn === slot && call.spin !== undefined) {
-        call.waitingOn = -1;
+      if (call.waitIdx === slot && call.spin !== undefined) {
         call.spin.release();
+        call.spin = undefined;
       }
     }
     this.endHandler(v, f.vector);

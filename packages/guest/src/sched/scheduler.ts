@@ -40,8 +40,8 @@ export function estimatedMigrationCost(c: Costs): number {
 }
 
 // A task's steps as work items: module-level functions given the task, so no step allocates a closure.
-const advanceStage = (t: unknown): void => (t as Task).sched!.step(t as Task);
-const chunkStage = (t: unknown): void => (t as Task).sched!.chunkDone(t as Task);
+const advanceStage = (t: unknown): void => (t as Task).sched.step(t as Task);
+const chunkStage = (t: unknown): void => (t as Task).sched.chunkDone(t as Task);
 
 /**
  * The guest's scheduler: a run queue per vCPU, tasks with affinity (pinned when it names one
@@ -114,13 +114,7 @@ export class Scheduler {
     const vcpu = options.vcpu ?? affinity?.[0] ?? 0;
     if (!(Number.isSafeInteger(vcpu) && vcpu >= 0 && vcpu < n)) throw new InvalidParameterError(`task ${name}.vcpu`, vcpu, `a vCPU index in [0, ${n - 1}]`);
     if (affinity !== undefined && !affinity.includes(vcpu)) throw new InvalidParameterError(`task ${name}.vcpu`, vcpu, `one of its affinity ${JSON.stringify(affinity)}`);
-    const t = new Task(this.tasks.length, name, body, affinity, vcpu);
-    t.sched = this;
-    t.resume = (value) => {
-      t.inOp = false;
-      t.resumeWith = value;
-      this.advance(t.on!, t);
-    };
+    const t = new Task(this.tasks.length, name, body, affinity, vcpu, this);
     this.tasks.push(t);
     return t;
   }
@@ -183,13 +177,19 @@ export class Scheduler {
     this.running[v.index] = next;
     next.state = 'running';
     next.vcpu = v.index;
-    next.on = v;
     v.pushWork(this.costs.contextSwitch, advanceStage, next);
   }
 
-  /** @internal The running task's next step, on the vCPU it runs on. */
+  /** @internal The running task's next step, on the vCPU it runs on (a running task's `vcpu`). */
   step(t: Task): void {
-    this.advance(t.on!, t);
+    this.advance(this.vm.vcpus[t.vcpu]!, t);
+  }
+
+  /** @internal The task's `op` has finished with `value`. */
+  resumeOp(t: Task, value: unknown): void {
+    t.inOp = false;
+    t.resumeWith = value;
+    this.step(t);
   }
 
   private advance(v: Vcpu, t: Task): void {
@@ -240,7 +240,7 @@ export class Scheduler {
 
   /** @internal A chunk of CPU time has run: rotate at the slice end if someone waits, else go on. */
   chunkDone(t: Task): void {
-    const v = t.on!;
+    const v = this.vm.vcpus[t.vcpu]!;
     t.remaining -= t.chunk;
     if (t.remaining > 0 && this.queues[v.index]!.length > 0) {
       // Slice over and someone waits: round robin.

@@ -37,14 +37,10 @@ export class Task {
   /** Woken while running (before it blocked): the next block returns at once. */
   pendingWake = false;
   readonly gen: Generator<TaskCommand, void, unknown>;
-  /** @internal The scheduler it belongs to. */
-  sched: Scheduler | undefined = undefined;
-  /** @internal The scheduler's state while it runs: the vCPU, and the chunk of CPU time under way. */
-  on: Vcpu | undefined = undefined;
-  /** @internal */
+  /** @internal CPU time of the chunk under way. */
   chunk = 0;
   /** @internal What an `op` calls when done; made once per task so a step allocates no closure. */
-  resume: (value?: unknown) => void = () => undefined;
+  readonly resume: (value?: unknown) => void;
 
   constructor(
     readonly id: number,
@@ -53,8 +49,11 @@ export class Task {
     /** vCPU indices it may run on; undefined = any. */
     readonly affinity: readonly number[] | undefined,
     vcpu: number,
+    /** @internal The scheduler that runs it. */
+    readonly sched: Scheduler,
   ) {
     this.vcpu = vcpu;
+    this.resume = (value) => sched.resumeOp(this, value);
     this.gen = body(this);
   }
 
