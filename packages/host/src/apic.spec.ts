@@ -81,6 +81,15 @@ describe('icrWrites laws (property)', () => {
     );
   });
 
+  it('groups destinations named by anything with an APIC ID exactly as it groups the IDs', () => {
+    fc.assert(
+      fc.property(input, ([m, ids, shorthand]) => {
+        const named = icrWrites(m, ids.map((id) => ({ id })), shorthand, (d) => d.id);
+        expect(named.map((w) => ({ ...w, destinations: w.destinations.map((d) => d.id) }))).toEqual(icrWrites(m, ids, shorthand));
+      }),
+    );
+  });
+
   it('in cluster mode each write stays inside one cluster of 16 and clusters never repeat', () => {
     fc.assert(
       fc.property(destinations('x2apic-cluster'), (ids) => {

@@ -39,38 +39,42 @@ export function checkApicIds(field: string, mode: ApicMode, ids: readonly number
 }
 
 /**
- * One write of the interrupt command register and the APIC IDs it reaches. In xAPIC mode a
- * send is two register writes (ICR2 holds the destination, then ICR fires), `writes` says so.
+ * One write of the interrupt command register and the destinations it reaches (APIC IDs, or
+ * whatever the caller names them by). In xAPIC mode a send is two register writes (ICR2 holds
+ * the destination, then ICR fires), `writes` says so.
  */
-export interface IcrWrite {
-  readonly destinations: readonly number[];
+export interface IcrWrite<T = number> {
+  readonly destinations: readonly T[];
   readonly writes: 1 | 2;
   readonly shorthand: boolean;
 }
 
 /**
- * How a kernel sends one IPI to a set of APIC IDs in a given mode, as Linux does:
+ * How a kernel sends one IPI to a set of destinations in a given mode, as Linux does:
  * - x2APIC physical: one ICR write per destination (x2apic_phys.c loops over the mask);
  * - x2APIC cluster: one ICR write per cluster of 16, carrying the cluster's bitmask
  *   (x2apic_cluster.c);
  * - xAPIC: physical destination per CPU (beyond 8 CPUs Linux uses physflat), each send being
  *   an ICR2 write then an ICR write.
  * With `shorthand` (all-but-self, used by Linux >= 5.6 when every CPU is online) a broadcast is
- * one write in any mode.
+ * one write in any mode. Destinations are APIC IDs, or anything `apicIdOf` gives one for (a
+ * backend passes its vCPUs and gets them back grouped, with no lookup from ID to vCPU).
  */
-export function icrWrites(mode: ApicMode, destinations: readonly number[], shorthand = false): IcrWrite[] {
+export function icrWrites(mode: ApicMode, destinations: readonly number[], shorthand?: boolean): IcrWrite[];
+export function icrWrites<T>(mode: ApicMode, destinations: readonly T[], shorthand: boolean, apicIdOf: (d: T) => number): IcrWrite<T>[];
+export function icrWrites<T>(mode: ApicMode, destinations: readonly T[], shorthand = false, apicIdOf: (d: T) => number = (d) => d as unknown as number): IcrWrite<T>[] {
   const writes: 1 | 2 = mode === 'xapic' ? 2 : 1;
   if (destinations.length === 0) return [];
   if (shorthand) return [{ destinations: [...destinations], writes, shorthand: true }];
   if (mode === 'x2apic-cluster') {
-    const byCluster = new Map<number, number[]>();
-    for (const id of destinations) {
-      const c = Math.floor(id / X2APIC_CLUSTER_SIZE);
+    const byCluster = new Map<number, T[]>();
+    for (const d of destinations) {
+      const c = Math.floor(apicIdOf(d) / X2APIC_CLUSTER_SIZE);
       let list = byCluster.get(c);
       if (list === undefined) byCluster.set(c, (list = []));
-      list.push(id);
+      list.push(d);
     }
     return [...byCluster.keys()].sort((a, b) => a - b).map((c) => ({ destinations: byCluster.get(c)!, writes, shorthand: false }));
   }
-  return destinations.map((id) => ({ destinations: [id], writes, shorthand: false }));
+  return destinations.map((d) => ({ destinations: [d], writes, shorthand: false }));
 }

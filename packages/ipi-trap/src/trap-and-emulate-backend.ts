@@ -2,6 +2,8 @@ import { icrWrites, type IcrWrite } from '@ipilab/host';
 import type { Hypervisor, IpiBackend, IpiRequest, Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 
+const apicIdOf = (v: Vcpu): number => v.apicId;
+
 /**
  * Trap-and-emulate: every ICR write the guest makes is a VM exit. The number of writes follows
  * the guest's APIC mode (one per destination in x2APIC physical, one per cluster of 16 in
@@ -10,14 +12,11 @@ import type { Vcpu } from '@ipilab/vcpu';
  */
 export class TrapAndEmulateBackend implements IpiBackend {
   readonly name: string = 'trap';
-  private readonly byApicId: Map<number, Vcpu>;
 
   constructor(
     protected readonly hv: Hypervisor,
     protected readonly vm: Vm,
-  ) {
-    this.byApicId = new Map(vm.vcpus.map((v) => [v.apicId, v]));
-  }
+  ) {}
 
   send(req: IpiRequest, done: () => void): void {
     if (req.kind === 'self') {
@@ -25,12 +24,12 @@ export class TrapAndEmulateBackend implements IpiBackend {
       return;
     }
     const useShorthand = req.kind === 'broadcast' && this.vm.spec.shorthand === true;
-    const writes = icrWrites(this.vm.apicMode, req.targets.map((t) => t.apicId), useShorthand);
+    const writes = icrWrites(this.vm.apicMode, req.targets, useShorthand, apicIdOf);
     this.trapWrites(req, writes, 0, done);
   }
 
   /** The writes, one after another: the guest issues the next only after the previous retires. */
-  protected trapWrites(req: IpiRequest, writes: readonly IcrWrite[], i: number, done: () => void): void {
+  protected trapWrites(req: IpiRequest, writes: readonly IcrWrite<Vcpu>[], i: number, done: () => void): void {
     if (i === writes.length) {
       done();
       return;
@@ -44,7 +43,7 @@ export class TrapAndEmulateBackend implements IpiBackend {
         req.sender,
         'apic-write',
         emulate,
-        (reenter) => this.hv.deliverAll(req.sender, w.destinations.map((id) => this.byApicId.get(id)!), req.vector, req.id, reenter),
+        (reenter) => this.hv.deliverAll(req.sender, w.destinations, req.vector, req.id, reenter),
         next,
       );
     // xAPIC: the ICR2 write traps too unless APIC-register virtualization (APICv) absorbs it.
