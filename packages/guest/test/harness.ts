@@ -2,7 +2,7 @@ import { Simulation } from '@ipilab/core';
 import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
 import { EventSink, type ModelEvent } from '@ipilab/events';
 import { hostPreset, HostTopology, type ApicMode } from '@ipilab/host';
-import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type HypervisorConfig, type IpiBackendFactory, type VmSpec } from '@ipilab/hypervisor';
+import { DEFAULT_HYPERVISOR_CONFIG, FIFO_POLICY, Hypervisor, type HypervisorConfig, type IpiBackendFactory, type VmSpec } from '@ipilab/hypervisor';
 import { ParavirtualBackend } from '@ipilab/ipi-pv';
 import { PostedBackend } from '@ipilab/ipi-posted';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
@@ -13,6 +13,12 @@ export const BACKENDS: Record<'trap' | 'pv' | 'posted', IpiBackendFactory> = {
   pv: (hv, vm) => new ParavirtualBackend(hv, vm),
   posted: (hv, vm) => new PostedBackend(hv, vm),
 };
+
+/**
+ * The fixed-home round robin (`fifo`, no migration): tests of a delivery or shootdown mechanism
+ * that need a known sharing pattern (this vCPU preempted while that one runs) use it.
+ */
+export const ROUND_ROBIN: Partial<HypervisorConfig> = { hostScheduler: FIFO_POLICY, migrate: false };
 
 export interface Rig {
   sim: Simulation;

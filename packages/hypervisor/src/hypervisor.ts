@@ -5,7 +5,11 @@ import { checkApicMode, InterruptFabric, maxApicId, type HostTopology } from '@i
 import { Vcpu } from '@ipilab/vcpu';
 import { HypervisorService } from './hypervisor-service';
 import type { IpiBackendFactory } from './ipi-backend';
+import { Balancer } from './migration';
 import { PcpuRunner } from './pcpu-runner';
+import { VcpuPlacement } from './placement';
+import { EEVDF_POLICY } from './sched/eevdf-policy';
+import { HostThread, NICE_0_WEIGHT, type HostSchedulerPolicy } from './sched/host-scheduler';
 import { Vm, type VmSpec } from './vm';
 
 export interface HypervisorConfig {
@@ -17,7 +21,13 @@ export interface HypervisorConfig {
   readonly serviceCapacity: number;
   /** Exit reasons whose handling holds the shared service. */
   readonly serviceReasons: readonly ExitReason[];
-  /** Time slice of the per-pCPU round-robin vCPU scheduler (overcommitted placement). */
+  /** The host's scheduling policy for vCPU threads (`eevdf`, `cfs`, `fifo` or a plugin's). */
+  readonly hostScheduler: HostSchedulerPolicy;
+  /** Host scheduler tick rate (CONFIG_HZ). */
+  readonly hz: number;
+  /** Unpinned vCPU threads move between the pCPUs they may use (wake-up placement and load balancing). */
+  readonly migrate: boolean;
+  /** Time slice of the legacy `fifo` policy. */
   readonly timeSliceNs: number;
   /**
    * KVM halt polling (virt/kvm/kvm_main.c): a halted vCPU spins on its pCPU for its own window
@@ -39,7 +49,11 @@ export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
   boostIpiTargets: false,
   serviceCapacity: Infinity,
   serviceReasons: ['apic-write', 'hypercall', 'incomplete-ipi', 'io'],
-  // CFS gives each of two runnable tasks half of its 6 ms scheduling latency (estimate; kernel default sysctl_sched_latency).
+  hostScheduler: EEVDF_POLICY,
+  // CONFIG_HZ=1000: Ubuntu's and Fedora's x86-64 kernels (RHEL's is 1000 too); Debian's is 250.
+  hz: 1000,
+  migrate: true,
+  // fifo only: CFS gives each of two runnable tasks half of its 6 ms scheduling latency (estimate; kernel default sysctl_sched_latency).
   timeSliceNs: 3_000_000,
   // KVM_HALT_POLL_NS_DEFAULT (x86) 200000, halt_poll_ns_grow 2, halt_poll_ns_grow_start 10000;
   // halt_poll_ns_shrink was 0 in 4.x kernels (reset to 0), 2 in current ones.
@@ -66,8 +80,16 @@ export class Hypervisor {
   readonly runners: PcpuRunner[];
   readonly fabric: InterruptFabric;
   readonly service: HypervisorService;
+  /** One host thread per vCPU, by `Vcpu.hostId`. */
+  readonly threads: HostThread[] = [];
+  /** Moves unpinned threads between pCPUs; null when `migrate` is off. */
+  readonly balancer: Balancer | null;
+  /** ns each VM's threads held each pCPU: occupancy[vm][pcpu]. */
+  private occupancy: Float64Array[] = [];
+  private queuedThreads = 0;
+  private balanceArmed = false;
+  private readonly placement: VcpuPlacement;
   private nextIpi = 0;
-  private readonly pinnedTaken: boolean[];
   private readonly pollEnd = new Map<Vcpu, EventHandle>();
   /** vCPUs the PV TLB flush marked: the host flushes their TLB on their next VM entry. */
   private readonly flushOnEntry = new Set<Vcpu>();
@@ -89,6 +111,9 @@ export class Hypervisor {
     if (!(Number.isSafeInteger(config.timeSliceNs) && config.timeSliceNs > 0)) {
       throw new InvalidParameterError('hypervisor.timeSliceNs', config.timeSliceNs, 'a positive integer number of ns');
     }
+    if (!(Number.isFinite(config.hz) && config.hz >= 1 && config.hz <= 10_000)) {
+      throw new InvalidParameterError('hypervisor.scheduler.hz', config.hz, 'a tick rate in Hz in [1, 10000] (CONFIG_HZ: 100, 250, 300 or 1000)');
+    }
     this.fabric = new InterruptFabric(
       topology,
       { self: 0, smt: costs.ipiWireSmt, socket: costs.ipiWireSocket, remote: costs.ipiWireRemote },
@@ -96,8 +121,26 @@ export class Hypervisor {
     );
     this.service = new HypervisorService(config.serviceCapacity, () => sim.now);
     this.serviceReasons = new Set(config.serviceCapacity === Infinity ? [] : config.serviceReasons);
-    this.runners = topology.pcpus.map((p) => new PcpuRunner(this, p.id));
-    this.pinnedTaken = topology.pcpus.map(() => false);
+    const n = topology.size;
+    const tickNs = 1e9 / config.hz;
+    this.runners = topology.pcpus.map(
+      (p) =>
+        new PcpuRunner(
+          this,
+          p.id,
+          config.hostScheduler.createRunqueue({ pcpu: p.id, nrCpus: n, hz: config.hz, tickPhaseNs: Math.floor(((tickNs / 2) * p.id) / n), timeSliceNs: config.timeSliceNs }),
+        ),
+    );
+    this.placement = new VcpuPlacement(topology);
+    this.balancer = config.migrate ? new Balancer(this, this.runners, topology) : null;
+  }
+
+  get policy(): HostSchedulerPolicy {
+    return this.config.hostScheduler;
+  }
+
+  threadOf(v: Vcpu): HostThread {
+    return this.threads[v.hostId]!;
   }
 
   /** A fresh IPI id for `ipi-sent` / `ipi-handled` events. */
@@ -118,41 +161,24 @@ export class Hypervisor {
     if (spec.vcpus - 1 > maxApicId(mode)) {
       throw new InvalidParameterError(`${field}.vcpus`, spec.vcpus, `at most ${maxApicId(mode) + 1} vCPUs: APIC IDs 0..${spec.vcpus - 1} exceed the ${mode} range`);
     }
-    const pcpus = this.place(field, spec);
+    const weight = spec.weight ?? NICE_0_WEIGHT;
+    if (!(Number.isFinite(weight) && weight >= 1 && weight <= 1_000_000)) {
+      throw new InvalidParameterError(`${field}.weight`, weight, 'a load weight in [1, 1000000] (1024 = nice 0)');
+    }
+    const allowed = this.placement.place(field, spec);
     const index = this.vms.length;
-    const vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(this.sim, this.sink, index, i, i, pcpus[i % pcpus.length]!));
+    const vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(this.sim, this.sink, index, i, i, allowed[i]![i % allowed[i]!.length]!));
     const vm = new Vm(index, spec, vcpus, (v) => this.defaultHandler(v));
-    for (const v of vcpus) v.onIdle = (x) => this.halt(x);
+    for (const v of vcpus) {
+      v.onIdle = (x) => this.halt(x);
+      v.hostId = this.threads.length;
+      const a = allowed[v.index]!;
+      this.threads.push(new HostThread(v.hostId, v, weight, a, spec.placement === 'pinned'));
+    }
+    this.occupancy.push(new Float64Array(this.topology.size));
     this.vms.push(vm);
     vm.backend = backend(this, vm);
     return vm;
-  }
-
-  private place(field: string, spec: VmSpec): number[] {
-    const all = this.topology.pcpus.map((p) => p.id);
-    if (spec.pcpus !== undefined) {
-      spec.pcpus.forEach((p, i) => {
-        if (!Number.isSafeInteger(p) || p < 0 || p >= all.length) {
-          throw new InvalidParameterError(`${field}.pcpus[${i}]`, p, `a pCPU number in [0, ${all.length - 1}]`);
-        }
-      });
-    }
-    if (spec.placement === 'pinned') {
-      const pool = spec.pcpus ?? all.filter((p) => !this.pinnedTaken[p]);
-      const free = pool.filter((p) => !this.pinnedTaken[p]);
-      if (free.length < spec.vcpus) {
-        throw new InvalidParameterError(`${field}.vcpus`, spec.vcpus, `at most ${free.length} pinned vCPUs: only ${free.length} pCPUs are free for pinning`);
-      }
-      const chosen = free.slice(0, spec.vcpus);
-      for (const p of chosen) this.pinnedTaken[p] = true;
-      return chosen;
-    }
-    if (spec.placement !== 'shared') {
-      throw new InvalidParameterError(`${field}.placement`, spec.placement, '"pinned" or "shared"');
-    }
-    const pool = (spec.pcpus ?? all).filter((p) => !this.pinnedTaken[p]);
-    if (pool.length === 0) throw new InvalidParameterError(`${field}.pcpus`, spec.pcpus, 'at least one pCPU not pinned to another VM');
-    return pool;
   }
 
   /** Puts every vCPU on its pCPU's run queue; the first on each pCPU enters the guest at once. */
@@ -160,9 +186,52 @@ export class Hypervisor {
     for (const vm of this.vms) {
       for (const v of vm.vcpus) {
         v.setState('preempted');
-        this.runners[v.pcpu]!.wake(v, 0);
+        const t = this.threadOf(v);
+        this.runners[this.balancer === null ? v.pcpu : this.balancer.selectWakeCpu(t)]!.wake(t, 0, 'initial');
       }
     }
+  }
+
+  // ---- host scheduling -----------------------------------------------------------------------
+
+  /** A thread started or stopped waiting on some run queue: keeps the periodic balance armed while any waits. */
+  noteQueued(t: HostThread, queued: boolean): void {
+    if (t.queued === queued) return;
+    t.queued = queued;
+    this.queuedThreads += queued ? 1 : -1;
+    if (queued && !this.balanceArmed && this.balancer !== null) this.armBalance();
+  }
+
+  private armBalance(): void {
+    this.balanceArmed = true;
+    const period = Math.round(1e9 / this.config.hz);
+    this.sim.schedule(period - (this.sim.now % period), () => {
+      this.balanceArmed = false;
+      if (this.queuedThreads === 0) return;
+      this.balancer!.rebalance(this.sim.now);
+      if (this.queuedThreads > 0) this.armBalance();
+    });
+  }
+
+  /** The balancer moved a waiting thread to `dst`: it waits there, paying the move when it next runs. */
+  migrate(t: HostThread, dst: PcpuRunner): void {
+    dst.wake(t, this.costs.vcpuSwitch + this.costs.vcpuMigration, 'migrated');
+  }
+
+  /** @internal pCPU runners report who held them. */
+  addOccupancy(vm: number, pcpu: number, ns: number): void {
+    this.occupancy[vm]![pcpu]! += ns;
+  }
+
+  /** ns each VM's vCPU threads held each pCPU since the start or the last `resetOccupancy`. */
+  occupancyByVm(): readonly Float64Array[] {
+    for (const r of this.runners) r.flushOccupancy();
+    return this.occupancy;
+  }
+
+  resetOccupancy(): void {
+    for (const r of this.runners) r.flushOccupancy();
+    this.occupancy = this.occupancy.map((o) => new Float64Array(o.length));
   }
 
   // ---- VM exits ------------------------------------------------------------------------------
@@ -212,10 +281,7 @@ export class Hypervisor {
       vcpu.setState('preempted');
       return;
     }
-    if (runner.preemptRequested) {
-      runner.preemptNow();
-      return;
-    }
+    if (runner.preemptRequested && runner.preemptNow()) return;
     // Out of HLT (or off the run queue) and into KVM's entry path.
     if (vcpu.state === 'halted') vcpu.setState('exited');
     if (this.flushOnEntry.delete(vcpu)) this.onFlushOnEntry(vcpu);
@@ -315,7 +381,7 @@ export class Hypervisor {
     } else {
       this.request(target, vector);
       if (target.state === 'halted') cost += this.wake(target, srcPcpu);
-      else if (target.state === 'preempted' && this.config.boostIpiTargets) this.runners[target.pcpu]!.boost(target);
+      else if (target.state === 'preempted' && this.config.boostIpiTargets) this.runners[target.pcpu]!.boost(this.threadOf(target));
       via = target.state === 'exited' ? 'injected' : 'pending';
     }
     if (this.sink.wants['ipi-delivered']) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via });
@@ -359,10 +425,12 @@ export class Hypervisor {
       v.polling = false;
       return 0;
     }
-    const runner = this.runners[v.pcpu]!;
-    if (runner.isQueued(v) || runner.current === v) return 0; // already being woken
+    const t = this.threadOf(v);
+    if (t.queued || this.runners[v.pcpu]!.current === v) return 0; // already being woken
     this.adaptHaltPoll(v);
-    runner.wake(v, this.costs.hostWakeLatency);
+    const dst = this.balancer === null ? v.pcpu : this.balancer.selectWakeCpu(t);
+    const moved = t.lastPcpu >= 0 && dst !== t.lastPcpu;
+    this.runners[dst]!.wake(t, this.costs.hostWakeLatency + (moved ? this.costs.vcpuMigration : 0), 'wakeup');
     return this.costs.wakeBlockedSender;
   }
 
@@ -465,6 +533,6 @@ export class Hypervisor {
 
   /** Yield the sender's pCPU to `target` (PV sched yield): boost it where it waits. */
   yieldTo(target: Vcpu): void {
-    if (target.state === 'preempted') this.runners[target.pcpu]!.boost(target);
+    if (target.state === 'preempted') this.runners[target.pcpu]!.boost(this.threadOf(target));
   }
 }

@@ -1,6 +1,25 @@
 export { Hypervisor, DEFAULT_HYPERVISOR_CONFIG, type HypervisorConfig, type HaltPollConfig, type ExitBody } from './hypervisor';
 export { HypervisorService } from './hypervisor-service';
-export { PcpuRunner } from './pcpu-runner';
+export { PcpuRunner, MIGRATION_COST_NS } from './pcpu-runner';
+export { VcpuPlacement } from './placement';
+export { Balancer } from './migration';
+export {
+  HostThread,
+  NICE_0_WEIGHT,
+  HostSchedulerRegistry,
+  HostSchedulerContribution,
+  hostSchedulers,
+  tunableScale,
+  calcDeltaFair,
+  untilNextTick,
+  type HostRunqueue,
+  type HostSchedulerPolicy,
+  type RunqueueContext,
+  type EnqueueReason,
+} from './sched/host-scheduler';
+export { EEVDF_POLICY, EEVDF_BASE_SLICE_NS } from './sched/eevdf-policy';
+export { CFS_POLICY, CFS_LATENCY_NS, CFS_MIN_GRANULARITY_NS, CFS_WAKEUP_GRANULARITY_NS } from './sched/cfs-policy';
+export { FIFO_POLICY } from './sched/fifo-policy';
 export { Vm, type VmSpec, type Placement, type PvFeatures, type InterruptHandler } from './vm';
 export { IpiBackendRegistry, IpiBackendContribution, ipiBackends, type IpiBackend, type IpiBackendFactory, type IpiRequest } from './ipi-backend';
 export { hypervisorModule, HypervisorSetup } from './hypervisor-module';

@@ -1,81 +1,141 @@
 import type { EventHandle } from '@ipilab/core';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { Hypervisor } from './hypervisor';
+import type { EnqueueReason, HostRunqueue, HostThread } from './sched/host-scheduler';
 
 const NO_EVENT = -1 as EventHandle;
 
 /**
- * One pCPU's vCPU scheduler: runs one vCPU at a time; other runnable vCPUs wait (preempted)
- * in a FIFO and the running one is preempted when its time slice ends and someone waits.
- * A vCPU that halts and stops polling gives the pCPU up.
+ * sysctl_sched_migration_cost, 0.5 ms (kernel/sched/fair.c): a pCPU that has been idle for less
+ * than this on average does not look for work when it goes idle (newidle balance), and the
+ * initial avg_idle is twice it (kernel/sched/core.c sched_init).
+ */
+export const MIGRATION_COST_NS = 500_000;
+
+/**
+ * One pCPU: which vCPU thread it runs, the switch to the next one, and the host scheduler's
+ * periodic check. The order of waiting threads, wake-up preemption and slices belong to the
+ * policy's run queue (`rq`); this class only carries its decisions out.
  */
 export class PcpuRunner {
   current: Vcpu | null = null;
   preemptRequested = false;
-  private readonly queue: Vcpu[] = [];
-  private slice: EventHandle = NO_EVENT;
+  /** When the pCPU last went idle, and the kernel's running average of idle periods (avg_idle). */
+  idleSince = 0;
+  avgIdleNs = 2 * MIGRATION_COST_NS;
+  /** Next periodic balance per domain level (SMT, LLC, NUMA), for the balancer. */
+  readonly nextBalance = [0, 0, 0];
+  private tickEvent: EventHandle = NO_EVENT;
+  /** VM whose thread holds the pCPU (-1: idle) and since when, for occupancy. */
+  private occVm = -1;
+  private occSince = 0;
+  private readonly onTick = (): void => this.tick();
 
   constructor(
     private readonly hv: Hypervisor,
     readonly pcpu: number,
+    readonly rq: HostRunqueue,
   ) {}
 
   get queueLength(): number {
-    return this.queue.length;
+    return this.rq.nrQueued;
   }
 
-  isQueued(v: Vcpu): boolean {
-    return this.queue.includes(v);
+  /** Nothing runs or waits here. */
+  get idle(): boolean {
+    return this.current === null && this.rq.nrQueued === 0;
   }
 
-  /** `v` becomes runnable here; it runs after `latency` if the pCPU is free, else it waits. */
-  wake(v: Vcpu, latency: number): void {
+  /**
+   * `t` becomes runnable here (`why`): it runs after `latency` if the pCPU is free, else it
+   * waits, and the policy decides whether it preempts the running thread.
+   */
+  wake(t: HostThread, latency: number, why: EnqueueReason): void {
+    const v = t.vcpu;
+    const now = this.hv.sim.now;
     v.pcpu = this.pcpu;
+    this.rq.enqueue(t, now, why);
+    this.hv.noteQueued(t, true);
     if (this.current === null) {
-      this.dispatch(v, latency);
+      this.dispatch(this.pickNext(now)!, latency);
       return;
     }
     v.setState('preempted');
-    this.queue.push(v);
-    this.armSlice();
-  }
-
-  /** Moves a waiting vCPU to the head of the queue and preempts the running one (interrupt boost). */
-  boost(v: Vcpu): void {
-    const i = this.queue.indexOf(v);
-    if (i < 0) return;
-    this.queue.splice(i, 1);
-    this.queue.unshift(v);
-    this.requestPreempt();
-  }
-
-  /** `v` leaves the pCPU (halted and blocked); the next waiting vCPU is switched in. */
-  release(v: Vcpu): void {
-    if (this.current !== v) return;
-    this.current = null;
-    this.disarmSlice();
-    const next = this.queue.shift();
-    if (next !== undefined) this.dispatch(next, this.hv.costs.vcpuSwitch);
-  }
-
-  /** Preempts the running vCPU now (it is in guest mode or just re-entering). */
-  preemptNow(): void {
-    this.preemptRequested = false;
     const c = this.current;
-    if (c === null || this.queue.length === 0) {
-      if (c !== null) this.hv.reenter(c);
+    if (c.polling && this.hv.policy.pollersYield) {
+      // The poll loop leaves once another task is runnable here and the vCPU blocks.
+      this.hv.stopPolling(c);
+      this.release(c);
       return;
     }
+    if (this.rq.wakeupPreempt(t, now)) this.requestPreempt();
+    this.armTick();
+  }
+
+  /** Prefers `t` (waiting here) to run next and preempts for it if the policy says so (interrupt boost). */
+  boost(t: HostThread): void {
+    if (this.rq.boost(t, this.hv.sim.now)) this.requestPreempt();
+  }
+
+  /** `v` leaves the pCPU (halted and blocked); the next waiting thread is switched in. */
+  release(v: Vcpu): void {
+    if (this.current !== v) return;
+    const now = this.hv.sim.now;
+    this.rq.putPrev(now, false);
+    this.current = null;
+    this.disarmTick();
+    const next = this.pickNext(now);
+    if (next !== null) {
+      this.dispatch(next, this.hv.costs.vcpuSwitch);
+      return;
+    }
+    this.occupy(-1);
+    this.idleSince = now;
+    this.hv.balancer?.newIdle(this);
+  }
+
+  /** Removes a waiting thread for the balancer. */
+  detach(t: HostThread): void {
+    this.rq.remove(t, this.hv.sim.now);
+    this.hv.noteQueued(t, false);
+  }
+
+  /**
+   * Preempts the running vCPU now (it is in guest mode, polling, or just re-entering) if the
+   * policy gives the pCPU to another; returns whether it was switched out.
+   */
+  preemptNow(): boolean {
+    this.preemptRequested = false;
+    const c = this.current;
+    if (c === null || this.rq.nrQueued === 0) return false;
+    const now = this.hv.sim.now;
+    const ct = this.hv.threadOf(c);
+    this.rq.putPrev(now, true);
+    const next = this.rq.pick(now)!;
+    if (next === ct) {
+      // The policy keeps it: no switch.
+      this.hv.noteQueued(ct, false);
+      this.armTick();
+      return false;
+    }
+    this.hv.noteQueued(ct, true);
+    this.hv.noteQueued(next, false);
     if (c.state === 'in-guest') c.leaveGuest('preempted');
     else {
       // A polling vCPU gives up the pCPU: it is runnable again (it will find no work and halt).
       if (c.polling) this.hv.stopPolling(c);
       c.setState('preempted');
     }
-    this.queue.push(c);
     this.current = null;
-    this.disarmSlice();
-    this.dispatch(this.queue.shift()!, this.hv.costs.vcpuSwitch);
+    this.disarmTick();
+    this.dispatch(next, this.hv.costs.vcpuSwitch);
+    return true;
+  }
+
+  private pickNext(now: number): HostThread | null {
+    const t = this.rq.pick(now);
+    if (t !== null) this.hv.noteQueued(t, false);
+    return t;
   }
 
   private requestPreempt(): void {
@@ -86,28 +146,51 @@ export class PcpuRunner {
     else this.preemptRequested = true; // exited: preempt when it tries to re-enter
   }
 
-  private dispatch(v: Vcpu, latency: number): void {
+  private dispatch(t: HostThread, latency: number): void {
+    const v = t.vcpu;
+    const now = this.hv.sim.now;
+    if (this.occVm === -1 && now > this.idleSince) {
+      // update_avg of the idle period that ends (kernel/sched/core.c ttwu_do_activate), capped at 2x the cost.
+      this.avgIdleNs += (now - this.idleSince - this.avgIdleNs) / 8;
+      if (this.avgIdleNs > 2 * MIGRATION_COST_NS) this.avgIdleNs = 2 * MIGRATION_COST_NS;
+    }
     this.current = v;
+    this.occupy(v.vm);
     v.pcpu = this.pcpu;
+    t.lastPcpu = this.pcpu;
     const token = v.entryToken;
     this.hv.sim.schedule(latency, () => {
       if (this.current !== v || v.entryToken !== token || v.state === 'in-guest') return;
       this.hv.reenter(v);
-      this.armSlice();
+      this.armTick();
     });
   }
 
-  private armSlice(): void {
-    if (this.slice !== NO_EVENT || this.queue.length === 0 || this.current === null) return;
-    this.slice = this.hv.sim.schedule(this.hv.config.timeSliceNs, () => {
-      this.slice = NO_EVENT;
-      this.requestPreempt();
-      this.armSlice();
-    });
+  private occupy(vm: number): void {
+    const now = this.hv.sim.now;
+    if (this.occVm >= 0) this.hv.addOccupancy(this.occVm, this.pcpu, now - this.occSince);
+    this.occVm = vm;
+    this.occSince = now;
   }
 
-  private disarmSlice(): void {
-    if (this.slice !== NO_EVENT) this.hv.sim.tryCancel(this.slice);
-    this.slice = NO_EVENT;
+  /** Ends the occupancy interval now (end of a run or of the warm-up) without changing who runs. */
+  flushOccupancy(): void {
+    this.occupy(this.occVm);
+  }
+
+  private armTick(): void {
+    if (this.tickEvent !== NO_EVENT || this.rq.nrQueued === 0 || this.current === null) return;
+    this.tickEvent = this.hv.sim.schedule(this.rq.nextTick(this.hv.sim.now), this.onTick);
+  }
+
+  private tick(): void {
+    this.tickEvent = NO_EVENT;
+    if (this.rq.tick(this.hv.sim.now)) this.requestPreempt();
+    this.armTick();
+  }
+
+  private disarmTick(): void {
+    if (this.tickEvent !== NO_EVENT) this.hv.sim.tryCancel(this.tickEvent);
+    this.tickEvent = NO_EVENT;
   }
 }

@@ -24,6 +24,11 @@ export interface VmSpec {
   /** IPI backend name, resolved in the hypervisor's backend registry. */
   readonly backend: string;
   readonly pv?: Partial<PvFeatures>;
+  /**
+   * Load weight of each of the VM's vCPU threads in the host scheduler (1024 = nice 0; nice -5
+   * is 3121, nice 5 is 335: sched_prio_to_weight). Honoured by the fair policies.
+   */
+  readonly weight?: number;
   /** The guest sends all-but-self broadcasts with one shorthand ICR write (Linux >= 5.6). */
   readonly shorthand?: boolean;
 }

@@ -81,6 +81,9 @@ function hypervisorConfig(s: Scenario): HypervisorConfig {
     boostIpiTargets: h.boostIpiTargets,
     serviceCapacity: h.serviceCapacity === 'unlimited' ? Infinity : h.serviceCapacity,
     serviceReasons: h.serviceReasons ?? DEFAULT_HYPERVISOR_CONFIG.serviceReasons,
+    hostScheduler: DEFAULT_HYPERVISOR_CONFIG.hostScheduler, // replaced by the registry's h.scheduler.policy
+    hz: h.scheduler.hz,
+    migrate: h.scheduler.migrate,
     timeSliceNs: h.scheduler.timeSlice,
     haltPoll: { maxNs: h.haltPoll.max, grow: h.haltPoll.grow, growStartNs: h.haltPoll.growStart, shrink: h.haltPoll.shrink },
   };
@@ -145,7 +148,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
     asScenarioError(e, '');
   }
   const setup = new ContainerModule(({ bind }) => {
-    bind(HypervisorSetup).toConstantValue({ topology, costs, config: hypervisorConfig(s) });
+    bind(HypervisorSetup).toConstantValue({ topology, costs, config: hypervisorConfig(s), hostScheduler: s.hypervisor.scheduler.policy });
   });
   let container;
   try {
@@ -158,7 +161,13 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
     if (e instanceof ScenarioError) throw e;
     throw new ScenarioError(`plugins: ${(e as Error).message.split('\n')[0]}`, 'plugins');
   }
-  const hv = container.get(Hypervisor);
+  let hv: Hypervisor;
+  try {
+    hv = container.get(Hypervisor);
+  } catch (e) {
+    if (e instanceof UnknownPolicyError) throw new ScenarioError(`hypervisor.scheduler.policy: ${e.message}`, 'hypervisor.scheduler.policy');
+    asScenarioError(e, '');
+  }
   const sim = container.get(Simulation);
   const streams = container.get(RandomStreams);
   const backends = container.get<PolicyRegistry<IpiBackendFactory>>(IpiBackendRegistry);
@@ -195,6 +204,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
             backend: backendName,
             pv: s.hypervisor.pv,
             shorthand: spec.shorthand,
+            weight: spec.weight,
           },
           factory,
         );

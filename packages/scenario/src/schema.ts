@@ -55,7 +55,15 @@ export const hypervisorSchema = z
     boostIpiTargets: bool.default(false),
     serviceCapacity: z.union([positiveInt, z.literal('unlimited')]).default('unlimited'),
     serviceReasons: z.array(z.enum(['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'io'])).optional(),
-    scheduler: z.object({ timeSlice: duration.default(3_000_000) }).strict().default({ timeSlice: 3_000_000 }),
+    scheduler: z
+      .object({
+        policy: str.default('eevdf').meta({ description: 'Host scheduler for vCPU threads: eevdf (Linux >= 6.6), cfs (<= 6.5), fifo (ipilab\'s original round robin), or a plugin\'s name.' }),
+        hz: z.number({ error: 'expected a tick rate in Hz' }).int({ error: 'expected an integer tick rate in Hz' }).min(1, { error: 'expected a tick rate in Hz >= 1' }).max(10_000, { error: 'expected a tick rate in Hz <= 10000' }).default(1000).meta({ description: 'Host scheduler tick (CONFIG_HZ).' }),
+        migrate: bool.default(true).meta({ description: 'Unpinned vCPU threads move between the pCPUs they may use (wake-up placement, load balancing).' }),
+        timeSlice: duration.default(3_000_000).meta({ description: 'Round-robin slice of the fifo policy.' }),
+      })
+      .strict()
+      .default({ policy: 'eevdf', hz: 1000, migrate: true, timeSlice: 3_000_000 }),
     haltPoll: z
       .object({ max: duration.default(200_000), grow: z.number({ error: 'expected a number' }).min(1, { error: 'expected a number >= 1' }).default(2), growStart: duration.default(10_000), shrink: z.number({ error: 'expected a number' }).min(0, { error: 'expected a number >= 0' }).default(0) })
       .strict()
@@ -75,6 +83,7 @@ export const vmSchema = z
     vcpus: positiveInt,
     count: positiveInt.default(1).meta({ description: 'Copies of this VM, named <name>-1, <name>-2, ...' }),
     placement: z.enum(['pinned', 'shared']).default('pinned'),
+    weight: z.number({ error: 'expected a load weight' }).min(1, { error: 'expected a load weight >= 1 (1024 = nice 0)' }).max(1_000_000, { error: 'expected a load weight <= 1000000' }).default(1024).meta({ description: 'Host scheduler weight of each vCPU thread (1024 = nice 0), honoured by eevdf and cfs.' }),
     pcpus: z.array(nonNegInt, { error: 'expected a list of pCPU numbers' }).nonempty({ error: 'expected at least one pCPU' }).optional(),
     backend: str.optional().meta({ description: 'Overrides hypervisor.backend for this VM.' }),
     apicMode: z.enum(['xapic', 'x2apic-physical', 'x2apic-cluster']).optional(),

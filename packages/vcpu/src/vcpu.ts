@@ -39,6 +39,8 @@ export class Vcpu {
   haltedAt = 0;
   /** pCPU it runs on or last ran on. */
   pcpu: number;
+  /** Index of its host thread in the hypervisor (set when the hypervisor adopts it). */
+  hostId = -1;
   readonly apic = new VirtualApic();
   readonly ref: VcpuRef;
   /** Guest-kernel hook, called when the work stack empties in guest mode (typically: HLT). */

@@ -1,14 +1,14 @@
 import { InvalidParameterError } from '@ipilab/core';
 import { composeContainer, type PolicyRegistry } from '@ipilab/di';
 import type { Vcpu } from '@ipilab/vcpu';
-import { addVm, rig, vmSpec } from '../../test/harness';
+import { ROUND_ROBIN, addVm, rig, vmSpec } from '../../test/harness';
 import { guestModule } from '../guest-module';
 import { BatchedShootdown, BroadcastInvalidation, MemoryManager, ShootdownStrategyRegistry, SynchronousShootdown, type Coordination, type ShootdownStrategy } from '../index';
 
 type Backend = 'trap' | 'pv' | 'posted';
 
 function setup(opts: { backend?: Backend; vcpus?: number; strategy?: ShootdownStrategy; coordination?: Coordination; shared?: number[]; tlbFlush?: boolean } = {}) {
-  const r = rig({ config: { timeSliceNs: 1_000_000 } });
+  const r = rig({ config: { ...ROUND_ROBIN, timeSliceNs: 1_000_000 } });
   const { vm, kernel } = addVm(
     r,
     opts.backend ?? 'pv',

@@ -4,7 +4,7 @@ import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
 import { EventSink, type ModelEvent } from '@ipilab/events';
 import { GuestKernel } from '@ipilab/guest';
 import { APIC_MODES, HostTopology, type ApicMode } from '@ipilab/host';
-import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory, type Placement } from '@ipilab/hypervisor';
+import { CFS_POLICY, DEFAULT_HYPERVISOR_CONFIG, EEVDF_POLICY, FIFO_POLICY, Hypervisor, type HostSchedulerPolicy, type IpiBackendFactory, type Placement } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 
 /** One randomly generated IPI workload: who sends what to whom, when, on what machine. */
@@ -16,6 +16,9 @@ export interface IpiScenario {
   readonly sharedPcpus: number;
   readonly postedInterrupts: boolean;
   readonly boost: boolean;
+  /** Host scheduler policy and whether unpinned threads migrate. */
+  readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
+  readonly migrate: boolean;
   readonly senders: readonly { readonly sender: number; readonly ops: readonly { readonly gap: number; readonly targets: readonly number[] }[] }[];
 }
 
@@ -23,6 +26,9 @@ export interface IpiLawOptions {
   /** The backend needs receive-side posted interrupts (as hardware IPI virtualization does). */
   readonly requiresPostedInterrupts?: boolean;
 }
+
+/** The built-in host scheduler policies, by name. */
+export const HOST_SCHEDULERS: Readonly<Record<'eevdf' | 'cfs' | 'fifo', HostSchedulerPolicy>> = { eevdf: EEVDF_POLICY, cfs: CFS_POLICY, fifo: FIFO_POLICY };
 
 export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<IpiScenario> {
   return fc.integer({ min: 2, max: 12 }).chain((vcpus) =>
@@ -33,6 +39,8 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
       sharedPcpus: fc.integer({ min: 1, max: 4 }),
       postedInterrupts: options.requiresPostedInterrupts === true ? fc.constant(true) : fc.boolean(),
       boost: fc.boolean(),
+      hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
+      migrate: fc.boolean(),
       senders: fc.uniqueArray(
         fc.record({
           sender: fc.integer({ min: 0, max: vcpus - 1 }),
@@ -69,6 +77,8 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
     ...DEFAULT_HYPERVISOR_CONFIG,
     postedInterrupts: s.postedInterrupts,
     boostIpiTargets: s.boost,
+    hostScheduler: HOST_SCHEDULERS[s.hostScheduler],
+    migrate: s.migrate,
     timeSliceNs: 200_000,
   });
   const pinned = s.placement === 'pinned' && s.vcpus <= topology.size;

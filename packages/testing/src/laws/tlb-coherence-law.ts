@@ -4,6 +4,7 @@ import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
 import { EventSink } from '@ipilab/events';
 import { BatchedShootdown, BroadcastInvalidation, GuestKernel, MemoryManager, SynchronousShootdown, type Coordination, type ShootdownStrategy } from '@ipilab/guest';
 import { HostTopology, type ApicMode } from '@ipilab/host';
+import { HOST_SCHEDULERS } from './ipi-delivery-law';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory } from '@ipilab/hypervisor';
 
 export type TlbOp =
@@ -23,6 +24,7 @@ export interface TlbScenario {
   readonly pvTlbFlush: boolean;
   readonly strategy: 'sync' | 'invlpgb' | 'batched';
   readonly coordination: Coordination;
+  readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
   readonly actors: readonly { readonly vcpu: number; readonly ops: readonly TlbOp[] }[];
 }
 
@@ -48,6 +50,7 @@ export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.integer({ min:
     pvTlbFlush: fc.boolean(),
     strategy: fc.constantFrom('sync' as const, 'invlpgb' as const, 'batched' as const),
     coordination: fc.constantFrom<Coordination>('smp', 'amp'),
+    hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
     actors: fc.uniqueArray(fc.record({ vcpu: fc.integer({ min: 0, max: vcpus - 1 }), ops: fc.array(opArb, { minLength: 1, maxLength: 8 }) }), {
       minLength: 1,
       maxLength: Math.min(3, vcpus),
@@ -75,6 +78,7 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
   const hv = new Hypervisor(sim, new EventSink(), new HostTopology({ sockets: 2, coresPerSocket: 3, threadsPerCore: 1, ghz: 2.5 }), resolveCosts(KVM_SKYLAKE_2018), {
     ...DEFAULT_HYPERVISOR_CONFIG,
     postedInterrupts: requiresPosted || s.postedInterrupts,
+    hostScheduler: HOST_SCHEDULERS[s.hostScheduler],
     timeSliceNs: 100_000,
   });
   const vm = hv.addVm(

@@ -1,0 +1,153 @@
+import type { PolicyFamily } from '@ipilab/di';
+import type { Vcpu } from '@ipilab/vcpu';
+
+/** Linux's load weight of a nice-0 task (NICE_0_LOAD, sched_prio_to_weight[20]). */
+export const NICE_0_WEIGHT = 1024;
+
+/**
+ * A vCPU thread as the host scheduler sees it: the task that runs the vCPU, with the fields
+ * the built-in fair policies keep per scheduling entity (kernel/sched/sched.h `struct
+ * sched_entity`). A plugin policy may keep its own state in `ext`.
+ */
+export class HostThread {
+  /** Virtual runtime (ns of weighted CPU time). */
+  vruntime = 0;
+  /** EEVDF: virtual deadline; CFS: unused. */
+  deadline = 0;
+  /** EEVDF: lag kept across a sleep or a migration (`se->vlag`), and the slice-protection mark. */
+  vlag = 0;
+  /** CPU time consumed, and its value when the thread was last picked (`sum_exec_runtime`, `prev_sum_exec_runtime`). */
+  sumExec = 0;
+  prevSumExec = 0;
+  /** When the thread last started running (`exec_start`), or when it began to wait. */
+  execStart = 0;
+  queuedSince = 0;
+  /** The run queue it is on (queued or running), or last was on: for vruntime normalisation on migration. */
+  rq: HostRunqueue | null = null;
+  /** Waiting on a run queue (runnable, not running). Kept by the pCPU runners, not the policy. */
+  queued = false;
+  /** pCPU it last ran on (`task_cpu()`); -1 before it first runs. */
+  lastPcpu = -1;
+  /** Policy-private state of plugin policies. */
+  ext: unknown = undefined;
+
+  constructor(
+    /** Index in `Hypervisor.threads`. */
+    readonly id: number,
+    readonly vcpu: Vcpu,
+    /** Load weight (NICE_0_WEIGHT = nice 0). */
+    readonly weight: number,
+    /** pCPUs the thread may run on (its affinity mask), in ascending order. */
+    readonly allowed: readonly number[],
+    readonly pinned: boolean,
+  ) {}
+}
+
+/** Why a thread is put on a run queue. */
+export type EnqueueReason =
+  /** It became runnable after a sleep (a vCPU woken from HLT), possibly on another pCPU. */
+  | 'wakeup'
+  /** It was running and was preempted, or gave the pCPU up while still runnable. */
+  | 'preempted'
+  /** The load balancer moved it here from another pCPU's queue. */
+  | 'migrated'
+  /** It is new (the VM starts). */
+  | 'initial';
+
+/**
+ * One pCPU's run queue under a host scheduling policy. The pCPU runner owns dispatch (who is
+ * on the pCPU, switch costs, the tick timer); the run queue owns the order: which waiting
+ * thread runs next, when the running one should give way, and where a waking one is placed.
+ * `now` is simulated ns. None of it may allocate per call: it runs on every switch.
+ */
+export interface HostRunqueue {
+  /** Threads waiting here (not counting the running one). */
+  readonly nrQueued: number;
+  /** The thread picked to run here, or null. */
+  readonly curr: HostThread | null;
+  /** The i-th waiting thread (any order), for the load balancer. */
+  queuedAt(i: number): HostThread;
+  /** Adds a runnable thread that is not running. */
+  enqueue(t: HostThread, now: number, why: EnqueueReason): void;
+  /** Removes a waiting thread (the balancer moves it away). */
+  remove(t: HostThread, now: number): void;
+  /**
+   * Chooses the next thread to run and makes it `curr`; it leaves the waiting set. Called when
+   * the pCPU has no current thread (after `putPrev`). Null when nothing waits.
+   */
+  pick(now: number): HostThread | null;
+  /**
+   * The current thread stops running: it blocks (`runnable` false: the vCPU halted), or is
+   * preempted and waits again (`runnable` true).
+   */
+  putPrev(now: number, runnable: boolean): void;
+  /** A thread was just enqueued by a wake-up: should it preempt `curr` now? */
+  wakeupPreempt(woken: HostThread, now: number): boolean;
+  /**
+   * Delay (ns, > 0) until the runner should call `tick`, while `curr` runs and others wait;
+   * called after each pick and each tick.
+   */
+  nextTick(now: number): number;
+  /** The periodic check while others wait: true to reschedule. */
+  tick(now: number): boolean;
+  /** Make `t` (waiting here) run next; true if `curr` should be preempted for it. */
+  boost(t: HostThread, now: number): boolean;
+}
+
+/** What a policy is told of the host when it makes a pCPU's run queue. */
+export interface RunqueueContext {
+  readonly pcpu: number;
+  /** Online CPUs of the host (the kernel scales its tunables by it). */
+  readonly nrCpus: number;
+  /** Host scheduler tick rate (CONFIG_HZ). */
+  readonly hz: number;
+  /**
+   * Offset of this pCPU's ticks within the tick period: ticks fall at tickPhase + k / hz.
+   * Laid out as the kernel's skew_tick does (kernel/time/tick-sched.c tick_setup_sched_timer:
+   * half a period spread over the CPUs), so the pCPUs' ticks are not in lockstep.
+   */
+  readonly tickPhaseNs: number;
+  /** Round-robin slice of the legacy `fifo` policy (ns). */
+  readonly timeSliceNs: number;
+}
+
+/** A host scheduling policy: builds one run queue per pCPU. */
+export interface HostSchedulerPolicy {
+  readonly name: string;
+  /**
+   * Whether a polling vCPU leaves its poll loop as soon as another thread is runnable on its
+   * pCPU (KVM's kvm_vcpu_block polls only while single_task_running(), virt/kvm/kvm_main.c).
+   * The legacy `fifo` policy keeps the old behaviour (polls until its window or slice ends).
+   */
+  readonly pollersYield: boolean;
+  createRunqueue(ctx: RunqueueContext): HostRunqueue;
+}
+
+export const HostSchedulerRegistry: unique symbol = Symbol('HostSchedulerRegistry');
+export const HostSchedulerContribution: unique symbol = Symbol('HostSchedulerContribution');
+export const hostSchedulers: PolicyFamily<HostSchedulerPolicy> = {
+  registry: HostSchedulerRegistry,
+  contribution: HostSchedulerContribution,
+  kind: 'host scheduler policy',
+  defaultName: 'eevdf',
+};
+
+/**
+ * The kernel's scaling of its scheduler tunables with the CPU count
+ * (kernel/sched/fair.c get_update_sysctl_factor, SCHED_TUNABLESCALING_LOG, the default):
+ * 1 + ilog2(min(nr_cpus, 8)).
+ */
+export function tunableScale(nrCpus: number): number {
+  return 1 + Math.floor(Math.log2(Math.min(Math.max(1, nrCpus), 8)));
+}
+
+/** `calc_delta_fair`: `delta` ns of CPU time in virtual time for a thread of `weight`. */
+export function calcDeltaFair(delta: number, weight: number): number {
+  return weight === NICE_0_WEIGHT ? delta : (delta * NICE_0_WEIGHT) / weight;
+}
+
+/** Delay from `now` to the next tick of a pCPU whose ticks fall at phase + k * period. */
+export function untilNextTick(now: number, period: number, phase: number): number {
+  const k = Math.floor((now - phase) / period) + 1;
+  return phase + k * period - now;
+}
