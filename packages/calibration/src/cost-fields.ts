@@ -11,6 +11,8 @@ export const COST_FIELDS = {
   cacheLineSmt: 'a cache line written by one SMT thread read by its sibling (shared L1/L2)',
   cacheLineSocket: 'a cache line written on one core read by another core of the same socket (coherence miss)',
   cacheLineRemote: 'a written cache line becoming visible to a core of another socket',
+  smtCoreThroughput: 'throughput of one core with both SMT threads busy, relative to one thread running alone on it (a ratio, 1 to 2): each busy thread then runs at this / 2 of its solo speed',
+  smtPauseShare: 'how much of a full thread\'s share of the core a sibling running a PAUSE loop (guest spin, KVM halt polling) takes (a ratio, 0 to 1)',
   // ---- hypervisor
   exitRoundTrip: 'a trivial VM exit and re-entry (vmcall), world switch only',
   apicWriteEmulation: 'decoding and emulating a trapped APIC register (ICR) write in the kernel, beyond the round trip',
@@ -54,5 +56,5 @@ export const COST_FIELDS = {
 export type CostName = keyof typeof COST_FIELDS;
 export const COST_NAMES = Object.keys(COST_FIELDS) as CostName[];
 
-/** Resolved costs, integer ns (the count fields: deliverTargetLines, tlbSinglePageFlushCeiling, tlbEntries). */
+/** Resolved costs, integer ns (the count fields: deliverTargetLines, tlbSinglePageFlushCeiling, tlbEntries; the ratio: smtCoreThroughput). */
 export type Costs = { readonly [K in CostName]: number };

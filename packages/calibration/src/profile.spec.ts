@@ -35,10 +35,11 @@ describe('resolveCosts on kvm-skylake-2018', () => {
     expect(costs.deliverTargetLines).toBe(3);
   });
 
-  it('resolves every field, and only the fields, to a non-negative integer', () => {
+  it('resolves every field, and only the fields, to a non-negative integer (ratios stay as they are)', () => {
     expect(Object.keys(costs).sort()).toEqual([...COST_NAMES].sort());
     for (const k of COST_NAMES) {
-      expect(Number.isSafeInteger(costs[k])).toBe(true);
+      if (KVM_SKYLAKE_2018.costs[k].unit === 'ratio') expect(costs[k]).toBe(KVM_SKYLAKE_2018.costs[k].value);
+      else expect(Number.isSafeInteger(costs[k])).toBe(true);
       expect(costs[k]).toBeGreaterThanOrEqual(0);
     }
   });
@@ -81,7 +82,7 @@ describe('resolveCosts overrides', () => {
           const before = resolveCosts(profile);
           const after = resolveCosts(profile, { [name]: value });
           const fig = profile.costs[name];
-          expect(after[name]).toBe(fig.unit === 'cycles' ? Math.round(value / profile.ghz) : Math.round(value));
+          expect(after[name]).toBe(fig.unit === 'cycles' ? Math.round(value / profile.ghz) : fig.unit === 'ratio' ? value : Math.round(value));
           for (const k of COST_NAMES) if (k !== name) expect(after[k]).toBe(before[k]);
         },
       ),
@@ -125,7 +126,7 @@ describe('calibration profiles', () => {
       expect(fig).toBeDefined();
       expect(Number.isFinite(fig.value)).toBe(true);
       expect(fig.value).toBeGreaterThanOrEqual(0);
-      expect(['cycles', 'ns', 'count']).toContain(fig.unit);
+      expect(['cycles', 'ns', 'count', 'ratio']).toContain(fig.unit);
       expect(typeof fig.source).toBe('string');
       expect(fig.source.trim().length).toBeGreaterThan(0);
       if (fig.estimate !== undefined) expect(fig.estimate.trim().length).toBeGreaterThan(0);

@@ -4,7 +4,7 @@ import { COST_NAMES, type CostName, type Costs } from './cost-fields';
 /** One cost as published (or estimated): its value, unit and where it comes from. */
 export interface CostFigure {
   readonly value: number;
-  readonly unit: 'cycles' | 'ns' | 'count';
+  readonly unit: 'cycles' | 'ns' | 'count' | 'ratio';
   /** Publication, patch or document the figure comes from (or rests on, for an estimate). */
   readonly source: string;
   /** Present when the figure is not a direct measurement: how it was estimated or derived. */
@@ -40,7 +40,7 @@ export function resolveCosts(profile: CalibrationProfile, overrides: Record<stri
   for (const k of COST_NAMES) {
     const fig = profile.costs[k];
     const value = (overrides[k] as number | undefined) ?? fig.value;
-    out[k] = fig.unit === 'cycles' ? cyclesToNs(value, profile.ghz) : Math.round(value);
+    out[k] = fig.unit === 'cycles' ? cyclesToNs(value, profile.ghz) : fig.unit === 'ratio' ? value : Math.round(value);
   }
   return out;
 }

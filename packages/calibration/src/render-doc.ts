@@ -16,7 +16,7 @@ export function renderProfileSections(): string {
         const f = p.costs[k];
         const kind = f.estimate === undefined ? 'published' : 'estimate';
         const source = f.estimate === undefined ? f.source : `${f.source}. **Estimate:** ${f.estimate}`;
-        return `| \`${k}\` | ${f.value} | ${f.unit} | ${f.unit === 'count' ? '—' : ns[k]} | ${kind} | ${source} |`;
+        return `| \`${k}\` | ${f.value} | ${f.unit} | ${f.unit === 'count' || f.unit === 'ratio' ? '—' : ns[k]} | ${kind} | ${source} |`;
       });
       return [
         `## Profile \`${p.name}\``,

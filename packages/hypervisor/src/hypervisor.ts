@@ -9,6 +9,7 @@ import { Balancer } from './migration';
 import { PcpuRunner } from './pcpu-runner';
 import { VcpuPlacement } from './placement';
 import { EEVDF_POLICY } from './sched/eevdf-policy';
+import { SmtContention } from './smt';
 import { HostThread, NICE_0_WEIGHT, type HostSchedulerPolicy } from './sched/host-scheduler';
 import { Vm, type VmSpec } from './vm';
 
@@ -82,6 +83,8 @@ export class Hypervisor {
   readonly service: HypervisorService;
   /** One host thread per vCPU, by `Vcpu.hostId`. */
   readonly threads: HostThread[] = [];
+  /** SMT contention between sibling threads; null on a host without SMT. */
+  readonly smt: SmtContention | null;
   /** Moves unpinned threads between pCPUs; null when `migrate` is off. */
   readonly balancer: Balancer | null;
   /** ns each VM's threads held each pCPU: occupancy[vm][pcpu]. */
@@ -133,6 +136,8 @@ export class Hypervisor {
     );
     this.placement = new VcpuPlacement(topology);
     this.balancer = config.migrate ? new Balancer(this, this.runners, topology) : null;
+    const smt = new SmtContention(topology, this.runners, costs.smtCoreThroughput, costs.smtPauseShare);
+    this.smt = smt.active ? smt : null;
   }
 
   get policy(): HostSchedulerPolicy {
@@ -171,6 +176,10 @@ export class Hypervisor {
     const vm = new Vm(index, spec, vcpus, (v) => this.defaultHandler(v));
     for (const v of vcpus) {
       v.onIdle = (x) => this.halt(x);
+      if (this.smt !== null) {
+        const smt = this.smt;
+        v.onActivity = (x) => smt.activity(x);
+      }
       v.hostId = this.threads.length;
       const a = allowed[v.index]!;
       this.threads.push(new HostThread(v.hostId, v, weight, a, spec.placement === 'pinned'));
@@ -258,8 +267,10 @@ export class Hypervisor {
       if (resume !== null) vcpu.pushWork(0, resume);
       this.reenter(vcpu);
     };
+    // Host handling runs on the vCPU's hardware thread, at the speed SMT leaves it.
+    const ns = this.smt === null ? handlingNs : Math.round(handlingNs / vcpu.workSpeed);
     const handle = (): void => {
-      this.sim.schedule(handlingNs, () => (body === null ? finish() : body(finish)));
+      this.sim.schedule(ns, () => (body === null ? finish() : body(finish)));
     };
     if (usesService) {
       this.service.acquire(vcpu.vm, (waited, behind) => {

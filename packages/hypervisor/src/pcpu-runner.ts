@@ -157,6 +157,7 @@ export class PcpuRunner {
     this.current = v;
     this.occupy(v.vm);
     v.pcpu = this.pcpu;
+    if (this.hv.smt !== null) v.setSpeed(this.hv.smt.speedOn(this.pcpu));
     t.lastPcpu = this.pcpu;
     const token = v.entryToken;
     this.hv.sim.schedule(latency, () => {
@@ -168,9 +169,11 @@ export class PcpuRunner {
 
   private occupy(vm: number): void {
     const now = this.hv.sim.now;
-    if (this.occVm >= 0) this.hv.addOccupancy(this.occVm, this.pcpu, now - this.occSince);
+    const was = this.occVm;
+    if (was >= 0) this.hv.addOccupancy(was, this.pcpu, now - this.occSince);
     this.occVm = vm;
     this.occSince = now;
+    if (this.hv.smt !== null) this.hv.smt.refresh(this.pcpu);
   }
 
   /** Ends the occupancy interval now (end of a run or of the warm-up) without changing who runs. */

@@ -43,6 +43,11 @@ export class Vcpu {
   hostId = -1;
   readonly apic = new VirtualApic();
   readonly ref: VcpuRef;
+  /**
+   * Hypervisor hook: what the vCPU does on its hardware thread may have changed between real
+   * work and a PAUSE loop (a guest spin, KVM halt polling), or it stopped running.
+   */
+  onActivity: ((vcpu: Vcpu) => void) | null = null;
   /** Guest-kernel hook, called when the work stack empties in guest mode (typically: HLT). */
   onIdle: (vcpu: Vcpu) => void = () => undefined;
   /** Time of the last state change, and accumulated ns per state (for ledgers). */
@@ -57,6 +62,8 @@ export class Vcpu {
   private args: unknown[] = new Array<unknown>(8).fill(undefined);
   private depth = 0;
   private progressSince = 0;
+  /** Guest work done per ns while in guest mode: 1 alone on a core, less beside a busy SMT sibling. */
+  private speed = 1;
   private completion: EventHandle = NO_EVENT;
   private readonly completeTop = (): void => this.onTopComplete();
 
@@ -93,6 +100,7 @@ export class Vcpu {
     this.args[this.depth] = arg;
     this.depth++;
     this.resume();
+    if (this.onActivity !== null) this.onActivity(this);
   }
 
   /**
@@ -112,6 +120,33 @@ export class Vcpu {
     if (level >= this.depth || this.spinIds[level] !== id || this.remaining[level] !== Infinity) return;
     this.suspend();
     this.remaining[level] = 0;
+    this.resume();
+    if (this.onActivity !== null) this.onActivity(this);
+  }
+
+  /**
+   * The hardware thread runs a PAUSE loop: a guest spin on top of the stack, or KVM halt
+   * polling (a halted vCPU that still holds its pCPU polls until it notices a wake-up or blocks).
+   */
+  get pausing(): boolean {
+    if (this.state === 'halted') return true;
+    return this.state === 'in-guest' && this.depth > 0 && this.remaining[this.depth - 1] === Infinity;
+  }
+
+  /** Work per ns now (1 = the speed its costs were calibrated at). */
+  get workSpeed(): number {
+    return this.speed;
+  }
+
+  /**
+   * Hypervisor: the speed at which guest work progresses from now on (SMT contention: a busy
+   * sibling thread takes part of the core). Work done so far is kept.
+   */
+  setSpeed(speed: number): void {
+    if (speed === this.speed) return;
+    if (!(speed > 0 && speed <= 1)) throw new KernelError(`vCPU ${this.vm}.${this.index}: work speed ${speed}, expected (0, 1]`);
+    this.suspend();
+    this.speed = speed;
     this.resume();
   }
 
@@ -142,6 +177,7 @@ export class Vcpu {
     this.timeIn[from] += now - this.since;
     this.since = now;
     this.state = to;
+    if (this.onActivity !== null) this.onActivity(this);
     if (this.sink.wants['vcpu-state']) this.sink.emit({ type: 'vcpu-state', t: now, vcpu: this.ref, from, to, pcpu: this.pcpu });
   }
 
@@ -150,7 +186,7 @@ export class Vcpu {
     const r = this.remaining[this.depth - 1]!;
     if (r === Infinity) return; // an unreleased spin: nothing to schedule
     this.progressSince = this.sim.now;
-    this.completion = this.sim.schedule(Math.ceil(r), this.completeTop);
+    this.completion = this.sim.schedule(Math.ceil(this.speed === 1 ? r : r / this.speed), this.completeTop);
   }
 
   private suspend(): void {
@@ -158,7 +194,8 @@ export class Vcpu {
     this.sim.cancel(this.completion);
     this.completion = NO_EVENT;
     const top = this.depth - 1;
-    this.remaining[top] = Math.max(0, this.remaining[top]! - (this.sim.now - this.progressSince));
+    const done = this.sim.now - this.progressSince;
+    this.remaining[top] = Math.max(0, this.remaining[top]! - (this.speed === 1 ? done : done * this.speed));
   }
 
   private onTopComplete(): void {
@@ -169,6 +206,7 @@ export class Vcpu {
     this.dones[top] = undefined;
     this.args[top] = undefined;
     done(arg);
+    if (this.onActivity !== null) this.onActivity(this);
     if (this.state !== 'in-guest' || this.completion !== NO_EVENT) return;
     if (this.depth > 0) this.resume();
     else this.onIdle(this);
