@@ -425,3 +425,56 @@ describe('Vcpu: spin tickets are single-use', () => {
     expect(ends).toEqual(['first@0', 'second@20']);
   });
 });
+
+describe('Vcpu: work speed (SMT contention)', () => {
+  it('work done adds up at every speed: the integral of speed over guest time equals the work, whatever the speed changes (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1_000, max: 1_000_000 }),
+        fc.array(fc.record({ at: fc.integer({ min: 1, max: 2_000_000 }), speed: fc.double({ min: 0.1, max: 1, noNaN: true }) }), { maxLength: 12 }),
+        (work, changes) => {
+          const { sim, vcpu } = rig();
+          let doneAt = -1;
+          vcpu.enterGuest(0);
+          vcpu.pushWork(work, () => (doneAt = sim.now));
+          const sorted = [...changes].sort((a, b) => a.at - b.at);
+          for (const c of sorted) sim.scheduleAt(c.at, () => vcpu.setSpeed(c.speed));
+          sim.run({ until: 50_000_000 });
+          expect(doneAt).toBeGreaterThan(0);
+          // Integrate speed over [0, doneAt): it must cover the work, and fall short of it one ns earlier (ceil rounding per change).
+          let t = 0;
+          let speed = 1;
+          let done = 0;
+          for (const c of sorted) {
+            if (c.at >= doneAt) break;
+            done += (c.at - t) * speed;
+            t = c.at;
+            speed = c.speed;
+          }
+          done += (doneAt - t) * speed;
+          expect(done).toBeGreaterThanOrEqual(work - 1e-6);
+          expect(done - work).toBeLessThanOrEqual(sorted.length + 1);
+        },
+      ),
+    );
+  });
+
+  it('refuses a speed outside (0, 1]', () => {
+    const { vcpu } = rig();
+    expect(() => vcpu.setSpeed(0)).toThrow(KernelError);
+    expect(() => vcpu.setSpeed(1.5)).toThrow(KernelError);
+  });
+
+  it('reports a PAUSE loop: a spin on top of the stack in guest mode, or a halt', () => {
+    const { vcpu } = rig();
+    vcpu.enterGuest(0);
+    expect(vcpu.pausing).toBe(false);
+    const spin = vcpu.pushSpin(() => undefined);
+    expect(vcpu.pausing).toBe(true);
+    vcpu.pushWork(100, () => undefined);
+    expect(vcpu.pausing).toBe(false);
+    spin.release();
+    vcpu.leaveGuest('halted');
+    expect(vcpu.pausing).toBe(true);
+  });
+});
