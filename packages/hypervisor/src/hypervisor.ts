@@ -89,6 +89,7 @@ export class Hypervisor {
   readonly balancer: Balancer | null;
   /** ns each VM's threads held each pCPU: occupancy[vm][pcpu]. */
   private occupancy: Float64Array[] = [];
+  private readonly idleNs: Float64Array;
   private queuedThreads = 0;
   private balanceArmed = false;
   private readonly placement: VcpuPlacement;
@@ -135,6 +136,7 @@ export class Hypervisor {
         ),
     );
     this.placement = new VcpuPlacement(topology);
+    this.idleNs = new Float64Array(topology.size);
     this.balancer = config.migrate ? new Balancer(this, this.runners, topology) : null;
     const smt = new SmtContention(topology, this.runners, costs.smtCoreThroughput, costs.smtPauseShare);
     this.smt = smt.active ? smt : null;
@@ -227,9 +229,16 @@ export class Hypervisor {
     dst.wake(t, this.costs.vcpuSwitch + this.costs.vcpuMigration, 'migrated');
   }
 
-  /** @internal pCPU runners report who held them. */
+  /** @internal pCPU runners report who held them (vm -1: nobody, the pCPU was idle). */
   addOccupancy(vm: number, pcpu: number, ns: number): void {
-    this.occupancy[vm]![pcpu]! += ns;
+    if (vm < 0) this.idleNs[pcpu]! += ns;
+    else this.occupancy[vm]![pcpu]! += ns;
+  }
+
+  /** ns each pCPU was idle since the start or the last `resetOccupancy`. */
+  idleNsByPcpu(): Float64Array {
+    for (const r of this.runners) r.flushOccupancy();
+    return this.idleNs;
   }
 
   /** ns each VM's vCPU threads held each pCPU since the start or the last `resetOccupancy`. */
@@ -241,6 +250,7 @@ export class Hypervisor {
   resetOccupancy(): void {
     for (const r of this.runners) r.flushOccupancy();
     this.occupancy = this.occupancy.map((o) => new Float64Array(o.length));
+    this.idleNs.fill(0);
   }
 
   // ---- VM exits ------------------------------------------------------------------------------

@@ -169,8 +169,7 @@ export class PcpuRunner {
 
   private occupy(vm: number): void {
     const now = this.hv.sim.now;
-    const was = this.occVm;
-    if (was >= 0) this.hv.addOccupancy(was, this.pcpu, now - this.occSince);
+    this.hv.addOccupancy(this.occVm, this.pcpu, now - this.occSince);
     this.occVm = vm;
     this.occSince = now;
     if (this.hv.smt !== null) this.hv.smt.refresh(this.pcpu);

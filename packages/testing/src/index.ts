@@ -10,3 +10,15 @@ export {
   type IpiLawOptions,
 } from './laws/ipi-delivery-law';
 export { assertTlbCoherence, checkTlbCoherence, runTlbScenario, tlbScenarioArbitrary, type TlbScenario, type TlbOp, type TlbRunOutcome } from './laws/tlb-coherence-law';
+export {
+  assertHostSchedulerLaws,
+  checkHostSchedulerInvariants,
+  runHostSchedScenario,
+  hostSchedScenarioArbitrary,
+  hogShares,
+  type HostSchedScenario,
+  type HostSchedVm,
+  type HostSchedOutcome,
+  type HostSchedulerLawOptions,
+  type VcpuBehaviour,
+} from './laws/host-scheduler-law';

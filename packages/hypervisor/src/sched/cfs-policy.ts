@@ -78,12 +78,17 @@ class CfsRunqueue implements HostRunqueue {
     this.updateMinVruntime();
   }
 
-  /** sched_slice of the running thread. */
+  /** sched_slice: `t`'s share of the period among the threads on this queue (it, the running one, the waiting ones). */
   private slice(t: HostThread): number {
-    const nr = this.queue.length + 1;
-    const period = nr > CFS_NR_LATENCY ? nr * this.minGranNs : this.latencyNs;
+    const c = this.curr;
+    let nr = this.queue.length + 1;
     let load = t.weight;
-    for (let i = 0; i < this.queue.length; i++) load += this.queue[i]!.weight;
+    if (c !== null && c !== t) {
+      nr++;
+      load += c.weight;
+    }
+    for (let i = 0; i < this.queue.length; i++) if (this.queue[i] !== t) load += this.queue[i]!.weight;
+    const period = nr > CFS_NR_LATENCY ? nr * this.minGranNs : this.latencyNs;
     return (period * t.weight) / load;
   }
 
