@@ -8,7 +8,7 @@ const style = { head: [], border: [] };
 /** The terminal view of one run: a row per VM, then who waited behind whom. */
 export function runTables(out: RunOutput): string {
   const vms = new Table({
-    head: ['VM', 'figure of merit', 'value', 'guest', 'handlers', 'shootdown wait', 'exits', 'queued', 'preempted', 'halted', 'IPIs sent', 'exits (n)', 'slowdown vs alone'],
+    head: ['VM', 'figure of merit', 'value', 'guest', 'handlers', 'shootdown wait', 'exits', 'queued', 'preempted', 'halted', 'IPIs sent', 'exits (n)', 'slowdown vs alone', 'ran on pCPUs (socket share)'],
     style,
   });
   for (const [name, v] of Object.entries(out.vms)) {
@@ -28,6 +28,7 @@ export function runTables(out: RunOutput): string {
       String(total(v.ipi.sent)),
       String(total(v.ipi.exits)),
       v.slowdownVsAlone === undefined ? '-' : `${v.slowdownVsAlone.toFixed(2)}x`,
+      ranOnText(v.ranOn),
     ]);
   }
   const names = out.interference.vms;
@@ -36,6 +37,22 @@ export function runTables(out: RunOutput): string {
     matrix.push([victim, ...names.map((c) => (out.interference.behindNs[victim]![c]! / 1e6).toFixed(3)), (out.interference.switchingNs[victim]! / 1e6).toFixed(3)]);
   }
   return `${out.scenario}: seed ${out.seed}, ${(out.simulatedNs / 1e6).toFixed(3)} ms simulated, ${out.events} events\n${vms.toString()}\nInterference (time each VM waited behind another's work, on shared pCPUs and in the hypervisor service):\n${matrix.toString()}\n`;
+}
+
+/** "pCPUs 0-3,40 (socket 0 100%)": where a VM's threads ran, for the terminal. */
+export function ranOnText(r: RunOutput['vms'][string]['ranOn']): string {
+  const ids = Object.keys(r.pcpuNs).map(Number).sort((a, b) => a - b);
+  if (ids.length === 0) return '-';
+  const ranges: string[] = [];
+  for (let i = 0; i < ids.length; ) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1] === ids[j]! + 1) j++;
+    ranges.push(i === j ? String(ids[i]) : `${ids[i]}-${ids[j]}`);
+    i = j + 1;
+  }
+  const sum = Object.values(r.socketNs).reduce((a, b) => a + b, 0);
+  const sockets = Object.entries(r.socketNs).map(([s, ns]) => `s${s} ${Math.round((100 * ns) / sum)}%`).join(', ');
+  return `${ranges.join(',')} (${sockets})`;
 }
 
 const ci = (e: { mean: number; ci95: readonly [number, number]; n: number }): string =>

@@ -49,6 +49,10 @@ export const runOutputSchema = z
             .strict(),
           primary: z.object({ key: z.string(), value: z.number().nullable(), higherIsBetter: z.boolean() }).strict().meta({ description: 'The figure of merit (null if the workload did not produce it, e.g. hackbench unfinished).' }),
           slowdownVsAlone: z.number().nullable().optional().meta({ description: 'With run.slowdownVsAlone: the figure alone over beside the others (rates), or the inverse (times).' }),
+          ranOn: z
+            .object({ pcpuNs: z.record(z.string(), z.number()), socketNs: z.record(z.string(), z.number()) })
+            .strict()
+            .meta({ description: 'Where the VM\'s vCPU threads ran: ns they held each pCPU (switch-in included) and each socket; pCPUs never held are left out.' }),
         })
         .strict(),
     ),

@@ -40,6 +40,8 @@ export interface VmOutput {
   };
   readonly primary: { readonly key: string; readonly value: number; readonly higherIsBetter: boolean };
   slowdownVsAlone?: number;
+  /** Where the VM's vCPU threads ran: ns they held each pCPU, and each socket (pCPUs never used are left out). */
+  readonly ranOn: { readonly pcpuNs: Record<string, number>; readonly socketNs: Record<string, number> };
 }
 
 export interface InterferenceOutput {
@@ -244,8 +246,9 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   }
   for (const w of workloads) w.start();
   hv.start();
-  runWithinBudgets(sim, s, workloads);
+  runWithinBudgets(sim, s, workloads, () => hv.resetOccupancy());
   acct.finish();
+  const occupancy = hv.occupancyByVm();
 
   const measured = s.run.duration - s.run.warmup;
   const vms: Record<string, VmOutput> = {};
@@ -259,6 +262,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
       ledger,
       ipi: { sent: ipisSent, exits: exitCounts, hypercalls, shootdowns, latency: latency.get(i) ?? null },
       primary: { key: w.primary.key, value: figureAt(workload, w.primary.key), higherIsBetter: w.primary.higherIsBetter },
+      ranOn: ranOn(occupancy[i]!, topology),
     };
   });
   const m = matrix!;
@@ -271,12 +275,25 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   return { scenario: s.name ?? loaded.file, seed, simulatedNs: sim.now, events: sim.eventsProcessed, vms, interference };
 }
 
+/** A VM's pCPU time, by pCPU and by socket, leaving out pCPUs it never held. */
+function ranOn(byPcpu: Float64Array, topology: HostTopology): VmOutput['ranOn'] {
+  const pcpuNs: Record<string, number> = {};
+  const socketNs: Record<string, number> = {};
+  byPcpu.forEach((ns, p) => {
+    if (ns <= 0) return;
+    pcpuNs[String(p)] = ns;
+    const socket = String(topology.pcpu(p).socket);
+    socketNs[socket] = (socketNs[socket] ?? 0) + ns;
+  });
+  return { pcpuNs, socketNs };
+}
+
 function emptyLedger(vm: number): VmLedger {
   return { vm, vcpus: 0, guest: 0, handlingInterrupts: 0, shootdownWait: 0, exits: {}, serviceQueued: 0, hostOther: 0, halted: 0, preempted: 0, offline: 0, total: 0, ipisSent: {}, exitCounts: {}, hypercalls: 0, shootdowns: 0 };
 }
 
 /** Runs to the scenario's duration in slices, enforcing the event and heap budgets; resets stats at the warm-up. */
-function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Workload[]): void {
+function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Workload[], onWarm: () => void): void {
   const slice = Math.max(1, Math.floor(s.run.duration / 64));
   let warmedUp = s.run.warmup === 0;
   while (sim.now < s.run.duration) {
@@ -301,6 +318,7 @@ function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Work
     if (!warmedUp && sim.now >= s.run.warmup) {
       warmedUp = true;
       for (const w of workloads) w.resetStats?.();
+      onWarm();
     }
   }
 }

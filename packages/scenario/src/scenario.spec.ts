@@ -70,6 +70,23 @@ describe('loading and validating scenarios', () => {
 
 describe('building a run from a scenario', () => {
   const run = (obj: unknown) => runScenario(loadScenario(file(obj)));
+
+  it('unpinned VMs spread over the whole host, and the output says where each ran (pCPU and socket time adding up)', () => {
+    const vm = (name: string) => ({ name, vcpus: 16, placement: 'shared', workload: { kind: 'compute' } });
+    const out = run({ host: { sockets: 2, coresPerSocket: 8, threadsPerCore: 2, ghz: 2.5 }, vms: [vm('a'), vm('b'), vm('c')], run: { duration: '5ms' } });
+    const used = new Set(Object.values(out.vms).flatMap((v) => Object.keys(v.ranOn.pcpuNs)));
+    expect(used.size).toBe(32);
+    for (const v of Object.values(out.vms)) {
+      const byPcpu = total(v.ranOn.pcpuNs);
+      expect(total(v.ranOn.socketNs)).toBeCloseTo(byPcpu, 3);
+      expect(byPcpu).toBeLessThanOrEqual(16 * 5_000_000);
+      expect(byPcpu).toBeGreaterThan(0);
+    }
+  });
+
+  it('a bad host scheduler policy is one clear error naming the key', () => {
+    expect(errorOf(() => run({ ...base(), hypervisor: { scheduler: { policy: 'lottery' } } }))).toMatch(/^hypervisor\.scheduler\.policy: unknown host scheduler policy "lottery"; known: "cfs", "eevdf", "fifo"/);
+  });
   const cases: [string, unknown, string][] = [
     ['an unknown preset', { ...base(), host: { preset: 'cray-1' } }, 'host.preset: expected one of "skylake-2s-80t", "epyc-7642-2s", "small-1s-8t", got "cray-1"'],
     ['an incomplete topology', { ...base(), host: { sockets: 2 } }, 'host.coresPerSocket: missing'],
