@@ -119,34 +119,26 @@ export function runHostSchedScenario(s: HostSchedScenario, policy: HostScheduler
       }
     }
   });
+  /** A sleeper's cycle: run its burst, halt, and be woken by a timer interrupt `sleepNs` later. */
+  const burstThenSleep = (v: Vcpu, b: Extract<VcpuBehaviour, { kind: 'sleeper' }>): void => {
+    v.pushWork(b.runNs, () =>
+      sim.schedule(b.sleepNs, () => {
+        wokenAt[v.hostId] = sim.now;
+        hv.deliver(null, v, TIMER_VECTOR, hv.newIpiId());
+      }),
+    );
+  };
   s.vms.forEach((spec, i) => {
     const vm = vms[i]!;
     spec.vcpus.forEach((b, j) => {
-      const v = vm.vcpu(j);
-      if (b.kind === 'hog') {
-        v.pushWork(1e15, () => undefined);
-        return;
-      }
-      const sleep = (): void => {
-        sim.schedule(b.sleepNs, () => {
-          wokenAt[v.hostId] = sim.now;
-          hv.deliver(null, v, TIMER_VECTOR, hv.newIpiId());
-        });
-      };
-      v.pushWork(b.runNs, sleep);
+      if (b.kind === 'hog') vm.vcpu(j).pushWork(1e15, () => undefined);
+      else burstThenSleep(vm.vcpu(j), b);
     });
     vm.onInterrupt = (v) => {
       const b = spec.vcpus[v.index]!;
       v.pushWork(hv.costs.interruptEntry, () => {
         hv.eoi(v);
-        if (b.kind === 'sleeper') {
-          v.pushWork(b.runNs, () =>
-            sim.schedule(b.sleepNs, () => {
-              wokenAt[v.hostId] = sim.now;
-              hv.deliver(null, v, TIMER_VECTOR, hv.newIpiId());
-            }),
-          );
-        }
+        if (b.kind === 'sleeper') burstThenSleep(v, b);
       });
     };
   });
