@@ -106,6 +106,55 @@ describe('resolveCosts overrides', () => {
   });
 });
 
+describe('resolveCosts at the host clock', () => {
+  const cycleFields = (p: typeof KVM_SKYLAKE_2018): CostName[] => COST_NAMES.filter((k) => p.costs[k].unit === 'cycles');
+  const otherFields = (p: typeof KVM_SKYLAKE_2018): CostName[] => COST_NAMES.filter((k) => p.costs[k].unit !== 'cycles');
+
+  it('without a clock, converts at the profile\'s own (the old call is unchanged)', () => {
+    for (const p of [KVM_SKYLAKE_2018, KVM_EPYC_2021]) {
+      expect(resolveCosts(p, {}, 'calibration.overrides', p.ghz)).toEqual(resolveCosts(p));
+    }
+  });
+
+  it('converts cycle figures at the given clock: a 5 GHz host halves the 2.5 GHz ns', () => {
+    const at5 = resolveCosts(KVM_SKYLAKE_2018, {}, 'calibration.overrides', 5);
+    expect(at5.exitRoundTrip).toBe(238); // 1188 cycles / 5 = 237.6
+    expect(at5.apicWriteEmulation).toBe(240); // 1200 / 5
+    expect(at5.ipivSend).toBe(444); // 2219 / 5 = 443.8
+    expect(at5.ipiWireRemote).toBe(450); // ns: as measured
+    expect(at5.hostWakeLatency).toBe(5_000);
+    expect(at5.deliverTargetLines).toBe(3);
+  });
+
+  it('doubling the clock halves every cycles cost (to the rounding) and leaves ns and count fields alone (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(KVM_SKYLAKE_2018, KVM_EPYC_2021),
+        fc.double({ min: 0.5, max: 5, noNaN: true }),
+        fc.dictionary(fc.constantFrom(...COST_NAMES), fc.double({ min: 0, max: 1e7, noNaN: true }), { maxKeys: 4 }),
+        (profile, ghz, overrides) => {
+          const slow = resolveCosts(profile, overrides, 'calibration.overrides', ghz);
+          const fast = resolveCosts(profile, overrides, 'calibration.overrides', 2 * ghz);
+          for (const k of cycleFields(profile)) {
+            const cycles = overrides[k] ?? profile.costs[k].value;
+            expect(slow[k]).toBe(Math.round(cycles / ghz));
+            expect(fast[k]).toBe(Math.round(cycles / (2 * ghz)));
+            // Each side rounds once (at most half a ns off), so twice the fast figure is within 1 ns of the slow one.
+            expect(Math.abs(2 * fast[k] - slow[k])).toBeLessThanOrEqual(1);
+          }
+          for (const k of otherFields(profile)) expect(fast[k]).toBe(slow[k]);
+        },
+      ),
+    );
+  });
+
+  it('a clock that is not a positive, finite number of GHz is refused', () => {
+    for (const bad of [0, -2.5, NaN, Infinity]) {
+      expectParameterError(() => resolveCosts(KVM_SKYLAKE_2018, {}, 'calibration.overrides', bad), 'ghz', 'a positive, finite clock rate in GHz');
+    }
+  });
+});
+
 describe('calibration profiles', () => {
   const profiles = Object.entries(CALIBRATION_PROFILES);
 

@@ -14,7 +14,10 @@ export interface CostFigure {
 export interface CalibrationProfile {
   readonly name: string;
   readonly description: string;
-  /** Clock rate the cycle figures are converted at. */
+  /**
+   * Clock rate of the machine the figures were measured on: the default clock the cycle figures
+   * convert at, and the clock workload CPU-work parameters are defined at.
+   */
   readonly ghz: number;
   readonly costs: { readonly [K in CostName]: CostFigure };
 }
@@ -26,8 +29,17 @@ export type CostOverrides = Partial<Record<CostName, number>>;
  * A profile with overrides applied, resolved to integer ns. An override names a field of the
  * profile and gives a non-negative, finite value in that field's unit; anything else is an
  * error naming the field.
+ *
+ * Cycle figures convert at `ghz`, the clock of the host being modelled (default: the profile's
+ * own clock): a cycle count is work the core does, so a faster core does it in fewer ns. ns
+ * figures are kept as measured (wire and cache-line latencies, wake-up and scheduler delays do
+ * not follow the core clock, and those published in ns carry no cycle count to rescale), and
+ * counts stay counts. docs/calibration.md, "Clock rate", lists which field is which.
  */
-export function resolveCosts(profile: CalibrationProfile, overrides: Record<string, unknown> = {}, field = 'calibration.overrides'): Costs {
+export function resolveCosts(profile: CalibrationProfile, overrides: Record<string, unknown> = {}, field = 'calibration.overrides', ghz: number = profile.ghz): Costs {
+  if (typeof ghz !== 'number' || !(Number.isFinite(ghz) && ghz > 0)) {
+    throw new InvalidParameterError('ghz', ghz, 'a positive, finite clock rate in GHz to convert the cycle figures at');
+  }
   for (const [k, v] of Object.entries(overrides)) {
     if (!(COST_NAMES as string[]).includes(k)) {
       throw new InvalidParameterError(`${field}.${k}`, k, `a cost field of the profile (one of ${COST_NAMES.join(', ')})`);
@@ -40,7 +52,7 @@ export function resolveCosts(profile: CalibrationProfile, overrides: Record<stri
   for (const k of COST_NAMES) {
     const fig = profile.costs[k];
     const value = (overrides[k] as number | undefined) ?? fig.value;
-    out[k] = fig.unit === 'cycles' ? cyclesToNs(value, profile.ghz) : fig.unit === 'ratio' ? value : Math.round(value);
+    out[k] = fig.unit === 'cycles' ? cyclesToNs(value, ghz) : fig.unit === 'ratio' ? value : Math.round(value);
   }
   return out;
 }

@@ -21,7 +21,7 @@ export function renderProfileSections(): string {
       return [
         `## Profile \`${p.name}\``,
         '',
-        `${p.description}. Cycle figures convert at ${p.ghz} GHz.`,
+        `${p.description}. Cycle figures convert at the host's clock (\`host.ghz\`); the ns column shows them on a host at the profile's own ${p.ghz} GHz.`,
         '',
         '| field | value | unit | ns | kind | source and derivation |',
         '|---|---|---|---|---|---|',
