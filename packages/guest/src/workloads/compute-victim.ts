@@ -1,11 +1,12 @@
 import { compute } from '../sched/task';
-import { param, perSecond, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, param, perSecond, type Workload, type WorkloadContext } from './workload';
 
 /**
  * A compute-bound victim: tasks that only compute, in units of `unitNs`, and never send an
  * IPI. Whatever slows them — a shared pCPU, a saturated hypervisor service — is interference.
  * Figure of merit: progress per second (units completed per simulated second, all tasks).
- * Parameters: tasks (one per vCPU), unitNs (10,000), startOn (a vCPU to start every task on).
+ * Parameters: tasks (one per vCPU), unitNs (10,000; CPU work, scaled by the clock),
+ * startOn (a vCPU to start every task on).
  */
 export class ComputeVictimWorkload implements Workload {
   readonly primary = { key: 'progressPerSecond', higherIsBetter: true };
@@ -20,7 +21,8 @@ export class ComputeVictimWorkload implements Workload {
     params: Record<string, unknown> = {},
   ) {
     this.tasks = param(params, 'tasks', ctx.vm.vcpus.length, { min: 1, integer: true });
-    this.unitNs = param(params, 'unitNs', 10_000, { min: 1 });
+    // A unit is CPU work: it takes less time on a faster host.
+    this.unitNs = cpuNs(ctx, param(params, 'unitNs', 10_000, { min: 1 }));
     // Start every task on one vCPU (an imbalance for the balancer to fix); default: spread.
     this.startOn = params['startOn'] === undefined ? undefined : param(params, 'startOn', 0, { min: 0, max: ctx.vm.vcpus.length - 1, integer: true });
   }

@@ -1,14 +1,14 @@
 import { InvalidParameterError } from '@ipilab/core';
 import { compute, op, sleep } from '../sched/task';
-import { param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
 
 /**
  * ebizzy-like munmap churn: threads of one process each repeatedly map a chunk, search it
  * (touching its pages), and unmap it — every unmap a TLB shootdown across the vCPUs running the
  * process. Figure of merit: records per second.
- * Parameters: threads (default: one per vCPU), chunkPages (16), searchNs per record (20,000),
- * thinkNs (0: a sleep between records, during which the vCPU may halt), pinned (false: threads
- * start on vCPU i mod n and may be balanced).
+ * Parameters: threads (default: one per vCPU), chunkPages (16), searchNs per record (20,000;
+ * CPU work, scaled by the clock), thinkNs (0: a sleep between records, during which the vCPU may
+ * halt; wall time, not scaled), pinned (false: threads start on vCPU i mod n and may be balanced).
  */
 export class EbizzyWorkload implements Workload {
   readonly primary = { key: 'recordsPerSecond', higherIsBetter: true };
@@ -27,7 +27,8 @@ export class EbizzyWorkload implements Workload {
     const n = ctx.vm.vcpus.length;
     this.threads = param(params, 'threads', n, { min: 1, integer: true });
     this.chunkPages = param(params, 'chunkPages', 16, { min: 1, max: 4096, integer: true });
-    this.searchNs = param(params, 'searchNs', 20_000, { min: 0 });
+    // Searching is CPU work; thinking is a sleep, which a faster core does not shorten.
+    this.searchNs = cpuNs(ctx, param(params, 'searchNs', 20_000, { min: 0 }));
     this.pinned = params['pinned'] === true;
     this.thinkNs = param(params, 'thinkNs', 0, { min: 0 });
     if (this.pinned && this.threads > n) {

@@ -1,11 +1,12 @@
 import { compute, op } from '../sched/task';
-import { param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
 
 /**
  * fork + copy-on-write storm: parent tasks with `pages` of memory each repeatedly fork; the
  * child writes `writes` pages (each a CoW fault: copy, remap, shootdown) and exits. Figure of
  * merit: forks per second (children completed).
- * Parameters: parents (2), pages (64), writes (16), workNs between forks (50,000).
+ * Parameters: parents (2), pages (64), writes (16), workNs between forks (50,000; CPU work,
+ * scaled by the clock).
  */
 export class ForkCowWorkload implements Workload {
   readonly primary = { key: 'forksPerSecond', higherIsBetter: true };
@@ -24,7 +25,8 @@ export class ForkCowWorkload implements Workload {
     this.pages = param(params, 'pages', 64, { min: 1, max: 4096, integer: true });
     this.writes = param(params, 'writes', 16, { min: 0, integer: true });
     if (this.writes > this.pages) this.writes = this.pages;
-    this.workNs = param(params, 'workNs', 50_000, { min: 0 });
+    // The parent computes between forks: CPU work, shorter on a faster host.
+    this.workNs = cpuNs(ctx, param(params, 'workNs', 50_000, { min: 0 }));
   }
 
   start(): void {

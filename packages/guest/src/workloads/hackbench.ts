@@ -1,6 +1,6 @@
 import type { Task } from '../sched/task';
 import { block, compute, op } from '../sched/task';
-import { param, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, param, type Workload, type WorkloadContext } from './workload';
 
 /**
  * hackbench-like wake-up load: groups of senders and receivers; each sender sends `messages`
@@ -8,7 +8,7 @@ import { param, type Workload, type WorkloadContext } from './workload';
  * reschedule IPI when the receiver's vCPU is idle. Figure of merit: seconds until every
  * receiver got every message.
  * Parameters: groups (4), pairs per group (5 senders + 5 receivers), messages (50),
- * sendNs (2,000) and receiveNs (2,000) of CPU per message.
+ * sendNs (2,000) and receiveNs (2,000) of CPU per message (CPU work, scaled by the clock).
  */
 export class HackbenchWorkload implements Workload {
   readonly primary = { key: 'seconds', higherIsBetter: false };
@@ -29,8 +29,9 @@ export class HackbenchWorkload implements Workload {
     this.groups = param(params, 'groups', 4, { min: 1, integer: true });
     this.pairs = param(params, 'pairs', 5, { min: 1, integer: true });
     this.messages = param(params, 'messages', 50, { min: 1, integer: true });
-    this.sendNs = param(params, 'sendNs', 2_000, { min: 0 });
-    this.receiveNs = param(params, 'receiveNs', 2_000, { min: 0 });
+    // Writing and reading a message are CPU work on the sender's and receiver's vCPUs.
+    this.sendNs = cpuNs(ctx, param(params, 'sendNs', 2_000, { min: 0 }));
+    this.receiveNs = cpuNs(ctx, param(params, 'receiveNs', 2_000, { min: 0 }));
   }
 
   start(): void {

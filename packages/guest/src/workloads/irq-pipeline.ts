@@ -1,7 +1,7 @@
 import { InvalidParameterError } from '@ipilab/core';
 import type { Task } from '../sched/task';
 import { block, compute } from '../sched/task';
-import { param, perSecond, vcpuList, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, param, perSecond, vcpuList, type Workload, type WorkloadContext } from './workload';
 
 const DEVICE_VECTOR = 0x41;
 
@@ -11,7 +11,8 @@ const DEVICE_VECTOR = 0x41;
  * application thread pinned to the matching entry of `appVcpus` — a reschedule IPI when that
  * vCPU is idle, whose cost depends on how far apart the two vCPUs' pCPUs are. Figures:
  * events per second and the interrupt-to-application latency (mean, p50, p99, in ns).
- * Parameters: rate (50,000/s), irqVcpus ([0]), appVcpus ([1]), processNs (5,000).
+ * Parameters: rate (50,000/s; device arrivals, wall time, not scaled), irqVcpus ([0]),
+ * appVcpus ([1]), processNs (5,000; CPU work, scaled by the clock).
  */
 export class IrqPipelineWorkload implements Workload {
   readonly primary = { key: 'latencyP50Ns', higherIsBetter: false };
@@ -33,7 +34,8 @@ export class IrqPipelineWorkload implements Workload {
     if (this.appVcpus.length !== this.irqVcpus.length) {
       throw new InvalidParameterError('workload.appVcpus', this.appVcpus, `one application vCPU per interrupt vCPU (${this.irqVcpus.length})`);
     }
-    this.processNs = param(params, 'processNs', 5_000, { min: 0 });
+    // The device's rate is the outside world's; processing an event is CPU work.
+    this.processNs = cpuNs(ctx, param(params, 'processNs', 5_000, { min: 0 }));
   }
 
   start(): void {

@@ -15,6 +15,13 @@ export interface WorkloadContext {
   readonly sched: Scheduler;
   /** The workload's own random stream. */
   readonly rng: RandomStream;
+  /**
+   * How much longer guest CPU work takes here than its parameters say: the calibration
+   * profile's clock over the host's (run-scenario sets it). CPU-work parameters are ns of work
+   * on the profile's machine, so a host at twice its clock does them in half the time (0.5).
+   * Absent: 1, the host runs at the profile's clock.
+   */
+  readonly clockScale?: number;
 }
 
 /** A workload: started once before the run, asked for its figures at the end. */
@@ -44,6 +51,18 @@ export function param(
     throw new InvalidParameterError(`workload.${key}`, v, what);
   }
   return v as number;
+}
+
+/**
+ * A CPU-work parameter (ns of guest computation at the calibration profile's clock) as ns on
+ * this host: scaled by `ctx.clockScale`. Only for work the core does; wall-time parameters
+ * (sleeps, arrival rates, intervals) are not scaled. Called once per parameter, not per unit.
+ */
+export function cpuNs(ctx: WorkloadContext, ns: number): number {
+  const scale = ctx.clockScale ?? 1;
+  if (!(Number.isFinite(scale) && scale > 0)) throw new InvalidParameterError('clockScale', scale, 'a positive, finite ratio of clock rates (profile GHz / host GHz)');
+  // Not rounded: at a scale of 1 a parameter is used exactly as given, and the vCPU carries fractional work.
+  return ns * scale;
 }
 
 /** vCPU indexes a workload may use: a list parameter, or all of the VM's. */

@@ -6,12 +6,12 @@ import { createWorkload, MemoryManager, Scheduler, SynchronousShootdown } from '
 type Backend = 'trap' | 'pv' | 'posted';
 
 /** One workload on an 80-vCPU VM on the 80-thread Skylake preset for `ns` of simulated time. */
-function run(kind: string, backend: Backend, params: Record<string, unknown> = {}, ns = 5_000_000, config: Partial<HypervisorConfig> = {}) {
+function run(kind: string, backend: Backend, params: Record<string, unknown> = {}, ns = 5_000_000, config: Partial<HypervisorConfig> = {}, clock: { clockScale?: number } = {}) {
   const r = rig({ host: 'skylake-2s-80t', record: false, config });
   const { vm, kernel } = addVm(r, backend, vmSpec(80, 'x2apic-physical'));
   const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
   const sched = new Scheduler(r.hv, vm, kernel);
-  const w = createWorkload(kind, { hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(7).stream(`workload/${kind}`) }, params);
+  const w = createWorkload(kind, { hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(7).stream(`workload/${kind}`), ...clock }, params);
   w.start();
   r.hv.start();
   r.sim.run({ until: ns });
@@ -61,6 +61,59 @@ describe('workloads on an 80-vCPU VM under trap, pv and posted', () => {
     const near = run('irq-pipeline', 'trap', { irqVcpus: [0], appVcpus: [1], rate: 20_000 }, 20_000_000);
     const far = run('irq-pipeline', 'trap', { irqVcpus: [0], appVcpus: [20], rate: 20_000 }, 20_000_000);
     expect(far['latencyP50Ns']!).toBeGreaterThan(near['latencyP50Ns']!);
+  });
+});
+
+describe('clockScale: CPU-work parameters scale with the clock, wall-time ones do not', () => {
+  // kind, parameters, figure, higher is better, duration: each with a CPU-work parameter that matters.
+  const cases: [string, Record<string, unknown>, string, boolean, number][] = [
+    ['compute', { tasks: 4 }, 'progressPerSecond', true, 5_000_000],
+    ['ebizzy', { threads: 8, searchNs: 50_000 }, 'recordsPerSecond', true, 5_000_000],
+    ['fork-cow', { workNs: 50_000 }, 'forksPerSecond', true, 5_000_000],
+    ['hackbench', { groups: 2, pairs: 3, messages: 10, sendNs: 20_000, receiveNs: 20_000 }, 'seconds', false, 50_000_000],
+    ['huge-split', { threads: 4, touchNs: 20_000 }, 'touchesPerSecond', true, 5_000_000],
+    ['irq-pipeline', { rate: 20_000, processNs: 20_000 }, 'latencyMeanNs', false, 20_000_000],
+  ];
+
+  it.each(cases)('%s: no clockScale is clockScale 1', (kind, params, key, _higher, ns) => {
+    expect(run(kind, 'trap', params, ns, {}, { clockScale: 1 })[key]).toBe(run(kind, 'trap', params, ns)[key]);
+  });
+
+  it.each(cases)('%s: at clockScale 0.5 (a host at twice the profile\'s clock) it does better on %j', (kind, params, key, higher, ns) => {
+    const slow = run(kind, 'trap', params, ns)[key]!;
+    const fast = run(kind, 'trap', params, ns, {}, { clockScale: 0.5 })[key]!;
+    if (higher) expect(fast).toBeGreaterThan(slow);
+    else expect(fast).toBeLessThan(slow);
+  });
+
+  it('compute at clockScale 0.5 completes twice the units', () => {
+    const at = (clockScale: number) => run('compute', 'trap', { tasks: 4, unitNs: 10_000 }, 10_000_000, {}, { clockScale })['progressPerSecond']!;
+    expect(at(0.5) / at(1)).toBeCloseTo(2, 2);
+  });
+
+  // With every CPU-work parameter 0, what is left is wall time (think, arrivals, reclaim pace)
+  // and calibrated costs, none of which the workload scales: the runs are identical.
+  const wallOnly: [string, Record<string, unknown>][] = [
+    ['ebizzy', { threads: 8, searchNs: 0, thinkNs: 50_000 }],
+    ['irq-pipeline', { rate: 20_000, processNs: 0 }],
+  ];
+  it.each(wallOnly)('%s: thinkNs and rate do not scale (%j)', (kind, params) => {
+    expect(run(kind, 'trap', params, 5_000_000, {}, { clockScale: 0.5 })).toEqual(run(kind, 'trap', params, 5_000_000));
+  });
+
+  it('huge-split: the reclaim pace (reclaimIntervalNs) does not scale, the threads\' touches do', () => {
+    // touchNs 0 would be a loop of no time on a TLB hit, so this compares rates instead.
+    const params = { threads: 4, touchNs: 20_000, hugePages: 128, reclaimIntervalNs: 100_000 };
+    const slow = run('huge-split', 'trap', params, 5_000_000);
+    const fast = run('huge-split', 'trap', params, 5_000_000, {}, { clockScale: 0.5 });
+    expect(fast['touchesPerSecond']! / slow['touchesPerSecond']!).toBeGreaterThan(1.5);
+    // ~40 splits in 5 ms (an interval of 100 us on average, then the split and its shootdowns),
+    // either way; were the interval scaled (50 us), there would be ~65.
+    expect(Math.abs(fast['splits']! - slow['splits']!) / slow['splits']!).toBeLessThan(0.1);
+  });
+
+  it.each([0, -1, NaN, Infinity])('a clockScale of %p is refused, naming clockScale', (clockScale) => {
+    expect(() => run('compute', 'trap', {}, 1, {}, { clockScale })).toThrow('clockScale: expected a positive, finite ratio of clock rates');
   });
 });
 
