@@ -85,4 +85,16 @@ describe('Perfetto / Chrome traces', () => {
     expect(windowed.traceEvents.length).toBeLessThan(trace.traceEvents.length / 4);
     for (const e of windowed.traceEvents) if (e.ph !== 'M') expect(e.ts).toBeGreaterThanOrEqual(500);
   });
+
+  it('a window that ends between an IPI\'s send and its handler drops that arrow whole', () => {
+    // An arrow of the full trace whose send and handler are apart in time; the window ends between them.
+    const finishes = new Map(trace.traceEvents.filter((e) => e.ph === 'f').map((e) => [e.id!, e.ts]));
+    const cut = trace.traceEvents.find((e) => e.ph === 's' && e.ts > 100 && finishes.get(e.id!)! > e.ts + 0.01)!;
+    expect(cut).toBeDefined();
+    const to = Math.round((cut.ts + finishes.get(cut.id!)!) * 500); // halfway, in ns
+    // From 0, flow ids are numbered as in the full run.
+    const windowed = traceScenario(loadScenario(small), { to });
+    checkTraceFormat(windowed);
+    expect(windowed.traceEvents.some((e) => e.id === cut.id && (e.ph === 's' || e.ph === 'f'))).toBe(false);
+  });
 });

@@ -155,9 +155,11 @@ export function traceScenario(loaded: LoadedScenario, options: TraceOptions = {}
         const key = `${e.id}/${vm}.${vcpu}`;
         const flow = pendingFlows.get(key);
         if (flow === undefined) break;
-        pendingFlows.delete(key);
         const at = e.t - e.latency + e.sendToHandler;
+        // A handler after the window: the flow stays pending, so its start is dropped at the end
+        // with the other unfinished ones (an arrow without an end would break the trace).
         if (!inWindow(at)) break;
+        pendingFlows.delete(key);
         nameVcpu(vm, vcpu);
         events.push({ name: 'IPI', ph: 'f', bp: 'e', ts: us(at), pid: pidOf(vm), tid: guestTid(vcpu), cat: 'ipi', id: flow });
         break;
