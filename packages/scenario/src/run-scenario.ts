@@ -143,9 +143,14 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   const seed = options.seed ?? s.run.seed;
   let topology: HostTopology;
   let costs: ReturnType<typeof resolveCosts>;
+  let clockScale: number;
   try {
     topology = topologyOf(s);
-    costs = resolveCosts(calibrationProfile(s.calibration.profile), s.calibration.overrides);
+    const profile = calibrationProfile(s.calibration.profile);
+    // The host's clock sets what a cycle costs: cycle figures convert at host.ghz, and workload
+    // CPU work (defined at the profile's clock) takes profile/host as long (docs/calibration.md).
+    costs = resolveCosts(profile, s.calibration.overrides, 'calibration.overrides', topology.ghz);
+    clockScale = profile.ghz / topology.ghz;
   } catch (e) {
     asScenarioError(e, '');
   }
@@ -219,7 +224,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
         });
         const { kind, ...params } = spec.workload;
         // Streams are named after the VM: the VM draws the same numbers alone or beside others.
-        const w = createWorkload(kind, { hv, vm, kernel, mm, sched, rng: streams.stream(`vm/${name}/workload`) }, params);
+        const w = createWorkload(kind, { hv, vm, kernel, mm, sched, rng: streams.stream(`vm/${name}/workload`), clockScale }, params);
         names.push(name);
         workloads.push(w);
       } catch (e) {

@@ -1,0 +1,81 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadScenario, runScenario } from './index';
+
+/** Writes a scenario object to a temporary YAML file. */
+function file(obj: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ipilab-clock-'));
+  const f = join(dir, 's.yaml');
+  writeFileSync(f, stringify(obj));
+  return f;
+}
+
+/** One VM on a host, under the default profile (kvm-skylake-2018, measured at 2.5 GHz). */
+const oneVm = (workload: Record<string, unknown>, vcpus = 4, duration = '5ms') => ({
+  host: { preset: 'skylake-2s-80t' },
+  hypervisor: { backend: 'trap' },
+  vms: [{ name: 'vm', vcpus, workload }],
+  run: { duration, seed: 3 },
+});
+
+/** The VM's figure of merit with `sets` applied on top of the scenario. */
+function figure(obj: unknown, sets: string[] = []): number {
+  const out = runScenario(loadScenario(file(obj), sets));
+  return out.vms['vm']!.primary.value;
+}
+
+describe('the host clock rate (host.ghz)', () => {
+  it('a compute VM progresses in proportion to the host clock: 1.0 < 2.5 < 5.0 GHz', () => {
+    const s = oneVm({ kind: 'compute', unitNs: 10_000 });
+    const [slow, base, fast] = [1.0, 2.5, 5.0].map((g) => figure(s, [`host.ghz=${g}`]));
+    expect(slow!).toBeLessThan(base!);
+    expect(base!).toBeLessThan(fast!);
+    // Compute only: no exits, no IPIs, so the rate follows the clock almost exactly (the one
+    // context switch at the start, a ns cost, is the difference).
+    expect(fast! / base!).toBeCloseTo(2, 1);
+    expect(base! / slow!).toBeCloseTo(2.5, 1);
+  });
+
+  it('at the profile\'s own clock nothing scales: 2.5 GHz on skylake-2s-80t is the preset\'s answer', () => {
+    const s = oneVm({ kind: 'fork-cow', parents: 2, workNs: 20_000 });
+    expect(figure(s, ['host.ghz=2.5'])).toBe(figure(s));
+  });
+
+  it('a fork storm forks faster on a faster host, but less than in proportion: its ns costs do not scale', () => {
+    const s = oneVm({ kind: 'fork-cow', parents: 2, workNs: 20_000 }, 8);
+    const [slow, base, fast] = [1.0, 2.5, 5.0].map((g) => figure(s, [`host.ghz=${g}`]));
+    expect(slow!).toBeLessThan(base!);
+    expect(base!).toBeLessThan(fast!);
+    // Page copies, faults and IPI wire latencies are ns figures and stay.
+    expect(fast! / base!).toBeLessThan(2);
+  });
+
+  it('wall-time parameters do not scale: an irq pipeline handles the same device rate, with a shorter latency, on a faster host', () => {
+    const s = oneVm({ kind: 'irq-pipeline', rate: 20_000, irqVcpus: [0], appVcpus: [1], processNs: 5_000 }, 2, '20ms');
+    const at = (g: number) => runScenario(loadScenario(file(s), [`host.ghz=${g}`])).vms['vm']!.workload as Record<string, number>;
+    const base = at(2.5);
+    const fast = at(5.0);
+    // The device's arrivals are the same draws at either clock; only their handling speeds up.
+    expect(Math.abs(fast['eventsPerSecond']! - base['eventsPerSecond']!) / base['eventsPerSecond']!).toBeLessThan(0.01);
+    expect(fast['latencyMeanNs']!).toBeLessThan(base['latencyMeanNs']!);
+  });
+
+  it('skylake-2s-80t and epyc-7642-2s give the same VM different answers, and the clock is the difference', () => {
+    // 4 pinned vCPUs sit on socket 0 of either host, at the same distances: only the clock differs.
+    const s = oneVm({ kind: 'fork-cow', parents: 2, workNs: 20_000 });
+    const skylake = figure(s);
+    const epyc = figure(s, ['host.preset=epyc-7642-2s']);
+    expect(epyc).not.toBe(skylake);
+    // 2.3 GHz is slower than 2.5 GHz.
+    expect(epyc).toBeLessThan(skylake);
+    expect(figure(s, ['host.ghz=2.3'])).toBe(epyc);
+  });
+
+  it('compute on epyc-7642-2s progresses at 2.3/2.5 of its rate on skylake-2s-80t', () => {
+    const s = oneVm({ kind: 'compute', unitNs: 10_000 });
+    const ratio = figure(s, ['host.preset=epyc-7642-2s']) / figure(s);
+    expect(ratio).toBeCloseTo(2.3 / 2.5, 2);
+  });
+});
