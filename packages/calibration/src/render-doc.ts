@@ -31,6 +31,27 @@ export function renderProfileSections(): string {
     .join('\n\n');
 }
 
+/**
+ * The "Clock rate" lists of docs/calibration.md: which fields are cycles (converted at the
+ * host's clock), ns (kept) and counts, from the profiles' own units so the lists cannot drift.
+ */
+export function renderClockRateTable(): string {
+  const profiles = Object.values(CALIBRATION_PROFILES);
+  const meaning = { cycles: `cycles: converted at \`host.ghz\``, ns: 'ns: kept as measured, whatever the clock', count: 'count: never converted' } as const;
+  const rows = (['cycles', 'ns', 'count'] as const).map((unit) => {
+    const fields = COST_NAMES.filter((k) => profiles.every((p) => p.costs[k].unit === unit));
+    return `| ${meaning[unit]} | ${fields.map((k) => `\`${k}\``).join(', ')} |`;
+  });
+  // A field whose unit differs between profiles follows each profile's unit.
+  const mixed = COST_NAMES.filter((k) => new Set(profiles.map((p) => p.costs[k].unit)).size > 1);
+  if (mixed.length > 0) {
+    rows.push(`| depends on the profile | ${mixed.map((k) => `\`${k}\` (${profiles.map((p) => `${p.costs[k].unit} in ${p.name}`).join(', ')})`).join('; ')} |`);
+  }
+  return ['| unit | fields |', '|---|---|', ...rows].join('\n');
+}
+
+const CLOCK_START = '<!-- clock:begin -->';
+const CLOCK_END = '<!-- clock:end -->';
 const FIELDS_START = '<!-- fields:begin -->';
 const FIELDS_END = '<!-- fields:end -->';
 const PROFILES_START = '<!-- profiles:begin -->';
@@ -44,5 +65,6 @@ export function updateCalibrationDoc(doc: string): string {
     if (i < 0 || j < i) throw new Error(`docs/calibration.md: markers ${a} ... ${b} not found`);
     return `${text.slice(0, i + a.length)}\n${body}\n${text.slice(j)}`;
   };
-  return put(put(doc, FIELDS_START, FIELDS_END, renderFieldTable()), PROFILES_START, PROFILES_END, renderProfileSections());
+  const withClock = put(doc, CLOCK_START, CLOCK_END, renderClockRateTable());
+  return put(put(withClock, FIELDS_START, FIELDS_END, renderFieldTable()), PROFILES_START, PROFILES_END, renderProfileSections());
 }
