@@ -37,8 +37,8 @@ export function renderProfileSections(): string {
  */
 export function renderClockRateTable(): string {
   const profiles = Object.values(CALIBRATION_PROFILES);
-  const meaning = { cycles: `cycles: converted at \`host.ghz\``, ns: 'ns: kept as measured, whatever the clock', count: 'count: never converted' } as const;
-  const rows = (['cycles', 'ns', 'count'] as const).map((unit) => {
+  const meaning = { cycles: `cycles: converted at \`host.ghz\``, ns: 'ns: kept as measured, whatever the clock', count: 'count: never converted', ratio: 'ratio: dimensionless, never converted' } as const;
+  const rows = (['cycles', 'ns', 'count', 'ratio'] as const).map((unit) => {
     const fields = COST_NAMES.filter((k) => profiles.every((p) => p.costs[k].unit === unit));
     return `| ${meaning[unit]} | ${fields.map((k) => `\`${k}\``).join(', ')} |`;
   });
