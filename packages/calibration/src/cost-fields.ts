@@ -30,6 +30,10 @@ export const COST_FIELDS = {
   ipivSend: 'sender cost of an exit-less unicast IPI with hardware IPI virtualization (IPIv / AVIC), target running',
   incompleteIpiExit: 'AVIC/IPIv exit taken when a destination is not running, so the host can wake it, beyond the round trip',
   pvFlushCheck: 'guest reads one target vCPU\'s preempted flag and sets flush-on-entry (PV TLB flush)',
+  // ---- bare metal (hypervisor.mode: bare-metal): the same CPU with no hypervisor
+  nativeIcrWrite: 'bare metal: one write of the interrupt command register by the sending CPU (x2APIC ICR WRMSR with its fence, or one xAPIC ICR/ICR2 store)',
+  idleExitLatency: 'bare metal: an idle CPU in C1 (MWAIT) woken by an interrupt, until it runs again (the C-state exit latency)',
+  idleTargetResidency: 'bare metal: the idle governor enters C1 only when it expects the CPU to stay idle at least this long; shorter expected idle polls (no exit latency)',
   // ---- guest
   guestSendOverhead: 'guest-side cost of one cross-call send (csd set-up, mask walk), per call',
   guestPerTargetOverhead: 'guest-side cost per destination in the send loop (queue the csd, pick the APIC ID)',
@@ -45,6 +49,7 @@ export const COST_FIELDS = {
   tlbFullFlush: 'flushing the local TLB (CR3 write / INVPCID single-context), not counting the refills it causes',
   tlbSinglePageFlushCeiling: 'above this many pages a flush invalidates the whole TLB instead of page by page (Linux tlb_single_page_flush_ceiling); a count',
   pageWalk: 'a TLB miss: the two-dimensional (guest x EPT/NPT) page walk that refills the entry',
+  nativePageWalk: 'a TLB miss on bare metal: the one-dimensional page walk that refills the entry',
   tlbEntries: 'entries in a vCPU\'s TLB (second-level TLB size); a count',
   pageFault: 'guest page-fault entry, handling and return for a minor (CoW) fault, without the copy',
   pageCopy: 'copying one 4 KiB page',

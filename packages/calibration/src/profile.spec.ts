@@ -31,6 +31,14 @@ describe('resolveCosts on kvm-skylake-2018', () => {
     expect(costs.benchLoopOverhead).toBe(24);
   });
 
+  it('resolves the bare-metal fields: a native ICR write in cycles, the C1 exit latency and residency, a 1-D page walk', () => {
+    expect(costs.nativeIcrWrite).toBe(60); // 150 cycles / 2.5
+    expect(costs.idleExitLatency).toBe(2_000); // intel_idle skx_cstates C1
+    expect(costs.idleTargetResidency).toBe(2_000);
+    expect(costs.nativePageWalk).toBe(50);
+    expect(costs.nativePageWalk).toBeLessThan(costs.pageWalk);
+  });
+
   it('keeps the count field deliverTargetLines as a count', () => {
     expect(costs.deliverTargetLines).toBe(3);
   });

@@ -18,6 +18,9 @@ const CTXSW = 'Yang Zhang, guest idle-poll RFC (LKML 2017-08): contextswitch ben
 const CFS = 'Linux CFS defaults; KVM vcpu_load/vcpu_put';
 const SMT_GAIN = 'Intel, Hyper-Threading Technology product brief: "up to 30 %" more throughput per core; SPEC CPU2017 rate runs on Xeon Scalable with SMT on vs off typically gain 15-30 %';
 const SMT_PAUSE = 'Intel 64 and IA-32 Architectures Optimization Reference Manual, Skylake microarchitecture: PAUSE latency raised to about 140 cycles (from ~10) so that a spinning thread leaves more of the core to its sibling';
+const INTEL_IDLE = 'Linux drivers/idle/intel_idle.c, skx_cstates (Skylake-SP): C1 (MWAIT 0x00) exit_latency 2 us, target_residency 2 us; C1E 10 / 20 us; C6 133 / 600 us';
+const X2APIC_ICR = 'Linux arch/x86/include/asm/apic.h native_x2apic_icr_write() after weak_wrmsr_fence() (MFENCE; LFENCE: x2APIC MSR writes are not serializing, Intel SDM vol. 3A 10.12.3); arch/x86/kernel/apic/x2apic_phys.c';
+const NESTED_PAGING = 'R. Bhargava et al., "Accelerating Two-Dimensional Page Walks for Virtualized Systems" (ASPLOS 2008): a 2-D walk of 4-level guest and host tables takes up to 24 memory references, a native walk 4';
 const KVM_VMCS = 'Linux arch/x86/kvm/vmx/vmx.c vmx_vcpu_load_vmcs and loaded_vmcs_clear (smp_call_function_single to the pCPU that last loaded the VMCS)';
 
 const est = (value: number, unit: 'cycles' | 'ns' | 'count' | 'ratio', source: string, estimate: string): CostFigure => ({ value, unit, source, estimate });
@@ -53,6 +56,9 @@ export const KVM_SKYLAKE_2018: CalibrationProfile = {
     ipivSend: pub(2_219, 'cycles', `${NO_PVIPI} (AVIC: xAPIC ICR write without an exit)`),
     incompleteIpiExit: est(1_200, 'cycles', TR_RELOAD, 'handling an AVIC incomplete-IPI exit in kernel: as an emulated APIC write'),
     pvFlushCheck: est(30, 'ns', PV_SEND_IPI, 'reading one per-vCPU steal-time line and setting a flag'),
+    nativeIcrWrite: est(150, 'cycles', X2APIC_ICR, 'no published per-instruction figure for a WRMSR to the x2APIC ICR was found: a non-serializing WRMSR plus the MFENCE+LFENCE before it is on the order of 100-200 cycles on Skylake; the same figure as postNotifySend, which is the same operation done by the host'),
+    idleExitLatency: pub(2_000, 'ns', `${INTEL_IDLE} (C1 used: the state an idle CPU of a busy machine enters)`),
+    idleTargetResidency: pub(2_000, 'ns', `${INTEL_IDLE}; drivers/cpuidle/governors/menu.c selects the POLL state while the predicted idle time is below the first real state's target residency`),
     guestSendOverhead: pub(45, 'ns', `${PV_SEND_IPI}: self-IPI (run locally) send-to-handler 69 ns minus the dry-run's 24 ns`),
     guestPerTargetOverhead: est(30, 'ns', PV_SEND_IPI, 'instructions per destination in smp_call_function_many and the APIC ID lookup; the two cache misses (csd, queue head) are charged separately by distance'),
     interruptEntry: est(250, 'ns', AMIT, 'IDT vectoring, idtentry and irq_enter in the guest; ~half of the 250-500 ns native entry+exit+EOI+iret'),
@@ -66,6 +72,7 @@ export const KVM_SKYLAKE_2018: CalibrationProfile = {
     tlbFullFlush: est(400, 'cycles', AMIT, 'a CR3 write with PCID, or INVPCID single-context: a few hundred cycles before the refills'),
     tlbSinglePageFlushCeiling: pub(33, 'count', LINUX_MM),
     pageWalk: est(100, 'ns', AMIT, 'a 2-D walk (up to 24 references, mostly cache hits in the paging-structure caches) in a VM; ~2x a native walk'),
+    nativePageWalk: est(50, 'ns', NESTED_PAGING, 'roughly half the 2-D pageWalk (100 ns): 4 references instead of up to 24, most of both served by the paging-structure caches'),
     tlbEntries: pub(1_536, 'count', SKYLAKE_STLB),
     pageFault: est(700, 'ns', AMIT, 'a minor fault in a guest with EPT (no exit): exception entry, handle_mm_fault, return'),
     pageCopy: est(400, 'ns', AMIT, '4 KiB at ~10 GB/s, cache-cold source'),
@@ -90,6 +97,8 @@ export const KVM_EPYC_2021: CalibrationProfile = {
     // vmmcall round trip on Zen 2 taken as the Skylake vmcall figure (no Zen 2 kvm-unit-tests figure found).
     exitRoundTrip: est(1_188, 'cycles', TR_RELOAD, 'no Zen 2 vmexit figure was found; the Skylake vmcall round trip is used'),
     ipivSend: pub(2_219, 'cycles', NO_PVIPI),
+    idleExitLatency: est(2_000, 'ns', INTEL_IDLE, 'no Zen 2 C1 exit latency was found (AMD processors take their C-states from ACPI _CST); the Skylake-SP C1 figure is used'),
+    idleTargetResidency: est(2_000, 'ns', INTEL_IDLE, 'as idleExitLatency: the Skylake-SP C1 target residency'),
     tlbEntries: pub(2_048, 'count', 'AMD Software Optimization Guide for Family 17h (Zen 2): 2,048-entry L2 DTLB'),
   },
 };
