@@ -25,7 +25,7 @@ export interface VcpuRef {
 
 export type ModelEvent =
   | { readonly type: 'ipi-sent'; readonly t: number; readonly id: number; readonly from: VcpuRef; readonly targets: readonly number[]; readonly kind: IpiKind; readonly vector: number }
-  | { readonly type: 'ipi-delivered'; readonly t: number; readonly id: number; readonly to: VcpuRef; readonly via: 'posted' | 'injected' | 'pending' }
+  | { readonly type: 'ipi-delivered'; readonly t: number; readonly id: number; readonly to: VcpuRef; readonly via: 'posted' | 'injected' | 'pending' | 'native' }
   /** The target's handler finished the call: `latency` from send to handler end, `sendToHandler` to handler start. */
   | { readonly type: 'ipi-handled'; readonly t: number; readonly id: number; readonly to: VcpuRef; readonly latency: number; readonly sendToHandler: number }
   /** A synchronous cross-call's sender stopped waiting: `duration` from the send path's start. */

@@ -3,6 +3,7 @@ import type { Costs } from '@ipilab/calibration';
 import type { EventSink, ExitReason } from '@ipilab/events';
 import { checkApicMode, InterruptFabric, maxApicId, type HostTopology } from '@ipilab/host';
 import { Vcpu } from '@ipilab/vcpu';
+import { BareMetal } from './bare-metal';
 import { HypervisorService } from './hypervisor-service';
 import type { IpiBackendFactory } from './ipi-backend';
 import { Balancer } from './migration';
@@ -13,7 +14,17 @@ import { SmtContention } from './smt';
 import { HostThread, NICE_0_WEIGHT, type HostSchedulerPolicy } from './sched/host-scheduler';
 import { Vm, type VmSpec } from './vm';
 
+/**
+ * `kvm`: VMs run under KVM (exits, the host scheduler, halt polling, posted interrupts).
+ * `bare-metal`: no hypervisor at all: one VM whose vCPUs are the machine's CPUs, for the
+ * "what does virtualization cost" baseline (bare-metal.ts).
+ */
+export type HypervisorMode = 'kvm' | 'bare-metal';
+export const HYPERVISOR_MODES: readonly HypervisorMode[] = ['kvm', 'bare-metal'];
+
 export interface HypervisorConfig {
+  /** KVM, or the same host with no hypervisor (the native baseline). */
+  readonly mode: HypervisorMode;
   /** Receive-side posted interrupts (Intel APICv / AMD AVIC): running targets take IPIs without an exit, EOI is virtualized. */
   readonly postedInterrupts: boolean;
   /** Put a vCPU that receives an interrupt at the head of its pCPU's run queue and preempt the current one. */
@@ -46,6 +57,7 @@ export interface HaltPollConfig {
 }
 
 export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
+  mode: 'kvm',
   postedInterrupts: true,
   boostIpiTargets: false,
   serviceCapacity: Infinity,
@@ -99,6 +111,11 @@ export class Hypervisor {
   private readonly flushOnEntry = new Set<Vcpu>();
   /** Exit reasons that hold the shared service (none when its capacity is unlimited). */
   private readonly serviceReasons: ReadonlySet<ExitReason>;
+  /**
+   * The native paths when `config.mode` is `bare-metal` (null under KVM). Where the two differ —
+   * start, halt, delivery, EOI — the hypervisor hands over to it; every exit path refuses to run.
+   */
+  readonly bareMetal: BareMetal | null;
   /** Guest hook: the host flushed this vCPU's TLB on entry (KVM_VCPU_FLUSH_TLB). */
   onFlushOnEntry: (vcpu: Vcpu) => void = () => undefined;
 
@@ -109,6 +126,9 @@ export class Hypervisor {
     readonly costs: Costs,
     readonly config: HypervisorConfig = DEFAULT_HYPERVISOR_CONFIG,
   ) {
+    if (!(HYPERVISOR_MODES as readonly string[]).includes(config.mode)) {
+      throw new InvalidParameterError('hypervisor.mode', config.mode, HYPERVISOR_MODES.map((m) => JSON.stringify(m)).join(' or '));
+    }
     if (!(config.serviceCapacity >= 1)) {
       throw new InvalidParameterError('hypervisor.serviceCapacity', config.serviceCapacity, 'a number of servers >= 1 (Infinity for none)');
     }
@@ -137,7 +157,10 @@ export class Hypervisor {
     );
     this.placement = new VcpuPlacement(topology);
     this.idleNs = new Float64Array(topology.size);
-    this.balancer = config.migrate ? new Balancer(this, this.runners, topology) : null;
+    this.bareMetal = config.mode === 'bare-metal' ? new BareMetal(this) : null;
+    // On bare metal every CPU runs its own code: there is no vCPU thread to move.
+    this.balancer = config.migrate && this.bareMetal === null ? new Balancer(this, this.runners, topology) : null;
+    // SMT contention is the core's, not the hypervisor's: it applies on bare metal too.
     const smt = new SmtContention(topology, this.runners, costs.smtCoreThroughput, costs.smtPauseShare);
     this.smt = smt.active ? smt : null;
   }
@@ -161,6 +184,16 @@ export class Hypervisor {
    */
   addVm(spec: VmSpec, backend: IpiBackendFactory): Vm {
     const field = `vms[${this.vms.length}]`;
+    if (this.bareMetal !== null) {
+      if (this.vms.length > 0) throw new InvalidParameterError('vms', this.vms.length + 1, 'exactly one VM when hypervisor.mode is bare-metal: its vCPUs are the machine\'s CPUs');
+      // A CPU is its own: one vCPU per pCPU, whatever placement the spec asked for.
+      const available = spec.pcpus === undefined ? this.topology.size : new Set(spec.pcpus).size;
+      if (spec.vcpus > available) {
+        const where = spec.pcpus === undefined ? `the host has ${available} pCPUs` : `${field}.pcpus lists ${available}`;
+        throw new InvalidParameterError(`${field}.vcpus`, spec.vcpus, `at most ${available} on bare metal (hypervisor.mode: bare-metal), where each vCPU is a pCPU of its own: ${where}`);
+      }
+      spec = { ...spec, placement: 'pinned' };
+    }
     if (!(Number.isSafeInteger(spec.vcpus) && spec.vcpus >= 1)) {
       throw new InvalidParameterError(`${field}.vcpus`, spec.vcpus, 'a positive integer');
     }
@@ -188,12 +221,17 @@ export class Hypervisor {
     }
     this.occupancy.push(new Float64Array(this.topology.size));
     this.vms.push(vm);
+    this.bareMetal?.adopt(vcpus);
     vm.backend = backend(this, vm);
     return vm;
   }
 
   /** Puts every vCPU on its pCPU's run queue; the first on each pCPU enters the guest at once. */
   start(): void {
+    if (this.bareMetal !== null) {
+      this.bareMetal.start();
+      return;
+    }
     for (const vm of this.vms) {
       for (const v of vm.vcpus) {
         v.setState('preempted');
@@ -266,6 +304,10 @@ export class Hypervisor {
     if (vcpu.state !== 'in-guest') {
       throw new KernelError(`vCPU ${vcpu.vm}.${vcpu.index}: a ${reason} exit was raised while the vCPU is ${vcpu.state}; exits come from guest mode`);
     }
+    if (this.bareMetal !== null) {
+      // With no hypervisor nothing can trap: a backend or path that exits is a model bug, not a cost.
+      throw new KernelError(`CPU ${vcpu.index}: a ${reason} exit was raised on bare metal (hypervisor.mode: bare-metal), where nothing exits; the VM's backend must be native`);
+    }
     const start = this.sim.now;
     vcpu.leaveGuest('exited');
     const usesService = this.serviceReasons.has(reason);
@@ -323,8 +365,8 @@ export class Hypervisor {
     return vcpu.apic.anyInService();
   }
 
-  /** The guest accepts its highest pending vector and runs its handler (pushed as work). */
-  private takeInterrupt(vcpu: Vcpu): void {
+  /** @internal The guest accepts its highest pending vector and runs its handler (pushed as work). */
+  takeInterrupt(vcpu: Vcpu): void {
     const vector = vcpu.apic.highestRequested();
     if (vector < 0) return;
     vcpu.apic.accept(vector);
@@ -336,6 +378,10 @@ export class Hypervisor {
    * with posted interrupts / APICv; otherwise the EOI register write traps.
    */
   eoi(vcpu: Vcpu): void {
+    if (this.bareMetal !== null) {
+      this.bareMetal.eoi(vcpu);
+      return;
+    }
     if (this.config.postedInterrupts) {
       vcpu.apic.eoi();
       vcpu.apic.syncPir();
@@ -381,6 +427,8 @@ export class Hypervisor {
 
   /** Delivers to one target now; returns the host time it cost the sender (ns). */
   deliver(from: Vcpu | null, target: Vcpu, vector: number, ipiId: number): number {
+    // Natively the sender's ICR write is the whole send: the interrupt crosses the wire by itself.
+    if (this.bareMetal !== null) return this.bareMetal.deliver(from, target, vector, ipiId);
     const c = this.costs;
     const srcPcpu = from === null ? target.pcpu : from.pcpu;
     // The target's descriptor, mode and wait queue are written by the target's pCPU: each touch is a miss.
@@ -459,6 +507,10 @@ export class Hypervisor {
 
   /** The guest is idle and executes HLT. */
   halt(v: Vcpu): void {
+    if (this.bareMetal !== null) {
+      this.bareMetal.halt(v); // native idle (HLT/MWAIT): no KVM halt polling, the pCPU is not released
+      return;
+    }
     v.apic.syncPir();
     if (v.apic.hasPending()) {
       if (!this.inService(v)) this.takeInterrupt(v);

@@ -1,4 +1,5 @@
-export { Hypervisor, DEFAULT_HYPERVISOR_CONFIG, type HypervisorConfig, type HaltPollConfig, type ExitBody } from './hypervisor';
+export { Hypervisor, DEFAULT_HYPERVISOR_CONFIG, HYPERVISOR_MODES, type HypervisorConfig, type HypervisorMode, type HaltPollConfig, type ExitBody } from './hypervisor';
+export { BareMetal } from './bare-metal';
 export { HypervisorService } from './hypervisor-service';
 export { PcpuRunner, MIGRATION_COST_NS } from './pcpu-runner';
 export { VcpuPlacement } from './placement';

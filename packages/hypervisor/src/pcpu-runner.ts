@@ -94,6 +94,16 @@ export class PcpuRunner {
     this.hv.balancer?.newIdle(this);
   }
 
+  /**
+   * Bare metal: `v` is this CPU for the whole run. It holds the pCPU from now on, halted or not:
+   * no run queue, no tick, no switch (bare-metal.ts).
+   */
+  own(v: Vcpu): void {
+    this.current = v;
+    v.pcpu = this.pcpu;
+    this.occupy(v.vm);
+  }
+
   /** Removes a waiting thread for the balancer. */
   detach(t: HostThread): void {
     this.rq.remove(t, this.hv.sim.now);

@@ -79,6 +79,7 @@ function topologyOf(s: Scenario): HostTopology {
 function hypervisorConfig(s: Scenario): HypervisorConfig {
   const h = s.hypervisor;
   return {
+    mode: 'kvm',
     postedInterrupts: h.postedInterrupts,
     boostIpiTargets: h.boostIpiTargets,
     serviceCapacity: h.serviceCapacity === 'unlimited' ? Infinity : h.serviceCapacity,

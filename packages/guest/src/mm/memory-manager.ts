@@ -41,6 +41,8 @@ interface AmpRequest {
  */
 export class MemoryManager {
   readonly costs: Costs;
+  /** What a TLB miss costs here: a 2-D walk (guest x EPT/NPT) in a VM, a 1-D walk on bare metal. */
+  readonly pageWalkNs: number;
   readonly tlbs: Tlb[];
   /** Address space each vCPU currently runs (its loaded CR3), if any. */
   readonly current: (AddressSpace | null)[];
@@ -65,6 +67,7 @@ export class MemoryManager {
     options: MemoryManagerOptions,
   ) {
     this.costs = hv.costs;
+    this.pageWalkNs = hv.config.mode === 'bare-metal' ? hv.costs.nativePageWalk : hv.costs.pageWalk;
     this.strategy = options.strategy;
     this.coordination = options.coordination ?? 'smp';
     if (this.coordination !== 'smp' && this.coordination !== 'amp') {
@@ -139,7 +142,7 @@ export class MemoryManager {
     if (t === undefined || (write && !t.writable)) return -1;
     tlb.fill(space.id, vpn, { frame: t.frame, writable: t.writable, huge: t.huge, version: this.version });
     space.cpuMask.add(v.index);
-    return this.costs.pageWalk;
+    return this.pageWalkNs;
   }
 
   /** Reads `vpn` as guest work on `v`; `done(value)` with the value its frame holds. */

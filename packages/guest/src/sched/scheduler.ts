@@ -21,22 +21,14 @@ export interface SchedulerOptions {
  * The cost of moving a task with a reschedule IPI to an idle vCPU, from calibrated per-operation
  * costs: the sender's emulated ICR write (smp_send_reschedule is a single-destination send on
  * every backend but posted), the host's delivery, the target's wake-up and handler, the
- * context switch there, and the migrated task's cache refill.
+ * context switch there, and the migrated task's cache refill. On bare metal (`native`) the send
+ * is one native ICR write crossing a socket's wire to a CPU woken from C1: no exit, no injection.
  */
-export function estimatedMigrationCost(c: Costs): number {
-  return (
-    c.guestSendOverhead +
-    c.exitRoundTrip +
-    c.apicWriteEmulation +
-    c.deliverPerTarget +
-    c.deliverTargetLines * c.cacheLineSocket +
-    c.haltPollNotice +
-    c.injection +
-    c.interruptEntry +
-    c.handlerBody +
-    c.contextSwitch +
-    c.migrationPenalty
-  );
+export function estimatedMigrationCost(c: Costs, native = false): number {
+  const send = native
+    ? c.nativeIcrWrite + c.ipiWireSocket + c.idleExitLatency
+    : c.exitRoundTrip + c.apicWriteEmulation + c.deliverPerTarget + c.deliverTargetLines * c.cacheLineSocket + c.haltPollNotice + c.injection;
+  return c.guestSendOverhead + send + c.interruptEntry + c.handlerBody + c.contextSwitch + c.migrationPenalty;
 }
 
 // A task's steps as work items: module-level functions given the task, so no step allocates a closure.
@@ -74,7 +66,7 @@ export class Scheduler {
     this.inbound = vm.vcpus.map(() => 0);
     this.sliceNs = options.sliceNs ?? 3_000_000;
     if (!(Number.isSafeInteger(this.sliceNs) && this.sliceNs > 0)) throw new InvalidParameterError('scheduler.sliceNs', this.sliceNs, 'a positive integer number of ns');
-    this.migrationThresholdNs = options.migrationThresholdNs ?? estimatedMigrationCost(this.costs);
+    this.migrationThresholdNs = options.migrationThresholdNs ?? estimatedMigrationCost(this.costs, hv.config.mode === 'bare-metal');
     if (!(this.migrationThresholdNs >= 0 && Number.isFinite(this.migrationThresholdNs))) {
       throw new InvalidParameterError('scheduler.migrationThresholdNs', this.migrationThresholdNs, 'a non-negative number of ns');
     }

@@ -20,18 +20,22 @@ export interface IpiScenario {
   readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
   readonly migrate: boolean;
   readonly senders: readonly { readonly sender: number; readonly ops: readonly { readonly gap: number; readonly targets: readonly number[] }[] }[];
+  /** Run on bare metal (`hypervisor.mode: bare-metal`): the vCPUs are pinned CPUs, no hypervisor. */
+  readonly bareMetal?: boolean;
 }
 
 export interface IpiLawOptions {
   /** The backend needs receive-side posted interrupts (as hardware IPI virtualization does). */
   readonly requiresPostedInterrupts?: boolean;
+  /** The backend runs on bare metal only (the native backend): every scenario is run with no hypervisor. */
+  readonly bareMetal?: boolean;
 }
 
 /** The built-in host scheduler policies, by name. */
 export const HOST_SCHEDULERS: Readonly<Record<'eevdf' | 'cfs' | 'fifo', HostSchedulerPolicy>> = { eevdf: EEVDF_POLICY, cfs: CFS_POLICY, fifo: FIFO_POLICY };
 
 export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<IpiScenario> {
-  return fc.integer({ min: 2, max: 12 }).chain((vcpus) =>
+  const arb = fc.integer({ min: 2, max: 12 }).chain((vcpus) =>
     fc.record({
       vcpus: fc.constant(vcpus),
       apicMode: fc.constantFrom(...APIC_MODES),
@@ -56,6 +60,7 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
       ),
     }),
   );
+  return options.bareMetal === true ? arb.map((s): IpiScenario => ({ ...s, bareMetal: true })) : arb;
 }
 
 export interface IpiRunOutcome {
@@ -75,13 +80,15 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
   const costs = resolveCosts(KVM_SKYLAKE_2018);
   const hv = new Hypervisor(sim, sink, topology, costs, {
     ...DEFAULT_HYPERVISOR_CONFIG,
+    mode: s.bareMetal === true ? 'bare-metal' : 'kvm',
     postedInterrupts: s.postedInterrupts,
     boostIpiTargets: s.boost,
     hostScheduler: HOST_SCHEDULERS[s.hostScheduler],
     migrate: s.migrate,
     timeSliceNs: 200_000,
   });
-  const pinned = s.placement === 'pinned' && s.vcpus <= topology.size;
+  // Bare metal: every vCPU is a CPU of its own (the host has more than any scenario asks for).
+  const pinned = s.bareMetal === true || (s.placement === 'pinned' && s.vcpus <= topology.size);
   const vm = hv.addVm(
     {
       name: 'law',

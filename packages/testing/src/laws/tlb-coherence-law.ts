@@ -26,6 +26,8 @@ export interface TlbScenario {
   readonly coordination: Coordination;
   readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
   readonly actors: readonly { readonly vcpu: number; readonly ops: readonly TlbOp[] }[];
+  /** Run on bare metal (`hypervisor.mode: bare-metal`): pinned CPUs, no hypervisor. */
+  readonly bareMetal?: boolean;
 }
 
 const SMALL_PAGES = 12;
@@ -77,16 +79,18 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
   const sim = new Simulation();
   const hv = new Hypervisor(sim, new EventSink(), new HostTopology({ sockets: 2, coresPerSocket: 3, threadsPerCore: 1, ghz: 2.5 }), resolveCosts(KVM_SKYLAKE_2018), {
     ...DEFAULT_HYPERVISOR_CONFIG,
+    mode: s.bareMetal === true ? 'bare-metal' : 'kvm',
     postedInterrupts: requiresPosted || s.postedInterrupts,
     hostScheduler: HOST_SCHEDULERS[s.hostScheduler],
     timeSliceNs: 100_000,
   });
+  const shared = s.shared && s.bareMetal !== true;
   const vm = hv.addVm(
     {
       name: 'tlb',
       vcpus: s.vcpus,
-      placement: s.shared ? 'shared' : 'pinned',
-      ...(s.shared ? { pcpus: [0, 1, 2].slice(0, s.sharedPcpus) } : {}),
+      placement: shared ? 'shared' : 'pinned',
+      ...(shared ? { pcpus: [0, 1, 2].slice(0, s.sharedPcpus) } : {}),
       apicMode: s.apicMode,
       backend: 'under-test',
       pv: { tlbFlush: s.pvTlbFlush },
@@ -164,9 +168,10 @@ export function checkTlbCoherence(outcome: TlbRunOutcome, actors: number): void 
 }
 
 /** After a shootdown completes, no vCPU uses a stale translation — for any backend, strategy and coordination. */
-export function assertTlbCoherence(backend: IpiBackendFactory, options: { requiresPostedInterrupts?: boolean; numRuns?: number } = {}): void {
+export function assertTlbCoherence(backend: IpiBackendFactory, options: { requiresPostedInterrupts?: boolean; bareMetal?: boolean; numRuns?: number } = {}): void {
+  const scenarios = options.bareMetal === true ? tlbScenarioArbitrary.map((s): TlbScenario => ({ ...s, bareMetal: true })) : tlbScenarioArbitrary;
   fc.assert(
-    fc.property(tlbScenarioArbitrary, (s) => checkTlbCoherence(runTlbScenario(s, backend, options.requiresPostedInterrupts === true), s.actors.length)),
+    fc.property(scenarios, (s) => checkTlbCoherence(runTlbScenario(s, backend, options.requiresPostedInterrupts === true), s.actors.length)),
     options.numRuns === undefined ? {} : { numRuns: options.numRuns },
   );
 }
