@@ -1,0 +1,2 @@
+export { NativeBackend } from './native-backend';
+export { ipiNativeModule } from './ipi-native-module';
