@@ -114,7 +114,7 @@ describe('ipilab', () => {
   it('validate and presets succeed; presets lists backends and workloads', async () => {
     expect((await cli('validate', small)).out).toContain('valid');
     const p = JSON.parse((await cli('presets', '--json')).out);
-    expect(p.backends).toEqual(['posted', 'pv', 'trap']);
+    expect(p.backends).toEqual(['native', 'posted', 'pv', 'trap']);
     expect(p.workloads).toContain('ebizzy');
     expect((await cli('--help')).code).toBe(EXIT.ok);
   });
@@ -126,6 +126,16 @@ describe('ipilab', () => {
     expect(r.err).toBe(`ipilab: ${small}: vms[0].vcpus: expected a positive integer, got -4\n`);
     expect(r.out).toBe('');
     expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a bad hypervisor.mode, or two VMs in bare-metal mode, is one line naming the field, exit 2', async () => {
+    const bad = await cli('run', small, '--set', 'hypervisor.mode=native');
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.err).toBe(`ipilab: ${small}: hypervisor.mode: expected one of "kvm", "bare-metal", got "native"\n`);
+    const two = await cli('run', small, '--set', 'hypervisor.mode=bare-metal');
+    expect(two.code).toBe(EXIT.usage);
+    expect(two.err).toBe(`ipilab: ${small}: vms: expected exactly one VM with count 1 when hypervisor.mode is bare-metal (its vCPUs are the host's CPUs), got 2 VMs\n`);
+    expect(two.out).toBe('');
   });
 
   it('usage mistakes exit 2: an unknown command, a missing argument, --json with --csv', async () => {

@@ -99,6 +99,14 @@ export function validateScenario(raw: unknown, source = 'scenario'): Scenario {
     if (names.has(vm.name)) throw new ScenarioError(`${source}: vms[${i}].name: expected a name unused by other VMs, got ${JSON.stringify(vm.name)}`, `vms[${i}].name`);
     names.add(vm.name);
   });
+  if (s.hypervisor.mode === 'bare-metal') {
+    // Natively there is one machine running one OS: the scenario's one VM is it.
+    const copies = s.vms.reduce((n, vm) => n + vm.count, 0);
+    if (s.vms.length !== 1 || copies !== 1) {
+      const what = s.vms.length !== 1 ? `${s.vms.length} VMs` : `vms[0].count ${copies}`;
+      throw new ScenarioError(`${source}: vms: expected exactly one VM with count 1 when hypervisor.mode is bare-metal (its vCPUs are the host's CPUs), got ${what}`, 'vms');
+    }
+  }
   if (s.run.duration <= 0) throw new ScenarioError(`${source}: run.duration: expected a positive duration, got 0`, 'run.duration');
   if (s.run.warmup >= s.run.duration) throw new ScenarioError(`${source}: run.warmup: expected less than run.duration (${s.run.duration} ns), got ${s.run.warmup} ns`, 'run.warmup');
   return s;

@@ -11,6 +11,7 @@ import { EventSink, type ModelEvent } from '@ipilab/events';
 import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, type ShootdownStrategy, type Workload } from '@ipilab/guest';
 import { HOST_PRESETS, HostTopology } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, HypervisorSetup, hypervisorModule, IpiBackendRegistry, type HypervisorConfig, type IpiBackendFactory } from '@ipilab/hypervisor';
+import { ipiNativeModule } from '@ipilab/ipi-native';
 import { ipiPostedModule } from '@ipilab/ipi-posted';
 import { ipiPvModule } from '@ipilab/ipi-pv';
 import { ipiTrapModule } from '@ipilab/ipi-trap';
@@ -79,7 +80,7 @@ function topologyOf(s: Scenario): HostTopology {
 function hypervisorConfig(s: Scenario): HypervisorConfig {
   const h = s.hypervisor;
   return {
-    mode: 'kvm',
+    mode: h.mode,
     postedInterrupts: h.postedInterrupts,
     boostIpiTargets: h.boostIpiTargets,
     serviceCapacity: h.serviceCapacity === 'unlimited' ? Infinity : h.serviceCapacity,
@@ -162,7 +163,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   try {
     container = composeContainer({
       run: { seed },
-      modules: [setup, hypervisorModule, ipiTrapModule, ipiPvModule, ipiPostedModule, guestModule, accountingModule],
+      modules: [setup, hypervisorModule, ipiTrapModule, ipiPvModule, ipiPostedModule, ipiNativeModule, guestModule, accountingModule],
       plugins: loadPlugins(s.plugins, loaded.dir),
     });
   } catch (e) {
@@ -189,7 +190,8 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
       if (options.only !== undefined && !options.only.includes(name)) continue;
       const prefix = `vms[${i}] (${name}): `;
       try {
-        const backendName = spec.backend ?? s.hypervisor.backend;
+        // Bare metal has one way to send an IPI, the CPU's own ICR write: the backend keys do not apply.
+        const backendName = s.hypervisor.mode === 'bare-metal' ? 'native' : (spec.backend ?? s.hypervisor.backend);
         let factory: IpiBackendFactory;
         try {
           factory = backends.get(backendName);

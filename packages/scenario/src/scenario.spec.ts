@@ -94,7 +94,7 @@ describe('building a run from a scenario', () => {
     ['an unknown profile', { ...base(), calibration: { profile: 'kvm-pentium' } }, 'calibration.profile: expected one of "kvm-skylake-2018", "kvm-epyc-2021", got "kvm-pentium"'],
     ['an unknown cost field', { ...base(), calibration: { overrides: { warpDrive: 1 } } }, 'calibration.overrides.warpDrive: expected a cost field of the profile'],
     ['more pinned vCPUs than pCPUs', { ...base(), vms: [{ name: 'a', vcpus: 9, workload: { kind: 'compute' } }] }, 'vms[0] (a): vms[0].vcpus: expected at most 8 pinned vCPUs'],
-    ['an unknown backend', { ...base(), hypervisor: { backend: 'telepathy' } }, 'hypervisor.backend: unknown IPI backend "telepathy"; known: "posted", "pv", "trap"'],
+    ['an unknown backend', { ...base(), hypervisor: { backend: 'telepathy' } }, 'hypervisor.backend: unknown IPI backend "telepathy"; known: "native", "posted", "pv", "trap"'],
     ['an unknown shootdown strategy', { ...base(), vms: [{ name: 'a', vcpus: 2, shootdownStrategy: 'latr', workload: { kind: 'compute' } }] }, 'vms[0].shootdownStrategy: unknown shootdown strategy "latr"; known: "batched", "invlpgb", "sync"'],
     ['an unknown workload', { ...base(), vms: [{ name: 'a', vcpus: 2, workload: { kind: 'memcached' } }] }, 'workload.kind: expected one of'],
     ['a bad workload parameter', { ...base(), vms: [{ name: 'a', vcpus: 2, workload: { kind: 'irq-pipeline', rate: -5 } }] }, 'vms[0] (a): workload.rate: expected a number >= 1, got -5'],

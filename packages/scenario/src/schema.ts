@@ -45,7 +45,11 @@ export const calibrationSchema = z
 
 export const hypervisorSchema = z
   .object({
-    backend: str.default('trap').meta({ description: 'IPI backend: trap, pv, posted, or a plugin\'s name.' }),
+    mode: z
+      .enum(['kvm', 'bare-metal'])
+      .default('kvm')
+      .meta({ description: 'kvm: VMs under KVM. bare-metal: no hypervisor; the one VM (count 1) runs natively, one vCPU per pCPU, with the native IPI backend whatever backend says.' }),
+    backend: str.default('trap').meta({ description: 'IPI backend: trap, pv, posted, or a plugin\'s name (bare-metal mode always uses native).' }),
     apicMode: z.enum(['xapic', 'x2apic-physical', 'x2apic-cluster']).default('x2apic-physical'),
     pv: z
       .object({ sendIpi: bool.default(true), tlbFlush: bool.default(true), schedYield: bool.default(false) })

@@ -1,0 +1,125 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { calibrationProfile, resolveCosts } from '@ipilab/calibration';
+import type { ModelEvent } from '@ipilab/events';
+import { loadScenario, runScenario, ScenarioError, total, type RunOutput } from './index';
+
+/** Writes a scenario object to a temporary YAML file. */
+function file(obj: unknown): string {
+  const f = join(mkdtempSync(join(tmpdir(), 'ipilab-bm-')), 's.yaml');
+  writeFileSync(f, stringify(obj));
+  return f;
+}
+
+/** The IPI microbenchmark on the 2-socket Skylake host: 24 vCPUs (vCPU i on pCPU i, pCPU 20 on socket 1). */
+const bench = (workload: Record<string, unknown>, mode = 'bare-metal', overrides: Record<string, number> = {}): string =>
+  file({
+    host: { preset: 'skylake-2s-80t' },
+    calibration: { profile: 'kvm-skylake-2018', overrides },
+    hypervisor: { mode, backend: 'trap' },
+    vms: [{ name: 'bench', vcpus: 24, workload: { kind: 'ipi-bench', iterations: 200, ...workload } }],
+    run: { duration: '100ms' },
+  });
+
+const ebizzy = (mode: string): string =>
+  file({
+    host: { preset: 'small-1s-8t' },
+    hypervisor: { mode },
+    vms: [{ name: 'e', vcpus: 8, workload: { kind: 'ebizzy', chunkPages: 8, searchNs: 10_000 } }],
+    run: { duration: '4ms', seed: 3 },
+  });
+
+type Mode = { sendToHandlerNs: { mean: number; p50: number }; totalNs: { mean: number; p50: number } };
+const mode = (out: RunOutput, m: string): Mode => (out.vms['bench']!.workload['modes'] as Record<string, Mode>)[m]!;
+
+const costs = resolveCosts(calibrationProfile('kvm-skylake-2018'));
+
+describe('hypervisor.mode: bare-metal', () => {
+  it('runs with no hypervisor: no vm-exit event, no exit time, nothing preempted or in the host', () => {
+    const events: ModelEvent[] = [];
+    const out = runScenario(loadScenario(ebizzy('bare-metal')), { listen: (e) => events.push(e) });
+    const vm = out.vms['e']!;
+    expect(vm.primary.value).toBeGreaterThan(0);
+    expect(vm.ipi.shootdowns).toBeGreaterThan(0);
+    expect(total(vm.ipi.sent)).toBeGreaterThan(0);
+    expect(events.filter((e) => e.type === 'vm-exit')).toEqual([]);
+    expect(events.some((e) => e.type === 'ipi-delivered' && e.via === 'native')).toBe(true);
+    expect(vm.ipi.exits).toEqual({});
+    expect(vm.ledger.exits).toEqual({});
+    expect(vm.ledger.hostOther).toBe(0);
+    expect(vm.ledger.serviceQueued).toBe(0);
+    expect(vm.ledger.preempted).toBe(0);
+    expect(vm.ipi.hypercalls).toBe(0);
+    // The same VM under KVM exits (the test would pass vacuously otherwise).
+    const kvm = runScenario(loadScenario(ebizzy('kvm'))).vms['e']!;
+    expect(total(kvm.ipi.exits)).toBeGreaterThan(0);
+  });
+
+  it('uses the native backend whatever hypervisor.backend says', () => {
+    const a = JSON.stringify(runScenario(loadScenario(ebizzy('bare-metal'), ['hypervisor.backend=pv'])).vms);
+    expect(JSON.stringify(runScenario(loadScenario(ebizzy('bare-metal'), ['hypervisor.backend=posted'])).vms)).toBe(a);
+  });
+
+  it('makes the IPI microbenchmark much cheaper than trap-and-emulate, unicast and broadcast', () => {
+    const native = runScenario(loadScenario(bench({ mode: ['unicast', 'broadcast'] })));
+    const trap = runScenario(loadScenario(bench({ mode: ['unicast', 'broadcast'] }, 'kvm')));
+    expect(mode(native, 'unicast').totalNs.mean).toBeLessThan(0.6 * mode(trap, 'unicast').totalNs.mean);
+    expect(mode(native, 'broadcast').totalNs.mean).toBeLessThan(0.5 * mode(trap, 'broadcast').totalNs.mean);
+  });
+
+  it('a unicast reaches the handler after the native ICR write, the wire and the interrupt entry (plus the guest send path)', () => {
+    const s2h = mode(runScenario(loadScenario(bench({ mode: 'unicast', target: 1 }))), 'unicast').sendToHandlerNs.p50;
+    const hardware = costs.nativeIcrWrite + costs.ipiWireSocket + costs.interruptEntry;
+    // smp_call_function_single's own work before the write: the call, one destination, its csd and queue lines.
+    const guestSendPath = costs.guestSendOverhead + costs.guestPerTargetOverhead + 2 * costs.cacheLineSocket;
+    expect(s2h).toBe(hardware + guestSendPath);
+    expect(s2h - hardware).toBeLessThan(300);
+  });
+
+  it('an inter-socket target is later than an intra-socket one by the difference in wire latency', () => {
+    // Equal cache-line costs, so that the wire is the only cost that depends on distance.
+    const equalLines = { cacheLineRemote: 80, cacheLineSocket: 80 };
+    const near = mode(runScenario(loadScenario(bench({ mode: 'unicast', target: 1 }, 'bare-metal', equalLines))), 'unicast').sendToHandlerNs.p50;
+    const far = mode(runScenario(loadScenario(bench({ mode: 'unicast', target: 20 }, 'bare-metal', equalLines))), 'unicast').sendToHandlerNs.p50;
+    expect(far - near).toBe(costs.ipiWireRemote - costs.ipiWireSocket);
+  });
+
+  it('an idle target (in C1) pays idleExitLatency before its handler; one idle only briefly polls and does not', () => {
+    // One iteration: the target has been idle since the start, so it sleeps in C1.
+    const once = (overrides: Record<string, number> = {}): number =>
+      mode(runScenario(loadScenario(bench({ mode: 'unicast', target: 1, iterations: 1 }, 'bare-metal', overrides))), 'unicast').sendToHandlerNs.p50;
+    const steady = mode(runScenario(loadScenario(bench({ mode: 'unicast', target: 1 }))), 'unicast').sendToHandlerNs.p50;
+    expect(once()).toBe(steady + costs.idleExitLatency);
+    expect(once({ idleExitLatency: 10_000 })).toBe(steady + 10_000);
+    // Back-to-back calls leave the target idle for well under C1's target residency: it polls.
+    expect(once({ idleExitLatency: 0 })).toBe(steady);
+    // With no POLL state (a residency of 0), every call pays the exit latency.
+    expect(mode(runScenario(loadScenario(bench({ mode: 'unicast', target: 1 }, 'bare-metal', { idleTargetResidency: 0 }))), 'unicast').sendToHandlerNs.p50).toBe(steady + costs.idleExitLatency);
+  });
+
+  it('takes exactly one VM with count 1, and at most one vCPU per pCPU; each error names the field', () => {
+    const one = { host: { preset: 'small-1s-8t' }, hypervisor: { mode: 'bare-metal' }, run: { duration: '1ms' } };
+    const vm = (name: string, vcpus = 2): object => ({ name, vcpus, workload: { kind: 'compute' } });
+    const err = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ScenarioError);
+        return (e as Error).message;
+      }
+      throw new Error('expected a ScenarioError');
+    };
+    expect(err(() => loadScenario(file({ ...one, vms: [vm('a'), vm('b')] })))).toContain('vms: expected exactly one VM with count 1 when hypervisor.mode is bare-metal');
+    expect(err(() => loadScenario(file({ ...one, vms: [{ ...vm('a'), count: 3 }] })))).toContain('got vms[0].count 3');
+    expect(err(() => loadScenario(file({ ...one, hypervisor: { mode: 'native' }, vms: [vm('a')] })))).toContain('hypervisor.mode: expected one of "kvm", "bare-metal", got "native"');
+    expect(err(() => runScenario(loadScenario(file({ ...one, vms: [vm('a', 9)] }))))).toContain('vms[0].vcpus: expected at most 8 on bare metal (hypervisor.mode: bare-metal), where each vCPU is a pCPU of its own: the host has 8 pCPUs, got 9');
+    expect(err(() => runScenario(loadScenario(file({ ...one, vms: [{ ...vm('a', 3), pcpus: [0, 1] }] }))))).toContain('vms[0].pcpus lists 2');
+  });
+
+  it('the native backend under kvm is refused, naming the field', () => {
+    const f = file({ host: { preset: 'small-1s-8t' }, hypervisor: { backend: 'native' }, vms: [{ name: 'a', vcpus: 2, workload: { kind: 'compute' } }], run: { duration: '1ms' } });
+    expect(() => runScenario(loadScenario(f))).toThrow(/vms\[0\]\.backend: expected a bare-metal host \(hypervisor\.mode: bare-metal/);
+  });
+});
