@@ -4,11 +4,13 @@ import { total, type CompareOutput, type RunOutput, type SweepOutput } from '@ip
 const pct = (x: number, total: number): string => (total > 0 ? `${((100 * x) / total).toFixed(1)}%` : '-');
 const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(3) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
 const style = { head: [], border: [] };
+/** A slowdown ratio, or '-' when it was not asked for. */
+const times = (x: number | undefined): string => (x === undefined ? '-' : `${Number.isNaN(x) ? 'n/a' : x.toFixed(2)}x`);
 
 /** The terminal view of one run: a row per VM, then who waited behind whom. */
 export function runTables(out: RunOutput): string {
   const vms = new Table({
-    head: ['VM', 'figure of merit', 'value', 'guest', 'handlers', 'shootdown wait', 'exits', 'queued', 'preempted', 'halted', 'IPIs sent', 'exits (n)', 'slowdown vs alone', 'ran on pCPUs (socket share)'],
+    head: ['VM', 'figure of merit', 'value', 'guest', 'handlers', 'shootdown wait', 'exits', 'queued', 'preempted', 'halted', 'IPIs sent', 'exits (n)', 'slowdown vs alone', 'slowdown vs bare metal', 'ran on pCPUs (socket share)'],
     style,
   });
   for (const [name, v] of Object.entries(out.vms)) {
@@ -27,7 +29,8 @@ export function runTables(out: RunOutput): string {
       pct(l.halted, l.total),
       String(total(v.ipi.sent)),
       String(total(v.ipi.exits)),
-      v.slowdownVsAlone === undefined ? '-' : `${v.slowdownVsAlone.toFixed(2)}x`,
+      times(v.slowdownVsAlone),
+      times(v.slowdownVsBareMetal),
       ranOnText(v.ranOn),
     ]);
   }
@@ -60,13 +63,21 @@ const ci = (e: { mean: number; ci95: readonly [number, number]; n: number }): st
 
 /** The terminal view of a comparison: per VM, each variant's figure, ratio to the first, slowdown. */
 export function compareTable(out: CompareOutput): string {
-  const table = new Table({ head: ['VM', 'figure', out.vary, 'mean [95% CI]', 'ratio to first [95% CI]', 'slowdown vs alone'], style });
+  const table = new Table({ head: ['VM', 'figure', out.vary, 'mean [95% CI]', 'ratio to first [95% CI]', 'slowdown vs alone', 'slowdown vs bare metal'], style });
   const names = Object.keys(out.variants[0]!.vms);
   for (const name of names) {
     for (const v of out.variants) {
       const f = v.vms[name];
       if (f === undefined) continue;
-      table.push([name, `${f.figure} (${f.higherIsBetter ? 'higher' : 'lower'} is better)`, String(v.value), ci(f.estimate), ci(f.ratio), f.slowdownVsAlone === undefined ? '-' : `${ci(f.slowdownVsAlone)}x`]);
+      table.push([
+        name,
+        `${f.figure} (${f.higherIsBetter ? 'higher' : 'lower'} is better)`,
+        String(v.value),
+        ci(f.estimate),
+        ci(f.ratio),
+        f.slowdownVsAlone === undefined ? '-' : `${ci(f.slowdownVsAlone)}x`,
+        f.slowdownVsBareMetal === undefined ? '-' : `${ci(f.slowdownVsBareMetal)}x`,
+      ]);
     }
   }
   return `${out.scenario}: ${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s) each (seeds ${out.seeds.join(', ')}; common random numbers)\n${table.toString()}\n`;
@@ -74,7 +85,8 @@ export function compareTable(out: CompareOutput): string {
 
 /** One CSV row per VM: the figure, the ledger (ns) and the counts. */
 export function runCsv(out: RunOutput): string {
-  const header = ['vm', 'figure', 'value', 'slowdownVsAlone', 'guestNs', 'handlingInterruptsNs', 'shootdownWaitNs', 'exitNs', 'hostOtherNs', 'serviceQueuedNs', 'preemptedNs', 'haltedNs', 'totalNs', 'ipisSent', 'exits', 'hypercalls', 'shootdowns'];
+  // New columns go last: scripts that read columns by position keep working.
+  const header = ['vm', 'figure', 'value', 'slowdownVsAlone', 'guestNs', 'handlingInterruptsNs', 'shootdownWaitNs', 'exitNs', 'hostOtherNs', 'serviceQueuedNs', 'preemptedNs', 'haltedNs', 'totalNs', 'ipisSent', 'exits', 'hypercalls', 'shootdowns', 'slowdownVsBareMetal'];
   const rows = Object.entries(out.vms).map(([name, v]) => {
     const l = v.ledger;
     return [
@@ -95,6 +107,7 @@ export function runCsv(out: RunOutput): string {
       total(v.ipi.exits),
       v.ipi.hypercalls,
       v.ipi.shootdowns,
+      v.slowdownVsBareMetal ?? '',
     ].join(',');
   });
   return `${header.join(',')}\n${rows.join('\n')}\n`;
@@ -103,13 +116,22 @@ export function runCsv(out: RunOutput): string {
 /** The terminal view of a sweep: a row per point and VM. */
 export function sweepTable(out: SweepOutput): string {
   const paths = out.grid.map((a) => a.path);
-  const table = new Table({ head: [...paths, 'VM', 'figure', 'mean [95% CI]', 'serial fraction', 'slowdown vs alone', 'failed runs'], style });
+  const table = new Table({ head: [...paths, 'VM', 'figure', 'mean [95% CI]', 'serial fraction', 'slowdown vs alone', 'slowdown vs bare metal', 'failed runs'], style });
   for (const p of out.points) {
     const names = Object.keys(p.vms);
-    if (names.length === 0) table.push([...paths.map((k) => p.params[k]!), '-', '-', '-', '-', '-', String(p.errors.length)]);
+    if (names.length === 0) table.push([...paths.map((k) => p.params[k]!), '-', '-', '-', '-', '-', '-', String(p.errors.length)]);
     for (const name of names) {
       const v = p.vms[name]!;
-      table.push([...paths.map((k) => p.params[k]!), name, v.figure, ci(v.estimate), fmt(v.serialFraction.mean), v.slowdownVsAlone === undefined ? '-' : `${ci(v.slowdownVsAlone)}x`, String(p.errors.length)]);
+      table.push([
+        ...paths.map((k) => p.params[k]!),
+        name,
+        v.figure,
+        ci(v.estimate),
+        fmt(v.serialFraction.mean),
+        v.slowdownVsAlone === undefined ? '-' : `${ci(v.slowdownVsAlone)}x`,
+        v.slowdownVsBareMetal === undefined ? '-' : `${ci(v.slowdownVsBareMetal)}x`,
+        String(p.errors.length),
+      ]);
     }
   }
   return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (seeds ${out.seeds.join(', ')}), ${out.workers} worker(s)\n${table.toString()}\n`;

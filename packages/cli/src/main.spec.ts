@@ -40,6 +40,23 @@ describe('ipilab', () => {
     expect(doc.seed).toBe(7);
   });
 
+  it('run with run.slowdownVsBareMetal shows each VM\'s slowdown against bare metal, in the table, --json and --csv', async () => {
+    const set = ['--set', 'run.slowdownVsBareMetal=true', '--set', 'hypervisor.backend=trap'];
+    const table = await cli('run', small, ...set);
+    expect(table.code).toBe(EXIT.ok);
+    expect(table.out).toContain('slowdown vs bare metal');
+    const doc = runOutputSchema.parse(JSON.parse((await cli('run', small, '--json', ...set)).out));
+    expect(doc.vms['churn']!.slowdownVsBareMetal).toBeGreaterThan(1);
+    // The compute victim on its own pCPUs neither exits nor misses its TLB: virtualization costs it nothing here.
+    expect(doc.vms['victim']!.slowdownVsBareMetal).toBe(1);
+    expect(table.out).toContain(`${doc.vms['churn']!.slowdownVsBareMetal!.toFixed(2)}x`);
+    const csv = (await cli('run', small, '--csv', ...set)).out.trim().split('\n');
+    expect(csv[0]!.endsWith(',shootdowns,slowdownVsBareMetal')).toBe(true);
+    expect(Number(csv[1]!.split(',').at(-1))).toBeCloseTo(doc.vms['churn']!.slowdownVsBareMetal!, 6);
+    const cmp = await cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', ...set.slice(0, 2));
+    expect(cmp.out).toContain('slowdown vs bare metal');
+  });
+
   it('run --csv prints a header and one row per VM', async () => {
     const lines = (await cli('run', small, '--csv')).out.trim().split('\n');
     expect(lines[0]!.startsWith('vm,figure,value,')).toBe(true);
@@ -91,7 +108,7 @@ describe('ipilab', () => {
     ]);
     expect(j.workers).toBe(2);
     const csv = (await cli('sweep', small, '--grid', 'vms[0].vcpus=2,4', '--csv')).out.trim().split('\n');
-    expect(csv[0]).toBe('vms[0].vcpus,vm,figure,mean,ci95Low,ci95High,n,serialFraction,slowdownVsAlone,errors');
+    expect(csv[0]).toBe('vms[0].vcpus,vm,figure,mean,ci95Low,ci95High,n,serialFraction,slowdownVsAlone,errors,slowdownVsBareMetal');
     expect(csv.length).toBe(1 + 2 * 2);
   }, 60_000);
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { calibrationProfile, resolveCosts } from '@ipilab/calibration';
 import type { ModelEvent } from '@ipilab/events';
-import { loadScenario, runScenario, ScenarioError, total, type RunOutput } from './index';
+import { bareMetalBaseline, compareScenario, loadScenario, runOutputSchema, runScenario, runWithSlowdown, ScenarioError, toJsonValue, total, type RunOutput } from './index';
 
 /** Writes a scenario object to a temporary YAML file. */
 function file(obj: unknown): string {
@@ -121,5 +121,63 @@ describe('hypervisor.mode: bare-metal', () => {
   it('the native backend under kvm is refused, naming the field', () => {
     const f = file({ host: { preset: 'small-1s-8t' }, hypervisor: { backend: 'native' }, vms: [{ name: 'a', vcpus: 2, workload: { kind: 'compute' } }], run: { duration: '1ms' } });
     expect(() => runScenario(loadScenario(f))).toThrow(/vms\[0\]\.backend: expected a bare-metal host \(hypervisor\.mode: bare-metal/);
+  });
+});
+
+describe('run.slowdownVsBareMetal', () => {
+  it('a trap VM running the IPI microbenchmark is slower than on bare metal, and the figure is in the JSON output', () => {
+    const out = runWithSlowdown(loadScenario(bench({ mode: ['unicast', 'broadcast'] }, 'kvm'), ['run.slowdownVsBareMetal=true']));
+    const v = runOutputSchema.parse(toJsonValue(out)).vms['bench']!;
+    // ipi-bench's figure is a time (lower is better): trap's over native's.
+    const native = runScenario(loadScenario(bench({ mode: ['unicast', 'broadcast'] }))).vms['bench']!.primary.value;
+    expect(v.slowdownVsBareMetal).toBeCloseTo(out.vms['bench']!.primary.value / native, 12);
+    expect(v.slowdownVsBareMetal).toBeGreaterThan(1.5);
+    expect(v.slowdownVsAlone).toBeUndefined();
+  });
+
+  it('a trap VM running ebizzy is slower than on bare metal (a rate: native over virtualized)', () => {
+    const out = runWithSlowdown(loadScenario(ebizzy('kvm'), ['hypervisor.backend=trap', 'run.slowdownVsBareMetal=true']));
+    const vm = out.vms['e']!;
+    const native = runScenario(loadScenario(ebizzy('bare-metal'))).vms['e']!.primary.value;
+    expect(vm.slowdownVsBareMetal).toBeCloseTo(native / vm.primary.value, 12);
+    expect(vm.slowdownVsBareMetal).toBeGreaterThan(1);
+  });
+
+  it('is absent unless asked for, 1 for a bare-metal scenario, and per copy (each copy alone, under its own name)', () => {
+    expect(runWithSlowdown(loadScenario(ebizzy('kvm'))).vms['e']!.slowdownVsBareMetal).toBeUndefined();
+    expect(runWithSlowdown(loadScenario(ebizzy('bare-metal'), ['run.slowdownVsBareMetal=true'])).vms['e']!.slowdownVsBareMetal).toBe(1);
+    const copies = loadScenario(ebizzy('kvm'), ['vms[0].count=2', 'vms[0].vcpus=4', 'run.slowdownVsBareMetal=true']);
+    const out = runWithSlowdown(copies);
+    expect(Object.keys(out.vms)).toEqual(['e-1', 'e-2']);
+    for (const name of ['e-1', 'e-2']) {
+      const base = bareMetalBaseline(copies, name)!;
+      expect(base.scenario.vms.map((v) => [v.name, v.count])).toEqual([[name, 1]]);
+      const native = runScenario(base).vms[name]!.primary.value;
+      expect(out.vms[name]!.slowdownVsBareMetal).toBeCloseTo(native / out.vms[name]!.primary.value, 12);
+    }
+  });
+
+  it('the baseline keeps the VM spec, its pCPUs when they give one per vCPU, and drops them for an overcommitted VM', () => {
+    const l = loadScenario(ebizzy('kvm'), ['vms[0].vcpus=4', 'vms[0].pcpus=[4, 5, 6, 7]', 'vms[0].apicMode=xapic']);
+    const b = bareMetalBaseline(l, 'e')!.scenario;
+    expect(b.hypervisor.mode).toBe('bare-metal');
+    expect(b.vms[0]).toMatchObject({ name: 'e', vcpus: 4, pcpus: [4, 5, 6, 7], apicMode: 'xapic', placement: 'pinned', workload: l.scenario.vms[0]!.workload });
+    const shared = bareMetalBaseline(loadScenario(ebizzy('kvm'), ['vms[0].placement=shared', 'vms[0].pcpus=[0, 1]']), 'e')!.scenario;
+    expect(shared.vms[0]!.pcpus).toBeUndefined();
+    expect(bareMetalBaseline(l, 'nobody')).toBeUndefined();
+  });
+
+  it('a VM with more vCPUs than the host has pCPUs cannot have a baseline: the error names run.slowdownVsBareMetal', () => {
+    const l = loadScenario(ebizzy('kvm'), ['vms[0].vcpus=12', 'vms[0].placement=shared', 'run.slowdownVsBareMetal=true']);
+    expect(() => runWithSlowdown(l)).toThrow(/^run\.slowdownVsBareMetal: e alone on bare metal: .*vms\[0\]\.vcpus: expected at most 8 on bare metal/);
+  });
+
+  it('compare reports it per variant, with its interval', () => {
+    const out = compareScenario(ebizzy('kvm'), ['run.slowdownVsBareMetal=true', 'run.replications=2'], 'hypervisor.backend=trap,pv');
+    for (const v of out.variants) {
+      const f = v.vms['e']!;
+      expect(f.slowdownVsBareMetal!.n).toBe(2);
+      expect(f.slowdownVsBareMetal!.mean).toBeGreaterThan(1);
+    }
   });
 });

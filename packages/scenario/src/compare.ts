@@ -9,6 +9,8 @@ export interface VariantFigure {
   /** Paired ratio to the first variant's value, per replication (common random numbers). */
   readonly ratio: Estimate;
   readonly slowdownVsAlone?: Estimate;
+  /** With run.slowdownVsBareMetal: the figure against the same VM alone on bare metal, per replication. */
+  readonly slowdownVsBareMetal?: Estimate;
 }
 
 export interface CompareOutput {
@@ -59,12 +61,14 @@ export function compareScenario(file: string, sets: readonly string[], vary: str
         const values = runs.map((r) => r.vms[name]!.primary.value);
         const baseValues = base.map((r) => r.vms[name]?.primary.value ?? NaN);
         const slow = runs.map((r) => r.vms[name]!.slowdownVsAlone);
+        const native = runs.map((r) => r.vms[name]!.slowdownVsBareMetal);
         vms[name] = {
           figure: p.key,
           higherIsBetter: p.higherIsBetter,
           estimate: estimate(values),
           ratio: estimate(values.map((x, k) => x / baseValues[k]!)),
           ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
+          ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: estimate(native as number[]) } : {}),
         };
       }
       return { value: v.value, vms };

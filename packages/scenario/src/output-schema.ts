@@ -49,6 +49,11 @@ export const runOutputSchema = z
             .strict(),
           primary: z.object({ key: z.string(), value: z.number().nullable(), higherIsBetter: z.boolean() }).strict().meta({ description: 'The figure of merit (null if the workload did not produce it, e.g. hackbench unfinished).' }),
           slowdownVsAlone: z.number().nullable().optional().meta({ description: 'With run.slowdownVsAlone: the figure alone over beside the others (rates), or the inverse (times).' }),
+          slowdownVsBareMetal: z
+            .number()
+            .nullable()
+            .optional()
+            .meta({ description: 'With run.slowdownVsBareMetal: the figure of the same VM alone on bare metal over this run\'s (rates), or the inverse (times); > 1 is what virtualization (and any neighbours) cost it.' }),
           ranOn: z
             .object({ pcpuNs: z.record(z.string(), z.number()), socketNs: z.record(z.string(), z.number()) })
             .strict()

@@ -41,6 +41,8 @@ export interface VmOutput {
   };
   readonly primary: { readonly key: string; readonly value: number; readonly higherIsBetter: boolean };
   slowdownVsAlone?: number;
+  /** With run.slowdownVsBareMetal: this figure against the same VM alone on bare metal (slowdown.ts). */
+  slowdownVsBareMetal?: number;
   /** Where the VM's vCPU threads ran: ns they held each pCPU, and each socket (pCPUs never used are left out). */
   readonly ranOn: { readonly pcpuNs: Record<string, number>; readonly socketNs: Record<string, number> };
 }

@@ -106,6 +106,9 @@ export const runSchema = z
     seed: nonNegInt.default(1),
     replications: positiveInt.default(1),
     slowdownVsAlone: bool.default(false).meta({ description: 'Also run each VM alone (same seed) and report its slowdown.' }),
+    slowdownVsBareMetal: bool
+      .default(false)
+      .meta({ description: 'Also run each VM alone on bare metal (same seed, host, VM spec and workload) and report its slowdown against it: what virtualization costs it.' }),
     maxEvents: positiveInt.default(200_000_000).meta({ description: 'Event budget per run: stops with an error instead of running away.' }),
     maxHeapMb: positiveInt.default(4_096).meta({ description: 'Heap budget per run, MiB.' }),
   })

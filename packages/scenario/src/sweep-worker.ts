@@ -14,7 +14,7 @@ export interface SweepTaskResult {
   readonly seed: number;
   readonly error?: string;
   readonly events?: number;
-  readonly vms?: Record<string, { figure: string; value: number; higherIsBetter: boolean; serialFraction: number; slowdownVsAlone?: number }>;
+  readonly vms?: Record<string, { figure: string; value: number; higherIsBetter: boolean; serialFraction: number; slowdownVsAlone?: number; slowdownVsBareMetal?: number }>;
 }
 
 /** One sweep run, in a worker thread: small results back, never the whole output. */
@@ -29,6 +29,7 @@ export default function runSweepTask(t: SweepTask): SweepTaskResult {
       higherIsBetter: v.primary.higherIsBetter,
       serialFraction: serialFraction(l),
       ...(v.slowdownVsAlone === undefined ? {} : { slowdownVsAlone: v.slowdownVsAlone }),
+      ...(v.slowdownVsBareMetal === undefined ? {} : { slowdownVsBareMetal: v.slowdownVsBareMetal }),
     };
   }
   return { point: t.point, seed: t.seed, vms, events: out.events };

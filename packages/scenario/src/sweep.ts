@@ -16,7 +16,7 @@ export interface GridAxis {
 export interface SweepPoint {
   /** This point's value for each grid path. */
   readonly params: Record<string, string>;
-  readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; serialFraction: Estimate; slowdownVsAlone?: Estimate }>;
+  readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; serialFraction: Estimate; slowdownVsAlone?: Estimate; slowdownVsBareMetal?: Estimate }>;
   /** Replications that failed, with the seed and the message; the others still count. */
   readonly errors: { seed: number; message: string }[];
 }
@@ -53,13 +53,16 @@ export interface SweepOptions {
 
 /**
  * A point's expected cost, for ordering only: simulated vCPU-time (duration x vCPUs over every
- * VM copy), doubled when each VM is also run alone. The model's events grow with the vCPUs
- * that run, so this ranks the runs of one sweep well enough without running them. An estimate.
+ * VM copy), doubled when each VM is also run alone, and again when each also runs on bare metal
+ * (cheaper runs than under KVM, so this over-ranks them a little). The model's events grow with
+ * the vCPUs that run, so this ranks the runs of one sweep well enough without running them. An
+ * estimate.
  */
 export function estimatedWork(s: Scenario): number {
   const vcpus = s.vms.reduce((n, vm) => n + vm.vcpus * vm.count, 0);
   const copies = s.vms.reduce((n, vm) => n + vm.count, 0);
-  return s.run.duration * vcpus * (s.run.slowdownVsAlone && copies > 1 ? 2 : 1);
+  const baselines = (s.run.slowdownVsAlone && copies > 1 ? 1 : 0) + (s.run.slowdownVsBareMetal && s.hypervisor.mode !== 'bare-metal' ? 1 : 0);
+  return s.run.duration * vcpus * (1 + baselines);
 }
 
 /** Indices of `work` from the largest to the smallest; equal work keeps its order (seeds ascending). */
@@ -160,12 +163,14 @@ export async function sweepScenario(file: string, sets: readonly string[], grids
       for (const name of names) {
         const rs = ok.map((r) => r.vms![name]!);
         const slow = rs.map((r) => r.slowdownVsAlone);
+        const native = rs.map((r) => r.slowdownVsBareMetal);
         vms[name] = {
           figure: rs[0]!.figure,
           higherIsBetter: rs[0]!.higherIsBetter,
           estimate: estimate(rs.map((r) => r.value)),
           serialFraction: estimate(rs.map((r) => r.serialFraction)),
           ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
+          ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: estimate(native as number[]) } : {}),
         };
       }
       return { params, vms, errors: mine.filter((r) => r.error !== undefined).map((r) => ({ seed: r.seed, message: r.error! })) };
@@ -176,15 +181,16 @@ export async function sweepScenario(file: string, sets: readonly string[], grids
 /** One CSV row per point and VM. */
 export function sweepCsv(out: SweepOutput): string {
   const paths = out.grid.map((a) => a.path);
-  const header = [...paths, 'vm', 'figure', 'mean', 'ci95Low', 'ci95High', 'n', 'serialFraction', 'slowdownVsAlone', 'errors'];
+  // New columns go last: scripts that read columns by position keep working.
+  const header = [...paths, 'vm', 'figure', 'mean', 'ci95Low', 'ci95High', 'n', 'serialFraction', 'slowdownVsAlone', 'errors', 'slowdownVsBareMetal'];
   const q = (v: string): string => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   const rows: string[] = [];
   for (const p of out.points) {
     const names = Object.keys(p.vms);
-    if (names.length === 0) rows.push([...paths.map((k) => q(p.params[k]!)), '', '', '', '', '', '0', '', '', String(p.errors.length)].join(','));
+    if (names.length === 0) rows.push([...paths.map((k) => q(p.params[k]!)), '', '', '', '', '', '0', '', '', String(p.errors.length), ''].join(','));
     for (const name of names) {
       const v = p.vms[name]!;
-      rows.push([...paths.map((k) => q(p.params[k]!)), name, v.figure, v.estimate.mean, v.estimate.ci95[0], v.estimate.ci95[1], v.estimate.n, v.serialFraction.mean, v.slowdownVsAlone?.mean ?? '', p.errors.length].join(','));
+      rows.push([...paths.map((k) => q(p.params[k]!)), name, v.figure, v.estimate.mean, v.estimate.ci95[0], v.estimate.ci95[1], v.estimate.n, v.serialFraction.mean, v.slowdownVsAlone?.mean ?? '', p.errors.length, v.slowdownVsBareMetal?.mean ?? ''].join(','));
     }
   }
   return `${header.join(',')}\n${rows.join('\n')}\n`;
