@@ -1,121 +1,62 @@
-import { InvalidParameterError, KernelError, type EventHandle, type Simulation } from '@ipilab/core';
+import { InvalidParameterError, KernelError, type Simulation } from '@ipilab/core';
 import type { Costs } from '@ipilab/calibration';
 import type { EventSink, ExitReason } from '@ipilab/events';
 import { checkApicMode, InterruptFabric, maxApicId, type HostTopology } from '@ipilab/host';
 import { Vcpu } from '@ipilab/vcpu';
 import { BareMetal } from './bare-metal';
+import { DEFAULT_HYPERVISOR_CONFIG, HYPERVISOR_MODES, type HypervisorConfig } from './config';
+import { InterruptDelivery } from './delivery';
+import { HaltPolling } from './halting';
+import { HostScheduling } from './host-scheduling';
 import { HypervisorService } from './hypervisor-service';
 import type { IpiBackendFactory } from './ipi-backend';
-import { Balancer } from './migration';
-import { PcpuRunner } from './pcpu-runner';
-import { VcpuPlacement } from './placement';
-import { EEVDF_POLICY } from './sched/eevdf-policy';
-import { SmtContention } from './smt';
-import { HostThread, NICE_0_WEIGHT, type HostSchedulerPolicy } from './sched/host-scheduler';
+import type { Balancer } from './migration';
+import type { PcpuRunner } from './pcpu-runner';
+import { NICE_0_WEIGHT, type HostSchedulerPolicy, type HostThread } from './sched/host-scheduler';
+import type { SmtContention } from './smt';
 import { Vm, type VmSpec } from './vm';
 
-/**
- * `kvm`: VMs run under KVM (exits, the host scheduler, halt polling, posted interrupts).
- * `bare-metal`: no hypervisor at all: one VM whose vCPUs are the machine's CPUs, for the
- * "what does virtualization cost" baseline (bare-metal.ts).
- */
-export type HypervisorMode = 'kvm' | 'bare-metal';
-export const HYPERVISOR_MODES: readonly HypervisorMode[] = ['kvm', 'bare-metal'];
-
-export interface HypervisorConfig {
-  /** KVM, or the same host with no hypervisor (the native baseline). */
-  readonly mode: HypervisorMode;
-  /** Receive-side posted interrupts (Intel APICv / AMD AVIC): running targets take IPIs without an exit, EOI is virtualized. */
-  readonly postedInterrupts: boolean;
-  /** Put a vCPU that receives an interrupt at the head of its pCPU's run queue and preempt the current one. */
-  readonly boostIpiTargets: boolean;
-  /** Servers of the shared hypervisor service; Infinity: exits never queue. */
-  readonly serviceCapacity: number;
-  /** Exit reasons whose handling holds the shared service. */
-  readonly serviceReasons: readonly ExitReason[];
-  /** The host's scheduling policy for vCPU threads (`eevdf`, `cfs`, `fifo` or a plugin's). */
-  readonly hostScheduler: HostSchedulerPolicy;
-  /** Host scheduler tick rate (CONFIG_HZ). */
-  readonly hz: number;
-  /** Unpinned vCPU threads move between the pCPUs they may use (wake-up placement and load balancing). */
-  readonly migrate: boolean;
-  /** Time slice of the legacy `fifo` policy. */
-  readonly timeSliceNs: number;
-  /**
-   * KVM halt polling (virt/kvm/kvm_main.c): a halted vCPU spins on its pCPU for its own window
-   * before blocking; the window grows (x grow, from growStartNs) after a short block and shrinks
-   * (/ shrink, or to 0 when shrink is 0) after a block longer than maxNs. maxNs 0 disables it.
-   */
-  readonly haltPoll: HaltPollConfig;
-}
-
-export interface HaltPollConfig {
-  readonly maxNs: number;
-  readonly grow: number;
-  readonly growStartNs: number;
-  readonly shrink: number;
-}
-
-export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
-  mode: 'kvm',
-  postedInterrupts: true,
-  boostIpiTargets: false,
-  serviceCapacity: Infinity,
-  serviceReasons: ['apic-write', 'hypercall', 'incomplete-ipi', 'io'],
-  hostScheduler: EEVDF_POLICY,
-  // CONFIG_HZ=1000: Ubuntu's and Fedora's x86-64 kernels (RHEL's is 1000 too); Debian's is 250.
-  hz: 1000,
-  migrate: true,
-  // fifo only: CFS gives each of two runnable tasks half of its 6 ms scheduling latency (estimate; kernel default sysctl_sched_latency).
-  timeSliceNs: 3_000_000,
-  // KVM_HALT_POLL_NS_DEFAULT (x86) 200000, halt_poll_ns_grow 2, halt_poll_ns_grow_start 10000;
-  // halt_poll_ns_shrink was 0 in 4.x kernels (reset to 0), 2 in current ones.
-  haltPoll: { maxNs: 200_000, grow: 2, growStartNs: 10_000, shrink: 0 },
-};
-
+export { DEFAULT_HYPERVISOR_CONFIG, HYPERVISOR_MODES, type HaltPollConfig, type HypervisorConfig, type HypervisorMode } from './config';
 
 /** How the sender's exit ends: `done()` re-enters the guest. */
 export type ExitBody = (done: () => void) => void;
 
 /**
- * The hypervisor: VMs, vCPU placement and scheduling on pCPUs, VM-exit handling with a cost
- * per exit reason, the shared service, and the delivery path every backend uses:
+ * The hypervisor: VMs and their vCPUs, VM exits (a cost per reason, the shared service) and
+ * entries (injection of pending interrupts), EOI. The rest has a file of its own, and the
+ * hypervisor is the one object backends and the guest talk to:
  *
- *   target in guest  -> posted (notification IPI, no exit) or kicked (IPI, external-interrupt exit)
- *   target exited    -> pended, injected on its next entry
- *   target halted    -> woken: a polling vCPU re-enters at once, a blocked one is scheduled
- *   target preempted -> pended until it next runs (optionally boosted)
+ *   host-scheduling.ts  run queues per pCPU, host threads, placement, migration, SMT, occupancy
+ *   delivery.ts         the delivery path every backend uses (posted, kicked, pended, woken)
+ *   halting.ts          HLT, KVM halt polling and the wake-up of a halted vCPU
+ *   bare-metal.ts       the native paths when `config.mode` is `bare-metal`
  *
  * Everything is wired once; per-event work touches only fields and the calendar.
  */
 export class Hypervisor {
   readonly vms: Vm[] = [];
-  readonly runners: PcpuRunner[];
   readonly fabric: InterruptFabric;
   readonly service: HypervisorService;
-  /** One host thread per vCPU, by `Vcpu.hostId`. */
-  readonly threads: HostThread[] = [];
-  /** SMT contention between sibling threads; null on a host without SMT. */
-  readonly smt: SmtContention | null;
-  /** Moves unpinned threads between pCPUs; null when `migrate` is off. */
-  readonly balancer: Balancer | null;
-  /** ns each VM's threads held each pCPU: occupancy[vm][pcpu]. */
-  private occupancy: Float64Array[] = [];
-  private readonly idleNs: Float64Array;
-  private queuedThreads = 0;
-  private balanceArmed = false;
-  private readonly placement: VcpuPlacement;
-  private nextIpi = 0;
-  private readonly pollEnd = new Map<Vcpu, EventHandle>();
-  /** vCPUs the PV TLB flush marked: the host flushes their TLB on their next VM entry. */
-  private readonly flushOnEntry = new Set<Vcpu>();
-  /** Exit reasons that hold the shared service (none when its capacity is unlimited). */
-  private readonly serviceReasons: ReadonlySet<ExitReason>;
+  readonly scheduling: HostScheduling;
+  readonly delivery: InterruptDelivery;
+  readonly halting: HaltPolling;
   /**
    * The native paths when `config.mode` is `bare-metal` (null under KVM). Where the two differ —
    * start, halt, delivery, EOI — the hypervisor hands over to it; every exit path refuses to run.
    */
   readonly bareMetal: BareMetal | null;
+  readonly runners: readonly PcpuRunner[];
+  /** One host thread per vCPU, by `Vcpu.hostId`. */
+  readonly threads: readonly HostThread[];
+  /** SMT contention between sibling threads; null on a host without SMT. */
+  readonly smt: SmtContention | null;
+  /** Moves unpinned threads between pCPUs; null when `migrate` is off. */
+  readonly balancer: Balancer | null;
+  private nextIpi = 0;
+  /** vCPUs the PV TLB flush marked: the host flushes their TLB on their next VM entry. */
+  private readonly flushOnEntry = new Set<Vcpu>();
+  /** Exit reasons that hold the shared service (none when its capacity is unlimited). */
+  private readonly serviceReasons: ReadonlySet<ExitReason>;
   /** Guest hook: the host flushed this vCPU's TLB on entry (KVM_VCPU_FLUSH_TLB). */
   onFlushOnEntry: (vcpu: Vcpu) => void = () => undefined;
 
@@ -145,24 +86,14 @@ export class Hypervisor {
     );
     this.service = new HypervisorService(config.serviceCapacity, () => sim.now);
     this.serviceReasons = new Set(config.serviceCapacity === Infinity ? [] : config.serviceReasons);
-    const n = topology.size;
-    const tickNs = 1e9 / config.hz;
-    this.runners = topology.pcpus.map(
-      (p) =>
-        new PcpuRunner(
-          this,
-          p.id,
-          config.hostScheduler.createRunqueue({ pcpu: p.id, nrCpus: n, hz: config.hz, tickPhaseNs: Math.floor(((tickNs / 2) * p.id) / n), timeSliceNs: config.timeSliceNs }),
-        ),
-    );
-    this.placement = new VcpuPlacement(topology);
-    this.idleNs = new Float64Array(topology.size);
+    this.scheduling = new HostScheduling(this, sim, topology, costs, config, config.mode === 'bare-metal');
+    this.runners = this.scheduling.runners;
+    this.threads = this.scheduling.threads;
+    this.smt = this.scheduling.smt;
+    this.balancer = this.scheduling.balancer;
+    this.delivery = new InterruptDelivery(this);
+    this.halting = new HaltPolling(this);
     this.bareMetal = config.mode === 'bare-metal' ? new BareMetal(this) : null;
-    // On bare metal every CPU runs its own code: there is no vCPU thread to move.
-    this.balancer = config.migrate && this.bareMetal === null ? new Balancer(this, this.runners, topology) : null;
-    // SMT contention is the core's, not the hypervisor's: it applies on bare metal too.
-    const smt = new SmtContention(topology, this.runners, costs.smtCoreThroughput, costs.smtPauseShare);
-    this.smt = smt.active ? smt : null;
   }
 
   get policy(): HostSchedulerPolicy {
@@ -205,61 +136,29 @@ export class Hypervisor {
     if (!(Number.isFinite(weight) && weight >= 1 && weight <= 1_000_000)) {
       throw new InvalidParameterError(`${field}.weight`, weight, 'a load weight in [1, 1000000] (1024 = nice 0)');
     }
-    const allowed = this.placement.place(field, spec);
+    const allowed = this.scheduling.place(field, spec);
     const index = this.vms.length;
     const vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(this.sim, this.sink, index, i, i, allowed[i]![i % allowed[i]!.length]!));
     const vm = new Vm(index, spec, vcpus, (v) => this.defaultHandler(v));
-    for (const v of vcpus) {
-      v.onIdle = (x) => this.halt(x);
-      if (this.smt !== null) {
-        const smt = this.smt;
-        v.onActivity = (x) => smt.activity(x);
-      }
-      v.hostId = this.threads.length;
-      const a = allowed[v.index]!;
-      this.threads.push(new HostThread(v.hostId, v, weight, a, spec.placement === 'pinned'));
-    }
-    this.occupancy.push(new Float64Array(this.topology.size));
+    for (const v of vcpus) v.onIdle = (x) => this.halt(x);
+    this.scheduling.adopt(vcpus, weight, allowed, spec.placement === 'pinned');
     this.vms.push(vm);
     this.bareMetal?.adopt(vcpus);
     vm.backend = backend(this, vm);
     return vm;
   }
 
-  /** Puts every vCPU on its pCPU's run queue; the first on each pCPU enters the guest at once. */
+  /** Puts every vCPU on a run queue (on bare metal: each CPU runs its own); the first on each pCPU enters the guest at once. */
   start(): void {
-    if (this.bareMetal !== null) {
-      this.bareMetal.start();
-      return;
-    }
-    for (const vm of this.vms) {
-      for (const v of vm.vcpus) {
-        v.setState('preempted');
-        const t = this.threadOf(v);
-        this.runners[this.balancer === null ? v.pcpu : this.balancer.selectWakeCpu(t)]!.wake(t, 0, 'initial');
-      }
-    }
+    if (this.bareMetal !== null) this.bareMetal.start();
+    else this.scheduling.start();
   }
 
-  // ---- host scheduling -----------------------------------------------------------------------
+  // ---- host scheduling (host-scheduling.ts) --------------------------------------------------
 
-  /** A thread started or stopped waiting on some run queue: keeps the periodic balance armed while any waits. */
+  /** @internal A thread started or stopped waiting on some run queue. */
   noteQueued(t: HostThread, queued: boolean): void {
-    if (t.queued === queued) return;
-    t.queued = queued;
-    this.queuedThreads += queued ? 1 : -1;
-    if (queued && !this.balanceArmed && this.balancer !== null) this.armBalance();
-  }
-
-  private armBalance(): void {
-    this.balanceArmed = true;
-    const period = Math.round(1e9 / this.config.hz);
-    this.sim.schedule(period - (this.sim.now % period), () => {
-      this.balanceArmed = false;
-      if (this.queuedThreads === 0) return;
-      this.balancer!.rebalance(this.sim.now);
-      if (this.queuedThreads > 0) this.armBalance();
-    });
+    this.scheduling.noteQueued(t, queued);
   }
 
   /** The balancer moved a waiting thread to `dst`: it waits there, paying the move when it next runs. */
@@ -269,26 +168,21 @@ export class Hypervisor {
 
   /** @internal pCPU runners report who held them (vm -1: nobody, the pCPU was idle). */
   addOccupancy(vm: number, pcpu: number, ns: number): void {
-    if (vm < 0) this.idleNs[pcpu]! += ns;
-    else this.occupancy[vm]![pcpu]! += ns;
+    this.scheduling.addOccupancy(vm, pcpu, ns);
   }
 
   /** ns each pCPU was idle since the start or the last `resetOccupancy`. */
   idleNsByPcpu(): Float64Array {
-    for (const r of this.runners) r.flushOccupancy();
-    return this.idleNs;
+    return this.scheduling.idleNsByPcpu();
   }
 
   /** ns each VM's vCPU threads held each pCPU since the start or the last `resetOccupancy`. */
   occupancyByVm(): readonly Float64Array[] {
-    for (const r of this.runners) r.flushOccupancy();
-    return this.occupancy;
+    return this.scheduling.occupancyByVm();
   }
 
   resetOccupancy(): void {
-    for (const r of this.runners) r.flushOccupancy();
-    this.occupancy = this.occupancy.map((o) => new Float64Array(o.length));
-    this.idleNs.fill(0);
+    this.scheduling.resetOccupancy();
   }
 
   // ---- VM exits ------------------------------------------------------------------------------
@@ -349,7 +243,7 @@ export class Hypervisor {
     if (vcpu.state === 'halted') vcpu.setState('exited');
     if (this.flushOnEntry.delete(vcpu)) this.onFlushOnEntry(vcpu);
     vcpu.apic.syncPir();
-    if (vcpu.apic.hasPending() && !this.inService(vcpu)) {
+    if (vcpu.apic.hasPending() && !vcpu.apic.anyInService()) {
       const token = vcpu.entryToken;
       this.sim.schedule(this.costs.injection, () => {
         if (runner.current !== vcpu || vcpu.entryToken !== token || vcpu.state === 'in-guest') return;
@@ -359,10 +253,6 @@ export class Hypervisor {
       return;
     }
     vcpu.enterGuest(vcpu.pcpu);
-  }
-
-  private inService(vcpu: Vcpu): boolean {
-    return vcpu.apic.anyInService();
   }
 
   /** @internal The guest accepts its highest pending vector and runs its handler (pushed as work). */
@@ -404,159 +294,44 @@ export class Hypervisor {
     vcpu.pushWork(this.costs.interruptEntry + this.costs.handlerBody, () => this.eoi(vcpu));
   }
 
-  // ---- delivery ------------------------------------------------------------------------------
+  // ---- delivery (delivery.ts) ---------------------------------------------------------------
 
-  /**
-   * The host delivers `vector` to each target in turn, as kvm_irq_delivery_to_apic does, on
-   * behalf of a sender in an exit (or of hardware, `sender` null). Each target costs the sender
-   * `deliverPerTarget` plus what notifying it takes (a notification/kick IPI, or waking a
-   * blocked thread); the next target is reached only after that. `then` runs after the last.
-   */
+  /** Delivers `vector` to each target in turn on behalf of a sender in an exit (or hardware, `from` null); `then` runs after the last. */
   deliverAll(from: Vcpu | null, targets: readonly Vcpu[], vector: number, ipiId: number, then: () => void): void {
-    let i = 0;
-    const step = (): void => {
-      if (i === targets.length) {
-        then();
-        return;
-      }
-      const cost = this.deliver(from, targets[i++]!, vector, ipiId);
-      this.sim.schedule(cost, step);
-    };
-    step();
+    this.delivery.deliverAll(from, targets, vector, ipiId, then);
   }
 
   /** Delivers to one target now; returns the host time it cost the sender (ns). */
   deliver(from: Vcpu | null, target: Vcpu, vector: number, ipiId: number): number {
     // Natively the sender's ICR write is the whole send: the interrupt crosses the wire by itself.
     if (this.bareMetal !== null) return this.bareMetal.deliver(from, target, vector, ipiId);
-    const c = this.costs;
-    const srcPcpu = from === null ? target.pcpu : from.pcpu;
-    // The target's descriptor, mode and wait queue are written by the target's pCPU: each touch is a miss.
-    let cost = c.deliverPerTarget + c.deliverTargetLines * this.fabric.cacheLine(srcPcpu, target.pcpu);
-    let via: 'posted' | 'injected' | 'pending' = 'pending';
-    if (target === from) {
-      // Self-IPI: pended; the sender takes it when it re-enters.
-      this.request(target, vector);
-    } else if (target.state === 'in-guest') {
-      if (this.config.postedInterrupts) {
-        if (this.postAndNotify(srcPcpu, target, vector)) cost += c.postNotifySend;
-        via = 'posted';
-      } else {
-        target.apic.request(vector);
-        cost += c.postNotifySend; // the kick is a physical IPI, same send cost
-        this.sim.schedule(this.fabric.latency(srcPcpu, target.pcpu), () => this.onKick(target));
-        via = 'injected';
-      }
-    } else {
-      this.request(target, vector);
-      if (target.state === 'halted') cost += this.wake(target, srcPcpu);
-      else if (target.state === 'preempted' && this.config.boostIpiTargets) this.runners[target.pcpu]!.boost(this.threadOf(target));
-      via = target.state === 'exited' ? 'injected' : 'pending';
-    }
-    if (this.sink.wants['ipi-delivered']) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via });
-    return cost;
+    return this.delivery.deliver(from, target, vector, ipiId);
   }
 
-  /** Posts `vector` in a running target's descriptor; if that needs a notification IPI, sends it. Returns whether it did. */
-  private postAndNotify(srcPcpu: number, target: Vcpu, vector: number): boolean {
-    if (!target.apic.post(vector)) return false;
-    this.sim.schedule(this.fabric.latency(srcPcpu, target.pcpu), () => this.onNotification(target));
-    return true;
+  /** IPIv / AVIC send side: posts to a running target with no exit; false if it is not running. */
+  hardwarePost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): boolean {
+    return this.delivery.hardwarePost(from, target, vector, ipiId);
   }
 
-  private request(v: Vcpu, vector: number): void {
-    if (this.config.postedInterrupts) v.apic.post(vector);
-    else v.apic.request(vector);
+  /** A self-IPI: virtualized with APICv, a trapped write without. */
+  selfIpi(v: Vcpu, vector: number, ipiId: number, done: () => void): void {
+    this.delivery.selfIpi(v, vector, ipiId, done);
   }
 
-  /** A posted-interrupt notification reaches a target: in guest, it takes the interrupt with no exit. */
-  private onNotification(v: Vcpu): void {
-    if (v.state !== 'in-guest') return; // merged at its next entry
-    v.apic.syncPir();
-    if (!this.inService(v)) this.takeInterrupt(v);
-  }
-
-  /** A kick reaches a running target: it exits so the interrupt can be injected on entry. */
-  private onKick(v: Vcpu): void {
-    if (v.state !== 'in-guest') return;
-    this.exit(v, 'external-interrupt', this.costs.externalInterruptExit, null, null);
-  }
-
-  /** Wakes a halted target; returns the sender-side cost. */
-  private wake(v: Vcpu, srcPcpu: number): number {
-    if (v.polling) {
-      this.stopPolling(v);
-      // The poll loop sees the pending interrupt once the write is visible on its pCPU.
-      const token = v.entryToken;
-      this.sim.schedule(this.fabric.latency(srcPcpu, v.pcpu) + this.costs.haltPollNotice, () => {
-        if (v.entryToken === token && v.state === 'halted') this.reenter(v);
-      });
-      v.polling = false;
-      return 0;
-    }
-    const t = this.threadOf(v);
-    if (t.queued || this.runners[v.pcpu]!.current === v) return 0; // already being woken
-    this.adaptHaltPoll(v);
-    const dst = this.balancer === null ? v.pcpu : this.balancer.selectWakeCpu(t);
-    const moved = t.lastPcpu >= 0 && dst !== t.lastPcpu;
-    this.runners[dst]!.wake(t, this.costs.hostWakeLatency + (moved ? this.costs.vcpuMigration : 0), 'wakeup');
-    return this.costs.wakeBlockedSender;
-  }
-
-  // ---- halting -------------------------------------------------------------------------------
+  // ---- halting (halting.ts) ------------------------------------------------------------------
 
   /** The guest is idle and executes HLT. */
   halt(v: Vcpu): void {
-    if (this.bareMetal !== null) {
-      this.bareMetal.halt(v); // native idle (HLT/MWAIT): no KVM halt polling, the pCPU is not released
-      return;
-    }
-    v.apic.syncPir();
-    if (v.apic.hasPending()) {
-      if (!this.inService(v)) this.takeInterrupt(v);
-      return;
-    }
-    v.leaveGuest('halted');
-    v.haltedAt = this.sim.now;
-    const runner = this.runners[v.pcpu]!;
-    // KVM polls only while nothing else is runnable on the pCPU (single_task_running()).
-    if (v.haltPollNs > 0 && runner.queueLength === 0) {
-      v.polling = true;
-      this.pollEnd.set(
-        v,
-        this.sim.schedule(v.haltPollNs, () => {
-          this.pollEnd.delete(v);
-          v.polling = false;
-          runner.release(v);
-        }),
-      );
-    } else {
-      runner.release(v);
-    }
+    if (this.bareMetal !== null) this.bareMetal.halt(v); // native idle (HLT/MWAIT): no KVM halt polling, the pCPU is not released
+    else this.halting.halt(v);
   }
 
   /** Ends a halted vCPU's polling without blocking it (it was woken, or its pCPU was taken). */
   stopPolling(v: Vcpu): void {
-    const h = this.pollEnd.get(v);
-    if (h !== undefined) {
-      this.sim.tryCancel(h);
-      this.pollEnd.delete(v);
-    }
-    v.polling = false;
+    this.halting.stopPolling(v);
   }
 
-  /** kvm_vcpu_halt's window update, on the wake-up that ends a halt. */
-  private adaptHaltPoll(v: Vcpu): void {
-    const hp = this.config.haltPoll;
-    if (hp.maxNs === 0) return;
-    const blockNs = this.sim.now - v.haltedAt;
-    if (v.polling) return; // woken while polling: the window was right
-    if (v.haltPollNs > 0 && blockNs > hp.maxNs) {
-      v.haltPollNs = hp.shrink === 0 ? 0 : Math.floor(v.haltPollNs / hp.shrink);
-    } else if (v.haltPollNs < hp.maxNs && blockNs < hp.maxNs) {
-      v.haltPollNs = Math.min(hp.maxNs, v.haltPollNs === 0 ? hp.growStartNs : v.haltPollNs * hp.grow);
-    }
-  }
+  // ---- PV features ---------------------------------------------------------------------------
 
   /** PV TLB flush: mark a preempted vCPU to have its TLB flushed by the host on its next entry. */
   requestFlushOnEntry(v: Vcpu): void {
@@ -565,43 +340,6 @@ export class Hypervisor {
 
   hasFlushOnEntry(v: Vcpu): boolean {
     return this.flushOnEntry.has(v);
-  }
-
-  /**
-   * Hardware IPI virtualization (IPIv / AVIC) on the send side: if `target` is running, the
-   * processor posts the vector and notifies it with no exit anywhere. Returns false when the
-   * target is not running (the sender must then take an incomplete-IPI exit).
-   */
-  hardwarePost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): boolean {
-    if (target.state !== 'in-guest') return false;
-    this.postAndNotify(from.pcpu, target, vector);
-    if (this.sink.wants['ipi-delivered']) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: target.ref, via: 'posted' });
-    return true;
-  }
-
-  /**
-   * A self-IPI. With APICv the x2APIC SELF_IPI write is virtualized: the vector is taken as
-   * soon as the sender's guest code allows (no exit). Without it the write traps.
-   */
-  selfIpi(v: Vcpu, vector: number, ipiId: number, done: () => void): void {
-    if (this.sink.wants['ipi-delivered']) this.sink.emit({ type: 'ipi-delivered', t: this.sim.now, id: ipiId, to: v.ref, via: this.config.postedInterrupts ? 'posted' : 'injected' });
-    if (this.config.postedInterrupts) {
-      v.apic.post(vector);
-      v.apic.syncPir();
-      done();
-      if (v.state === 'in-guest' && !this.inService(v)) this.takeInterrupt(v);
-      return;
-    }
-    this.exit(
-      v,
-      'apic-write',
-      this.costs.exitRoundTrip + this.costs.apicWriteEmulation,
-      (reenter) => {
-        v.apic.request(vector);
-        reenter();
-      },
-      done,
-    );
   }
 
   /** Yield the sender's pCPU to `target` (PV sched yield): boost it where it waits. */

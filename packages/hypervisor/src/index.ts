@@ -1,4 +1,9 @@
-export { Hypervisor, DEFAULT_HYPERVISOR_CONFIG, HYPERVISOR_MODES, type HypervisorConfig, type HypervisorMode, type HaltPollConfig, type ExitBody } from './hypervisor';
+export { Hypervisor, type ExitBody } from './hypervisor';
+export { DEFAULT_HYPERVISOR_CONFIG, HYPERVISOR_MODES, type HypervisorConfig, type HypervisorMode, type HaltPollConfig } from './config';
+export { HostScheduling } from './host-scheduling';
+export { InterruptDelivery } from './delivery';
+export { HaltPolling } from './halting';
+export { SmtContention } from './smt';
 export { BareMetal } from './bare-metal';
 export { HypervisorService } from './hypervisor-service';
 export { PcpuRunner, MIGRATION_COST_NS } from './pcpu-runner';

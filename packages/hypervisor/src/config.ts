@@ -1,0 +1,62 @@
+import type { ExitReason } from '@ipilab/events';
+import { EEVDF_POLICY } from './sched/eevdf-policy';
+import type { HostSchedulerPolicy } from './sched/host-scheduler';
+
+/**
+ * `kvm`: VMs run under KVM (exits, the host scheduler, halt polling, posted interrupts).
+ * `bare-metal`: no hypervisor at all: one VM whose vCPUs are the machine's CPUs, for the
+ * "what does virtualization cost" baseline (bare-metal.ts).
+ */
+export type HypervisorMode = 'kvm' | 'bare-metal';
+export const HYPERVISOR_MODES: readonly HypervisorMode[] = ['kvm', 'bare-metal'];
+
+export interface HypervisorConfig {
+  /** KVM, or the same host with no hypervisor (the native baseline). */
+  readonly mode: HypervisorMode;
+  /** Receive-side posted interrupts (Intel APICv / AMD AVIC): running targets take IPIs without an exit, EOI is virtualized. */
+  readonly postedInterrupts: boolean;
+  /** Put a vCPU that receives an interrupt at the head of its pCPU's run queue and preempt the current one. */
+  readonly boostIpiTargets: boolean;
+  /** Servers of the shared hypervisor service; Infinity: exits never queue. */
+  readonly serviceCapacity: number;
+  /** Exit reasons whose handling holds the shared service. */
+  readonly serviceReasons: readonly ExitReason[];
+  /** The host's scheduling policy for vCPU threads (`eevdf`, `cfs`, `fifo` or a plugin's). */
+  readonly hostScheduler: HostSchedulerPolicy;
+  /** Host scheduler tick rate (CONFIG_HZ). */
+  readonly hz: number;
+  /** Unpinned vCPU threads move between the pCPUs they may use (wake-up placement and load balancing). */
+  readonly migrate: boolean;
+  /** Time slice of the legacy `fifo` policy. */
+  readonly timeSliceNs: number;
+  /**
+   * KVM halt polling (virt/kvm/kvm_main.c): a halted vCPU spins on its pCPU for its own window
+   * before blocking; the window grows (x grow, from growStartNs) after a short block and shrinks
+   * (/ shrink, or to 0 when shrink is 0) after a block longer than maxNs. maxNs 0 disables it.
+   */
+  readonly haltPoll: HaltPollConfig;
+}
+
+export interface HaltPollConfig {
+  readonly maxNs: number;
+  readonly grow: number;
+  readonly growStartNs: number;
+  readonly shrink: number;
+}
+
+export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
+  mode: 'kvm',
+  postedInterrupts: true,
+  boostIpiTargets: false,
+  serviceCapacity: Infinity,
+  serviceReasons: ['apic-write', 'hypercall', 'incomplete-ipi', 'io'],
+  hostScheduler: EEVDF_POLICY,
+  // CONFIG_HZ=1000: Ubuntu's and Fedora's x86-64 kernels (RHEL's is 1000 too); Debian's is 250.
+  hz: 1000,
+  migrate: true,
+  // fifo only: CFS gives each of two runnable tasks half of its 6 ms scheduling latency (estimate; kernel default sysctl_sched_latency).
+  timeSliceNs: 3_000_000,
+  // KVM_HALT_POLL_NS_DEFAULT (x86) 200000, halt_poll_ns_grow 2, halt_poll_ns_grow_start 10000;
+  // halt_poll_ns_shrink was 0 in 4.x kernels (reset to 0), 2 in current ones.
+  haltPoll: { maxNs: 200_000, grow: 2, growStartNs: 10_000, shrink: 0 },
+};

@@ -1,0 +1,149 @@
+import type { Simulation } from '@ipilab/core';
+import type { Costs } from '@ipilab/calibration';
+import type { HostTopology } from '@ipilab/host';
+import type { Vcpu } from '@ipilab/vcpu';
+import type { HypervisorConfig } from './config';
+import type { Hypervisor } from './hypervisor';
+import { Balancer } from './migration';
+import { PcpuRunner } from './pcpu-runner';
+import { VcpuPlacement } from './placement';
+import { HostThread, type HostSchedulerPolicy } from './sched/host-scheduler';
+import { SmtContention } from './smt';
+import type { VmSpec } from './vm';
+
+/**
+ * How the host shares its pCPUs among vCPU threads: a run queue and a runner per pCPU (the
+ * policy's, pcpu-runner.ts), one host thread per vCPU, where threads may run (placement.ts),
+ * how they move (migration.ts), what SMT siblings cost each other (smt.ts), and who held each
+ * pCPU for how long. The hypervisor owns one and hands it vCPUs; the delivery and halt paths
+ * ask it to wake threads.
+ */
+export class HostScheduling {
+  readonly runners: PcpuRunner[];
+  /** One host thread per vCPU, by `Vcpu.hostId`. */
+  readonly threads: HostThread[] = [];
+  /** SMT contention between sibling threads; null on a host without it. */
+  readonly smt: SmtContention | null;
+  /** Moves unpinned threads between pCPUs; null when `migrate` is off (or on bare metal). */
+  readonly balancer: Balancer | null;
+  private readonly placement: VcpuPlacement;
+  /** ns each VM's threads held each pCPU: occupancy[vm][pcpu]; and each pCPU's idle ns. */
+  private occupancy: Float64Array[] = [];
+  private readonly idleNs: Float64Array;
+  private queuedThreads = 0;
+  private balanceArmed = false;
+  private readonly onBalance = (): void => this.balance();
+
+  constructor(
+    hv: Hypervisor,
+    private readonly sim: Simulation,
+    topology: HostTopology,
+    costs: Costs,
+    private readonly config: HypervisorConfig,
+    bareMetal: boolean,
+  ) {
+    const n = topology.size;
+    const tickNs = 1e9 / config.hz;
+    this.runners = topology.pcpus.map(
+      (p) =>
+        new PcpuRunner(
+          hv,
+          p.id,
+          // skew_tick: each pCPU's tick is offset by half a period times pCPU / nr_cpus (kernel/time/tick-sched.c).
+          config.hostScheduler.createRunqueue({ pcpu: p.id, nrCpus: n, hz: config.hz, tickPhaseNs: Math.floor(((tickNs / 2) * p.id) / n), timeSliceNs: config.timeSliceNs }),
+        ),
+    );
+    this.placement = new VcpuPlacement(topology);
+    this.idleNs = new Float64Array(n);
+    // On bare metal every CPU runs its own code: there is no vCPU thread to move.
+    this.balancer = config.migrate && !bareMetal ? new Balancer(hv, this.runners, topology) : null;
+    // SMT contention is the core's, not the hypervisor's: it applies on bare metal too.
+    const smt = new SmtContention(topology, this.runners, costs.smtCoreThroughput, costs.smtPauseShare);
+    this.smt = smt.active ? smt : null;
+  }
+
+  get policy(): HostSchedulerPolicy {
+    return this.config.hostScheduler;
+  }
+
+  /** The pCPUs each vCPU of a new VM may run on (validated against the host; errors name `field`). */
+  place(field: string, spec: VmSpec): readonly (readonly number[])[] {
+    return this.placement.place(field, spec);
+  }
+
+  /** Gives each vCPU of a new VM (index `vm`) its host thread, and the VM its occupancy row. */
+  adopt(vcpus: readonly Vcpu[], weight: number, allowed: readonly (readonly number[])[], pinned: boolean): void {
+    const smt = this.smt;
+    for (const v of vcpus) {
+      if (smt !== null) v.onActivity = (x) => smt.activity(x);
+      v.hostId = this.threads.length;
+      this.threads.push(new HostThread(v.hostId, v, weight, allowed[v.index]!, pinned));
+    }
+    this.occupancy.push(new Float64Array(this.runners.length));
+  }
+
+  /** Puts every thread on a run queue; the first on each pCPU enters the guest at once. */
+  start(): void {
+    for (const t of this.threads) {
+      t.vcpu.setState('preempted');
+      this.runners[this.balancer === null ? t.vcpu.pcpu : this.balancer.selectWakeCpu(t)]!.wake(t, 0, 'initial');
+    }
+  }
+
+  /**
+   * A blocked vCPU thread is woken (try_to_wake_up): onto the pCPU the balancer picks, after
+   * the host's wake-up latency and, if it moved, the migration. Does nothing if it is already
+   * queued or running.
+   */
+  wakeBlocked(v: Vcpu, latencyNs: number, migrationNs: number): boolean {
+    const t = this.threads[v.hostId]!;
+    if (t.queued || this.runners[v.pcpu]!.current === v) return false;
+    const dst = this.balancer === null ? v.pcpu : this.balancer.selectWakeCpu(t);
+    const moved = t.lastPcpu >= 0 && dst !== t.lastPcpu;
+    this.runners[dst]!.wake(t, latencyNs + (moved ? migrationNs : 0), 'wakeup');
+    return true;
+  }
+
+  /** A thread started or stopped waiting on some run queue: keeps the periodic balance armed while any waits. */
+  noteQueued(t: HostThread, queued: boolean): void {
+    if (t.queued === queued) return;
+    t.queued = queued;
+    this.queuedThreads += queued ? 1 : -1;
+    if (queued && !this.balanceArmed && this.balancer !== null) this.armBalance();
+  }
+
+  private armBalance(): void {
+    this.balanceArmed = true;
+    const period = Math.round(1e9 / this.config.hz);
+    this.sim.schedule(period - (this.sim.now % period), this.onBalance);
+  }
+
+  private balance(): void {
+    this.balanceArmed = false;
+    if (this.queuedThreads === 0) return;
+    this.balancer!.rebalance(this.sim.now);
+    if (this.queuedThreads > 0) this.armBalance();
+  }
+
+  /** pCPU runners report who held them (vm -1: nobody, the pCPU was idle). */
+  addOccupancy(vm: number, pcpu: number, ns: number): void {
+    if (vm < 0) this.idleNs[pcpu]! += ns;
+    else this.occupancy[vm]![pcpu]! += ns;
+  }
+
+  idleNsByPcpu(): Float64Array {
+    for (const r of this.runners) r.flushOccupancy();
+    return this.idleNs;
+  }
+
+  occupancyByVm(): readonly Float64Array[] {
+    for (const r of this.runners) r.flushOccupancy();
+    return this.occupancy;
+  }
+
+  resetOccupancy(): void {
+    for (const r of this.runners) r.flushOccupancy();
+    this.occupancy = this.occupancy.map((o) => new Float64Array(o.length));
+    this.idleNs.fill(0);
+  }
+}
