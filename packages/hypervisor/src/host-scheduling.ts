@@ -104,6 +104,11 @@ export class HostScheduling {
     return true;
   }
 
+  /** Whether any thread waits on any run queue (no balance can move anything while none does). */
+  get anyQueued(): boolean {
+    return this.queuedThreads > 0;
+  }
+
   /** A thread started or stopped waiting on some run queue: keeps the periodic balance armed while any waits. */
   noteQueued(t: HostThread, queued: boolean): void {
     if (t.queued === queued) return;

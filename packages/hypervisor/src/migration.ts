@@ -69,7 +69,7 @@ export class Balancer {
 
   /** newidle_balance for a pCPU that just went idle. */
   newIdle(r: PcpuRunner): void {
-    if (r.avgIdleNs < MIGRATION_COST_NS) return;
+    if (r.avgIdleNs < MIGRATION_COST_NS || !this.hv.scheduling.anyQueued) return;
     for (let level = 0; level < LEVELS; level++) {
       if (this.pullOne(r, level, 1)) return;
     }
