@@ -4,6 +4,8 @@ import type { Hypervisor } from './hypervisor';
 import type { EnqueueReason, HostRunqueue, HostThread } from './sched/host-scheduler';
 
 const NO_EVENT = -1 as EventHandle;
+/** Entry tokens are compared modulo this (a switch-in completes within far fewer entries). */
+const TOKEN_SPAN = 2 ** 32;
 
 /**
  * sysctl_sched_migration_cost, 0.5 ms (kernel/sched/fair.c): a pCPU that has been idle for less
@@ -30,6 +32,7 @@ export class PcpuRunner {
   private occVm = -1;
   private occSince = 0;
   private readonly onTick = (): void => this.tick();
+  private readonly onSwitchedIn = (packed: number): void => this.switchedIn(packed);
 
   constructor(
     private readonly hv: Hypervisor,
@@ -169,12 +172,16 @@ export class PcpuRunner {
     v.pcpu = this.pcpu;
     if (this.hv.smt !== null) v.setSpeed(this.hv.smt.speedOn(this.pcpu));
     t.lastPcpu = this.pcpu;
-    const token = v.entryToken;
-    this.hv.sim.schedule(latency, () => {
-      if (this.current !== v || v.entryToken !== token || v.state === 'in-guest') return;
-      this.hv.reenter(v);
-      this.armTick();
-    });
+    // The switch-in completes after `latency` unless the vCPU was switched out (or entered) meanwhile:
+    // the event carries its thread and entry token, packed in one number (no closure per switch).
+    this.hv.sim.schedule(latency, this.onSwitchedIn, v.hostId * TOKEN_SPAN + (v.entryToken % TOKEN_SPAN));
+  }
+
+  private switchedIn(packed: number): void {
+    const v = this.current;
+    if (v === null || v.hostId !== Math.floor(packed / TOKEN_SPAN) || v.entryToken % TOKEN_SPAN !== packed % TOKEN_SPAN || v.state === 'in-guest') return;
+    this.hv.reenter(v);
+    this.armTick();
   }
 
   private occupy(vm: number): void {

@@ -44,10 +44,12 @@ export class Vcpu {
   readonly apic = new VirtualApic();
   readonly ref: VcpuRef;
   /**
-   * Hypervisor hook: what the vCPU does on its hardware thread may have changed between real
-   * work and a PAUSE loop (a guest spin, KVM halt polling), or it stopped running.
+   * Hypervisor hook: what the vCPU does on its hardware thread changed between real work (guest
+   * code, host exit handling) and a PAUSE loop (a guest spin, KVM halt polling): `pausing` flipped.
    */
   onActivity: ((vcpu: Vcpu) => void) | null = null;
+  /** `pausing` as last reported to `onActivity`. */
+  private reportedPausing = false;
   /** Guest-kernel hook, called when the work stack empties in guest mode (typically: HLT). */
   onIdle: (vcpu: Vcpu) => void = () => undefined;
   /** Time of the last state change, and accumulated ns per state (for ledgers). */
@@ -100,7 +102,7 @@ export class Vcpu {
     this.args[this.depth] = arg;
     this.depth++;
     this.resume();
-    if (this.onActivity !== null) this.onActivity(this);
+    if (this.onActivity !== null) this.reportActivity();
   }
 
   /**
@@ -121,7 +123,7 @@ export class Vcpu {
     this.suspend();
     this.remaining[level] = 0;
     this.resume();
-    if (this.onActivity !== null) this.onActivity(this);
+    if (this.onActivity !== null) this.reportActivity();
   }
 
   /**
@@ -177,8 +179,15 @@ export class Vcpu {
     this.timeIn[from] += now - this.since;
     this.since = now;
     this.state = to;
-    if (this.onActivity !== null) this.onActivity(this);
+    if (this.onActivity !== null) this.reportActivity();
     if (this.sink.wants['vcpu-state']) this.sink.emit({ type: 'vcpu-state', t: now, vcpu: this.ref, from, to, pcpu: this.pcpu });
+  }
+
+  private reportActivity(): void {
+    const p = this.pausing;
+    if (p === this.reportedPausing) return;
+    this.reportedPausing = p;
+    this.onActivity!(this);
   }
 
   private resume(): void {
@@ -206,7 +215,7 @@ export class Vcpu {
     this.dones[top] = undefined;
     this.args[top] = undefined;
     done(arg);
-    if (this.onActivity !== null) this.onActivity(this);
+    if (this.onActivity !== null) this.reportActivity();
     if (this.state !== 'in-guest' || this.completion !== NO_EVENT) return;
     if (this.depth > 0) this.resume();
     else this.onIdle(this);
