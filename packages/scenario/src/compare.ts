@@ -1,8 +1,10 @@
 import { loadScenario, parseValueList } from './load';
+import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { runWithSlowdown } from './slowdown';
 import { estimate, type Estimate } from './statistics';
 
-export interface VariantFigure {
+/** `ranOn` and `pcpusUsed` (RanOnSummary): where the VM's vCPU threads ran, over the replications. */
+export interface VariantFigure extends RanOnSummary {
   readonly figure: string;
   readonly higherIsBetter: boolean;
   readonly estimate: Estimate;
@@ -69,6 +71,7 @@ export function compareScenario(file: string, sets: readonly string[], vary: str
           ratio: estimate(values.map((x, k) => x / baseValues[k]!)),
           ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
           ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: estimate(native as number[]) } : {}),
+          ...summarizeRanOn(runs.map((r) => r.vms[name]!.ranOn)),
         };
       }
       return { value: v.value, vms };

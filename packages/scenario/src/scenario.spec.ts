@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import fc from 'fast-check';
-import { compareScenario, estimate, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, closeSweepWorkers, sweepScenario, toJsonValue, total } from './index';
+import { compareScenario, estimate, summarizeRanOn, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, closeSweepWorkers, sweepScenario, toJsonValue, total } from './index';
 
 const FIX = join(__dirname, '..', 'test', 'fixtures');
 const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
@@ -175,6 +175,39 @@ describe('comparisons', () => {
     expect(c.variants[1]!.vms['churn']!.estimate.n).toBe(2);
   });
 
+  it('summarizes where a VM ran over replications: mean ns per pCPU and socket (absent as 0, numeric order), pCPUs used per run', () => {
+    const s = summarizeRanOn([
+      { pcpuNs: { '9': 30, '10': 10 }, socketNs: { '0': 30, '1': 10 } },
+      { pcpuNs: { '2': 40 }, socketNs: { '0': 40 } },
+    ]);
+    expect(s.ranOn).toEqual({ pcpuNs: { '2': 20, '9': 15, '10': 5 }, socketNs: { '0': 35, '1': 5 } });
+    expect(Object.keys(s.ranOn.pcpuNs)).toEqual(['2', '9', '10']);
+    expect(s.pcpusUsed.mean).toBe(1.5);
+    expect(s.pcpusUsed.n).toBe(2);
+  });
+
+  it('says where each VM ran in every variant: the mean of its replications\' ranOn, and the pCPUs each used', () => {
+    // Shared placement on two sockets, overcommitted: each VM's threads hold pCPUs of both sockets.
+    const vm = (name: string) => ({ name, vcpus: 12, placement: 'shared', workload: { kind: 'compute' } });
+    const f = file({ host: { sockets: 2, coresPerSocket: 4, threadsPerCore: 2, ghz: 2.5 }, vms: [vm('a'), vm('b')], run: { duration: '2ms', replications: 2 } });
+    const c = compareScenario(f, [], 'hypervisor.backend=trap,pv');
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    for (const v of c.variants) {
+      const runs = c.seeds.map((seed) => runWithSlowdown(loadScenario(f, [`hypervisor.backend=${String(v.value)}`]), seed));
+      for (const [name, fig] of Object.entries(v.vms)) {
+        const each = runs.map((r) => r.vms[name]!.ranOn);
+        for (const key of ['pcpuNs', 'socketNs'] as const) {
+          const ids = [...new Set(each.flatMap((r) => Object.keys(r[key])))].sort((x, y) => Number(x) - Number(y));
+          expect(Object.keys(fig.ranOn[key])).toEqual(ids);
+          for (const id of ids) expect(fig.ranOn[key][id]).toBeCloseTo(mean(each.map((r) => r[key][id] ?? 0)), 6);
+        }
+        expect(fig.pcpusUsed.mean).toBe(mean(each.map((r) => Object.keys(r.pcpuNs).length)));
+        expect(fig.pcpusUsed.n).toBe(2);
+      }
+    }
+    expect(Object.keys(c.variants[0]!.vms['a']!.ranOn.socketNs)).toEqual(['0', '1']);
+  });
+
   it('a malformed --vary is refused', () => {
     expect(errorOf(() => compareScenario(small, [], 'hypervisor.backend'))).toContain('--vary hypervisor.backend: expected path=v1,v2,...');
   });
@@ -210,6 +243,20 @@ describe('sweep scheduling', () => {
     expect(started).toEqual([`8/${seed}`, `8/${seed + 1}`, `4/${seed}`, `4/${seed + 1}`, `2/${seed}`, `2/${seed + 1}`]);
     expect(most).toBe(2);
     expect(out.points.map((p) => p.params['vms[0].vcpus'])).toEqual(['2', '8', '4']);
+  });
+
+  it('says where each VM ran at every point: its ranOn from the worker runs, and the pCPUs it used', async () => {
+    const out = await sweepScenario(small, ['run.replications=2'], ['vms[0].vcpus=2,4'], { workers: 2 });
+    for (const p of out.points) {
+      const runs = out.seeds.map((seed) => runWithSlowdown(loadScenario(small, [`vms[0].vcpus=${p.params['vms[0].vcpus']}`]), seed));
+      for (const [name, v] of Object.entries(p.vms)) {
+        // The small host pins each vCPU to its own pCPU: every replication ran on the same ones.
+        expect(runs[1]!.vms[name]!.ranOn).toEqual(runs[0]!.vms[name]!.ranOn);
+        expect(v.ranOn).toEqual(runs[0]!.vms[name]!.ranOn);
+      }
+    }
+    expect(out.points.map((p) => p.vms['churn']!.pcpusUsed.mean)).toEqual([2, 4]);
+    expect(out.points.map((p) => p.vms['victim']!.pcpusUsed.mean)).toEqual([2, 2]);
   });
 
   it('a second sweep on the kept worker threads gives exactly the first one\'s output, and after closeSweepWorkers too', async () => {

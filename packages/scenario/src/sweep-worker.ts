@@ -1,5 +1,6 @@
 import { serialFraction } from '@ipilab/accounting';
 import type { LoadedScenario } from './load';
+import type { RanOn } from './ran-on';
 import { runWithSlowdown } from './slowdown';
 
 export interface SweepTask {
@@ -14,7 +15,7 @@ export interface SweepTaskResult {
   readonly seed: number;
   readonly error?: string;
   readonly events?: number;
-  readonly vms?: Record<string, { figure: string; value: number; higherIsBetter: boolean; serialFraction: number; slowdownVsAlone?: number; slowdownVsBareMetal?: number }>;
+  readonly vms?: Record<string, { figure: string; value: number; higherIsBetter: boolean; serialFraction: number; slowdownVsAlone?: number; slowdownVsBareMetal?: number; ranOn: RanOn }>;
 }
 
 /** One sweep run, in a worker thread: small results back, never the whole output. */
@@ -30,6 +31,7 @@ export default function runSweepTask(t: SweepTask): SweepTaskResult {
       serialFraction: serialFraction(l),
       ...(v.slowdownVsAlone === undefined ? {} : { slowdownVsAlone: v.slowdownVsAlone }),
       ...(v.slowdownVsBareMetal === undefined ? {} : { slowdownVsBareMetal: v.slowdownVsBareMetal }),
+      ranOn: v.ranOn,
     };
   }
   return { point: t.point, seed: t.seed, vms, events: out.events };

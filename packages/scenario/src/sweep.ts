@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { ScenarioError } from './errors';
 import { loadScenario, parseValueList } from './load';
+import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { estimate, type Estimate } from './statistics';
 import type { Scenario } from './schema';
 import type { SweepTask, SweepTaskResult } from './sweep-worker';
@@ -16,7 +17,8 @@ export interface GridAxis {
 export interface SweepPoint {
   /** This point's value for each grid path. */
   readonly params: Record<string, string>;
-  readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; serialFraction: Estimate; slowdownVsAlone?: Estimate; slowdownVsBareMetal?: Estimate }>;
+  /** Per VM; `ranOn` and `pcpusUsed` (RanOnSummary) say where its vCPU threads ran, over the replications. */
+  readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; serialFraction: Estimate; slowdownVsAlone?: Estimate; slowdownVsBareMetal?: Estimate } & RanOnSummary>;
   /** Replications that failed, with the seed and the message; the others still count. */
   readonly errors: { seed: number; message: string }[];
 }
@@ -171,6 +173,7 @@ export async function sweepScenario(file: string, sets: readonly string[], grids
           serialFraction: estimate(rs.map((r) => r.serialFraction)),
           ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
           ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: estimate(native as number[]) } : {}),
+          ...summarizeRanOn(rs.map((r) => r.ranOn)),
         };
       }
       return { params, vms, errors: mine.filter((r) => r.error !== undefined).map((r) => ({ seed: r.seed, message: r.error! })) };
