@@ -80,8 +80,24 @@ describe('ipilab', () => {
     const f = join(mkdtempSync(join(tmpdir(), 'ipilab-html-')), 'r.html');
     expect((await cli('run', small, '--html', f)).code).toBe(EXIT.ok);
     const html = readFileSync(f, 'utf8');
-    expect((html.match(/<figure class="chart"/g) ?? []).length).toBe(3);
+    expect((html.match(/<figure class="chart"/g) ?? []).length).toBe(4);
+    expect(html).toContain('data-title="Where the vCPUs ran"');
     expect(html).not.toMatch(/<script/i);
+  });
+
+  it('run --html groups the heat map\'s pCPUs by the scenario\'s sockets, explicit host fields over the preset', async () => {
+    // small-1s-8t with a second socket: pCPUs 0-3 and 8-11 are socket 0, 4-7 and 12-15 socket 1 (Linux numbering).
+    const f = join(mkdtempSync(join(tmpdir(), 'ipilab-html-')), 'r.html');
+    const r = await cli('run', small, '--set', 'host.sockets=2', '--html', f);
+    expect(r.code).toBe(EXIT.ok);
+    const html = readFileSync(f, 'utf8');
+    const heat = html.slice(html.indexOf('data-title="Where the vCPUs ran"'));
+    expect(heat).toContain('>socket 0</text>');
+    expect(heat).toContain('>socket 1</text>');
+    expect(heat).toContain('victim on pCPU 4 (socket 1): ');
+    expect(heat).toContain('churn on pCPU 3 (socket 0): ');
+    expect(heat).toContain('churn on pCPU 12 (socket 1): never held');
+    expect(heat).toContain('<tr><td>victim</td><td>2</td><td>4.000</td><td>0.0 %</td><td>100.0 %</td></tr>');
   });
 
   it('compare prints each variant with its ratio and interval', async () => {
@@ -92,6 +108,7 @@ describe('ipilab', () => {
     const j = JSON.parse((await cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', '--json')).out);
     expect(j.variants.map((v: { value: string }) => v.value)).toEqual(['trap', 'pv']);
   });
+
 
   it('trace writes a trace-event JSON file; a bad --from is a usage error', async () => {
     const f = join(mkdtempSync(join(tmpdir(), 'ipilab-trace-')), 't.json');
@@ -117,6 +134,7 @@ describe('ipilab', () => {
     expect(csv[0]).toBe('vms[0].vcpus,vm,figure,mean,ci95Low,ci95High,n,serialFraction,slowdownVsAlone,errors,slowdownVsBareMetal');
     expect(csv.length).toBe(1 + 2 * 2);
   }, 60_000);
+
 
   it('a failed sweep point is reported with its parameters and the finished ones are kept', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-sweep-')), 'out');

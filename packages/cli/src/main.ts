@@ -6,6 +6,7 @@ import { SingleBar } from 'cli-progress';
 import { KernelError } from '@ipilab/core';
 import { ScenarioError } from '@ipilab/scenario';
 import { compareTable, runCsv, runTables, sweepTable } from './format';
+import { scenarioHost } from './host-layout';
 import { presetsText } from './presets';
 
 /** Exit codes: 0 success, 1 the run failed, 2 usage or scenario error. */
@@ -55,8 +56,9 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .action(async (file: string, o: { set: string[]; json?: boolean; csv?: boolean; out?: string; html?: string }) => {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
-      const result = s.runWithSlowdown(s.loadScenario(file, o.set));
-      if (o.html !== undefined) writeFileAtomic(o.html, await report().runReportHtml(result));
+      const loaded = s.loadScenario(file, o.set);
+      const result = s.runWithSlowdown(loaded);
+      if (o.html !== undefined) writeFileAtomic(o.html, await report().runReportHtml(result, scenarioHost(loaded.scenario)));
       const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
       if (o.out !== undefined) writeOutputs(o.out, { 'run.json': json, 'run.csv': runCsv(result) });
       out(o.json === true ? json : o.csv === true ? runCsv(result) : runTables(result));

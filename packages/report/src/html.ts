@@ -11,7 +11,7 @@ export interface Chart {
 const STYLE = `body{font:14px/1.45 Helvetica,Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}table{border-collapse:collapse;margin:.5rem 0 1rem}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-figure.chart{margin:1rem 0 2rem}figure.chart figcaption{color:#555;font-size:.9rem;max-width:800px}.meta{color:#555}`;
+figure.chart{margin:1rem 0 2rem;overflow-x:auto}figure.chart figcaption{color:#555;font-size:.9rem;max-width:800px}.meta{color:#555}`;
 
 /** One self-contained page: inline CSS, inline SVG charts, no scripts, nothing fetched. */
 export function page(title: string, meta: string, sections: readonly string[]): string {

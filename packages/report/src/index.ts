@@ -1,2 +1,3 @@
 export { runReportHtml, compareReportHtml, sweepReportHtml } from './reports';
-export { renderSvg } from './render';
+export { renderSvg, type RenderOptions } from './render';
+export { type HostLayout } from './ran-on';

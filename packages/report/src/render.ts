@@ -7,14 +7,32 @@ function load(): { vega: typeof import('vega'); vl: typeof import('vega-lite') }
   return engines;
 }
 
+export interface RenderOptions {
+  /**
+   * Give each rect mark a `<title>` from its description (vega writes it as `aria-label`), so a
+   * browser shows it as a tooltip: the page has no scripts for vega's own tooltip handler.
+   */
+  readonly tooltips?: boolean;
+}
+
 /** Compiles a vega-lite spec and renders it to an SVG string, headless, with no browser. */
-export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+export async function renderSvg(spec: TopLevelSpec, options: RenderOptions = {}): Promise<string> {
   const { vega, vl } = load();
   const compiled = vl.compile({ ...spec, config: { font: 'Helvetica, Arial, sans-serif', ...(spec.config ?? {}) } } as TopLevelSpec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
-    return await view.toSVG();
+    const svg = await view.toSVG();
+    return options.tooltips === true ? withTitles(svg) : svg;
   } finally {
     view.finalize();
   }
+}
+
+/** `<path aria-label="x" … aria-roledescription="rect mark" …/>` gets `<title>x</title>` (already escaped by vega). */
+function withTitles(svg: string): string {
+  return svg.replace(/<path\b([^>]*?)\/>/g, (whole, attrs: string) => {
+    if (!attrs.includes('aria-roledescription="rect mark"')) return whole;
+    const label = /\baria-label="([^"]*)"/.exec(attrs)?.[1];
+    return label === undefined ? whole : `<path${attrs}><title>${label}</title></path>`;
+  });
 }

@@ -1,6 +1,7 @@
 import { total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 import type { TopLevelSpec } from 'vega-lite';
-import { figure, num, page, table, type Chart } from './html';
+import { esc, figure, num, page, table, type Chart } from './html';
+import { ranOnCells, ranOnHeatMapSpec, socketsOf, type HostLayout } from './ran-on';
 import { renderSvg } from './render';
 
 const CATEGORIES = ['guest', 'handlingInterrupts', 'shootdownWait', 'exits', 'serviceQueued', 'hostOther', 'preempted', 'halted', 'offline'] as const;
@@ -70,11 +71,40 @@ function latencyChart(out: RunOutput): Promise<Chart> | undefined {
   });
 }
 
-/** A self-contained HTML report of one run. */
-export async function runReportHtml(out: RunOutput): Promise<string> {
+/**
+ * Where the vCPUs ran: the VM x pCPU heat map (by socket with a host layout), then each VM's
+ * share per socket. Nothing when no VM held a pCPU after the warm-up.
+ */
+async function ranOnSection(out: RunOutput, host: HostLayout | undefined): Promise<string[]> {
+  const cells = ranOnCells(out, host);
+  if (!cells.some((c) => c.ns > 0)) return [];
+  const grouped = host === undefined ? 'The host layout was not given, so pCPUs are not grouped by socket.' : 'One panel per socket.';
+  const c: Chart = {
+    title: 'Where the vCPUs ran',
+    caption: `Row = VM, column = pCPU; colour = ms the VM's vCPU threads held the pCPU after the warm-up (switch-in included), grey = never. ${grouped} Hover a cell for the VM's part of the pCPU's VM time and the pCPU's part of the VM's.`,
+    svg: await renderSvg(ranOnHeatMapSpec(cells), { tooltips: true }),
+  };
+  const sockets = socketsOf(out, host);
+  const rows = Object.entries(out.vms).map(([name, v]) => {
+    const ns = Object.values(v.ranOn.pcpuNs).reduce((a, b) => a + b, 0);
+    return [name, Object.keys(v.ranOn.pcpuNs).length, (ns / 1e6).toFixed(3), ...sockets.map((s) => (ns > 0 ? `${((100 * (v.ranOn.socketNs[String(s)] ?? 0)) / ns).toFixed(1)} %` : '-'))];
+  });
+  return [
+    figure(c),
+    `<h3>${esc('Share of each VM\'s pCPU time per socket')}</h3>`,
+    table(['VM', 'pCPUs held', 'ms held', ...sockets.map((s) => `socket ${s}`)], rows),
+  ];
+}
+
+/**
+ * A self-contained HTML report of one run. `host` says which socket each pCPU is on (a
+ * HostTopology will do); without it the heat map cannot group pCPUs by socket.
+ */
+export async function runReportHtml(out: RunOutput, host?: HostLayout): Promise<string> {
   const charts = [await ledgerChart(out), await interferenceChart(out)];
   const lat = latencyChart(out);
   if (lat !== undefined) charts.push(await lat);
+  const ranOn = await ranOnSection(out, host);
   const rows = Object.entries(out.vms).map(([name, v]) => [
     name,
     v.primary.key,
@@ -88,6 +118,7 @@ export async function runReportHtml(out: RunOutput): Promise<string> {
   return page(`ipilab run: ${out.scenario}`, `seed ${out.seed}, ${(out.simulatedNs / 1e6).toFixed(3)} ms simulated, ${out.events} events`, [
     table(['VM', 'figure of merit', 'value', 'slowdown vs alone', 'slowdown vs bare metal', 'IPIs sent', 'exits', 'shootdowns'], rows),
     ...charts.map(figure),
+    ...ranOn,
   ]);
 }
 
