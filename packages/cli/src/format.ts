@@ -53,9 +53,24 @@ export function ranOnText(r: RunOutput['vms'][string]['ranOn']): string {
     ranges.push(i === j ? String(ids[i]) : `${ids[i]}-${ids[j]}`);
     i = j + 1;
   }
+  return `${ranges.join(',')} (${socketShares(r)})`;
+}
+
+/** "s0 62%, s1 38%": a VM's share of its pCPU time on each socket. */
+function socketShares(r: RunOutput['vms'][string]['ranOn']): string {
   const sum = Object.values(r.socketNs).reduce((a, b) => a + b, 0);
-  const sockets = Object.entries(r.socketNs).map(([s, ns]) => `s${s} ${Math.round((100 * ns) / sum)}%`).join(', ');
-  return `${ranges.join(',')} (${sockets})`;
+  return Object.entries(r.socketNs).map(([s, ns]) => `s${s} ${Math.round((100 * ns) / sum)}%`).join(', ');
+}
+
+/**
+ * "8 pCPUs (s0 62%, s1 38%)": where a VM ran over the replications of a compare variant or a
+ * sweep point — distinct pCPUs per run (mean) and its share per socket — so a row shows whether
+ * a change moved the VM across sockets or spread it over more pCPUs.
+ */
+export function ranOnSummary(f: Pick<CompareOutput['variants'][number]['vms'][string], 'ranOn' | 'pcpusUsed'>): string {
+  if (Object.keys(f.ranOn.pcpuNs).length === 0) return '-';
+  const n = f.pcpusUsed.mean;
+  return `${Number.isInteger(n) ? n : n.toFixed(1)} pCPUs (${socketShares(f.ranOn)})`;
 }
 
 const ci = (e: { mean: number; ci95: readonly [number, number]; n: number }): string =>
@@ -63,7 +78,7 @@ const ci = (e: { mean: number; ci95: readonly [number, number]; n: number }): st
 
 /** The terminal view of a comparison: per VM, each variant's figure, ratio to the first, slowdown. */
 export function compareTable(out: CompareOutput): string {
-  const table = new Table({ head: ['VM', 'figure', out.vary, 'mean [95% CI]', 'ratio to first [95% CI]', 'slowdown vs alone', 'slowdown vs bare metal'], style });
+  const table = new Table({ head: ['VM', 'figure', out.vary, 'mean [95% CI]', 'ratio to first [95% CI]', 'slowdown vs alone', 'slowdown vs bare metal', 'ran on: pCPUs (socket share)'], style });
   const names = Object.keys(out.variants[0]!.vms);
   for (const name of names) {
     for (const v of out.variants) {
@@ -77,6 +92,7 @@ export function compareTable(out: CompareOutput): string {
         ci(f.ratio),
         f.slowdownVsAlone === undefined ? '-' : `${ci(f.slowdownVsAlone)}x`,
         f.slowdownVsBareMetal === undefined ? '-' : `${ci(f.slowdownVsBareMetal)}x`,
+        ranOnSummary(f),
       ]);
     }
   }
@@ -116,10 +132,10 @@ export function runCsv(out: RunOutput): string {
 /** The terminal view of a sweep: a row per point and VM. */
 export function sweepTable(out: SweepOutput): string {
   const paths = out.grid.map((a) => a.path);
-  const table = new Table({ head: [...paths, 'VM', 'figure', 'mean [95% CI]', 'serial fraction', 'slowdown vs alone', 'slowdown vs bare metal', 'failed runs'], style });
+  const table = new Table({ head: [...paths, 'VM', 'figure', 'mean [95% CI]', 'serial fraction', 'slowdown vs alone', 'slowdown vs bare metal', 'ran on: pCPUs (socket share)', 'failed runs'], style });
   for (const p of out.points) {
     const names = Object.keys(p.vms);
-    if (names.length === 0) table.push([...paths.map((k) => p.params[k]!), '-', '-', '-', '-', '-', '-', String(p.errors.length)]);
+    if (names.length === 0) table.push([...paths.map((k) => p.params[k]!), '-', '-', '-', '-', '-', '-', '-', String(p.errors.length)]);
     for (const name of names) {
       const v = p.vms[name]!;
       table.push([
@@ -130,6 +146,7 @@ export function sweepTable(out: SweepOutput): string {
         fmt(v.serialFraction.mean),
         v.slowdownVsAlone === undefined ? '-' : `${ci(v.slowdownVsAlone)}x`,
         v.slowdownVsBareMetal === undefined ? '-' : `${ci(v.slowdownVsBareMetal)}x`,
+        ranOnSummary(v),
         String(p.errors.length),
       ]);
     }

@@ -109,6 +109,22 @@ describe('ipilab', () => {
     expect(j.variants.map((v: { value: string }) => v.value)).toEqual(['trap', 'pv']);
   });
 
+  it('compare says where each VM ran: pCPUs and socket share in the table, ranOn and pcpusUsed in --json', async () => {
+    const r = await cli('compare', small, '--vary', 'vms[0].vcpus=2,4');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out).toContain('ran on: pCPUs (socket share)');
+    expect(r.out).toMatch(/churn .*│ 2 +│.*│ 2 pCPUs \(s0 100%\) +│/);
+    expect(r.out).toMatch(/churn .*│ 4 +│.*│ 4 pCPUs \(s0 100%\) +│/);
+    const j = JSON.parse((await cli('compare', small, '--vary', 'vms[0].vcpus=2,4', '--json')).out);
+    for (const [i, vcpus] of ['2', '4'].entries()) {
+      const run = runOutputSchema.parse(JSON.parse((await cli('run', small, '--json', '--set', `vms[0].vcpus=${vcpus}`)).out));
+      for (const name of ['churn', 'victim']) {
+        // One replication, the run's seed: the variant's ranOn is that run's.
+        expect(j.variants[i].vms[name].ranOn).toEqual(run.vms[name]!.ranOn);
+        expect(j.variants[i].vms[name].pcpusUsed.mean).toBe(Object.keys(run.vms[name]!.ranOn.pcpuNs).length);
+      }
+    }
+  });
 
   it('trace writes a trace-event JSON file; a bad --from is a usage error', async () => {
     const f = join(mkdtempSync(join(tmpdir(), 'ipilab-trace-')), 't.json');
@@ -135,6 +151,17 @@ describe('ipilab', () => {
     expect(csv.length).toBe(1 + 2 * 2);
   }, 60_000);
 
+  it('sweep says where each VM ran at each point: pCPUs and socket share in the table, ranOn and pcpusUsed in --json', async () => {
+    const table = await cli('sweep', small, '--grid', 'vms[0].vcpus=2,4', '--workers', '1');
+    expect(table.code).toBe(EXIT.ok);
+    expect(table.out).toContain('ran on: pCPUs (socket share)');
+    expect(table.out).toMatch(/│ 4 +│ churn .*│ 4 pCPUs \(s0 100%\) +│ 0 +│/);
+    const j = JSON.parse((await cli('sweep', small, '--grid', 'vms[0].vcpus=2,4', '--workers', '1', '--json')).out);
+    const run = runOutputSchema.parse(JSON.parse((await cli('run', small, '--json', '--set', 'vms[0].vcpus=4')).out));
+    expect(j.points[1].vms.churn.ranOn).toEqual(run.vms['churn']!.ranOn);
+    expect(j.points[1].vms.victim.ranOn).toEqual(run.vms['victim']!.ranOn);
+    expect(j.points.map((p: { vms: { churn: { pcpusUsed: { mean: number } } } }) => p.vms.churn.pcpusUsed.mean)).toEqual([2, 4]);
+  }, 60_000);
 
   it('a failed sweep point is reported with its parameters and the finished ones are kept', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-sweep-')), 'out');

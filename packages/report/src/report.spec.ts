@@ -34,12 +34,20 @@ describe('HTML reports', () => {
     const html = await compareReportHtml(compareScenario(small, ['run.replications=2'], 'hypervisor.backend=trap,pv'));
     selfContained(html);
     expect(charts(html).map((c) => c.title)).toEqual(['Figure of merit relative to hypervisor.backend = trap']);
+    // Where each VM ran, per variant: the small host pins churn's 4 vCPUs and victim's 2 on socket 0.
+    expect(html).toContain('<th>ran on: pCPUs (socket share)</th>');
+    expect(html.match(/<td>4 pCPUs \(s0 100%\)<\/td>/g)?.length).toBe(2);
+    expect(html.match(/<td>2 pCPUs \(s0 100%\)<\/td>/g)?.length).toBe(2);
   });
 
   it('a sweep report has curves with confidence bands and Amdahl beside measurement', async () => {
     const html = await sweepReportHtml(await sweepScenario(small, ['run.replications=2'], ['vms[0].vcpus=2,4'], { workers: 1 }));
     selfContained(html);
     expect(charts(html).map((c) => c.title)).toEqual(['Figure of merit over vms[0].vcpus', "Amdahl's law beside measurement"]);
+    // churn's pCPUs follow its vCPU count; victim keeps its 2.
+    expect(html).toContain('<th>ran on: pCPUs (socket share)</th>');
+    expect(html).toMatch(/<td>2<\/td><td>churn<\/td>(<td>[^<]*<\/td>){4}<td>2 pCPUs \(s0 100%\)<\/td>/);
+    expect(html).toMatch(/<td>4<\/td><td>churn<\/td>(<td>[^<]*<\/td>){4}<td>4 pCPUs \(s0 100%\)<\/td>/);
   }, 60_000);
 });
 

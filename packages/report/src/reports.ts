@@ -1,7 +1,7 @@
 import { total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 import type { TopLevelSpec } from 'vega-lite';
 import { esc, figure, num, page, table, type Chart } from './html';
-import { ranOnCells, ranOnHeatMapSpec, socketsOf, type HostLayout } from './ran-on';
+import { ranOnCells, ranOnHeatMapSpec, ranOnSummaryText, socketsOf, type HostLayout } from './ran-on';
 import { renderSvg } from './render';
 
 const CATEGORIES = ['guest', 'handlingInterrupts', 'shootdownWait', 'exits', 'serviceQueued', 'hostOther', 'preempted', 'halted', 'offline'] as const;
@@ -145,10 +145,11 @@ export async function compareReportHtml(out: CompareOutput): Promise<string> {
       num(f.ratio.mean),
       f.slowdownVsAlone === undefined ? '-' : num(f.slowdownVsAlone.mean),
       f.slowdownVsBareMetal === undefined ? '-' : num(f.slowdownVsBareMetal.mean),
+      ranOnSummaryText(f.ranOn, f.pcpusUsed),
     ]),
   );
   return page(`ipilab compare: ${out.scenario}`, `${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s), seeds ${out.seeds.join(', ')}`, [
-    table(['VM', out.vary, 'figure', 'mean', '95% CI', 'ratio to first', 'slowdown vs alone', 'slowdown vs bare metal'], rows),
+    table(['VM', out.vary, 'figure', 'mean', '95% CI', 'ratio to first', 'slowdown vs alone', 'slowdown vs bare metal', 'ran on: pCPUs (socket share)'], rows),
     figure(c),
   ]);
 }
@@ -210,9 +211,9 @@ export async function sweepReportHtml(out: SweepOutput): Promise<string> {
       }),
     );
   }
-  const rows = out.points.flatMap((p) => Object.entries(p.vms).map(([vm, v]) => [...out.grid.map((a) => p.params[a.path]), vm, v.figure, num(v.estimate.mean), `${num(v.estimate.ci95[0])} – ${num(v.estimate.ci95[1])}`, num(v.serialFraction.mean), p.errors.length]));
+  const rows = out.points.flatMap((p) => Object.entries(p.vms).map(([vm, v]) => [...out.grid.map((a) => p.params[a.path]), vm, v.figure, num(v.estimate.mean), `${num(v.estimate.ci95[0])} – ${num(v.estimate.ci95[1])}`, num(v.serialFraction.mean), ranOnSummaryText(v.ranOn, v.pcpusUsed), p.errors.length]));
   return page(`ipilab sweep: ${out.scenario}`, `${out.points.length} points x ${out.replications} replication(s), seeds ${out.seeds.join(', ')}, ${out.workers} worker(s)`, [
-    table([...out.grid.map((a) => a.path), 'VM', 'figure', 'mean', '95% CI', 'serial fraction', 'failed runs'], rows),
+    table([...out.grid.map((a) => a.path), 'VM', 'figure', 'mean', '95% CI', 'serial fraction', 'ran on: pCPUs (socket share)', 'failed runs'], rows),
     ...charts.map(figure),
   ]);
 }
