@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { KernelError } from '@ipilab/core';
-import { ScenarioError } from '@ipilab/scenario';
+import { ScenarioError, scenarioTopology } from '@ipilab/scenario';
 import { compareTable, runCsv, runTables, sweepTable } from './format';
-import { scenarioHost } from './host-layout';
 import { presetsText } from './presets';
 
 /** Exit codes: 0 success, 1 the run failed, 2 usage or scenario error. */
@@ -58,7 +57,7 @@ export function buildProgram(out: (s: string) => void): Command {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
       const loaded = s.loadScenario(file, o.set);
       const result = s.runWithSlowdown(loaded);
-      if (o.html !== undefined) writeFileAtomic(o.html, await report().runReportHtml(result, scenarioHost(loaded.scenario)));
+      if (o.html !== undefined) writeFileAtomic(o.html, await report().runReportHtml(result, scenarioTopology(loaded.scenario)));
       const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
       if (o.out !== undefined) writeOutputs(o.out, { 'run.json': json, 'run.csv': runCsv(result) });
       out(o.json === true ? json : o.csv === true ? runCsv(result) : runTables(result));

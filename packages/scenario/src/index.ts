@@ -2,7 +2,7 @@ export { scenarioSchema, type Scenario, type ScenarioInput, type VmScenario } fr
 export { ScenarioError, describeIssues, pathString } from './errors';
 export { parseDuration } from './duration';
 export { loadScenario, readScenarioFile, validateScenario, applySet, parsePath, type LoadedScenario } from './load';
-export { runScenario, figureAt, total, type RunOutput, type VmOutput, type InterferenceOutput, type RunOptions } from './run-scenario';
+export { runScenario, scenarioTopology, figureAt, total, type RunOutput, type VmOutput, type InterferenceOutput, type RunOptions } from './run-scenario';
 export { compareScenario, parseVary, type CompareOutput, type VariantFigure } from './compare';
 export { runWithSlowdown } from './slowdown';
 export { summarizeRanOn, type RanOn, type RanOnSummary } from './ran-on';

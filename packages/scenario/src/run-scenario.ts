@@ -63,7 +63,8 @@ export interface RunOptions {
   readonly listen?: (e: ModelEvent, names: readonly string[]) => void;
 }
 
-function topologyOf(s: Scenario): HostTopology {
+/** The host a validated scenario runs on: its preset, with the explicit `host` fields over it. */
+export function scenarioTopology(s: Scenario): HostTopology {
   const h = s.host;
   let base: Partial<typeof HOST_PRESETS[string]> = {};
   if (h.preset !== undefined) {
@@ -149,7 +150,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   let costs: ReturnType<typeof resolveCosts>;
   let clockScale: number;
   try {
-    topology = topologyOf(s);
+    topology = scenarioTopology(s);
     const profile = calibrationProfile(s.calibration.profile);
     // The host's clock sets what a cycle costs: cycle figures convert at host.ghz, and workload
     // CPU work (defined at the profile's clock) takes profile/host as long (docs/calibration.md).
