@@ -25,7 +25,7 @@ export {
   type ShootdownRequest,
 } from './mm/shootdown-strategy';
 export { Scheduler, estimatedMigrationCost, type SchedulerOptions } from './sched/scheduler';
-export { Task, compute, block, sleep, op, type TaskBody, type TaskCommand, type TaskState } from './sched/task';
+export { Task, compute, block, sleep, op, switchMm, type TaskBody, type TaskCommand, type TaskState } from './sched/task';
 export { type Workload, type WorkloadContext, cpuNs, param } from './workloads/workload';
 export { EbizzyWorkload } from './workloads/ebizzy';
 export { HackbenchWorkload } from './workloads/hackbench';

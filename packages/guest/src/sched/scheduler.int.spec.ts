@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { InvalidParameterError, RandomStreams } from '@ipilab/core';
 import { addVm, rig, vmSpec } from '../../test/harness';
 import { MemoryManager, SynchronousShootdown } from '../index';
-import { block, compute, op, Scheduler, estimatedMigrationCost, type Task } from '../index';
+import { block, compute, op, Scheduler, estimatedMigrationCost, switchMm, type Task } from '../index';
 
 function build(vcpus = 4, options: ConstructorParameters<typeof Scheduler>[3] = {}) {
   const r = rig();
@@ -112,6 +112,34 @@ describe('scheduler', () => {
 });
 
 describe('a memory manager and scheduler together', () => {
+  it('a task switched back in, or moved, runs in its own address space (context_switch loads its mm)', () => {
+    // Three processes start on vCPU 0 of two: they rotate at every slice and the balancer moves
+    // some to vCPU 1. Each writes its own values to page 0 of its own space and reads them back:
+    // with the mm left as the last task loaded it, one would write into another's memory.
+    const r = rig();
+    const { vm, kernel } = addVm(r, 'trap', vmSpec(2, 'x2apic-physical'));
+    const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
+    const sched = new Scheduler(r.hv, vm, kernel, { sliceNs: 100_000 });
+    const spaces = [mm.createSpace('a'), mm.createSpace('b'), mm.createSpace('c')];
+    const seen: number[][] = [[], [], []];
+    spaces.forEach((space, i) => {
+      mm.populate(space, 0, 1);
+      sched.spawn(`p${i}`, function* () {
+        yield switchMm((v) => mm.switchTo(v, space));
+        for (let k = 1; k <= 20; k++) {
+          yield compute(250_000);
+          yield op((v, resume) => mm.write(v, 0, 100 * (i + 1) + k, resume));
+          seen[i]!.push((yield op((v, resume) => mm.read(v, 0, resume))) as number);
+        }
+      }, { vcpu: 0 });
+    });
+    r.hv.start();
+    r.sim.run({ until: 100_000_000 });
+    expect(sched.tasks.map((t) => t.state)).toEqual(['done', 'done', 'done']);
+    seen.forEach((values, i) => expect(values).toEqual(Array.from({ length: 20 }, (_, k) => 100 * (i + 1) + k + 1)));
+    expect(spaces.map((s) => mm.peek(s, 0))).toEqual([120, 220, 320]);
+  });
+
   it('is deterministic: the same run twice gives the same figures', () => {
     const once = () => {
       const r = rig();

@@ -33,6 +33,7 @@ export function estimatedMigrationCost(c: Costs, native = false): number {
 
 // A task's steps as work items: module-level functions given the task, so no step allocates a closure.
 const advanceStage = (t: unknown): void => (t as Task).sched.step(t as Task);
+const switchInStage = (t: unknown): void => (t as Task).sched.switchIn(t as Task);
 const chunkStage = (t: unknown): void => (t as Task).sched.chunkDone(t as Task);
 
 /**
@@ -169,7 +170,19 @@ export class Scheduler {
     this.running[v.index] = next;
     next.state = 'running';
     next.vcpu = v.index;
-    v.pushWork(this.costs.contextSwitch, advanceStage, next);
+    v.pushWork(this.costs.contextSwitch, switchInStage, next);
+  }
+
+  /**
+   * @internal The context switch to `t` is done: its address space is loaded before it runs
+   * again (context_switch -> switch_mm_irqs_off in kernel/sched/core.c, arch/x86/mm/tlb.c), so
+   * a task switched back in, or moved to another vCPU, accesses its own memory, not the memory
+   * of whichever task ran there last.
+   */
+  switchIn(t: Task): void {
+    const v = this.vm.vcpus[t.vcpu]!;
+    t.loadMm?.(v);
+    this.advance(v, t);
   }
 
   /** @internal The running task's next step, on the vCPU it runs on (a running task's `vcpu`). */
@@ -221,6 +234,11 @@ export class Scheduler {
       case 'op':
         t.inOp = true;
         cmd.run(v, t.resume);
+        return;
+      case 'switch-mm':
+        t.loadMm = cmd.load;
+        cmd.load(v);
+        this.advance(v, t);
         return;
     }
   }

@@ -10,7 +10,12 @@ export type TaskCommand =
   /** Sleep for `ns`: the vCPU may halt; a timer interrupt wakes the task. */
   | { readonly kind: 'sleep'; readonly ns: number }
   /** Run an operation as this task on its vCPU (a memory operation, a wake-up); it calls `resume` when done. */
-  | { readonly kind: 'op'; readonly run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void };
+  | { readonly kind: 'op'; readonly run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void }
+  /**
+   * From now on the task runs in an address space: `load` makes it current on a vCPU (loads
+   * CR3), now and every time the task is switched in there again.
+   */
+  | { readonly kind: 'switch-mm'; readonly load: (vcpu: Vcpu) => void };
 
 export type TaskBody = (task: Task) => Generator<TaskCommand, void, unknown>;
 
@@ -20,6 +25,7 @@ export const compute = (ns: number): TaskCommand => ({ kind: 'compute', ns });
 export const block = (): TaskCommand => ({ kind: 'block' });
 export const sleep = (ns: number): TaskCommand => ({ kind: 'sleep', ns });
 export const op = (run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void): TaskCommand => ({ kind: 'op', run });
+export const switchMm = (load: (vcpu: Vcpu) => void): TaskCommand => ({ kind: 'switch-mm', load });
 
 /** A guest task (thread): its code, where it may run, and where it is. */
 export class Task {
@@ -32,6 +38,11 @@ export class Task {
   migrations = 0;
   /** Value to hand the generator on its next step. */
   resumeWith: unknown = undefined;
+  /**
+   * Loads the task's address space on a vCPU (its `mm`; see `switchMm`), or undefined for a task
+   * without one, which runs in whatever the vCPU last loaded (a kernel thread's lazy TLB mode).
+   */
+  loadMm: ((vcpu: Vcpu) => void) | undefined = undefined;
   /** Set while the task waits for an `op` to call back. */
   inOp = false;
   /** Woken while running (before it blocked): the next block returns at once. */

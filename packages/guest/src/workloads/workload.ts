@@ -4,7 +4,7 @@ import type { GuestKernel } from '../guest-kernel';
 import type { AddressSpace } from '../mm/address-space';
 import type { MemoryManager } from '../mm/memory-manager';
 import type { Scheduler } from '../sched/scheduler';
-import { op, type TaskCommand } from '../sched/task';
+import { switchMm, type TaskCommand } from '../sched/task';
 
 /** What a workload runs on: one VM's guest kernel, memory manager and scheduler. */
 export interface WorkloadContext {
@@ -79,10 +79,10 @@ export function vcpuList(params: Record<string, unknown>, key: string, vm: Vm, d
 
 export const perSecond = (count: number, elapsedNs: number): number => (elapsedNs > 0 ? (count * 1e9) / elapsedNs : 0);
 
-/** A task command that makes the task's vCPU run `space` (its mm becomes current there). */
+/**
+ * A task command that makes the task run in `space`: its mm becomes current on the task's vCPU
+ * now, and again whenever the scheduler switches the task in (on this vCPU or another).
+ */
 export function switchTo(mm: MemoryManager, space: AddressSpace): TaskCommand {
-  return op((v, resume) => {
-    mm.switchTo(v, space);
-    resume();
-  });
+  return switchMm((v) => mm.switchTo(v, space));
 }
