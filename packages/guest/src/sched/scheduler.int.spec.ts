@@ -66,6 +66,48 @@ describe('scheduler', () => {
     expect(run(1e12).migrations).toBe(0);
   });
 
+  it('a task that never blocks is preempted once it has used its slice, however short its computes and operations', () => {
+    // Round robin's bound: on one vCPU, k tasks that loop over computes (each at most a slice)
+    // and operations (system calls: not preemptible until they return) each get the CPU again
+    // within k turns, a turn being at most a slice, plus the operation under way when the slice
+    // ends, plus a context switch. The slice counts CPU time since the task was switched in
+    // (the tick's check in kernel/sched/fair.c), not per compute command: counted per command,
+    // a task whose computes are all shorter than a slice would never be preempted.
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ unitNs: fc.integer({ min: 1_000, max: 200_000 }), opNs: fc.integer({ min: 0, max: 20_000 }) }), { minLength: 2, maxLength: 5 }),
+        (specs) => {
+          const sliceNs = 200_000;
+          const { r, sched } = build(1, { sliceNs });
+          const steps: number[][] = specs.map(() => []);
+          specs.forEach((s, i) => {
+            sched.spawn(`loop${i}`, function* () {
+              for (;;) {
+                yield compute(s.unitNs);
+                yield op((v, resume) => {
+                  steps[i]!.push(r.sim.now);
+                  v.pushWork(s.opNs, () => resume());
+                });
+              }
+            });
+          });
+          r.hv.start();
+          const until = 40 * sliceNs * specs.length;
+          r.sim.run({ until });
+          const opMax = Math.max(...specs.map((s) => s.opNs));
+          const bound = specs.length * (sliceNs + opMax + r.hv.costs.contextSwitch) + sliceNs;
+          steps.forEach((at, i) => {
+            expect(at.length).toBeGreaterThan(0);
+            const gaps = [at[0]!, ...at.slice(1).map((t, k) => t - at[k]!), until - at[at.length - 1]!];
+            const longestGap = Math.max(...gaps);
+            expect({ task: i, longestGap, bound, within: longestGap <= bound }).toMatchObject({ within: true });
+          });
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
   it('derives the migration threshold from calibrated costs, and accepts an override', () => {
     const { sched, r } = build();
     expect(sched.migrationThresholdNs).toBe(estimatedMigrationCost(r.hv.costs));

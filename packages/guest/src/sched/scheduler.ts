@@ -6,7 +6,11 @@ import type { GuestKernel } from '../guest-kernel';
 import { Task, type TaskBody } from './task';
 
 export interface SchedulerOptions {
-  /** CPU time a task runs before the next runnable one on its vCPU gets a turn (default 3 ms). */
+  /**
+   * CPU time a task runs, from when it is switched in, before the next runnable one on its vCPU
+   * gets a turn (default 3 ms: EEVDF's sysctl_sched_base_slice, 0.75 ms x (1 + ilog2(8)) on 8 or
+   * more CPUs).
+   */
   readonly sliceNs?: number;
   /**
    * Push a task to a shorter queue only if the wait it saves beats this (ns). Default: derived
@@ -41,6 +45,12 @@ const chunkStage = (t: unknown): void => (t as Task).sched.chunkDone(t as Task);
  * vCPU), slice-based round robin on each vCPU, wake-ups that send a reschedule IPI when the
  * chosen vCPU is idle, and a push balancer that moves an unpinned task to a shorter queue only
  * when the queue-length difference is worth more than the IPI and the migration cost.
+ *
+ * A slice is CPU time since the task was switched in, however it was spent: computing, in
+ * operations (system calls, faults, shootdown waits) or under interrupts. A task that keeps
+ * running — many short computes and operations, never blocking — is preempted once it has
+ * used its slice while another waits, at the end of a compute chunk or when an operation
+ * returns (the tick's need_resched, acted on at the next preemption point).
  */
 export class Scheduler {
   readonly tasks: Task[] = [];
@@ -182,7 +192,39 @@ export class Scheduler {
   switchIn(t: Task): void {
     const v = this.vm.vcpus[t.vcpu]!;
     t.loadMm?.(v);
+    // set_next_entity: prev_sum_exec_runtime = sum_exec_runtime, the slice starts now.
+    t.sliceStart = this.guestNs(v);
     this.advance(v, t);
+  }
+
+  /**
+   * Guest-mode ns `v` has run: the guest's clock_task, which leaves out time the vCPU spent in
+   * exits, preempted by the host (steal time) or halted.
+   */
+  private guestNs(v: Vcpu): number {
+    return v.timeIn['in-guest'] + (v.state === 'in-guest' ? this.hv.sim.now - v.since : 0);
+  }
+
+  /**
+   * The tick's check on the running task (kernel/sched/fair.c: task_tick_fair -> update_curr ->
+   * update_deadline; check_preempt_tick before EEVDF): once `t` has used its slice since it was
+   * switched in, it is due to be preempted if another task waits on `v`; if none does, it gets
+   * a new slice and runs on. Counted in CPU time, not per compute command: a task looping over
+   * short computes and operations is preempted like one long compute.
+   */
+  private sliceOver(v: Vcpu, t: Task): boolean {
+    const used = this.guestNs(v) - t.sliceStart;
+    if (used < this.sliceNs) return false;
+    if (this.queues[v.index]!.length > 0) return true;
+    t.sliceStart += Math.floor(used / this.sliceNs) * this.sliceNs;
+    return false;
+  }
+
+  /** Preempts the running task `t`: to the tail of `v`'s queue, and the next one starts. */
+  private preempt(v: Vcpu, t: Task): void {
+    t.state = 'runnable';
+    this.queues[v.index]!.push(t);
+    this.release(v);
   }
 
   /** @internal The running task's next step, on the vCPU it runs on (a running task's `vcpu`). */
@@ -190,11 +232,20 @@ export class Scheduler {
     this.advance(this.vm.vcpus[t.vcpu]!, t);
   }
 
-  /** @internal The task's `op` has finished with `value`. */
+  /**
+   * @internal The task's `op` has finished with `value`. Its return is a preemption point (the
+   * return to user mode checks need_resched): a task whose slice is over yields here to one
+   * waiting, and takes `value` when it next runs.
+   */
   resumeOp(t: Task, value: unknown): void {
     t.inOp = false;
     t.resumeWith = value;
-    this.step(t);
+    const v = this.vm.vcpus[t.vcpu]!;
+    if (this.sliceOver(v, t)) {
+      this.preempt(v, t);
+      return;
+    }
+    this.advance(v, t);
   }
 
   private advance(v: Vcpu, t: Task): void {
@@ -243,23 +294,18 @@ export class Scheduler {
     }
   }
 
+  /** Computes up to the end of the task's slice (the tick that ends it), or to the end of the command. */
   private runChunk(v: Vcpu, t: Task): void {
-    t.chunk = Math.min(t.remaining, this.sliceNs);
+    t.chunk = Math.min(t.remaining, Math.max(0, this.sliceNs - (this.guestNs(v) - t.sliceStart)));
     v.pushWork(t.chunk, chunkStage, t);
   }
 
-  /** @internal A chunk of CPU time has run: rotate at the slice end if someone waits, else go on. */
+  /** @internal A chunk of CPU time has run: rotate if the slice is over and someone waits, else go on. */
   chunkDone(t: Task): void {
     const v = this.vm.vcpus[t.vcpu]!;
     t.remaining -= t.chunk;
-    if (t.remaining > 0 && this.queues[v.index]!.length > 0) {
-      // Slice over and someone waits: round robin.
-      t.state = 'runnable';
-      this.queues[v.index]!.push(t);
-      this.release(v);
-    } else {
-      this.advance(v, t);
-    }
+    if (this.sliceOver(v, t)) this.preempt(v, t);
+    else this.advance(v, t);
     // Balancing last: work it pushes (the reschedule IPI) lands on top and runs next, instead
     // of under the task's next chunk.
     if (this.balance) this.pushBalance(v);

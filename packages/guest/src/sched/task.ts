@@ -3,7 +3,7 @@ import type { Scheduler } from './scheduler';
 
 /** What a task's code yields to the scheduler. */
 export type TaskCommand =
-  /** Use the CPU for `ns` (preemptible at slice boundaries). */
+  /** Use the CPU for `ns` (preemptible where its slice ends). */
   | { readonly kind: 'compute'; readonly ns: number }
   /** Sleep until someone wakes this task. */
   | { readonly kind: 'block' }
@@ -50,6 +50,11 @@ export class Task {
   readonly gen: Generator<TaskCommand, void, unknown>;
   /** @internal CPU time of the chunk under way. */
   chunk = 0;
+  /**
+   * @internal Its vCPU's guest-mode time when the task's current slice began (set when it is
+   * switched in): what the task has run since is what the tick compares with the slice.
+   */
+  sliceStart = 0;
   /** @internal What an `op` calls when done; made once per task so a step allocates no closure. */
   readonly resume: (value?: unknown) => void;
 
