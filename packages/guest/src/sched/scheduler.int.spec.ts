@@ -144,6 +144,36 @@ describe('scheduler', () => {
     expect(vm.vcpus.length).toBe(4);
   });
 
+  it('a new task starts on the least loaded vCPU (wake_up_new_task), the one it was made on when it ties', () => {
+    // vCPU 0 runs the parent, 1 and 2 run a task each with one more queued on 1; 3 is free.
+    const { r, vm, sched } = build();
+    const placed: number[] = [];
+    const children: Task[] = [];
+    for (const [vcpu, n] of [[1, 2], [2, 1]] as const) {
+      for (let i = 0; i < n; i++) sched.spawn(`busy${vcpu}.${i}`, function* () {
+        yield compute(5_000_000);
+      }, { vcpu, affinity: [vcpu] });
+    }
+    sched.spawn('parent', function* () {
+      yield compute(10_000);
+      for (let k = 0; k < 3; k++) {
+        const child = sched.spawnBlocked(`child${k}`, function* () {
+          yield compute(4_000_000);
+        }, 0);
+        children.push(child);
+        yield op((v, resume) => sched.wakeNewTask(child, v, resume));
+        placed.push(child.vcpu);
+      }
+    }, { vcpu: 0, affinity: [0] });
+    r.hv.start();
+    r.sim.run({ until: 50_000_000 });
+    // 3 is idle; then 0 (the parent's, 1 task) ties with 2 and 3 and wins; then 2 and 3 (1 task
+    // each) beat 0 (2): the lowest index.
+    expect(placed).toEqual([3, 0, 2]);
+    expect(children.map((c) => c.state)).toEqual(['done', 'done', 'done']);
+    expect(() => sched.wakeNewTask(children[0]!, vm.vcpus[0]!, () => undefined)).toThrow('wakeNewTask of a task already started (done)');
+  });
+
   it('bad task and scheduler settings name the field', () => {
     const { sched } = build();
     expect(() => sched.spawn('x', function* () {}, { affinity: [9] })).toThrow(new InvalidParameterError('task x.affinity[0]', 9, 'a vCPU index in [0, 3]'));

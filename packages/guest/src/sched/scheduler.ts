@@ -146,7 +146,37 @@ export class Scheduler {
       return;
     }
     task.state = 'runnable';
-    const target = this.selectVcpu(task);
+    this.enqueueWoken(task, this.selectVcpu(task), waker, then);
+  }
+
+  /**
+   * wake_up_new_task(`task`) from its parent running on `waker` (kernel/sched/core.c): a new
+   * task is placed as select_task_rq_fair places a fork (SD_BALANCE_FORK ->
+   * sched_balance_find_dst_cpu, find_idlest_cpu in kernel/sched/fair.c) — on the least loaded
+   * allowed vCPU, counting tasks running, queued and on their way there, so an idle one if
+   * there is one; on a tie the vCPU it was created on (the parent's, as sched_cgroup_fork sets
+   * task_cpu), then the lowest index. Not try_to_wake_up's rule: a new task has no cache to go
+   * back to, and a fork storm's children would otherwise pile up on one vCPU for the balancer
+   * to move one by one. A reschedule IPI is sent when the vCPU chosen is idle.
+   */
+  wakeNewTask(task: Task, waker: Vcpu, then: () => void): void {
+    if (task.state !== 'blocked') throw new KernelError(`task ${task.name}: wakeNewTask of a task already started (${task.state}); make it with spawnBlocked`);
+    task.state = 'runnable';
+    const candidates = task.affinity ?? this.vm.vcpus.map((v) => v.index);
+    let best = task.allowedOn(task.vcpu) ? task.vcpu : candidates[0]!;
+    let bestLoad = this.queueLength(best);
+    for (const c of candidates) {
+      const load = this.queueLength(c);
+      if (load < bestLoad) {
+        best = c;
+        bestLoad = load;
+      }
+    }
+    this.enqueueWoken(task, best, waker, then);
+  }
+
+  /** Queues a woken `task` on `target`, through a reschedule IPI when `target` is another, idle vCPU. */
+  private enqueueWoken(task: Task, target: number, waker: Vcpu, then: () => void): void {
     task.vcpu = target;
     const tv = this.vm.vcpu(target);
     if (target !== waker.index && this.isIdle(target)) {

@@ -41,14 +41,15 @@ export class ForkCowWorkload implements Workload {
         for (let gen = 0; ; gen++) {
           yield compute(self.workNs);
           const child = (yield op((v, resume) => mm.fork(v, space, `child-${p}-${gen}`, resume))) as ReturnType<typeof mm.createSpace>;
-          const parentVcpu = vm.vcpu((p * 2 + 1) % n);
+          // The child starts on the parent's vCPU (task_cpu inherited at fork) and is placed by
+          // wake_up_new_task: the least loaded vCPU.
           yield op((v, resume) =>
-            sched.wake(
+            sched.wakeNewTask(
               sched.spawnBlocked(`child-${p}-${gen}`, function* () {
                 yield switchTo(mm, child);
                 for (let w = 0; w < self.writes; w++) yield op((cv, r) => mm.write(cv, w, gen, r));
                 self.forks++;
-              }, parentVcpu.index),
+              }, v.index),
               v,
               resume,
             ),
