@@ -3,7 +3,9 @@ import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext 
 
 /**
  * fork + copy-on-write storm: parent tasks with `pages` of memory each repeatedly fork; the
- * child writes `writes` pages (each a CoW fault: copy, remap, shootdown) and exits. Figure of
+ * child writes `writes` pages (each a CoW fault: copy, remap, shootdown) and exits. Parents never
+ * wait for their children (no wait4): they keep their vCPUs until the scheduler preempts them at
+ * their slice's end, and children run in the meantime only on vCPUs no parent holds. Figure of
  * merit: forks per second (children completed).
  * Parameters: parents (2), pages (64), writes (16), workNs between forks (50,000; CPU work,
  * scaled by the clock).
