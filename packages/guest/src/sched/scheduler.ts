@@ -324,9 +324,14 @@ export class Scheduler {
     }
   }
 
-  /** Computes up to the end of the task's slice (the tick that ends it), or to the end of the command. */
+  /**
+   * Computes up to the end of the task's slice (the tick that ends it), or to the end of the
+   * command. The slice is guest time and the chunk work: beside a busy SMT sibling less work
+   * fits in what is left of the slice.
+   */
   private runChunk(v: Vcpu, t: Task): void {
-    t.chunk = Math.min(t.remaining, Math.max(0, this.sliceNs - (this.guestNs(v) - t.sliceStart)));
+    const left = Math.max(0, this.sliceNs - (this.guestNs(v) - t.sliceStart));
+    t.chunk = Math.min(t.remaining, left * v.workSpeed);
     v.pushWork(t.chunk, chunkStage, t);
   }
 
