@@ -91,7 +91,7 @@ function hypervisorConfig(s: Scenario): HypervisorConfig {
     hostScheduler: DEFAULT_HYPERVISOR_CONFIG.hostScheduler, // replaced by the registry's h.scheduler.policy
     hz: h.scheduler.hz,
     migrate: h.scheduler.migrate,
-    timeSliceNs: h.scheduler.timeSlice,
+    timeSliceNs: h.scheduler.timeSlice ?? DEFAULT_HYPERVISOR_CONFIG.timeSliceNs,
     haltPoll: { maxNs: h.haltPoll.max, grow: h.haltPoll.grow, growStartNs: h.haltPoll.growStart, shrink: h.haltPoll.shrink },
   };
 }

@@ -87,6 +87,11 @@ describe('building a run from a scenario', () => {
   it('a bad host scheduler policy is one clear error naming the key', () => {
     expect(errorOf(() => run({ ...base(), hypervisor: { scheduler: { policy: 'lottery' } } }))).toMatch(/^hypervisor\.scheduler\.policy: unknown host scheduler policy "lottery"; known: "cfs", "eevdf", "fifo"/);
   });
+  it('a fifo time slice under a fair policy is refused, not silently ignored; fifo takes it', () => {
+    expect(errorOf(() => run({ ...base(), hypervisor: { scheduler: { timeSlice: '500us' } } }))).toMatch(/: hypervisor\.scheduler\.timeSlice: expected no timeSlice under eevdf, which derives its slices from sched_base_slice/);
+    expect(errorOf(() => run({ ...base(), hypervisor: { scheduler: { policy: 'cfs', timeSlice: '1ms' } } }))).toMatch(/: hypervisor\.scheduler\.timeSlice: expected no timeSlice under cfs/);
+    expect(run({ ...base(), hypervisor: { scheduler: { policy: 'fifo', timeSlice: '500us', migrate: false } } }).vms).toBeDefined();
+  });
   const cases: [string, unknown, string][] = [
     ['an unknown preset', { ...base(), host: { preset: 'cray-1' } }, 'host.preset: expected one of "skylake-2s-80t", "epyc-7642-2s", "small-1s-8t", got "cray-1"'],
     ['an incomplete topology', { ...base(), host: { sockets: 2 } }, 'host.coresPerSocket: missing'],

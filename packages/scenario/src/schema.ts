@@ -64,10 +64,16 @@ export const hypervisorSchema = z
         policy: str.default('eevdf').meta({ description: 'Host scheduler for vCPU threads: eevdf (Linux >= 6.6), cfs (<= 6.5), fifo (ipilab\'s original round robin), or a plugin\'s name.' }),
         hz: z.number({ error: 'expected a tick rate in Hz' }).int({ error: 'expected an integer tick rate in Hz' }).min(1, { error: 'expected a tick rate in Hz >= 1' }).max(10_000, { error: 'expected a tick rate in Hz <= 10000' }).default(1000).meta({ description: 'Host scheduler tick (CONFIG_HZ).' }),
         migrate: bool.default(true).meta({ description: 'Unpinned vCPU threads move between the pCPUs they may use (wake-up placement, load balancing).' }),
-        timeSlice: duration.default(3_000_000).meta({ description: 'Round-robin slice of the fifo policy.' }),
+        timeSlice: duration.optional().meta({ description: 'Round-robin slice of the fifo policy (default 3 ms); eevdf and cfs derive their slices from the kernel\'s tunables and refuse it.' }),
       })
       .strict()
-      .default({ policy: 'eevdf', hz: 1000, migrate: true, timeSlice: 3_000_000 }),
+      .superRefine((sched, ctx) => {
+        // A key that would change nothing must not be accepted silently.
+        if (sched.timeSlice !== undefined && (sched.policy === 'eevdf' || sched.policy === 'cfs')) {
+          ctx.addIssue({ code: 'custom', path: ['timeSlice'], message: `no timeSlice under ${sched.policy}, which derives its slices from ${sched.policy === 'eevdf' ? 'sched_base_slice' : 'sched_latency and sched_min_granularity'}; only fifo (or a plugin policy) has a fixed slice (remove it, or set policy: fifo)` });
+        }
+      })
+      .default({ policy: 'eevdf', hz: 1000, migrate: true }),
     haltPoll: z
       .object({ max: duration.default(200_000), grow: z.number({ error: 'expected a number' }).min(1, { error: 'expected a number >= 1' }).default(2), growStart: duration.default(10_000), shrink: z.number({ error: 'expected a number' }).min(0, { error: 'expected a number >= 0' }).default(0) })
       .strict()
