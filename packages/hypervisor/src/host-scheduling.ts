@@ -15,7 +15,7 @@ import type { VmSpec } from './vm';
  * How the host shares its pCPUs among vCPU threads: a run queue and a runner per pCPU (the
  * policy's, pcpu-runner.ts), one host thread per vCPU, where threads may run (placement.ts),
  * how they move (migration.ts), what SMT siblings cost each other (smt.ts), and who held each
- * pCPU for how long. The hypervisor owns one and hands it vCPUs; the delivery and halt paths
+ * pCPU for how long (each runner counts its own). The hypervisor owns one and hands it vCPUs; the delivery and halt paths
  * ask it to wake threads.
  */
 export class HostScheduling {
@@ -27,9 +27,8 @@ export class HostScheduling {
   /** Moves unpinned threads between pCPUs; null when `migrate` is off (or on bare metal). */
   readonly balancer: Balancer | null;
   private readonly placement: VcpuPlacement;
-  /** ns each VM's threads held each pCPU: occupancy[vm][pcpu]; and each pCPU's idle ns. */
-  private occupancy: Float64Array[] = [];
-  private readonly idleNs: Float64Array;
+  /** VMs adopted so far (each pCPU runner counts the ns each held it). */
+  private vmCount = 0;
   private queuedThreads = 0;
   private balanceArmed = false;
   private readonly onBalance = (): void => this.balance();
@@ -54,7 +53,6 @@ export class HostScheduling {
         ),
     );
     this.placement = new VcpuPlacement(topology);
-    this.idleNs = new Float64Array(n);
     // On bare metal every CPU runs its own code: there is no vCPU thread to move.
     this.balancer = config.migrate && !bareMetal ? new Balancer(hv, this.runners, topology) : null;
     // SMT contention is the core's, not the hypervisor's: it applies on bare metal too.
@@ -79,7 +77,7 @@ export class HostScheduling {
       v.hostId = this.threads.length;
       this.threads.push(new HostThread(v.hostId, v, weight, allowed[v.index]!, pinned));
     }
-    this.occupancy.push(new Float64Array(this.runners.length));
+    this.vmCount++;
   }
 
   /** Puts every thread on a run queue; the first on each pCPU enters the guest at once. */
@@ -130,25 +128,30 @@ export class HostScheduling {
     if (this.queuedThreads > 0) this.armBalance();
   }
 
-  /** pCPU runners report who held them (vm -1: nobody, the pCPU was idle). */
-  addOccupancy(vm: number, pcpu: number, ns: number): void {
-    if (vm < 0) this.idleNs[pcpu]! += ns;
-    else this.occupancy[vm]![pcpu]! += ns;
-  }
-
+  /** ns each pCPU was idle since the start or the last `resetOccupancy`. */
   idleNsByPcpu(): Float64Array {
-    for (const r of this.runners) r.flushOccupancy();
-    return this.idleNs;
+    const idle = new Float64Array(this.runners.length);
+    for (const r of this.runners) {
+      r.flushOccupancy();
+      idle[r.pcpu] = r.occupiedNs(-1);
+    }
+    return idle;
   }
 
+  /** ns each VM's vCPU threads held each pCPU (occupancy[vm][pcpu]) since the start or the last `resetOccupancy`. */
   occupancyByVm(): readonly Float64Array[] {
-    for (const r of this.runners) r.flushOccupancy();
-    return this.occupancy;
+    const out = Array.from({ length: this.vmCount }, () => new Float64Array(this.runners.length));
+    for (const r of this.runners) {
+      r.flushOccupancy();
+      for (let vm = 0; vm < this.vmCount; vm++) out[vm]![r.pcpu] = r.occupiedNs(vm);
+    }
+    return out;
   }
 
   resetOccupancy(): void {
-    for (const r of this.runners) r.flushOccupancy();
-    this.occupancy = this.occupancy.map((o) => new Float64Array(o.length));
-    this.idleNs.fill(0);
+    for (const r of this.runners) {
+      r.flushOccupancy();
+      r.clearOccupancy();
+    }
   }
 }

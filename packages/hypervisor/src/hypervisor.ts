@@ -166,11 +166,6 @@ export class Hypervisor {
     dst.wake(t, this.costs.vcpuSwitch + this.costs.vcpuMigration, 'migrated');
   }
 
-  /** @internal pCPU runners report who held them (vm -1: nobody, the pCPU was idle). */
-  addOccupancy(vm: number, pcpu: number, ns: number): void {
-    this.scheduling.addOccupancy(vm, pcpu, ns);
-  }
-
   /** ns each pCPU was idle since the start or the last `resetOccupancy`. */
   idleNsByPcpu(): Float64Array {
     return this.scheduling.idleNsByPcpu();

@@ -31,6 +31,8 @@ export class PcpuRunner {
   /** VM whose thread holds the pCPU (-1: idle) and since when, for occupancy. */
   private occVm = -1;
   private occSince = 0;
+  /** ns held per VM, at vm + 1 (index 0: idle), since the start or the last reset. */
+  private occNs = new Float64Array(2);
   private readonly onTick = (): void => this.tick();
   private readonly onSwitchedIn = (packed: number): void => this.switchedIn(packed);
 
@@ -186,7 +188,8 @@ export class PcpuRunner {
 
   private occupy(vm: number): void {
     const now = this.hv.sim.now;
-    this.hv.addOccupancy(this.occVm, this.pcpu, now - this.occSince);
+    this.occNs[this.occVm + 1]! += now - this.occSince;
+    if (vm + 1 >= this.occNs.length) this.growOccupancy(vm + 2);
     this.occVm = vm;
     this.occSince = now;
     if (this.hv.smt !== null) this.hv.smt.refresh(this.pcpu);
@@ -195,6 +198,22 @@ export class PcpuRunner {
   /** Ends the occupancy interval now (end of a run or of the warm-up) without changing who runs. */
   flushOccupancy(): void {
     this.occupy(this.occVm);
+  }
+
+  /** ns VM `vm` held this pCPU (vm -1: ns it was idle), up to the last flush. */
+  occupiedNs(vm: number): number {
+    return vm + 1 < this.occNs.length ? this.occNs[vm + 1]! : 0;
+  }
+
+  /** Starts counting occupancy afresh (after a flush). */
+  clearOccupancy(): void {
+    this.occNs.fill(0);
+  }
+
+  private growOccupancy(n: number): void {
+    const a = new Float64Array(Math.max(n, 2 * this.occNs.length));
+    a.set(this.occNs);
+    this.occNs = a;
   }
 
   private armTick(): void {

@@ -102,7 +102,8 @@ export class Vcpu {
     this.args[this.depth] = arg;
     this.depth++;
     this.resume();
-    if (this.onActivity !== null) this.reportActivity();
+    // Finite work on top cannot be a PAUSE loop (and the vCPU is not halted): only a flip from pausing matters.
+    if (this.onActivity !== null && (ns === Infinity || this.reportedPausing)) this.reportActivity();
   }
 
   /**

@@ -1,4 +1,4 @@
-import { calcDeltaFair, tunableScale, untilNextTick, type EnqueueReason, type HostRunqueue, type HostSchedulerPolicy, type HostThread, type RunqueueContext } from './host-scheduler';
+import { calcDeltaFair, removeAt, tunableScale, untilNextTick, type EnqueueReason, type HostRunqueue, type HostSchedulerPolicy, type HostThread, type RunqueueContext } from './host-scheduler';
 
 /** CFS tunables before scaling (kernel/sched/fair.c, Linux <= 6.5). */
 export const CFS_LATENCY_NS = 6_000_000; // sysctl_sched_latency
@@ -112,7 +112,7 @@ class CfsRunqueue implements HostRunqueue {
     const i = this.queue.indexOf(t);
     if (i < 0) return;
     this.updateCurr(now);
-    this.queue.splice(i, 1);
+    removeAt(this.queue, i);
     if (this.next === t) this.next = null;
     this.updateMinVruntime();
   }
@@ -121,7 +121,7 @@ class CfsRunqueue implements HostRunqueue {
     const t = this.next !== null && this.queue.includes(this.next) ? this.next : this.leftmost();
     this.next = null;
     if (t === null) return null;
-    this.queue.splice(this.queue.indexOf(t), 1);
+    removeAt(this.queue, this.queue.indexOf(t));
     this.curr = t;
     t.execStart = now;
     t.prevSumExec = t.sumExec;

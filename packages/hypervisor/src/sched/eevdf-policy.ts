@@ -1,4 +1,4 @@
-import { calcDeltaFair, tunableScale, untilNextTick, type EnqueueReason, type HostRunqueue, type HostSchedulerPolicy, type HostThread, type RunqueueContext } from './host-scheduler';
+import { calcDeltaFair, removeAt, tunableScale, untilNextTick, type EnqueueReason, type HostRunqueue, type HostSchedulerPolicy, type HostThread, type RunqueueContext } from './host-scheduler';
 
 /** sysctl_sched_base_slice before scaling: 0.75 ms (kernel/sched/fair.c, Linux >= 6.6). */
 export const EEVDF_BASE_SLICE_NS = 750_000;
@@ -144,7 +144,7 @@ class EevdfRunqueue implements HostRunqueue {
     if (i < 0) return;
     this.updateCurr(now);
     this.saveLag(t);
-    this.queue.splice(i, 1);
+    removeAt(this.queue, i);
     if (this.next === t) this.next = null;
     this.updateMinVruntime();
   }
@@ -152,7 +152,7 @@ class EevdfRunqueue implements HostRunqueue {
   pick(now: number): HostThread | null {
     const t = this.pickEevdf(false);
     if (t === null) return null;
-    this.queue.splice(this.queue.indexOf(t), 1);
+    removeAt(this.queue, this.queue.indexOf(t));
     if (this.next === t) this.next = null;
     this.curr = t;
     t.execStart = now;

@@ -1,4 +1,4 @@
-import type { EnqueueReason, HostRunqueue, HostSchedulerPolicy, HostThread, RunqueueContext } from './host-scheduler';
+import { removeAt, type EnqueueReason, type HostRunqueue, type HostSchedulerPolicy, type HostThread, type RunqueueContext } from './host-scheduler';
 
 /**
  * ipilab's original host scheduler, kept under this name to reproduce earlier results: a FIFO
@@ -27,7 +27,7 @@ class FifoRunqueue implements HostRunqueue {
 
   remove(t: HostThread): void {
     const i = this.queue.indexOf(t);
-    if (i >= 0) this.queue.splice(i, 1);
+    if (i >= 0) removeAt(this.queue, i);
   }
 
   pick(now: number): HostThread | null {
@@ -60,7 +60,7 @@ class FifoRunqueue implements HostRunqueue {
   boost(t: HostThread): boolean {
     const i = this.queue.indexOf(t);
     if (i < 0) return false;
-    this.queue.splice(i, 1);
+    removeAt(this.queue, i);
     this.queue.unshift(t);
     return true;
   }

@@ -146,6 +146,13 @@ export function calcDeltaFair(delta: number, weight: number): number {
   return weight === NICE_0_WEIGHT ? delta : (delta * NICE_0_WEIGHT) / weight;
 }
 
+/** Removes `queue[i]` keeping the others in order, without the array `splice` allocates for what it removes. */
+export function removeAt(queue: HostThread[], i: number): void {
+  const n = queue.length - 1;
+  for (let k = i; k < n; k++) queue[k] = queue[k + 1]!;
+  queue.pop();
+}
+
 /** Delay from `now` to the next tick of a pCPU whose ticks fall at phase + k * period. */
 export function untilNextTick(now: number, period: number, phase: number): number {
   const k = Math.floor((now - phase) / period) + 1;
