@@ -112,10 +112,20 @@ export class GuestKernel {
   /** Handler frames not in use. */
   private readonly frames: HandlerFrame[] = [];
 
+  /**
+   * KVM_FEATURE_PV_TLB_FLUSH in use: the VM has it and runs under KVM (a bare-metal CPU has no
+   * steal-time area to read). A guest feature, used whatever the IPI backend.
+   */
+  readonly pvTlbFlush: boolean;
+  /** KVM_FEATURE_PV_SCHED_YIELD in use, likewise. */
+  readonly pvSchedYield: boolean;
+
   constructor(
     private readonly hv: Hypervisor,
     readonly vm: Vm,
   ) {
+    this.pvTlbFlush = vm.pv.tlbFlush && hv.bareMetal === null;
+    this.pvSchedYield = vm.pv.schedYield && hv.bareMetal === null;
     this.queues = vm.vcpus.map(() => ({ calls: [], slots: [], n: 0 }));
     this.wakeups = vm.vcpus.map(() => []);
     this.timers = vm.vcpus.map(() => []);
@@ -153,7 +163,7 @@ export class GuestKernel {
       released,
       waitIdx: 0,
       spin: undefined,
-      afterSend: () => this.waitNext(call),
+      afterSend: () => this.afterSend(call),
     };
     sender.pushWork(sendCost, sendStage, call);
   }
@@ -174,6 +184,47 @@ export class GuestKernel {
     }
     if (hv.sink.wants['ipi-sent']) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: call.sender.ref, targets: targets.map((t) => t.index), kind: call.kind, vector: call.vector });
     this.vm.backend.send({ sender: call.sender, targets, vector: call.vector, kind: call.kind, id }, call.afterSend);
+  }
+
+  /**
+   * PV TLB flush (arch/x86/kernel/kvm.c kvm_flush_tlb_multi): for each target the guest reads
+   * its steal-time `preempted` flag; a preempted target gets KVM_VCPU_FLUSH_TLB set instead of an
+   * IPI, and the host flushes its TLB on its next entry (record_steal_time), so the sender never
+   * waits for it. The local vCPU is never treated as preempted. Returns the targets that still
+   * need the IPI; the caller pays `pvFlushCheck` per target for the reads.
+   */
+  deferPreempted(sender: Vcpu, targets: readonly Vcpu[]): readonly Vcpu[] {
+    const running: Vcpu[] = [];
+    for (const t of targets) {
+      if (t !== sender && t.state === 'preempted') this.hv.requestFlushOnEntry(t);
+      else running.push(t);
+    }
+    return running;
+  }
+
+  /**
+   * @internal The call-function IPI has been sent. With PV sched yield, a multicast is followed
+   * by a yield to the first preempted target (kvm_smp_send_call_func_ipi: KVM_HC_SCHED_YIELD, so
+   * the host runs the vCPU the sender is about to wait for); then the sender waits.
+   */
+  afterSend(call: CrossCall): void {
+    if (!this.pvSchedYield || call.kind === 'unicast') {
+      this.waitNext(call);
+      return;
+    }
+    const sender = call.sender;
+    const preempted = call.targets.find((t) => t !== sender && t.state === 'preempted');
+    if (preempted === undefined) {
+      this.waitNext(call);
+      return;
+    }
+    const hv = this.hv;
+    const c = hv.costs;
+    if (hv.sink.wants['hypercall']) hv.sink.emit({ type: 'hypercall', t: hv.sim.now, vcpu: sender.ref, name: 'KVM_HC_SCHED_YIELD', targets: 1 });
+    hv.exit(sender, 'hypercall', c.exitRoundTrip + c.hypercallHandling, null, () => {
+      hv.yieldTo(preempted);
+      this.waitNext(call);
+    });
   }
 
   /**

@@ -25,14 +25,6 @@ export interface IpiRequest {
 export interface IpiBackend {
   readonly name: string;
   send(req: IpiRequest, done: () => void): void;
-  /**
-   * PV TLB flush (KVM_FEATURE_PV_TLB_FLUSH, kvm_flush_tlb_others): the guest reads each
-   * target's `preempted` flag; a preempted target gets KVM_VCPU_FLUSH_TLB set instead of an
-   * IPI (the host flushes it on its next entry). Returns the targets that still need the IPI;
-   * the guest then cross-calls those and waits only for them. The guest pays `pvFlushCheck`
-   * per target. Undefined when the backend or VM lacks the feature: every target is IPIed.
-   */
-  readonly flushTlbFilter?: ((sender: Vcpu, targets: readonly Vcpu[]) => readonly Vcpu[]) | undefined;
 }
 
 /** Builds a backend for one VM. Backends are chosen per VM by name. */

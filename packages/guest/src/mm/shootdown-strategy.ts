@@ -32,7 +32,8 @@ export const shootdownStrategies: PolicyFamily<ShootdownStrategy> = {
 
 /**
  * Linux's flush_tlb_mm_range: flush locally, then IPI the other vCPUs of the address space's
- * cpumask (minus those the PV TLB flush filter defers to their next entry); each target's
+ * cpumask (minus the preempted ones PV TLB flush defers to their next entry, whatever the
+ * backend: GuestKernel.deferPreempted); each target's
  * handler invalidates — page by page, or the whole TLB above the single-page ceiling — and
  * releases its csd; the initiator waits for the last.
  */
@@ -44,10 +45,10 @@ export class SynchronousShootdown implements ShootdownStrategy {
     const local = space.cpuMask.has(initiator.index) ? mm.invalidateOn(initiator, space, vpns) : 0;
     initiator.pushWork(local, () => {
       let targets: readonly Vcpu[] = [...space.cpuMask].filter((i) => i !== initiator.index).map((i) => mm.vm.vcpu(i));
-      const filter = mm.vm.backend.flushTlbFilter;
-      const check = filter === undefined ? 0 : mm.costs.pvFlushCheck * targets.length;
+      const pv = mm.kernel.pvTlbFlush;
+      const check = pv ? mm.costs.pvFlushCheck * targets.length : 0;
       initiator.pushWork(check, () => {
-        if (filter !== undefined) targets = filter(initiator, targets);
+        if (pv) targets = mm.kernel.deferPreempted(initiator, targets);
         mm.kernel.crossCall(initiator, targets, done, undefined, {
           cost: () => mm.invalidateCost(vpns.length),
           run: (t) => void mm.invalidateOn(t, space, vpns),
