@@ -22,6 +22,8 @@ export interface TlbScenario {
   readonly apicMode: ApicMode;
   readonly postedInterrupts: boolean;
   readonly pvTlbFlush: boolean;
+  /** PV sched yield after multicasts (a guest feature, under every backend). Absent: off. */
+  readonly pvSchedYield?: boolean;
   readonly strategy: 'sync' | 'invlpgb' | 'batched';
   readonly coordination: Coordination;
   readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
@@ -50,6 +52,7 @@ export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.integer({ min:
     apicMode: fc.constantFrom<ApicMode>('xapic', 'x2apic-physical', 'x2apic-cluster'),
     postedInterrupts: fc.boolean(),
     pvTlbFlush: fc.boolean(),
+    pvSchedYield: fc.boolean(),
     strategy: fc.constantFrom('sync' as const, 'invlpgb' as const, 'batched' as const),
     coordination: fc.constantFrom<Coordination>('smp', 'amp'),
     hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
@@ -93,7 +96,7 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
       ...(shared ? { pcpus: [0, 1, 2].slice(0, s.sharedPcpus) } : {}),
       apicMode: s.apicMode,
       backend: 'under-test',
-      pv: { tlbFlush: s.pvTlbFlush },
+      pv: { tlbFlush: s.pvTlbFlush, schedYield: s.pvSchedYield === true },
     },
     backend,
   );
