@@ -1,3 +1,3 @@
 export { COST_FIELDS, COST_NAMES, type CostName, type Costs } from './cost-fields';
-export { resolveCosts, type CalibrationProfile, type CostFigure, type CostOverrides } from './profile';
+export { resolveCosts, POSTED_FLAVOURS, type CalibrationProfile, type CostFigure, type CostOverrides, type PostedFlavour } from './profile';
 export { KVM_SKYLAKE_2018, KVM_EPYC_2021, CALIBRATION_PROFILES, calibrationProfile } from './profiles';

@@ -19,7 +19,7 @@ describe('resolveCosts on kvm-skylake-2018', () => {
   it('converts cycle figures at 2.5 GHz, rounding to integer ns', () => {
     expect(costs.exitRoundTrip).toBe(475); // 1188 cycles / 2.5 = 475.2
     expect(costs.apicWriteEmulation).toBe(480); // 1200 / 2.5
-    expect(costs.ipivSend).toBe(888); // 2219 / 2.5 = 887.6
+    expect(costs.ipivSend).toBe(858); // 2145 / 2.5
     expect(costs.postNotifySend).toBe(60); // 150 / 2.5
   });
 
@@ -128,7 +128,7 @@ describe('resolveCosts at the host clock', () => {
     const at5 = resolveCosts(KVM_SKYLAKE_2018, {}, 'calibration.overrides', 5);
     expect(at5.exitRoundTrip).toBe(238); // 1188 cycles / 5 = 237.6
     expect(at5.apicWriteEmulation).toBe(240); // 1200 / 5
-    expect(at5.ipivSend).toBe(444); // 2219 / 5 = 443.8
+    expect(at5.ipivSend).toBe(429); // 2145 / 5
     expect(at5.ipiWireRemote).toBe(450); // ns: as measured
     expect(at5.hostWakeLatency).toBe(5_000);
     expect(at5.deliverTargetLines).toBe(3);

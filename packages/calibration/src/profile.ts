@@ -19,8 +19,17 @@ export interface CalibrationProfile {
    * convert at, and the clock workload CPU-work parameters are defined at.
    */
   readonly ghz: number;
+  /**
+   * The vendor's send-side IPI virtualization, which the `posted` backend follows unless the
+   * scenario says otherwise: `ipiv` (Intel VT-x IPI virtualization) or `avic` (AMD AVIC).
+   */
+  readonly postedFlavour: PostedFlavour;
   readonly costs: { readonly [K in CostName]: CostFigure };
 }
+
+/** Send-side IPI virtualization: Intel IPIv or AMD AVIC (see @ipilab/ipi-posted). */
+export type PostedFlavour = 'ipiv' | 'avic';
+export const POSTED_FLAVOURS: readonly PostedFlavour[] = ['ipiv', 'avic'];
 
 /** Field-by-field overrides, each in the field's own unit. */
 export type CostOverrides = Partial<Record<CostName, number>>;

@@ -49,9 +49,9 @@ describe('exit counts follow the APIC mode', () => {
     expect(r.events.filter((e) => e.type === 'hypercall').map((e) => (e.type === 'hypercall' ? e.targets : 0))).toEqual([128, 63]);
   });
 
-  it('posted: a unicast to a running target takes no exit anywhere; to a halted one, one incomplete-IPI exit', () => {
+  it('posted (avic): a unicast to a running target takes no exit anywhere; to a blocked one, one incomplete-IPI exit', () => {
     for (const busy of [true, false]) {
-      const r = rig();
+      const r = rig({ config: { postedFlavour: 'avic' } });
       const { vm, kernel } = addVm(r, 'posted', vmSpec(4, 'x2apic-physical'));
       if (busy) vm.vcpu(1).pushWork(1_000_000, () => undefined);
       oneCall(r, kernel, vm.vcpu(0), [vm.vcpu(1)]);
@@ -66,6 +66,55 @@ describe('exit counts follow the APIC mode', () => {
         expect(senderExits).toEqual({ 'incomplete-ipi': 1 });
       }
     }
+  });
+
+  it('posted (avic): a target in halt polling still has IsRunning set, so the sender does not exit and the poll loop takes the IPI', () => {
+    const r = rig({ config: { postedFlavour: 'avic' } });
+    const { vm, kernel } = addVm(r, 'posted', vmSpec(4, 'x2apic-physical'));
+    // Short wake-ups teach vCPU 1 a poll window, then one more IPI arrives while it polls.
+    const at = [50_000, 100_000, 150_000, 200_000, 250_000];
+    vm.vcpu(0).pushWork(10_000_000, () => undefined); // the sender stays busy between sends
+    for (const t of at) r.sim.schedule(t, () => kernel.crossCall(vm.vcpu(0), [vm.vcpu(1)], () => undefined));
+    r.hv.start();
+    r.sim.run({ until: 240_000 });
+    expect(vm.vcpu(1).polling).toBe(true);
+    const before = exitsBy(r.events, 0)['incomplete-ipi'] ?? 0;
+    r.sim.run({ until: 400_000 });
+    expect(exitsBy(r.events, 0)['incomplete-ipi'] ?? 0).toBe(before);
+    expect(r.events.filter((e) => e.type === 'ipi-handled' && e.to.vcpu === 1)).toHaveLength(at.length);
+  });
+
+  it('posted (ipiv): the sender never exits, whether the target runs, is blocked or is preempted; each handles the IPI once', () => {
+    const r = rig({ config: { ...ROUND_ROBIN, timeSliceNs: 1_000_000, postedFlavour: 'ipiv' } });
+    // vCPU 1 idles (blocked in HLT); vCPUs 2 and 3 share pCPU 2 and are busy, so one is preempted.
+    const { vm, kernel } = addVm(r, 'posted', vmSpec(4, 'x2apic-physical', { placement: 'shared', pcpus: [0, 1, 2] }));
+    vm.vcpu(0).pushWork(10_000_000, () => undefined); // the sender stays busy
+    vm.vcpu(2).pushWork(5_000_000, () => undefined);
+    vm.vcpu(3).pushWork(5_000_000, () => undefined);
+    const preempted: number[] = [];
+    r.sim.schedule(500_000, () => {
+      preempted.push(...vm.vcpus.filter((v) => v.state === 'preempted').map((v) => v.index));
+      for (const t of [1, 2, 3]) kernel.crossCall(vm.vcpu(0), [vm.vcpu(t)], () => undefined);
+    });
+    r.hv.start();
+    r.sim.run({ until: 10_000_000 });
+    expect(preempted).toHaveLength(1);
+    expect(exitsBy(r.events, 0)).toEqual({});
+    const delivered = r.events.filter((e) => e.type === 'ipi-delivered');
+    expect(delivered.filter((e) => e.type === 'ipi-delivered' && e.to.vcpu === preempted[0]).map((e) => e.type === 'ipi-delivered' && e.via)).toEqual(['pending']);
+    for (const t of [1, 2, 3]) expect(r.events.filter((e) => e.type === 'ipi-handled' && e.to.vcpu === t)).toHaveLength(1);
+    // The same sends under avic: the blocked and the preempted target each cost the sender an exit.
+    const a = rig({ config: { ...ROUND_ROBIN, timeSliceNs: 1_000_000, postedFlavour: 'avic' } });
+    const b = addVm(a, 'posted', vmSpec(4, 'x2apic-physical', { placement: 'shared', pcpus: [0, 1, 2] }));
+    b.vm.vcpu(0).pushWork(10_000_000, () => undefined);
+    b.vm.vcpu(2).pushWork(5_000_000, () => undefined);
+    b.vm.vcpu(3).pushWork(5_000_000, () => undefined);
+    a.sim.schedule(500_000, () => {
+      for (const t of [1, 2, 3]) b.kernel.crossCall(b.vm.vcpu(0), [b.vm.vcpu(t)], () => undefined);
+    });
+    a.hv.start();
+    a.sim.run({ until: 10_000_000 });
+    expect(exitsBy(a.events, 0)).toEqual({ 'incomplete-ipi': 2 });
   });
 
   it('pv unicast uses the emulated ICR write (Linux keeps send_IPI native)', () => {

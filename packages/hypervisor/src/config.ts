@@ -1,3 +1,4 @@
+import type { PostedFlavour } from '@ipilab/calibration';
 import type { ExitReason } from '@ipilab/events';
 import { EEVDF_POLICY } from './sched/eevdf-policy';
 import type { HostSchedulerPolicy } from './sched/host-scheduler';
@@ -15,6 +16,11 @@ export interface HypervisorConfig {
   readonly mode: HypervisorMode;
   /** Receive-side posted interrupts (Intel APICv / AMD AVIC): running targets take IPIs without an exit, EOI is virtualized. */
   readonly postedInterrupts: boolean;
+  /**
+   * Send-side IPI virtualization the `posted` backend follows: `ipiv` (Intel: the sender never
+   * exits) or `avic` (AMD: the sender exits when the target's IsRunning bit is clear).
+   */
+  readonly postedFlavour: PostedFlavour;
   /** Put a vCPU that receives an interrupt at the head of its pCPU's run queue and preempt the current one. */
   readonly boostIpiTargets: boolean;
   /** Servers of the shared hypervisor service; Infinity: exits never queue. */
@@ -47,6 +53,7 @@ export interface HaltPollConfig {
 export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
   mode: 'kvm',
   postedInterrupts: true,
+  postedFlavour: 'avic',
   boostIpiTargets: false,
   serviceCapacity: Infinity,
   serviceReasons: ['apic-write', 'hypercall', 'incomplete-ipi', 'io'],

@@ -70,16 +70,48 @@ export class InterruptDelivery {
   }
 
   /**
-   * Hardware IPI virtualization (IPIv / AVIC) on the send side: if `target` is running, the
-   * processor posts the vector and notifies it with no exit anywhere. Returns false when the
-   * target is not running (the sender must then take an incomplete-IPI exit).
+   * AMD AVIC on the send side (arch/x86/kvm/svm/avic.c): the processor delivers by itself while
+   * the target's IsRunning bit is set — from avic_vcpu_load until avic_vcpu_put, which KVM calls
+   * when the vCPU thread is scheduled out and, through avic_vcpu_blocking, when a halted vCPU
+   * blocks; so a vCPU in guest mode or in KVM's halt polling is "running". A running target is
+   * posted and notified (doorbell); a polling one notices the vector in its poll loop. Returns
+   * false when IsRunning is clear (the sender must take AVIC_INCOMPLETE_IPI).
    */
   hardwarePost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): boolean {
-    if (target.state !== 'in-guest') return false;
     const hv = this.hv;
-    this.postAndNotify(from.pcpu, target, vector);
+    if (target.state === 'in-guest') {
+      this.postAndNotify(from.pcpu, target, vector);
+    } else if (target.state === 'halted' && target.polling) {
+      target.apic.post(vector);
+      hv.halting.wake(target, from.pcpu);
+    } else {
+      return false;
+    }
     if (hv.sink.wants['ipi-delivered']) hv.sink.emit({ type: 'ipi-delivered', t: hv.sim.now, id: ipiId, to: target.ref, via: 'posted' });
     return true;
+  }
+
+  /**
+   * Intel IPI virtualization (IPIv; arch/x86/kvm/vmx/posted_intr.c): the processor posts the
+   * vector in the target's posted-interrupt descriptor, found through the PID-pointer table,
+   * whatever the target is doing, and the sender never exits. What follows depends on the
+   * descriptor KVM keeps for the target: a running vCPU is notified and takes it without an exit;
+   * a vCPU in halt polling is notified on its pCPU and its poll loop notices; a blocked vCPU's
+   * descriptor carries the wake-up vector (pi_enable_wakeup_handler), whose handler makes the
+   * host wake its thread; a preempted one has notifications suppressed (SN) and merges the
+   * vector at its next entry, as does one in an exit.
+   */
+  ipivPost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): void {
+    const hv = this.hv;
+    let via: 'posted' | 'pending' = 'posted';
+    if (target.state === 'in-guest') {
+      this.postAndNotify(from.pcpu, target, vector);
+    } else {
+      target.apic.post(vector);
+      if (target.state === 'halted') hv.halting.wake(target, from.pcpu); // the host's wake-up handler, not the sender, pays
+      else via = 'pending';
+    }
+    if (hv.sink.wants['ipi-delivered']) hv.sink.emit({ type: 'ipi-delivered', t: hv.sim.now, id: ipiId, to: target.ref, via });
   }
 
   /**

@@ -303,9 +303,14 @@ export class Hypervisor {
     return this.delivery.deliver(from, target, vector, ipiId);
   }
 
-  /** IPIv / AVIC send side: posts to a running target with no exit; false if it is not running. */
+  /** AVIC send side: delivers with no exit while the target's IsRunning bit is set; false otherwise (delivery.ts). */
   hardwarePost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): boolean {
     return this.delivery.hardwarePost(from, target, vector, ipiId);
+  }
+
+  /** IPIv send side: posts to the target whatever its state, never an exit (delivery.ts). */
+  ipivPost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): void {
+    this.delivery.ipivPost(from, target, vector, ipiId);
   }
 
   /** A self-IPI: virtualized with APICv, a trapped write without. */

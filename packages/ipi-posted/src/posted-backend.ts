@@ -3,11 +3,17 @@ import type { Hypervisor, IpiBackend, IpiRequest, Vm } from '@ipilab/hypervisor'
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
 
 /**
- * Hardware IPI virtualization (Intel IPIv, AMD AVIC): a unicast, physical-destination send is
- * done by the processor with no exit — it posts the vector and notifies a running target.
- * When the target is not running the sender takes an incomplete-IPI exit so the host can wake
- * it (AVIC's AVIC_INCOMPLETE_IPI). Multicast, broadcast and logical (cluster) destinations are
- * not accelerated: they take the emulated path.
+ * Hardware IPI virtualization, by vendor (`hypervisor.postedFlavour`): a unicast,
+ * physical-destination send is done by the processor, costing the sender `ipivSend` of guest
+ * time and no exit, then
+ * - `ipiv` (Intel): the vector is posted whatever the target is doing; a blocked target is woken
+ *   through its descriptor's wake-up vector, a preempted one takes it at its next entry. The
+ *   sender never exits.
+ * - `avic` (AMD): delivered while the target's IsRunning bit is set (in guest mode, or in KVM's
+ *   halt polling); otherwise the sender takes AVIC_INCOMPLETE_IPI and the host delivers and
+ *   wakes the target.
+ * Multicast, broadcast and logical (cluster) destinations are not accelerated (IPIv handles
+ * physical unicasts only; this model treats AVIC alike): they take the emulated path.
  */
 export class PostedBackend implements IpiBackend {
   readonly name: string = 'posted';
@@ -37,6 +43,11 @@ export class PostedBackend implements IpiBackend {
     const c = this.hv.costs;
     // The ICR write itself, executed by the processor without leaving the guest.
     req.sender.pushWork(c.ipivSend, () => {
+      if (this.hv.config.postedFlavour === 'ipiv') {
+        this.hv.ipivPost(req.sender, target, req.vector, req.id);
+        done();
+        return;
+      }
       if (this.hv.hardwarePost(req.sender, target, req.vector, req.id)) {
         done();
         return;

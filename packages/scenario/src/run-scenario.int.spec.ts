@@ -79,3 +79,20 @@ describe('the host clock rate (host.ghz)', () => {
     expect(ratio).toBeCloseTo(2.3 / 2.5, 2);
   });
 });
+
+describe('posted IPIs follow the vendor (hypervisor.posted.flavour)', () => {
+  // Unicasts to vCPUs that idle between them: some targets have blocked by the time an IPI comes.
+  const bench = { ...oneVm({ kind: 'ipi-bench', mode: ['unicast'], iterations: 200 }, 8, '20ms'), hypervisor: { backend: 'posted' } };
+  const incomplete = (sets: string[]): number => runScenario(loadScenario(file(bench), sets)).vms['vm']!.ipi.exits['incomplete-ipi'] ?? 0;
+
+  it('the Intel profile means IPIv (no sender exit ever), the AMD one AVIC (an exit when the target has blocked); the key overrides either', () => {
+    expect(incomplete([])).toBe(0);
+    expect(incomplete(['calibration.profile=kvm-epyc-2021'])).toBeGreaterThan(0);
+    expect(incomplete(['hypervisor.posted.flavour=avic'])).toBeGreaterThan(0);
+    expect(incomplete(['calibration.profile=kvm-epyc-2021', 'hypervisor.posted.flavour=ipiv'])).toBe(0);
+  });
+
+  it('an unknown flavour is one clear error naming the key', () => {
+    expect(() => loadScenario(file(bench), ['hypervisor.posted.flavour=x2avic'])).toThrow(/hypervisor\.posted\.flavour: expected one of "ipiv", "avic", got "x2avic"/);
+  });
+});

@@ -4,7 +4,7 @@ import { getHeapStatistics } from 'node:v8';
 import { resolve } from 'node:path';
 import { ContainerModule } from 'inversify';
 import { combineReducers, interferenceReducer, latencyReducer, vmLedgerReducer, AccountingService, accountingModule, type InterferenceMatrix, type LatencyDistributions, type VmLedger } from '@ipilab/accounting';
-import { calibrationProfile, resolveCosts } from '@ipilab/calibration';
+import { calibrationProfile, resolveCosts, type CalibrationProfile } from '@ipilab/calibration';
 import { InvalidParameterError, KernelError, RandomStreams, Simulation } from '@ipilab/core';
 import { composeContainer, UnknownPolicyError, type PolicyRegistry } from '@ipilab/di';
 import { EventSink, type ModelEvent } from '@ipilab/events';
@@ -80,11 +80,13 @@ export function scenarioTopology(s: Scenario): HostTopology {
   return new HostTopology(spec as ConstructorParameters<typeof HostTopology>[0]);
 }
 
-function hypervisorConfig(s: Scenario): HypervisorConfig {
+function hypervisorConfig(s: Scenario, profile: CalibrationProfile): HypervisorConfig {
   const h = s.hypervisor;
   return {
     mode: h.mode,
     postedInterrupts: h.postedInterrupts,
+    // The vendor's IPI virtualization, as the calibration profile's host has it, unless the scenario says.
+    postedFlavour: h.posted.flavour ?? profile.postedFlavour,
     boostIpiTargets: h.boostIpiTargets,
     serviceCapacity: h.serviceCapacity === 'unlimited' ? Infinity : h.serviceCapacity,
     serviceReasons: h.serviceReasons ?? DEFAULT_HYPERVISOR_CONFIG.serviceReasons,
@@ -149,9 +151,10 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   let topology: HostTopology;
   let costs: ReturnType<typeof resolveCosts>;
   let clockScale: number;
+  let profile: CalibrationProfile;
   try {
     topology = scenarioTopology(s);
-    const profile = calibrationProfile(s.calibration.profile);
+    profile = calibrationProfile(s.calibration.profile);
     // The host's clock sets what a cycle costs: cycle figures convert at host.ghz, and workload
     // CPU work (defined at the profile's clock) takes profile/host as long (docs/calibration.md).
     costs = resolveCosts(profile, s.calibration.overrides, 'calibration.overrides', topology.ghz);
@@ -160,7 +163,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
     asScenarioError(e, '');
   }
   const setup = new ContainerModule(({ bind }) => {
-    bind(HypervisorSetup).toConstantValue({ topology, costs, config: hypervisorConfig(s), hostScheduler: s.hypervisor.scheduler.policy });
+    bind(HypervisorSetup).toConstantValue({ topology, costs, config: hypervisorConfig(s, profile), hostScheduler: s.hypervisor.scheduler.policy });
   });
   let container;
   try {

@@ -56,6 +56,12 @@ export const hypervisorSchema = z
       .strict()
       .default({ sendIpi: true, tlbFlush: true, schedYield: false }),
     postedInterrupts: bool.default(true).meta({ description: 'Receive-side posted interrupts (APICv / AVIC).' }),
+    posted: z
+      .object({
+        flavour: z.enum(['ipiv', 'avic']).optional().meta({ description: 'Send-side IPI virtualization the posted backend follows: ipiv (the sender never exits) or avic (the sender exits when the target is not running or polling). Default: the calibration profile\'s vendor.' }),
+      })
+      .strict()
+      .default({}),
     boostIpiTargets: bool.default(false),
     serviceCapacity: z.union([positiveInt, z.literal('unlimited')]).default('unlimited'),
     serviceReasons: z.array(z.enum(['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'io'])).optional(),

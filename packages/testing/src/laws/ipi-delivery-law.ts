@@ -18,6 +18,8 @@ export interface IpiScenario {
   readonly boost: boolean;
   /** Host scheduler policy and whether unpinned threads migrate. */
   readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
+  /** Send-side IPI virtualization the posted backend follows (absent: avic). */
+  readonly postedFlavour?: 'ipiv' | 'avic';
   readonly migrate: boolean;
   readonly senders: readonly { readonly sender: number; readonly ops: readonly { readonly gap: number; readonly targets: readonly number[] }[] }[];
   /** Run on bare metal (`hypervisor.mode: bare-metal`): the vCPUs are pinned CPUs, no hypervisor. */
@@ -44,6 +46,7 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
       postedInterrupts: options.requiresPostedInterrupts === true ? fc.constant(true) : fc.boolean(),
       boost: fc.boolean(),
       hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
+      postedFlavour: fc.constantFrom<'ipiv' | 'avic'>('ipiv', 'avic'),
       migrate: fc.boolean(),
       senders: fc.uniqueArray(
         fc.record({
@@ -82,6 +85,7 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
     ...DEFAULT_HYPERVISOR_CONFIG,
     mode: s.bareMetal === true ? 'bare-metal' : 'kvm',
     postedInterrupts: s.postedInterrupts,
+    postedFlavour: s.postedFlavour ?? 'avic',
     boostIpiTargets: s.boost,
     hostScheduler: HOST_SCHEDULERS[s.hostScheduler],
     migrate: s.migrate,

@@ -27,6 +27,8 @@ export interface TlbScenario {
   readonly strategy: 'sync' | 'invlpgb' | 'batched';
   readonly coordination: Coordination;
   readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
+  /** Send-side IPI virtualization the posted backend follows (absent: avic). */
+  readonly postedFlavour?: 'ipiv' | 'avic';
   readonly actors: readonly { readonly vcpu: number; readonly ops: readonly TlbOp[] }[];
   /** Run on bare metal (`hypervisor.mode: bare-metal`): pinned CPUs, no hypervisor. */
   readonly bareMetal?: boolean;
@@ -56,6 +58,7 @@ export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.integer({ min:
     strategy: fc.constantFrom('sync' as const, 'invlpgb' as const, 'batched' as const),
     coordination: fc.constantFrom<Coordination>('smp', 'amp'),
     hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
+    postedFlavour: fc.constantFrom<'ipiv' | 'avic'>('ipiv', 'avic'),
     actors: fc.uniqueArray(fc.record({ vcpu: fc.integer({ min: 0, max: vcpus - 1 }), ops: fc.array(opArb, { minLength: 1, maxLength: 8 }) }), {
       minLength: 1,
       maxLength: Math.min(3, vcpus),
@@ -84,6 +87,7 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
     ...DEFAULT_HYPERVISOR_CONFIG,
     mode: s.bareMetal === true ? 'bare-metal' : 'kvm',
     postedInterrupts: requiresPosted || s.postedInterrupts,
+    postedFlavour: s.postedFlavour ?? 'avic',
     hostScheduler: HOST_SCHEDULERS[s.hostScheduler],
     timeSliceNs: 100_000,
   });
