@@ -33,15 +33,21 @@ export interface IpiLawOptions {
   readonly bareMetal?: boolean;
 }
 
+/** Above this many vCPUs a scenario runs pinned on a 160-thread host instead of the small one. */
+const BIG_VM = 12;
+
 /** The built-in host scheduler policies, by name. */
 export const HOST_SCHEDULERS: Readonly<Record<'eevdf' | 'cfs' | 'fifo', HostSchedulerPolicy>> = { eevdf: EEVDF_POLICY, cfs: CFS_POLICY, fifo: FIFO_POLICY };
 
 export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<IpiScenario> {
-  const arb = fc.integer({ min: 2, max: 12 }).chain((vcpus) =>
+  // Mostly small VMs; one in ten large enough for the paths that change at 64 and 128 vCPUs
+  // (a second x2APIC cluster ID byte, a second PV send-IPI bitmap window), pinned on a big host.
+  const size = fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 2, max: 12 }) }, { weight: 1, arbitrary: fc.constantFrom(64, 65, 127, 128, 129, 130) });
+  const arb = size.chain((vcpus) =>
     fc.record({
       vcpus: fc.constant(vcpus),
       apicMode: fc.constantFrom(...APIC_MODES),
-      placement: fc.constantFrom<Placement>('pinned', 'shared'),
+      placement: vcpus > BIG_VM ? fc.constant<Placement>('pinned') : fc.constantFrom<Placement>('pinned', 'shared'),
       sharedPcpus: fc.integer({ min: 1, max: 4 }),
       postedInterrupts: options.requiresPostedInterrupts === true ? fc.constant(true) : fc.boolean(),
       boost: fc.boolean(),
@@ -54,7 +60,11 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
           ops: fc.array(
             fc.record({
               gap: fc.integer({ min: 0, max: 20_000 }),
-              targets: fc.uniqueArray(fc.integer({ min: 0, max: vcpus - 1 }), { minLength: 1, maxLength: vcpus }),
+              // Any set of targets, and now and then all of them (a broadcast, such as a shootdown to every vCPU).
+              targets: fc.oneof(
+                { weight: 3, arbitrary: fc.uniqueArray(fc.integer({ min: 0, max: vcpus - 1 }), { minLength: 1, maxLength: vcpus }) },
+                { weight: 1, arbitrary: fc.constant(Array.from({ length: vcpus }, (_, i) => i)) },
+              ),
             }),
             { minLength: 1, maxLength: 5 },
           ),
@@ -79,7 +89,7 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
   const sink = new EventSink();
   const events: ModelEvent[] = [];
   sink.subscribe((e) => events.push(e));
-  const topology = new HostTopology({ sockets: 2, coresPerSocket: 4, threadsPerCore: 2, ghz: 2.5 });
+  const topology = s.vcpus > BIG_VM ? new HostTopology({ sockets: 2, coresPerSocket: 40, threadsPerCore: 2, ghz: 2.5 }) : new HostTopology({ sockets: 2, coresPerSocket: 4, threadsPerCore: 2, ghz: 2.5 });
   const costs = resolveCosts(KVM_SKYLAKE_2018);
   const hv = new Hypervisor(sim, sink, topology, costs, {
     ...DEFAULT_HYPERVISOR_CONFIG,
