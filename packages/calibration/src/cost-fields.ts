@@ -27,7 +27,7 @@ export const COST_FIELDS = {
   injection: 'injecting a pending interrupt on VM entry',
   vcpuSwitch: 'switching a pCPU from one vCPU to another (host context switch + VMCS/VMCB load)',
   vcpuMigration: 'a vCPU thread moving to another pCPU, beyond the switch: clearing its VMCS on the old pCPU by a cross-CPU call and loading it on the new one',
-  ipivSend: 'sender cost of an exit-less unicast IPI with hardware IPI virtualization (IPIv / AVIC), target running',
+  ipivSend: 'sender cost of an exit-less unicast IPI with hardware IPI virtualization: the virtualized ICR write (IPIv on Intel profiles, AVIC on AMD ones)',
   incompleteIpiExit: 'AVIC/IPIv exit taken when a destination is not running, so the host can wake it, beyond the round trip',
   pvFlushCheck: 'guest reads one target vCPU\'s preempted flag and sets flush-on-entry (PV TLB flush)',
   // ---- bare metal (hypervisor.mode: bare-metal): the same CPU with no hypervisor
