@@ -10,7 +10,7 @@ export {
   type LatencySummary,
 } from './workloads/ipi-bench';
 export { guestModule } from './guest-module';
-export { type CallWork } from './guest-kernel';
+export { type CallWork } from './cross-calls';
 export { AddressSpace, PAGES_PER_HUGE, type Translation } from './mm/address-space';
 export { Tlb, type TlbEntry } from './mm/tlb';
 export { MemoryManager, type Coordination, type MemoryManagerOptions, type StaleUse } from './mm/memory-manager';
