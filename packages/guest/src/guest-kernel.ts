@@ -1,6 +1,7 @@
 import type { Hypervisor, Vm } from '@ipilab/hypervisor';
 import { VECTORS, type Vcpu } from '@ipilab/vcpu';
 import { CrossCalls, emptyCsdList, type CallWork, type CsdList } from './cross-calls';
+import { GuestIdle } from './idle';
 import { Timers } from './timers';
 import { Wakeups, type Wakeup } from './wakeups';
 
@@ -37,6 +38,8 @@ export class GuestKernel {
   private readonly calls: CrossCalls;
   private readonly wakeups: Wakeups;
   private readonly timers: Timers;
+  /** The idle loop of each vCPU (`vms[].idle`). */
+  readonly idle: GuestIdle;
   /** Device interrupt handlers by vector (run after EOI, in the handler's continuation). */
   private readonly devices = new Map<number, (v: Vcpu) => void>();
   /** Handler frames not in use. */
@@ -59,6 +62,8 @@ export class GuestKernel {
     this.calls = new CrossCalls(hv, vm, this.pvSchedYield);
     this.wakeups = new Wakeups(hv, vm);
     this.timers = new Timers(hv, vm, (vector, handler) => this.onDevice(vector, handler));
+    // Bare metal idles natively (bare-metal.ts): the guest idle modes are KVM guest options.
+    this.idle = new GuestIdle(hv, vm.vcpus, hv.bareMetal === null ? (vm.spec.idle ?? 'halt') : 'halt');
     vm.onInterrupt = (v, vector) => this.onInterrupt(v, vector);
   }
 
@@ -127,6 +132,7 @@ export class GuestKernel {
   }
 
   private onInterrupt(v: Vcpu, vector: number): void {
+    this.idle.interrupted(v);
     const c = this.hv.costs;
     const device = this.devices.get(vector);
     if (device !== undefined) {

@@ -11,6 +11,7 @@ export {
 } from './workloads/ipi-bench';
 export { guestModule } from './guest-module';
 export { type CallWork } from './cross-calls';
+export { GuestIdle, GUEST_IDLE_MODES, GUEST_HALT_POLL, type GuestIdleMode } from './idle';
 export { AddressSpace, PAGES_PER_HUGE, type Translation } from './mm/address-space';
 export { Tlb, type TlbEntry } from './mm/tlb';
 export { MemoryManager, type Coordination, type MemoryManagerOptions, type StaleUse } from './mm/memory-manager';

@@ -30,7 +30,7 @@ export class HaltPolling {
     v.leaveGuest('halted');
     v.haltedAt = hv.sim.now;
     const runner = hv.runners[v.pcpu]!;
-    if (v.haltPollNs > 0 && runner.queueLength === 0) {
+    if (v.haltPollNs > 0 && v.hostHaltPoll && runner.queueLength === 0) {
       v.polling = true;
       this.pollEnd[v.hostId] = hv.sim.schedule(v.haltPollNs, this.onPollEnd, v);
     } else {
@@ -79,7 +79,8 @@ export class HaltPolling {
   /** kvm_vcpu_halt's window update, on the wake-up that ends a block. */
   private adapt(v: Vcpu): void {
     const hp = this.hv.config.haltPoll;
-    if (hp.maxNs === 0) return;
+    // Only while KVM may poll this vCPU (kvm_vcpu_halt's halt_poll_allowed).
+    if (hp.maxNs === 0 || !v.hostHaltPoll) return;
     const blockNs = this.hv.sim.now - v.haltedAt;
     if (v.haltPollNs > 0 && blockNs > hp.maxNs) {
       v.haltPollNs = hp.shrink === 0 ? 0 : Math.floor(v.haltPollNs / hp.shrink);

@@ -31,6 +31,8 @@ export interface VmSpec {
   readonly weight?: number;
   /** The guest sends all-but-self broadcasts with one shorthand ICR write (Linux >= 5.6). */
   readonly shorthand?: boolean;
+  /** How the guest idles: HLT (default), idle=poll, or cpuidle-haltpoll (@ipilab/guest idle.ts). */
+  readonly idle?: 'halt' | 'poll' | 'haltpoll';
 }
 
 /** What the guest kernel does when its vCPU takes an interrupt: push handler work, then call `eoi`. */

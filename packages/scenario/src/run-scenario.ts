@@ -221,6 +221,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
             pv: s.hypervisor.pv,
             shorthand: spec.shorthand,
             weight: spec.weight,
+            idle: spec.idle,
           },
           factory,
         );

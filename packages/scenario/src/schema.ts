@@ -104,6 +104,7 @@ export const vmSchema = z
     backend: str.optional().meta({ description: 'Overrides hypervisor.backend for this VM.' }),
     apicMode: z.enum(['xapic', 'x2apic-physical', 'x2apic-cluster']).optional(),
     shorthand: bool.default(false),
+    idle: z.enum(['halt', 'poll', 'haltpoll']).default('halt').meta({ description: 'How the guest idles: halt (HLT), poll (idle=poll: spin in guest mode), haltpoll (cpuidle-haltpoll: poll an adaptive window, then HLT, with KVM halt polling off).' }),
     coordination: z.enum(['smp', 'amp']).default('smp'),
     shootdownStrategy: str.default('sync'),
     scheduler: z.object({ slice: duration.optional(), migrationThreshold: duration.optional(), balance: bool.optional() }).strict().default({}),

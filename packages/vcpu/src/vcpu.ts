@@ -36,6 +36,8 @@ export class Vcpu {
   entryToken = 0;
   /** KVM's per-vCPU adaptive halt-polling window (ns), and when the current halt began. */
   haltPollNs = 0;
+  /** KVM may halt-poll this vCPU (MSR_KVM_POLL_CONTROL bit 0; a guest using cpuidle-haltpoll clears it). */
+  hostHaltPoll = true;
   haltedAt = 0;
   /** pCPU it runs on or last ran on. */
   pcpu: number;

@@ -20,6 +20,8 @@ export interface IpiScenario {
   readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
   /** Send-side IPI virtualization the posted backend follows (absent: avic). */
   readonly postedFlavour?: 'ipiv' | 'avic';
+  /** How the guest idles (absent: halt). */
+  readonly idle?: 'halt' | 'poll' | 'haltpoll';
   readonly migrate: boolean;
   readonly senders: readonly { readonly sender: number; readonly ops: readonly { readonly gap: number; readonly targets: readonly number[] }[] }[];
   /** Run on bare metal (`hypervisor.mode: bare-metal`): the vCPUs are pinned CPUs, no hypervisor. */
@@ -53,6 +55,7 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
       boost: fc.boolean(),
       hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
       postedFlavour: fc.constantFrom<'ipiv' | 'avic'>('ipiv', 'avic'),
+      idle: fc.constantFrom<'halt' | 'poll' | 'haltpoll'>('halt', 'poll', 'haltpoll'),
       migrate: fc.boolean(),
       senders: fc.uniqueArray(
         fc.record({
@@ -110,6 +113,7 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
       placement: pinned ? 'pinned' : 'shared',
       ...(pinned ? {} : { pcpus: topology.pcpus.slice(0, s.sharedPcpus).map((p) => p.id) }),
       apicMode: s.apicMode,
+      ...(s.idle === undefined ? {} : { idle: s.idle }),
       backend: 'under-test',
     },
     backend,

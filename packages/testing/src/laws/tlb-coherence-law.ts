@@ -29,6 +29,8 @@ export interface TlbScenario {
   readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
   /** Send-side IPI virtualization the posted backend follows (absent: avic). */
   readonly postedFlavour?: 'ipiv' | 'avic';
+  /** How the guest idles (absent: halt). */
+  readonly idle?: 'halt' | 'poll' | 'haltpoll';
   readonly actors: readonly { readonly vcpu: number; readonly ops: readonly TlbOp[] }[];
   /** Run on bare metal (`hypervisor.mode: bare-metal`): pinned CPUs, no hypervisor. */
   readonly bareMetal?: boolean;
@@ -59,6 +61,7 @@ export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.integer({ min:
     coordination: fc.constantFrom<Coordination>('smp', 'amp'),
     hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
     postedFlavour: fc.constantFrom<'ipiv' | 'avic'>('ipiv', 'avic'),
+    idle: fc.constantFrom<'halt' | 'poll' | 'haltpoll'>('halt', 'poll', 'haltpoll'),
     actors: fc.uniqueArray(fc.record({ vcpu: fc.integer({ min: 0, max: vcpus - 1 }), ops: fc.array(opArb, { minLength: 1, maxLength: 8 }) }), {
       minLength: 1,
       maxLength: Math.min(3, vcpus),
@@ -99,6 +102,7 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
       placement: shared ? 'shared' : 'pinned',
       ...(shared ? { pcpus: [0, 1, 2].slice(0, s.sharedPcpus) } : {}),
       apicMode: s.apicMode,
+      ...(s.idle === undefined ? {} : { idle: s.idle }),
       backend: 'under-test',
       pv: { tlbFlush: s.pvTlbFlush, schedYield: s.pvSchedYield === true },
     },
