@@ -47,10 +47,11 @@ export function addVm(r: Rig, backend: keyof typeof BACKENDS, spec: VmSpec): { v
   return { vm, kernel: new GuestKernel(r.hv, vm) };
 }
 
-export function exitsBy(events: readonly ModelEvent[], vcpu?: number): Record<string, number> {
+/** VM exits by reason, of one vCPU or all; HLT exits (idling, not sending) are left out unless `withHlt`. */
+export function exitsBy(events: readonly ModelEvent[], vcpu?: number, withHlt = false): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of events) {
-    if (e.type === 'vm-exit' && (vcpu === undefined || e.vcpu.vcpu === vcpu)) out[e.reason] = (out[e.reason] ?? 0) + 1;
+    if (e.type === 'vm-exit' && (vcpu === undefined || e.vcpu.vcpu === vcpu) && (withHlt || e.reason !== 'hlt')) out[e.reason] = (out[e.reason] ?? 0) + 1;
   }
   return out;
 }

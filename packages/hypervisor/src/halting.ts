@@ -29,6 +29,8 @@ export class HaltPolling {
     }
     v.leaveGuest('halted');
     v.haltedAt = hv.sim.now;
+    // HLT exits (EXIT_REASON_HLT / SVM_EXIT_HLT): counted like any exit; the time that follows is halted time.
+    if (hv.sink.wants['vm-exit']) hv.sink.emit({ type: 'vm-exit', t: hv.sim.now, vcpu: v.ref, reason: 'hlt', cost: 0 });
     const runner = hv.runners[v.pcpu]!;
     if (v.haltPollNs > 0 && v.hostHaltPoll && runner.queueLength === 0) {
       v.polling = true;
