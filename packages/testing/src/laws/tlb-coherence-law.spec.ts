@@ -25,6 +25,20 @@ describe('the TLB coherence law', () => {
     expect(lawFailure(localOnly)).toMatch(/stale translation|stale TLB entries/);
   });
 
+  it('sees VMs of 128 vCPUs and more: catches a backend that never reaches APIC IDs from 128 up', () => {
+    const firstWindowOnly: IpiBackendFactory = (hv, vm) => {
+      const real = new TrapAndEmulateBackend(hv, vm);
+      return { name: 'first-window', send: (req, done) => real.send({ ...req, targets: req.targets.filter((t) => t.apicId < 128) }, done) };
+    };
+    let failure = 'the law held';
+    try {
+      fc.assert(fc.property(tlbScenarioArbitrary, (s) => checkTlbCoherence(runTlbScenario(s, firstWindowOnly), s.actors.length)));
+    } catch (e) {
+      failure = String((e as Error & { cause?: unknown }).cause);
+    }
+    expect(failure).toMatch(/stale|never finished/);
+  });
+
   it('catches a strategy that reports completion before the targets have flushed', () => {
     const early: ShootdownStrategy = {
       name: 'early',
