@@ -80,6 +80,23 @@ export class HostScheduling {
     this.vmCount++;
   }
 
+  /**
+   * A VM pinned to `pcpus` takes them for itself, whatever the order VMs were added in: threads
+   * of shared VMs added before it lose them from their affinity (and start elsewhere). Returns
+   * the index of a VM left with no pCPU at all, or -1.
+   */
+  reservePinned(pcpus: readonly number[]): number {
+    const taken = new Set(pcpus);
+    for (const t of this.threads) {
+      if (t.pinned || !t.allowed.some((p) => taken.has(p))) continue;
+      const left = t.allowed.filter((p) => !taken.has(p));
+      if (left.length === 0) return t.vcpu.vm;
+      t.allowed = left;
+      if (taken.has(t.vcpu.pcpu)) t.vcpu.pcpu = left[t.vcpu.index % left.length]!;
+    }
+    return -1;
+  }
+
   /** Puts every thread on a run queue; the first on each pCPU enters the guest at once. */
   start(): void {
     for (const t of this.threads) {

@@ -137,6 +137,12 @@ export class Hypervisor {
       throw new InvalidParameterError(`${field}.weight`, weight, 'a load weight in [1, 1000000] (1024 = nice 0)');
     }
     const allowed = this.scheduling.place(field, spec);
+    if (spec.placement === 'pinned') {
+      const starved = this.scheduling.reservePinned(allowed.map((a) => a[0]!));
+      if (starved >= 0) {
+        throw new InvalidParameterError(`${field}.pcpus`, spec.pcpus ?? allowed.map((a) => a[0]!), `pCPUs that leave ${JSON.stringify(this.vms[starved]!.name)} (vms[${starved}], shared) at least one pCPU: a pinned VM's pCPUs are its own`);
+      }
+    }
     const index = this.vms.length;
     const vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(this.sim, this.sink, index, i, i, allowed[i]![i % allowed[i]!.length]!));
     const vm = new Vm(index, spec, vcpus, (v) => this.defaultHandler(v));

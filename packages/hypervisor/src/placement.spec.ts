@@ -1,5 +1,8 @@
-import { InvalidParameterError } from '@ipilab/core';
+import { InvalidParameterError, Simulation } from '@ipilab/core';
+import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
+import { EventSink } from '@ipilab/events';
 import { HostTopology } from '@ipilab/host';
+import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory } from './index';
 import { VcpuPlacement } from './placement';
 import type { VmSpec } from './vm';
 
@@ -46,5 +49,35 @@ describe('VcpuPlacement', () => {
     p.place('vms[0]', spec(2, 'pinned', [0, 1]));
     refused(() => p.place('vms[1]', spec(1, 'shared', [0, 1])), 'vms[1].pcpus');
     refused(() => p.place('vms[1]', { ...spec(1, 'shared'), placement: 'spread' as 'shared' }), 'vms[1].placement');
+  });
+});
+
+describe('pinned pCPUs are the pinned VM\'s own, whatever the order VMs are added in', () => {
+  const noIpis: IpiBackendFactory = () => ({ name: 'none', send: () => undefined });
+  const setUp = () => {
+    const sim = new Simulation();
+    const topology = new HostTopology({ sockets: 1, coresPerSocket: 4, threadsPerCore: 1, ghz: 2.5 });
+    const hv = new Hypervisor(sim, new EventSink(), topology, resolveCosts(KVM_SKYLAKE_2018), DEFAULT_HYPERVISOR_CONFIG);
+    return { sim, hv };
+  };
+
+  it('a shared VM added first loses the pCPUs a later VM pins: its threads never run there, and the pinned VM has them to itself', () => {
+    const { sim, hv } = setUp();
+    const shared = hv.addVm({ name: 's', vcpus: 4, placement: 'shared', apicMode: 'x2apic-physical', backend: 'none' }, noIpis);
+    const pinned = hv.addVm({ name: 'p', vcpus: 2, placement: 'pinned', pcpus: [0, 1], apicMode: 'x2apic-physical', backend: 'none' }, noIpis);
+    for (const v of [...shared.vcpus, ...pinned.vcpus]) v.pushWork(1e12, () => undefined);
+    hv.start();
+    sim.run({ until: 20_000_000 });
+    const [s, p] = hv.occupancyByVm();
+    expect(s![0]! + s![1]!).toBe(0);
+    expect(p![0]).toBe(20_000_000);
+    expect(p![1]).toBe(20_000_000);
+    expect(s![2]! + s![3]!).toBe(40_000_000);
+  });
+
+  it('pinning the last pCPUs of a shared VM added earlier is refused, naming the pinned VM\'s pcpus', () => {
+    const { hv } = setUp();
+    hv.addVm({ name: 's', vcpus: 2, placement: 'shared', pcpus: [3], apicMode: 'x2apic-physical', backend: 'none' }, noIpis);
+    refused(() => hv.addVm({ name: 'p', vcpus: 1, placement: 'pinned', pcpus: [3], apicMode: 'x2apic-physical', backend: 'none' }, noIpis), 'vms[1].pcpus');
   });
 });

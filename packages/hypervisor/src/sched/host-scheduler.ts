@@ -37,8 +37,8 @@ export class HostThread {
     readonly vcpu: Vcpu,
     /** Load weight (NICE_0_WEIGHT = nice 0). */
     readonly weight: number,
-    /** pCPUs the thread may run on (its affinity mask), in ascending order. */
-    readonly allowed: readonly number[],
+    /** pCPUs the thread may run on (its affinity mask); narrowed when a later VM pins some of them. */
+    public allowed: readonly number[],
     readonly pinned: boolean,
   ) {}
 }

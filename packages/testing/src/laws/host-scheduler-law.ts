@@ -65,20 +65,26 @@ export function runHostSchedScenario(s: HostSchedScenario, policy: HostScheduler
   const sink = new EventSink();
   const topology = new HostTopology({ sockets: s.sockets, coresPerSocket: s.coresPerSocket, threadsPerCore: s.threadsPerCore, ghz: 2.5 });
   const hv = new Hypervisor(sim, sink, topology, resolveCosts(KVM_SKYLAKE_2018), { ...DEFAULT_HYPERVISOR_CONFIG, hostScheduler: policy, migrate: s.migrate, timeSliceNs: 1_000_000 });
-  // Pinned VMs take the lowest free pCPUs while at least one stays unpinned; shared VMs keep the
-  // unpinned part of their set (all unpinned pCPUs when nothing of it is left).
+  // Pinned VMs take the lowest free pCPUs outside the sets earlier shared VMs listed, while at
+  // least one pCPU stays unpinned (a pinned VM's pCPUs leave earlier shared VMs' affinity, so it
+  // must not empty one); shared VMs keep the unpinned part of their set (all unpinned pCPUs when
+  // nothing of it is left).
   const pinnedTaken = new Set<number>();
+  const listedByShared = new Set<number>();
   const vms: Vm[] = s.vms.map((spec, i) => {
     const free = topology.pcpus.map((p) => p.id).filter((p) => !pinnedTaken.has(p));
-    const pinned = spec.placement === 'pinned' && spec.vcpus.length < free.length;
-    if (pinned) for (const p of free.slice(0, spec.vcpus.length)) pinnedTaken.add(p);
+    const candidates = free.filter((p) => !listedByShared.has(p));
+    const pinned = spec.placement === 'pinned' && spec.vcpus.length < free.length && spec.vcpus.length <= candidates.length;
+    const chosen = pinned ? candidates.slice(0, spec.vcpus.length) : [];
+    for (const p of chosen) pinnedTaken.add(p);
     const sharedSet = spec.pcpus?.filter((p) => !pinnedTaken.has(p));
+    if (!pinned) for (const p of sharedSet !== undefined && sharedSet.length > 0 ? sharedSet : free) listedByShared.add(p);
     return hv.addVm(
       {
         name: `vm${i}`,
         vcpus: spec.vcpus.length,
         placement: pinned ? 'pinned' : 'shared',
-        ...(pinned ? { pcpus: free.slice(0, spec.vcpus.length) } : sharedSet === undefined || sharedSet.length === 0 ? {} : { pcpus: sharedSet }),
+        ...(pinned ? { pcpus: chosen } : sharedSet === undefined || sharedSet.length === 0 ? {} : { pcpus: sharedSet }),
         apicMode: 'x2apic-physical',
         backend: 'none',
         weight: spec.weight,
