@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
+import { ranOnSummaryText, socketShareText, total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 
 const pct = (x: number, total: number): string => (total > 0 ? `${((100 * x) / total).toFixed(1)}%` : '-');
 const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(3) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
@@ -53,25 +53,9 @@ export function ranOnText(r: RunOutput['vms'][string]['ranOn']): string {
     ranges.push(i === j ? String(ids[i]) : `${ids[i]}-${ids[j]}`);
     i = j + 1;
   }
-  return `${ranges.join(',')} (${socketShares(r)})`;
+  return `${ranges.join(',')} (${socketShareText(r)})`;
 }
 
-/** "s0 62%, s1 38%": a VM's share of its pCPU time on each socket. */
-function socketShares(r: RunOutput['vms'][string]['ranOn']): string {
-  const sum = Object.values(r.socketNs).reduce((a, b) => a + b, 0);
-  return Object.entries(r.socketNs).map(([s, ns]) => `s${s} ${Math.round((100 * ns) / sum)}%`).join(', ');
-}
-
-/**
- * "8 pCPUs (s0 62%, s1 38%)": where a VM ran over the replications of a compare variant or a
- * sweep point — distinct pCPUs per run (mean) and its share per socket — so a row shows whether
- * a change moved the VM across sockets or spread it over more pCPUs.
- */
-export function ranOnSummary(f: Pick<CompareOutput['variants'][number]['vms'][string], 'ranOn' | 'pcpusUsed'>): string {
-  if (Object.keys(f.ranOn.pcpuNs).length === 0) return '-';
-  const n = f.pcpusUsed.mean;
-  return `${Number.isInteger(n) ? n : n.toFixed(1)} pCPUs (${socketShares(f.ranOn)})`;
-}
 
 const ci = (e: { mean: number; ci95: readonly [number, number]; n: number }): string =>
   e.n < 2 ? fmt(e.mean) : `${fmt(e.mean)} [${fmt(e.ci95[0])}, ${fmt(e.ci95[1])}]`;
@@ -92,7 +76,7 @@ export function compareTable(out: CompareOutput): string {
         ci(f.ratio),
         f.slowdownVsAlone === undefined ? '-' : `${ci(f.slowdownVsAlone)}x`,
         f.slowdownVsBareMetal === undefined ? '-' : `${ci(f.slowdownVsBareMetal)}x`,
-        ranOnSummary(f),
+        ranOnSummaryText(f.ranOn, f.pcpusUsed),
       ]);
     }
   }
@@ -146,7 +130,7 @@ export function sweepTable(out: SweepOutput): string {
         fmt(v.serialFraction.mean),
         v.slowdownVsAlone === undefined ? '-' : `${ci(v.slowdownVsAlone)}x`,
         v.slowdownVsBareMetal === undefined ? '-' : `${ci(v.slowdownVsBareMetal)}x`,
-        ranOnSummary(v),
+        ranOnSummaryText(v.ranOn, v.pcpusUsed),
         String(p.errors.length),
       ]);
     }

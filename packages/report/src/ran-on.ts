@@ -126,23 +126,3 @@ export function socketsOf(out: RunOutput, host?: HostLayout): number[] {
   const ids = host !== undefined ? host.pcpus.map((p) => p.socket) : Object.values(out.vms).flatMap((v) => Object.keys(v.ranOn.socketNs).map(Number));
   return [...new Set(ids)].sort((a, b) => a - b);
 }
-
-/** "s0 62 %, s1 38 %": a VM's share of its pCPU time per socket. */
-function socketShareText(r: RanOn): string {
-  const all = sum(r.socketNs);
-  if (all <= 0) return '-';
-  return Object.entries(r.socketNs)
-    .sort((a, b) => Number(a[0]) - Number(b[0]))
-    .map(([s, ns]) => `s${s} ${Math.round((100 * ns) / all)}%`)
-    .join(', ');
-}
-
-/**
- * "8 pCPUs (s0 62%, s1 38%)": where a VM ran over the replications of a compare variant or a
- * sweep point — distinct pCPUs per run (mean) and its share per socket (as the CLI's tables).
- */
-export function ranOnSummaryText(r: RanOn, pcpusUsed: { readonly mean: number }): string {
-  if (Object.keys(r.pcpuNs).length === 0) return '-';
-  const n = pcpusUsed.mean;
-  return `${Number.isInteger(n) ? n : n.toFixed(1)} pCPUs (${socketShareText(r)})`;
-}

@@ -1,7 +1,7 @@
-import { total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
+import { ranOnSummaryText, total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 import type { TopLevelSpec } from 'vega-lite';
 import { esc, figure, num, page, table, type Chart } from './html';
-import { ranOnCells, ranOnHeatMapSpec, ranOnSummaryText, socketsOf, type HostLayout } from './ran-on';
+import { ranOnCells, ranOnHeatMapSpec, socketsOf, type HostLayout } from './ran-on';
 import { renderSvg } from './render';
 
 const CATEGORIES = ['guest', 'handlingInterrupts', 'shootdownWait', 'exits', 'serviceQueued', 'hostOther', 'preempted', 'halted', 'offline'] as const;

@@ -5,7 +5,7 @@ export { loadScenario, readScenarioFile, validateScenario, applySet, parsePath, 
 export { runScenario, scenarioTopology, figureAt, total, type RunOutput, type VmOutput, type InterferenceOutput, type RunOptions } from './run-scenario';
 export { compareScenario, parseVary, type CompareOutput, type VariantFigure } from './compare';
 export { runWithSlowdown } from './slowdown';
-export { summarizeRanOn, type RanOn, type RanOnSummary } from './ran-on';
+export { summarizeRanOn, socketShareText, ranOnSummaryText, type RanOn, type RanOnSummary } from './ran-on';
 export { bareMetalBaseline } from './bare-metal-baseline';
 export { estimate, type Estimate } from './statistics';
 export { scenarioJsonSchema } from './json-schema';

@@ -24,3 +24,25 @@ export function summarizeRanOn(runs: readonly RanOn[]): RanOnSummary {
     pcpusUsed: estimate(runs.map((r) => Object.keys(r.pcpuNs).length)),
   };
 }
+
+/** "s0 62%, s1 38%": a VM's share of its pCPU time on each socket ("-" if it held none). */
+export function socketShareText(r: RanOn): string {
+  const all = Object.values(r.socketNs).reduce((a, b) => a + b, 0);
+  if (all <= 0) return '-';
+  return Object.entries(r.socketNs)
+    .sort((a, b) => Number(a[0]) - Number(b[0]))
+    .map(([s, ns]) => `s${s} ${Math.round((100 * ns) / all)}%`)
+    .join(', ');
+}
+
+/**
+ * "8 pCPUs (s0 62%, s1 38%)": where a VM ran over the replications of a compare variant or a
+ * sweep point — distinct pCPUs per run (mean) and its share per socket — so a row shows whether
+ * a change moved the VM across sockets or spread it over more pCPUs. Shared by the terminal and
+ * HTML tables.
+ */
+export function ranOnSummaryText(r: RanOn, pcpusUsed: { readonly mean: number }): string {
+  if (Object.keys(r.pcpuNs).length === 0) return '-';
+  const n = pcpusUsed.mean;
+  return `${Number.isInteger(n) ? n : n.toFixed(1)} pCPUs (${socketShareText(r)})`;
+}
