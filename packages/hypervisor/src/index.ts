@@ -19,12 +19,14 @@ export {
   calcDeltaFair,
   untilNextTick,
   type HostRunqueue,
+  type FairRunqueue,
+  type SchedEntity,
   type HostSchedulerPolicy,
   type RunqueueContext,
   type EnqueueReason,
 } from './sched/host-scheduler';
-export { EEVDF_POLICY, EEVDF_BASE_SLICE_NS } from './sched/eevdf-policy';
-export { CFS_POLICY, CFS_LATENCY_NS, CFS_MIN_GRANULARITY_NS, CFS_WAKEUP_GRANULARITY_NS } from './sched/cfs-policy';
+export { EEVDF_POLICY, EEVDF_BASE_SLICE_NS, EevdfRunqueue } from './sched/eevdf-policy';
+export { CFS_POLICY, CfsRunqueue, CFS_LATENCY_NS, CFS_MIN_GRANULARITY_NS, CFS_WAKEUP_GRANULARITY_NS } from './sched/cfs-policy';
 export { FIFO_POLICY } from './sched/fifo-policy';
 export { Vm, type VmSpec, type Placement, type PvFeatures, type InterruptHandler } from './vm';
 export { IpiBackendRegistry, IpiBackendContribution, ipiBackends, type IpiBackend, type IpiBackendFactory, type IpiRequest } from './ipi-backend';

@@ -1,4 +1,4 @@
-import { calcDeltaFair, removeAt, tunableScale, untilNextTick, type EnqueueReason, type HostRunqueue, type HostSchedulerPolicy, type HostThread, type RunqueueContext } from './host-scheduler';
+import { calcDeltaFair, removeAt, tunableScale, untilNextTick, type EnqueueReason, type FairRunqueue, type HostSchedulerPolicy, type RunqueueContext, type SchedEntity } from './host-scheduler';
 
 /** CFS tunables before scaling (kernel/sched/fair.c, Linux <= 6.5). */
 export const CFS_LATENCY_NS = 6_000_000; // sysctl_sched_latency
@@ -23,11 +23,11 @@ const CFS_NR_LATENCY = 8;
  * - moving between queues keeps vruntime relative to min_vruntime (migrate_task_rq_fair).
  * The three tunables scale by 1 + ilog2(min(nr_cpus, 8)) (SCHED_TUNABLESCALING_LOG).
  */
-class CfsRunqueue implements HostRunqueue {
-  curr: HostThread | null = null;
+export class CfsRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
+  curr: E | null = null;
   minVruntime = 0;
-  private readonly queue: HostThread[] = [];
-  private next: HostThread | null = null;
+  private readonly queue: E[] = [];
+  private next: E | null = null;
   private readonly latencyNs: number;
   private readonly minGranNs: number;
   private readonly wakeupGranNs: number;
@@ -45,12 +45,12 @@ class CfsRunqueue implements HostRunqueue {
     return this.queue.length;
   }
 
-  queuedAt(i: number): HostThread {
+  queuedAt(i: number): E {
     return this.queue[i]!;
   }
 
-  private leftmost(): HostThread | null {
-    let l: HostThread | null = null;
+  private leftmost(): E | null {
+    let l: E | null = null;
     for (let i = 0; i < this.queue.length; i++) {
       const t = this.queue[i]!;
       if (l === null || t.vruntime < l.vruntime) l = t;
@@ -79,7 +79,7 @@ class CfsRunqueue implements HostRunqueue {
   }
 
   /** sched_slice: `t`'s share of the period among the threads on this queue (it, the running one, the waiting ones). */
-  private slice(t: HostThread): number {
+  private slice(t: E): number {
     const c = this.curr;
     let nr = this.queue.length + 1;
     let load = t.weight;
@@ -92,7 +92,7 @@ class CfsRunqueue implements HostRunqueue {
     return (period * t.weight) / load;
   }
 
-  enqueue(t: HostThread, now: number, why: EnqueueReason): void {
+  enqueue(t: E, now: number, why: EnqueueReason): void {
     this.updateCurr(now);
     if (why !== 'preempted') {
       // Carried over relative to the queue it left (migrate_task_rq_fair / dequeue_entity).
@@ -108,7 +108,7 @@ class CfsRunqueue implements HostRunqueue {
     this.queue.push(t);
   }
 
-  remove(t: HostThread, now: number): void {
+  remove(t: E, now: number): void {
     const i = this.queue.indexOf(t);
     if (i < 0) return;
     this.updateCurr(now);
@@ -117,7 +117,7 @@ class CfsRunqueue implements HostRunqueue {
     this.updateMinVruntime();
   }
 
-  pick(now: number): HostThread | null {
+  pick(now: number): E | null {
     const t = this.next !== null && this.queue.includes(this.next) ? this.next : this.leftmost();
     this.next = null;
     if (t === null) return null;
@@ -141,7 +141,7 @@ class CfsRunqueue implements HostRunqueue {
     this.updateMinVruntime();
   }
 
-  wakeupPreempt(woken: HostThread, now: number): boolean {
+  wakeupPreempt(woken: E, now: number): boolean {
     const c = this.curr;
     if (c === null) return true;
     this.updateCurr(now);
@@ -167,7 +167,7 @@ class CfsRunqueue implements HostRunqueue {
     return delta > ideal;
   }
 
-  boost(t: HostThread, now: number): boolean {
+  boost(t: E, now: number): boolean {
     if (!this.queue.includes(t)) return false;
     this.updateCurr(now);
     this.next = t;

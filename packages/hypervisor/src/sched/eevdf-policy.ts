@@ -1,4 +1,4 @@
-import { calcDeltaFair, removeAt, tunableScale, untilNextTick, type EnqueueReason, type HostRunqueue, type HostSchedulerPolicy, type HostThread, type RunqueueContext } from './host-scheduler';
+import { calcDeltaFair, removeAt, tunableScale, untilNextTick, type EnqueueReason, type FairRunqueue, type HostSchedulerPolicy, type RunqueueContext, type SchedEntity } from './host-scheduler';
 
 /** sysctl_sched_base_slice before scaling: 0.75 ms (kernel/sched/fair.c, Linux >= 6.6). */
 export const EEVDF_BASE_SLICE_NS = 750_000;
@@ -22,17 +22,23 @@ export const EEVDF_BASE_SLICE_NS = 750_000;
  *   (check_preempt_wakeup_fair in 6.6).
  * The slice is sysctl_sched_base_slice scaled by 1 + ilog2(min(nr_cpus, 8)).
  */
-class EevdfRunqueue implements HostRunqueue {
-  curr: HostThread | null = null;
-  private readonly queue: HostThread[] = [];
+export class EevdfRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
+  curr: E | null = null;
+  private readonly queue: E[] = [];
   private minVruntime = 0;
   /** A thread boosted to run next (a next buddy), while eligible. */
-  private next: HostThread | null = null;
+  private next: E | null = null;
   private readonly sliceNs: number;
   private readonly tickNs: number;
+  /**
+   * update_deadline asked for a reschedule (the running thread's deadline passed while others
+   * waited) from a caller that cannot act on it (an enqueue): resched_curr is called whatever
+   * the caller, so the next wake-up check or tick reports it.
+   */
+  private reschedPending = false;
 
   constructor(private readonly ctx: RunqueueContext) {
-    this.sliceNs = EEVDF_BASE_SLICE_NS * tunableScale(ctx.nrCpus);
+    this.sliceNs = ctx.sliceNs ?? EEVDF_BASE_SLICE_NS * tunableScale(ctx.nrCpus);
     this.tickNs = 1e9 / ctx.hz;
   }
 
@@ -40,7 +46,7 @@ class EevdfRunqueue implements HostRunqueue {
     return this.queue.length;
   }
 
-  queuedAt(i: number): HostThread {
+  queuedAt(i: number): E {
     return this.queue[i]!;
   }
 
@@ -67,7 +73,7 @@ class EevdfRunqueue implements HostRunqueue {
     return load;
   }
 
-  private eligible(t: HostThread, avg: number): boolean {
+  private eligible(t: E, avg: number): boolean {
     return t.vruntime <= avg;
   }
 
@@ -89,20 +95,29 @@ class EevdfRunqueue implements HostRunqueue {
     this.updateMinVruntime();
     if (c.vruntime < c.deadline) return false;
     c.deadline = c.vruntime + calcDeltaFair(this.sliceNs, c.weight);
-    return this.queue.length > 0;
+    if (this.queue.length === 0) return false;
+    this.reschedPending = true;
+    return true;
+  }
+
+  /** Whether a reschedule was asked for since the running thread was picked (and forgets it). */
+  private takeResched(): boolean {
+    const r = this.reschedPending;
+    this.reschedPending = false;
+    return r;
   }
 
   /** pick_eevdf over the waiting threads and, when `withCurr`, the running one. */
-  private pickEevdf(withCurr: boolean): HostThread | null {
+  private pickEevdf(withCurr: boolean): E | null {
     const avg = this.avgVruntime();
-    let best: HostThread | null = null;
+    let best: E | null = null;
     const c = withCurr ? this.curr : null;
     if (c !== null && this.eligible(c, avg)) {
       if (c.vlag === c.deadline) return c; // RUN_TO_PARITY: it keeps its slice while eligible
       best = c;
     }
     if (this.next !== null && this.queue.includes(this.next) && this.eligible(this.next, avg)) return this.next;
-    let leftmost: HostThread | null = null;
+    let leftmost: E | null = null;
     for (let i = 0; i < this.queue.length; i++) {
       const t = this.queue[i]!;
       if (leftmost === null || t.vruntime < leftmost.vruntime) leftmost = t;
@@ -113,7 +128,7 @@ class EevdfRunqueue implements HostRunqueue {
     return best ?? leftmost ?? c;
   }
 
-  enqueue(t: HostThread, now: number, why: EnqueueReason): void {
+  enqueue(t: E, now: number, why: EnqueueReason): void {
     this.updateCurr(now);
     if (why !== 'preempted') this.place(t, why === 'initial');
     t.rq = this;
@@ -122,7 +137,7 @@ class EevdfRunqueue implements HostRunqueue {
   }
 
   /** place_entity (6.6): keep the thread's lag relative to this queue's average. */
-  private place(t: HostThread, initial: boolean): void {
+  private place(t: E, initial: boolean): void {
     const avg = this.avgVruntime();
     let lag = 0;
     const load = this.load();
@@ -133,13 +148,13 @@ class EevdfRunqueue implements HostRunqueue {
   }
 
   /** update_entity_lag: the lag a thread takes with it when it leaves this queue. */
-  private saveLag(t: HostThread): void {
+  private saveLag(t: E): void {
     const limit = calcDeltaFair(Math.max(2 * this.sliceNs, this.tickNs), t.weight);
     const lag = this.avgVruntime() - t.vruntime;
     t.vlag = Math.max(-limit, Math.min(limit, lag));
   }
 
-  remove(t: HostThread, now: number): void {
+  remove(t: E, now: number): void {
     const i = this.queue.indexOf(t);
     if (i < 0) return;
     this.updateCurr(now);
@@ -149,12 +164,13 @@ class EevdfRunqueue implements HostRunqueue {
     this.updateMinVruntime();
   }
 
-  pick(now: number): HostThread | null {
+  pick(now: number): E | null {
     const t = this.pickEevdf(false);
     if (t === null) return null;
     removeAt(this.queue, this.queue.indexOf(t));
     if (this.next === t) this.next = null;
     this.curr = t;
+    this.reschedPending = false;
     t.execStart = now;
     t.prevSumExec = t.sumExec;
     t.vlag = t.deadline; // set_next_entity: protect the slice it starts (RUN_TO_PARITY)
@@ -176,8 +192,9 @@ class EevdfRunqueue implements HostRunqueue {
     this.updateMinVruntime();
   }
 
-  wakeupPreempt(woken: HostThread, now: number): boolean {
-    if (this.updateCurr(now)) return true;
+  wakeupPreempt(woken: E, now: number): boolean {
+    this.updateCurr(now);
+    if (this.takeResched()) return true;
     return this.pickEevdf(true) === woken;
   }
 
@@ -186,10 +203,11 @@ class EevdfRunqueue implements HostRunqueue {
   }
 
   tick(now: number): boolean {
-    return this.updateCurr(now);
+    this.updateCurr(now);
+    return this.takeResched();
   }
 
-  boost(t: HostThread, now: number): boolean {
+  boost(t: E, now: number): boolean {
     if (!this.queue.includes(t)) return false;
     this.updateCurr(now);
     this.next = t;

@@ -9,7 +9,25 @@ export const NICE_0_WEIGHT = 1024;
  * the built-in fair policies keep per scheduling entity (kernel/sched/sched.h `struct
  * sched_entity`). A plugin policy may keep its own state in `ext`.
  */
-export class HostThread {
+/**
+ * What the fair run queues (eevdf-policy.ts, cfs-policy.ts) keep per scheduling entity
+ * (kernel/sched/sched.h `struct sched_entity`): the host's vCPU threads and the guest
+ * scheduler's tasks are both scheduled by the same code.
+ */
+export interface SchedEntity {
+  vruntime: number;
+  deadline: number;
+  vlag: number;
+  sumExec: number;
+  prevSumExec: number;
+  execStart: number;
+  queuedSince: number;
+  /** The run queue it is on or last was on (an object of the policy's own class). */
+  rq: object | null;
+  readonly weight: number;
+}
+
+export class HostThread implements SchedEntity {
   /** Virtual runtime (ns of weighted CPU time). */
   vruntime = 0;
   /** EEVDF: virtual deadline; CFS: unused. */
@@ -23,7 +41,7 @@ export class HostThread {
   execStart = 0;
   queuedSince = 0;
   /** The run queue it is on (queued or running), or last was on: for vruntime normalisation on migration. */
-  rq: HostRunqueue | null = null;
+  rq: object | null = null;
   /** Waiting on a run queue (runnable, not running). Kept by the pCPU runners, not the policy. */
   queued = false;
   /** pCPU it last ran on (`task_cpu()`); -1 before it first runs. */
@@ -60,29 +78,29 @@ export type EnqueueReason =
  * thread runs next, when the running one should give way, and where a waking one is placed.
  * `now` is simulated ns. None of it may allocate per call: it runs on every switch.
  */
-export interface HostRunqueue {
+export interface FairRunqueue<E extends SchedEntity> {
   /** Threads waiting here (not counting the running one). */
   readonly nrQueued: number;
   /** The thread picked to run here, or null. */
-  readonly curr: HostThread | null;
+  readonly curr: E | null;
   /** The i-th waiting thread (any order), for the load balancer. */
-  queuedAt(i: number): HostThread;
+  queuedAt(i: number): E;
   /** Adds a runnable thread that is not running. */
-  enqueue(t: HostThread, now: number, why: EnqueueReason): void;
+  enqueue(t: E, now: number, why: EnqueueReason): void;
   /** Removes a waiting thread (the balancer moves it away). */
-  remove(t: HostThread, now: number): void;
+  remove(t: E, now: number): void;
   /**
    * Chooses the next thread to run and makes it `curr`; it leaves the waiting set. Called when
    * the pCPU has no current thread (after `putPrev`). Null when nothing waits.
    */
-  pick(now: number): HostThread | null;
+  pick(now: number): E | null;
   /**
    * The current thread stops running: it blocks (`runnable` false: the vCPU halted), or is
    * preempted and waits again (`runnable` true).
    */
   putPrev(now: number, runnable: boolean): void;
   /** A thread was just enqueued by a wake-up: should it preempt `curr` now? */
-  wakeupPreempt(woken: HostThread, now: number): boolean;
+  wakeupPreempt(woken: E, now: number): boolean;
   /**
    * Delay (ns, > 0) until the runner should call `tick`, while `curr` runs and others wait;
    * called after each pick and each tick.
@@ -91,8 +109,11 @@ export interface HostRunqueue {
   /** The periodic check while others wait: true to reschedule. */
   tick(now: number): boolean;
   /** Make `t` (waiting here) run next; true if `curr` should be preempted for it. */
-  boost(t: HostThread, now: number): boolean;
+  boost(t: E, now: number): boolean;
 }
+
+/** A pCPU's run queue of vCPU threads. */
+export type HostRunqueue = FairRunqueue<HostThread>;
 
 /** What a policy is told of the host when it makes a pCPU's run queue. */
 export interface RunqueueContext {
@@ -109,6 +130,8 @@ export interface RunqueueContext {
   readonly tickPhaseNs: number;
   /** Round-robin slice of the legacy `fifo` policy (ns). */
   readonly timeSliceNs: number;
+  /** EEVDF: the slice, instead of sysctl_sched_base_slice scaled by the CPU count (a guest's `scheduler.slice`). */
+  readonly sliceNs?: number;
 }
 
 /** A host scheduling policy: builds one run queue per pCPU. */
@@ -147,7 +170,7 @@ export function calcDeltaFair(delta: number, weight: number): number {
 }
 
 /** Removes `queue[i]` keeping the others in order, without the array `splice` allocates for what it removes. */
-export function removeAt(queue: HostThread[], i: number): void {
+export function removeAt<T>(queue: T[], i: number): void {
   const n = queue.length - 1;
   for (let k = i; k < n; k++) queue[k] = queue[k + 1]!;
   queue.pop();
