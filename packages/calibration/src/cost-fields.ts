@@ -29,6 +29,8 @@ export const COST_FIELDS = {
   vcpuMigration: 'a vCPU thread moving to another pCPU, beyond the switch: clearing its VMCS on the old pCPU by a cross-CPU call and loading it on the new one',
   ipivSend: 'sender cost of an exit-less unicast IPI with hardware IPI virtualization: the virtualized ICR write (IPIv on Intel profiles, AVIC on AMD ones)',
   incompleteIpiExit: 'AVIC/IPIv exit taken when a destination is not running, so the host can wake it, beyond the round trip',
+  preemptionTimerExit: 'the VMX preemption timer expiring in guest mode (the guest\'s TSC-deadline timer is due): exit, fastpath handling, re-entry; the injection is charged apart',
+  tscDeadlineWrite: 'the guest programming its TSC-deadline timer: the WRMSR exit, fastpath emulation (re-arming the preemption timer or hrtimer) and re-entry',
   pvFlushCheck: 'guest reads one target vCPU\'s preempted flag and sets flush-on-entry (PV TLB flush)',
   // ---- bare metal (hypervisor.mode: bare-metal): the same CPU with no hypervisor
   nativeIcrWrite: 'bare metal: one write of the interrupt command register by the sending CPU (x2APIC ICR WRMSR with its fence, or one xAPIC ICR/ICR2 store)',
@@ -42,6 +44,7 @@ export const COST_FIELDS = {
   benchLoopOverhead: 'the IPI microbenchmark\'s per-iteration overhead with no IPI (its dry-run mode)',
   contextSwitch: 'guest: switching from one task to another on a vCPU (schedule(), switch_mm with PCID)',
   migrationPenalty: 'guest: cache and TLB refill a task pays after moving to another vCPU',
+  tickHandler: 'guest: the scheduler tick\'s work in the local-timer interrupt (tick_sched_timer: jiffies, update_process_times, scheduler_tick, RCU), beyond interrupt entry',
   deviceInterruptHandler: 'guest: a device interrupt handler (top half) before it wakes its consumer',
   // ---- guest memory management
   pteWrite: 'guest: changing one page-table entry (a locked store to a cache line of the page table)',

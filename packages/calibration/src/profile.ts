@@ -24,12 +24,22 @@ export interface CalibrationProfile {
    * scenario says otherwise: `ipiv` (Intel VT-x IPI virtualization) or `avic` (AMD AVIC).
    */
   readonly postedFlavour: PostedFlavour;
+  /**
+   * How KVM emulates the guest's TSC-deadline timer on this vendor: `preemption-timer` (Intel VMX
+   * preemption timer, kvm_intel.preemption_timer, on by default) or `hrtimer` (a host hrtimer:
+   * AMD has no preemption timer).
+   */
+  readonly lapicTimer: LapicTimerMode;
   readonly costs: { readonly [K in CostName]: CostFigure };
 }
 
 /** Send-side IPI virtualization: Intel IPIv or AMD AVIC (see @ipilab/ipi-posted). */
 export type PostedFlavour = 'ipiv' | 'avic';
 export const POSTED_FLAVOURS: readonly PostedFlavour[] = ['ipiv', 'avic'];
+
+/** See `CalibrationProfile.lapicTimer`. */
+export type LapicTimerMode = 'preemption-timer' | 'hrtimer';
+export const LAPIC_TIMER_MODES: readonly LapicTimerMode[] = ['preemption-timer', 'hrtimer'];
 
 /** Field-by-field overrides, each in the field's own unit. */
 export type CostOverrides = Partial<Record<CostName, number>>;

@@ -13,6 +13,10 @@ export type ExitReason =
   | 'incomplete-ipi'
   /** HLT executed by an idle guest. */
   | 'hlt'
+  /** The VMX preemption timer expired: the guest's TSC-deadline timer, emulated with it (Intel). */
+  | 'preemption-timer'
+  /** A trapped MSR write: the guest programming its TSC-deadline timer (MSR_IA32_TSC_DEADLINE). */
+  | 'msr-write'
   /** Port or MMIO I/O. */
   | 'io';
 

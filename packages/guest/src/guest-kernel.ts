@@ -3,6 +3,14 @@ import { VECTORS, type Vcpu } from '@ipilab/vcpu';
 import { CrossCalls, emptyCsdList, type CallWork, type CsdList } from './cross-calls';
 import { GuestIdle } from './idle';
 import { Timers } from './timers';
+
+/** What the guest kernel asks of the VM's scheduler (sched/scheduler.ts), once one is attached. */
+export interface SchedulerHooks {
+  /** scheduler_tick on `v`. */
+  tick(v: Vcpu): void;
+  /** A reschedule IPI (or need_resched seen by a polling idle loop) on `v`. */
+  reschedule(v: Vcpu): void;
+}
 import { Wakeups, type Wakeup } from './wakeups';
 
 /** One interrupt handler on one vCPU, from entry to EOI; recycled once it ends. */
@@ -44,6 +52,7 @@ export class GuestKernel {
   private readonly devices = new Map<number, (v: Vcpu) => void>();
   /** Handler frames not in use. */
   private readonly frames: HandlerFrame[] = [];
+  private sched: SchedulerHooks | null = null;
 
   /**
    * KVM_FEATURE_PV_TLB_FLUSH in use: the VM has it and runs under KVM (a bare-metal CPU has no
@@ -60,11 +69,42 @@ export class GuestKernel {
     this.pvTlbFlush = vm.pv.tlbFlush && hv.bareMetal === null;
     this.pvSchedYield = vm.pv.schedYield && hv.bareMetal === null;
     this.calls = new CrossCalls(hv, vm, this.pvSchedYield);
-    this.wakeups = new Wakeups(hv, vm);
     this.timers = new Timers(hv, vm, (vector, handler) => this.onDevice(vector, handler));
     // Bare metal idles natively (bare-metal.ts): the guest idle modes are KVM guest options.
     this.idle = new GuestIdle(hv, vm.vcpus, hv.bareMetal === null ? (vm.spec.idle ?? 'halt') : 'halt');
+    this.wakeups = new Wakeups(hv, vm, this.idle);
+    this.idle.attach({ stopTick: (v) => this.timers.stopTick(v), pollWoken: (v) => this.pollWoken(v) });
     vm.onInterrupt = (v, vector) => this.onInterrupt(v, vector);
+  }
+
+  /** The guest's tick rate (CONFIG_HZ, `vms[].hz`). */
+  get hz(): number {
+    return this.timers.hz;
+  }
+
+  /** The local timer: ticks taken and deadline writes (for counts and tests). */
+  get localTimer(): Timers {
+    return this.timers;
+  }
+
+  /** Connects the VM's scheduler: the tick drives it, reschedule IPIs reach it. */
+  attachScheduler(hooks: SchedulerHooks): void {
+    this.sched = hooks;
+    this.timers.attach(hooks);
+  }
+
+  /** The vCPU leaves idle to run a task: its tick restarts (NOHZ idle exit). */
+  tickRestart(v: Vcpu): void {
+    this.timers.restartTick(v);
+  }
+
+  /** A polling idle loop saw need_resched without an IPI: sched_ttwu_pending runs the wake list there. */
+  private pollWoken(v: Vcpu): void {
+    const list = this.wakeups.take(v, []);
+    v.pushWork(this.hv.costs.handlerBody, () => {
+      this.wakeups.runWoken(v, list);
+      this.sched?.reschedule(v);
+    });
   }
 
   /**
@@ -85,13 +125,22 @@ export class GuestKernel {
   }
 
   /**
-   * try_to_wake_up of work that belongs on `target`: queue it there and send the reschedule
-   * IPI through the VM's backend (a unicast, so an ICR write even under pv). The target runs the
-   * task after its handler; `sent` runs on the sender once the send has retired. Waking work
-   * onto the sender itself needs no IPI.
+   * A queued wake-up of work that belongs on `target` (__ttwu_queue_wakelist): queue it there
+   * and send a call-function-single IPI through the VM's backend (a unicast, so an ICR write even
+   * under pv) — or none when the target polls in idle, which sees need_resched by itself. The
+   * target runs the task in its handler; `sent` runs on the sender once the send has retired.
+   * Waking work onto the sender itself needs no IPI. Returns whether an IPI was sent.
    */
-  wakeOn(sender: Vcpu, target: Vcpu, task: () => void, sent?: () => void): void {
-    this.wakeups.wakeOn(sender, target, task, sent);
+  wakeOn(sender: Vcpu, target: Vcpu, task: () => void, sent?: () => void): boolean {
+    return this.wakeups.wakeOn(sender, target, task, sent, VECTORS.callFunctionSingle);
+  }
+
+  /**
+   * resched_curr on a remote `target` (smp_send_reschedule): a reschedule IPI, none if the
+   * target polls in idle. Returns whether an IPI was sent.
+   */
+  reschedule(sender: Vcpu, target: Vcpu, sent?: () => void): boolean {
+    return this.wakeups.wakeOn(sender, target, null, sent, VECTORS.reschedule);
   }
 
   /**
@@ -156,9 +205,12 @@ export class GuestKernel {
       v.pushWork(c.interruptEntry + c.handlerBody, plainEndStage, f);
       return;
     }
-    // The handler drains the whole queue (flush_smp_call_function_queue), swapping lists likewise.
+    // The handler drains the whole queue (flush_smp_call_function_queue), swapping lists likewise;
+    // the wake list shares it (sched_ttwu_pending).
     const f = this.frame(v, vector);
     f.batch = this.calls.take(v, f.batch);
+    f.woken = this.wakeups.take(v, f.woken);
+    f.start = this.hv.sim.now;
     this.beginHandler(v, vector);
     v.pushWork(c.interruptEntry, callEntryStage, f);
   }
@@ -174,8 +226,11 @@ export class GuestKernel {
   endCalls(f: HandlerFrame): void {
     const v = f.v;
     this.calls.release(v, f.batch, f.start);
+    this.wakeups.handled(v, f.woken, f.start);
     this.endHandler(v, f.vector);
     this.calls.runAfter(v, f.batch);
+    // Before the EOI: see `Wakeups.runWoken`.
+    this.wakeups.runWoken(v, f.woken);
     this.hv.eoi(v);
     this.recycle(f);
   }
@@ -185,8 +240,10 @@ export class GuestKernel {
     const v = f.v;
     this.wakeups.handled(v, f.woken, f.start);
     this.endHandler(v, f.vector);
-    // Before the EOI: see `Wakeups.runWoken`.
+    // Before the EOI: see `Wakeups.runWoken`. scheduler_ipi likewise: what it starts (an idle
+    // vCPU's next task) must run under any interrupt taken at the EOI, not above it.
     this.wakeups.runWoken(v, f.woken);
+    this.sched?.reschedule(v);
     this.hv.eoi(v);
     this.recycle(f);
   }

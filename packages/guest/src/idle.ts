@@ -21,6 +21,14 @@ const HALTING = 3;
 
 const NO_EVENT = -1 as EventHandle;
 
+/** What the idle loop needs of the tick (timers.ts) and of the wake list (wakeups.ts). */
+export interface IdleHooks {
+  /** Stops the tick on entering idle; true if that raised an exit (the idle loop runs again after it). */
+  stopTick(v: Vcpu): boolean;
+  /** The idle loop left polling because need_resched was set without an IPI: run the wake list. */
+  pollWoken(v: Vcpu): void;
+}
+
 /**
  * The guest's idle loop when it does not simply halt (the default, `halt`, is HLT: the
  * hypervisor's halting path):
@@ -40,8 +48,11 @@ export class GuestIdle {
   private readonly limitNs: Float64Array;
   private readonly tickets: (SpinTicket | undefined)[];
   private readonly timers: EventHandle[];
+  /** 1 when the poll loop was ended by need_resched (no interrupt): the wake list runs after it. */
+  private readonly flagged: Uint8Array;
   private readonly onExpire = (v: Vcpu): void => this.expire(v);
-  private readonly afterSpin = (): void => undefined;
+  private readonly afterSpin = (v: unknown): void => this.spinEnded(v as Vcpu);
+  private hooks: IdleHooks | null = null;
 
   constructor(
     private readonly hv: Hypervisor,
@@ -54,18 +65,31 @@ export class GuestIdle {
     this.limitNs = new Float64Array(n);
     this.tickets = new Array<SpinTicket | undefined>(n).fill(undefined);
     this.timers = new Array<EventHandle>(n).fill(NO_EVENT);
-    if (mode === 'halt') return;
+    this.flagged = new Uint8Array(n);
     for (const v of vcpus) {
       v.onIdle = (x) => this.idle(x);
       if (mode === 'haltpoll') v.hostHaltPoll = false;
     }
   }
 
+  /** Connects the tick and the wake list (the guest kernel does, once both exist). */
+  attach(hooks: IdleHooks): void {
+    this.hooks = hooks;
+  }
+
   /** The vCPU's stack is empty in guest mode: its idle loop runs. */
   private idle(v: Vcpu): void {
     const i = v.index;
-    if (this.state[i] === EXPIRED) {
+    if (this.mode === 'halt') {
+      // No cpuidle driver: the tick stops, then HLT (cpuidle_idle_call -> default_idle_call).
+      if (this.hooks?.stopTick(v) === true) return;
+      this.hv.halt(v);
+      return;
+    }
+    if (this.state[i] === EXPIRED || this.state[i] === HALTING) {
+      // haltpoll chose the halt state: stop_tick stays set, the tick stops before HLT.
       this.state[i] = HALTING;
+      if (this.hooks?.stopTick(v) === true) return;
       this.hv.halt(v);
       return;
     }
@@ -74,12 +98,39 @@ export class GuestIdle {
     if (this.mode === 'haltpoll') {
       if (this.limitNs[i] === 0) {
         this.state[i] = HALTING;
+        if (this.hooks?.stopTick(v) === true) return;
         this.hv.halt(v);
         return;
       }
       this.timers[i] = this.hv.sim.schedule(this.limitNs[i]!, this.onExpire, v);
     }
-    this.tickets[i] = v.pushSpin(this.afterSpin);
+    this.tickets[i] = v.pushSpin(this.afterSpin, v);
+  }
+
+  /** The vCPU idles in a polling loop with TIF_POLLING_NRFLAG set: a waker may skip the IPI. */
+  polling(v: Vcpu): boolean {
+    return this.state[v.index] === POLLING;
+  }
+
+  /**
+   * need_resched was set on the polling `v` by a waker that sent no IPI: the loop sees it,
+   * leaves, and the wake list runs (do_idle -> flush_smp_call_function_queue).
+   */
+  pollWake(v: Vcpu): void {
+    const i = v.index;
+    if (this.state[i] !== POLLING) {
+      // Already out of the loop (an interrupt came first): its handler or the next idle entry runs the list.
+      if (v.state === 'in-guest' || v.state === 'exited' || v.state === 'preempted') this.hooks?.pollWoken(v);
+      return;
+    }
+    this.flagged[i] = 1;
+    this.leave(v);
+  }
+
+  private spinEnded(v: Vcpu): void {
+    if (this.flagged[v.index] === 0) return;
+    this.flagged[v.index] = 0;
+    this.hooks?.pollWoken(v);
   }
 
   private expire(v: Vcpu): void {
@@ -92,6 +143,10 @@ export class GuestIdle {
 
   /** The guest takes an interrupt on `v`: an idle vCPU leaves its idle loop (and learns from how long it idled). */
   interrupted(v: Vcpu): void {
+    this.leave(v);
+  }
+
+  private leave(v: Vcpu): void {
     const i = v.index;
     const s = this.state[i];
     if (s === BUSY) return;

@@ -1,5 +1,6 @@
 import { VECTORS } from '@ipilab/vcpu';
-import { addVm, rig, vmSpec } from '../test/harness';
+import { addVm, exitsBy, rig, vmSpec } from '../test/harness';
+import { compute, Scheduler } from './index';
 
 describe('one-shot guest timers (local APIC timer)', () => {
   it('a timer wakes its halted vCPU when due and runs its function there after the interrupt handler', () => {
@@ -51,5 +52,84 @@ describe('one-shot guest timers (local APIC timer)', () => {
     const begin = r.events.find((e) => e.type === 'handler-begin' && e.vector === VECTORS.localTimer)!;
     const end = r.events.find((e) => e.type === 'handler-end' && e.vector === VECTORS.localTimer)!;
     expect(end.t - begin.t).toBe(r.hv.costs.interruptEntry + r.hv.costs.handlerBody);
+  });
+});
+
+describe('the guest tick (TSC-deadline timer under KVM, NOHZ idle)', () => {
+  const run = (opts: { idle?: 'halt' | 'poll' | 'haltpoll'; hz?: number; lapicTimer?: 'preemption-timer' | 'hrtimer'; ms?: number } = {}) => {
+    const r = rig({ config: { lapicTimer: opts.lapicTimer ?? 'preemption-timer' } });
+    const { vm, kernel } = addVm(r, 'trap', vmSpec(2, 'x2apic-physical', { hz: opts.hz ?? 1000, ...(opts.idle === undefined ? {} : { idle: opts.idle }) }));
+    const sched = new Scheduler(r.hv, vm, kernel);
+    // vCPU 0 computes the whole run; vCPU 1 has nothing to do.
+    sched.spawn('busy', function* () {
+      yield compute(1e12);
+    }, { vcpu: 0, affinity: [0] });
+    r.hv.start();
+    r.sim.run({ until: (opts.ms ?? 20) * 1e6 });
+    return { r, kernel, busy: exitsBy(r.events, 0), idle: exitsBy(r.events, 1) };
+  };
+
+  it('a busy vCPU takes one tick per 1/HZ: a preemption-timer exit and a TSC-deadline write each (Intel); an idle one, with its tick stopped, takes none', () => {
+    const { busy, idle, kernel } = run({ hz: 1000, ms: 20 });
+    expect(busy['preemption-timer']).toBeGreaterThanOrEqual(19);
+    expect(busy['preemption-timer']).toBeLessThanOrEqual(21);
+    // One write per tick, plus the restart when the task started.
+    expect(busy['msr-write']).toBe(busy['preemption-timer']! + 1);
+    expect(kernel.localTimer.ticks[0]).toBe(busy['preemption-timer']);
+    expect(idle['preemption-timer'] ?? 0).toBe(0);
+    expect(kernel.localTimer.ticks[1]).toBe(0);
+  });
+
+  it('scales with HZ', () => {
+    const at250 = run({ hz: 250, ms: 40 }).busy['preemption-timer']!;
+    const at1000 = run({ hz: 1000, ms: 40 }).busy['preemption-timer']!;
+    expect(at250).toBeGreaterThanOrEqual(9);
+    expect(at250).toBeLessThanOrEqual(11);
+    expect(at1000).toBeGreaterThanOrEqual(39);
+  });
+
+  it('with a host hrtimer (AMD) an expiry in guest mode is an external-interrupt exit, not a preemption-timer one', () => {
+    const { busy } = run({ lapicTimer: 'hrtimer' });
+    expect(busy['preemption-timer'] ?? 0).toBe(0);
+    expect(busy['external-interrupt']).toBeGreaterThanOrEqual(19);
+  });
+
+  it('idle=poll keeps the tick running on an idle vCPU (do_idle restarts it for forced polling); halt stops it', () => {
+    // The idle vCPU must have run a task once for its tick to have started.
+    const r = rig({ config: { lapicTimer: 'preemption-timer' } });
+    const { vm, kernel } = addVm(r, 'trap', vmSpec(2, 'x2apic-physical', { hz: 1000, idle: 'poll' }));
+    const sched = new Scheduler(r.hv, vm, kernel);
+    sched.spawn('short', function* () {
+      yield compute(10_000);
+    }, { vcpu: 1, affinity: [1] });
+    r.hv.start();
+    r.sim.run({ until: 20e6 });
+    expect(exitsBy(r.events, 1)['preemption-timer']).toBeGreaterThanOrEqual(19);
+
+    const h = rig({ config: { lapicTimer: 'preemption-timer' } });
+    const hv = addVm(h, 'trap', vmSpec(2, 'x2apic-physical', { hz: 1000, idle: 'halt' }));
+    new Scheduler(h.hv, hv.vm, hv.kernel).spawn('short', function* () {
+      yield compute(10_000);
+    }, { vcpu: 1, affinity: [1] });
+    h.hv.start();
+    h.sim.run({ until: 20e6 });
+    const e = exitsBy(h.events, 1, true);
+    expect(e['preemption-timer'] ?? 0).toBe(0);
+    // Started (restart write), stopped on idle entry (a write), then HLT.
+    expect(e['msr-write']).toBe(2);
+    expect(e['hlt']).toBe(1);
+  });
+
+  it('on bare metal the tick exits nothing but still drives the scheduler', () => {
+    const r = rig({ config: { mode: 'bare-metal' } });
+    const { vm, kernel } = addVm(r, 'trap', vmSpec(2, 'x2apic-physical', { hz: 1000 }));
+    const sched = new Scheduler(r.hv, vm, kernel);
+    sched.spawn('busy', function* () {
+      yield compute(1e12);
+    }, { vcpu: 0, affinity: [0] });
+    r.hv.start();
+    r.sim.run({ until: 20e6 });
+    expect(r.events.filter((e) => e.type === 'vm-exit')).toHaveLength(0);
+    expect(kernel.localTimer.ticks[0]).toBeGreaterThanOrEqual(19);
   });
 });

@@ -1,4 +1,4 @@
-import type { PostedFlavour } from '@ipilab/calibration';
+import type { LapicTimerMode, PostedFlavour } from '@ipilab/calibration';
 import type { ExitReason } from '@ipilab/events';
 import { EEVDF_POLICY } from './sched/eevdf-policy';
 import type { HostSchedulerPolicy } from './sched/host-scheduler';
@@ -21,6 +21,12 @@ export interface HypervisorConfig {
    * exits) or `avic` (AMD: the sender exits when the target's IsRunning bit is clear).
    */
   readonly postedFlavour: PostedFlavour;
+  /**
+   * How the guest's TSC-deadline timer is emulated: `preemption-timer` (Intel: the VMX
+   * preemption timer makes a fastpath exit in guest mode) or `hrtimer` (AMD: a host hrtimer,
+   * whose interrupt forces an external-interrupt exit on a running vCPU).
+   */
+  readonly lapicTimer: LapicTimerMode;
   /** Put a vCPU that receives an interrupt at the head of its pCPU's run queue and preempt the current one. */
   readonly boostIpiTargets: boolean;
   /** Servers of the shared hypervisor service; Infinity: exits never queue. */
@@ -54,6 +60,7 @@ export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
   mode: 'kvm',
   postedInterrupts: true,
   postedFlavour: 'avic',
+  lapicTimer: 'hrtimer',
   boostIpiTargets: false,
   serviceCapacity: Infinity,
   serviceReasons: ['apic-write', 'hypercall', 'incomplete-ipi', 'io'],

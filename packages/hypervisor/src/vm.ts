@@ -33,6 +33,8 @@ export interface VmSpec {
   readonly shorthand?: boolean;
   /** How the guest idles: HLT (default), idle=poll, or cpuidle-haltpoll (@ipilab/guest idle.ts). */
   readonly idle?: 'halt' | 'poll' | 'haltpoll';
+  /** The guest kernel's tick rate, CONFIG_HZ (@ipilab/guest timers.ts; default 250). */
+  readonly hz?: number;
 }
 
 /** What the guest kernel does when its vCPU takes an interrupt: push handler work, then call `eoi`. */

@@ -87,6 +87,7 @@ function hypervisorConfig(s: Scenario, profile: CalibrationProfile): HypervisorC
     postedInterrupts: h.postedInterrupts,
     // The vendor's IPI virtualization, as the calibration profile's host has it, unless the scenario says.
     postedFlavour: h.posted.flavour ?? profile.postedFlavour,
+    lapicTimer: h.lapicTimer ?? profile.lapicTimer,
     boostIpiTargets: h.boostIpiTargets,
     serviceCapacity: h.serviceCapacity === 'unlimited' ? Infinity : h.serviceCapacity,
     serviceReasons: h.serviceReasons ?? DEFAULT_HYPERVISOR_CONFIG.serviceReasons,
@@ -222,12 +223,16 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
             shorthand: spec.shorthand,
             weight: spec.weight,
             idle: spec.idle,
+            hz: spec.hz,
           },
           factory,
         );
         const kernel = new GuestKernel(hv, vm);
         const mm = new MemoryManager(hv, vm, kernel, { strategy, coordination: spec.coordination });
         const sched = new Scheduler(hv, vm, kernel, {
+          policy: spec.scheduler.policy,
+          ttwuQueue: spec.scheduler.ttwuQueue,
+          ...(spec.scheduler.llcVcpus === undefined ? {} : { llcVcpus: spec.scheduler.llcVcpus }),
           ...(spec.scheduler.slice === undefined ? {} : { sliceNs: spec.scheduler.slice }),
           ...(spec.scheduler.migrationThreshold === undefined ? {} : { migrationThresholdNs: spec.scheduler.migrationThreshold }),
           ...(spec.scheduler.balance === undefined ? {} : { balance: spec.scheduler.balance }),

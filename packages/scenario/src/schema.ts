@@ -62,9 +62,13 @@ export const hypervisorSchema = z
       })
       .strict()
       .default({}),
+    lapicTimer: z
+      .enum(['preemption-timer', 'hrtimer'])
+      .optional()
+      .meta({ description: 'How KVM emulates the guest\'s TSC-deadline timer: preemption-timer (Intel VMX preemption timer: a fastpath exit per expiry in guest mode) or hrtimer (a host hrtimer: an external-interrupt exit). Default: the calibration profile\'s vendor.' }),
     boostIpiTargets: bool.default(false),
     serviceCapacity: z.union([positiveInt, z.literal('unlimited')]).default('unlimited'),
-    serviceReasons: z.array(z.enum(['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'io'])).optional(),
+    serviceReasons: z.array(z.enum(['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'preemption-timer', 'msr-write', 'io'])).optional(),
     scheduler: z
       .object({
         policy: str.default('eevdf').meta({ description: 'Host scheduler for vCPU threads: eevdf (Linux >= 6.6), cfs (<= 6.5), fifo (ipilab\'s original round robin), or a plugin\'s name.' }),
@@ -107,7 +111,24 @@ export const vmSchema = z
     idle: z.enum(['halt', 'poll', 'haltpoll']).default('halt').meta({ description: 'How the guest idles: halt (HLT), poll (idle=poll: spin in guest mode), haltpoll (cpuidle-haltpoll: poll an adaptive window, then HLT, with KVM halt polling off).' }),
     coordination: z.enum(['smp', 'amp']).default('smp'),
     shootdownStrategy: str.default('sync'),
-    scheduler: z.object({ slice: duration.optional(), migrationThreshold: duration.optional(), balance: bool.optional() }).strict().default({}),
+    hz: z
+      .number({ error: 'expected a tick rate in Hz' })
+      .int({ error: 'expected an integer tick rate in Hz' })
+      .min(1, { error: 'expected a tick rate in Hz >= 1' })
+      .max(10_000, { error: 'expected a tick rate in Hz <= 10000' })
+      .default(250)
+      .meta({ description: 'The guest kernel\'s tick (CONFIG_HZ; Kconfig default 250, RHEL/Fedora 1000): while a vCPU runs tasks it takes a timer interrupt, a timer exit and a TSC-deadline write exit per tick.' }),
+    scheduler: z
+      .object({
+        policy: z.enum(['eevdf', 'cfs']).default('eevdf').meta({ description: 'The guest\'s fair scheduler: eevdf (Linux >= 6.6) or cfs (<= 6.5), the host\'s code on each vCPU\'s run queue.' }),
+        slice: duration.optional().meta({ description: 'EEVDF slice (default 0.75 ms x (1 + ilog2(min(vCPUs, 8)))); not with cfs.' }),
+        migrationThreshold: duration.optional(),
+        balance: bool.optional(),
+        llcVcpus: positiveInt.optional().meta({ description: 'vCPUs per last-level cache in the guest topology (default: all, one virtual socket): decides which remote wake-ups are queued with an IPI (TTWU_QUEUE).' }),
+        ttwuQueue: bool.default(true).meta({ description: 'sched_feat TTWU_QUEUE: remote wake-ups across caches or onto idle vCPUs go through the target\'s wake list with an IPI.' }),
+      })
+      .strict()
+      .default({ policy: 'eevdf', ttwuQueue: true }),
     workload: workloadSchema,
   })
   .strict();

@@ -130,6 +130,21 @@ export class Vcpu {
   }
 
   /**
+   * Ends the work item at stack `level` early (a preemption at interrupt exit cutting short the
+   * compute it interrupted): it completes as soon as it is on top and running. Returns the work it
+   * had left (work units, as pushed). The caller must know that `level` still holds its item.
+   */
+  truncateWork(level: number): number {
+    if (level >= this.depth) return 0;
+    const top = level === this.depth - 1;
+    if (top) this.suspend();
+    const left = this.remaining[level]!;
+    this.remaining[level] = 0;
+    if (top) this.resume();
+    return left === Infinity ? 0 : left;
+  }
+
+  /**
    * The hardware thread runs a PAUSE loop: a guest spin on top of the stack, or KVM halt
    * polling (a halted vCPU that still holds its pCPU polls until it notices a wake-up or blocks).
    */

@@ -212,7 +212,8 @@ describe('shootdown strategies', () => {
     r.sim.run({ until: 50_000_000 });
     expect(done).toBe(3);
     expect(mm.staleEntries()).toEqual([]);
-    const flushIpis = r.events.filter((e) => e.type === 'ipi-sent' && e.vector !== 0xfd).length;
+    // vCPU 0's three wake-ups are call-function-single IPIs too (the wake list): left out.
+    const flushIpis = r.events.filter((e) => e.type === 'ipi-sent' && e.vector !== 0xfd && e.from.vcpu !== 0).length;
     const exits = r.events.filter((e) => e.type === 'vm-exit').length;
     return { flushIpis, exits };
   };

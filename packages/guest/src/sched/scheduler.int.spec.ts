@@ -1,12 +1,14 @@
 import fc from 'fast-check';
 import { InvalidParameterError, RandomStreams } from '@ipilab/core';
-import { addVm, rig, vmSpec } from '../../test/harness';
+import type { VmSpec } from '@ipilab/hypervisor';
+import { VECTORS } from '@ipilab/vcpu';
+import { addVm, exitsBy, rig, vmSpec } from '../../test/harness';
 import { MemoryManager, SynchronousShootdown } from '../index';
 import { block, compute, op, Scheduler, estimatedMigrationCost, switchMm, type Task } from '../index';
 
-function build(vcpus = 4, options: ConstructorParameters<typeof Scheduler>[3] = {}) {
+function build(vcpus = 4, options: ConstructorParameters<typeof Scheduler>[3] = {}, extra: Partial<VmSpec> = {}) {
   const r = rig();
-  const { vm, kernel } = addVm(r, 'trap', vmSpec(vcpus, 'x2apic-physical'));
+  const { vm, kernel } = addVm(r, 'trap', vmSpec(vcpus, 'x2apic-physical', extra));
   const sched = new Scheduler(r.hv, vm, kernel, options);
   return { r, vm, kernel, sched };
 }
@@ -67,18 +69,22 @@ describe('scheduler', () => {
   });
 
   it('a task that never blocks is preempted once it has used its slice, however short its computes and operations', () => {
-    // Round robin's bound: on one vCPU, k tasks that loop over computes (each at most a slice)
-    // and operations (system calls: not preemptible until they return) each get the CPU again
-    // within k turns, a turn being at most a slice, plus the operation under way when the slice
-    // ends, plus a context switch. The slice counts CPU time since the task was switched in
-    // (the tick's check in kernel/sched/fair.c), not per compute command: counted per command,
-    // a task whose computes are all shorter than a slice would never be preempted.
+    // EEVDF's bound: on one vCPU, k equal-weight tasks that loop over computes and operations
+    // (system calls: not preemptible until they return) each get the CPU again within 2k turns, a
+    // turn being at most a slice plus the tick period (the slice's end is noticed at the next
+    // tick), plus the operation under way then, a context switch and the tick's own work; twice
+    // k because a task that overran its deadline carries negative lag and waits, ineligible,
+    // until the others have caught up (its lag is at most one such turn). The
+    // slice counts CPU time since the task was picked (update_curr at the tick), not per compute
+    // command: counted per command, a task whose computes are all shorter than a slice would
+    // never be preempted.
     fc.assert(
       fc.property(
         fc.array(fc.record({ unitNs: fc.integer({ min: 1_000, max: 200_000 }), opNs: fc.integer({ min: 0, max: 20_000 }) }), { minLength: 2, maxLength: 5 }),
         (specs) => {
           const sliceNs = 200_000;
-          const { r, sched } = build(1, { sliceNs });
+          const hz = 10_000;
+          const { r, sched } = build(1, { sliceNs }, { hz });
           const steps: number[][] = specs.map(() => []);
           specs.forEach((s, i) => {
             sched.spawn(`loop${i}`, function* () {
@@ -95,7 +101,11 @@ describe('scheduler', () => {
           const until = 40 * sliceNs * specs.length;
           r.sim.run({ until });
           const opMax = Math.max(...specs.map((s) => s.opNs));
-          const bound = specs.length * (sliceNs + opMax + r.hv.costs.contextSwitch) + sliceNs;
+          const c = r.hv.costs;
+          const tickNs = 1e9 / hz;
+          const tickWork = c.preemptionTimerExit + c.injection + c.interruptEntry + c.deviceInterruptHandler + c.tickHandler + c.tscDeadlineWrite;
+          const turn = sliceNs + tickNs + opMax + c.contextSwitch + tickWork * (1 + Math.ceil((sliceNs + tickNs + opMax) / tickNs));
+          const bound = 2 * specs.length * turn;
           steps.forEach((at, i) => {
             expect(at.length).toBeGreaterThan(0);
             const gaps = [at[0]!, ...at.slice(1).map((t, k) => t - at[k]!), until - at[at.length - 1]!];
@@ -108,6 +118,107 @@ describe('scheduler', () => {
     );
   });
 
+  describe('wake-ups as Linux sends them (ttwu_queue, check_preempt_wakeup, resched_curr)', () => {
+    /** A task sleeps on vCPU `target` beside `busy`, which computes 20 ms; a waker on vCPU 0 wakes the sleeper at 5 ms. */
+    const scene = (options: ConstructorParameters<typeof Scheduler>[3], target = 3) => {
+      const { r, sched } = build(4, options);
+      let wokenRanAt = -1;
+      let busyDoneAt = -1;
+      const sleeper = sched.spawn('sleeper', function* () {
+        yield block();
+        wokenRanAt = r.sim.now;
+        yield compute(1_000);
+      }, { vcpu: target, affinity: [target] });
+      sched.spawn('busy', function* () {
+        yield compute(20_000_000);
+        busyDoneAt = r.sim.now;
+      }, { vcpu: target, affinity: [target] });
+      sched.spawn('waker', function* () {
+        yield compute(5_000_000);
+        yield op((v, resume) => sched.wake(sleeper, v, resume));
+      }, { vcpu: 0, affinity: [0] });
+      r.hv.start();
+      r.sim.run({ until: 60_000_000 });
+      const ipis = r.events.filter((e) => e.type === 'ipi-sent' && e.from.vcpu === 0).map((e) => (e.type === 'ipi-sent' ? e.vector : 0));
+      return { sched, wokenRanAt, busyDoneAt, ipis };
+    };
+
+    it('cfs: a sleeper woken onto a busy vCPU preempts the running task (vruntime lead beyond the wake-up granularity): one reschedule IPI, and it runs at once', () => {
+      const { sched, wokenRanAt, busyDoneAt, ipis } = scene({ policy: 'cfs' });
+      expect(ipis).toEqual([VECTORS.reschedule]);
+      expect(sched.wakeupPreemptions).toBe(1);
+      expect(wokenRanAt).toBeGreaterThan(5_000_000);
+      expect(wokenRanAt).toBeLessThan(5_100_000);
+      expect(busyDoneAt).toBeGreaterThan(wokenRanAt);
+    });
+
+    it('without wake-up preemption the woken task waits for the tick that ends the running slice (no IPI: same cache, target busy)', () => {
+      // eevdf: the busy task keeps its slice (RUN_TO_PARITY) until its deadline passes: a new
+      // task's first deadline is half a slice away (PLACE_DEADLINE_INITIAL), 10 ms here, noticed
+      // at the next tick of the 250 Hz grid, 12 ms. The wake-up neither preempts nor sends an IPI.
+      const { sched, wokenRanAt, ipis } = scene({ policy: 'eevdf', sliceNs: 20_000_000 });
+      expect(ipis).toEqual([]);
+      expect(sched.wakeupPreemptions).toBe(0);
+      expect(sched.tickPreemptions).toBeGreaterThanOrEqual(1);
+      expect(wokenRanAt).toBeGreaterThan(12_000_000);
+      expect(wokenRanAt).toBeLessThan(12_100_000);
+    });
+
+    it('TTWU_QUEUE: across last-level caches the wake-up is queued on the busy target with a call-function-single IPI; within one, enqueued directly', () => {
+      const across = scene({ policy: 'eevdf', sliceNs: 20_000_000, llcVcpus: 2 });
+      expect(across.ipis).toEqual([VECTORS.callFunctionSingle]);
+      expect(across.sched.queuedWakeups).toBe(1);
+      const within = scene({ policy: 'eevdf', sliceNs: 20_000_000, llcVcpus: 4 });
+      expect(within.ipis).toEqual([]);
+      expect(within.sched.queuedWakeups).toBe(0);
+      // With TTWU_QUEUE off, never queued.
+      expect(scene({ policy: 'eevdf', sliceNs: 20_000_000, llcVcpus: 2, ttwuQueue: false }).sched.queuedWakeups).toBe(0);
+    });
+
+    it('a remote wake-up onto an idle vCPU without TTWU_QUEUE is a reschedule IPI (resched_curr of the idle task)', () => {
+      const { r, sched } = build(4, { ttwuQueue: false });
+      const sleeper = sched.spawn('sleeper', function* () {
+        yield block();
+        yield compute(1_000);
+      }, { vcpu: 2, affinity: [2] });
+      sched.spawn('waker', function* () {
+        yield compute(100_000);
+        yield op((v, resume) => sched.wake(sleeper, v, resume));
+      }, { vcpu: 0, affinity: [0] });
+      r.hv.start();
+      r.sim.run({ until: 5_000_000 });
+      expect(sleeper.state).toBe('done');
+      expect(r.events.filter((e) => e.type === 'ipi-sent').map((e) => (e.type === 'ipi-sent' ? e.vector : 0))).toEqual([VECTORS.reschedule]);
+    });
+
+    it('a wake-up onto the waker\'s own vCPU that preempts sets need_resched: the waker gives way when its operation returns, no IPI', () => {
+      const { r, sched } = build(1, { policy: 'cfs' });
+      const order: string[] = [];
+      const sleeper = sched.spawn('sleeper', function* () {
+        yield block();
+        order.push('woken runs');
+        yield compute(1_000);
+      });
+      sched.spawn('waker', function* () {
+        yield compute(20_000_000);
+        yield op((v, resume) => sched.wake(sleeper, v, resume));
+        order.push('waker goes on');
+        yield compute(1_000);
+      });
+      r.hv.start();
+      r.sim.run({ until: 40_000_000 });
+      expect(order).toEqual(['woken runs', 'waker goes on']);
+      expect(sched.wakeupPreemptions).toBe(1);
+      expect(r.events.filter((e) => e.type === 'ipi-sent')).toHaveLength(0);
+    });
+
+    it('rejects a slice under cfs and an unknown policy, naming the field', () => {
+      expect(() => build(2, { policy: 'cfs', sliceNs: 1_000_000 })).toThrow('scheduler.slice');
+      expect(() => build(2, { policy: 'rr' as never })).toThrow('scheduler.policy: expected "eevdf" or "cfs", got "rr"');
+      expect(() => build(2, { llcVcpus: 0 })).toThrow('scheduler.llcVcpus');
+    });
+  });
+
   it('derives the migration threshold from calibrated costs, and accepts an override', () => {
     const { sched, r } = build();
     expect(sched.migrationThresholdNs).toBe(estimatedMigrationCost(r.hv.costs));
@@ -115,7 +226,7 @@ describe('scheduler', () => {
     expect(build(4, { migrationThresholdNs: 123 }).sched.migrationThresholdNs).toBe(123);
   });
 
-  it('a wake-up onto an idle vCPU sends a reschedule IPI; onto a busy one it does not', () => {
+  it('a wake-up onto an idle vCPU is queued with an IPI; onto a busy one in the same cache it is enqueued directly, with no IPI unless it preempts', () => {
     const { r, vm, sched } = build();
     let sleeper: Task | undefined;
     sleeper = sched.spawn('sleeper', function* () {
@@ -138,8 +249,9 @@ describe('scheduler', () => {
     }, { vcpu: 0 });
     r.hv.start();
     r.sim.run({ until: 50_000_000 });
-    const resched = r.events.filter((e) => e.type === 'ipi-sent' && e.vector === 0xfd);
-    expect(resched.map((e) => (e.type === 'ipi-sent' ? e.targets : []))).toEqual([[2]]);
+    const wakeIpis = r.events.filter((e) => e.type === 'ipi-sent' && (e.vector === VECTORS.reschedule || e.vector === VECTORS.callFunctionSingle));
+    expect(wakeIpis.map((e) => (e.type === 'ipi-sent' ? [e.vector, e.targets] : []))).toEqual([[VECTORS.callFunctionSingle, [2]]]);
+    expect(sched.queuedWakeups).toBe(1);
     expect([sleeper.state, busySleeper.state, busy.state]).toEqual(['done', 'done', 'done']);
     expect(vm.vcpus.length).toBe(4);
   });

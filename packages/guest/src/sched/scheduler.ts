@@ -1,17 +1,31 @@
 import { InvalidParameterError, KernelError } from '@ipilab/core';
 import type { Costs } from '@ipilab/calibration';
-import type { Hypervisor, Vm } from '@ipilab/hypervisor';
+import { CfsRunqueue, EevdfRunqueue, type FairRunqueue, type Hypervisor, type RunqueueContext, type Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
 import { Task, type TaskBody } from './task';
 
+/** The guest kernel's fair scheduling class: `eevdf` (Linux >= 6.6) or `cfs` (<= 6.5). */
+export type GuestSchedPolicy = 'eevdf' | 'cfs';
+export const GUEST_SCHED_POLICIES: readonly GuestSchedPolicy[] = ['eevdf', 'cfs'];
+
 export interface SchedulerOptions {
+  /** The fair policy (default eevdf). */
+  readonly policy?: GuestSchedPolicy;
   /**
-   * CPU time a task runs, from when it is switched in, before the next runnable one on its vCPU
-   * gets a turn (default 3 ms: EEVDF's sysctl_sched_base_slice, 0.75 ms x (1 + ilog2(8)) on 8 or
-   * more CPUs).
+   * EEVDF's slice: CPU time a task runs before the next runnable one on its vCPU may take over
+   * (default: sysctl_sched_base_slice, 0.75 ms, scaled by 1 + ilog2(min(vCPUs, 8)): 3 ms on 8 or
+   * more vCPUs). Noticed at the guest's tick, as Linux does without HRTICK. Not used by cfs.
    */
   readonly sliceNs?: number;
+  /**
+   * vCPUs per last-level cache in the guest's topology (cpus_share_cache): vCPUs i and j share
+   * one when floor(i / llcVcpus) = floor(j / llcVcpus). Default: all (one virtual socket, as QEMU
+   * >= 6.2 lays out `-smp N`, preferring cores over sockets).
+   */
+  readonly llcVcpus?: number;
+  /** sched_feat(TTWU_QUEUE) (default on): remote wake-ups may be queued on the target with an IPI. */
+  readonly ttwuQueue?: boolean;
   /**
    * Push a task to a shorter queue only if the wait it saves beats this (ns). Default: derived
    * from the calibrated cost of the reschedule IPI the move may need, plus the migration penalty.
@@ -40,30 +54,65 @@ const advanceStage = (t: unknown): void => (t as Task).sched.step(t as Task);
 const switchInStage = (t: unknown): void => (t as Task).sched.switchIn(t as Task);
 const chunkStage = (t: unknown): void => (t as Task).sched.chunkDone(t as Task);
 
+/** A remote wake-up on its way to its target's run queue (see `Scheduler.activate`). */
+interface Activation {
+  readonly sched: Scheduler;
+  readonly task: Task;
+  readonly target: number;
+  readonly why: 'wakeup' | 'initial' | 'migrated';
+  readonly waker: Vcpu;
+  readonly then: () => void;
+}
+const lockedEnqueueStage = (a: unknown): void => (a as Activation).sched.lockedEnqueue(a as Activation);
+
 /**
- * The guest's scheduler: a run queue per vCPU, tasks with affinity (pinned when it names one
- * vCPU), slice-based round robin on each vCPU, wake-ups that send a reschedule IPI when the
- * chosen vCPU is idle, and a push balancer that moves an unpinned task to a shorter queue only
- * when the queue-length difference is worth more than the IPI and the migration cost.
- *
- * A slice is CPU time since the task was switched in, however it was spent: computing, in
- * operations (system calls, faults, shootdown waits) or under interrupts. A task that keeps
- * running — many short computes and operations, never blocking — is preempted once it has
- * used its slice while another waits, at the end of a compute chunk or when an operation
- * returns (the tick's need_resched, acted on at the next preemption point).
+ * The guest's scheduler, as Linux's fair class runs a VM's tasks (kernel/sched/core.c, fair.c):
+ * - one run queue per vCPU under EEVDF (Linux >= 6.6) or CFS (<= 6.5), the same code as the
+ *   host's (`EevdfRunqueue`, `CfsRunqueue`), on the guest's clock_task (guest-mode time: what the
+ *   vCPU spent in exits, preempted by the host or halted is not the task's);
+ * - the tick (timers.ts, at the guest's HZ while the vCPU is busy) is where a slice's end is
+ *   noticed (task_tick_fair); a task due to give way is preempted at the tick interrupt's exit if
+ *   it was computing in user mode, or when its kernel operation returns;
+ * - try_to_wake_up: a task woken onto the waker's own vCPU preempts the running one when
+ *   check_preempt_wakeup says so (need_resched, taken at the waker's next preemption point); a
+ *   remote wake-up is queued on the target's wake list with an IPI (TTWU_QUEUE,
+ *   ttwu_queue_cond in Linux 6.6: when waker and target do not share a last-level cache, or the
+ *   target runs nothing), the target activating it in the IPI's handler; otherwise the waker
+ *   locks the target's run queue, enqueues there, and sends a reschedule IPI only when the woken
+ *   task preempts the target's running one (resched_curr). A target idling in a polling loop
+ *   (TIF_POLLING_NRFLAG: idle=poll, haltpoll's poll state) gets no IPI: it sees need_resched;
+ * - wake_up_new_task places a fork on the least loaded allowed vCPU;
+ * - a push balancer moves an unpinned waiting task to a shorter queue when the wait it saves
+ *   beats the reschedule IPI and the migration it costs.
  */
 export class Scheduler {
   readonly tasks: Task[] = [];
-  private readonly queues: Task[][];
-  private readonly running: (Task | null)[];
-  /** Tasks on their way to each vCPU (a reschedule IPI in flight). */
+  readonly rqs: FairRunqueue<Task>[];
+  /** Tasks on their way to each vCPU (a wake-up IPI in flight). */
   private readonly inbound: number[];
-  readonly sliceNs: number;
+  /** TIF_NEED_RESCHED per vCPU. */
+  private readonly needResched: Uint8Array;
+  readonly policy: GuestSchedPolicy;
+  readonly sliceNs: number | undefined;
+  readonly llcVcpus: number;
+  readonly ttwuQueue: boolean;
   readonly migrationThresholdNs: number;
   readonly balance: boolean;
   readonly costs: Costs;
   migrations = 0;
+  /** Wake-up IPIs sent: queued remote wake-ups, and reschedule IPIs of wake-up preemption and of the balancer. */
   wakeIpis = 0;
+  /** Remote wake-ups queued on their target's wake list (TTWU_QUEUE), with or without an IPI. */
+  queuedWakeups = 0;
+  /** Wake-ups that preempted the task running on the target (check_preempt_wakeup). */
+  wakeupPreemptions = 0;
+  /** Preemptions at the tick (a slice used up while others wait). */
+  tickPreemptions = 0;
+  /**
+   * The slice (ns): EEVDF's, and what the balancer reckons a queued task waits per task ahead
+   * of it (CFS: sysctl_sched_min_granularity, 0.75 ms scaled alike).
+   */
+  readonly effectiveSliceNs: number;
 
   constructor(
     readonly hv: Hypervisor,
@@ -72,16 +121,30 @@ export class Scheduler {
     options: SchedulerOptions = {},
   ) {
     this.costs = hv.costs;
-    this.queues = vm.vcpus.map(() => []);
-    this.running = vm.vcpus.map(() => null);
+    const n = vm.vcpus.length;
+    this.policy = options.policy ?? 'eevdf';
+    if (!GUEST_SCHED_POLICIES.includes(this.policy)) throw new InvalidParameterError('scheduler.policy', this.policy, '"eevdf" or "cfs"');
+    this.sliceNs = options.sliceNs;
+    if (this.sliceNs !== undefined && !(Number.isSafeInteger(this.sliceNs) && this.sliceNs > 0)) throw new InvalidParameterError('scheduler.sliceNs', this.sliceNs, 'a positive integer number of ns');
+    if (this.sliceNs !== undefined && this.policy === 'cfs') throw new InvalidParameterError('scheduler.slice', this.sliceNs, 'no slice under cfs (its period and granularities follow sysctl_sched_latency); leave it out or use policy eevdf');
+    this.llcVcpus = options.llcVcpus ?? n;
+    if (!(Number.isSafeInteger(this.llcVcpus) && this.llcVcpus >= 1)) throw new InvalidParameterError('scheduler.llcVcpus', this.llcVcpus, 'a positive integer number of vCPUs');
+    this.ttwuQueue = options.ttwuQueue ?? true;
+    const scale = 1 + Math.floor(Math.log2(Math.min(Math.max(1, n), 8)));
+    this.effectiveSliceNs = this.sliceNs ?? 750_000 * scale;
+    const hz = kernel.hz;
+    this.rqs = vm.vcpus.map((v) => {
+      const ctx: RunqueueContext = { pcpu: v.index, nrCpus: n, hz, tickPhaseNs: 0, timeSliceNs: this.effectiveSliceNs, ...(this.sliceNs === undefined ? {} : { sliceNs: this.sliceNs }) };
+      return this.policy === 'cfs' ? new CfsRunqueue<Task>(ctx) : new EevdfRunqueue<Task>(ctx);
+    });
     this.inbound = vm.vcpus.map(() => 0);
-    this.sliceNs = options.sliceNs ?? 3_000_000;
-    if (!(Number.isSafeInteger(this.sliceNs) && this.sliceNs > 0)) throw new InvalidParameterError('scheduler.sliceNs', this.sliceNs, 'a positive integer number of ns');
+    this.needResched = new Uint8Array(n);
     this.migrationThresholdNs = options.migrationThresholdNs ?? estimatedMigrationCost(this.costs, hv.config.mode === 'bare-metal');
     if (!(this.migrationThresholdNs >= 0 && Number.isFinite(this.migrationThresholdNs))) {
       throw new InvalidParameterError('scheduler.migrationThresholdNs', this.migrationThresholdNs, 'a non-negative number of ns');
     }
     this.balance = options.balance ?? true;
+    kernel.attachScheduler({ tick: (v) => this.tick(v), reschedule: (v) => this.onRescheduleIpi(v) });
   }
 
   /**
@@ -93,8 +156,9 @@ export class Scheduler {
     if (this.vm.vcpu(t.vcpu).state === 'halted') {
       throw new KernelError(`task ${name}: spawned onto halted vCPU ${t.vcpu}; spawn before the VM starts, from that vCPU, or use spawnBlocked + wake`);
     }
-    this.queues[t.vcpu]!.push(t);
-    this.kick(this.vm.vcpu(t.vcpu));
+    const v = this.vm.vcpu(t.vcpu);
+    this.rqs[t.vcpu]!.enqueue(t, this.guestNs(v), 'initial');
+    this.kick(v);
     return t;
   }
 
@@ -122,18 +186,31 @@ export class Scheduler {
     return t;
   }
 
+  /** Tasks running, queued, or on their way to `vcpu`. */
   queueLength(vcpu: number): number {
-    return this.queues[vcpu]!.length + (this.running[vcpu] === null ? 0 : 1) + this.inbound[vcpu]!;
+    const rq = this.rqs[vcpu]!;
+    return rq.nrQueued + (rq.curr === null ? 0 : 1) + this.inbound[vcpu]!;
+  }
+
+  /** The run queue's nr_running: tasks running or queued on `vcpu` (not those on their way). */
+  private nrRunning(vcpu: number): number {
+    const rq = this.rqs[vcpu]!;
+    return rq.nrQueued + (rq.curr === null ? 0 : 1);
   }
 
   isIdle(vcpu: number): boolean {
-    return this.running[vcpu] === null && this.queues[vcpu]!.length === 0 && this.inbound[vcpu] === 0;
+    return this.queueLength(vcpu) === 0;
+  }
+
+  /** cpus_share_cache: the two vCPUs are in one last-level cache of the guest's topology. */
+  shareCache(a: number, b: number): boolean {
+    return Math.floor(a / this.llcVcpus) === Math.floor(b / this.llcVcpus);
   }
 
   /**
    * try_to_wake_up(`task`) from code running on `waker`: picks a vCPU (its last one if allowed
-   * and idle, else an idle allowed one, else its last allowed one) and queues it there — through
-   * a reschedule IPI when that vCPU is idle. `then` runs on the waker afterwards.
+   * and idle, else an idle allowed one, else its last allowed one) and activates it there (see
+   * `activate`). `then` runs on the waker afterwards.
    */
   wake(task: Task, waker: Vcpu, then: () => void): void {
     if (task.state === 'done') {
@@ -146,7 +223,7 @@ export class Scheduler {
       return;
     }
     task.state = 'runnable';
-    this.enqueueWoken(task, this.selectVcpu(task), waker, then);
+    this.activate(task, this.selectVcpu(task), waker, then, 'wakeup');
   }
 
   /**
@@ -157,7 +234,9 @@ export class Scheduler {
    * there is one; on a tie the vCPU it was created on (the parent's, as sched_cgroup_fork sets
    * task_cpu), then the lowest index. Not try_to_wake_up's rule: a new task has no cache to go
    * back to, and a fork storm's children would otherwise pile up on one vCPU for the balancer
-   * to move one by one. A reschedule IPI is sent when the vCPU chosen is idle.
+   * to move one by one. wake_up_new_task activates on the target's run queue directly (it does
+   * not use the wake list); a reschedule IPI goes to a target that is idle or whose running
+   * task the child preempts.
    */
   wakeNewTask(task: Task, waker: Vcpu, then: () => void): void {
     if (task.state !== 'blocked') throw new KernelError(`task ${task.name}: wakeNewTask of a task already started (${task.state}); make it with spawnBlocked`);
@@ -172,26 +251,76 @@ export class Scheduler {
         bestLoad = load;
       }
     }
-    this.enqueueWoken(task, best, waker, then);
+    this.activate(task, best, waker, then, 'initial', false);
   }
 
-  /** Queues a woken `task` on `target`, through a reschedule IPI when `target` is another, idle vCPU. */
-  private enqueueWoken(task: Task, target: number, waker: Vcpu, then: () => void): void {
+  /**
+   * Puts a woken `task` on `target`'s run queue from code on `waker` (ttwu_queue in
+   * kernel/sched/core.c, Linux 6.6):
+   * - onto the waker's own vCPU: enqueued at once; if it should preempt the running task
+   *   (check_preempt_wakeup), need_resched is set and the waker gives way at its next
+   *   preemption point;
+   * - remote, when TTWU_QUEUE is on and ttwu_queue_cond holds (the two vCPUs do not share a
+   *   cache, or the target's run queue is empty): queued on the target's wake list
+   *   (__ttwu_queue_wakelist) with a call-function-single IPI, or none if the target polls in
+   *   idle; the target activates it in the handler (sched_ttwu_pending);
+   * - otherwise the waker takes the target's run-queue lock (its cache line and the task's
+   *   come over), enqueues, and sends a reschedule IPI if the target is idle or the woken task
+   *   preempts the one running there (resched_curr).
+   */
+  private activate(task: Task, target: number, waker: Vcpu, then: () => void, why: 'wakeup' | 'initial' | 'migrated', wakeList = true): void {
     task.vcpu = target;
     const tv = this.vm.vcpu(target);
-    if (target !== waker.index && this.isIdle(target)) {
-      this.wakeIpis++;
-      this.inbound[target]!++;
-      this.kernel.wakeOn(waker, tv, () => {
-        this.inbound[target]!--;
-        this.queues[target]!.push(task);
-        this.kick(tv);
-      }, then);
+    if (target === waker.index) {
+      const rq = this.rqs[target]!;
+      rq.enqueue(task, this.guestNs(tv), why);
+      if (rq.curr === null) this.kick(tv);
+      else if (rq.wakeupPreempt(task, this.guestNs(tv))) {
+        this.wakeupPreemptions++;
+        this.resched(tv);
+      }
+      then();
       return;
     }
-    this.queues[target]!.push(task);
-    if (target === waker.index) this.kick(tv);
-    then();
+    if (wakeList && this.ttwuQueue && (!this.shareCache(waker.index, target) || this.nrRunning(target) === 0)) {
+      this.queuedWakeups++;
+      this.inbound[target]!++;
+      if (this.kernel.wakeOn(waker, tv, () => this.activateQueued(task, tv, why), then)) this.wakeIpis++;
+      return;
+    }
+    const a: Activation = { sched: this, task, target, why, waker, then };
+    // rq_lock(target) and the task's lines: two transfers from the target's cache.
+    waker.pushWork(2 * this.hv.fabric.cacheLine(waker.pcpu, tv.pcpu), lockedEnqueueStage, a);
+  }
+
+  /** @internal The waker holds the target's run-queue lock: enqueue, and resched_curr if needed. */
+  lockedEnqueue(a: Activation): void {
+    const tv = this.vm.vcpu(a.target);
+    const rq = this.rqs[a.target]!;
+    const idle = this.isIdle(a.target);
+    rq.enqueue(a.task, this.guestNs(tv), a.why);
+    let ipi = idle;
+    if (!idle && rq.curr !== null && rq.wakeupPreempt(a.task, this.guestNs(tv))) {
+      this.wakeupPreemptions++;
+      ipi = true;
+    }
+    if (!ipi) {
+      a.then();
+      return;
+    }
+    if (this.kernel.reschedule(a.waker, tv, a.then)) this.wakeIpis++;
+  }
+
+  /** sched_ttwu_pending on the target: the queued wake-up becomes runnable there. */
+  private activateQueued(task: Task, v: Vcpu, why: 'wakeup' | 'initial' | 'migrated'): void {
+    this.inbound[v.index]!--;
+    const rq = this.rqs[v.index]!;
+    rq.enqueue(task, this.guestNs(v), why);
+    if (rq.curr === null) this.kick(v);
+    else if (rq.wakeupPreempt(task, this.guestNs(v))) {
+      this.wakeupPreemptions++;
+      this.resched(v);
+    }
   }
 
   private selectVcpu(task: Task): number {
@@ -202,15 +331,48 @@ export class Scheduler {
     return task.allowedOn(task.vcpu) ? task.vcpu : candidates[0]!;
   }
 
+  /** A reschedule IPI's handler on `v` (scheduler_ipi): an idle vCPU picks up its work; a busy one reschedules at the interrupt's exit. */
+  private onRescheduleIpi(v: Vcpu): void {
+    if (this.rqs[v.index]!.curr === null) this.kick(v);
+    else this.resched(v);
+  }
+
+  /**
+   * resched_curr on `v` itself: need_resched. A task computing in user mode is preempted as
+   * soon as the interrupt or wake-up path that set it returns (its compute chunk is cut there);
+   * one in a kernel operation gives way when the operation returns.
+   */
+  private resched(v: Vcpu): void {
+    const t = this.rqs[v.index]!.curr;
+    if (t === null) return;
+    this.needResched[v.index] = 1;
+    if (t.chunkLevel >= 0) {
+      t.chunk -= v.truncateWork(t.chunkLevel);
+      t.chunkLevel = -1;
+    }
+  }
+
+  /** The guest's tick on `v` (scheduler_tick -> task_tick_fair): a slice used up while others wait preempts. */
+  private tick(v: Vcpu): void {
+    const rq = this.rqs[v.index]!;
+    if (rq.curr === null || this.needResched[v.index] === 1) return;
+    if (rq.tick(this.guestNs(v))) {
+      this.tickPreemptions++;
+      this.resched(v);
+    }
+  }
+
   /** Starts the next task on `v` if it is free (called on the vCPU's own behalf). */
   private kick(v: Vcpu): void {
-    if (this.running[v.index] !== null) return;
-    const next = this.queues[v.index]!.shift();
-    if (next === undefined) return;
-    this.running[v.index] = next;
+    const rq = this.rqs[v.index]!;
+    if (rq.curr !== null) return;
+    const next = rq.pick(this.guestNs(v));
+    if (next === null) return;
     next.state = 'running';
     next.vcpu = v.index;
     v.pushWork(this.costs.contextSwitch, switchInStage, next);
+    // Out of idle to run a task: the tick restarts first (a no-op if it runs).
+    this.kernel.tickRestart(v);
   }
 
   /**
@@ -222,8 +384,6 @@ export class Scheduler {
   switchIn(t: Task): void {
     const v = this.vm.vcpus[t.vcpu]!;
     t.loadMm?.(v);
-    // set_next_entity: prev_sum_exec_runtime = sum_exec_runtime, the slice starts now.
-    t.sliceStart = this.guestNs(v);
     this.advance(v, t);
   }
 
@@ -231,30 +391,14 @@ export class Scheduler {
    * Guest-mode ns `v` has run: the guest's clock_task, which leaves out time the vCPU spent in
    * exits, preempted by the host (steal time) or halted.
    */
-  private guestNs(v: Vcpu): number {
+  guestNs(v: Vcpu): number {
     return v.timeIn['in-guest'] + (v.state === 'in-guest' ? this.hv.sim.now - v.since : 0);
   }
 
-  /**
-   * The tick's check on the running task (kernel/sched/fair.c: task_tick_fair -> update_curr ->
-   * update_deadline; check_preempt_tick before EEVDF): once `t` has used its slice since it was
-   * switched in, it is due to be preempted if another task waits on `v`; if none does, it gets
-   * a new slice and runs on. Counted in CPU time, not per compute command: a task looping over
-   * short computes and operations is preempted like one long compute.
-   */
-  private sliceOver(v: Vcpu, t: Task): boolean {
-    const used = this.guestNs(v) - t.sliceStart;
-    if (used < this.sliceNs) return false;
-    if (this.queues[v.index]!.length > 0) return true;
-    t.sliceStart += Math.floor(used / this.sliceNs) * this.sliceNs;
-    return false;
-  }
-
-  /** Preempts the running task `t`: to the tail of `v`'s queue, and the next one starts. */
+  /** Preempts the running task `t`: it waits on `v`'s queue again, and the pick runs. */
   private preempt(v: Vcpu, t: Task): void {
     t.state = 'runnable';
-    this.queues[v.index]!.push(t);
-    this.release(v);
+    this.release(v, true);
   }
 
   /** @internal The running task's next step, on the vCPU it runs on (a running task's `vcpu`). */
@@ -264,14 +408,14 @@ export class Scheduler {
 
   /**
    * @internal The task's `op` has finished with `value`. Its return is a preemption point (the
-   * return to user mode checks need_resched): a task whose slice is over yields here to one
-   * waiting, and takes `value` when it next runs.
+   * return to user mode checks need_resched): a task due to give way yields here, and takes
+   * `value` when it next runs.
    */
   resumeOp(t: Task, value: unknown): void {
     t.inOp = false;
     t.resumeWith = value;
     const v = this.vm.vcpus[t.vcpu]!;
-    if (this.sliceOver(v, t)) {
+    if (this.needResched[v.index] === 1) {
       this.preempt(v, t);
       return;
     }
@@ -287,7 +431,7 @@ export class Scheduler {
     t.resumeWith = undefined;
     if (step.done) {
       t.state = 'done';
-      this.release(v);
+      this.release(v, false);
       return;
     }
     const cmd = step.value;
@@ -304,13 +448,13 @@ export class Scheduler {
           return;
         }
         t.state = 'blocked';
-        this.release(v);
+        this.release(v, false);
         return;
       case 'sleep':
         if (!(cmd.ns >= 0 && Number.isFinite(cmd.ns))) throw new InvalidParameterError(`task ${t.name}: sleep`, cmd.ns, 'a non-negative, finite number of ns');
         t.state = 'blocked';
         this.kernel.timer(v, Math.round(cmd.ns), (on) => this.wake(t, on, () => undefined));
-        this.release(v);
+        this.release(v, false);
         return;
       case 'op':
         t.inOp = true;
@@ -325,43 +469,56 @@ export class Scheduler {
   }
 
   /**
-   * Computes up to the end of the task's slice (the tick that ends it), or to the end of the
-   * command. The slice is guest time and the chunk work: beside a busy SMT sibling less work
-   * fits in what is left of the slice.
+   * Computes the rest of the task's compute command as one chunk; a preemption (at the tick, or
+   * by a wake-up) cuts it short where it happens. Beside a busy SMT sibling the chunk's work
+   * takes longer.
    */
   private runChunk(v: Vcpu, t: Task): void {
-    const left = Math.max(0, this.sliceNs - (this.guestNs(v) - t.sliceStart));
-    t.chunk = Math.min(t.remaining, left * v.workSpeed);
+    if (this.needResched[v.index] === 1) {
+      this.preempt(v, t);
+      return;
+    }
+    t.chunk = t.remaining;
+    t.chunkLevel = v.workDepth;
     v.pushWork(t.chunk, chunkStage, t);
   }
 
-  /** @internal A chunk of CPU time has run: rotate if the slice is over and someone waits, else go on. */
+  /** @internal A chunk of CPU time has run (all of it, or until a preemption cut it). */
   chunkDone(t: Task): void {
     const v = this.vm.vcpus[t.vcpu]!;
-    t.remaining -= t.chunk;
-    if (this.sliceOver(v, t)) this.preempt(v, t);
+    t.chunkLevel = -1;
+    t.remaining = Math.max(0, t.remaining - t.chunk);
+    if (this.needResched[v.index] === 1) this.preempt(v, t);
     else this.advance(v, t);
     // Balancing last: work it pushes (the reschedule IPI) lands on top and runs next, instead
     // of under the task's next chunk.
     if (this.balance) this.pushBalance(v);
   }
 
-  /** The running task leaves `v` (blocked, done or rotated out); the next one starts. */
-  private release(v: Vcpu): void {
-    this.running[v.index] = null;
+  /** The running task leaves `v` (blocked, done, or preempted when `runnable`); the next one starts. */
+  private release(v: Vcpu, runnable: boolean): void {
+    this.needResched[v.index] = 0;
+    this.rqs[v.index]!.putPrev(this.guestNs(v), runnable);
     this.kick(v);
   }
 
   /**
-   * Push balancing at a slice boundary of `v`: move one unpinned waiting task to the vCPU
+   * Push balancing when a task of `v` gives way: move one unpinned waiting task to the vCPU
    * with the shortest queue when (queue difference - 1) x slice exceeds the threshold.
    */
   private pushBalance(v: Vcpu): void {
-    const q = this.queues[v.index]!;
-    if (q.length === 0) return;
+    const rq = this.rqs[v.index]!;
+    if (rq.nrQueued === 0) return;
     const mine = this.queueLength(v.index);
-    const candidate = q.find((t) => !t.pinned);
-    if (candidate === undefined) return;
+    let candidate: Task | null = null;
+    for (let i = 0; i < rq.nrQueued; i++) {
+      const t = rq.queuedAt(i);
+      if (!t.pinned) {
+        candidate = t;
+        break;
+      }
+    }
+    if (candidate === null) return;
     let best = -1;
     let bestLen = Infinity;
     for (const w of this.vm.vcpus) {
@@ -373,24 +530,15 @@ export class Scheduler {
       }
     }
     if (best < 0) return;
-    const saved = (mine - bestLen - 1) * this.sliceNs;
+    const saved = (mine - bestLen - 1) * this.effectiveSliceNs;
     if (saved <= this.migrationThresholdNs) return;
-    q.splice(q.indexOf(candidate), 1);
+    rq.remove(candidate, this.guestNs(v));
     candidate.vcpu = best;
     candidate.migrations++;
     candidate.remaining += this.costs.migrationPenalty;
     this.migrations++;
-    const target = this.vm.vcpu(best);
-    if (this.isIdle(best)) {
-      this.wakeIpis++;
-      this.inbound[best]!++;
-      this.kernel.wakeOn(v, target, () => {
-        this.inbound[best]!--;
-        this.queues[best]!.push(candidate);
-        this.kick(target);
-      });
-    } else {
-      this.queues[best]!.push(candidate);
-    }
+    // The balancer moves the task under both run-queue locks (detach_task/attach_task) and
+    // kicks an idle target with a reschedule IPI (resched_curr), a busy one only if preempted.
+    this.activate(candidate, best, v, () => undefined, 'migrated', false);
   }
 }

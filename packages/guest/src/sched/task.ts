@@ -1,3 +1,4 @@
+import { NICE_0_WEIGHT, type SchedEntity } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { Scheduler } from './scheduler';
 
@@ -27,8 +28,11 @@ export const sleep = (ns: number): TaskCommand => ({ kind: 'sleep', ns });
 export const op = (run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void): TaskCommand => ({ kind: 'op', run });
 export const switchMm = (load: (vcpu: Vcpu) => void): TaskCommand => ({ kind: 'switch-mm', load });
 
-/** A guest task (thread): its code, where it may run, and where it is. */
-export class Task {
+/**
+ * A guest task (thread): its code, where it may run, and where it is. It is a scheduling entity
+ * of the guest's fair run queues (the host's EEVDF/CFS code, kernel/sched/fair.c).
+ */
+export class Task implements SchedEntity {
   state: TaskState = 'runnable';
   /** vCPU it runs on, or whose run queue it waits in, or last ran on. */
   vcpu: number;
@@ -50,11 +54,29 @@ export class Task {
   readonly gen: Generator<TaskCommand, void, unknown>;
   /** @internal CPU time of the chunk under way. */
   chunk = 0;
+  /** @internal Fair-scheduling state (`struct sched_entity`), kept by the vCPU run queues. */
+  vruntime = 0;
+  /** @internal */
+  deadline = 0;
+  /** @internal */
+  vlag = 0;
+  /** @internal */
+  sumExec = 0;
+  /** @internal */
+  prevSumExec = 0;
+  /** @internal */
+  execStart = 0;
+  /** @internal */
+  queuedSince = 0;
+  /** @internal */
+  rq: object | null = null;
+  /** Load weight (nice 0). */
+  readonly weight = NICE_0_WEIGHT;
   /**
-   * @internal Its vCPU's guest-mode time when the task's current slice began (set when it is
-   * switched in): what the task has run since is what the tick compares with the slice.
+   * @internal While a compute chunk of the task is on its vCPU's work stack: the stack level it
+   * was pushed at (-1 otherwise), so a preemption at interrupt exit can cut it short.
    */
-  sliceStart = 0;
+  chunkLevel = -1;
   /** @internal What an `op` calls when done; made once per task so a step allocates no closure. */
   readonly resume: (value?: unknown) => void;
 

@@ -13,9 +13,9 @@ interface ForkRun {
 }
 
 /** fork-cow on one VM of `vcpus` on the 80-thread Skylake preset (the issue's host), for `ns`. */
-function runForkCow(vcpus: number, params: Record<string, unknown>, ns: number, sliceNs?: number): ForkRun {
+function runForkCow(vcpus: number, params: Record<string, unknown>, ns: number, sliceNs?: number, hz?: number): ForkRun {
   const r = rig({ host: 'skylake-2s-80t', record: false });
-  const { vm, kernel } = addVm(r, 'trap', vmSpec(vcpus, 'x2apic-physical'));
+  const { vm, kernel } = addVm(r, 'trap', vmSpec(vcpus, 'x2apic-physical', hz === undefined ? {} : { hz }));
   const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
   const sched = new Scheduler(r.hv, vm, kernel, sliceNs === undefined ? {} : { sliceNs });
   // Note each child as it is made (fork's copy_process), to follow it to its exit.
@@ -56,8 +56,9 @@ describe('fork-cow: children of parents that never wait for them', () => {
   it('every child forked runs and exits: forked = exited + alive, and none forked in the first half is still alive at the end', () => {
     // Conservation and liveness, whatever the mix of parents and vCPUs: a child is queued by
     // wake_up_new_task and, however long the parents keep running, the round robin reaches it.
-    // The run is 100 slices long; a child waits at most a few turns of the tasks ahead of it,
-    // each at most a slice and an operation, so half the run is a very wide margin.
+    // The run is 100 slices long, and the tick (5 kHz) as long as a slice, so slices end when
+    // they should; a child waits at most a few turns of the tasks ahead of it, each at most a
+    // slice, a tick and an operation, so half the run is a very wide margin.
     fc.assert(
       fc.property(
         fc.record({
@@ -69,7 +70,7 @@ describe('fork-cow: children of parents that never wait for them', () => {
         ({ parents, vcpus, writes, workNs }) => {
           const sliceNs = 200_000;
           const ns = 100 * sliceNs;
-          const run = runForkCow(vcpus, { parents, pages: 16, writes, workNs }, ns, sliceNs);
+          const run = runForkCow(vcpus, { parents, pages: 16, writes, workNs }, ns, sliceNs, 5_000);
           const alive = run.children.filter((c) => c.task.state !== 'done');
           expect(run.children.length).toBe(run.forks + alive.length);
           const stuck = alive.filter((c) => c.bornAt < ns / 2).map((c) => ({ child: c.task.name, state: c.task.state, vcpu: c.task.vcpu, bornAt: c.bornAt }));
