@@ -44,6 +44,17 @@ describe('the exactly-once delivery law', () => {
     expect(lawFailure(deliversTwice)).toBe('the law held');
   });
 
+  it('catches a target handled twice for one send (a handler that runs a csd it already ran)', () => {
+    // A run whose guest kernel re-runs a call: two ipi-handled of one id on one vCPU. The law
+    // counts handlings per target, so it sees the second one, not just "at least once".
+    const r = runIpiScenario(fc.sample(ipiScenarioArbitrary(), { numRuns: 1, seed: 7 })[0]!, (hv, vm) => new TrapAndEmulateBackend(hv, vm));
+    const first = r.events.find((e) => e.type === 'ipi-handled');
+    expect(first).toBeDefined();
+    expect(() => checkDeliveredExactlyOnce(r, r.finishedSenders)).not.toThrow();
+    const twice = { ...r, events: [...r.events, { ...first!, t: first!.t + 1 }] };
+    expect(() => checkDeliveredExactlyOnce(twice, r.finishedSenders)).toThrow(/reached vCPU \d+ 2 times, expected exactly once/);
+  });
+
   it('sees VMs of 128 vCPUs and more: catches a backend that never reaches APIC IDs from 128 up', () => {
     expect(lawFailure(firstWindowOnly)).toMatch(/reached vCPU \d+ 0 times|never finished/);
   });
