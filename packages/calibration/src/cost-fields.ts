@@ -59,10 +59,16 @@ export const COST_FIELDS = {
   hugeSplit: 'splitting one 2 MiB mapping into 512 4 KiB entries (allocate a page-table page, write 512 PTEs)',
   invlpgbPerPage: 'issuing a broadcast invalidation (AMD INVLPGB) for one page',
   tlbSync: 'waiting for broadcast invalidations to complete everywhere (AMD TLBSYNC)',
+  invlpgbOutstanding: 'INVLPGB+TLBSYNC sequences the host\'s processors may have in flight at once, host-wide; further ones wait for one to complete; a count',
+  // ---- guest memory-manager locks (mmap_lock, split page-table locks, the LRU lock)
+  lockAtomic: 'guest: one atomic read-modify-write (LOCK CMPXCHG / XADD) on a lock word whose cache line this vCPU already holds: an uncontended acquire or release of a spinlock or rwsem; a line held elsewhere adds a cache-line transfer',
+  vmaChange: 'guest: the VMA work of one mmap or munmap system call done under mmap_lock (entry and exit, vm_area_struct allocation or removal, maple-tree update), page tables not included',
+  pageZero: 'guest: clearing a freshly allocated 4 KiB page (clear_page) in a first-touch anonymous fault',
+  lruPerPage: 'guest: work per page under the LRU lock (lruvec->lru_lock): linking a new folio onto the LRU list or unlinking a freed one, with its lruvec counters',
 } as const;
 
 export type CostName = keyof typeof COST_FIELDS;
 export const COST_NAMES = Object.keys(COST_FIELDS) as CostName[];
 
-/** Resolved costs, integer ns (the count fields: deliverTargetLines, tlbSinglePageFlushCeiling, tlbEntries; the ratio: smtCoreThroughput). */
+/** Resolved costs, integer ns (the count fields: deliverTargetLines, tlbSinglePageFlushCeiling, tlbEntries, invlpgbOutstanding; the ratio: smtCoreThroughput). */
 export type Costs = { readonly [K in CostName]: number };

@@ -193,7 +193,7 @@ describe('calibration profiles', () => {
   it('only the count fields are counts (and stay unconverted); every field has a description', () => {
     for (const p of Object.values(CALIBRATION_PROFILES)) {
       const counts = COST_NAMES.filter((k) => p.costs[k].unit === 'count');
-      expect(counts).toEqual<CostName[]>(['deliverTargetLines', 'tlbSinglePageFlushCeiling', 'tlbEntries']);
+      expect(counts).toEqual<CostName[]>(['deliverTargetLines', 'tlbSinglePageFlushCeiling', 'tlbEntries', 'invlpgbOutstanding']);
       const resolved = resolveCosts(p);
       for (const k of counts) expect(resolved[k]).toBe(p.costs[k].value);
     }

@@ -21,6 +21,10 @@ const SMT_PAUSE = 'Intel 64 and IA-32 Architectures Optimization Reference Manua
 const INTEL_IDLE = 'Linux drivers/idle/intel_idle.c, skx_cstates (Skylake-SP): C1 (MWAIT 0x00) exit_latency 2 us, target_residency 2 us; C1E 10 / 20 us; C6 133 / 600 us';
 const X2APIC_ICR = 'Linux arch/x86/include/asm/apic.h native_x2apic_icr_write() after weak_wrmsr_fence() (MFENCE; LFENCE: x2APIC MSR writes are not serializing, Intel SDM vol. 3A 10.12.3); arch/x86/kernel/apic/x2apic_phys.c';
 const NESTED_PAGING = 'R. Bhargava et al., "Accelerating Two-Dimensional Page Walks for Virtualized Systems" (ASPLOS 2008): a 2-D walk of 4-level guest and host tables takes up to 24 memory references, a native walk 4';
+const AGNER = 'A. Fog, "Instruction tables" (2022), Skylake: LOCK CMPXCHG / LOCK XADD latency ~18-20 cycles on a line in L1';
+const RVR_INVLPGB = 'Rik van Riel, "x86/mm: AMD broadcast TLB invalidation" series (v7, LKML 2025-01/02; merged for Linux 6.15), arch/x86/mm/tlb.c broadcast_tlb_flush; AMD APM vol. 3 INVLPGB/TLBSYNC (CPUID Fn8000_0008 EDX[15:0] is the page count per INVLPGB, not a limit on concurrent ones)';
+const LINUX_LRU = 'Linux mm/swap.c folios_put_refs / folio_batch_move_lru (lruvec->lru_lock taken once per folio batch of PAGEVEC_SIZE = 31 since "mm: increase folio batch size", Linux 6.9), mm/memcontrol.c folio_lruvec_lock_irqsave';
+const LINUX_MMAP = 'Linux mm/mmap.c do_mmap / mm/vma.c do_vmi_munmap (vm_area_alloc, vma_merge, maple-tree store) under mmap_write_lock';
 const KVM_VMCS = 'Linux arch/x86/kvm/vmx/vmx.c vmx_vcpu_load_vmcs and loaded_vmcs_clear (smp_call_function_single to the pCPU that last loaded the VMCS)';
 
 const VMX_PT = 'Y. Jiang and P. Bonzini, "KVM: x86: support using the vmx preemption timer for tsc deadline timer" (2016): kvm-unit-tests tscdeadline_latency ~3,200 cycles from deadline to guest handler with a host hrtimer, ~800 cycles (25 %) less with the preemption timer when the vCPU busy-waits';
@@ -88,6 +92,11 @@ export const KVM_SKYLAKE_2018: CalibrationProfile = {
     hugeSplit: est(2_500, 'ns', LINUX_MM, '__split_huge_pmd: allocate a page-table page and write 512 PTEs at ~4 ns each, plus locking'),
     invlpgbPerPage: est(100, 'cycles', AMD_APM, 'no published latency; issuing is posted like a store'),
     tlbSync: est(1_000, 'ns', AMD_APM, 'no published latency; completion needs a round trip to every core, taken as a remote IPI round trip'),
+    invlpgbOutstanding: est(8, 'count', RVR_INVLPGB, 'no published limit on concurrent broadcasts was found: the APM documents INVLPGB as broadcast to every processor and TLBSYNC as waiting for this processor\'s earlier INVLPGBs, but not how many the fabric accepts at once. 8 is a placeholder with no measurement behind it, small enough that the queue shows when many vCPUs broadcast at once; set it with calibration.overrides.invlpgbOutstanding to explore, and replace it when a figure is published'),
+    lockAtomic: est(20, 'cycles', AGNER, 'the instruction-table latency of a locked RMW on an L1-resident line, rounded up; the coherence miss when the line is elsewhere is charged separately (cacheLine*)'),
+    vmaChange: est(800, 'ns', LINUX_MMAP, 'a system call round trip (~100 ns) plus allocating or freeing a vm_area_struct and updating the maple tree (several cache misses); under a microsecond. Not fitted to will-it-scale'),
+    pageZero: est(200, 'ns', AMIT, 'a 4 KiB clear_page (REP STOSB) at ~20 GB/s of store bandwidth: half the copy (pageCopy), which reads as well as writes'),
+    lruPerPage: est(40, 'ns', LINUX_LRU, 'list_del/list_add of one folio\'s lru entry (the folio and its two neighbours: a cache miss or two, mostly hits in a batch) plus the lruvec statistics update'),
   },
 };
 

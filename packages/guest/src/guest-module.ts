@@ -10,5 +10,6 @@ export const guestModule = new ContainerModule((options) => {
   bindPolicyRegistry(options, shootdownStrategies);
   contributePolicy(options, shootdownStrategies, 'sync', new SynchronousShootdown());
   contributePolicy(options, shootdownStrategies, 'invlpgb', new BroadcastInvalidation());
+  contributePolicy(options, shootdownStrategies, 'invlpgb-all', new BroadcastInvalidation('always'));
   contributePolicy(options, shootdownStrategies, 'batched', new BatchedShootdown());
 });

@@ -14,7 +14,7 @@ export { type CallWork } from './cross-calls';
 export { GuestIdle, GUEST_IDLE_MODES, GUEST_HALT_POLL, type GuestIdleMode } from './idle';
 export { AddressSpace, PAGES_PER_HUGE, type Translation } from './mm/address-space';
 export { Tlb, type TlbEntry } from './mm/tlb';
-export { MemoryManager, type Coordination, type MemoryManagerOptions, type StaleUse } from './mm/memory-manager';
+export { MemoryManager, LRU_BATCH, type Coordination, type MemoryManagerOptions, type StaleUse, type MmLockReport } from './mm/memory-manager';
 export {
   SynchronousShootdown,
   BroadcastInvalidation,
@@ -24,7 +24,13 @@ export {
   shootdownStrategies,
   type ShootdownStrategy,
   type ShootdownRequest,
+  type BroadcastRule,
 } from './mm/shootdown-strategy';
+export { RwSemaphore, RWSEM_SPIN_CHECK_NS, MAX_READERS_WAKEUP, type LockMode } from './mm/rwsem';
+export { QueuedSpinLock } from './mm/spinlock';
+export { type LockStats, emptyLockStats } from './mm/lock-stats';
+export { BroadcastSlots, broadcastSlots, type BroadcastStats } from './mm/broadcast-slots';
+export { considerGlobalAsid, activeVcpusExceed } from './mm/global-asid';
 export { Scheduler, estimatedMigrationCost, type SchedulerOptions } from './sched/scheduler';
 export { Task, compute, block, sleep, op, switchMm, type TaskBody, type TaskCommand, type TaskState } from './sched/task';
 export { type Workload, type WorkloadContext, cpuNs, param } from './workloads/workload';
@@ -34,4 +40,5 @@ export { ForkCowWorkload } from './workloads/fork-cow';
 export { HugeSplitWorkload } from './workloads/huge-split';
 export { IrqPipelineWorkload } from './workloads/irq-pipeline';
 export { ComputeVictimWorkload } from './workloads/compute-victim';
+export { WillItScaleWorkload, WILL_IT_SCALE_TESTS, type WillItScaleTest } from './workloads/will-it-scale';
 export { WORKLOADS, createWorkload, type WorkloadFactory } from './workloads/registry';

@@ -100,7 +100,7 @@ describe('building a run from a scenario', () => {
     ['an unknown cost field', { ...base(), calibration: { overrides: { warpDrive: 1 } } }, 'calibration.overrides.warpDrive: expected a cost field of the profile'],
     ['more pinned vCPUs than pCPUs', { ...base(), vms: [{ name: 'a', vcpus: 9, workload: { kind: 'compute' } }] }, 'vms[0] (a): vms[0].vcpus: expected at most 8 pinned vCPUs'],
     ['an unknown backend', { ...base(), hypervisor: { backend: 'telepathy' } }, 'hypervisor.backend: unknown IPI backend "telepathy"; known: "native", "posted", "pv", "trap"'],
-    ['an unknown shootdown strategy', { ...base(), vms: [{ name: 'a', vcpus: 2, shootdownStrategy: 'latr', workload: { kind: 'compute' } }] }, 'vms[0].shootdownStrategy: unknown shootdown strategy "latr"; known: "batched", "invlpgb", "sync"'],
+    ['an unknown shootdown strategy', { ...base(), vms: [{ name: 'a', vcpus: 2, shootdownStrategy: 'latr', workload: { kind: 'compute' } }] }, 'vms[0].shootdownStrategy: unknown shootdown strategy "latr"; known: "batched", "invlpgb", "invlpgb-all", "sync"'],
     ['an unknown workload', { ...base(), vms: [{ name: 'a', vcpus: 2, workload: { kind: 'memcached' } }] }, 'workload.kind: expected one of'],
     ['a bad workload parameter', { ...base(), vms: [{ name: 'a', vcpus: 2, workload: { kind: 'irq-pipeline', rate: -5 } }] }, 'vms[0] (a): workload.rate: expected a number >= 1, got -5'],
     ['a missing plugin', { ...base(), plugins: ['./nowhere.js'] }, 'plugins[0]: no such module "./nowhere.js"'],

@@ -22,6 +22,11 @@ export class AddressSpace {
   readonly cpuMask = new Set<number>();
   /** Per virtual page: the version of the last change whose shootdown has completed. */
   readonly committed = new Map<number, number>();
+  /**
+   * Has a global ASID (Linux >= 6.15 with INVLPGB: use_global_asid): its flushes are broadcast
+   * by the `invlpgb` strategy instead of sent as IPIs. See `considerGlobalAsid`.
+   */
+  globalAsid = false;
 
   constructor(
     /** Address-space id (PCID) tagging this space's TLB entries. */

@@ -4,8 +4,30 @@ import type { Hypervisor, Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
 import { AddressSpace, PAGES_PER_HUGE } from './address-space';
+import { block, op, type Task, type TaskCommand } from '../sched/task';
+import { emptyBroadcastStats, type BroadcastStats } from './broadcast-slots';
+import { emptyLockStats, resetLockStats, type LockStats } from './lock-stats';
+import { RwSemaphore, type LockMode } from './rwsem';
 import type { ShootdownRequest, ShootdownStrategy } from './shootdown-strategy';
+import { QueuedSpinLock } from './spinlock';
 import { Tlb } from './tlb';
+
+/**
+ * Pages per LRU-lock batch: PAGEVEC_SIZE, the folio_batch size, 31 since "mm: increase folio
+ * batch size" (Matthew Wilcox, Linux 6.9; 15 before). Freed pages (folios_put_refs) and new
+ * pages joining the LRU (folio_batch_add_and_move) take lruvec->lru_lock once per batch.
+ */
+export const LRU_BATCH = 31;
+
+/** The memory manager's lock figures for a run's output. */
+export interface MmLockReport {
+  readonly mmapLock: LockStats;
+  readonly ptl: LockStats;
+  readonly lru: LockStats;
+  readonly invlpgb: BroadcastStats;
+  /** Address spaces that were given a global ASID (broadcast flushes under `invlpgb`). */
+  readonly globalAsids: number;
+}
 
 /** Who sends a VM's shootdowns: any vCPU for itself (SMP), or one master vCPU for all (AMP). */
 export type Coordination = 'smp' | 'amp';
@@ -59,6 +81,18 @@ export class MemoryManager {
   private readonly ampQueue: AmpRequest[] = [];
   private ampBusy = false;
   shootdowns = 0;
+  /** Lock figures, one record per kind of lock, shared by every instance in the VM. */
+  readonly lockStats = { mmapLock: emptyLockStats(), ptl: emptyLockStats(), lru: emptyLockStats() };
+  readonly broadcastStats: BroadcastStats = emptyBroadcastStats();
+  /**
+   * The LRU lock: lruvec->lru_lock, one per memory cgroup per NUMA node (mm/memcontrol.c
+   * folio_lruvec_lock). The guest has one node and runs everything in one cgroup: one per VM.
+   */
+  readonly lru: QueuedSpinLock;
+  /** Per vCPU: new pages in its LRU-add folio batch (cpu_fbatches.lru_add) not yet moved. */
+  private readonly lruAddBatch: Int32Array;
+  private readonly mmapLocks = new Map<AddressSpace, RwSemaphore>();
+  private readonly ptls = new Map<AddressSpace, Map<number, QueuedSpinLock>>();
 
   constructor(
     readonly hv: Hypervisor,
@@ -80,6 +114,8 @@ export class MemoryManager {
     this.master = vm.vcpu(master);
     this.tlbs = vm.vcpus.map(() => new Tlb(this.costs.tlbEntries));
     this.current = vm.vcpus.map(() => null);
+    this.lru = new QueuedSpinLock(hv, this.lockStats.lru);
+    this.lruAddBatch = new Int32Array(vm.vcpus.length);
     // KVM_VCPU_FLUSH_TLB: the host flushes a vCPU's whole TLB when it next enters.
     const previous = hv.onFlushOnEntry;
     hv.onFlushOnEntry = (v) => {
@@ -94,7 +130,203 @@ export class MemoryManager {
     const s = new AddressSpace(this.spaces.length + 1, name);
     this.spaces.push(s);
     this.cow.set(s, new Set());
+    this.mmapLocks.set(s, new RwSemaphore(this.hv, this.lockStats.mmapLock, `${name}.mmap_lock`));
+    this.ptls.set(s, new Map());
     return s;
+  }
+
+  // ---- locks ---------------------------------------------------------------------------------
+
+  /** The address space's mmap_lock (mm->mmap_lock), a reader-writer semaphore. */
+  mmapLock(space: AddressSpace): RwSemaphore {
+    const l = this.mmapLocks.get(space);
+    if (l === undefined) throw new KernelError(`address space ${space.name} is not this VM's`);
+    return l;
+  }
+
+  /**
+   * The split page-table lock covering `vpn` (USE_SPLIT_PTE_PTLOCKS: one spinlock per page-table
+   * page, in its struct ptdesc — include/linux/mm.h ptlock_ptr, pte_lockptr; taken by
+   * pte_offset_map_lock in mm/memory.c): one per 512 small pages, i.e. per PMD entry.
+   */
+  ptl(space: AddressSpace, vpn: number): QueuedSpinLock {
+    const pmd = Math.floor(vpn / PAGES_PER_HUGE);
+    const m = this.ptls.get(space)!;
+    let l = m.get(pmd);
+    if (l === undefined) {
+      l = new QueuedSpinLock(this.hv, this.lockStats.ptl);
+      m.set(pmd, l);
+    }
+    return l;
+  }
+
+  /** Lock and broadcast figures since the start (or the last reset). */
+  lockReport(): MmLockReport {
+    const copy = (x: LockStats): LockStats => ({ ...x });
+    return {
+      mmapLock: copy(this.lockStats.mmapLock),
+      ptl: copy(this.lockStats.ptl),
+      lru: copy(this.lockStats.lru),
+      invlpgb: { ...this.broadcastStats },
+      globalAsids: this.spaces.filter((s) => s.globalAsid).length,
+    };
+  }
+
+  /** Forgets the lock figures so far (the end of a warm-up). */
+  resetLockStats(): void {
+    resetLockStats(this.lockStats.mmapLock);
+    resetLockStats(this.lockStats.ptl);
+    resetLockStats(this.lockStats.lru);
+    this.broadcastStats.sequences = 0;
+    this.broadcastStats.queued = 0;
+    this.broadcastStats.waitNs = 0;
+  }
+
+  /**
+   * Frees `pages` pages after an unmap (tlb_finish_mmu -> free_pages_and_swap_cache ->
+   * folios_put_refs): the LRU lock once per batch of LRU_BATCH, `lruPerPage` per page under it.
+   */
+  freePages(v: Vcpu, pages: number, done: () => void): void {
+    if (pages <= 0) {
+      done();
+      return;
+    }
+    const n = Math.min(pages, LRU_BATCH);
+    this.lru.acquire(v, () =>
+      v.pushWork(this.costs.lruPerPage * n, () => {
+        this.lru.release(v);
+        this.freePages(v, pages - n, done);
+      }),
+    );
+  }
+
+  /**
+   * A new page joins the LRU through `v`'s per-CPU folio batch (folio_add_lru): every
+   * LRU_BATCH-th one moves the batch under the LRU lock (folio_batch_move_lru).
+   */
+  lruAdd(v: Vcpu, done: () => void): void {
+    if (++this.lruAddBatch[v.index]! < LRU_BATCH) {
+      done();
+      return;
+    }
+    this.lruAddBatch[v.index] = 0;
+    this.lru.acquire(v, () =>
+      v.pushWork(this.costs.lruPerPage * LRU_BATCH, () => {
+        this.lru.release(v);
+        done();
+      }),
+    );
+  }
+
+  /**
+   * A first-touch fault on anonymous memory (do_anonymous_page): fault entry, a zeroed page,
+   * the PTE set under its page-table lock, the page added to the LRU. `done` once mapped.
+   * Caller holds mmap_lock for read (or, Linux >= 6.4, the VMA's lock).
+   */
+  faultIn(v: Vcpu, space: AddressSpace, vpn: number, done: () => void): void {
+    v.pushWork(this.costs.pageFault + this.costs.pageZero, () => {
+      const ptl = this.ptl(space, vpn);
+      ptl.acquire(v, () =>
+        v.pushWork(this.costs.pteWrite, () => {
+          // Re-checked under the page-table lock: another thread may have faulted it in.
+          if (space.translate(vpn) === undefined) space.mapSmall(vpn, this.nextFrame++, true);
+          ptl.release(v);
+          this.lruAdd(v, done);
+        }),
+      );
+    });
+  }
+
+  // ---- task-level operations (may sleep on mmap_lock) -------------------------------------
+
+  /**
+   * mmap_read_lock / mmap_write_lock as task code (`yield* mm.lockMmap(task, space, mode)`):
+   * returns once `task` holds `space`'s mmap_lock; a contended wait may spin (writers) or block
+   * the task until the releaser wakes it.
+   */
+  *lockMmap(task: Task, space: AddressSpace, mode: LockMode): Generator<TaskCommand, void, unknown> {
+    const lock = this.mmapLock(space);
+    const got = (yield op((v, resume) => lock.acquire(task, v, mode, resume))) as boolean;
+    if (got) return;
+    yield block();
+    yield op((v, resume) => lock.woken(v, resume));
+  }
+
+  /** mmap_read_unlock / mmap_write_unlock, as a task command. */
+  unlockMmap(space: AddressSpace, mode: LockMode): TaskCommand {
+    const lock = this.mmapLock(space);
+    return op((v, resume) => lock.release(v, mode, resume));
+  }
+
+  /** mmap(2) of fresh anonymous memory: the VMA is made under mmap_lock for write; no PTE yet. */
+  *mmapTask(task: Task, space: AddressSpace): Generator<TaskCommand, void, unknown> {
+    yield* this.lockMmap(task, space, 'write');
+    yield op((v, resume) => v.pushWork(this.costs.vmaChange, resume));
+    yield this.unlockMmap(space, 'write');
+  }
+
+  /**
+   * munmap(2): mmap_lock for write across the VMA removal, the PTE clearing, the TLB shootdown
+   * and the freeing of the pages (do_vmi_munmap -> vms_complete_munmap_vmas -> unmap_region ->
+   * tlb_finish_mmu in mm/vma.c, Linux 6.x; do_munmap in mm/mmap.c before 6.8): threads that fault
+   * or map meanwhile wait the whole flush out.
+   */
+  *munmapTask(task: Task, space: AddressSpace, vpns: readonly number[]): Generator<TaskCommand, void, unknown> {
+    yield* this.lockMmap(task, space, 'write');
+    yield op((v, resume) =>
+      v.pushWork(this.costs.vmaChange, () => {
+        // Nothing was ever mapped (mmap then munmap untouched): no PTE to clear, no flush (the
+        // mmu_gather gathered no range: tlb_flush_mmu_tlbonly returns early), no page to free.
+        if (!vpns.some((vpn) => space.translate(vpn) !== undefined)) resume();
+        else this.unmap(v, space, vpns, resume);
+      }),
+    );
+    yield this.unlockMmap(space, 'write');
+  }
+
+  /** fork(): dup_mmap holds the parent's mmap_lock for write across the copy and flush_tlb_mm. */
+  *forkTask(task: Task, parent: AddressSpace, childName: string): Generator<TaskCommand, AddressSpace, unknown> {
+    yield* this.lockMmap(task, parent, 'write');
+    const child = (yield op((v, resume) => this.fork(v, parent, childName, resume))) as AddressSpace;
+    yield this.unlockMmap(parent, 'write');
+    return child;
+  }
+
+  /**
+   * A write by task code: a TLB hit or walk needs no lock; a fault (copy-on-write) is handled
+   * under mmap_lock for read (handle_mm_fault under mmap_read_lock; see docs/model.md on per-VMA
+   * locks).
+   */
+  *writeTask(task: Task, space: AddressSpace, vpn: number, value: number, perVmaLock = false): Generator<TaskCommand, void, unknown> {
+    const hit = (yield op((v, resume) => {
+      if (this.current[v.index] !== space) throw new KernelError(`task ${task.name} writes ${space.name} without running in it`);
+      if (this.touch(v, vpn, true) < 0) {
+        resume(false);
+        return;
+      }
+      this.write(v, vpn, value, () => resume(true));
+    })) as boolean;
+    if (hit) return;
+    if (!perVmaLock) yield* this.lockMmap(task, space, 'read');
+    yield op((v, resume) => this.write(v, vpn, value, resume));
+    if (!perVmaLock) yield this.unlockMmap(space, 'read');
+  }
+
+  /**
+   * Touches `vpn` from task code: a first touch faults it in (`faultIn`) under mmap_lock for read
+   * (or the VMA lock when `perVmaLock`), then the access walks the page table.
+   */
+  *touchTask(task: Task, space: AddressSpace, vpn: number, write: boolean, perVmaLock = false): Generator<TaskCommand, void, unknown> {
+    if (space.translate(vpn) === undefined) {
+      if (!perVmaLock) yield* this.lockMmap(task, space, 'read');
+      yield op((v, resume) => this.faultIn(v, space, vpn, resume));
+      if (!perVmaLock) yield this.unlockMmap(space, 'read');
+    }
+    yield op((v, resume) => {
+      const cost = this.touch(v, vpn, write);
+      if (cost < 0) throw new KernelError(`task ${task.name}: ${space.name} page ${vpn} still faults after being faulted in`);
+      v.pushWork(cost, resume);
+    });
   }
 
   /** Maps fresh frames (writable) for pages [first, first + count), no flush needed. */
@@ -181,15 +413,45 @@ export class MemoryManager {
    * the old translations from every TLB with the VM's strategy and coordination. `done` once
    * the shootdown completed: from then on no vCPU may use an old translation.
    */
-  changePtes(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], mutate: () => void, done: () => void): void {
-    initiator.pushWork(this.costs.pteWrite * vpns.length, () => {
+  changePtes(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], mutate: () => void, done: () => void, holdPtlAcrossFlush = false): void {
+    // The PTEs are written under the page-table lock of each page-table page they are in.
+    const groups = pmdGroups(vpns);
+    const flush = (after: () => void): void => {
       mutate();
       const version = ++this.version;
       this.shootdown({ initiator, space, vpns, version }, () => {
         space.commit(vpns, version);
-        done();
+        after();
       });
-    });
+    };
+    if (holdPtlAcrossFlush && groups.length === 1) {
+      // wp_page_copy: ptep_clear_flush runs the shootdown with the PTE lock held.
+      const ptl = this.ptl(space, groups[0]![0] * PAGES_PER_HUGE);
+      ptl.acquire(initiator, () =>
+        initiator.pushWork(this.costs.pteWrite * vpns.length, () =>
+          flush(() => {
+            ptl.release(initiator);
+            done();
+          }),
+        ),
+      );
+      return;
+    }
+    const next = (i: number): void => {
+      if (i >= groups.length) {
+        flush(done);
+        return;
+      }
+      const [pmd, count] = groups[i]!;
+      const ptl = this.ptl(space, pmd * PAGES_PER_HUGE);
+      ptl.acquire(initiator, () =>
+        initiator.pushWork(this.costs.pteWrite * count, () => {
+          ptl.release(initiator);
+          next(i + 1);
+        }),
+      );
+    };
+    next(0);
   }
 
   /** Remaps each page to a fresh frame (as munmap + mmap, or page migration would). */
@@ -202,11 +464,18 @@ export class MemoryManager {
     }, done);
   }
 
-  /** Unmaps pages (munmap): their frames may be reused once `done` runs. */
+  /**
+   * Unmaps pages (munmap's zap and flush): their frames may be reused once `done` runs. Frames
+   * that were mapped are freed after the shootdown, under the LRU lock (`freePages`).
+   */
   unmap(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], done: () => void): void {
+    let mapped = 0;
     this.changePtes(initiator, space, vpns, () => {
-      for (const vpn of vpns) space.unmapSmall(vpn);
-    }, done);
+      for (const vpn of vpns) {
+        if (space.translate(vpn) !== undefined) mapped++;
+        space.unmapSmall(vpn);
+      }
+    }, () => this.freePages(initiator, mapped, done));
   }
 
   /**
@@ -257,7 +526,7 @@ export class MemoryManager {
         if (!this.cow.get(space)!.has(vpn)) return;
         space.mapSmall(vpn, frame, true);
         this.cow.get(space)!.delete(vpn);
-      }, retry);
+      }, () => this.lruAdd(v, retry), true);
     });
   }
 
@@ -389,4 +658,22 @@ export class MemoryManager {
     const t = space.translate(vpn);
     return t === undefined ? NaN : (this.data.get(t.frame) ?? 0);
   }
+}
+
+/** Pages grouped by page-table page (PMD index), in first-seen order: [pmd, pages]. */
+function pmdGroups(vpns: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  let last = NaN;
+  for (const vpn of vpns) {
+    const pmd = Math.floor(vpn / PAGES_PER_HUGE);
+    if (pmd === last) {
+      out[out.length - 1]![1]++;
+      continue;
+    }
+    const g = out.find((x) => x[0] === pmd);
+    if (g !== undefined) g[1]++;
+    else out.push([pmd, 1]);
+    last = pmd;
+  }
+  return out;
 }

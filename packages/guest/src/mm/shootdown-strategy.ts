@@ -2,6 +2,8 @@ import type { PolicyFamily } from '@ipilab/di';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { AddressSpace } from './address-space';
 import type { MemoryManager } from './memory-manager';
+import { broadcastSlots } from './broadcast-slots';
+import { considerGlobalAsid } from './global-asid';
 
 /** Pages of one address space whose translations changed and must leave every TLB. */
 export interface ShootdownRequest {
@@ -58,21 +60,57 @@ export class SynchronousShootdown implements ShootdownStrategy {
   }
 }
 
+/** Which processes the `invlpgb` strategy broadcasts for: Linux's rule, or every one. */
+export type BroadcastRule = 'linux' | 'always';
+
 /**
  * IPI-free broadcast invalidation (AMD INVLPGB + TLBSYNC, ARM TLBI ...IS): the initiator issues
  * one broadcast per page (one for the whole space above the ceiling) and waits for TLBSYNC;
  * hardware removes the entries from every TLB. No IPI, no exit, no target handler.
+ *
+ * Each INVLPGB+TLBSYNC sequence holds one of the host's `invlpgbOutstanding` slots
+ * (`BroadcastSlots`, shared by all VMs); beyond that, concurrent sequences queue.
+ *
+ * Rule `linux` (the `invlpgb` strategy), as flush_tlb_mm_range does since Linux 6.15: only a
+ * process with a global ASID broadcasts; any other takes the IPI path (`sync`) and, after it,
+ * `considerGlobalAsid` may give it one. Rule `always` (`invlpgb-all`) broadcasts for every
+ * process, as this strategy did before the rule was modelled.
  */
 export class BroadcastInvalidation implements ShootdownStrategy {
-  readonly name: string = 'invlpgb';
+  readonly name: string;
+  private readonly sync = new SynchronousShootdown();
+
+  constructor(readonly rule: BroadcastRule = 'linux') {
+    this.name = rule === 'linux' ? 'invlpgb' : 'invlpgb-all';
+  }
 
   flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void {
+    const space = req.space;
+    if (this.rule === 'linux' && !space.globalAsid) {
+      // flush_tlb_mm_range: flush_tlb_multi, then consider_global_asid — only when another CPU is in the mask.
+      let remote = false;
+      for (const i of space.cpuMask) if (i !== req.initiator.index) remote = true;
+      if (!remote) {
+        this.sync.flush(mm, req, done);
+        return;
+      }
+      this.sync.flush(mm, req, () => {
+        considerGlobalAsid(mm, space);
+        done();
+      });
+      return;
+    }
     const c = mm.costs;
+    const v = req.initiator;
     const broadcasts = req.vpns.length > c.tlbSinglePageFlushCeiling ? 1 : req.vpns.length;
-    req.initiator.pushWork(broadcasts * c.invlpgbPerPage + c.tlbSync, () => {
-      for (const v of mm.vm.vcpus) mm.invalidateOn(v, req.space, req.vpns);
-      done();
-    });
+    const slots = broadcastSlots(mm.hv);
+    slots.acquire(v, mm.broadcastStats, () =>
+      v.pushWork(broadcasts * c.invlpgbPerPage + c.tlbSync, () => {
+        for (const t of mm.vm.vcpus) mm.invalidateOn(t, space, req.vpns);
+        slots.release();
+        done();
+      }),
+    );
   }
 }
 

@@ -6,6 +6,7 @@ import { HackbenchWorkload } from './hackbench';
 import { HugeSplitWorkload } from './huge-split';
 import { IpiBench, type IpiBenchMode } from './ipi-bench';
 import { IrqPipelineWorkload } from './irq-pipeline';
+import { WillItScaleWorkload } from './will-it-scale';
 import { param, type Workload, type WorkloadContext } from './workload';
 
 /** The IPI microbenchmark as a Workload: `mode` (one or a list) and `iterations`. */
@@ -51,6 +52,7 @@ export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
   'huge-split': (c, p) => new HugeSplitWorkload(c, p),
   'irq-pipeline': (c, p) => new IrqPipelineWorkload(c, p),
   compute: (c, p) => new ComputeVictimWorkload(c, p),
+  'will-it-scale': (c, p) => new WillItScaleWorkload(c, p),
 };
 
 export function createWorkload(kind: string, ctx: WorkloadContext, params: Record<string, unknown> = {}): Workload {

@@ -126,7 +126,7 @@ describe('bad workload parameters name the field', () => {
     ['irq-pipeline', { irqVcpus: [99], appVcpus: [1] }, 'workload.irqVcpus[0]: expected a vCPU index in [0, 79], got 99'],
     ['hackbench', { messages: 1.5 }, 'workload.messages: expected an integer >= 1, got 1.5'],
     ['compute', { unitNs: 'fast' }, 'workload.unitNs: expected a number >= 1, got "fast"'],
-    ['memcached', {}, 'workload.kind: expected one of "ipi-bench", "ebizzy", "hackbench", "fork-cow", "huge-split", "irq-pipeline", "compute", got "memcached"'],
+    ['memcached', {}, 'workload.kind: expected one of "ipi-bench", "ebizzy", "hackbench", "fork-cow", "huge-split", "irq-pipeline", "compute", "will-it-scale", got "memcached"'],
   ];
   it.each(cases)('%s %j', (kind, params, text) => {
     let caught: unknown;

@@ -24,7 +24,7 @@ export interface TlbScenario {
   readonly pvTlbFlush: boolean;
   /** PV sched yield after multicasts (a guest feature, under every backend). Absent: off. */
   readonly pvSchedYield?: boolean;
-  readonly strategy: 'sync' | 'invlpgb' | 'batched';
+  readonly strategy: 'sync' | 'invlpgb' | 'invlpgb-all' | 'batched';
   readonly coordination: Coordination;
   readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
   /** Send-side IPI virtualization the posted backend follows (absent: avic). */
@@ -62,7 +62,7 @@ export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.oneof({ weight
     postedInterrupts: fc.boolean(),
     pvTlbFlush: fc.boolean(),
     pvSchedYield: fc.boolean(),
-    strategy: fc.constantFrom('sync' as const, 'invlpgb' as const, 'batched' as const),
+    strategy: fc.constantFrom('sync' as const, 'invlpgb' as const, 'invlpgb-all' as const, 'batched' as const),
     coordination: fc.constantFrom<Coordination>('smp', 'amp'),
     hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
     postedFlavour: fc.constantFrom<'ipiv' | 'avic'>('ipiv', 'avic'),
@@ -77,7 +77,7 @@ export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.oneof({ weight
 );
 
 function strategyFor(name: TlbScenario['strategy']): ShootdownStrategy {
-  return name === 'sync' ? new SynchronousShootdown() : name === 'invlpgb' ? new BroadcastInvalidation() : new BatchedShootdown(4, 20_000);
+  return name === 'sync' ? new SynchronousShootdown() : name === 'invlpgb' ? new BroadcastInvalidation() : name === 'invlpgb-all' ? new BroadcastInvalidation('always') : new BatchedShootdown(4, 20_000);
 }
 
 export interface TlbRunOutcome {
