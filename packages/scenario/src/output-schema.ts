@@ -6,6 +6,16 @@ const latency = z
   .strict()
   .meta({ description: 'ns; null statistics when nothing was recorded.' });
 const counts = z.record(z.string(), z.number());
+const lockStats = z
+  .object({
+    acquisitions: z.number(),
+    contended: z.number(),
+    waitNs: z.number(),
+    sleeps: z.number(),
+    lineTransfers: z.number(),
+  })
+  .strict()
+  .meta({ description: 'acquisitions granted; contended: those that waited; waitNs: ns from asking to getting it, summed; sleeps: waits that blocked the task (rwsem only); lineTransfers: atomics that pulled the lock word\'s cache line from another vCPU.' });
 
 /** The shape of `ipilab run --json` (documented in docs/cli.md; JSON Schema in docs/run-output.schema.json). */
 export const runOutputSchema = z
@@ -20,7 +30,7 @@ export const runOutputSchema = z
         .object({
           workload: z.record(z.string(), z.unknown()).meta({
             description:
-              'The workload\'s figures. ipi-bench: modes.<mode>.{ops, sendToHandlerNs, totalNs} with mean/p50/p99 in ns; ebizzy: recordsPerSecond; hackbench: seconds; fork-cow: forksPerSecond; huge-split: splitsPerSecond, touchesPerSecond; irq-pipeline: eventsPerSecond, latency*Ns; compute: progressPerSecond.',
+              'The workload\'s figures. ipi-bench: modes.<mode>.{ops, sendToHandlerNs, totalNs} with mean/p50/p99 in ns; ebizzy: recordsPerSecond; hackbench: seconds; fork-cow: forksPerSecond; huge-split: splitsPerSecond, touchesPerSecond; irq-pipeline: eventsPerSecond, latency*Ns; compute: progressPerSecond; will-it-scale: opsPerSecond, opsPerSecondPerThread.',
           }),
           ledger: z
             .object({
@@ -54,6 +64,19 @@ export const runOutputSchema = z
             .nullable()
             .optional()
             .meta({ description: 'With run.slowdownVsBareMetal: the figure of the same VM alone on bare metal over this run\'s (rates), or the inverse (times); > 1 is what virtualization (and any neighbours) cost it.' }),
+          mm: z
+            .object({
+              mmapLock: lockStats.meta({ description: 'mmap_lock (a reader-writer semaphore per address space), all of the VM\'s address spaces together.' }),
+              ptl: lockStats.meta({ description: 'split page-table locks (one spinlock per page-table page).' }),
+              lru: lockStats.meta({ description: 'the LRU lock (one spinlock per VM).' }),
+              invlpgb: z
+                .object({ sequences: z.number(), queued: z.number(), waitNs: z.number() })
+                .strict()
+                .meta({ description: 'INVLPGB+TLBSYNC sequences the VM ran, how many waited for one of the host\'s outstanding-broadcast slots, and the ns they waited.' }),
+              globalAsids: z.number().meta({ description: 'address spaces given a global ASID (broadcast flushes under the invlpgb strategy).' }),
+            })
+            .strict()
+            .meta({ description: 'Contention in the guest memory manager (docs/model.md, "Memory-manager contention"), over the measured part of the run.' }),
           ranOn: z
             .object({ pcpuNs: z.record(z.string(), z.number()), socketNs: z.record(z.string(), z.number()) })
             .strict()

@@ -8,7 +8,7 @@ import { calibrationProfile, resolveCosts, type CalibrationProfile } from '@ipil
 import { InvalidParameterError, KernelError, RandomStreams, Simulation } from '@ipilab/core';
 import { composeContainer, UnknownPolicyError, type PolicyRegistry } from '@ipilab/di';
 import { EventSink, type ModelEvent } from '@ipilab/events';
-import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, type ShootdownStrategy, type Workload } from '@ipilab/guest';
+import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, type MmLockReport, type ShootdownStrategy, type Workload } from '@ipilab/guest';
 import { HOST_PRESETS, HostTopology } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, HypervisorSetup, hypervisorModule, IpiBackendRegistry, type HypervisorConfig, type IpiBackendFactory } from '@ipilab/hypervisor';
 import { ipiNativeModule } from '@ipilab/ipi-native';
@@ -43,6 +43,8 @@ export interface VmOutput {
   slowdownVsAlone?: number;
   /** With run.slowdownVsBareMetal: this figure against the same VM alone on bare metal (slowdown.ts). */
   slowdownVsBareMetal?: number;
+  /** The guest memory manager's locks and broadcast invalidations (docs/model.md, "Memory-manager contention"). */
+  readonly mm: MmLockReport;
   /** Where the VM's vCPU threads ran: ns they held each pCPU, and each socket (pCPUs never used are left out). */
   readonly ranOn: { readonly pcpuNs: Record<string, number>; readonly socketNs: Record<string, number> };
 }
@@ -191,6 +193,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
 
   const names: string[] = [];
   const workloads: Workload[] = [];
+  const mms: MemoryManager[] = [];
   s.vms.forEach((spec, i) => {
     for (let copy = 1; copy <= spec.count; copy++) {
       const name = spec.count === 1 ? spec.name : `${spec.name}-${copy}`;
@@ -242,6 +245,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
         const w = createWorkload(kind, { hv, vm, kernel, mm, sched, rng: streams.stream(`vm/${name}/workload`), clockScale }, params);
         names.push(name);
         workloads.push(w);
+        mms.push(mm);
       } catch (e) {
         if (e instanceof ScenarioError) throw new ScenarioError(`${prefix}${e.message}`, e.field);
         asScenarioError(e, prefix);
@@ -266,7 +270,10 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   }
   for (const w of workloads) w.start();
   hv.start();
-  runWithinBudgets(sim, s, workloads, () => hv.resetOccupancy());
+  runWithinBudgets(sim, s, workloads, () => {
+    hv.resetOccupancy();
+    for (const mm of mms) mm.resetLockStats();
+  });
   acct.finish();
   const occupancy = hv.occupancyByVm();
 
@@ -282,6 +289,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
       ledger,
       ipi: { sent: ipisSent, exits: exitCounts, hypercalls, shootdowns, latency: latency.get(i) ?? null },
       primary: { key: w.primary.key, value: figureAt(workload, w.primary.key), higherIsBetter: w.primary.higherIsBetter },
+      mm: mms[i]!.lockReport(),
       ranOn: ranOn(occupancy[i]!, topology),
     };
   });

@@ -92,7 +92,7 @@ export const hypervisorSchema = z
   .strict();
 
 export const workloadSchema = z
-  .object({ kind: str.meta({ description: 'ipi-bench, ebizzy, hackbench, fork-cow, huge-split, irq-pipeline or compute.' }) })
+  .object({ kind: str.meta({ description: 'ipi-bench, ebizzy, hackbench, fork-cow, huge-split, irq-pipeline, compute or will-it-scale.' }) })
   .catchall(z.unknown())
   .meta({ description: 'The workload: its kind and its parameters (see docs/scenarios.md).' });
 // (a missing workload reads "vms[0].workload: missing; expected object")
