@@ -82,4 +82,23 @@ describe('fork-cow: children of parents that never wait for them', () => {
       { numRuns: 20 },
     );
   });
+
+  it('parentThreads: a multi-threaded parent\'s forks and CoW faults shoot down across its threads\' vCPUs and contend for its mmap_lock; a single-threaded one sends no flush IPI', () => {
+    const flushIpis = (parentThreads: number) => {
+      const r = rig({ host: 'skylake-2s-80t', record: true });
+      const { vm, kernel } = addVm(r, 'trap', vmSpec(8, 'x2apic-physical'));
+      const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
+      const sched = new Scheduler(r.hv, vm, kernel);
+      new ForkCowWorkload({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(1).stream('w') }, { parents: 1, parentThreads, pages: 16, writes: 4, workNs: 20_000 }).start();
+      r.hv.start();
+      r.sim.run({ until: 5_000_000 });
+      return { ipis: r.events.filter((e) => e.type === 'ipi-sent' && e.vector !== 0xfd).length, contended: mm.lockStats.mmapLock.contended, stale: mm.staleUses.length };
+    };
+    const one = flushIpis(1);
+    const four = flushIpis(4);
+    expect(one.ipis).toBe(0);
+    expect(four.ipis).toBeGreaterThan(0);
+    expect(four.contended).toBeGreaterThan(0);
+    expect(four.stale).toBe(0);
+  });
 });
