@@ -81,7 +81,7 @@ describe('mmap_lock (rwsem)', () => {
     expect(Math.abs(at('r1') - at('r4'))).toBeLessThan(10_000);
   });
 
-  it('a sleeping waiter blocks its task (its vCPU halts) and is woken through the scheduler by a reschedule IPI', () => {
+  it('a sleeping waiter blocks its task (its vCPU halts) and is woken through the scheduler by a wake-up IPI (the wake list\'s call-function-single, its target being idle)', () => {
     const { r, mm, sched } = setup();
     const s = mm.createSpace('p');
     const log: Log = [];
@@ -93,7 +93,7 @@ describe('mmap_lock (rwsem)', () => {
     r.sim.run({ until: 1_000_000 });
     expect(haltedWhileWaiting).toBe(true);
     expect(sched.wakeIpis).toBeGreaterThanOrEqual(1);
-    const resched = r.events.filter((e) => e.type === 'ipi-sent' && e.vector === 0xfd && e.targets.includes(1));
+    const resched = r.events.filter((e) => e.type === 'ipi-sent' && e.vector === 0xfb && e.targets.includes(1));
     expect(resched.length).toBeGreaterThanOrEqual(1);
     expect(got(log)).toEqual(['w', 'r']);
   });
