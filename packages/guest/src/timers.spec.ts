@@ -1,6 +1,6 @@
 import { VECTORS } from '@ipilab/vcpu';
 import { addVm, exitsBy, rig, vmSpec } from '../test/harness';
-import { compute, Scheduler } from './index';
+import { compute, op, Scheduler } from './index';
 
 describe('one-shot guest timers (local APIC timer)', () => {
   it('a timer wakes its halted vCPU when due and runs its function there after the interrupt handler', () => {
@@ -73,11 +73,13 @@ describe('the guest tick (TSC-deadline timer under KVM, NOHZ idle)', () => {
     const { busy, idle, kernel } = run({ hz: 1000, ms: 20 });
     expect(busy['preemption-timer']).toBeGreaterThanOrEqual(19);
     expect(busy['preemption-timer']).toBeLessThanOrEqual(21);
-    // One write per tick, plus the restart when the task started.
-    expect(busy['msr-write']).toBe(busy['preemption-timer']! + 1);
+    // One write per tick (the tick runs from boot).
+    expect(busy['msr-write']).toBe(busy['preemption-timer']);
     expect(kernel.localTimer.ticks[0]).toBe(busy['preemption-timer']);
     expect(idle['preemption-timer'] ?? 0).toBe(0);
     expect(kernel.localTimer.ticks[1]).toBe(0);
+    // The idle vCPU wrote its deadline once: stopping the tick when it first went idle.
+    expect(idle['msr-write']).toBe(1);
   });
 
   it('scales with HZ', () => {
@@ -95,7 +97,6 @@ describe('the guest tick (TSC-deadline timer under KVM, NOHZ idle)', () => {
   });
 
   it('idle=poll keeps the tick running on an idle vCPU (do_idle restarts it for forced polling); halt stops it', () => {
-    // The idle vCPU must have run a task once for its tick to have started.
     const r = rig({ config: { lapicTimer: 'preemption-timer' } });
     const { vm, kernel } = addVm(r, 'trap', vmSpec(2, 'x2apic-physical', { hz: 1000, idle: 'poll' }));
     const sched = new Scheduler(r.hv, vm, kernel);
@@ -115,9 +116,27 @@ describe('the guest tick (TSC-deadline timer under KVM, NOHZ idle)', () => {
     h.sim.run({ until: 20e6 });
     const e = exitsBy(h.events, 1, true);
     expect(e['preemption-timer'] ?? 0).toBe(0);
-    // Started (restart write), stopped on idle entry (a write), then HLT.
-    expect(e['msr-write']).toBe(2);
+    // Ticking from boot, stopped on idle entry (a write), then HLT; no restart, nothing to run.
+    expect(e['msr-write']).toBe(1);
     expect(e['hlt']).toBe(1);
+  });
+
+  it('a vCPU woken to run a task restarts its tick (one deadline write), and stops it again (another) when it idles', () => {
+    const r = rig({ config: { lapicTimer: 'preemption-timer' } });
+    const { vm, kernel } = addVm(r, 'trap', vmSpec(2, 'x2apic-physical', { hz: 1000 }));
+    const sched = new Scheduler(r.hv, vm, kernel);
+    const sleeper = sched.spawnBlocked('sleeper', function* () {
+      yield compute(10_000);
+    }, 1, [1]);
+    sched.spawn('waker', function* () {
+      yield compute(2_500_000);
+      yield op((v, resume) => sched.wake(sleeper, v, resume));
+    }, { vcpu: 0, affinity: [0] });
+    r.hv.start();
+    r.sim.run({ until: 20e6 });
+    expect(sleeper.state).toBe('done');
+    // Boot tick stopped at first idle; restarted to run the task; stopped again.
+    expect(exitsBy(r.events, 1)['msr-write']).toBe(3);
   });
 
   it('on bare metal the tick exits nothing but still drives the scheduler', () => {

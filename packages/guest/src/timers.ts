@@ -84,9 +84,18 @@ export class Timers {
     this.ticks = new Float64Array(n);
   }
 
-  /** The scheduler the tick drives; the tick runs only for a guest with one. */
+  /**
+   * The scheduler the tick drives; the tick runs only for a guest with one. Every vCPU boots
+   * with its tick running (the first tick one period in); an idle vCPU stops it when it first
+   * enters idle, a busy one — a task, or kernel work such as a benchmark module's loop — keeps it.
+   */
   attach(client: TickClient): void {
     this.client = client;
+    this.claim();
+    for (const s of this.slots) {
+      this.ticking[s.v.index] = 1;
+      this.tickEvent[s.v.index] = this.hv.sim.schedule(this.tickNs, this.fireTickCb, s.v);
+    }
   }
 
   private claim(): void {
