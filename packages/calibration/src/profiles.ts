@@ -28,6 +28,7 @@ const LINUX_MMAP = 'Linux mm/mmap.c do_mmap / mm/vma.c do_vmi_munmap (vm_area_al
 const KVM_VMCS = 'Linux arch/x86/kvm/vmx/vmx.c vmx_vcpu_load_vmcs and loaded_vmcs_clear (smp_call_function_single to the pCPU that last loaded the VMCS)';
 
 const VMX_PT = 'Y. Jiang and P. Bonzini, "KVM: x86: support using the vmx preemption timer for tsc deadline timer" (2016): kvm-unit-tests tscdeadline_latency ~3,200 cycles from deadline to guest handler with a host hrtimer, ~800 cycles (25 %) less with the preemption timer when the vCPU busy-waits';
+const TICK_SCHED = 'Linux kernel/time/tick-sched.c tick_sched_timer -> tick_sched_handle -> update_process_times (process-time accounting, run_local_timers, rcu_sched_clock_irq, scheduler_tick)';
 const KVM_FASTPATH = 'Linux arch/x86/kvm/vmx/vmx.c vmx_exit_handlers_fastpath (EXIT_REASON_MSR_WRITE -> handle_fastpath_set_msr_irqoff for MSR_IA32_TSC_DEADLINE; EXIT_REASON_PREEMPTION_TIMER -> handle_fastpath_preemption_timer), arch/x86/kvm/svm/svm.c svm_exit_handlers_fastpath (MSR writes only)';
 const est = (value: number, unit: 'cycles' | 'ns' | 'count' | 'ratio', source: string, estimate: string): CostFigure => ({ value, unit, source, estimate });
 const pub = (value: number, unit: 'cycles' | 'ns' | 'count' | 'ratio', source: string): CostFigure => ({ value, unit, source });
@@ -65,7 +66,7 @@ export const KVM_SKYLAKE_2018: CalibrationProfile = {
     vcpuMigration: est(3_000, 'ns', KVM_VMCS, 'a synchronous cross-CPU function call to the old pCPU (VMCLEAR there), then VMPTRLD and the per-CPU state KVM reloads on a CPU change; a few microseconds, like a host context switch. The guest\'s cache refill afterwards is not included'),
     ipivSend: est(2_145, 'cycles', IPIV, 'derived: the exit-free send replaces exitRoundTrip + apicWriteEmulation + deliverPerTarget + postNotifySend (2,838 cycles here) and the measured round trip is 693 cycles shorter (4,337.85 - 3,644.8), so the processor\'s virtualized ICR write costs about 2,838 - 693 cycles'),
     incompleteIpiExit: est(1_200, 'cycles', TR_RELOAD, 'handling an AVIC incomplete-IPI exit in kernel: as an emulated APIC write'),
-    preemptionTimerExit: est(1_150, 'cycles', VMX_PT, 'derived: the ~2,400 cycles from deadline to guest handler with the preemption timer (3,200 - 800) less the injection (250 cycles) and the guest interrupt entry (250 ns = 625 cycles) charged apart, and a fastpath exit ~ the vmcall round trip (1,188 cycles); rounded'),
+    preemptionTimerExit: est(1_500, 'cycles', VMX_PT, 'derived: ~2,400 cycles from deadline to guest handler with the preemption timer (3,200 - 800), less the injection (250 cycles) and the guest interrupt entry (250 ns = 625 cycles at 2.5 GHz) that the model charges apart: ~1,525, rounded to 1,500'),
     tscDeadlineWrite: est(1_188, 'cycles', KVM_FASTPATH, 'no published figure for the WRMSR fastpath; handled with interrupts off without leaving the vCPU run loop, like a vmcall: the vmcall round trip of TR_RELOAD'),
     pvFlushCheck: est(30, 'ns', PV_SEND_IPI, 'reading one per-vCPU steal-time line and setting a flag'),
     nativeIcrWrite: est(150, 'cycles', X2APIC_ICR, 'no published per-instruction figure for a WRMSR to the x2APIC ICR was found: a non-serializing WRMSR plus the MFENCE+LFENCE before it is on the order of 100-200 cycles on Skylake; the same figure as postNotifySend, which is the same operation done by the host'),
@@ -78,7 +79,7 @@ export const KVM_SKYLAKE_2018: CalibrationProfile = {
     benchLoopOverhead: pub(24, 'ns', `${PV_SEND_IPI}: dry-run 2,392,199 ns / 100,000`),
     contextSwitch: est(1_500, 'ns', CTXSW, 'a guest context switch without the wake-up; the published 2,493 ns per switch includes waking the other task'),
     migrationPenalty: est(10_000, 'ns', CTXSW, 'refilling ~256 KiB of L1/L2 working set at ~25 GB/s after a migration'),
-    tickHandler: est(1_000, 'ns', VMX_PT, 'no published per-tick figure for a guest: the tick\'s bookkeeping (jiffies, process times, scheduler_tick, RCU callbacks check) taken as about one device top half'),
+    tickHandler: est(1_000, 'ns', TICK_SCHED, 'no published per-tick figure for a guest: the tick\'s bookkeeping (jiffies, process times, scheduler_tick, RCU callbacks check) taken as about one device top half'),
     deviceInterruptHandler: est(1_000, 'ns', TIMER_PI, 'a NIC-style top half: acknowledge, schedule NAPI/softirq; about one microsecond'),
     pteWrite: est(20, 'ns', AMIT, 'one locked store to a page-table line usually held by this core'),
     invlpg: est(250, 'cycles', AMIT, '"each INVLPG can take 100s of cycles"'),
