@@ -161,7 +161,9 @@ describe('an IPI-heavy VM beside a compute-bound victim', () => {
   const ns = 40_000_000;
   // A rate-limited munmap churn (think time between records): the same records cost it more CPU
   // under trap (6 exits per shootdown to 6 other vCPUs) than under pv (one hypercall).
-  const noisy = (backend: 'trap' | 'pv'): VmPlan => ({ name: 'noisy', vcpus: 7, backend, workload: 'ebizzy', params: { threads: 7, chunkPages: 4, searchNs: 2_000, thinkNs: 20_000 } });
+  // Four threads: with seven, the seven vCPUs on four pCPUs spend the run asleep on mmap_lock
+  // behind a preempted holder (lock-holder preemption without PLE or directed yield: issue 19).
+  const noisy = (backend: 'trap' | 'pv'): VmPlan => ({ name: 'noisy', vcpus: 7, backend, workload: 'ebizzy', params: { threads: 4, chunkPages: 4, searchNs: 2_000, thinkNs: 20_000 } });
   const victim: VmPlan = { name: 'victim', vcpus: 4, backend: 'trap', workload: 'compute', params: { tasks: 4 } };
 
   const alone = runVms([victim], pcpus, ns).figures[0]!['progressPerSecond']!;
@@ -187,7 +189,9 @@ describe('an IPI-heavy VM beside a compute-bound victim', () => {
     const l = o.vms.get(0)!;
     expect(l.ipisSent.multicast! + (l.ipisSent.broadcast ?? 0)).toBeGreaterThan(0);
     expect(l.hypercalls).toBeGreaterThan(0);
-    expect(l.exitCounts.hypercall).toBe(l.hypercalls);
+    // A hypercall is counted when made, its exit when it ends: those still under way at the end differ.
+    expect(l.hypercalls - l.exitCounts.hypercall!).toBeGreaterThanOrEqual(0);
+    expect(l.hypercalls - l.exitCounts.hypercall!).toBeLessThanOrEqual(7);
     expect(l.shootdowns).toBeGreaterThan(0);
     const sim = new Simulation();
     const sink = new EventSink();
@@ -288,7 +292,7 @@ describe('the model publishes only what is read', () => {
       createWorkload('ebizzy', { hv, vm, kernel, mm, sched: new Scheduler(hv, vm, kernel), rng: streams.stream(`vm/${name}/workload`) }, { chunkPages: 4, searchNs: 5_000, thinkNs: 10_000 }).start();
     }
     hv.start();
-    sim.run({ until: 2_000_000 });
+    sim.run({ until: 6_000_000 });
     return built;
   };
 

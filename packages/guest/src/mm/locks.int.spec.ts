@@ -5,7 +5,7 @@ import { EventSink } from '@ipilab/events';
 import { hostPreset } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor } from '@ipilab/hypervisor';
 import { addVm, rig, vmSpec, type Rig } from '../../test/harness';
-import { BroadcastInvalidation, compute, MemoryManager, Scheduler, SynchronousShootdown, op, type LockMode, type ShootdownStrategy, type Task, type TaskCommand } from '../index';
+import { BroadcastInvalidation, compute, sleep, MemoryManager, Scheduler, SynchronousShootdown, op, type LockMode, type ShootdownStrategy, type Task, type TaskCommand } from '../index';
 import { switchTo } from '../workloads/workload';
 
 function setup(vcpus = 4, strategy: ShootdownStrategy = new SynchronousShootdown(), r: Rig = rig({ host: 'skylake-2s-80t', record: true })) {
@@ -48,6 +48,32 @@ describe('mmap_lock (rwsem)', () => {
     expect(rGot).toBeGreaterThanOrEqual(wDrop);
     expect(mm.lockStats.mmapLock.contended).toBe(1);
     expect(mm.lockStats.mmapLock.sleeps).toBe(1); // readers do not spin
+  });
+
+  it('downgrade_write: the writer keeps it as a reader and the readers waiting at the head share it at once; a writer behind them still waits', () => {
+    const { r, mm, sched } = setup();
+    const s = mm.createSpace('p');
+    const log: Log = [];
+    sched.spawn('w', function* (task: Task): Generator<TaskCommand, void, unknown> {
+      yield* mm.lockMmap(task, s, 'write');
+      yield op((v, resume) => v.pushWork(30_000, resume));
+      log.push({ task: 'w', what: 'drop', mode: 'write', at: mm.hv.sim.now });
+      yield mm.downgradeMmap(s);
+      yield op((v, resume) => v.pushWork(50_000, resume));
+      log.push({ task: 'w', what: 'drop', mode: 'read', at: mm.hv.sim.now });
+      yield mm.unlockMmap(s, 'read');
+    }, { vcpu: 0, affinity: [0] });
+    sched.spawn('r', locker(mm, s, log, 'r', 'read', 10_000, 1_000), { vcpu: 1, affinity: [1] });
+    sched.spawn('w2', locker(mm, s, log, 'w2', 'write', 15_000, 1_000), { vcpu: 2, affinity: [2] });
+    r.hv.start();
+    r.sim.run({ until: 1_000_000 });
+    const downgradedAt = log.find((e) => e.task === 'w' && e.mode === 'write')!.at;
+    const releasedAt = log.find((e) => e.task === 'w' && e.mode === 'read')!.at;
+    const rGot = log.find((e) => e.task === 'r' && e.what === 'got')!.at;
+    const w2Got = log.find((e) => e.task === 'w2' && e.what === 'got')!.at;
+    expect(rGot).toBeGreaterThanOrEqual(downgradedAt);
+    expect(rGot).toBeLessThan(releasedAt);
+    expect(w2Got).toBeGreaterThanOrEqual(releasedAt);
   });
 
   it('readers share it: two readers hold it at once', () => {
@@ -98,37 +124,107 @@ describe('mmap_lock (rwsem)', () => {
     expect(got(log)).toEqual(['w', 'r']);
   });
 
-  it('law: never a writer with another holder, and every acquirer eventually gets it (no lost wake-up)', () => {
+  it('a spinning writer that gives up and is granted before its frozen PAUSE loop ends takes the grant by blocking: no wake-up is left over to cut a later sleep short', () => {
+    const { r, vm, mm, sched } = setup();
+    const s = mm.createSpace('p');
+    let holders = 0;
+    let overlap = false;
+    const enter = (): void => {
+      if (++holders > 1) overlap = true;
+    };
+    const leave = (): void => void holders--;
+    // A holds it for write, computes, then sleeps holding it (its owner no longer runs).
+    sched.spawn('A', function* (task: Task) {
+      yield* mm.lockMmap(task, s, 'write');
+      enter();
+      yield compute(10_000);
+      yield sleep(20_000);
+      leave();
+      yield mm.unlockMmap(s, 'write');
+    }, { vcpu: 0, affinity: [0] });
+    // B spins on A (running), gives up once A sleeps; an interrupt handler on B's vCPU keeps
+    // its PAUSE loop from ending until after A has released and granted B.
+    sched.spawn('B', function* (task: Task) {
+      yield compute(5_000);
+      yield* mm.lockMmap(task, s, 'write');
+      enter();
+      yield compute(1_000);
+      leave();
+      yield mm.unlockMmap(s, 'write');
+      // Later: a read while C writes must sleep until C is done.
+      yield compute(100_000);
+      yield* mm.lockMmap(task, s, 'read');
+      enter();
+      yield compute(1_000);
+      leave();
+      yield mm.unlockMmap(s, 'read');
+    }, { vcpu: 1, affinity: [1] });
+    sched.spawn('C', function* (task: Task) {
+      yield compute(120_000);
+      yield* mm.lockMmap(task, s, 'write');
+      enter();
+      yield compute(50_000);
+      leave();
+      yield mm.unlockMmap(s, 'write');
+    }, { vcpu: 2, affinity: [2] });
+    r.sim.schedule(10_500, () => vm.vcpu(1).pushWork(50_000, () => undefined));
+    r.hv.start();
+    r.sim.run({ until: 2_000_000 });
+    expect(mm.lockStats.mmapLock.sleeps).toBeGreaterThanOrEqual(2);
+    expect(overlap).toBe(false);
+    expect(sched.tasks.map((t) => t.state)).toEqual(['done', 'done', 'done']);
+  });
+
+  it('law: never a writer with another holder, and every acquirer eventually gets it (no lost wake-up, no stale one), with downgrades and on overcommitted vCPUs', () => {
+    // `downgrade`: down_write, then downgrade_write, then up_read (munmap's pattern). On 2 shared
+    // pCPUs the host preempts vCPUs mid-spin and mid-hold, so spinning writers give up and sleep
+    // while their PAUSE loop is frozen, and wake-ups race with blocks.
     fc.assert(
       fc.property(
-        fc.array(fc.record({ mode: fc.constantFrom<LockMode>('read', 'write'), vcpu: fc.integer({ min: 0, max: 3 }), delay: fc.integer({ min: 0, max: 50_000 }), hold: fc.integer({ min: 0, max: 30_000 }), times: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 8 }),
-        (tasks) => {
-          const { r, mm, sched } = setup(4);
+        fc.array(fc.record({ mode: fc.constantFrom<LockMode | 'downgrade'>('read', 'write', 'downgrade'), vcpu: fc.integer({ min: 0, max: 3 }), delay: fc.integer({ min: 0, max: 50_000 }), hold: fc.integer({ min: 0, max: 30_000 }), times: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 8 }),
+        fc.boolean(),
+        (tasks, overcommit) => {
+          const r = rig({ host: 'skylake-2s-80t', record: false });
+          const { vm, kernel } = addVm(r, 'posted', vmSpec(4, 'x2apic-physical', { hz: 10_000, ...(overcommit ? { placement: 'shared', pcpus: [0, 1] } : {}) }));
+          const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
+          const sched = new Scheduler(r.hv, vm, kernel);
           const s = mm.createSpace('p');
           const lock = mm.mmapLock(s);
           const log: Log = [];
           let violation = '';
-          const check = (): void => {
-            const h = lock.holders;
-            if (h === 'write' && lock.writerTask === null) violation ||= `writer-held with no writer at ${r.sim.now}`;
-          };
           let readers = 0;
           let writers = 0;
+          const check = (): void => {
+            if (writers > 1 || (writers === 1 && readers > 0)) violation ||= `writers ${writers}, readers ${readers} at ${r.sim.now}`;
+            const h = lock.holders;
+            if (h === 'write' && lock.writerTask === null) violation ||= `writer-held with no writer at ${r.sim.now}`;
+            if (h !== 'write' && writers > 0) violation ||= `a task writes while the lock is ${String(h)} at ${r.sim.now}`;
+            if (typeof h === 'number' && h < readers) violation ||= `${readers} readers, the lock counts ${h} at ${r.sim.now}`;
+          };
           tasks.forEach((t, i) => {
             const name = `t${i}`;
             sched.spawn(name, function* (task: Task) {
               if (t.delay > 0) yield op((v, resume) => v.pushWork(t.delay, resume));
               for (let k = 0; k < t.times; k++) {
-                yield* mm.lockMmap(task, s, t.mode);
-                if (t.mode === 'write') writers++;
+                const first: LockMode = t.mode === 'read' ? 'read' : 'write';
+                yield* mm.lockMmap(task, s, first);
+                if (first === 'write') writers++;
                 else readers++;
-                if (writers > 1 || (writers === 1 && readers > 0)) violation ||= `writers ${writers}, readers ${readers} at ${r.sim.now}`;
                 check();
-                log.push({ task: name, what: 'got', mode: t.mode, at: r.sim.now });
+                log.push({ task: name, what: 'got', mode: first, at: r.sim.now });
                 yield op((v, resume) => v.pushWork(t.hold, resume));
-                if (t.mode === 'write') writers--;
+                let last: LockMode = first;
+                if (t.mode === 'downgrade') {
+                  writers--;
+                  readers++;
+                  yield mm.downgradeMmap(s);
+                  check();
+                  yield op((v, resume) => v.pushWork(t.hold, resume));
+                  last = 'read';
+                }
+                if (last === 'write') writers--;
                 else readers--;
-                yield mm.unlockMmap(s, t.mode);
+                yield mm.unlockMmap(s, last);
               }
             }, { vcpu: t.vcpu });
           });
@@ -140,7 +236,7 @@ describe('mmap_lock (rwsem)', () => {
           expect(lock.queued).toBe(0);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 80 },
     );
   });
 });

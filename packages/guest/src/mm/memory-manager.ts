@@ -265,23 +265,27 @@ export class MemoryManager {
     yield this.unlockMmap(space, 'write');
   }
 
+  /** mmap_write_downgrade, as a task command: the writer goes on holding it for read. */
+  downgradeMmap(space: AddressSpace): TaskCommand {
+    const lock = this.mmapLock(space);
+    return op((v, resume) => lock.downgrade(v, resume));
+  }
+
   /**
-   * munmap(2): mmap_lock for write across the VMA removal, the PTE clearing, the TLB shootdown
-   * and the freeing of the pages (do_vmi_munmap -> vms_complete_munmap_vmas -> unmap_region ->
-   * tlb_finish_mmu in mm/vma.c, Linux 6.x; do_munmap in mm/mmap.c before 6.8): threads that fault
-   * or map meanwhile wait the whole flush out.
+   * munmap(2): the VMA is detached under mmap_lock for write, then the lock is downgraded to
+   * read for the page-table teardown, the TLB shootdown and the freeing of the pages
+   * (do_vmi_align_munmap -> mmap_write_downgrade -> unmap_region -> tlb_finish_mmu, mm/mmap.c
+   * and mm/vma.c; "mm: mmap: zap pages with read mmap_sem in munmap", Linux 4.20): threads that
+   * fault meanwhile go on, threads that map or unmap wait the whole flush out.
    */
   *munmapTask(task: Task, space: AddressSpace, vpns: readonly number[]): Generator<TaskCommand, void, unknown> {
     yield* this.lockMmap(task, space, 'write');
-    yield op((v, resume) =>
-      v.pushWork(this.costs.vmaChange, () => {
-        // Nothing was ever mapped (mmap then munmap untouched): no PTE to clear, no flush (the
-        // mmu_gather gathered no range: tlb_flush_mmu_tlbonly returns early), no page to free.
-        if (!vpns.some((vpn) => space.translate(vpn) !== undefined)) resume();
-        else this.unmap(v, space, vpns, resume);
-      }),
-    );
-    yield this.unlockMmap(space, 'write');
+    yield op((v, resume) => v.pushWork(this.costs.vmaChange, resume));
+    yield this.downgradeMmap(space);
+    // Nothing was ever mapped (mmap then munmap untouched): no PTE to clear, no flush (the
+    // mmu_gather gathered no range: tlb_flush_mmu_tlbonly returns early), no page to free.
+    if (vpns.some((vpn) => space.translate(vpn) !== undefined)) yield op((v, resume) => this.unmap(v, space, vpns, resume));
+    yield this.unlockMmap(space, 'read');
   }
 
   /** fork(): dup_mmap holds the parent's mmap_lock for write across the copy and flush_tlb_mm. */

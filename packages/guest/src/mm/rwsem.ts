@@ -21,6 +21,8 @@ interface RwWaiter {
   granted: boolean;
   /** When a writer spinning on a reader-owned lock gives up (rwsem_rspin_threshold); 0 = not set. */
   rspinUntil: number;
+  /** A spinner that gave up and joined the wait list: it is granted by a wake-up, which its task must take by blocking. */
+  asleep: boolean;
 }
 
 /**
@@ -108,7 +110,7 @@ export class RwSemaphore {
    * `resume(false)` when the task must block until the releaser wakes it holding the lock.
    */
   acquire(task: Task, v: Vcpu, mode: LockMode, resume: (got?: unknown) => void): void {
-    const w: RwWaiter = { sem: this, task, v, mode, since: this.hv.sim.now, resume, ticket: null, granted: false, rspinUntil: 0 };
+    const w: RwWaiter = { sem: this, task, v, mode, since: this.hv.sim.now, resume, ticket: null, granted: false, rspinUntil: 0, asleep: false };
     if (mode === 'read' ? this.writer === null && this.waiters.length === 0 : this.writer === null && this.readers === 0) {
       if (mode === 'read') this.readers++;
       else this.writer = w;
@@ -154,6 +156,36 @@ export class RwSemaphore {
     v.pushWork(this.word.touch(v), () => this.grantNext(v, then));
   }
 
+  /**
+   * downgrade_write by the writer on `v` (mmap_write_downgrade): it keeps the lock as a reader
+   * and the readers at the head of the wait list are woken to share it (rwsem_downgrade_wake ->
+   * rwsem_mark_wake with RWSEM_WAKE_READ_OWNED: nothing if the head waits to write). Spinning
+   * writers now face a reader-owned lock. `then` runs on `v` once the wake-ups are sent.
+   */
+  downgrade(v: Vcpu, then: () => void): void {
+    if (this.writer === null) throw new KernelError(`${this.name}: downgrade_write with no writer holding it`);
+    this.writer = null;
+    this.readers = 1;
+    v.pushWork(this.word.touch(v), () => {
+      const head = this.waiters[0];
+      const woken: RwWaiter[] = [];
+      if (head !== undefined && head.mode === 'read') {
+        const now = this.hv.sim.now;
+        for (let i = 0; i < this.waiters.length && woken.length < MAX_READERS_WAKEUP; ) {
+          const x = this.waiters[i]!;
+          if (x.mode === 'read') {
+            this.waiters.splice(i, 1);
+            woken.push(x);
+          } else i++;
+        }
+        this.readers += woken.length;
+        for (const x of woken) this.grant(x, now);
+      }
+      for (const sp of [...this.spinners]) this.spinCheck(sp);
+      this.wakeAll(woken, 0, v, then);
+    });
+  }
+
   /** Whether writer `w` may spin now (rwsem_can_spin_on_owner), and its reader deadline. */
   private maySpin(w: RwWaiter): boolean {
     if (this.writer !== null) return this.ownerRuns(this.writer);
@@ -179,15 +211,21 @@ export class RwSemaphore {
     // Stop spinning: join the wait list and sleep (rwsem_down_write_slowpath).
     this.spinners.splice(this.spinners.indexOf(w), 1);
     this.waiters.push(w);
+    w.asleep = true;
     this.stats.sleeps++;
     const t = w.ticket;
     w.ticket = null;
     t.release();
   }
 
-  /** @internal A spinning writer's PAUSE loop ended: granted, or gone to sleep. */
+  /**
+   * @internal A spinning writer's PAUSE loop ended: granted while spinning, or gone to sleep. One
+   * that went to the wait list blocks even if granted since (its PAUSE loop had not yet ended,
+   * e.g. its vCPU was preempted): the grant came with a wake-up, which the block consumes at once.
+   * Taking the lock here instead would leave that wake-up pending, to cut short a later sleep.
+   */
   spinEnded(w: RwWaiter): void {
-    if (w.granted) {
+    if (w.granted && !w.asleep) {
       w.ticket = null;
       w.v.pushWork(this.word.touch(w.v), w.resume, true);
       return;

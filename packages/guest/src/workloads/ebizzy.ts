@@ -1,11 +1,13 @@
 import { InvalidParameterError } from '@ipilab/core';
-import { compute, op, sleep } from '../sched/task';
+import { compute, op, sleep, type Task } from '../sched/task';
 import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
 
 /**
  * ebizzy-like munmap churn: threads of one process each repeatedly map a chunk, search it
  * (touching its pages), and unmap it — every unmap a TLB shootdown across the vCPUs running the
- * process. Figure of merit: records per second.
+ * process. mmap and munmap take the process's mmap_lock for write (the munmap across its
+ * shootdown and page freeing), so the threads serialise on it as real ebizzy runs do.
+ * Figure of merit: records per second.
  * Parameters: threads (default: one per vCPU), chunkPages (16), searchNs per record (20,000;
  * CPU work, scaled by the clock), thinkNs (0: a sleep between records, during which the vCPU may
  * halt; wall time, not scaled), pinned (false: threads start on vCPU i mod n and may be balanced).
@@ -45,10 +47,10 @@ export class EbizzyWorkload implements Workload {
       const vcpu = i % vm.vcpus.length;
       sched.spawn(
         `ebizzy-${i}`,
-        function* (this: EbizzyWorkload) {
+        function* (this: EbizzyWorkload, task: Task) {
           // The commands are the same every record: built once per thread, not per record.
-          // mmap: fresh PTEs, no flush needed.
-          const mmap = compute(mm.costs.pteWrite * vpns.length);
+          // Populating the chunk: fresh PTEs, no flush needed.
+          const populate = compute(mm.costs.pteWrite * vpns.length);
           // search: touch every page of the chunk, then the per-record work.
           const search = op((v, resume) => {
             let walk = 0;
@@ -56,15 +58,17 @@ export class EbizzyWorkload implements Workload {
             // Record sizes vary: each search takes between half and one and a half times searchNs.
             v.pushWork(walk + Math.round(this.searchNs * (0.5 + this.ctx.rng.uniform())), resume);
           });
-          // munmap: a shootdown over the process's cpumask.
-          const munmap = op((v, resume) => mm.unmap(v, space, vpns, resume));
           const think = sleep(this.thinkNs);
           yield switchTo(mm, space);
           for (;;) {
-            yield mmap;
+            // mmap: a new VMA under mmap_lock for write; then its pages are filled.
+            yield* mm.mmapTask(task, space);
+            yield populate;
             mm.populate(space, base, vpns.length);
             yield search;
-            yield munmap;
+            // munmap: under mmap_lock for write, a shootdown over the process's cpumask and the
+            // pages freed under the LRU lock.
+            yield* mm.munmapTask(task, space, vpns);
             this.records++;
             if (this.thinkNs > 0) yield think;
           }
