@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Simulation } from '@ipilab/core';
 import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
 import { EventSink, type ModelEvent } from '@ipilab/events';
-import { GuestKernel } from '@ipilab/guest';
+import { compute, GuestKernel, op, Scheduler, sleep, type Task } from '@ipilab/guest';
 import { APIC_MODES, HostTopology, type ApicMode } from '@ipilab/host';
 import { CFS_POLICY, DEFAULT_HYPERVISOR_CONFIG, EEVDF_POLICY, FIFO_POLICY, Hypervisor, type HostSchedulerPolicy, type IpiBackendFactory, type Placement } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
@@ -26,6 +26,12 @@ export interface IpiScenario {
   readonly senders: readonly { readonly sender: number; readonly ops: readonly { readonly gap: number; readonly targets: readonly number[] }[] }[];
   /** Run on bare metal (`hypervisor.mode: bare-metal`): the vCPUs are pinned CPUs, no hypervisor. */
   readonly bareMetal?: boolean;
+  /**
+   * Guest tasks beside the senders (absent: none): each computes, wakes the next and sleeps, a
+   * dozen times, so the guest scheduler's wake-up IPIs (queued wake-ups, reschedules of wake-up
+   * preemption), its tick and the local timer run on the same vCPUs as the cross-calls.
+   */
+  readonly guestTasks?: { readonly count: number; readonly hz: number; readonly policy: 'eevdf' | 'cfs'; readonly llcVcpus: number };
 }
 
 export interface IpiLawOptions {
@@ -57,6 +63,7 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
       postedFlavour: fc.constantFrom<'ipiv' | 'avic'>('ipiv', 'avic'),
       idle: fc.constantFrom<'halt' | 'poll' | 'haltpoll'>('halt', 'poll', 'haltpoll'),
       migrate: fc.boolean(),
+      guestTasks: fc.record({ count: fc.integer({ min: 0, max: 4 }), hz: fc.constantFrom(250, 1000, 4000), policy: fc.constantFrom<'eevdf' | 'cfs'>('eevdf', 'cfs'), llcVcpus: fc.integer({ min: 1, max: vcpus }) }),
       senders: fc.uniqueArray(
         fc.record({
           sender: fc.integer({ min: 0, max: vcpus - 1 }),
@@ -114,11 +121,35 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
       ...(pinned ? {} : { pcpus: topology.pcpus.slice(0, s.sharedPcpus).map((p) => p.id) }),
       apicMode: s.apicMode,
       ...(s.idle === undefined ? {} : { idle: s.idle }),
+      ...(s.guestTasks === undefined ? {} : { hz: s.guestTasks.hz }),
       backend: 'under-test',
     },
     backend,
   );
   const kernel = new GuestKernel(hv, vm);
+  // Handlings still owed: targets of IPIs sent, less handlings seen (for stopping once quiet).
+  let owed = 0;
+  sink.subscribe((e) => {
+    if (e.type === 'ipi-sent') owed += e.targets.length;
+    else if (e.type === 'ipi-handled') owed--;
+  }, ['ipi-sent', 'ipi-handled']);
+  const tasks: Task[] = [];
+  const g = s.guestTasks;
+  if (g !== undefined && g.count > 0) {
+    const sched = new Scheduler(hv, vm, kernel, { policy: g.policy, llcVcpus: g.llcVcpus });
+    for (let k = 0; k < g.count; k++) {
+      tasks.push(
+        sched.spawn(`law-task-${k}`, function* () {
+          for (let i = 0; i < 12; i++) {
+            yield compute(5_000 + ((k * 7 + i * 3) % 10) * 4_000);
+            const partner = tasks[(k + 1) % tasks.length]!;
+            yield op((v, resume) => sched.wake(partner, v, resume));
+            yield sleep(10_000 + ((k + i) % 4) * 20_000);
+          }
+        }, { vcpu: (k * 3) % s.vcpus }),
+      );
+    }
+  }
   let finished = 0;
   for (const plan of s.senders) {
     const sender = vm.vcpu(plan.sender);
@@ -137,7 +168,12 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
     step(0);
   }
   hv.start();
-  sim.run({ until: horizonNs });
+  // Until every sender and task has finished and every IPI sent has been handled everywhere
+  // (or the horizon: something was lost), then 1 ms more, which would show a late second
+  // handling. A polling idle vCPU keeps its tick: the run would otherwise tick on to the horizon.
+  const quiet = (): boolean => finished === s.senders.length && owed <= 0 && tasks.every((t) => t.state === 'done');
+  while (sim.now < horizonNs && !quiet()) sim.run({ until: Math.min(horizonNs, sim.now + 1_000_000) });
+  sim.run({ until: Math.min(horizonNs, sim.now + 1_000_000) });
   return { events, finishedSenders: finished, hv };
 }
 

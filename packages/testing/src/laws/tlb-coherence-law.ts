@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Simulation } from '@ipilab/core';
 import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
 import { EventSink } from '@ipilab/events';
-import { BatchedShootdown, BroadcastInvalidation, GuestKernel, MemoryManager, SynchronousShootdown, type Coordination, type ShootdownStrategy } from '@ipilab/guest';
+import { BatchedShootdown, BroadcastInvalidation, GuestKernel, MemoryManager, Scheduler, SynchronousShootdown, type Coordination, type ShootdownStrategy } from '@ipilab/guest';
 import { HostTopology, type ApicMode } from '@ipilab/host';
 import { HOST_SCHEDULERS } from './ipi-delivery-law';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory } from '@ipilab/hypervisor';
@@ -31,6 +31,8 @@ export interface TlbScenario {
   readonly postedFlavour?: 'ipiv' | 'avic';
   /** How the guest idles (absent: halt). */
   readonly idle?: 'halt' | 'poll' | 'haltpoll';
+  /** The guest's tick rate, with a scheduler attached so the tick runs (absent: no tick). */
+  readonly hz?: number | undefined;
   readonly actors: readonly { readonly vcpu: number; readonly ops: readonly TlbOp[] }[];
   /** Run on bare metal (`hypervisor.mode: bare-metal`): pinned CPUs, no hypervisor. */
   readonly bareMetal?: boolean;
@@ -67,6 +69,7 @@ export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.oneof({ weight
     hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
     postedFlavour: fc.constantFrom<'ipiv' | 'avic'>('ipiv', 'avic'),
     idle: fc.constantFrom<'halt' | 'poll' | 'haltpoll'>('halt', 'poll', 'haltpoll'),
+    hz: fc.constantFrom<number | undefined>(undefined, 250, 4000),
     // In a big VM the actors sit at the edges of the APIC-ID ranges that change the paths.
     actors: fc.uniqueArray(fc.record({ vcpu: vcpus > BIG_VM ? fc.constantFrom(...[0, 1, 63, 64, 127, 128, vcpus - 1].filter((i) => i < vcpus)) : fc.integer({ min: 0, max: vcpus - 1 }), ops: fc.array(opArb, { minLength: 1, maxLength: 8 }) }), {
       minLength: 1,
@@ -110,12 +113,15 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
       ...(shared ? { pcpus: [0, 1, 2].slice(0, s.sharedPcpus) } : {}),
       apicMode: s.apicMode,
       ...(s.idle === undefined ? {} : { idle: s.idle }),
+      ...(s.hz === undefined ? {} : { hz: s.hz }),
       backend: 'under-test',
       pv: { tlbFlush: s.pvTlbFlush, schedYield: s.pvSchedYield === true },
     },
     backend,
   );
   const kernel = new GuestKernel(hv, vm);
+  // A scheduler with no tasks: its tick interrupts (and their timer exits) land among the shootdowns.
+  if (s.hz !== undefined) new Scheduler(hv, vm, kernel);
   const mm = new MemoryManager(hv, vm, kernel, { strategy: strategy ?? strategyFor(s.strategy), coordination: s.coordination });
   const parent = mm.createSpace('parent');
   mm.populate(parent, 0, SMALL_PAGES);
@@ -169,7 +175,11 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
     }),
   );
   hv.start();
-  sim.run({ until: 2_000_000_000 });
+  // Until every actor has finished (or the horizon: a lost acknowledgement), then 1 ms more: a
+  // polling idle vCPU keeps its tick, and the run would otherwise go on ticking to the horizon.
+  const horizon = 2_000_000_000;
+  while (sim.now < horizon && finished < s.actors.length) sim.run({ until: Math.min(horizon, sim.now + 1_000_000) });
+  sim.run({ until: Math.min(horizon, sim.now + 1_000_000) });
   return { mm, finishedActors: finished };
 }
 
