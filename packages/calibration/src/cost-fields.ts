@@ -31,6 +31,7 @@ export const COST_FIELDS = {
   incompleteIpiExit: 'AVIC/IPIv exit taken when a destination is not running, so the host can wake it, beyond the round trip',
   preemptionTimerExit: 'the VMX preemption timer expiring in guest mode (the guest\'s TSC-deadline timer is due): exit, fastpath handling, re-entry; the injection is charged apart',
   tscDeadlineWrite: 'the guest programming its TSC-deadline timer: the WRMSR exit, fastpath emulation (re-arming the preemption timer or hrtimer) and re-entry',
+  pauseLatency: 'one PAUSE instruction in a spin loop (what an AMD pause-filter count is worth in time)',
   pvFlushCheck: 'guest reads one target vCPU\'s preempted flag and sets flush-on-entry (PV TLB flush)',
   // ---- bare metal (hypervisor.mode: bare-metal): the same CPU with no hypervisor
   nativeIcrWrite: 'bare metal: one write of the interrupt command register by the sending CPU (x2APIC ICR WRMSR with its fence, or one xAPIC ICR/ICR2 store)',

@@ -30,6 +30,8 @@ export interface CalibrationProfile {
    * AMD has no preemption timer).
    */
   readonly lapicTimer: LapicTimerMode;
+  /** The processor vendor: its pause-loop exiting defaults and units (Intel PLE, AMD pause filter). */
+  readonly vendor: 'intel' | 'amd';
   readonly costs: { readonly [K in CostName]: CostFigure };
 }
 

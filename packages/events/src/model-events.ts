@@ -17,6 +17,8 @@ export type ExitReason =
   | 'preemption-timer'
   /** A trapped MSR write: the guest programming its TSC-deadline timer (MSR_IA32_TSC_DEADLINE). */
   | 'msr-write'
+  /** Pause-loop exiting: the guest spun in a PAUSE loop for its window (KVM then tries a directed yield). */
+  | 'pause'
   /** Port or MMIO I/O. */
   | 'io';
 

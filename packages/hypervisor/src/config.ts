@@ -1,6 +1,7 @@
 import type { LapicTimerMode, PostedFlavour } from '@ipilab/calibration';
 import type { ExitReason } from '@ipilab/events';
 import { EEVDF_POLICY } from './sched/eevdf-policy';
+import { PLE_DEFAULTS, type PleConfig } from './spinning';
 import type { HostSchedulerPolicy } from './sched/host-scheduler';
 
 /**
@@ -47,6 +48,8 @@ export interface HypervisorConfig {
    * (/ shrink, or to 0 when shrink is 0) after a block longer than maxNs. maxNs 0 disables it.
    */
   readonly haltPoll: HaltPollConfig;
+  /** Pause-loop exiting and directed yield (spinning.ts). */
+  readonly ple: PleConfig;
 }
 
 export interface HaltPollConfig {
@@ -73,4 +76,7 @@ export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
   // KVM_HALT_POLL_NS_DEFAULT (x86) 200000, halt_poll_ns_grow 2, halt_poll_ns_grow_start 10000;
   // halt_poll_ns_shrink was 0 in 4.x kernels (reset to 0), 2 in current ones.
   haltPoll: { maxNs: 200_000, grow: 2, growStartNs: 10_000, shrink: 0 },
+  // Off here, so mechanism tests see only what they set up; scenarios decide (`hypervisor.ple`).
+  // Intel's defaults at 2.5 GHz: one TSC cycle is 0.4 ns.
+  ple: { enabled: false, ...PLE_DEFAULTS.intel, unitNs: 0.4 },
 };

@@ -34,7 +34,7 @@ export class HostScheduling {
   private readonly onBalance = (): void => this.balance();
 
   constructor(
-    hv: Hypervisor,
+    private readonly hv: Hypervisor,
     private readonly sim: Simulation,
     topology: HostTopology,
     costs: Costs,
@@ -72,8 +72,15 @@ export class HostScheduling {
   /** Gives each vCPU of a new VM (index `vm`) its host thread, and the VM its occupancy row. */
   adopt(vcpus: readonly Vcpu[], weight: number, allowed: readonly (readonly number[])[], pinned: boolean): void {
     const smt = this.smt;
+    const ple = this.hv.ple;
     for (const v of vcpus) {
-      if (smt !== null) v.onActivity = (x) => smt.activity(x);
+      if (smt !== null && ple !== null) {
+        v.onActivity = (x) => {
+          smt.activity(x);
+          ple.activity(x);
+        };
+      } else if (smt !== null) v.onActivity = (x) => smt.activity(x);
+      else if (ple !== null) v.onActivity = (x) => ple.activity(x);
       v.hostId = this.threads.length;
       this.threads.push(new HostThread(v.hostId, v, weight, allowed[v.index]!, pinned));
     }

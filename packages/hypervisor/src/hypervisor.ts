@@ -12,6 +12,7 @@ import { HypervisorService } from './hypervisor-service';
 import type { IpiBackendFactory } from './ipi-backend';
 import type { Balancer } from './migration';
 import type { PcpuRunner } from './pcpu-runner';
+import { PauseLoopExiting } from './spinning';
 import { NICE_0_WEIGHT, type HostSchedulerPolicy, type HostThread } from './sched/host-scheduler';
 import type { SmtContention } from './smt';
 import { Vm, type VmSpec } from './vm';
@@ -52,6 +53,8 @@ export class Hypervisor {
   readonly smt: SmtContention | null;
   /** Moves unpinned threads between pCPUs; null when `migrate` is off. */
   readonly balancer: Balancer | null;
+  /** Pause-loop exits and directed yield; null when `ple` is off or on bare metal (spinning.ts). */
+  readonly ple: PauseLoopExiting | null;
   private nextIpi = 0;
   /** vCPUs the PV TLB flush marked: the host flushes their TLB on their next VM entry. */
   private readonly flushOnEntry = new Set<Vcpu>();
@@ -91,6 +94,7 @@ export class Hypervisor {
     this.threads = this.scheduling.threads;
     this.smt = this.scheduling.smt;
     this.balancer = this.scheduling.balancer;
+    this.ple = config.ple.enabled && config.mode !== 'bare-metal' ? new PauseLoopExiting(this, config.ple) : null;
     this.delivery = new InterruptDelivery(this);
     this.halting = new HaltPolling(this);
     this.bareMetal = config.mode === 'bare-metal' ? new BareMetal(this) : null;

@@ -31,3 +31,4 @@ export { FIFO_POLICY } from './sched/fifo-policy';
 export { Vm, type VmSpec, type Placement, type PvFeatures, type InterruptHandler } from './vm';
 export { IpiBackendRegistry, IpiBackendContribution, ipiBackends, type IpiBackend, type IpiBackendFactory, type IpiRequest } from './ipi-backend';
 export { hypervisorModule, HypervisorSetup } from './hypervisor-module';
+export { PauseLoopExiting, PLE_DEFAULTS, growWindow, shrinkWindow, type PleConfig } from './spinning';

@@ -82,6 +82,13 @@ export class PcpuRunner {
     if (this.rq.boost(t, this.hv.sim.now)) this.requestPreempt();
   }
 
+  /** The running thread yields the rest of its turn (a directed yield's yield_task_fair), then schedule(). */
+  yieldCurrent(): void {
+    if (this.current === null) return;
+    this.rq.yieldCurr?.(this.hv.sim.now);
+    if (this.rq.nrQueued > 0) this.requestPreempt();
+  }
+
   /** `v` leaves the pCPU (halted and blocked); the next waiting thread is switched in. */
   release(v: Vcpu): void {
     if (this.current !== v) return;
@@ -182,6 +189,7 @@ export class PcpuRunner {
   private switchedIn(packed: number): void {
     const v = this.current;
     if (v === null || v.hostId !== Math.floor(packed / TOKEN_SPAN) || v.entryToken % TOKEN_SPAN !== packed % TOKEN_SPAN || v.state === 'in-guest') return;
+    this.hv.ple?.schedIn(v);
     this.hv.reenter(v);
     this.armTick();
   }

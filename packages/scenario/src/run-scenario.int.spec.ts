@@ -96,3 +96,27 @@ describe('posted IPIs follow the vendor (hypervisor.posted.flavour)', () => {
     expect(() => loadScenario(file(bench), ['hypervisor.posted.flavour=x2avic'])).toThrow(/hypervisor\.posted\.flavour: expected one of "ipiv", "avic", got "x2avic"/);
   });
 });
+
+describe('pause-loop exiting (hypervisor.ple)', () => {
+  // Overcommitted munmap churn: shootdown waits spin on preempted targets.
+  const churn = {
+    host: { preset: 'small-1s-8t' },
+    hypervisor: { backend: 'pv' },
+    vms: [{ name: 'vm', vcpus: 8, placement: 'shared', pcpus: [0, 1, 2, 3], workload: { kind: 'ebizzy', threads: 8, chunkPages: 4, searchNs: 5000 } }],
+    run: { duration: '10ms', seed: 3 },
+  };
+  const pauseExits = (sets: string[]): number => {
+    const out = runScenario(loadScenario(file(churn), sets));
+    return out.vms['vm']!.ledger.exits['pause'] ?? 0;
+  };
+
+  it('is off by default; on, spinning vCPUs take pause exits, on Intel and AMD profiles (whose window counts PAUSEs)', () => {
+    expect(pauseExits([])).toBe(0);
+    expect(pauseExits(['hypervisor.ple.enabled=true'])).toBeGreaterThan(0);
+    expect(pauseExits(['hypervisor.ple.enabled=true', 'calibration.profile=kvm-epyc-2021'])).toBeGreaterThan(0);
+  });
+
+  it('refuses a bad window, naming the field', () => {
+    expect(() => loadScenario(file(churn), ['hypervisor.ple.window=0'])).toThrow('hypervisor.ple.window');
+  });
+});

@@ -4,13 +4,13 @@ import { getHeapStatistics } from 'node:v8';
 import { resolve } from 'node:path';
 import { ContainerModule } from 'inversify';
 import { combineReducers, interferenceReducer, latencyReducer, vmLedgerReducer, AccountingService, accountingModule, type InterferenceMatrix, type LatencyDistributions, type VmLedger } from '@ipilab/accounting';
-import { calibrationProfile, resolveCosts, type CalibrationProfile } from '@ipilab/calibration';
+import { calibrationProfile, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
 import { InvalidParameterError, KernelError, RandomStreams, Simulation } from '@ipilab/core';
 import { composeContainer, UnknownPolicyError, type PolicyRegistry } from '@ipilab/di';
 import { EventSink, type ModelEvent } from '@ipilab/events';
 import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, type MmLockReport, type ShootdownStrategy, type Workload } from '@ipilab/guest';
 import { HOST_PRESETS, HostTopology } from '@ipilab/host';
-import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, HypervisorSetup, hypervisorModule, IpiBackendRegistry, type HypervisorConfig, type IpiBackendFactory } from '@ipilab/hypervisor';
+import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, HypervisorSetup, hypervisorModule, IpiBackendRegistry, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PleConfig } from '@ipilab/hypervisor';
 import { ipiNativeModule } from '@ipilab/ipi-native';
 import { ipiPostedModule } from '@ipilab/ipi-posted';
 import { ipiPvModule } from '@ipilab/ipi-pv';
@@ -82,7 +82,18 @@ export function scenarioTopology(s: Scenario): HostTopology {
   return new HostTopology(spec as ConstructorParameters<typeof HostTopology>[0]);
 }
 
-function hypervisorConfig(s: Scenario, profile: CalibrationProfile): HypervisorConfig {
+/**
+ * Pause-loop exiting from the vendor's KVM defaults (PLE_DEFAULTS) and the scenario's overrides.
+ * Intel's window counts TSC cycles (one per ns x GHz of the host); AMD's counts PAUSE
+ * instructions, each taking the profile's `pauseLatency`.
+ */
+function pleConfig(p: Scenario['hypervisor']['ple'], profile: CalibrationProfile, ghz: number, pauseNs: number): PleConfig {
+  const d = PLE_DEFAULTS[profile.vendor];
+  const unitNs = profile.vendor === 'intel' ? 1 / ghz : pauseNs;
+  return { enabled: p.enabled, window: p.window ?? d.window, grow: p.grow ?? d.grow, shrink: p.shrink ?? d.shrink, max: p.max ?? d.max, unitNs };
+}
+
+function hypervisorConfig(s: Scenario, profile: CalibrationProfile, ghz: number, costs: Costs): HypervisorConfig {
   const h = s.hypervisor;
   return {
     mode: h.mode,
@@ -98,6 +109,7 @@ function hypervisorConfig(s: Scenario, profile: CalibrationProfile): HypervisorC
     migrate: h.scheduler.migrate,
     timeSliceNs: h.scheduler.timeSlice ?? DEFAULT_HYPERVISOR_CONFIG.timeSliceNs,
     haltPoll: { maxNs: h.haltPoll.max, grow: h.haltPoll.grow, growStartNs: h.haltPoll.growStart, shrink: h.haltPoll.shrink },
+    ple: pleConfig(h.ple, profile, ghz, costs.pauseLatency),
   };
 }
 
@@ -166,7 +178,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
     asScenarioError(e, '');
   }
   const setup = new ContainerModule(({ bind }) => {
-    bind(HypervisorSetup).toConstantValue({ topology, costs, config: hypervisorConfig(s, profile), hostScheduler: s.hypervisor.scheduler.policy });
+    bind(HypervisorSetup).toConstantValue({ topology, costs, config: hypervisorConfig(s, profile, topology.ghz, costs), hostScheduler: s.hypervisor.scheduler.policy });
   });
   let container;
   try {

@@ -62,13 +62,23 @@ export const hypervisorSchema = z
       })
       .strict()
       .default({}),
+    ple: z
+      .object({
+        enabled: bool.default(false).meta({ description: 'Pause-loop exiting and directed yield (KVM turns it on where the processor has it; off by default until issue 19 is complete).' }),
+        window: z.number({ error: 'expected a window' }).int({ error: 'expected an integer window' }).min(1, { error: 'expected a window >= 1' }).optional().meta({ description: 'Base window: TSC cycles of a PAUSE loop on Intel (ple_window, default 4096), PAUSE instructions on AMD (pause_filter_count, default 3000).' }),
+        grow: z.number({ error: 'expected a number' }).min(0, { error: 'expected a number >= 0' }).optional().meta({ description: 'Window growth per exit (default 2: doubles).' }),
+        shrink: z.number({ error: 'expected a number' }).min(0, { error: 'expected a number >= 0' }).optional().meta({ description: 'Window shrink when the vCPU is scheduled in (default 0: back to the base).' }),
+        max: z.number({ error: 'expected a number' }).int({ error: 'expected an integer' }).min(1, { error: 'expected a number >= 1' }).optional().meta({ description: 'Largest window (Intel UINT_MAX, AMD 65535).' }),
+      })
+      .strict()
+      .default({ enabled: false }),
     lapicTimer: z
       .enum(['preemption-timer', 'hrtimer'])
       .optional()
       .meta({ description: 'How KVM emulates the guest\'s TSC-deadline timer: preemption-timer (Intel VMX preemption timer: a fastpath exit per expiry in guest mode) or hrtimer (a host hrtimer: an external-interrupt exit). Default: the calibration profile\'s vendor.' }),
     boostIpiTargets: bool.default(false),
     serviceCapacity: z.union([positiveInt, z.literal('unlimited')]).default('unlimited'),
-    serviceReasons: z.array(z.enum(['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'preemption-timer', 'msr-write', 'io'])).optional(),
+    serviceReasons: z.array(z.enum(['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'preemption-timer', 'msr-write', 'pause', 'io'])).optional(),
     scheduler: z
       .object({
         policy: str.default('eevdf').meta({ description: 'Host scheduler for vCPU threads: eevdf (Linux >= 6.6), cfs (<= 6.5), fifo (ipilab\'s original round robin), or a plugin\'s name.' }),

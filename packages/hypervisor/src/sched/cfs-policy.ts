@@ -28,6 +28,8 @@ export class CfsRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
   minVruntime = 0;
   private readonly queue: E[] = [];
   private next: E | null = null;
+  /** The skip buddy (yield_task_fair): passed over at the next pick if another can run. */
+  private skip: E | null = null;
   private readonly latencyNs: number;
   private readonly minGranNs: number;
   private readonly wakeupGranNs: number;
@@ -118,8 +120,18 @@ export class CfsRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
   }
 
   pick(now: number): E | null {
-    const t = this.next !== null && this.queue.includes(this.next) ? this.next : this.leftmost();
+    let t = this.next !== null && this.queue.includes(this.next) ? this.next : this.leftmost();
+    if (t !== null && t === this.skip && this.next !== t) {
+      // pick_next_entity: the second leftmost instead of the skip buddy, if there is one.
+      let second: E | null = null;
+      for (let i = 0; i < this.queue.length; i++) {
+        const q = this.queue[i]!;
+        if (q !== t && (second === null || q.vruntime < second.vruntime)) second = q;
+      }
+      if (second !== null) t = second;
+    }
     this.next = null;
+    this.skip = null;
     if (t === null) return null;
     removeAt(this.queue, this.queue.indexOf(t));
     this.curr = t;
@@ -165,6 +177,14 @@ export class CfsRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
     const l = this.leftmost()!;
     const delta = c.vruntime - l.vruntime;
     return delta > ideal;
+  }
+
+  /** yield_task_fair (<= 6.5): clear the buddies that are the running thread (clear_buddies), make it the skip buddy. */
+  yieldCurr(now: number): void {
+    if (this.curr === null) return;
+    this.updateCurr(now);
+    if (this.next === this.curr) this.next = null;
+    this.skip = this.curr;
   }
 
   boost(t: E, now: number): boolean {

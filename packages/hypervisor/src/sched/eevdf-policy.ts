@@ -207,6 +207,14 @@ export class EevdfRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
     return this.takeResched();
   }
 
+  /** yield_task_fair (6.6): the running thread's deadline moves one slice on, so another eligible one comes first. */
+  yieldCurr(now: number): void {
+    const c = this.curr;
+    if (c === null) return;
+    this.updateCurr(now);
+    c.deadline += calcDeltaFair(this.sliceNs, c.weight);
+  }
+
   boost(t: E, now: number): boolean {
     if (!this.queue.includes(t)) return false;
     this.updateCurr(now);

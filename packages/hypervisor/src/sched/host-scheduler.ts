@@ -110,6 +110,11 @@ export interface FairRunqueue<E extends SchedEntity> {
   tick(now: number): boolean;
   /** Make `t` (waiting here) run next; true if `curr` should be preempted for it. */
   boost(t: E, now: number): boolean;
+  /**
+   * The running thread yields (yield_task_fair, for a directed yield): it gives up the rest of
+   * its turn. Optional: a policy without it keeps its order, and the yield is only a reschedule.
+   */
+  yieldCurr?(now: number): void;
 }
 
 /** A pCPU's run queue of vCPU threads. */

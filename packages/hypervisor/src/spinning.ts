@@ -1,0 +1,208 @@
+import type { EventHandle } from '@ipilab/core';
+import type { Vcpu } from '@ipilab/vcpu';
+import type { Hypervisor } from './hypervisor';
+
+const NO_EVENT = -1 as EventHandle;
+
+/**
+ * Pause-loop exiting as KVM configures it (`hypervisor.ple`). The window is in the vendor's unit:
+ * TSC cycles of a PAUSE loop on Intel (VMX PLE_Window; kvm_intel `ple_window`), PAUSE instructions
+ * on AMD (the VMCB pause filter count; kvm_amd `pause_filter_count`). `unitNs` converts it.
+ */
+export interface PleConfig {
+  readonly enabled: boolean;
+  /** Base window (ple_window / pause_filter_count). */
+  readonly window: number;
+  /** Growth on each PLE exit: x grow while grow < window, + grow otherwise; < 1 resets to the base (__grow_ple_window). */
+  readonly grow: number;
+  /** Shrink when the vCPU is scheduled in: / shrink, - shrink, or back to the base when < 1 (__shrink_ple_window). */
+  readonly shrink: number;
+  /** Largest window. */
+  readonly max: number;
+  /** ns per window unit: one TSC cycle, or one PAUSE. */
+  readonly unitNs: number;
+}
+
+/**
+ * KVM's defaults (arch/x86/kvm/x86.h): Intel KVM_VMX_DEFAULT_PLE_WINDOW 4096 TSC cycles,
+ * KVM_DEFAULT_PLE_WINDOW_GROW 2, KVM_DEFAULT_PLE_WINDOW_SHRINK 0, KVM_VMX_DEFAULT_PLE_WINDOW_MAX
+ * UINT_MAX; AMD KVM_SVM_DEFAULT_PLE_WINDOW 3000 PAUSEs, KVM_SVM_DEFAULT_PLE_WINDOW_MAX USHRT_MAX
+ * (pause_filter_count in arch/x86/kvm/svm/svm.c), same grow and shrink.
+ */
+export const PLE_DEFAULTS = {
+  intel: { window: 4096, grow: 2, shrink: 0, max: 4_294_967_295 },
+  amd: { window: 3000, grow: 2, shrink: 0, max: 65_535 },
+} as const;
+
+/**
+ * Pause-loop exits and directed yield (virt/kvm/kvm_main.c kvm_vcpu_on_spin, Linux 6.x):
+ * - a vCPU whose guest code spins in a PAUSE loop (a csd wait, a spinlock, a spinning rwsem
+ *   writer, idle=poll) exits once it has spun for its window (handle_pause / pause_interception),
+ *   and its window grows (grow_ple_window); it is reset when the vCPU is next scheduled in
+ *   (shrink_ple_window from kvm_arch_sched_in);
+ * - on the exit KVM looks for another vCPU of the same VM to yield to, round-robin from the one
+ *   it last boosted: one that is `ready` (preempted while runnable, or woken and not yet running:
+ *   kvm_sched_out, kvm_vcpu_wake_up), not blocked with nothing pending (vcpu_dy_runnable), and
+ *   eligible — a vCPU itself spinning is eligible every other time (kvm_vcpu_eligible_for_directed_yield);
+ * - yield_to (kernel/sched/core.c): the target becomes its run queue's next buddy and its pCPU is
+ *   rescheduled (yield_to_task_fair, resched_curr), and the yielder gives up the rest of its
+ *   turn (yield_task_fair); fails when neither queue has anything else to run (-ESRCH), three
+ *   failures end the search.
+ * Not modelled: the kernel-mode preference (a spinner in kernel mode skips targets preempted in
+ * user mode without a pending interrupt): ipilab does not track the guest's privilege level.
+ */
+export class PauseLoopExiting {
+  /** Window per host thread (vendor units). */
+  private window = new Float64Array(0);
+  private event: EventHandle[] = [];
+  private token = new Float64Array(0);
+  private inSpin = new Uint8Array(0);
+  private dyEligible = new Uint8Array(0);
+  /** Per VM: the vCPU index last yielded to (kvm->last_boosted_vcpu). */
+  private readonly lastBoosted: number[] = [];
+  private readonly onFire = (v: Vcpu): void => this.fire(v);
+  exits = 0;
+  yields = 0;
+
+  constructor(
+    private readonly hv: Hypervisor,
+    readonly config: PleConfig,
+  ) {}
+
+  private ensure(id: number): void {
+    if (id < this.window.length) return;
+    const n = Math.max(id + 1, 2 * this.window.length, 8);
+    const w = new Float64Array(n);
+    w.set(this.window);
+    w.fill(this.config.window, this.window.length);
+    this.window = w;
+    const tk = new Float64Array(n);
+    tk.set(this.token);
+    this.token = tk;
+    const s = new Uint8Array(n);
+    s.set(this.inSpin);
+    this.inSpin = s;
+    const d = new Uint8Array(n);
+    d.set(this.dyEligible);
+    this.dyEligible = d;
+    for (let i = this.event.length; i < n; i++) this.event.push(NO_EVENT);
+  }
+
+  /** The vCPU's hardware thread changed between real work and a PAUSE loop (Vcpu.onActivity). */
+  activity(v: Vcpu): void {
+    const id = v.hostId;
+    if (id < 0) return;
+    this.ensure(id);
+    if (v.state === 'in-guest' && v.pausing) {
+      if (this.event[id] !== NO_EVENT && this.token[id] === v.entryToken) return;
+      this.disarm(id);
+      this.token[id] = v.entryToken;
+      this.event[id] = this.hv.sim.schedule(Math.max(1, Math.round(this.window[id]! * this.config.unitNs)), this.onFire, v);
+    } else {
+      this.disarm(id);
+    }
+  }
+
+  private disarm(id: number): void {
+    const e = this.event[id]!;
+    if (e === NO_EVENT) return;
+    this.hv.sim.tryCancel(e);
+    this.event[id] = NO_EVENT;
+  }
+
+  /** The window ran out with the vCPU still spinning: a PLE exit, then directed yield. */
+  private fire(v: Vcpu): void {
+    const id = v.hostId;
+    this.event[id] = NO_EVENT;
+    if (v.state !== 'in-guest' || !v.pausing || this.token[id] !== v.entryToken) return;
+    this.exits++;
+    this.window[id] = growWindow(this.window[id]!, this.config.window, this.config.grow, this.config.max);
+    const hv = this.hv;
+    hv.exit(v, 'pause', hv.costs.exitRoundTrip, (reenter) => {
+      this.onSpin(v);
+      reenter();
+    }, null);
+  }
+
+  /** kvm_arch_sched_in -> shrink_ple_window: the thread is scheduled in again. */
+  schedIn(v: Vcpu): void {
+    const id = v.hostId;
+    if (id < 0) return;
+    this.ensure(id);
+    this.window[id] = shrinkWindow(this.window[id]!, this.config.window, this.config.shrink, this.config.window);
+  }
+
+  /** The vCPU's current window (vendor units), for tests. */
+  windowOf(v: Vcpu): number {
+    this.ensure(v.hostId);
+    return this.window[v.hostId]!;
+  }
+
+  /** kvm_vcpu_on_spin(me). */
+  private onSpin(me: Vcpu): void {
+    const hv = this.hv;
+    const vm = hv.vms[me.vm]!;
+    const n = vm.vcpus.length;
+    if (n < 2) return;
+    const meId = me.hostId;
+    this.inSpin[meId] = 1;
+    const start = (this.lastBoosted[me.vm] ?? -1) + 1;
+    let tries = 3;
+    for (let i = 0; i < n; i++) {
+      const idx = (start + i) % n;
+      if (idx === me.index) continue;
+      const v = vm.vcpus[idx]!;
+      // `ready`: preempted while runnable, or woken and waiting to run (state 'preempted' here);
+      // a running, exited or blocked vCPU is not a candidate.
+      if (v.state !== 'preempted') continue;
+      if (!this.eligible(v)) continue;
+      const r = this.yieldTo(me, v);
+      if (r > 0) {
+        this.lastBoosted[me.vm] = idx;
+        this.yields++;
+        break;
+      }
+      if (r < 0 && --tries === 0) break;
+    }
+    this.inSpin[meId] = 0;
+    this.dyEligible[meId] = 0;
+  }
+
+  /** kvm_vcpu_eligible_for_directed_yield: a vCPU itself in a spin loop is eligible every other time. */
+  private eligible(v: Vcpu): boolean {
+    const id = v.hostId;
+    this.ensure(id);
+    if (this.inSpin[id] === 0) return true;
+    const e = this.dyEligible[id] === 1;
+    this.dyEligible[id] = e ? 0 : 1;
+    return e;
+  }
+
+  /** yield_to(target, preempt=true) from `me` (in its exit): 1 yielded, 0 not possible, -1 failed. */
+  private yieldTo(me: Vcpu, target: Vcpu): number {
+    const hv = this.hv;
+    const mine = hv.runners[me.pcpu]!;
+    const theirs = hv.runners[target.pcpu]!;
+    // Nothing else to run on either side (rq->nr_running == 1 && p_rq->nr_running == 1).
+    if (mine.queueLength === 0 && theirs.queueLength + (theirs.current === null ? 0 : 1) <= 1) return -1;
+    const t = hv.threadOf(target);
+    if (!t.queued) return 0;
+    theirs.boost(t); // set_next_buddy on its queue; resched_curr(p_rq) if the policy preempts for it
+    mine.yieldCurrent(); // yield_task_fair, then schedule()
+    return 1;
+  }
+}
+
+/** __grow_ple_window (arch/x86/kvm/x86.h). */
+export function growWindow(val: number, base: number, modifier: number, max: number): number {
+  if (modifier < 1) return base;
+  const next = modifier < base ? val * modifier : val + modifier;
+  return Math.min(next, max);
+}
+
+/** __shrink_ple_window (arch/x86/kvm/x86.h). */
+export function shrinkWindow(val: number, base: number, modifier: number, min: number): number {
+  if (modifier < 1) return base;
+  const next = modifier < base ? Math.floor(val / modifier) : val - modifier;
+  return Math.max(next, min);
+}
