@@ -174,10 +174,11 @@ export class CrossCalls {
     const hv = this.hv;
     const c = hv.costs;
     if (hv.sink.wants['hypercall']) hv.sink.emit({ type: 'hypercall', t: hv.sim.now, vcpu: sender.ref, name: 'KVM_HC_SCHED_YIELD', targets: 1 });
-    hv.exit(sender, 'hypercall', c.exitRoundTrip + c.hypercallHandling, null, () => {
-      hv.yieldTo(preempted);
-      this.waitNext(call);
-    });
+    // kvm_sched_yield runs in the hypercall's handling: the yield is decided before re-entry.
+    hv.exit(sender, 'hypercall', c.exitRoundTrip + c.hypercallHandling, (reenter) => {
+      hv.yieldTo(sender, preempted);
+      reenter();
+    }, () => this.waitNext(call));
   }
 
   /**

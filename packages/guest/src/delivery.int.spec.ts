@@ -178,7 +178,7 @@ describe('delivery semantics', () => {
     expect(call.doneAt).toBeGreaterThan(handled.t);
   });
 
-  it('boosting IPI targets lets a preempted target run at once', () => {
+  it('boostIpiTargets does not reorder the host run queue (KVM marks the woken vCPU ready for directed yield): without PLE a preempted IPI target waits its turn either way', () => {
     const latency = (boostIpiTargets: boolean): number => {
       const r = rig({ config: { ...ROUND_ROBIN, timeSliceNs: 1_000_000, boostIpiTargets } });
       const { vm, kernel } = addVm(r, 'trap', vmSpec(3, 'x2apic-physical', { placement: 'shared', pcpus: [0, 1] }));
@@ -190,8 +190,8 @@ describe('delivery semantics', () => {
       const h = r.events.find((e) => e.type === 'ipi-handled');
       return h?.type === 'ipi-handled' ? h.latency : Infinity;
     };
-    expect(latency(true)).toBeLessThan(50_000);
-    expect(latency(false)).toBeGreaterThan(500_000);
+    expect(latency(true)).toBeGreaterThan(500_000);
+    expect(latency(true)).toBe(latency(false));
   });
 
   it.each(['trap', 'pv', 'posted'] as const)('PV sched yield under %s (a guest feature, whatever the backend): after a multicast the sender yields to a preempted target, which then runs at once', (backend) => {

@@ -28,7 +28,11 @@ export interface HypervisorConfig {
    * whose interrupt forces an external-interrupt exit on a running vCPU).
    */
   readonly lapicTimer: LapicTimerMode;
-  /** Put a vCPU that receives an interrupt at the head of its pCPU's run queue and preempt the current one. */
+  /**
+   * KVM's boost of vCPUs that are delivering interrupts (d73eb57b, Linux 5.3): a vCPU woken from
+   * a halt is marked `ready`, a candidate for directed yield (spinning.ts). It does not reorder run
+   * queues. Off: only vCPUs preempted while runnable are candidates (KVM before 5.3).
+   */
   readonly boostIpiTargets: boolean;
   /** Servers of the shared hypervisor service; Infinity: exits never queue. */
   readonly serviceCapacity: number;

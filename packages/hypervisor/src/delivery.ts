@@ -62,9 +62,8 @@ export class InterruptDelivery {
     } else {
       this.request(target, vector);
       if (target.state === 'halted') cost += hv.halting.wake(target, srcPcpu);
-      // Boost IPI targets only: a timer or device interrupt (no sending vCPU) boosting its own
-      // preempted vCPU would hand it back its pCPU at every tick the host preempts it on.
-      else if (target.state === 'preempted' && hv.config.boostIpiTargets && from !== null) hv.runners[target.pcpu]!.boost(hv.threadOf(target));
+      // A preempted target stays where it waits: KVM's "boost" (boostIpiTargets) marks woken
+      // vCPUs ready for directed yield (halting.ts -> wakeBlocked), it does not reorder run queues.
       via = target.state === 'exited' ? 'injected' : 'pending';
     }
     if (hv.sink.wants['ipi-delivered']) hv.sink.emit({ type: 'ipi-delivered', t: hv.sim.now, id: ipiId, to: target.ref, via });

@@ -122,6 +122,7 @@ export class HostScheduling {
     if (t.queued || this.runners[v.pcpu]!.current === v) return false;
     const dst = this.balancer === null ? v.pcpu : this.balancer.selectWakeCpu(t);
     const moved = t.lastPcpu >= 0 && dst !== t.lastPcpu;
+    if (this.config.boostIpiTargets) t.ready = true;
     this.runners[dst]!.wake(t, latencyNs + (moved ? migrationNs : 0), 'wakeup');
     return true;
   }

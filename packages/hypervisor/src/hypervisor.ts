@@ -12,7 +12,7 @@ import { HypervisorService } from './hypervisor-service';
 import type { IpiBackendFactory } from './ipi-backend';
 import type { Balancer } from './migration';
 import type { PcpuRunner } from './pcpu-runner';
-import { PauseLoopExiting } from './spinning';
+import { PauseLoopExiting, yieldTo } from './spinning';
 import { NICE_0_WEIGHT, type HostSchedulerPolicy, type HostThread } from './sched/host-scheduler';
 import type { SmtContention } from './smt';
 import { Vm, type VmSpec } from './vm';
@@ -352,8 +352,8 @@ export class Hypervisor {
     return this.flushOnEntry.has(v);
   }
 
-  /** Yield the sender's pCPU to `target` (PV sched yield): boost it where it waits. */
-  yieldTo(target: Vcpu): void {
-    if (target.state === 'preempted') this.runners[target.pcpu]!.boost(this.threadOf(target));
+  /** PV sched yield (kvm_sched_yield -> kvm_vcpu_yield_to): `from` yields its pCPU's turn to `target` (spinning.ts yieldTo). */
+  yieldTo(from: Vcpu, target: Vcpu): void {
+    if (target.state === 'preempted') yieldTo(this, from, target);
   }
 }

@@ -142,6 +142,7 @@ export class PcpuRunner {
     }
     this.hv.noteQueued(ct, true);
     this.hv.noteQueued(next, false);
+    ct.ready = true; // kvm_sched_out of a runnable vCPU: preempted, a directed-yield candidate
     if (c.state === 'in-guest') c.leaveGuest('preempted');
     else {
       // A polling vCPU gives up the pCPU: it is runnable again (it will find no work and halt).
@@ -189,6 +190,7 @@ export class PcpuRunner {
   private switchedIn(packed: number): void {
     const v = this.current;
     if (v === null || v.hostId !== Math.floor(packed / TOKEN_SPAN) || v.entryToken % TOKEN_SPAN !== packed % TOKEN_SPAN || v.state === 'in-guest') return;
+    this.hv.threadOf(v).ready = false; // kvm_sched_in
     this.hv.ple?.schedIn(v);
     this.hv.reenter(v);
     this.armTick();

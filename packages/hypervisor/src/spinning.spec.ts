@@ -86,11 +86,13 @@ describe('pause-loop exiting (hypervisor.ple)', () => {
   };
 
   it('cfs: a vCPU spinning for a preempted sibling yields to it (next buddy, skip buddy) at its first pause exit instead of burning its slice', () => {
-    const off = spinFor(false, CFS_POLICY, 1_100_000);
-    const on = spinFor(true, CFS_POLICY, 1_100_000);
-    expect(off.waited).toBeGreaterThan(1_000_000); // until the host's slice ends
+    // CFS switches first at ~7 ms (the newcomer starts a slice behind: START_DEBIT); by 8.6 ms the
+    // sibling has been preempted once, so it is `ready`.
+    const off = spinFor(false, CFS_POLICY, 8_600_000);
+    const on = spinFor(true, CFS_POLICY, 8_600_000);
     expect(on.yields).toBeGreaterThanOrEqual(1);
     expect(on.waited).toBeLessThan(50_000);
+    expect(off.waited).toBeGreaterThan(5 * on.waited); // without PLE: until the spinner's turn ends
   });
 
   it('eevdf (6.6): the yield helps once the sibling is eligible (the next buddy is picked only if eligible); before that the spinner keeps the pCPU', () => {
@@ -104,6 +106,12 @@ describe('pause-loop exiting (hypervisor.ple)', () => {
     // At 1.1 ms the sibling is not eligible: yielding does not hand it the pCPU.
     const early = spinFor(true, EEVDF_POLICY, 1_100_000);
     expect(early.waited).toBeGreaterThan(100_000);
+  });
+
+  it('a vCPU that has never been scheduled out is not ready: no yield to it (kvm_sched_out sets vcpu->ready)', () => {
+    // CFS has not switched yet at 1.1 ms: the waiting sibling never ran.
+    const r = spinFor(true, CFS_POLICY, 1_100_000);
+    expect(r.yields).toBe(0);
   });
 
   it('directed yield never picks a vCPU that is running or halted with nothing pending', () => {

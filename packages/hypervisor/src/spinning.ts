@@ -152,9 +152,9 @@ export class PauseLoopExiting {
       const idx = (start + i) % n;
       if (idx === me.index) continue;
       const v = vm.vcpus[idx]!;
-      // `ready`: preempted while runnable, or woken and waiting to run (state 'preempted' here);
-      // a running, exited or blocked vCPU is not a candidate.
-      if (v.state !== 'preempted') continue;
+      // `ready` (HostThread.ready): preempted while runnable, or woken from a halt with the boost;
+      // a running, exited or blocked vCPU is never a candidate.
+      if (v.state !== 'preempted' || !hv.threadOf(v).ready) continue;
       if (!this.eligible(v)) continue;
       const r = this.yieldTo(me, v);
       if (r > 0) {
@@ -178,19 +178,27 @@ export class PauseLoopExiting {
     return e;
   }
 
-  /** yield_to(target, preempt=true) from `me` (in its exit): 1 yielded, 0 not possible, -1 failed. */
   private yieldTo(me: Vcpu, target: Vcpu): number {
-    const hv = this.hv;
-    const mine = hv.runners[me.pcpu]!;
-    const theirs = hv.runners[target.pcpu]!;
-    // Nothing else to run on either side (rq->nr_running == 1 && p_rq->nr_running == 1).
-    if (mine.queueLength === 0 && theirs.queueLength + (theirs.current === null ? 0 : 1) <= 1) return -1;
-    const t = hv.threadOf(target);
-    if (!t.queued) return 0;
-    theirs.boost(t); // set_next_buddy on its queue; resched_curr(p_rq) if the policy preempts for it
-    mine.yieldCurrent(); // yield_task_fair, then schedule()
-    return 1;
+    return yieldTo(this.hv, me, target);
   }
+}
+
+/**
+ * yield_to(target, preempt=true) by `me`'s vCPU thread (kernel/sched/core.c; KVM's
+ * kvm_vcpu_yield_to): the target becomes the next buddy of its run queue and that pCPU is
+ * rescheduled (yield_to_task_fair, resched_curr), and `me` gives up the rest of its turn
+ * (yield_task_fair) and reschedules. Returns 1 when yielded, 0 when the target is not waiting to
+ * run, -1 when neither run queue has anything else to run (-ESRCH).
+ */
+export function yieldTo(hv: Hypervisor, me: Vcpu, target: Vcpu): number {
+  const mine = hv.runners[me.pcpu]!;
+  const theirs = hv.runners[target.pcpu]!;
+  if (mine.queueLength === 0 && theirs.queueLength + (theirs.current === null ? 0 : 1) <= 1) return -1;
+  const t = hv.threadOf(target);
+  if (!t.queued) return 0;
+  theirs.boost(t);
+  mine.yieldCurrent();
+  return 1;
 }
 
 /** __grow_ple_window (arch/x86/kvm/x86.h). */

@@ -46,6 +46,13 @@ export class HostThread implements SchedEntity {
   queued = false;
   /** pCPU it last ran on (`task_cpu()`); -1 before it first runs. */
   lastPcpu = -1;
+  /**
+   * KVM's `vcpu->ready`: a candidate for directed yield (spinning.ts). Set when the thread is
+   * preempted while runnable (kvm_sched_out) and, with `boostIpiTargets`, when it is woken from
+   * a halt (kvm_vcpu_wake_up, "KVM: Boost vCPUs that are delivering interrupts"); cleared when it
+   * runs again (kvm_sched_in).
+   */
+  ready = false;
   /** Policy-private state of plugin policies. */
   ext: unknown = undefined;
 
