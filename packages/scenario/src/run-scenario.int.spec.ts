@@ -119,4 +119,8 @@ describe('pause-loop exiting (hypervisor.ple)', () => {
   it('refuses a bad window, naming the field', () => {
     expect(() => loadScenario(file(churn), ['hypervisor.ple.window=0'])).toThrow('hypervisor.ple.window');
   });
+
+  it('refuses it under the fifo host policy, whose boost would let spinning vCPUs starve the others', () => {
+    expect(() => loadScenario(file(churn), ['hypervisor.ple.enabled=true', 'hypervisor.scheduler.policy=fifo'])).toThrow('hypervisor.ple.enabled: expected no pause-loop exiting under the fifo host scheduler');
+  });
 });

@@ -99,7 +99,14 @@ export const hypervisorSchema = z
       .strict()
       .default({ max: 200_000, grow: 2, growStart: 10_000, shrink: 0 }),
   })
-  .strict();
+  .strict()
+  .superRefine((h, ctx) => {
+    // fifo's boost puts the yield target at the head of its queue whatever it has run: two
+    // spinning vCPUs would yield to each other for ever and starve the rest.
+    if (h.ple.enabled && h.scheduler.policy === 'fifo') {
+      ctx.addIssue({ code: 'custom', path: ['ple', 'enabled'], message: 'no pause-loop exiting under the fifo host scheduler (its directed yield jumps the queue, so spinning vCPUs would starve the others): set scheduler.policy to eevdf or cfs, or leave ple off' });
+    }
+  });
 
 export const workloadSchema = z
   .object({ kind: str.meta({ description: 'ipi-bench, ebizzy, hackbench, fork-cow, huge-split, irq-pipeline, compute or will-it-scale.' }) })

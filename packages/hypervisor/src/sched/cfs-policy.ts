@@ -120,8 +120,12 @@ export class CfsRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
   }
 
   pick(now: number): E | null {
-    let t = this.next !== null && this.queue.includes(this.next) ? this.next : this.leftmost();
-    if (t !== null && t === this.skip && this.next !== t) {
+    const left = this.leftmost();
+    // pick_next_entity: the next buddy only if it is not too far ahead of the leftmost
+    // (wakeup_preempt_entity(next, left) < 1: at most the wake-up granularity in virtual time).
+    const buddy = this.next !== null && this.queue.includes(this.next) && left !== null && this.next.vruntime - left.vruntime <= calcDeltaFair(this.wakeupGranNs, left.weight) ? this.next : null;
+    let t = buddy ?? left;
+    if (t !== null && t === this.skip && buddy !== t) {
       // pick_next_entity: the second leftmost instead of the skip buddy, if there is one.
       let second: E | null = null;
       for (let i = 0; i < this.queue.length; i++) {

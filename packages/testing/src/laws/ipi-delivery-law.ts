@@ -32,6 +32,8 @@ export interface IpiScenario {
    * preemption), its tick and the local timer run on the same vCPUs as the cross-calls.
    */
   readonly guestTasks?: { readonly count: number; readonly hz: number; readonly policy: 'eevdf' | 'cfs'; readonly llcVcpus: number };
+  /** Pause-loop exiting and directed yield (absent: off). */
+  readonly ple?: boolean;
 }
 
 export interface IpiLawOptions {
@@ -63,6 +65,7 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
       postedFlavour: fc.constantFrom<'ipiv' | 'avic'>('ipiv', 'avic'),
       idle: fc.constantFrom<'halt' | 'poll' | 'haltpoll'>('halt', 'poll', 'haltpoll'),
       migrate: fc.boolean(),
+      ple: fc.boolean(),
       guestTasks: fc.record({ count: fc.integer({ min: 0, max: 4 }), hz: fc.constantFrom(250, 1000, 4000), policy: fc.constantFrom<'eevdf' | 'cfs'>('eevdf', 'cfs'), llcVcpus: fc.integer({ min: 1, max: vcpus }) }),
       senders: fc.uniqueArray(
         fc.record({
@@ -91,6 +94,8 @@ export interface IpiRunOutcome {
   /** Senders that finished all their operations. */
   readonly finishedSenders: number;
   readonly hv: Hypervisor;
+  /** Directed yields (or PV sched yields) to a vCPU that was not waiting to run. */
+  readonly yieldViolations?: readonly string[];
 }
 
 /** Runs a scenario on a small host with the given backend and returns every model event. */
@@ -110,7 +115,19 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
     hostScheduler: HOST_SCHEDULERS[s.hostScheduler],
     migrate: s.migrate,
     timeSliceNs: 200_000,
+    // PLE needs a fair policy (scenarios refuse it with fifo, whose boost jumps the queue).
+    ple: { ...DEFAULT_HYPERVISOR_CONFIG.ple, enabled: s.ple === true && s.hostScheduler !== 'fifo' },
   });
+  // Directed yield (and PV sched yield) may only pick a vCPU waiting to run: never one running,
+  // in an exit, or halted.
+  const yieldViolations: string[] = [];
+  for (const r of hv.runners) {
+    const boost = r.boost.bind(r);
+    r.boost = (t) => {
+      if (t.vcpu.state !== 'preempted') yieldViolations.push(`yield to vCPU ${t.vcpu.index} while ${t.vcpu.state} at ${sim.now}`);
+      boost(t);
+    };
+  }
   // Bare metal: every vCPU is a CPU of its own (the host has more than any scenario asks for).
   const pinned = s.bareMetal === true || (s.placement === 'pinned' && s.vcpus <= topology.size);
   const vm = hv.addVm(
@@ -174,7 +191,7 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
   const quiet = (): boolean => finished === s.senders.length && owed <= 0 && tasks.every((t) => t.state === 'done');
   while (sim.now < horizonNs && !quiet()) sim.run({ until: Math.min(horizonNs, sim.now + 1_000_000) });
   sim.run({ until: Math.min(horizonNs, sim.now + 1_000_000) });
-  return { events, finishedSenders: finished, hv };
+  return { events, finishedSenders: finished, hv, yieldViolations };
 }
 
 /**
@@ -204,6 +221,7 @@ export function checkDeliveredExactlyOnce(outcome: IpiRunOutcome, expectedSender
       if (n !== 1) throw new Error(`IPI ${id} reached vCPU ${t} ${n} times, expected exactly once`);
     }
   }
+  if (outcome.yieldViolations !== undefined && outcome.yieldViolations.length > 0) throw new Error(outcome.yieldViolations[0]);
   if (outcome.finishedSenders !== expectedSenders) {
     throw new Error(`${expectedSenders - outcome.finishedSenders} of ${expectedSenders} senders never finished their cross-calls`);
   }
