@@ -286,6 +286,34 @@ describe('Vcpu: spins', () => {
     to(100);
     expect(log).toEqual(['spin@0']);
   });
+
+  it('a bounded spin ends after its budget of guest time, frozen under a handler and out of guest mode', () => {
+    const { sim, vcpu, log, done, to } = rig();
+    vcpu.enterGuest(0);
+    vcpu.pushSpin(done('spin'), undefined, 1_000);
+    sim.scheduleAt(100, () => vcpu.pushWork(300, done('handler')));
+    sim.scheduleAt(500, () => vcpu.leaveGuest('preempted'));
+    sim.scheduleAt(700, () => vcpu.enterGuest(0));
+    to(10_000);
+    // 100 spun, handler 100..400, 100 more spun, out 500..700, the last 800 from 700.
+    expect(log).toEqual(['handler@400', 'spin@1500']);
+  });
+
+  it('a bounded spin released early ends at once, and is a PAUSE loop (pausing) until then', () => {
+    const { sim, vcpu, log, done, to } = rig();
+    const flips: boolean[] = [];
+    vcpu.onActivity = (v) => flips.push(v.pausing);
+    vcpu.enterGuest(0);
+    const ticket = vcpu.pushSpin(done('spin'), undefined, 1_000);
+    expect(vcpu.pausing).toBe(true);
+    sim.scheduleAt(300, () => ticket.release());
+    to(10_000);
+    expect(log).toEqual(['spin@300']);
+    expect(flips).toEqual([true, false]);
+    // A late release (the spin is gone) does nothing.
+    ticket.release();
+    expect(vcpu.workDepth).toBe(0);
+  });
 });
 
 describe('Vcpu: onIdle', () => {

@@ -91,6 +91,10 @@ export class Vcpu {
 
   /** Pushes guest work of `ns` on top of the stack; `done(arg)` runs when it completes. */
   pushWork(ns: number, done: WorkDone, arg?: unknown): void {
+    this.push(ns, done, arg, 0);
+  }
+
+  private push(ns: number, done: WorkDone, arg: unknown, spinId: number): void {
     if (!(ns >= 0)) throw new KernelError(`vCPU ${this.vm}.${this.index}: work of ${ns} ns`);
     if (this.state === 'halted') {
       // A halted vCPU runs nothing until an interrupt wakes it: work handed to it silently would never run.
@@ -99,30 +103,32 @@ export class Vcpu {
     this.suspend();
     if (this.depth === this.remaining.length) this.growStack();
     this.remaining[this.depth] = ns;
-    this.spinIds[this.depth] = 0;
+    this.spinIds[this.depth] = spinId;
     this.dones[this.depth] = done;
     this.args[this.depth] = arg;
     this.depth++;
     this.resume();
-    // Finite work on top cannot be a PAUSE loop (and the vCPU is not halted): only a flip from pausing matters.
-    if (this.onActivity !== null && (ns === Infinity || this.reportedPausing)) this.reportActivity();
+    // Plain work on top cannot be a PAUSE loop (and the vCPU is not halted): only a flip from pausing matters.
+    if (this.onActivity !== null && (spinId !== 0 || this.reportedPausing)) this.reportActivity();
   }
 
   /**
    * Pushes a spin (guest busy-waiting, e.g. csd_lock_wait) that lasts until `release()` is
    * called on the returned ticket; a released spin ends as soon as it is on top and running.
+   * A finite `budgetNs` bounds it (a loop of so many iterations, as the paravirtual qspinlock's
+   * SPIN_THRESHOLD): it also ends once it has run that long in guest mode, frozen like any work
+   * while the vCPU is out of guest mode or under an interrupt handler. `done` cannot tell the two
+   * endings apart: its owner keeps the state that does.
    */
-  pushSpin(done: WorkDone, arg?: unknown): SpinTicket {
-    this.pushWork(Infinity, done, arg);
-    const level = this.depth - 1;
+  pushSpin(done: WorkDone, arg?: unknown, budgetNs = Infinity): SpinTicket {
     const id = this.nextSpinId++;
-    this.spinIds[level] = id;
-    return new SpinTicket(this, level, id);
+    this.push(budgetNs, done, arg, id);
+    return new SpinTicket(this, this.depth - 1, id);
   }
 
   /** @internal */
   releaseSpin(level: number, id: number): void {
-    if (level >= this.depth || this.spinIds[level] !== id || this.remaining[level] !== Infinity) return;
+    if (level >= this.depth || this.spinIds[level] !== id || this.remaining[level] === 0) return;
     this.suspend();
     this.remaining[level] = 0;
     this.resume();
@@ -150,7 +156,10 @@ export class Vcpu {
    */
   get pausing(): boolean {
     if (this.state === 'halted') return true;
-    return this.state === 'in-guest' && this.depth > 0 && this.remaining[this.depth - 1] === Infinity;
+    if (this.state !== 'in-guest' || this.depth === 0) return false;
+    const top = this.depth - 1;
+    // A spin not yet released (a released one has 0 left and ends at once).
+    return this.spinIds[top] !== 0 && this.remaining[top] !== 0;
   }
 
   /** Work per ns now (1 = the speed its costs were calibrated at). */
