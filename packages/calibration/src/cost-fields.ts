@@ -31,7 +31,6 @@ export const COST_FIELDS = {
   incompleteIpiExit: 'AVIC/IPIv exit taken when a destination is not running, so the host can wake it, beyond the round trip',
   preemptionTimerExit: 'the VMX preemption timer expiring in guest mode (the guest\'s TSC-deadline timer is due): exit, fastpath handling, re-entry; the injection is charged apart',
   tscDeadlineWrite: 'the guest programming its TSC-deadline timer: the WRMSR exit, fastpath emulation (re-arming the preemption timer or hrtimer) and re-entry',
-  pauseLatency: 'one PAUSE instruction in a spin loop (what an AMD pause-filter count is worth in time)',
   pvFlushCheck: 'guest reads one target vCPU\'s preempted flag and sets flush-on-entry (PV TLB flush)',
   // ---- bare metal (hypervisor.mode: bare-metal): the same CPU with no hypervisor
   nativeIcrWrite: 'bare metal: one write of the interrupt command register by the sending CPU (x2APIC ICR WRMSR with its fence, or one xAPIC ICR/ICR2 store)',
@@ -47,6 +46,7 @@ export const COST_FIELDS = {
   migrationPenalty: 'guest: cache and TLB refill a task pays after moving to another vCPU',
   tickHandler: 'guest: the scheduler tick\'s work in the local-timer interrupt (tick_sched_timer: jiffies, update_process_times, scheduler_tick, RCU), beyond interrupt entry',
   deviceInterruptHandler: 'guest: a device interrupt handler (top half) before it wakes its consumer',
+  pauseLatency: 'one iteration of a spin loop, a PAUSE (cpu_relax) and the load it re-checks: what the paravirtual qspinlock\'s SPIN_THRESHOLD (1 << 15) iterations and an AMD pause-filter count are worth in time',
   // ---- guest memory management
   pteWrite: 'guest: changing one page-table entry (a locked store to a cache line of the page table)',
   invlpg: 'invalidating one page in the local TLB (INVLPG)',

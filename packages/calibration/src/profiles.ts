@@ -18,6 +18,7 @@ const CTXSW = 'Yang Zhang, guest idle-poll RFC (LKML 2017-08): contextswitch ben
 const CFS = 'Linux CFS defaults; KVM vcpu_load/vcpu_put';
 const SMT_GAIN = 'Intel, Hyper-Threading Technology product brief: "up to 30 %" more throughput per core; SPEC CPU2017 rate runs on Xeon Scalable with SMT on vs off typically gain 15-30 %';
 const SMT_PAUSE = 'Intel 64 and IA-32 Architectures Optimization Reference Manual, Skylake microarchitecture: PAUSE latency raised to about 140 cycles (from ~10) so that a spinning thread leaves more of the core to its sibling';
+const SKL_PAUSE = 'Intel 64 and IA-32 Architectures Optimization Reference Manual, "Pause Latency in Skylake Microarchitecture" (section 8.4.7 in the 2016-2019 editions, 2.6.4 later): "The latency of the PAUSE instruction in prior generation microarchitectures is about 10 cycles, whereas in Skylake microarchitecture it has been extended to as many as 140 cycles"';
 const INTEL_IDLE = 'Linux drivers/idle/intel_idle.c, skx_cstates (Skylake-SP): C1 (MWAIT 0x00) exit_latency 2 us, target_residency 2 us; C1E 10 / 20 us; C6 133 / 600 us';
 const X2APIC_ICR = 'Linux arch/x86/include/asm/apic.h native_x2apic_icr_write() after weak_wrmsr_fence() (MFENCE; LFENCE: x2APIC MSR writes are not serializing, Intel SDM vol. 3A 10.12.3); arch/x86/kernel/apic/x2apic_phys.c';
 const NESTED_PAGING = 'R. Bhargava et al., "Accelerating Two-Dimensional Page Walks for Virtualized Systems" (ASPLOS 2008): a 2-D walk of 4-level guest and host tables takes up to 24 memory references, a native walk 4';
@@ -27,7 +28,6 @@ const LINUX_LRU = 'Linux mm/swap.c folios_put_refs / folio_batch_move_lru (lruve
 const LINUX_MMAP = 'Linux mm/mmap.c do_mmap / mm/vma.c do_vmi_munmap (vm_area_alloc, vma_merge, maple-tree store) under mmap_write_lock';
 const KVM_VMCS = 'Linux arch/x86/kvm/vmx/vmx.c vmx_vcpu_load_vmcs and loaded_vmcs_clear (smp_call_function_single to the pCPU that last loaded the VMCS)';
 
-const ZEN_PAUSE = 'AMD Software Optimization Guide for Family 17h Models 30h and greater (Zen 2): PAUSE latency increased over Zen 1; exact cycle count not published';
 const VMX_PT = 'Y. Jiang and P. Bonzini, "KVM: x86: support using the vmx preemption timer for tsc deadline timer" (2016): kvm-unit-tests tscdeadline_latency ~3,200 cycles from deadline to guest handler with a host hrtimer, ~800 cycles (25 %) less with the preemption timer when the vCPU busy-waits';
 const TICK_SCHED = 'Linux kernel/time/tick-sched.c tick_sched_timer -> tick_sched_handle -> update_process_times (process-time accounting, run_local_timers, rcu_sched_clock_irq, scheduler_tick)';
 const KVM_FASTPATH = 'Linux arch/x86/kvm/vmx/vmx.c vmx_exit_handlers_fastpath (EXIT_REASON_MSR_WRITE -> handle_fastpath_set_msr_irqoff for MSR_IA32_TSC_DEADLINE; EXIT_REASON_PREEMPTION_TIMER -> handle_fastpath_preemption_timer), arch/x86/kvm/svm/svm.c svm_exit_handlers_fastpath (MSR writes only)';
@@ -70,7 +70,6 @@ export const KVM_SKYLAKE_2018: CalibrationProfile = {
     incompleteIpiExit: est(1_200, 'cycles', TR_RELOAD, 'handling an AVIC incomplete-IPI exit in kernel: as an emulated APIC write'),
     preemptionTimerExit: est(1_500, 'cycles', VMX_PT, 'derived: ~2,400 cycles from deadline to guest handler with the preemption timer (3,200 - 800), less the injection (250 cycles) and the guest interrupt entry (250 ns = 625 cycles at 2.5 GHz) that the model charges apart: ~1,525, rounded to 1,500'),
     tscDeadlineWrite: est(1_188, 'cycles', KVM_FASTPATH, 'no published figure for the WRMSR fastpath; handled with interrupts off without leaving the vCPU run loop, like a vmcall: the vmcall round trip of TR_RELOAD'),
-    pauseLatency: pub(140, 'cycles', SMT_PAUSE),
     pvFlushCheck: est(30, 'ns', PV_SEND_IPI, 'reading one per-vCPU steal-time line and setting a flag'),
     nativeIcrWrite: est(150, 'cycles', X2APIC_ICR, 'no published per-instruction figure for a WRMSR to the x2APIC ICR was found: a non-serializing WRMSR plus the MFENCE+LFENCE before it is on the order of 100-200 cycles on Skylake; the same figure as postNotifySend, which is the same operation done by the host'),
     idleExitLatency: pub(2_000, 'ns', `${INTEL_IDLE} (C1 used: the state an idle CPU of a busy machine enters)`),
@@ -84,6 +83,7 @@ export const KVM_SKYLAKE_2018: CalibrationProfile = {
     migrationPenalty: est(10_000, 'ns', CTXSW, 'refilling ~256 KiB of L1/L2 working set at ~25 GB/s after a migration'),
     tickHandler: est(1_000, 'ns', TICK_SCHED, 'no published per-tick figure for a guest: the tick\'s bookkeeping (jiffies, process times, scheduler_tick, RCU callbacks check) taken as about one device top half'),
     deviceInterruptHandler: est(1_000, 'ns', TIMER_PI, 'a NIC-style top half: acknowledge, schedule NAPI/softirq; about one microsecond'),
+    pauseLatency: pub(140, 'cycles', `${SKL_PAUSE}; the load and branch beside it are hidden under the PAUSE`),
     pteWrite: est(20, 'ns', AMIT, 'one locked store to a page-table line usually held by this core'),
     invlpg: est(250, 'cycles', AMIT, '"each INVLPG can take 100s of cycles"'),
     tlbFullFlush: est(400, 'cycles', AMIT, 'a CR3 write with PCID, or INVPCID single-context: a few hundred cycles before the refills'),
@@ -122,10 +122,10 @@ export const KVM_EPYC_2021: CalibrationProfile = {
     // vmmcall round trip on Zen 2 taken as the Skylake vmcall figure (no Zen 2 kvm-unit-tests figure found).
     exitRoundTrip: est(1_188, 'cycles', TR_RELOAD, 'no Zen 2 vmexit figure was found; the Skylake vmcall round trip is used'),
     ipivSend: pub(2_219, 'cycles', NO_PVIPI),
-    pauseLatency: est(65, 'cycles', ZEN_PAUSE, 'Zen 2 lengthened PAUSE from a few cycles to tens of cycles; no exact published figure was found, so about half of Skylake\'s 140'),
     idleExitLatency: est(2_000, 'ns', INTEL_IDLE, 'no Zen 2 C1 exit latency was found (AMD processors take their C-states from ACPI _CST); the Skylake-SP C1 figure is used'),
     idleTargetResidency: est(2_000, 'ns', INTEL_IDLE, 'as idleExitLatency: the Skylake-SP C1 target residency'),
     tlbEntries: pub(2_048, 'count', 'AMD Software Optimization Guide for Family 17h (Zen 2): 2,048-entry L2 DTLB'),
+    pauseLatency: est(140, 'cycles', SKL_PAUSE, 'no Zen 2 PAUSE latency was found in a citable source; the Skylake figure is used (an estimate, to be replaced by a measured Zen 2 figure)'),
   },
 };
 

@@ -61,6 +61,14 @@ export class GuestKernel {
   readonly pvTlbFlush: boolean;
   /** KVM_FEATURE_PV_SCHED_YIELD in use, likewise. */
   readonly pvSchedYield: boolean;
+  /**
+   * Paravirtual qspinlocks in use (the guest's spinlocks halt a waiter after SPIN_THRESHOLD and
+   * are kicked by KVM_HC_KICK_CPU: mm/spinlock.ts). kvm_spinlock_init (arch/x86/kernel/kvm.c)
+   * installs them only under KVM with KVM_FEATURE_PV_UNHALT (`vms[].pvSpinlocks`) and more than
+   * one possible CPU; KVM_HINTS_REALTIME (dedicated pCPUs, a hint the host sets) and the
+   * `nopvspin` boot option turn them off, which `pvSpinlocks: false` models.
+   */
+  readonly pvSpinlocks: boolean;
 
   constructor(
     private readonly hv: Hypervisor,
@@ -68,6 +76,7 @@ export class GuestKernel {
   ) {
     this.pvTlbFlush = vm.pv.tlbFlush && hv.bareMetal === null;
     this.pvSchedYield = vm.pv.schedYield && hv.bareMetal === null;
+    this.pvSpinlocks = vm.pv.spinlocks && hv.bareMetal === null && vm.vcpus.length > 1;
     this.calls = new CrossCalls(hv, vm, this.pvSchedYield);
     this.timers = new Timers(hv, vm, (vector, handler) => this.onDevice(vector, handler));
     // Bare metal idles natively (bare-metal.ts): the guest idle modes are KVM guest options.

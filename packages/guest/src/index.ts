@@ -27,7 +27,7 @@ export {
   type BroadcastRule,
 } from './mm/shootdown-strategy';
 export { RwSemaphore, RWSEM_SPIN_CHECK_NS, MAX_READERS_WAKEUP, type LockMode } from './mm/rwsem';
-export { QueuedSpinLock } from './mm/spinlock';
+export { QueuedSpinLock, SPIN_THRESHOLD } from './mm/spinlock';
 export { type LockStats, emptyLockStats } from './mm/lock-stats';
 export { BroadcastSlots, broadcastSlots, type BroadcastStats } from './mm/broadcast-slots';
 export { considerGlobalAsid, activeVcpusExceed } from './mm/global-asid';

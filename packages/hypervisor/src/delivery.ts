@@ -71,6 +71,23 @@ export class InterruptDelivery {
   }
 
   /**
+   * KVM_HC_KICK_CPU's host side (arch/x86/kvm/x86.c kvm_pv_kick_cpu_op): a delivery to the
+   * target's APIC ID in mode APIC_DM_REMRD, which __apic_accept_irq turns into `pv_unhalted = 1`
+   * and kvm_vcpu_kick; no vector is made pending. A halted target is woken as by an interrupt (a
+   * polling one notices, a blocked one is scheduled: halting.ts) and re-enters with the guest
+   * work it halted on; a target not halted (an interrupt woke it first) needs nothing more, as
+   * the waiter then finds the lock handed to it before it could halt again. Returns the host
+   * time it cost the sender (ns): the per-target delivery and, for a blocked target, its wake-up.
+   */
+  unhalt(from: Vcpu, target: Vcpu): number {
+    const hv = this.hv;
+    const c = hv.costs;
+    let cost = c.deliverPerTarget + c.deliverTargetLines * hv.fabric.cacheLine(from.pcpu, target.pcpu);
+    if (target.state === 'halted') cost += hv.halting.wake(target, from.pcpu);
+    return cost;
+  }
+
+  /**
    * AMD AVIC on the send side (arch/x86/kvm/svm/avic.c): the processor delivers by itself while
    * the target's IsRunning bit is set — from avic_vcpu_load until avic_vcpu_put, which KVM calls
    * when the vCPU thread is scheduled out and, through avic_vcpu_blocking, when a halted vCPU

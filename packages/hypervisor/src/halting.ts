@@ -19,7 +19,7 @@ export class HaltPolling {
 
   constructor(private readonly hv: Hypervisor) {}
 
-  /** The guest is idle and executes HLT. */
+  /** The guest executes HLT: idle, or in a PV spinlock's kvm_wait with work left on its stack (see `Hypervisor.halt`). */
   halt(v: Vcpu): void {
     const hv = this.hv;
     v.apic.syncPir();

@@ -330,10 +330,23 @@ export class Hypervisor {
 
   // ---- halting (halting.ts) ------------------------------------------------------------------
 
-  /** The guest is idle and executes HLT. */
+  /**
+   * The guest executes HLT: idle (an empty work stack), or, from a paravirtual spinlock's kvm_wait,
+   * with the waiter's continuation on the stack; either way it resumes when the vCPU re-enters.
+   */
   halt(v: Vcpu): void {
     if (this.bareMetal !== null) this.bareMetal.halt(v); // native idle (HLT/MWAIT): no KVM halt polling, the pCPU is not released
     else this.halting.halt(v);
+  }
+
+  /**
+   * PV spinlock kick, the host's side of KVM_HC_KICK_CPU issued by `from` in its hypercall exit:
+   * wakes `target` if it halted in kvm_wait (delivery.ts `unhalt`); returns the host time it
+   * cost the sender (ns). The guest halts for kvm_wait through `halt` with its spin's
+   * continuation left on the work stack, which resumes when the vCPU re-enters.
+   */
+  pvKick(from: Vcpu, target: Vcpu): number {
+    return this.delivery.unhalt(from, target);
   }
 
   /** Ends a halted vCPU's polling without blocking it (it was woken, or its pCPU was taken). */

@@ -11,6 +11,12 @@ export interface PvFeatures {
   readonly tlbFlush: boolean;
   /** KVM_FEATURE_PV_SCHED_YIELD: after an IPI, yield to a preempted target. */
   readonly schedYield: boolean;
+  /**
+   * KVM_FEATURE_PV_UNHALT: paravirtual qspinlocks (a spinlock waiter halts after SPIN_THRESHOLD
+   * iterations; the unlocker kicks it with KVM_HC_KICK_CPU). The guest uses them only under KVM
+   * and with more than one vCPU (arch/x86/kernel/kvm.c kvm_spinlock_init).
+   */
+  readonly spinlocks: boolean;
 }
 
 export interface VmSpec {
@@ -53,7 +59,7 @@ export class Vm {
     defaultHandler: InterruptHandler,
   ) {
     this.onInterrupt = defaultHandler;
-    this.pv = { sendIpi: spec.pv?.sendIpi ?? true, tlbFlush: spec.pv?.tlbFlush ?? true, schedYield: spec.pv?.schedYield ?? false };
+    this.pv = { sendIpi: spec.pv?.sendIpi ?? true, tlbFlush: spec.pv?.tlbFlush ?? true, schedYield: spec.pv?.schedYield ?? false, spinlocks: spec.pv?.spinlocks ?? true };
   }
 
   get name(): string {

@@ -13,9 +13,11 @@ const lockStats = z
     waitNs: z.number(),
     sleeps: z.number(),
     lineTransfers: z.number(),
+    pvWaits: z.number(),
+    pvKicks: z.number(),
   })
   .strict()
-  .meta({ description: 'acquisitions granted; contended: those that waited; waitNs: ns from asking to getting it, summed; sleeps: waits that blocked the task (rwsem only); lineTransfers: atomics that pulled the lock word\'s cache line from another vCPU.' });
+  .meta({ description: 'acquisitions granted; contended: those that waited; waitNs: ns from asking to getting it, summed; sleeps: waits that blocked the task (rwsem only); lineTransfers: atomics that pulled the lock word\'s cache line from another vCPU; pvWaits: paravirtual-spinlock waiters that halted their vCPU after SPIN_THRESHOLD (kvm_wait); pvKicks: KVM_HC_KICK_CPU hypercalls by unlockers waking them (spinlocks only; 0 for mmap_lock).' });
 
 /** The shape of `ipilab run --json` (documented in docs/cli.md; JSON Schema in docs/run-output.schema.json). */
 export const runOutputSchema = z

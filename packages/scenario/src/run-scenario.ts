@@ -234,7 +234,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
             ...(spec.pcpus === undefined ? {} : { pcpus: spec.pcpus }),
             apicMode: spec.apicMode ?? s.hypervisor.apicMode,
             backend: backendName,
-            pv: s.hypervisor.pv,
+            pv: { ...s.hypervisor.pv, spinlocks: spec.pvSpinlocks },
             shorthand: spec.shorthand,
             weight: spec.weight,
             idle: spec.idle,

@@ -126,6 +126,9 @@ export const vmSchema = z
     apicMode: z.enum(['xapic', 'x2apic-physical', 'x2apic-cluster']).optional(),
     shorthand: bool.default(false),
     idle: z.enum(['halt', 'poll', 'haltpoll']).default('halt').meta({ description: 'How the guest idles: halt (HLT), poll (idle=poll: spin in guest mode), haltpoll (cpuidle-haltpoll: poll an adaptive window, then HLT, with KVM halt polling off).' }),
+    pvSpinlocks: bool
+      .default(true)
+      .meta({ description: 'Paravirtual qspinlocks (KVM_FEATURE_PV_UNHALT), on in KVM guests by default: a spinlock waiter spins SPIN_THRESHOLD PAUSE iterations, then halts its vCPU until the unlocker kicks it (KVM_HC_KICK_CPU). false models nopvspin or KVM_HINTS_REALTIME. Never used on bare metal or with one vCPU.' }),
     coordination: z.enum(['smp', 'amp']).default('smp'),
     shootdownStrategy: str.default('sync'),
     hz: z

@@ -10,10 +10,14 @@ export interface LockStats {
   sleeps: number;
   /** Acquisitions and releases that pulled the lock word's cache line from another vCPU. */
   lineTransfers: number;
+  /** Paravirtual spinlocks: times a waiter halted its vCPU in kvm_wait after SPIN_THRESHOLD iterations (spinlocks only). */
+  pvWaits: number;
+  /** Paravirtual spinlocks: KVM_HC_KICK_CPU hypercalls by unlockers waking a halted waiter (spinlocks only). */
+  pvKicks: number;
 }
 
 export function emptyLockStats(): LockStats {
-  return { acquisitions: 0, contended: 0, waitNs: 0, sleeps: 0, lineTransfers: 0 };
+  return { acquisitions: 0, contended: 0, waitNs: 0, sleeps: 0, lineTransfers: 0, pvWaits: 0, pvKicks: 0 };
 }
 
 export function resetLockStats(s: LockStats): void {
@@ -22,4 +26,6 @@ export function resetLockStats(s: LockStats): void {
   s.waitNs = 0;
   s.sleeps = 0;
   s.lineTransfers = 0;
+  s.pvWaits = 0;
+  s.pvKicks = 0;
 }

@@ -114,7 +114,7 @@ export class MemoryManager {
     this.master = vm.vcpu(master);
     this.tlbs = vm.vcpus.map(() => new Tlb(this.costs.tlbEntries));
     this.current = vm.vcpus.map(() => null);
-    this.lru = new QueuedSpinLock(hv, this.lockStats.lru);
+    this.lru = new QueuedSpinLock(hv, this.lockStats.lru, kernel.pvSpinlocks);
     this.lruAddBatch = new Int32Array(vm.vcpus.length);
     // KVM_VCPU_FLUSH_TLB: the host flushes a vCPU's whole TLB when it next enters.
     const previous = hv.onFlushOnEntry;
@@ -154,7 +154,7 @@ export class MemoryManager {
     const m = this.ptls.get(space)!;
     let l = m.get(pmd);
     if (l === undefined) {
-      l = new QueuedSpinLock(this.hv, this.lockStats.ptl);
+      l = new QueuedSpinLock(this.hv, this.lockStats.ptl, this.kernel.pvSpinlocks);
       m.set(pmd, l);
     }
     return l;
@@ -194,8 +194,7 @@ export class MemoryManager {
     const n = Math.min(pages, LRU_BATCH);
     this.lru.acquire(v, () =>
       v.pushWork(this.costs.lruPerPage * n, () => {
-        this.lru.release(v);
-        this.freePages(v, pages - n, done);
+        this.lru.release(v, () => this.freePages(v, pages - n, done));
       }),
     );
   }
@@ -212,8 +211,7 @@ export class MemoryManager {
     this.lruAddBatch[v.index] = 0;
     this.lru.acquire(v, () =>
       v.pushWork(this.costs.lruPerPage * LRU_BATCH, () => {
-        this.lru.release(v);
-        done();
+        this.lru.release(v, done);
       }),
     );
   }
@@ -230,8 +228,7 @@ export class MemoryManager {
         v.pushWork(this.costs.pteWrite, () => {
           // Re-checked under the page-table lock: another thread may have faulted it in.
           if (space.translate(vpn) === undefined) space.mapSmall(vpn, this.nextFrame++, true);
-          ptl.release(v);
-          this.lruAdd(v, done);
+          ptl.release(v, () => this.lruAdd(v, done));
         }),
       );
     });
@@ -434,8 +431,7 @@ export class MemoryManager {
       ptl.acquire(initiator, () =>
         initiator.pushWork(this.costs.pteWrite * vpns.length, () =>
           flush(() => {
-            ptl.release(initiator);
-            done();
+            ptl.release(initiator, done);
           }),
         ),
       );
@@ -450,8 +446,7 @@ export class MemoryManager {
       const ptl = this.ptl(space, pmd * PAGES_PER_HUGE);
       ptl.acquire(initiator, () =>
         initiator.pushWork(this.costs.pteWrite * count, () => {
-          ptl.release(initiator);
-          next(i + 1);
+          ptl.release(initiator, () => next(i + 1));
         }),
       );
     };
