@@ -62,6 +62,7 @@ export class Timers {
   private readonly slots: TickSlot[];
   private client: TickClient | null = null;
   private readonly fireTickCb = (v: Vcpu): void => this.fireTick(v);
+  private readonly fireCb = (v: Vcpu): void => this.fire(v);
   /** Ticks taken, per vCPU. */
   readonly ticks: Float64Array;
   /** TSC-deadline writes (each an exit under KVM). */
@@ -110,17 +111,14 @@ export class Timers {
     const at = this.hv.sim.now + ns;
     const earlier = at < this.programmed(v);
     this.armed[v.index]!.push({ at, fn });
-    this.hv.sim.schedule(ns, () => this.fire(v));
+    this.hv.sim.schedule(ns, this.fireCb, v);
     // hrtimer_start of a timer due before the programmed event: the clock event is reprogrammed.
     if (earlier) this.program(v);
   }
 
   /** When the clock event of `v` is programmed to fire next (Infinity: not armed). */
   private programmed(v: Vcpu): number {
-    let at = this.ticking[v.index] === 1 ? this.nextTickAt() : Infinity;
-    const a = this.armed[v.index]!;
-    for (let i = 0; i < a.length; i++) if (a[i]!.at < at) at = a[i]!.at;
-    return at;
+    return Math.min(this.ticking[v.index] === 1 ? this.nextTickAt() : Infinity, this.programmedOneShot(v));
   }
 
   /** The next point of the tick grid after now. */

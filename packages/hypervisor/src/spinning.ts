@@ -156,7 +156,7 @@ export class PauseLoopExiting {
       // a running, exited or blocked vCPU is never a candidate.
       if (v.state !== 'preempted' || !hv.threadOf(v).ready) continue;
       if (!this.eligible(v)) continue;
-      const r = this.yieldTo(me, v);
+      const r = yieldTo(hv, me, v);
       if (r > 0) {
         this.lastBoosted[me.vm] = idx;
         this.yields++;
@@ -178,9 +178,6 @@ export class PauseLoopExiting {
     return e;
   }
 
-  private yieldTo(me: Vcpu, target: Vcpu): number {
-    return yieldTo(this.hv, me, target);
-  }
 }
 
 /**

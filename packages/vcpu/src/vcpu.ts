@@ -129,9 +129,7 @@ export class Vcpu {
   /** @internal */
   releaseSpin(level: number, id: number): void {
     if (level >= this.depth || this.spinIds[level] !== id || this.remaining[level] === 0) return;
-    this.suspend();
-    this.remaining[level] = 0;
-    this.resume();
+    this.truncateWork(level);
     if (this.onActivity !== null) this.reportActivity();
   }
 

@@ -168,19 +168,7 @@ export class RwSemaphore {
     this.readers = 1;
     v.pushWork(this.word.touch(v), () => {
       const head = this.waiters[0];
-      const woken: RwWaiter[] = [];
-      if (head !== undefined && head.mode === 'read') {
-        const now = this.hv.sim.now;
-        for (let i = 0; i < this.waiters.length && woken.length < MAX_READERS_WAKEUP; ) {
-          const x = this.waiters[i]!;
-          if (x.mode === 'read') {
-            this.waiters.splice(i, 1);
-            woken.push(x);
-          } else i++;
-        }
-        this.readers += woken.length;
-        for (const x of woken) this.grant(x, now);
-      }
+      const woken = head !== undefined && head.mode === 'read' ? this.grantReaders(this.hv.sim.now) : [];
       for (const sp of [...this.spinners]) this.spinCheck(sp);
       this.wakeAll(woken, 0, v, then);
     });
@@ -254,25 +242,36 @@ export class RwSemaphore {
       then();
       return;
     }
-    const woken: RwWaiter[] = [];
+    let woken: RwWaiter[];
     if (head.mode === 'write') {
       this.waiters.shift();
       this.writer = head;
-      woken.push(head);
+      this.grant(head, now);
+      woken = [head];
     } else {
-      for (let i = 0; i < this.waiters.length && woken.length < MAX_READERS_WAKEUP; ) {
-        const x = this.waiters[i]!;
-        if (x.mode === 'read') {
-          this.waiters.splice(i, 1);
-          woken.push(x);
-        } else i++;
-      }
-      this.readers += woken.length;
+      woken = this.grantReaders(now);
     }
-    for (const x of woken) this.grant(x, now);
     // Spinners re-read the owner: a woken writer is not on a CPU yet, readers start the clock.
     for (const s of [...this.spinners]) this.spinCheck(s);
     this.wakeAll(woken, 0, v, then);
+  }
+
+  /**
+   * Reader batching (rwsem_mark_wake): every reader in the wait list, up to MAX_READERS_WAKEUP,
+   * leaves it holding the lock; writers keep their places. Returns the readers granted.
+   */
+  private grantReaders(now: number): RwWaiter[] {
+    const woken: RwWaiter[] = [];
+    for (let i = 0; i < this.waiters.length && woken.length < MAX_READERS_WAKEUP; ) {
+      const x = this.waiters[i]!;
+      if (x.mode === 'read') {
+        this.waiters.splice(i, 1);
+        woken.push(x);
+      } else i++;
+    }
+    this.readers += woken.length;
+    for (const x of woken) this.grant(x, now);
+    return woken;
   }
 
   private grant(w: RwWaiter, now: number): void {

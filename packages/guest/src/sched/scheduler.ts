@@ -1,6 +1,6 @@
 import { InvalidParameterError, KernelError } from '@ipilab/core';
 import type { Costs } from '@ipilab/calibration';
-import { CfsRunqueue, EevdfRunqueue, type FairRunqueue, type Hypervisor, type RunqueueContext, type Vm } from '@ipilab/hypervisor';
+import { CfsRunqueue, EEVDF_BASE_SLICE_NS, EevdfRunqueue, tunableScale, type FairRunqueue, type Hypervisor, type RunqueueContext, type Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
 import { Task, type TaskBody } from './task';
@@ -130,8 +130,7 @@ export class Scheduler {
     this.llcVcpus = options.llcVcpus ?? n;
     if (!(Number.isSafeInteger(this.llcVcpus) && this.llcVcpus >= 1)) throw new InvalidParameterError('scheduler.llcVcpus', this.llcVcpus, 'a positive integer number of vCPUs');
     this.ttwuQueue = options.ttwuQueue ?? true;
-    const scale = 1 + Math.floor(Math.log2(Math.min(Math.max(1, n), 8)));
-    this.effectiveSliceNs = this.sliceNs ?? 750_000 * scale;
+    this.effectiveSliceNs = this.sliceNs ?? EEVDF_BASE_SLICE_NS * tunableScale(n);
     const hz = kernel.hz;
     this.rqs = vm.vcpus.map((v) => {
       const ctx: RunqueueContext = { pcpu: v.index, nrCpus: n, hz, tickPhaseNs: 0, timeSliceNs: this.effectiveSliceNs, ...(this.sliceNs === undefined ? {} : { sliceNs: this.sliceNs }) };

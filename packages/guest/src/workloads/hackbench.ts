@@ -4,9 +4,9 @@ import { cpuNs, param, type Workload, type WorkloadContext } from './workload';
 
 /**
  * hackbench-like wake-up load: groups of senders and receivers; each sender sends `messages`
- * messages to every receiver of its group, and a message to a sleeping receiver wakes it — a
- * reschedule IPI when the receiver's vCPU is idle. Figure of merit: seconds until every
- * receiver got every message.
+ * messages to every receiver of its group, and a message to a sleeping receiver wakes it — with
+ * a wake-up IPI wherever Linux sends one (a queued wake-up onto an idle or other-cache vCPU, a
+ * reschedule to preempt). Figure of merit: seconds until every receiver got every message.
  * Parameters: groups (4), pairs per group (5 senders + 5 receivers), messages (50),
  * sendNs (2,000) and receiveNs (2,000) of CPU per message (CPU work, scaled by the clock).
  */

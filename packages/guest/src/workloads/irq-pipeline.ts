@@ -8,8 +8,8 @@ const DEVICE_VECTOR = 0x41;
 /**
  * Interrupt-to-application pipeline, for pinning and NUMA studies: a device raises interrupts
  * (Poisson, `rate` per second) on the `irqVcpus`; each handler queues the event and wakes the
- * application thread pinned to the matching entry of `appVcpus` — a reschedule IPI when that
- * vCPU is idle, whose cost depends on how far apart the two vCPUs' pCPUs are. Figures:
+ * application thread pinned to the matching entry of `appVcpus` — a wake-up IPI when that
+ * vCPU is idle (none if it polls), whose cost depends on how far apart the two vCPUs' pCPUs are. Figures:
  * events per second and the interrupt-to-application latency (mean, p50, p99, in ns).
  * Parameters: rate (50,000/s; device arrivals, wall time, not scaled), irqVcpus ([0]),
  * appVcpus ([1]), processNs (5,000; CPU work, scaled by the clock).
