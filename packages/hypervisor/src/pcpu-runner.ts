@@ -142,7 +142,11 @@ export class PcpuRunner {
     }
     this.hv.noteQueued(ct, true);
     this.hv.noteQueued(next, false);
-    ct.ready = true; // kvm_sched_out of a runnable vCPU: preempted, a directed-yield candidate
+    // kvm_sched_out of a runnable vCPU: preempted, a directed-yield candidate; kvm_arch_vcpu_put
+    // notes the guest's privilege level at that moment.
+    ct.ready = true;
+    ct.preempted = true;
+    ct.preemptedInKernel = c.inKernel;
     if (c.state === 'in-guest') c.leaveGuest('preempted');
     else {
       // A polling vCPU gives up the pCPU: it is runnable again (it will find no work and halt).
@@ -190,7 +194,9 @@ export class PcpuRunner {
   private switchedIn(packed: number): void {
     const v = this.current;
     if (v === null || v.hostId !== Math.floor(packed / TOKEN_SPAN) || v.entryToken % TOKEN_SPAN !== packed % TOKEN_SPAN || v.state === 'in-guest') return;
-    this.hv.threadOf(v).ready = false; // kvm_sched_in
+    const t = this.hv.threadOf(v);
+    t.ready = false; // kvm_sched_in
+    t.preempted = false;
     this.hv.ple?.schedIn(v);
     this.hv.reenter(v);
     this.armTick();

@@ -7,7 +7,7 @@ import { CFS_POLICY, DEFAULT_HYPERVISOR_CONFIG, EEVDF_POLICY, growWindow, Hyperv
 
 const INTEL = { enabled: true, ...PLE_DEFAULTS.intel, unitNs: 0.4 };
 
-function setup(ple: boolean, policy: HostSchedulerPolicy = EEVDF_POLICY, vcpus = 2) {
+function setup(ple: boolean, policy: HostSchedulerPolicy = EEVDF_POLICY, vcpus = 2, extra: Partial<typeof DEFAULT_HYPERVISOR_CONFIG> = {}) {
   const sim = new Simulation();
   const sink = new EventSink();
   const events: ModelEvent[] = [];
@@ -17,6 +17,7 @@ function setup(ple: boolean, policy: HostSchedulerPolicy = EEVDF_POLICY, vcpus =
     hostScheduler: policy,
     migrate: false,
     ple: { ...INTEL, enabled: ple },
+    ...extra,
   });
   const backend = (): IpiBackend => ({ name: 'none', send: (_r, done) => done() });
   const vm = hv.addVm({ name: 'vm', vcpus, placement: 'shared', pcpus: [0], apicMode: 'x2apic-physical', backend: 'none' }, backend);
@@ -133,5 +134,52 @@ describe('pause-loop exiting (hypervisor.ple)', () => {
     expect(picked.length).toBeGreaterThan(0);
     expect(new Set(picked)).toEqual(new Set(['preempted']));
     expect(vm.vcpu(3).state).toBe('halted');
+  });
+
+  /**
+   * vCPU 0 computes in user mode, vCPUs 1 and 2 run kernel code, all on pCPU 0 (CFS); at 20.3 ms
+   * the running one spins for good. Returns the vCPUs directed yield picked, in order.
+   */
+  const kernelModePicks = (extra: Partial<typeof DEFAULT_HYPERVISOR_CONFIG> = {}, pend?: (v: Vcpu) => void) => {
+    const { sim, hv, vm } = setup(true, CFS_POLICY, 3, extra);
+    vm.vcpu(0).pushUserWork(500_000_000, () => undefined);
+    for (const v of vm.vcpus.slice(1)) v.pushWork(500_000_000, () => undefined);
+    const picked: number[] = [];
+    const boost = hv.runners[0]!.boost.bind(hv.runners[0]!);
+    hv.runners[0]!.boost = (t) => {
+      picked.push(t.vcpu.index);
+      boost(t);
+    };
+    hv.start();
+    let spinner = -1;
+    sim.schedule(20_300_000, () => {
+      const me = vm.vcpus.find((v: Vcpu) => v.state === 'in-guest')!;
+      spinner = me.index;
+      me.pushSpin(() => undefined);
+      if (pend !== undefined) pend(vm.vcpu(0));
+    });
+    sim.run({ until: 21_000_000 });
+    return { picked, spinner, vcpu0: vm.vcpu(0) };
+  };
+
+  it('a spinner in kernel mode skips a vCPU preempted in user mode (kvm_arch_vcpu_preempted_in_kernel) and yields to one preempted in kernel mode', () => {
+    const r = kernelModePicks();
+    expect(r.spinner).not.toBe(0);
+    expect(r.vcpu0.state).toBe('preempted');
+    expect(r.picked.length).toBeGreaterThan(0);
+    expect(r.picked).not.toContain(0);
+    // The round-robin starts after the last boosted (none: vCPU 0 first), so vCPU 0 was passed over.
+    expect(r.picked[0]).toBe(r.spinner === 1 ? 2 : 1);
+  });
+
+  it('... unless an interrupt is posted for it and the host is Intel (vmx_dy_apicv_has_pending_interrupt); AMD AVIC cannot see it', () => {
+    const post = (v: Vcpu): void => void v.apic.post(0xfb);
+    const intel = kernelModePicks({ postedInterrupts: true, postedFlavour: 'ipiv' }, post);
+    expect(intel.picked[0]).toBe(0);
+    const amd = kernelModePicks({ postedInterrupts: true, postedFlavour: 'avic' }, post);
+    expect(amd.picked).not.toContain(0);
+    // Nothing posted: skipped on Intel too.
+    const none = kernelModePicks({ postedInterrupts: true, postedFlavour: 'ipiv' });
+    expect(none.picked).not.toContain(0);
   });
 });

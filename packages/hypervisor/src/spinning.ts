@@ -48,8 +48,10 @@ export const PLE_DEFAULTS = {
  *   rescheduled (yield_to_task_fair, resched_curr), and the yielder gives up the rest of its
  *   turn (yield_task_fair); fails when neither queue has anything else to run (-ESRCH), three
  *   failures end the search.
- * Not modelled: the kernel-mode preference (a spinner in kernel mode skips targets preempted in
- * user mode without a pending interrupt): ipilab does not track the guest's privilege level.
+ * - a spinner in kernel mode (all of the guest's spin loops are kernel code) skips a vCPU that was
+ *   preempted in user mode (kvm_arch_vcpu_preempted_in_kernel) unless an interrupt is pending for
+ *   it (kvm_arch_dy_has_pending_interrupt): it cannot be holding the lock or running the handler
+ *   the spinner waits for.
  */
 export class PauseLoopExiting {
   /** Window per host thread (vendor units). */
@@ -146,6 +148,8 @@ export class PauseLoopExiting {
     if (n < 2) return;
     const meId = me.hostId;
     this.inSpin[meId] = 1;
+    // handle_pause: kvm_vcpu_on_spin(vcpu, yield_to_kernel_mode = the spinner's CPL is 0).
+    const toKernel = me.inKernel;
     const start = (this.lastBoosted[me.vm] ?? -1) + 1;
     let tries = 3;
     for (let i = 0; i < n; i++) {
@@ -154,7 +158,13 @@ export class PauseLoopExiting {
       const v = vm.vcpus[idx]!;
       // `ready` (HostThread.ready): preempted while runnable, or woken from a halt with the boost;
       // a running, exited or blocked vCPU is never a candidate.
-      if (v.state !== 'preempted' || !hv.threadOf(v).ready) continue;
+      if (v.state !== 'preempted') continue;
+      const t = hv.threadOf(v);
+      if (!t.ready) continue;
+      // A spinner in kernel mode waits for kernel code (a lock holder, a csd handler): it skips a
+      // vCPU preempted in user mode, unless that vCPU has an interrupt pending (52acd22f "KVM:
+      // Boost vCPU candidate in user mode which is delivering interrupt").
+      if (t.preempted && toKernel && !t.preemptedInKernel && !this.dyPendingInterrupt(v)) continue;
       if (!this.eligible(v)) continue;
       const r = yieldTo(hv, me, v);
       if (r > 0) {
@@ -166,6 +176,18 @@ export class PauseLoopExiting {
     }
     this.inSpin[meId] = 0;
     this.dyEligible[meId] = 0;
+  }
+
+  /**
+   * kvm_arch_dy_has_pending_interrupt (arch/x86/kvm/x86.c): only with APICv, and only VMX can see
+   * an interrupt a preempted vCPU has not taken yet — a posted interrupt outstanding in its
+   * descriptor (vmx_dy_apicv_has_pending_interrupt: PID.ON, or SN with a non-empty PIR); SVM's
+   * AVIC hook returns false (svm_dy_apicv_has_pending_interrupt).
+   */
+  private dyPendingInterrupt(v: Vcpu): boolean {
+    const c = this.hv.config;
+    if (!c.postedInterrupts || c.postedFlavour !== 'ipiv') return false;
+    return v.apic.on || (v.apic.sn && v.apic.hasPosted());
   }
 
   /** kvm_vcpu_eligible_for_directed_yield: a vCPU itself in a spin loop is eligible every other time. */

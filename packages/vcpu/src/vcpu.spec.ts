@@ -160,6 +160,25 @@ describe('Vcpu: the work stack', () => {
     expect(log).toEqual(['handler@500', 'base@1300']);
   });
 
+  it('privilege level: kernel when idle or running kernel work, user under user work, kernel again while a handler runs above it', () => {
+    const { sim, vcpu, to } = rig();
+    vcpu.enterGuest(0);
+    expect(vcpu.inKernel).toBe(true);
+    vcpu.pushUserWork(1_000, () => undefined);
+    expect(vcpu.inKernel).toBe(false);
+    let inHandler: boolean | undefined;
+    sim.scheduleAt(200, () => {
+      vcpu.pushWork(300, () => undefined);
+      inHandler = vcpu.inKernel;
+    });
+    to(450);
+    expect(inHandler).toBe(true);
+    to(600);
+    expect(vcpu.inKernel).toBe(false);
+    to(10_000);
+    expect(vcpu.inKernel).toBe(true);
+  });
+
   it('work pushed from a completion callback runs before the item below resumes', () => {
     const { sim, vcpu, log, done, to } = rig();
     vcpu.enterGuest(0);

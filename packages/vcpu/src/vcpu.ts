@@ -61,6 +61,8 @@ export class Vcpu {
   private remaining = new Float64Array(8);
   /** Per stack level: the id of the spin pushed there (0 for plain work), so a stale ticket cannot end a later spin. */
   private spinIds = new Float64Array(8);
+  /** Per stack level: 1 for work the guest runs in user mode (CPL 3: a task's computation), 0 for kernel code. */
+  private userMode = new Uint8Array(8);
   private nextSpinId = 1;
   private dones: (WorkDone | undefined)[] = new Array<WorkDone | undefined>(8).fill(undefined);
   private args: unknown[] = new Array<unknown>(8).fill(undefined);
@@ -91,10 +93,27 @@ export class Vcpu {
 
   /** Pushes guest work of `ns` on top of the stack; `done(arg)` runs when it completes. */
   pushWork(ns: number, done: WorkDone, arg?: unknown): void {
-    this.push(ns, done, arg, 0);
+    this.push(ns, done, arg, 0, 0);
   }
 
-  private push(ns: number, done: WorkDone, arg: unknown, spinId: number): void {
+  /**
+   * Pushes guest work the vCPU runs in user mode (CPL 3: a task's own computation, not a system
+   * call or an interrupt handler). The hypervisor reads the privilege level when it preempts the
+   * vCPU (`inKernel`), as KVM does for directed yield.
+   */
+  pushUserWork(ns: number, done: WorkDone, arg?: unknown): void {
+    this.push(ns, done, arg, 0, 1);
+  }
+
+  /**
+   * Whether the guest is in kernel mode (CPL 0): no work (the idle loop, HLT), or kernel work on
+   * top of the stack (an interrupt handler above a user computation is kernel mode).
+   */
+  get inKernel(): boolean {
+    return this.depth === 0 || this.userMode[this.depth - 1] === 0;
+  }
+
+  private push(ns: number, done: WorkDone, arg: unknown, spinId: number, user: number): void {
     if (!(ns >= 0)) throw new KernelError(`vCPU ${this.vm}.${this.index}: work of ${ns} ns`);
     if (this.state === 'halted') {
       // A halted vCPU runs nothing until an interrupt wakes it: work handed to it silently would never run.
@@ -104,6 +123,7 @@ export class Vcpu {
     if (this.depth === this.remaining.length) this.growStack();
     this.remaining[this.depth] = ns;
     this.spinIds[this.depth] = spinId;
+    this.userMode[this.depth] = user;
     this.dones[this.depth] = done;
     this.args[this.depth] = arg;
     this.depth++;
@@ -122,7 +142,7 @@ export class Vcpu {
    */
   pushSpin(done: WorkDone, arg?: unknown, budgetNs = Infinity): SpinTicket {
     const id = this.nextSpinId++;
-    this.push(budgetNs, done, arg, id);
+    this.push(budgetNs, done, arg, id, 0);
     return new SpinTicket(this, this.depth - 1, id);
   }
 
@@ -254,6 +274,9 @@ export class Vcpu {
     const ids = new Float64Array(n);
     ids.set(this.spinIds);
     this.spinIds = ids;
+    const u = new Uint8Array(n);
+    u.set(this.userMode);
+    this.userMode = u;
     this.dones.length = n;
     this.args.length = n;
   }

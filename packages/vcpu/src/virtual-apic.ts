@@ -38,6 +38,12 @@ export class VirtualApic {
     this.on = false;
   }
 
+  /** True if a vector is posted in the PIR and not yet moved to the IRR. */
+  hasPosted(): boolean {
+    for (let i = 0; i < 8; i++) if (this.pir[i]! !== 0) return true;
+    return false;
+  }
+
   /** True if a vector is requested or posted. */
   hasPending(): boolean {
     for (let i = 0; i < 8; i++) if ((this.irr[i]! | this.pir[i]!) !== 0) return true;

@@ -479,7 +479,7 @@ export class Scheduler {
     }
     t.chunk = t.remaining;
     t.chunkLevel = v.workDepth;
-    v.pushWork(t.chunk, chunkStage, t);
+    v.pushUserWork(t.chunk, chunkStage, t);
   }
 
   /** @internal A chunk of CPU time has run (all of it, or until a preemption cut it). */

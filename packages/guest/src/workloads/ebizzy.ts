@@ -56,7 +56,7 @@ export class EbizzyWorkload implements Workload {
             let walk = 0;
             for (const vpn of vpns) walk += Math.max(0, mm.touch(v, vpn, false));
             // Record sizes vary: each search takes between half and one and a half times searchNs.
-            v.pushWork(walk + Math.round(this.searchNs * (0.5 + this.ctx.rng.uniform())), resume);
+            v.pushUserWork(walk + Math.round(this.searchNs * (0.5 + this.ctx.rng.uniform())), resume);
           });
           const think = sleep(this.thinkNs);
           yield switchTo(mm, space);

@@ -53,6 +53,17 @@ export class HostThread implements SchedEntity {
    * runs again (kvm_sched_in).
    */
   ready = false;
+  /**
+   * KVM's `vcpu->preempted`: scheduled out while still runnable (kvm_sched_out with
+   * current->on_rq), cleared when it runs again (kvm_sched_in). A vCPU woken from a halt is
+   * `ready` but not preempted.
+   */
+  preempted = false;
+  /**
+   * `vcpu->arch.preempted_in_kernel`: the guest was in kernel mode (CPL 0) when it was preempted
+   * (kvm_arch_vcpu_put, arch/x86/kvm/x86.c).
+   */
+  preemptedInKernel = false;
   /** Policy-private state of plugin policies. */
   ext: unknown = undefined;
 
