@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { IpiBackend, IpiBackendFactory } from '@ipilab/hypervisor';
+import { PauseLoopExiting, type IpiBackend, type IpiBackendFactory } from '@ipilab/hypervisor';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
 import { checkDeliveredExactlyOnce, ipiScenarioArbitrary, runIpiScenario } from './ipi-delivery-law';
 
@@ -53,6 +53,16 @@ describe('the exactly-once delivery law', () => {
     expect(() => checkDeliveredExactlyOnce(r, r.finishedSenders)).not.toThrow();
     const twice = { ...r, events: [...r.events, { ...first!, t: first!.t + 1 }] };
     expect(() => checkDeliveredExactlyOnce(twice, r.finishedSenders)).toThrow(/reached vCPU \d+ 2 times, expected exactly once/);
+  });
+
+  it('catches a hypervisor whose pause loops run past the PLE window (one that never takes the exit)', () => {
+    const activity = PauseLoopExiting.prototype.activity;
+    PauseLoopExiting.prototype.activity = function (): void {};
+    try {
+      expect(lawFailure((hv, vm) => new TrapAndEmulateBackend(hv, vm))).toMatch(/spun \d+ ns in guest mode .* past its PLE window/);
+    } finally {
+      PauseLoopExiting.prototype.activity = activity;
+    }
   });
 
   it('sees VMs of 128 vCPUs and more: catches a backend that never reaches APIC IDs from 128 up', () => {

@@ -96,6 +96,8 @@ export interface IpiRunOutcome {
   readonly hv: Hypervisor;
   /** Directed yields (or PV sched yields) to a vCPU that was not waiting to run. */
   readonly yieldViolations?: readonly string[];
+  /** PAUSE loops that ran in guest mode longer than the vCPU's PLE window without an exit. */
+  readonly pleViolations?: readonly string[];
 }
 
 /** Runs a scenario on a small host with the given backend and returns every model event. */
@@ -126,6 +128,27 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
     r.boost = (t) => {
       if (t.vcpu.state !== 'preempted') yieldViolations.push(`yield to vCPU ${t.vcpu.index} while ${t.vcpu.state} at ${sim.now}`);
       boost(t);
+    };
+  }
+  // With PLE, a PAUSE loop runs in guest mode for at most the vCPU's window, then exits (and may
+  // yield): from the moment only another vCPU's turn could end the wait, at most one window is burnt.
+  const pleViolations: string[] = [];
+  const spinSince = new Map<Vcpu, { t: number; windowNs: number }>();
+  const ple = hv.ple;
+  const checkSpin = (v: Vcpu, at: number): void => {
+    const open = spinSince.get(v);
+    if (open === undefined) return;
+    spinSince.delete(v);
+    // The window's expiry is scheduled rounded to whole ns (at least 1).
+    if (at - open.t > Math.max(1, Math.round(open.windowNs))) pleViolations.push(`vCPU ${v.index} spun ${at - open.t} ns in guest mode from ${open.t}, past its PLE window of ${open.windowNs} ns`);
+  };
+  if (ple !== null) {
+    const activity = ple.activity.bind(ple);
+    ple.activity = (v: Vcpu): void => {
+      const spinning = v.state === 'in-guest' && v.pausing;
+      if (spinning && !spinSince.has(v)) spinSince.set(v, { t: sim.now, windowNs: ple.windowOf(v) * ple.config.unitNs });
+      else if (!spinning) checkSpin(v, sim.now);
+      activity(v);
     };
   }
   // Bare metal: every vCPU is a CPU of its own (the host has more than any scenario asks for).
@@ -191,7 +214,8 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
   const quiet = (): boolean => finished === s.senders.length && owed <= 0 && tasks.every((t) => t.state === 'done');
   while (sim.now < horizonNs && !quiet()) sim.run({ until: Math.min(horizonNs, sim.now + 1_000_000) });
   sim.run({ until: Math.min(horizonNs, sim.now + 1_000_000) });
-  return { events, finishedSenders: finished, hv, yieldViolations };
+  for (const v of [...spinSince.keys()]) checkSpin(v, sim.now);
+  return { events, finishedSenders: finished, hv, yieldViolations, pleViolations };
 }
 
 /**
@@ -222,6 +246,7 @@ export function checkDeliveredExactlyOnce(outcome: IpiRunOutcome, expectedSender
     }
   }
   if (outcome.yieldViolations !== undefined && outcome.yieldViolations.length > 0) throw new Error(outcome.yieldViolations[0]);
+  if (outcome.pleViolations !== undefined && outcome.pleViolations.length > 0) throw new Error(outcome.pleViolations[0]);
   if (outcome.finishedSenders !== expectedSenders) {
     throw new Error(`${expectedSenders - outcome.finishedSenders} of ${expectedSenders} senders never finished their cross-calls`);
   }
