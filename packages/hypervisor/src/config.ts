@@ -47,6 +47,12 @@ export interface HypervisorConfig {
   /** Time slice of the legacy `fifo` policy. */
   readonly timeSliceNs: number;
   /**
+   * EEVDF: a yielding thread forfeits its remaining vruntime ("sched/fair: Forfeit vruntime on
+   * yield", 79104becf42b, Linux 6.18 and the stable kernels it was backported to) instead of only
+   * pushing its deadline a slice on each time (Linux 6.6-6.17).
+   */
+  readonly forfeitOnYield: boolean;
+  /**
    * KVM halt polling (virt/kvm/kvm_main.c): a halted vCPU spins on its pCPU for its own window
    * before blocking; the window grows (x grow, from growStartNs) after a short block and shrinks
    * (/ shrink, or to 0 when shrink is 0) after a block longer than maxNs. maxNs 0 disables it.
@@ -77,6 +83,7 @@ export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
   migrate: true,
   // fifo only: CFS gives each of two runnable tasks half of its 6 ms scheduling latency (estimate; kernel default sysctl_sched_latency).
   timeSliceNs: 3_000_000,
+  forfeitOnYield: true,
   // KVM_HALT_POLL_NS_DEFAULT (x86) 200000, halt_poll_ns_grow 2, halt_poll_ns_grow_start 10000;
   // halt_poll_ns_shrink was 0 in 4.x kernels (reset to 0), 2 in current ones.
   haltPoll: { maxNs: 200_000, grow: 2, growStartNs: 10_000, shrink: 0 },

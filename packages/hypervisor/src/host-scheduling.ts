@@ -49,7 +49,7 @@ export class HostScheduling {
           hv,
           p.id,
           // skew_tick: each pCPU's tick is offset by half a period times pCPU / nr_cpus (kernel/time/tick-sched.c).
-          config.hostScheduler.createRunqueue({ pcpu: p.id, nrCpus: n, hz: config.hz, tickPhaseNs: Math.floor(((tickNs / 2) * p.id) / n), timeSliceNs: config.timeSliceNs }),
+          config.hostScheduler.createRunqueue({ pcpu: p.id, nrCpus: n, hz: config.hz, tickPhaseNs: Math.floor(((tickNs / 2) * p.id) / n), timeSliceNs: config.timeSliceNs, forfeitOnYield: config.forfeitOnYield }),
         ),
     );
     this.placement = new VcpuPlacement(topology);

@@ -67,8 +67,8 @@ describe('pause-loop exiting (hypervisor.ple)', () => {
    * releases it after 10 us of its own work. Returns how long after the spin began the other
    * released it: how soon the vCPU being waited for got to run.
    */
-  const spinFor = (ple: boolean, policy: HostSchedulerPolicy, at: number): { waited: number; yields: number } => {
-    const { sim, hv, vm } = setup(ple, policy, 2);
+  const spinFor = (ple: boolean, policy: HostSchedulerPolicy, at: number, forfeitOnYield = true): { waited: number; yields: number } => {
+    const { sim, hv, vm } = setup(ple, policy, 2, { forfeitOnYield });
     for (const v of vm.vcpus) v.pushWork(50_000_000, () => undefined);
     hv.start();
     let waited = -1;
@@ -96,17 +96,24 @@ describe('pause-loop exiting (hypervisor.ple)', () => {
     expect(off.waited).toBeGreaterThan(5 * on.waited); // without PLE: until the spinner's turn ends
   });
 
-  it('eevdf (6.6): the yield helps once the sibling is eligible (the next buddy is picked only if eligible); before that the spinner keeps the pCPU', () => {
+  it('eevdf: the yield helps once the sibling is eligible (no next buddy without sched_feat NEXT_BUDDY: the yielder gives up its turn)', () => {
     // The sibling ran 0-1 ms and the spinner since 1 ms: at 2.3 ms the spinner has run more,
     // so the sibling's vruntime is behind the average and it is eligible.
-    const off = spinFor(false, EEVDF_POLICY, 2_300_000);
-    const on = spinFor(true, EEVDF_POLICY, 2_300_000);
-    expect(on.yields).toBeGreaterThanOrEqual(1);
-    expect(on.waited).toBeLessThan(50_000);
-    expect(off.waited).toBeGreaterThan(3 * on.waited);
-    // At 1.1 ms the sibling is not eligible: yielding does not hand it the pCPU.
-    const early = spinFor(true, EEVDF_POLICY, 1_100_000);
-    expect(early.waited).toBeGreaterThan(100_000);
+    for (const forfeit of [true, false]) {
+      const off = spinFor(false, EEVDF_POLICY, 2_300_000, forfeit);
+      const on = spinFor(true, EEVDF_POLICY, 2_300_000, forfeit);
+      expect(on.yields).toBeGreaterThanOrEqual(1);
+      expect(on.waited).toBeLessThan(50_000);
+      expect(off.waited).toBeGreaterThan(3 * on.waited);
+    }
+  });
+
+  it('eevdf: before the sibling is eligible, a yield that only pushes the deadline (6.6-6.17) keeps the spinner on the pCPU; forfeiting the vruntime (79104becf42b) hands it over', () => {
+    // At 1.1 ms the spinner has run 0.1 ms since the sibling's 1 ms: the sibling is not eligible.
+    const pushOnly = spinFor(true, EEVDF_POLICY, 1_100_000, false);
+    expect(pushOnly.waited).toBeGreaterThan(100_000);
+    const forfeit = spinFor(true, EEVDF_POLICY, 1_100_000, true);
+    expect(forfeit.waited).toBeLessThan(50_000);
   });
 
   it('a vCPU that has never been scheduled out is not ready: no yield to it (kvm_sched_out sets vcpu->ready)', () => {

@@ -26,10 +26,9 @@ export class EevdfRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
   curr: E | null = null;
   private readonly queue: E[] = [];
   private minVruntime = 0;
-  /** A thread boosted to run next (a next buddy), while eligible. */
-  private next: E | null = null;
   private readonly sliceNs: number;
   private readonly tickNs: number;
+  private readonly forfeitOnYield: boolean;
   /**
    * update_deadline asked for a reschedule (the running thread's deadline passed while others
    * waited) from a caller that cannot act on it (an enqueue): resched_curr is called whatever
@@ -40,6 +39,7 @@ export class EevdfRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
   constructor(private readonly ctx: RunqueueContext) {
     this.sliceNs = ctx.sliceNs ?? EEVDF_BASE_SLICE_NS * tunableScale(ctx.nrCpus);
     this.tickNs = 1e9 / ctx.hz;
+    this.forfeitOnYield = ctx.forfeitOnYield ?? true;
   }
 
   get nrQueued(): number {
@@ -116,7 +116,6 @@ export class EevdfRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
       if (c.vlag === c.deadline) return c; // RUN_TO_PARITY: it keeps its slice while eligible
       best = c;
     }
-    if (this.next !== null && this.queue.includes(this.next) && this.eligible(this.next, avg)) return this.next;
     let leftmost: E | null = null;
     for (let i = 0; i < this.queue.length; i++) {
       const t = this.queue[i]!;
@@ -160,7 +159,6 @@ export class EevdfRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
     this.updateCurr(now);
     this.saveLag(t);
     removeAt(this.queue, i);
-    if (this.next === t) this.next = null;
     this.updateMinVruntime();
   }
 
@@ -168,7 +166,6 @@ export class EevdfRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
     const t = this.pickEevdf(false);
     if (t === null) return null;
     removeAt(this.queue, this.queue.indexOf(t));
-    if (this.next === t) this.next = null;
     this.curr = t;
     this.reschedPending = false;
     t.execStart = now;
@@ -207,18 +204,39 @@ export class EevdfRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
     return this.takeResched();
   }
 
-  /** yield_task_fair (6.6): the running thread's deadline moves one slice on, so another eligible one comes first. */
+  /**
+   * yield_task_fair: nothing when the thread is alone on the queue ("Are we the only task in the
+   * tree?"). Otherwise, with `forfeitOnYield` (79104becf42b "sched/fair: Forfeit vruntime on
+   * yield", a fix of the EEVDF commit, in 6.18 and backported to stable kernels), an eligible
+   * thread forfeits the rest of its slice — vruntime = deadline — and gets a deadline one slice
+   * later; without it (6.6-6.17) only the deadline moves a slice on, at every yield, so a vCPU
+   * taking pause-loop exits in a row runs its deadline away and then waits behind every other
+   * thread until its vruntime catches up (the "runaway" that commit describes).
+   */
   yieldCurr(now: number): void {
     const c = this.curr;
-    if (c === null) return;
+    if (c === null || this.queue.length === 0) return;
     this.updateCurr(now);
-    c.deadline += calcDeltaFair(this.sliceNs, c.weight);
+    const slice = calcDeltaFair(this.sliceNs, c.weight);
+    if (this.forfeitOnYield) {
+      if (!this.eligible(c, this.avgVruntime())) return;
+      c.vruntime = c.deadline;
+      c.deadline += slice;
+      this.updateMinVruntime();
+    } else {
+      c.deadline += slice;
+    }
   }
 
+  /**
+   * yield_to_task_fair's set_next_buddy has no effect on the pick: Linux 6.6's pick_next_entity
+   * takes the next buddy only under sched_feat(NEXT_BUDDY), which is off by default
+   * (kernel/sched/features.h). What yield_to still does is reschedule the target's pCPU
+   * (resched_curr), where pick_eevdf decides as usual: true when it would pick another thread.
+   */
   boost(t: E, now: number): boolean {
     if (!this.queue.includes(t)) return false;
     this.updateCurr(now);
-    this.next = t;
     return this.pickEevdf(true) !== this.curr;
   }
 }

@@ -155,6 +155,8 @@ export interface RunqueueContext {
   readonly timeSliceNs: number;
   /** EEVDF: the slice, instead of sysctl_sched_base_slice scaled by the CPU count (a guest's `scheduler.slice`). */
   readonly sliceNs?: number;
+  /** EEVDF: yield_task_fair forfeits the remaining vruntime (HypervisorConfig.forfeitOnYield; default true). */
+  readonly forfeitOnYield?: boolean;
 }
 
 /** A host scheduling policy: builds one run queue per pCPU. */

@@ -76,6 +76,45 @@ describe('eevdf run queue', () => {
   });
 });
 
+describe('eevdf yield (yield_task_fair)', () => {
+  /** a is picked beside b and at once yields `n` times in a row (eligible: no vruntime ahead of b's). */
+  const yieldsInARow = (forfeitOnYield: boolean, n: number) => {
+    const q = EEVDF_POLICY.createRunqueue({ ...ctx, forfeitOnYield });
+    const a = thread();
+    const b = thread();
+    q.enqueue(a, 0, 'initial');
+    q.enqueue(b, 0, 'initial');
+    expect(q.pick(0)).toBe(a);
+    const before = { vruntime: a.vruntime, deadline: a.deadline };
+    for (let i = 0; i < n; i++) q.yieldCurr!(0);
+    return { a, b, before };
+  };
+
+  it('forfeits the rest of the slice once (79104becf42b): vruntime = deadline, deadline one slice on; a thread no longer eligible yields nothing more', () => {
+    const once = yieldsInARow(true, 1);
+    expect(once.a.vruntime).toBe(once.before.deadline);
+    expect(once.a.deadline).toBe(once.before.deadline + EEVDF_BASE_SLICE_NS);
+    const many = yieldsInARow(true, 5);
+    expect(many.a.deadline).toBe(once.a.deadline);
+  });
+
+  it('without the fix (Linux 6.6-6.17) each yield pushes the deadline a slice on: it runs away', () => {
+    const r = yieldsInARow(false, 5);
+    expect(r.a.deadline).toBe(r.before.deadline + 5 * EEVDF_BASE_SLICE_NS);
+    expect(r.a.vruntime).toBeLessThan(r.before.deadline);
+  });
+
+  it('a thread alone on its queue does not yield', () => {
+    const q = EEVDF_POLICY.createRunqueue(ctx);
+    const a = thread();
+    q.enqueue(a, 0, 'initial');
+    q.pick(0);
+    const d = a.deadline;
+    q.yieldCurr!(100_000);
+    expect(a.deadline).toBe(d);
+  });
+});
+
 describe('cfs run queue', () => {
   it('gives a waking sleeper credit of at most half the latency below min_vruntime (GENTLE_FAIR_SLEEPERS)', () => {
     const q = rq(CFS_POLICY);
