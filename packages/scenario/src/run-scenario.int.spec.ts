@@ -110,10 +110,26 @@ describe('pause-loop exiting (hypervisor.ple)', () => {
     return out.vms['vm']!.ledger.exits['pause'] ?? 0;
   };
 
-  it('is off by default; on, spinning vCPUs take pause exits, on Intel and AMD profiles (whose window counts PAUSEs)', () => {
-    expect(pauseExits([])).toBe(0);
-    expect(pauseExits(['hypervisor.ple.enabled=true'])).toBeGreaterThan(0);
-    expect(pauseExits(['hypervisor.ple.enabled=true', 'calibration.profile=kvm-epyc-2021'])).toBeGreaterThan(0);
+  it('is on by default, as KVM has it: spinning vCPUs take pause exits, on Intel and AMD profiles (whose window counts PAUSEs); off when asked', () => {
+    expect(pauseExits([])).toBeGreaterThan(0);
+    expect(pauseExits(['calibration.profile=kvm-epyc-2021'])).toBeGreaterThan(0);
+    expect(pauseExits(['hypervisor.ple.enabled=false'])).toBe(0);
+  });
+
+  it('is off by default under the fifo host policy (which refuses it when asked for)', () => {
+    expect(pauseExits(['hypervisor.scheduler.policy=fifo'])).toBe(0);
+  });
+
+  it('eevdf forfeits the yielder\'s vruntime by default; forfeitOnYield: false changes the run; the key is refused under cfs', () => {
+    const exits = (sets: string[]): number => runScenario(loadScenario(file(churn), sets)).vms['vm']!.ledger.exits['pause'] ?? 0;
+    expect(exits(['hypervisor.scheduler.forfeitOnYield=true'])).toBe(exits([]));
+    expect(exits(['hypervisor.scheduler.forfeitOnYield=false'])).not.toBe(exits([]));
+    expect(() => loadScenario(file(churn), ['hypervisor.scheduler.policy=cfs', 'hypervisor.scheduler.forfeitOnYield=false'])).toThrow(/hypervisor\.scheduler\.forfeitOnYield: expected no forfeitOnYield under cfs/);
+  });
+
+  it('a kicked vCPU is a directed-yield candidate by default (boostIpiTargets): switching it off changes the run', () => {
+    const yields = (sets: string[]): number => runScenario(loadScenario(file(churn), sets)).vms['vm']!.ledger.exits['pause'] ?? 0;
+    expect(yields(['hypervisor.boostIpiTargets=false'])).not.toBe(yields([]));
   });
 
   it('refuses a bad window, naming the field', () => {

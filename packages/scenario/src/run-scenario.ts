@@ -87,10 +87,11 @@ export function scenarioTopology(s: Scenario): HostTopology {
  * Intel's window counts TSC cycles (one per ns x GHz of the host); AMD's counts PAUSE
  * instructions, each taking the profile's `pauseLatency`.
  */
-function pleConfig(p: Scenario['hypervisor']['ple'], profile: CalibrationProfile, ghz: number, pauseNs: number): PleConfig {
+function pleConfig(p: Scenario['hypervisor']['ple'], policy: string, profile: CalibrationProfile, ghz: number, pauseNs: number): PleConfig {
   const d = PLE_DEFAULTS[profile.vendor];
   const unitNs = profile.vendor === 'intel' ? 1 / ghz : pauseNs;
-  return { enabled: p.enabled, window: p.window ?? d.window, grow: p.grow ?? d.grow, shrink: p.shrink ?? d.shrink, max: p.max ?? d.max, unitNs };
+  // On by default, as KVM has it, except under fifo (the schema refuses it there when asked for).
+  return { enabled: p.enabled ?? policy !== 'fifo', window: p.window ?? d.window, grow: p.grow ?? d.grow, shrink: p.shrink ?? d.shrink, max: p.max ?? d.max, unitNs };
 }
 
 function hypervisorConfig(s: Scenario, profile: CalibrationProfile, ghz: number, costs: Costs): HypervisorConfig {
@@ -108,8 +109,9 @@ function hypervisorConfig(s: Scenario, profile: CalibrationProfile, ghz: number,
     hz: h.scheduler.hz,
     migrate: h.scheduler.migrate,
     timeSliceNs: h.scheduler.timeSlice ?? DEFAULT_HYPERVISOR_CONFIG.timeSliceNs,
+    forfeitOnYield: h.scheduler.forfeitOnYield ?? true,
     haltPoll: { maxNs: h.haltPoll.max, grow: h.haltPoll.grow, growStartNs: h.haltPoll.growStart, shrink: h.haltPoll.shrink },
-    ple: pleConfig(h.ple, profile, ghz, costs.pauseLatency),
+    ple: pleConfig(h.ple, h.scheduler.policy, profile, ghz, costs.pauseLatency),
   };
 }
 

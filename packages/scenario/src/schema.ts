@@ -64,19 +64,19 @@ export const hypervisorSchema = z
       .default({}),
     ple: z
       .object({
-        enabled: bool.default(false).meta({ description: 'Pause-loop exiting and directed yield (KVM turns it on where the processor has it; off by default until issue 19 is complete).' }),
+        enabled: bool.optional().meta({ description: 'Pause-loop exiting and directed yield. Default: on (KVM turns it on wherever the processor has it), except under the fifo host scheduler, which refuses it.' }),
         window: z.number({ error: 'expected a window' }).int({ error: 'expected an integer window' }).min(1, { error: 'expected a window >= 1' }).optional().meta({ description: 'Base window: TSC cycles of a PAUSE loop on Intel (ple_window, default 4096), PAUSE instructions on AMD (pause_filter_count, default 3000).' }),
         grow: z.number({ error: 'expected a number' }).min(0, { error: 'expected a number >= 0' }).optional().meta({ description: 'Window growth per exit (default 2: doubles).' }),
         shrink: z.number({ error: 'expected a number' }).min(0, { error: 'expected a number >= 0' }).optional().meta({ description: 'Window shrink when the vCPU is scheduled in (default 0: back to the base).' }),
         max: z.number({ error: 'expected a number' }).int({ error: 'expected an integer' }).min(1, { error: 'expected a number >= 1' }).optional().meta({ description: 'Largest window (Intel UINT_MAX, AMD 65535).' }),
       })
       .strict()
-      .default({ enabled: false }),
+      .default({}),
     lapicTimer: z
       .enum(['preemption-timer', 'hrtimer'])
       .optional()
       .meta({ description: 'How KVM emulates the guest\'s TSC-deadline timer: preemption-timer (Intel VMX preemption timer: a fastpath exit per expiry in guest mode) or hrtimer (a host hrtimer: an external-interrupt exit). Default: the calibration profile\'s vendor.' }),
-    boostIpiTargets: bool.default(false),
+    boostIpiTargets: bool.default(true).meta({ description: 'A vCPU woken by an interrupt is a candidate for directed yield (vcpu->ready, KVM since Linux 5.3: "KVM: Boost vCPUs that are delivering interrupts"). Default: on, as in KVM.' }),
     serviceCapacity: z.union([positiveInt, z.literal('unlimited')]).default('unlimited'),
     serviceReasons: z.array(z.enum(['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'preemption-timer', 'msr-write', 'pause', 'io'])).optional(),
     scheduler: z
@@ -85,10 +85,14 @@ export const hypervisorSchema = z
         hz: z.number({ error: 'expected a tick rate in Hz' }).int({ error: 'expected an integer tick rate in Hz' }).min(1, { error: 'expected a tick rate in Hz >= 1' }).max(10_000, { error: 'expected a tick rate in Hz <= 10000' }).default(1000).meta({ description: 'Host scheduler tick (CONFIG_HZ).' }),
         migrate: bool.default(true).meta({ description: 'Unpinned vCPU threads move between the pCPUs they may use (wake-up placement, load balancing).' }),
         timeSlice: duration.optional().meta({ description: 'Round-robin slice of the fifo policy (default 3 ms); eevdf and cfs derive their slices from the kernel\'s tunables and refuse it.' }),
+        forfeitOnYield: bool.optional().meta({ description: 'eevdf only (default true): a yielding vCPU thread (directed yield, PV sched yield) forfeits the rest of its slice, as Linux >= 6.18 and the stable kernels with commit 79104becf42b do; false: only its deadline moves a slice on at each yield, as Linux 6.6-6.17 did, so a vCPU yielding in a row runs its deadline away.' }),
       })
       .strict()
       .superRefine((sched, ctx) => {
         // A key that would change nothing must not be accepted silently.
+        if (sched.forfeitOnYield !== undefined && sched.policy !== 'eevdf') {
+          ctx.addIssue({ code: 'custom', path: ['forfeitOnYield'], message: `no forfeitOnYield under ${sched.policy}: it is how eevdf's yield_task_fair treats the yielder (remove it, or set policy: eevdf)` });
+        }
         if (sched.timeSlice !== undefined && (sched.policy === 'eevdf' || sched.policy === 'cfs')) {
           ctx.addIssue({ code: 'custom', path: ['timeSlice'], message: `no timeSlice under ${sched.policy}, which derives its slices from ${sched.policy === 'eevdf' ? 'sched_base_slice' : 'sched_latency and sched_min_granularity'}; only fifo (or a plugin policy) has a fixed slice (remove it, or set policy: fifo)` });
         }
@@ -103,7 +107,7 @@ export const hypervisorSchema = z
   .superRefine((h, ctx) => {
     // fifo's boost puts the yield target at the head of its queue whatever it has run: two
     // spinning vCPUs would yield to each other for ever and starve the rest.
-    if (h.ple.enabled && h.scheduler.policy === 'fifo') {
+    if (h.ple.enabled === true && h.scheduler.policy === 'fifo') {
       ctx.addIssue({ code: 'custom', path: ['ple', 'enabled'], message: 'no pause-loop exiting under the fifo host scheduler (its directed yield jumps the queue, so spinning vCPUs would starve the others): set scheduler.policy to eevdf or cfs, or leave ple off' });
     }
   });
