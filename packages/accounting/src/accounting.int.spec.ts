@@ -159,10 +159,8 @@ describe('accounting on real runs', () => {
 describe('an IPI-heavy VM beside a compute-bound victim', () => {
   const pcpus = [0, 1, 2, 3];
   const ns = 40_000_000;
-  // A rate-limited munmap churn (think time between records): the same records cost it more CPU
-  // under trap (6 exits per shootdown to 6 other vCPUs) than under pv (one hypercall).
-  // Four threads: with seven, the seven vCPUs on four pCPUs spend the run asleep on mmap_lock
-  // behind a preempted holder (lock-holder preemption without PLE or directed yield: issue 19).
+  // A rate-limited munmap churn (think time between records), four threads on seven vCPUs: most
+  // vCPUs are idle, in lazy TLB mode, so a shootdown interrupts only the few running the process.
   const noisy = (backend: 'trap' | 'pv'): VmPlan => ({ name: 'noisy', vcpus: 7, backend, workload: 'ebizzy', params: { threads: 4, chunkPages: 4, searchNs: 2_000, thinkNs: 20_000 } });
   const victim: VmPlan = { name: 'victim', vcpus: 4, backend: 'trap', workload: 'compute', params: { tasks: 4 } };
 
@@ -204,11 +202,15 @@ describe('an IPI-heavy VM beside a compute-bound victim', () => {
     expect([s.count, s.p50, s.p90, s.p99, s.max]).toEqual([100, 500, 900, 990, 1000]);
   });
 
-  it('under pv the same noisy VM spends less exit time per record, and the matrix still names it as the culprit', () => {
+  it('with shootdowns that reach few vCPUs (the rest lazy), pv saves the noisy VM little exit time per record; the matrix names it as the culprit either way', () => {
     // On a fair-share host the victim's slowdown is bounded by its share of the pCPUs whichever
-    // backend the noisy VM uses: what pv changes is how much of the noisy VM's share is exits.
-    expect(pv.noisyRecords).toBeGreaterThan(trap.noisyRecords);
-    expect(pv.noisyExitNs / pv.noisyRecords).toBeLessThan(trap.noisyExitNs / trap.noisyRecords);
+    // backend the noisy VM uses. pv's one hypercall replaces one exit per target: with one or two
+    // targets per shootdown that is about a wash (trap: 1.81 us of exits per record, pv 1.84 us,
+    // when the lazy-TLB skip was added; before it, every idle vCPU was a target and pv came out ahead).
+    const perRecord = (x: typeof pv): number => x.noisyExitNs / x.noisyRecords;
+    expect(perRecord(pv) / perRecord(trap)).toBeGreaterThan(0.9);
+    expect(perRecord(pv) / perRecord(trap)).toBeLessThan(1.1);
+    expect(pv.noisyRecords / trap.noisyRecords).toBeGreaterThan(0.9);
     expect(pv.slowdown).toBeGreaterThan(1.2);
     expect(pv.behindNoisy).toBeGreaterThan(0);
     if (process.env['IPILAB_REPORT'] === '1') console.table({ trap, pv, alone: { progressPerSecond: alone } });

@@ -53,6 +53,11 @@ export class GuestKernel {
   /** Handler frames not in use. */
   private readonly frames: HandlerFrame[] = [];
   private sched: SchedulerHooks | null = null;
+  /**
+   * The memory manager's enter_lazy_tlb: called by the scheduler when a vCPU goes idle or
+   * switches to a task without an address space of its own (a kernel thread).
+   */
+  onLazyTlb: ((v: Vcpu) => void) | null = null;
 
   /**
    * KVM_FEATURE_PV_TLB_FLUSH in use: the VM has it and runs under KVM (a bare-metal CPU has no

@@ -18,8 +18,16 @@ export interface Translation {
 export class AddressSpace {
   private readonly small = new Map<number, { frame: number; writable: boolean }>();
   private readonly huge = new Map<number, { frame: number; writable: boolean }>();
+  /** Small pages mapped per page-table page (PMD index): a PTE page is freed when its count falls to 0. */
+  private readonly perPmd = new Map<number, number>();
   /** vCPU indices that may cache this space's translations. */
   readonly cpuMask = new Set<number>();
+  /**
+   * vCPUs a shootdown skipped because they were in lazy TLB mode or had switched to another
+   * space: their TLB may hold entries of this space that are out of date, and they must flush
+   * them before they run it again (switch_mm_irqs_off's tlb_gen check; `MemoryManager.switchTo`).
+   */
+  readonly lazyStale = new Set<number>();
   /** Per virtual page: the version of the last change whose shootdown has completed. */
   readonly committed = new Map<number, number>();
   /**
@@ -43,11 +51,24 @@ export class AddressSpace {
   }
 
   mapSmall(vpn: number, frame: number, writable: boolean): void {
+    if (!this.small.has(vpn)) {
+      const pmd = Math.floor(vpn / PAGES_PER_HUGE);
+      this.perPmd.set(pmd, (this.perPmd.get(pmd) ?? 0) + 1);
+    }
     this.small.set(vpn, { frame, writable });
   }
 
-  unmapSmall(vpn: number): void {
-    this.small.delete(vpn);
+  /** Unmaps a small page; returns true when that emptied its page-table page (munmap would free it). */
+  unmapSmall(vpn: number): boolean {
+    if (!this.small.delete(vpn)) return false;
+    const pmd = Math.floor(vpn / PAGES_PER_HUGE);
+    const left = (this.perPmd.get(pmd) ?? 1) - 1;
+    if (left > 0) {
+      this.perPmd.set(pmd, left);
+      return false;
+    }
+    this.perPmd.delete(pmd);
+    return true;
   }
 
   mapHuge(hugeVpn: number, baseFrame: number, writable: boolean): void {

@@ -81,6 +81,12 @@ export class MemoryManager {
   private readonly ampQueue: AmpRequest[] = [];
   private ampBusy = false;
   shootdowns = 0;
+  /** Targets a shootdown skipped because they were in lazy TLB mode. */
+  lazySkips = 0;
+  /** Flushes of a whole space at switch-in by a vCPU a shootdown had skipped. */
+  catchUpFlushes = 0;
+  /** Per vCPU: 1 in lazy TLB mode (idle or a kernel thread, the space still loaded). */
+  private readonly lazy: Uint8Array;
   /** Lock figures, one record per kind of lock, shared by every instance in the VM. */
   readonly lockStats = { mmapLock: emptyLockStats(), ptl: emptyLockStats(), lru: emptyLockStats() };
   readonly broadcastStats: BroadcastStats = emptyBroadcastStats();
@@ -114,6 +120,8 @@ export class MemoryManager {
     this.master = vm.vcpu(master);
     this.tlbs = vm.vcpus.map(() => new Tlb(this.costs.tlbEntries));
     this.current = vm.vcpus.map(() => null);
+    this.lazy = new Uint8Array(vm.vcpus.length);
+    kernel.onLazyTlb = (v) => this.enterLazy(v);
     this.lru = new QueuedSpinLock(hv, this.lockStats.lru, kernel.pvSpinlocks);
     this.lruAddBatch = new Int32Array(vm.vcpus.length);
     // KVM_VCPU_FLUSH_TLB: the host flushes a vCPU's whole TLB when it next enters.
@@ -343,10 +351,66 @@ export class MemoryManager {
     }
   }
 
-  /** Context switch: `v` now runs `space` (PCID-tagged: no flush). */
-  switchTo(v: Vcpu, space: AddressSpace): void {
-    this.current[v.index] = space;
-    space.cpuMask.add(v.index);
+  /**
+   * Context switch: `v` now runs `space` (PCID-tagged: no flush), and leaves lazy TLB mode. As
+   * switch_mm_irqs_off does (arch/x86/mm/tlb.c), a vCPU that a shootdown of `space` skipped — it
+   * was lazy, or ran another space — finds the space's tlb_gen ahead of its own and flushes the
+   * space's entries first. Returns that flush's cost (0 when none was needed).
+   */
+  switchTo(v: Vcpu, space: AddressSpace): number {
+    const i = v.index;
+    this.current[i] = space;
+    this.lazy[i] = 0;
+    space.cpuMask.add(i);
+    if (!space.lazyStale.delete(i)) return 0;
+    this.tlbs[i]!.flushAsid(space.id);
+    this.catchUpFlushes++;
+    return this.costs.tlbFullFlush;
+  }
+
+  /**
+   * enter_lazy_tlb: `v` goes idle or runs a kernel thread; its address space stays loaded (no
+   * CR3 write) but it runs no user code of it. Until it switches back, a shootdown that frees no
+   * page tables skips it (should_flush_tlb: cpu_tlbstate_shared.is_lazy).
+   */
+  enterLazy(v: Vcpu): void {
+    if (this.current[v.index] !== null) this.lazy[v.index] = 1;
+  }
+
+  /** Whether `v` is in lazy TLB mode. */
+  isLazy(v: Vcpu): boolean {
+    return this.lazy[v.index] === 1;
+  }
+
+  /**
+   * Who a shootdown of `space` by `initiator` must interrupt (native_flush_tlb_multi, Linux 6.6):
+   * the other vCPUs that have the space loaded — a vCPU that switched to another space left its
+   * mm_cpumask, and is marked to flush when it comes back — and, unless page tables were freed,
+   * only those not in lazy TLB mode (lazy ones are marked likewise).
+   */
+  flushTargets(initiator: Vcpu, space: AddressSpace): Vcpu[] {
+    const out: Vcpu[] = [];
+    for (const i of space.cpuMask) {
+      if (i === initiator.index) continue;
+      if (this.current[i] === space) out.push(this.vm.vcpus[i]!);
+      else space.lazyStale.add(i);
+    }
+    return out;
+  }
+
+  /** Drops the lazy vCPUs from `targets` (a flush that freed no page tables), marking them to catch up. */
+  skipLazy(space: AddressSpace, targets: readonly Vcpu[]): readonly Vcpu[] {
+    let lazy = 0;
+    for (const t of targets) if (this.lazy[t.index] === 1) lazy++;
+    if (lazy === 0) return targets;
+    const out: Vcpu[] = [];
+    for (const t of targets) {
+      if (this.lazy[t.index] === 1) {
+        space.lazyStale.add(t.index);
+        this.lazySkips++;
+      } else out.push(t);
+    }
+    return out;
   }
 
   tlb(v: Vcpu): Tlb {
@@ -414,13 +478,14 @@ export class MemoryManager {
    * the old translations from every TLB with the VM's strategy and coordination. `done` once
    * the shootdown completed: from then on no vCPU may use an old translation.
    */
-  changePtes(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], mutate: () => void, done: () => void, holdPtlAcrossFlush = false): void {
+  changePtes(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], mutate: () => boolean | void, done: () => void, holdPtlAcrossFlush = false): void {
     // The PTEs are written under the page-table lock of each page-table page they are in.
     const groups = pmdGroups(vpns);
     const flush = (after: () => void): void => {
-      mutate();
+      // `mutate` says whether it emptied a page-table page (munmap frees it: freed_tables).
+      const freedTables = mutate() === true;
       const version = ++this.version;
-      this.shootdown({ initiator, space, vpns, version }, () => {
+      this.shootdown({ initiator, space, vpns, version, freedTables }, () => {
         space.commit(vpns, version);
         after();
       });
@@ -470,10 +535,12 @@ export class MemoryManager {
   unmap(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], done: () => void): void {
     let mapped = 0;
     this.changePtes(initiator, space, vpns, () => {
+      let freed = false;
       for (const vpn of vpns) {
         if (space.translate(vpn) !== undefined) mapped++;
-        space.unmapSmall(vpn);
+        if (space.unmapSmall(vpn)) freed = true;
       }
+      return freed;
     }, () => this.freePages(initiator, mapped, done));
   }
 
@@ -596,6 +663,11 @@ export class MemoryManager {
     });
   }
 
+  /** AMP: the master has a flush under way or queued. */
+  get ampPending(): boolean {
+    return this.ampBusy || this.ampQueue.length > 0;
+  }
+
   /** The master works through queued requests one at a time: the serial bottleneck of AMP. */
   private ampProcess(): void {
     if (this.ampBusy) return;
@@ -636,13 +708,16 @@ export class MemoryManager {
 
   /**
    * Entries, anywhere, that a completed shootdown should have removed and that a vCPU could
-   * still use: none may exist except on vCPUs whose flush is deferred to their next entry.
+   * still use: none may exist except on vCPUs whose flush is deferred to their next entry, or
+   * to their next switch to the space (skipped while lazy or away: `AddressSpace.lazyStale`).
    */
   staleEntries(): { vcpu: number; space: string; vpn: number }[] {
     const out: { vcpu: number; space: string; vpn: number }[] = [];
     for (const v of this.vm.vcpus) {
       if (this.hv.hasFlushOnEntry(v)) continue;
       for (const s of this.spaces) {
+        // Skipped lazily: it flushes the space before it runs it again (switchTo).
+        if (s.lazyStale.has(v.index)) continue;
         for (const [vpn, committed] of s.committed) {
           const e = this.tlbs[v.index]!.lookup(s.id, vpn);
           if (e !== undefined && e.version < committed) out.push({ vcpu: v.index, space: s.name, vpn });

@@ -12,6 +12,12 @@ export interface ShootdownRequest {
   readonly vpns: readonly number[];
   /** Model version of the change: TLB entries read before it are stale. */
   readonly version: number;
+  /**
+   * The change freed page-table pages (munmap's free_pgtables: struct flush_tlb_info's
+   * freed_tables). Then even vCPUs in lazy TLB mode take the IPI, lest a speculative walk use
+   * what used to be a page table.
+   */
+  readonly freedTables?: boolean;
 }
 
 /**
@@ -33,11 +39,13 @@ export const shootdownStrategies: PolicyFamily<ShootdownStrategy> = {
 };
 
 /**
- * Linux's flush_tlb_mm_range: flush locally, then IPI the other vCPUs of the address space's
- * cpumask (minus the preempted ones PV TLB flush defers to their next entry, whatever the
- * backend: GuestKernel.deferPreempted); each target's
- * handler invalidates — page by page, or the whole TLB above the single-page ceiling — and
- * releases its csd; the initiator waits for the last.
+ * Linux's flush_tlb_mm_range (arch/x86/mm/tlb.c, 6.6): flush locally, then IPI the other vCPUs
+ * that have the address space loaded (`MemoryManager.flushTargets`) — minus the preempted ones
+ * PV TLB flush defers to their next entry (kvm_flush_tlb_multi, whatever the backend:
+ * GuestKernel.deferPreempted), and, unless the change freed page tables, minus those in lazy TLB
+ * mode (native_flush_tlb_multi -> should_flush_tlb), which flush when they next run the space;
+ * each target's handler invalidates — page by page, or the whole TLB above the single-page
+ * ceiling — and releases its csd; the initiator waits for the last.
  */
 export class SynchronousShootdown implements ShootdownStrategy {
   readonly name: string = 'sync';
@@ -46,11 +54,12 @@ export class SynchronousShootdown implements ShootdownStrategy {
     const { initiator, space, vpns } = req;
     const local = space.cpuMask.has(initiator.index) ? mm.invalidateOn(initiator, space, vpns) : 0;
     initiator.pushWork(local, () => {
-      let targets: readonly Vcpu[] = [...space.cpuMask].filter((i) => i !== initiator.index).map((i) => mm.vm.vcpu(i));
+      let targets: readonly Vcpu[] = mm.flushTargets(initiator, space);
       const pv = mm.kernel.pvTlbFlush;
       const check = pv ? mm.costs.pvFlushCheck * targets.length : 0;
       initiator.pushWork(check, () => {
         if (pv) targets = mm.kernel.deferPreempted(initiator, targets);
+        if (req.freedTables !== true) targets = mm.skipLazy(space, targets);
         mm.kernel.crossCall(initiator, targets, done, undefined, {
           cost: () => mm.invalidateCost(vpns.length),
           run: (t) => void mm.invalidateOn(t, space, vpns),
@@ -122,7 +131,7 @@ export class BroadcastInvalidation implements ShootdownStrategy {
  */
 export class BatchedShootdown implements ShootdownStrategy {
   readonly name: string = 'batched';
-  private readonly pending = new WeakMap<AddressSpace, { vpns: Set<number>; version: number; dones: (() => void)[]; first: Vcpu; timer: boolean }>();
+  private readonly pending = new WeakMap<AddressSpace, { vpns: Set<number>; version: number; freedTables: boolean; dones: (() => void)[]; first: Vcpu; timer: boolean }>();
   private readonly sync = new SynchronousShootdown();
 
   constructor(
@@ -133,11 +142,12 @@ export class BatchedShootdown implements ShootdownStrategy {
   flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void {
     let b = this.pending.get(req.space);
     if (b === undefined) {
-      b = { vpns: new Set(), version: req.version, dones: [], first: req.initiator, timer: false };
+      b = { vpns: new Set(), version: req.version, freedTables: false, dones: [], first: req.initiator, timer: false };
       this.pending.set(req.space, b);
     }
     for (const vpn of req.vpns) b.vpns.add(vpn);
     b.version = Math.max(b.version, req.version);
+    if (req.freedTables === true) b.freedTables = true;
     // The requester waits (spinning) until its batch has been flushed.
     const spin = req.initiator.pushSpin(done);
     b.dones.push(() => spin.release());
@@ -155,7 +165,7 @@ export class BatchedShootdown implements ShootdownStrategy {
   private run(mm: MemoryManager, space: AddressSpace, on: Vcpu): void {
     const b = this.pending.get(space)!;
     this.pending.delete(space);
-    this.sync.flush(mm, { initiator: on, space, vpns: [...b.vpns], version: b.version }, () => {
+    this.sync.flush(mm, { initiator: on, space, vpns: [...b.vpns], version: b.version, freedTables: b.freedTables }, () => {
       for (const d of b.dones) d();
     });
   }

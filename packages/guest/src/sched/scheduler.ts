@@ -366,7 +366,11 @@ export class Scheduler {
     const rq = this.rqs[v.index]!;
     if (rq.curr !== null) return;
     const next = rq.pick(this.guestNs(v));
-    if (next === null) return;
+    if (next === null) {
+      // The idle task runs: enter_lazy_tlb.
+      this.kernel.onLazyTlb?.(v);
+      return;
+    }
     next.state = 'running';
     next.vcpu = v.index;
     v.pushWork(this.costs.contextSwitch, switchInStage, next);
@@ -382,8 +386,20 @@ export class Scheduler {
    */
   switchIn(t: Task): void {
     const v = this.vm.vcpus[t.vcpu]!;
-    t.loadMm?.(v);
-    this.advance(v, t);
+    if (t.loadMm === undefined) {
+      // A kernel thread borrows whatever is loaded: enter_lazy_tlb.
+      this.kernel.onLazyTlb?.(v);
+      this.advance(v, t);
+      return;
+    }
+    this.loadMm(v, t, t.loadMm);
+  }
+
+  /** Loads the task's address space on `v`, paying for any flush the switch needs (switch_mm_irqs_off), then runs it on. */
+  private loadMm(v: Vcpu, t: Task, load: (vcpu: Vcpu) => number | void): void {
+    const cost = load(v);
+    if (typeof cost === 'number' && cost > 0) v.pushWork(cost, advanceStage, t);
+    else this.advance(v, t);
   }
 
   /**
@@ -461,8 +477,7 @@ export class Scheduler {
         return;
       case 'switch-mm':
         t.loadMm = cmd.load;
-        cmd.load(v);
-        this.advance(v, t);
+        this.loadMm(v, t, cmd.load);
         return;
     }
   }

@@ -16,7 +16,7 @@ export type TaskCommand =
    * From now on the task runs in an address space: `load` makes it current on a vCPU (loads
    * CR3), now and every time the task is switched in there again.
    */
-  | { readonly kind: 'switch-mm'; readonly load: (vcpu: Vcpu) => void };
+  | { readonly kind: 'switch-mm'; readonly load: (vcpu: Vcpu) => number | void };
 
 export type TaskBody = (task: Task) => Generator<TaskCommand, void, unknown>;
 
@@ -26,7 +26,7 @@ export const compute = (ns: number): TaskCommand => ({ kind: 'compute', ns });
 export const block = (): TaskCommand => ({ kind: 'block' });
 export const sleep = (ns: number): TaskCommand => ({ kind: 'sleep', ns });
 export const op = (run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void): TaskCommand => ({ kind: 'op', run });
-export const switchMm = (load: (vcpu: Vcpu) => void): TaskCommand => ({ kind: 'switch-mm', load });
+export const switchMm = (load: (vcpu: Vcpu) => number | void): TaskCommand => ({ kind: 'switch-mm', load });
 
 /**
  * A guest task (thread): its code, where it may run, and where it is. It is a scheduling entity
@@ -46,7 +46,7 @@ export class Task implements SchedEntity {
    * Loads the task's address space on a vCPU (its `mm`; see `switchMm`), or undefined for a task
    * without one, which runs in whatever the vCPU last loaded (a kernel thread's lazy TLB mode).
    */
-  loadMm: ((vcpu: Vcpu) => void) | undefined = undefined;
+  loadMm: ((vcpu: Vcpu) => number | void) | undefined = undefined;
   /** Set while the task waits for an `op` to call back. */
   inOp = false;
   /** Woken while running (before it blocked): the next block returns at once. */

@@ -3,6 +3,15 @@ import { compute, op, sleep, type Task } from '../sched/task';
 import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
 
 /**
+ * Where the process's earlier mappings end and ebizzy's chunks begin, growing down (a virtual page
+ * number in the middle of a page-table page), and how many pages of those earlier mappings are
+ * resident. A model layout, not measured: what matters is that the chunks share page-table pages
+ * with each other and with what was mapped before them.
+ */
+export const EBIZZY_MMAP_TOP = 2 ** 21 - 256;
+export const EBIZZY_RESIDENT_PAGES = 8;
+
+/**
  * ebizzy-like munmap churn: threads of one process each repeatedly map a chunk, search it
  * (touching its pages), and unmap it — every unmap a TLB shootdown across the vCPUs running the
  * process. mmap and munmap take the process's mmap_lock for write (the munmap across its
@@ -33,6 +42,9 @@ export class EbizzyWorkload implements Workload {
     this.searchNs = cpuNs(ctx, param(params, 'searchNs', 20_000, { min: 0 }));
     this.pinned = params['pinned'] === true;
     this.thinkNs = param(params, 'thinkNs', 0, { min: 0 });
+    if (this.threads * this.chunkPages > EBIZZY_MMAP_TOP) {
+      throw new InvalidParameterError('workload.chunkPages', this.chunkPages, `at most ${Math.floor(EBIZZY_MMAP_TOP / this.threads)} pages per chunk with ${this.threads} threads (${EBIZZY_MMAP_TOP} pages of mmap area in all)`);
+    }
     if (this.pinned && this.threads > n) {
       throw new InvalidParameterError('workload.threads', this.threads, `at most ${n} threads when pinned (the VM has ${n} vCPUs)`);
     }
@@ -41,8 +53,14 @@ export class EbizzyWorkload implements Workload {
   start(): void {
     const { mm, sched, vm } = this.ctx;
     const space = mm.createSpace('ebizzy');
+    // The mmap area: Linux's top-down allocator (arch_get_unmapped_area_topdown, mm/mmap.c) puts
+    // each new anonymous mapping just below the lowest one, so the threads' chunks sit side by
+    // side under the process's earlier mappings (libraries, thread stacks; a few pages here), and
+    // an munmap empties — and frees — a page-table page only when no other mapping is left in its
+    // 2 MiB (free_pgtables): a chunk spanning whole page-table pages, not small neighbouring ones.
+    mm.populate(space, EBIZZY_MMAP_TOP, EBIZZY_RESIDENT_PAGES);
     for (let i = 0; i < this.threads; i++) {
-      const base = (i + 1) * 4096;
+      const base = EBIZZY_MMAP_TOP - (i + 1) * this.chunkPages;
       const vpns = Array.from({ length: this.chunkPages }, (_, k) => base + k);
       const vcpu = i % vm.vcpus.length;
       sched.spawn(

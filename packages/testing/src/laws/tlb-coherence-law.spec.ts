@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import type { MemoryManager, ShootdownRequest, ShootdownStrategy } from '@ipilab/guest';
+import { MemoryManager, SynchronousShootdown, type ShootdownRequest, type ShootdownStrategy } from '@ipilab/guest';
 import type { IpiBackendFactory } from '@ipilab/hypervisor';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
-import { checkTlbCoherence, runTlbScenario, tlbScenarioArbitrary } from './tlb-coherence-law';
+import { checkTlbCoherence, runTlbScenario, tlbScenarioArbitrary, type TlbScenario } from './tlb-coherence-law';
 
 const trap: IpiBackendFactory = (hv, vm) => new TrapAndEmulateBackend(hv, vm);
 
@@ -23,6 +23,49 @@ describe('the TLB coherence law', () => {
       flush: (mm: MemoryManager, req: ShootdownRequest, done) => req.initiator.pushWork(mm.invalidateOn(req.initiator, req.space, req.vpns), done),
     };
     expect(lawFailure(localOnly)).toMatch(/stale translation|stale TLB entries/);
+  });
+
+  it('draws lazy TLB mode: shootdowns skip lazy vCPUs, which catch up when they switch back', () => {
+    let skips = 0;
+    let catchUps = 0;
+    for (const s of fc.sample(tlbScenarioArbitrary, { numRuns: 150, seed: 11 })) {
+      if (s.strategy !== 'sync') continue;
+      const { mm } = runTlbScenario(s, trap);
+      skips += mm.lazySkips;
+      catchUps += mm.catchUpFlushes;
+    }
+    expect(skips).toBeGreaterThan(0);
+    expect(catchUps).toBeGreaterThan(0);
+  });
+
+  it('catches a guest that skips lazy vCPUs but does not flush them when they switch back (no tlb_gen check)', () => {
+    // vCPU 0 reads page 3, idles in lazy TLB mode while vCPU 2 (same process) remaps page 3 and
+    // page 4, then reads page 3 again. The remap's shootdown skips vCPU 0.
+    const s: TlbScenario = {
+      vcpus: 3, shared: false, sharedPcpus: 1, apicMode: 'x2apic-physical', postedInterrupts: false, pvTlbFlush: false,
+      strategy: 'sync', coordination: 'smp', hostScheduler: 'eevdf',
+      actors: [
+        { vcpu: 0, ops: [{ kind: 'read', vpn: 3, gap: 0 }, { kind: 'idle', gap: 0, ns: 100_000 }, { kind: 'read', vpn: 3, gap: 0 }] },
+        { vcpu: 2, ops: [{ kind: 'remap', vpns: [3, 4], gap: 30_000 }] },
+      ],
+    };
+    const real = runTlbScenario(s, trap);
+    expect(real.mm.lazySkips).toBeGreaterThan(0);
+    expect(real.mm.catchUpFlushes).toBe(1);
+    expect(() => checkTlbCoherence(real, 2)).not.toThrow();
+    // Loads the space and leaves lazy mode, but never flushes what was skipped.
+    const switchTo = MemoryManager.prototype.switchTo;
+    MemoryManager.prototype.switchTo = function (this: MemoryManager, v, space) {
+      this.current[v.index] = space;
+      (this as unknown as { lazy: Uint8Array }).lazy[v.index] = 0;
+      space.cpuMask.add(v.index);
+      return 0;
+    };
+    try {
+      expect(() => checkTlbCoherence(runTlbScenario(s, trap), 2)).toThrow(/vCPU 0 used a stale translation of parent page 3/);
+    } finally {
+      MemoryManager.prototype.switchTo = switchTo;
+    }
   });
 
   it('sees VMs of 128 vCPUs and more: catches a backend that never reaches APIC IDs from 128 up', () => {

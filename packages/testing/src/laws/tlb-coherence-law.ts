@@ -13,7 +13,12 @@ export type TlbOp =
   | { readonly kind: 'switch'; readonly gap: number }
   | { readonly kind: 'split'; readonly gap: number }
   /** Sleep on a timer: the vCPU may halt; the timer interrupt's continuation resumes the actor. */
-  | { readonly kind: 'sleep'; readonly gap: number };
+  | { readonly kind: 'sleep'; readonly gap: number }
+  /**
+   * After `gap`, go idle in lazy TLB mode for `ns` (the space stays loaded; shootdowns that free
+   * no page tables skip the vCPU), then switch back to the space, catching up on what was skipped.
+   */
+  | { readonly kind: 'idle'; readonly gap: number; readonly ns: number };
 
 export interface TlbScenario {
   readonly vcpus: number;
@@ -48,6 +53,7 @@ const opArb: fc.Arbitrary<TlbOp> = fc.oneof(
   fc.record({ kind: fc.constant('switch' as const), gap: fc.integer({ min: 0, max: 3_000 }) }),
   fc.record({ kind: fc.constant('split' as const), gap: fc.integer({ min: 0, max: 3_000 }) }),
   fc.record({ kind: fc.constant('sleep' as const), gap: fc.integer({ min: 1, max: 20_000 }) }),
+  fc.record({ kind: fc.constant('idle' as const), gap: fc.integer({ min: 0, max: 3_000 }), ns: fc.integer({ min: 1, max: 20_000 }) }),
 );
 
 /** Above this many vCPUs a scenario runs pinned on a 160-thread host. */
@@ -133,6 +139,16 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
     mm.fork(starter, parent, 'child', (child) => {
       for (const a of s.actors) {
         const v = vm.vcpu(a.vcpu);
+        // A sleeping actor is a task woken by its timer: on the AMP master it runs again once the
+        // master has finished the flushes queued to it, not on top of them, where it could spin on
+        // a page-table lock whose holder waits for that very flush.
+        const resume = (fn: () => void): void => {
+          const go = (): void => {
+            if (v === mm.master && mm.ampPending) kernel.timer(v, 1_000, go);
+            else fn();
+          };
+          go();
+        };
         const step = (i: number): void => {
           if (i === a.ops.length) {
             finished++;
@@ -161,7 +177,16 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
                 else next();
                 return;
               case 'sleep':
-                kernel.timer(v, op.gap, () => next());
+                kernel.timer(v, op.gap, () => resume(next));
+                return;
+              case 'idle':
+                mm.enterLazy(v);
+                kernel.timer(v, op.ns, () =>
+                  resume(() => {
+                    mm.switchTo(v, space);
+                    next();
+                  }),
+                );
                 return;
             }
           });
