@@ -176,7 +176,7 @@ describe('ipilab', () => {
   it('a bad grid value fails before anything runs, naming it', async () => {
     const r = await cli('sweep', small, '--grid', 'vms[0].vcpus=2,-1');
     expect(r.code).toBe(EXIT.usage);
-    expect(r.err).toContain('vms[0].vcpus=-1): vms[0].vcpus: expected a positive integer, got -1');
+    expect(r.err).toBe('--grid vms[0].vcpus=-1: vms[0].vcpus: expected a positive integer, got -1\n');
   });
 
   it('validate and presets succeed; presets lists backends and workloads', async () => {
@@ -191,7 +191,7 @@ describe('ipilab', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
     const r = await cli('run', small, '--set', 'vms[0].vcpus=-4', '--out', dir);
     expect(r.code).toBe(EXIT.usage);
-    expect(r.err).toBe(`ipilab: ${small}: vms[0].vcpus: expected a positive integer, got -4\n`);
+    expect(r.err).toBe('--set vms[0].vcpus=-4: vms[0].vcpus: expected a positive integer, got -4\n');
     expect(r.out).toBe('');
     expect(existsSync(dir)).toBe(false);
   });
@@ -199,10 +199,10 @@ describe('ipilab', () => {
   it('a bad hypervisor.mode, or two VMs in bare-metal mode, is one line naming the field, exit 2', async () => {
     const bad = await cli('run', small, '--set', 'hypervisor.mode=native');
     expect(bad.code).toBe(EXIT.usage);
-    expect(bad.err).toBe(`ipilab: ${small}: hypervisor.mode: expected one of "kvm", "bare-metal", got "native"\n`);
+    expect(bad.err).toBe('--set hypervisor.mode=native: hypervisor.mode: expected one of "kvm", "bare-metal", got "native"\n');
     const two = await cli('run', small, '--set', 'hypervisor.mode=bare-metal');
     expect(two.code).toBe(EXIT.usage);
-    expect(two.err).toBe(`ipilab: ${small}: vms: expected exactly one VM with count 1 when hypervisor.mode is bare-metal (its vCPUs are the host's CPUs), got 2 VMs\n`);
+    expect(two.err).toBe(`${small}:5:1: vms: expected exactly one VM with count 1 when hypervisor.mode is bare-metal (its vCPUs are the host's CPUs), got 2 VMs\n`);
     expect(two.out).toBe('');
   });
 
@@ -213,9 +213,13 @@ describe('ipilab', () => {
     expect((await cli('run', small, '--json', '--csv')).code).toBe(EXIT.usage);
   });
 
-  it('a failure inside the model is a run error: exit 1, one line, no stack trace', async () => {
-    const r = await cli('run', small, '--set', 'plugins=[./plugin-broken-backend.js]', '--set', 'hypervisor.backend=broken');
+  it('a failure in a plugin\'s code is its fault: exit 1, one line naming the plugin, its stack only with --debug', async () => {
+    const argv = ['run', small, '--set', 'plugins=[./plugin-broken-backend.js]', '--set', 'hypervisor.backend=broken'];
+    const r = await cli(...argv);
     expect(r.code).toBe(EXIT.runError);
-    expect(r.err).toMatch(/^ipilab: the run failed: .*backend exploded\n$/);
+    expect(r.err).toMatch(/^ipilab: plugins\[0\] \(\.\/plugin-broken-backend\.js\) failed at \d+ ns: backend exploded\n$/);
+    const d = await cli('--debug', ...argv);
+    expect(d.code).toBe(EXIT.runError);
+    expect(d.err).toMatch(/^ipilab: plugins\[0\].*backend exploded\nError: backend exploded\n\s+at .*plugin-broken-backend\.js:\d+:\d+/);
   });
 });

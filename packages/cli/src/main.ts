@@ -3,13 +3,12 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { KernelError } from '@ipilab/core';
-import { ScenarioError, scenarioTopology } from '@ipilab/scenario';
+import { scenarioTopology } from '@ipilab/scenario';
+import { debugWanted, EXIT, reportFailure } from './failure';
 import { compareTable, runCsv, runTables, sweepTable } from './format';
 import { presetsText } from './presets';
 
-/** Exit codes: 0 success, 1 the run failed, 2 usage or scenario error. */
-export const EXIT = { ok: 0, runError: 1, usage: 2 } as const;
+export { EXIT } from './failure';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -42,7 +41,8 @@ export function buildProgram(out: (s: string) => void): Command {
     .description('What-if analyses of inter-processor interrupts on virtualised NUMA hosts.')
     .exitOverride()
     .configureOutput({ writeOut: out, writeErr: (s) => process.stderr.write(s), outputError: (s) => process.stderr.write(s) })
-    .showHelpAfterError('(ipilab --help for usage)');
+    .showHelpAfterError('(ipilab --help for usage)')
+    .option('--debug', 'on an internal error, also print its stack trace (as IPILAB_DEBUG=1 does)');
 
   program
     .command('run')
@@ -67,12 +67,12 @@ export function buildProgram(out: (s: string) => void): Command {
     .command('compare')
     .description('run a scenario under each value of one key, with replications and 95% confidence intervals')
     .argument('<scenario>', 'scenario file (YAML or JSON)')
-    .requiredOption('--vary <path=v1,v2,...>', 'the key to vary and its values, e.g. hypervisor.backend=trap,pv')
+    .requiredOption('--vary <path=v1,v2,...>', 'the key to vary and its values, e.g. hypervisor.backend=trap,pv, vms[0].pcpus=[0,1],[2,3] or vms[0].vcpus=2..32*2 (once)', collect, [])
     .option('--set <path=value>', 'override a scenario key for every variant (repeatable)', collect, [])
     .option('--json', 'print one JSON document')
     .option('--out <dir>', 'also write compare.json into this directory')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
-    .action(async (file: string, o: { vary: string; set: string[]; json?: boolean; out?: string; html?: string }) => {
+    .action(async (file: string, o: { vary: string[]; set: string[]; json?: boolean; out?: string; html?: string }) => {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
       const tty = process.stderr.isTTY === true && o.json !== true;
       const result = s.compareScenario(file, o.set, o.vary, tty ? (d, t) => process.stderr.write(`\rrun ${d}/${t}${d === t ? '\n' : ''}`) : undefined);
@@ -86,14 +86,15 @@ export function buildProgram(out: (s: string) => void): Command {
     .command('sweep')
     .description('run every point of a grid of scenario keys in parallel, with replications and 95% confidence intervals')
     .argument('<scenario>', 'scenario file (YAML or JSON)')
-    .requiredOption('--grid <path=v1,v2,...>', 'an axis of the grid, e.g. vms[0].vcpus=2,4,8 (repeatable)', collect, [])
+    .option('--grid <path=v1,v2,...>', 'an axis of the grid, e.g. vms[0].vcpus=2,4,8, vms[0].vcpus=2..32*2 or vms[0].pcpus=[0,1],[2,3] (repeatable)', collect, [])
+    .option('--grid-file <file>', 'axes from a YAML file: a mapping of paths to lists of values or ranges (docs/cli.md)')
     .option('--set <path=value>', 'override a scenario key for every point (repeatable)', collect, [])
     .option('--workers <n>', 'worker threads (default: the machine\'s parallelism)')
     .option('--json', 'print one JSON document')
     .option('--csv', 'print one CSV row per point and VM')
     .option('--out <dir>', 'also write sweep.json and sweep.csv into this directory')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
-    .action(async (file: string, o: { grid: string[]; set: string[]; workers?: string; json?: boolean; csv?: boolean; out?: string; html?: string }) => {
+    .action(async (file: string, o: { grid: string[]; gridFile?: string; set: string[]; workers?: string; json?: boolean; csv?: boolean; out?: string; html?: string }) => {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
       let workers: number | undefined;
       if (o.workers !== undefined) {
@@ -105,6 +106,7 @@ export function buildProgram(out: (s: string) => void): Command {
       let started = false;
       const result = await s.sweepScenario(file, o.set, o.grid, {
         ...(workers === undefined ? {} : { workers }),
+        ...(o.gridFile === undefined ? {} : { gridFile: o.gridFile }),
         onProgress: (done, total) => {
           if (bar === undefined) return;
           if (!started) {
@@ -170,7 +172,7 @@ export function buildProgram(out: (s: string) => void): Command {
   return program;
 }
 
-/** Runs the CLI; resolves to the exit code. Errors become one line on stderr, never a stack trace. */
+/** Runs the CLI; resolves to the exit code. Errors become one line per problem on stderr (reportFailure); a stack trace only with --debug. */
 export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   try {
     await buildProgram(out).parseAsync([...argv], { from: 'user' });
@@ -178,14 +180,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   } catch (e) {
     if (e instanceof SweepFailures) return EXIT.runError;
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    if (e instanceof ScenarioError) {
-      process.stderr.write(`ipilab: ${e.message}\n`);
-      return EXIT.usage;
-    }
-    const message = e instanceof KernelError ? e.message : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    process.stderr.write(`ipilab: the run failed: ${message}\n`);
-    if (process.env['IPILAB_DEBUG'] === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    return EXIT.runError;
+    return reportFailure(e, debugWanted(argv));
   }
 }
 

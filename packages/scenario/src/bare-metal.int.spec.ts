@@ -120,7 +120,7 @@ describe('hypervisor.mode: bare-metal', () => {
 
   it('the native backend under kvm is refused, naming the field', () => {
     const f = file({ host: { preset: 'small-1s-8t' }, hypervisor: { backend: 'native' }, vms: [{ name: 'a', vcpus: 2, workload: { kind: 'compute' } }], run: { duration: '1ms' } });
-    expect(() => runScenario(loadScenario(f))).toThrow(/vms\[0\]\.backend: expected a bare-metal host \(hypervisor\.mode: bare-metal/);
+    expect(() => runScenario(loadScenario(f))).toThrow(/s\.yaml:\d+:\d+: hypervisor\.backend: expected a bare-metal host \(hypervisor\.mode: bare-metal/);
   });
 });
 
@@ -167,9 +167,12 @@ describe('run.slowdownVsBareMetal', () => {
     expect(bareMetalBaseline(l, 'nobody')).toBeUndefined();
   });
 
-  it('a VM with more vCPUs than the host has pCPUs cannot have a baseline: the error names run.slowdownVsBareMetal', () => {
-    const l = loadScenario(ebizzy('kvm'), ['vms[0].vcpus=12', 'vms[0].placement=shared', 'run.slowdownVsBareMetal=true']);
-    expect(() => runWithSlowdown(l)).toThrow(/^run\.slowdownVsBareMetal: e alone on bare metal: .*vms\[0\]\.vcpus: expected at most 8 on bare metal/);
+  it('a VM with more vCPUs than the host has pCPUs cannot have a baseline: loading says so, naming run.slowdownVsBareMetal; a run of an unchecked scenario too', () => {
+    const sets = ['vms[0].vcpus=12', 'vms[0].placement=shared', 'run.slowdownVsBareMetal=true'];
+    expect(() => loadScenario(ebizzy('kvm'), sets)).toThrow(/^--set run\.slowdownVsBareMetal=true: run\.slowdownVsBareMetal: e alone on bare metal: vms\[0\]\.vcpus: expected at most 8 on bare metal/);
+    const l = loadScenario(ebizzy('kvm'), sets.slice(0, 2));
+    const unchecked = { ...l, scenario: { ...l.scenario, run: { ...l.scenario.run, slowdownVsBareMetal: true } } };
+    expect(() => runWithSlowdown(unchecked)).toThrow(/^run\.slowdownVsBareMetal: e alone on bare metal: .*vms\[0\]\.vcpus: expected at most 8 on bare metal/);
   });
 
   it('compare reports it per variant, with its interval', () => {

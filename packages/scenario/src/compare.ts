@@ -1,4 +1,6 @@
-import { loadScenario, parseValueList } from './load';
+import { parseAxis } from './axes';
+import { checkPoints } from './check-points';
+import { ScenarioError } from './errors';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { runWithSlowdown } from './slowdown';
 import { estimate, type Estimate } from './statistics';
@@ -23,20 +25,28 @@ export interface CompareOutput {
   readonly variants: readonly { readonly value: unknown; readonly vms: Record<string, VariantFigure> }[];
 }
 
-/** Parses `--vary path=v1,v2,...`. */
+/** Parses `--vary path=v1,v2,...`: values split at top-level commas, YAML flow values (`[0,1]`) and ranges (`2..32*2`) allowed. */
 export function parseVary(arg: string): { path: string; values: string[] } {
-  return parseValueList('--vary', arg, 'hypervisor.backend=trap,pv');
+  const a = parseAxis('--vary', arg, 'hypervisor.backend=trap,pv');
+  return { path: a.path, values: a.values.map((v) => v.text) };
 }
 
 /**
  * The same scenario under each value of one key, with `run.replications` replications each;
  * replication k of every variant uses seed run.seed + k (common random numbers), so ratios are
  * paired. Reports each VM's figure of merit with a 95 % confidence interval and its ratio to
- * the first variant.
+ * the first variant. Every variant is checked, as `run` checks, before the first one runs.
+ * `vary` is one `--vary` argument; a list of them must have exactly one (compare varies one key:
+ * sweep takes several).
  */
-export function compareScenario(file: string, sets: readonly string[], vary: string, onRun?: (done: number, total: number) => void): CompareOutput {
-  const { path, values } = parseVary(vary);
-  const variants = values.map((v) => ({ value: v, loaded: loadScenario(file, [...sets, `${path}=${v}`], `${file} (${path}=${v})`) }));
+export function compareScenario(file: string, sets: readonly string[], vary: string | readonly string[], onRun?: (done: number, total: number) => void): CompareOutput {
+  const varies = typeof vary === 'string' ? [vary] : vary;
+  if (varies.length === 0) throw new ScenarioError('compare: expected --vary path=v1,v2,... e.g. hypervisor.backend=trap,pv');
+  if (varies.length > 1) throw new ScenarioError(`--vary: given ${varies.length} times (${varies.join(' ')}); compare varies one key: give its values in one --vary, or use sweep --grid for several keys`);
+  const axis = parseAxis('--vary', varies[0]!, 'hypervisor.backend=trap,pv');
+  const path = axis.path;
+  const { loaded } = checkPoints(file, sets, [axis], '--vary');
+  const variants = axis.values.map((v, i) => ({ value: v.text, loaded: loaded[i]! }));
   const first = variants[0]!.loaded.scenario;
   const reps = first.run.replications;
   const seeds = Array.from({ length: reps }, (_, k) => first.run.seed + k);

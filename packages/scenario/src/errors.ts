@@ -1,15 +1,46 @@
-import { closest } from 'fastest-levenshtein';
+import { distance } from 'fastest-levenshtein';
 import type { z } from 'zod';
 
-/** A scenario the user wrote that cannot run: one line, naming the field and what was expected. */
+/**
+ * A scenario the user wrote that cannot run. `problems` holds one line per problem, each
+ * `where: key: message` (where = `file:line:col`, or the `--set`/`--vary`/`--grid` argument that
+ * put the value there); an error about the command line itself has none and is its message.
+ */
 export class ScenarioError extends Error {
+  readonly problems: readonly string[];
+
   constructor(
     message: string,
     readonly field?: string,
+    problems: readonly string[] = [],
   ) {
     super(message);
     this.name = 'ScenarioError';
+    this.problems = problems;
   }
+
+  /** One error for several located problems (at least one); its message is their lines. */
+  static of(lines: readonly string[]): ScenarioError {
+    return new ScenarioError(lines.join('\n'), undefined, lines);
+  }
+}
+
+/** A plugin's code failed while the run used it: its author's to fix (exit 1, naming the plugin). */
+export class PluginError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'PluginError';
+  }
+}
+
+/** One problem of a scenario: the key it is about (its path in the scenario) and what is wrong. */
+export interface Problem {
+  /** `vms[1].vcpus`; '' for the scenario as a whole. */
+  readonly key: string;
+  /** What was expected and what was found, without the key. */
+  readonly message: string;
+  /** Locate the key itself rather than its value (an unknown key). */
+  readonly atKey?: boolean;
 }
 
 /** `vms[1].vcpus` from ['vms', 1, 'vcpus']. */
@@ -19,7 +50,56 @@ export function pathString(path: readonly PropertyKey[]): string {
   return out;
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+/** ['vms', 1, 'vcpus'] from `vms[1].vcpus` (the inverse of pathString; no checks). */
+export function pathSegments(key: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of key.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return out;
+}
+
+/**
+ * The candidate a mistyped name most likely meant, or undefined when none is close: at most one
+ * edit (Levenshtein) per three characters of the longer name, at least one, letter case
+ * ignored; two neighbouring letters swapped count as one edit (`vsm` for `vms`). A far-fetched
+ * suggestion misleads more than none.
+ */
+export function suggest(word: string, candidates: Iterable<string>): string | undefined {
+  const w = word.toLowerCase();
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const l = c.toLowerCase();
+    let d = distance(w, l);
+    if (d === 2 && isSwap(w, l)) d = 1;
+    const limit = Math.max(1, Math.floor(Math.max(w.length, l.length) / 3));
+    if (d <= limit && d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+/** `a` is `b` with two neighbouring characters swapped. */
+function isSwap(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  const diff: number[] = [];
+  for (let i = 0; i < a.length && diff.length <= 2; i++) if (a[i] !== b[i]) diff.push(i);
+  return diff.length === 2 && diff[1] === diff[0]! + 1 && a[diff[0]!] === b[diff[1]!] && a[diff[1]!] === b[diff[0]!];
+}
+
+/** `; did you mean "x"?` when a candidate is close, else ''. */
+export function didYouMean(word: string, candidates: Iterable<string>): string {
+  const s = suggest(word, candidates);
+  return s === undefined ? '' : `; did you mean ${JSON.stringify(s)}?`;
+}
+
+/** `expected <what>: one of "a", "b", got "x"; did you mean "a"?` for a name outside a known set. */
+export function expectedOneOf(got: string, known: readonly string[], what?: string): string {
+  return `expected ${what === undefined ? '' : `${what}: `}one of ${known.map((k) => JSON.stringify(k)).join(', ')}, got ${JSON.stringify(got)}${didYouMean(got, known)}`;
+}
+
+export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let v: unknown = input;
   for (const p of path) {
     if (v === null || typeof v !== 'object') return undefined;
@@ -43,10 +123,11 @@ interface Def {
   innerType?: { _zod: { def: Def } };
   in?: { _zod: { def: Def } };
   options?: { _zod: { def: Def } }[];
+  catchall?: { _zod: { def: Def } };
 }
 
-/** The keys an object accepts at `path` of the schema (for "did you mean"). */
-export function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+/** What the schema says about `path`: the keys an object there accepts, or that it is open (a record or a workload's parameters). */
+export function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): { exists: boolean; keys: string[]; open: boolean } {
   let def = (schema as unknown as { _zod: { def: Def } })._zod.def;
   const unwrap = (): void => {
     for (;;) {
@@ -58,31 +139,79 @@ export function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): st
   unwrap();
   for (const p of path) {
     if (def.type === 'object' && def.shape && typeof p === 'string' && def.shape[p]) def = def.shape[p]._zod.def;
+    else if (def.type === 'object' && typeof p === 'string' && def.catchall !== undefined && def.catchall._zod.def.type !== 'never') return { exists: true, keys: [], open: true };
+    else if (def.type === 'record') return { exists: true, keys: [], open: true };
     else if (def.type === 'array' && def.element && typeof p === 'number') def = def.element._zod.def;
-    else return [];
+    else return { exists: false, keys: [], open: false };
     unwrap();
   }
-  return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
+  const open = def.type === 'record' || (def.type === 'object' && def.catchall !== undefined && def.catchall._zod.def.type !== 'never');
+  return { exists: true, keys: def.type === 'object' && def.shape ? Object.keys(def.shape) : [], open };
 }
 
-/** The first validation issue as one line: `vms[1].vcpus: expected a positive integer, got -4`. */
+/** The keys an object accepts at `path` of the schema (for "did you mean"). */
+export function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  return schemaAt(schema, path).keys;
+}
+
+/**
+ * Every validation issue as a problem naming its key. A required key that is missing while an
+ * unknown key beside it is a near miss of it (`vsm:` for `vms:`) is not reported: the unknown
+ * key's "did you mean" says it all.
+ */
+export function schemaProblems(issues: readonly z.core.$ZodIssue[], input: unknown, schema: z.ZodType): Problem[] {
+  const out: Problem[] = [];
+  const nearMisses = new Set<string>();
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    for (const key of issue.keys) {
+      const s = suggest(key, knownKeysAt(schema, issue.path));
+      if (s !== undefined) nearMisses.add(pathString([...issue.path, s]));
+    }
+  }
+  for (const issue of issues) {
+    const at = pathString(issue.path);
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeysAt(schema, issue.path);
+      for (const key of issue.keys) {
+        const s = suggest(key, known);
+        const hint = s !== undefined ? `; did you mean ${JSON.stringify(s)}?` : known.length > 0 ? `; expected one of ${known.join(', ')}` : '';
+        out.push({ key: pathString([...issue.path, key]), message: `unknown key${hint}`, atKey: true });
+      }
+      continue;
+    }
+    const got = valueAt(input, issue.path);
+    if (issue.code === 'invalid_value') {
+      const values = issue.values.map((x) => JSON.stringify(x));
+      const hint = typeof got === 'string' ? didYouMean(got, issue.values.filter((x): x is string => typeof x === 'string')) : '';
+      out.push({ key: at, message: `expected one of ${values.join(', ')}, got ${show(got)}${hint}` });
+      continue;
+    }
+    if (got === undefined && issue.code === 'invalid_type') {
+      if (nearMisses.has(at)) continue;
+      out.push({ key: at, message: `missing; expected ${issue.message.startsWith('expected') ? issue.message.slice(9) : issue.expected}` });
+      continue;
+    }
+    const msg = issue.message.startsWith('expected') ? issue.message : `expected ${issue.message.replace(/^Invalid input: expected /, '')}`;
+    out.push({ key: at, message: msg.includes(', got ') ? msg : `${msg}, got ${show(got)}` });
+  }
+  return dedupe(out);
+}
+
+/** Problems with the same key and message once, in their first order. */
+export function dedupe<T extends Problem>(ps: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return ps.filter((p) => {
+    const k = `${p.key}\u0000${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** The first validation issue as one line: `vms[1].vcpus: expected a positive integer, got -4` (kept for programmatic users). */
 export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown, schema: z.ZodType): string {
-  const issue = issues[0]!;
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
-  const at = pathString(issue.path);
-  const prefix = at === '' ? 'scenario' : at;
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0]!;
-    const known = knownKeysAt(schema, issue.path);
-    const hint = known.length > 0 ? `; did you mean ${JSON.stringify(closest(key, known))}? (known: ${known.join(', ')})` : '';
-    return `${at === '' ? key : `${at}.${key}`}: unknown key${hint}${more}`;
-  }
-  const got = valueAt(input, issue.path);
-  if (issue.code === 'invalid_value') {
-    return `${prefix}: expected one of ${issue.values.map((x) => JSON.stringify(x)).join(', ')}, got ${show(got)}${more}`;
-  }
-  if (got === undefined && issue.code === 'invalid_type') return `${prefix}: missing; expected ${issue.message.startsWith('expected') ? issue.message.slice(9) : issue.expected}${more}`;
-  const msg = issue.message.startsWith('expected') ? issue.message : `expected ${issue.message.replace(/^Invalid input: expected /, '')}`;
-  if (msg.includes(', got ')) return `${prefix}: ${msg}${more}`;
-  return `${prefix}: ${msg}, got ${show(got)}${more}`;
+  return schemaProblems(issues, input, schema)
+    .map((p) => (p.key === '' ? `scenario: ${p.message}` : `${p.key}: ${p.message}`))
+    .join('; ');
 }

@@ -1,7 +1,10 @@
 export { scenarioSchema, type Scenario, type ScenarioInput, type VmScenario } from './schema';
-export { ScenarioError, describeIssues, pathString } from './errors';
+export { ScenarioError, PluginError, describeIssues, pathString, suggest, type Problem } from './errors';
 export { parseDuration } from './duration';
-export { loadScenario, readScenarioFile, validateScenario, applySet, parsePath, type LoadedScenario } from './load';
+export { loadScenario, readScenarioFile, readScenario, checkSource, validateScenario, applySet, parseOverride, parsePath, type LoadedScenario, type Override, type ScenarioSource } from './load';
+export { checkScenario, ruleProblems, modelProblems } from './check-scenario';
+export { parseAxis, readGridFile, expandRange, splitTopLevel, checkAxisPath, MAX_AXIS_VALUES, type Axis, type AxisValue } from './axes';
+export { checkPoints } from './check-points';
 export { runScenario, scenarioTopology, figureAt, total, type RunOutput, type VmOutput, type InterferenceOutput, type RunOptions } from './run-scenario';
 export { compareScenario, parseVary, type CompareOutput, type VariantFigure } from './compare';
 export { runWithSlowdown } from './slowdown';

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, isSeq, parseDocument, parse as parseYamlValue } from 'yaml';
-import { describeIssues, pathString, ScenarioError } from './errors';
-import { scenarioSchema, type Scenario } from './schema';
+import { isMap, isSeq, parse as parseYamlValue } from 'yaml';
+import { checkScenario } from './check-scenario';
+import { pathSegments, pathString, ScenarioError, type Problem } from './errors';
+import type { Scenario } from './schema';
+import { SourceLocations } from './source-location';
 
 export interface LoadedScenario {
   readonly scenario: Scenario;
@@ -11,8 +13,23 @@ export interface LoadedScenario {
   readonly file: string;
 }
 
-/** Reads a YAML (or JSON) scenario file into a plain object; syntax errors carry line and column. */
-export function readScenarioFile(file: string): unknown {
+/** A value put at a scenario path from outside the file: `--set`, a `--vary` variant, a `--grid` point. */
+export interface Override {
+  readonly path: string;
+  readonly value: unknown;
+  /** Where it came from, the start of each problem line about it: `--set vms[0].vcpus=4`, `grid.yaml:3:5`. */
+  readonly origin: string;
+}
+
+/** A scenario file, read: its plain value and where each key is in it. */
+export interface ScenarioSource {
+  readonly file: string;
+  readonly raw: Record<string, unknown>;
+  readonly locations: SourceLocations;
+}
+
+/** Reads a YAML (or JSON) scenario file; a missing file or a syntax error is a ScenarioError with line and column. */
+export function readScenario(file: string): ScenarioSource {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -20,26 +37,34 @@ export function readScenarioFile(file: string): unknown {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ScenarioError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a scenario file' : (e as Error).message}`);
   }
-  const doc = parseDocument(text);
-  const err = doc.errors[0];
-  if (err !== undefined) {
-    const pos = err.linePos?.[0];
-    const where = pos === undefined ? '' : `:${pos.line}:${pos.col}`;
-    const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    throw new ScenarioError(`${file}${where}: YAML syntax error: ${what}`);
+  const { doc, locations } = SourceLocations.parse(file, text);
+  if (doc.errors.length > 0) {
+    throw ScenarioError.of(
+      doc.errors.map((err) => {
+        const pos = err.linePos?.[0];
+        const where = pos === undefined ? '' : `:${pos.line}:${pos.col}`;
+        const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        return `${file}${where}: YAML syntax error: ${what}`;
+      }),
+    );
   }
   if (!isMap(doc.contents) && !isSeq(doc.contents) && doc.contents !== null) {
     throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...), got ${typeof doc.toJS()}`);
   }
   const value: unknown = doc.toJS();
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...)`);
-  return value;
+  return { file, raw: value as Record<string, unknown>, locations };
+}
+
+/** Reads a YAML (or JSON) scenario file into a plain object; syntax errors carry line and column. */
+export function readScenarioFile(file: string): unknown {
+  return readScenario(file).raw;
 }
 
 const SEGMENT = /([^.[\]]+)|\[(\d+)\]/g;
 
-/** Splits `vms[0].workload.mode` into ['vms', 0, 'workload', 'mode']. */
-export function parsePath(path: string, shown = path): (string | number)[] {
+/** Splits `vms[0].workload.mode` into ['vms', 0, 'workload', 'mode']; `shown` names the argument in the error. */
+export function parsePath(path: string, shown = `--set ${path}`): (string | number)[] {
   const out: (string | number)[] = [];
   let consumed = '';
   for (const m of path.matchAll(SEGMENT)) {
@@ -47,9 +72,55 @@ export function parsePath(path: string, shown = path): (string | number)[] {
     consumed += m[0];
   }
   if (out.length === 0 || consumed.length !== path.replace(/\./g, '').length) {
-    throw new ScenarioError(`--set ${shown}: expected a path such as hypervisor.backend or vms[0].vcpus`);
+    throw new ScenarioError(`${shown}: expected a path such as hypervisor.backend or vms[0].vcpus`);
   }
   return out;
+}
+
+/** A `--set` value: a YAML scalar or flow collection (64, true, pv, [unicast, broadcast], {kind: compute}). */
+export function parseOverrideValue(text: string): unknown {
+  try {
+    return parseYamlValue(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Parses `path=value` (`--set`): the path checked for its form, the value read as YAML. */
+export function parseOverride(assignment: string, flag = '--set'): Override {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new ScenarioError(`${flag} ${assignment}: expected path=value, e.g. hypervisor.backend=pv`);
+  const path = assignment.slice(0, eq).trim();
+  parsePath(path, `${flag} ${assignment}`);
+  return { path, value: parseOverrideValue(assignment.slice(eq + 1)), origin: `${flag} ${assignment}` };
+}
+
+/**
+ * Puts an override's value into the raw scenario (before validation, so the schema checks the
+ * result), creating the mappings on its way. A path through a missing list item or a value that
+ * is not a mapping is a problem of the override.
+ */
+export function applyOverride(raw: Record<string, unknown>, o: Override): Problem | undefined {
+  const segs = pathSegments(o.path);
+  let node: unknown = raw;
+  for (let i = 0; i < segs.length - 1; i++) {
+    const s = segs[i]!;
+    const container = node as Record<string | number, unknown>;
+    if (typeof s === 'number') {
+      if (!Array.isArray(node)) return { key: pathString(segs.slice(0, i + 1)), message: `${pathString(segs.slice(0, i)) || 'the scenario'} is not a list` };
+      if (s >= node.length) return { key: pathString(segs.slice(0, i + 1)), message: `does not exist (${pathString(segs.slice(0, i))} has ${node.length})` };
+    } else if (Array.isArray(node)) {
+      return { key: pathString(segs.slice(0, i + 1)), message: `${pathString(segs.slice(0, i))} is a list: expected an index such as ${pathString(segs.slice(0, i))}[0]` };
+    } else if (container[s] === undefined || container[s] === null) {
+      container[s] = typeof segs[i + 1] === 'number' ? [] : {};
+    }
+    node = container[s];
+    if (node === null || typeof node !== 'object') return { key: pathString(segs.slice(0, i + 1)), message: `is ${JSON.stringify(node)}, not a mapping` };
+  }
+  const last = segs[segs.length - 1]!;
+  if (typeof last === 'number' && (!Array.isArray(node) || last > node.length)) return { key: pathString(segs), message: 'does not exist' };
+  (node as Record<string | number, unknown>)[last] = o.value;
+  return undefined;
 }
 
 /**
@@ -57,75 +128,63 @@ export function parsePath(path: string, shown = path): (string | number)[] {
  * result). The value is read as a YAML scalar or flow collection: 64, true, pv, [unicast, broadcast].
  */
 export function applySet(raw: Record<string, unknown>, assignment: string): void {
-  const eq = assignment.indexOf('=');
-  if (eq <= 0) throw new ScenarioError(`--set ${assignment}: expected path=value, e.g. hypervisor.backend=pv`);
-  const path = assignment.slice(0, eq).trim();
-  const text = assignment.slice(eq + 1);
-  let value: unknown;
-  try {
-    value = parseYamlValue(text);
-  } catch {
-    value = text;
-  }
-  const segs = parsePath(path, assignment);
-  const shownPath = assignment;
-  let node: unknown = raw;
-  for (let i = 0; i < segs.length - 1; i++) {
-    const s = segs[i]!;
-    const container = node as Record<string | number, unknown>;
-    if (typeof s === 'number') {
-      if (!Array.isArray(node)) throw new ScenarioError(`--set ${shownPath}: ${pathString(segs.slice(0, i)) || 'scenario'} is not a list`);
-      if (s >= node.length) throw new ScenarioError(`--set ${shownPath}: ${pathString(segs.slice(0, i + 1))} does not exist (${pathString(segs.slice(0, i))} has ${node.length})`);
-    } else if (container[s] === undefined || container[s] === null) {
-      container[s] = typeof segs[i + 1] === 'number' ? [] : {};
-    }
-    node = container[s];
-    if (node === null || typeof node !== 'object') throw new ScenarioError(`--set ${shownPath}: ${pathString(segs.slice(0, i + 1))} is ${JSON.stringify(node)}, not a mapping`);
-  }
-  const last = segs[segs.length - 1]!;
-  if (typeof last === 'number' && (!Array.isArray(node) || last > node.length)) {
-    throw new ScenarioError(`--set ${shownPath}: ${pathString(segs)} does not exist`);
-  }
-  (node as Record<string | number, unknown>)[last] = value;
-}
-
-/** Validates a raw scenario; the first problem becomes a ScenarioError naming its path. */
-export function validateScenario(raw: unknown, source = 'scenario'): Scenario {
-  const r = scenarioSchema.safeParse(raw);
-  if (!r.success) throw new ScenarioError(`${source}: ${describeIssues(r.error.issues, raw, scenarioSchema)}`, pathString(r.error.issues[0]!.path));
-  const s = r.data;
-  const names = new Set<string>();
-  s.vms.forEach((vm, i) => {
-    if (names.has(vm.name)) throw new ScenarioError(`${source}: vms[${i}].name: expected a name unused by other VMs, got ${JSON.stringify(vm.name)}`, `vms[${i}].name`);
-    names.add(vm.name);
-  });
-  if (s.hypervisor.mode === 'bare-metal') {
-    // Natively there is one machine running one OS: the scenario's one VM is it.
-    const copies = s.vms.reduce((n, vm) => n + vm.count, 0);
-    if (s.vms.length !== 1 || copies !== 1) {
-      const what = s.vms.length !== 1 ? `${s.vms.length} VMs` : `vms[0].count ${copies}`;
-      throw new ScenarioError(`${source}: vms: expected exactly one VM with count 1 when hypervisor.mode is bare-metal (its vCPUs are the host's CPUs), got ${what}`, 'vms');
-    }
-  }
-  if (s.run.duration <= 0) throw new ScenarioError(`${source}: run.duration: expected a positive duration, got 0`, 'run.duration');
-  if (s.run.warmup >= s.run.duration) throw new ScenarioError(`${source}: run.warmup: expected less than run.duration (${s.run.duration} ns), got ${s.run.warmup} ns`, 'run.warmup');
-  return s;
+  const o = parseOverride(assignment);
+  const p = applyOverride(raw, o);
+  if (p !== undefined) throw new ScenarioError(`${o.origin}: ${p.key}: ${p.message}`, p.key);
 }
 
 /**
- * Reads, applies `--set` assignments to, and validates a scenario file. `source` names it in
- * error messages (default: the file; compare and sweep add the variant or grid point).
+ * One line per problem, `where: key: message`: `where` is the override that put the value
+ * there (the last one whose path covers the key), else the key's place in the file.
  */
-export function loadScenario(file: string, sets: readonly string[] = [], source = file): LoadedScenario {
-  const raw = readScenarioFile(file) as Record<string, unknown>;
-  for (const s of sets) applySet(raw, s);
-  return { scenario: validateScenario(raw, source), dir: dirname(resolve(file)), file };
+export function problemLines(problems: readonly Problem[], locations: SourceLocations | undefined, overrides: readonly Override[], file: string): string[] {
+  const lines = problems.map((p, i) => {
+    const segs = pathSegments(p.key);
+    const by = [...overrides].reverse().find((o) => {
+      const os = pathSegments(o.path);
+      return os.length <= segs.length && os.every((x, k) => x === segs[k]);
+    });
+    const pos = by === undefined ? locations?.position(p.key, p.atKey === true) : undefined;
+    const where = by?.origin ?? (pos === undefined ? file : `${file}:${pos.line}:${pos.col}`);
+    return { line: `${where}: ${p.key === '' ? '' : `${p.key}: `}${p.message}`, order: [pos?.line ?? Infinity, pos?.col ?? Infinity, i] as const };
+  });
+  // In the file's order, as an editor lists them; the overrides' problems after.
+  return lines.sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1] || a.order[2] - b.order[2]).map((l) => l.line);
 }
 
-/** Parses a `path=v1,v2,...` list of values (`--vary`, `--grid`); `flag` and `example` go into the error. */
-export function parseValueList(flag: string, arg: string, example: string): { path: string; values: string[] } {
-  const eq = arg.indexOf('=');
-  const values = eq < 0 ? [] : arg.slice(eq + 1).split(',').map((v) => v.trim()).filter((v) => v.length > 0);
-  if (eq <= 0 || values.length === 0) throw new ScenarioError(`${flag} ${arg}: expected path=v1,v2,... e.g. ${example}`);
-  return { path: arg.slice(0, eq).trim(), values };
+/** Validates a raw scenario (schema and cross-field rules, not the model): every problem, one line each, as a ScenarioError. */
+export function validateScenario(raw: unknown, source = 'scenario'): Scenario {
+  const r = checkScenario(raw, { dir: process.cwd(), file: source, model: false });
+  if (r.scenario === undefined) throw ScenarioError.of(r.problems.map((p) => `${source}: ${p.key === '' ? '' : `${p.key}: `}${p.message}`));
+  return r.scenario;
+}
+
+/**
+ * Checks a scenario from its source and overrides, as `run` would use it: the file, then the
+ * overrides in order, then every check (checkScenario). Problems come back as lines; the
+ * scenario only when there are none.
+ */
+export function checkSource(src: ScenarioSource, overrides: readonly Override[]): { loaded?: LoadedScenario; lines: string[] } {
+  const raw = structuredClone(src.raw);
+  const applied: string[] = [];
+  for (const o of overrides) {
+    const p = applyOverride(raw, o);
+    if (p !== undefined) applied.push(`${o.origin}: ${p.key}: ${p.message}`);
+  }
+  if (applied.length > 0) return { lines: applied };
+  const dir = dirname(resolve(src.file));
+  const r = checkScenario(raw, { dir, file: src.file, model: true });
+  if (r.problems.length > 0) return { lines: problemLines(r.problems, src.locations, overrides, src.file) };
+  return { loaded: { scenario: r.scenario!, dir, file: src.file }, lines: [] };
+}
+
+/**
+ * Reads, applies `--set` assignments to, and checks a scenario file: everything `run` checks
+ * before it simulates (checkScenario). Every problem is a line of the ScenarioError thrown.
+ */
+export function loadScenario(file: string, sets: readonly string[] = []): LoadedScenario {
+  const overrides = sets.map((s) => parseOverride(s));
+  const r = checkSource(readScenario(file), overrides);
+  if (r.loaded === undefined) throw ScenarioError.of(r.lines);
+  return r.loaded;
 }

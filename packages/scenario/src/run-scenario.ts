@@ -1,23 +1,17 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
-import { getHeapStatistics } from 'node:v8';
 import { resolve } from 'node:path';
-import { ContainerModule } from 'inversify';
-import { combineReducers, interferenceReducer, latencyReducer, vmLedgerReducer, AccountingService, accountingModule, type InterferenceMatrix, type LatencyDistributions, type VmLedger } from '@ipilab/accounting';
-import { calibrationProfile, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
-import { InvalidParameterError, KernelError, RandomStreams, Simulation } from '@ipilab/core';
-import { composeContainer, UnknownPolicyError, type PolicyRegistry } from '@ipilab/di';
+import { getHeapStatistics } from 'node:v8';
+import { combineReducers, interferenceReducer, latencyReducer, vmLedgerReducer, AccountingService, type InterferenceMatrix, type LatencyDistributions, type VmLedger } from '@ipilab/accounting';
+import { KernelError, type Simulation } from '@ipilab/core';
 import { EventSink, type ModelEvent } from '@ipilab/events';
-import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, type MmLockReport, type ShootdownStrategy, type Workload } from '@ipilab/guest';
-import { HOST_PRESETS, HostTopology } from '@ipilab/host';
-import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, HypervisorSetup, hypervisorModule, IpiBackendRegistry, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PleConfig } from '@ipilab/hypervisor';
-import { ipiNativeModule } from '@ipilab/ipi-native';
-import { ipiPostedModule } from '@ipilab/ipi-posted';
-import { ipiPvModule } from '@ipilab/ipi-pv';
-import { ipiTrapModule } from '@ipilab/ipi-trap';
-import { ScenarioError } from './errors';
+import type { MmLockReport, Workload } from '@ipilab/guest';
+import type { HostTopology } from '@ipilab/host';
+import { buildRun, startRun } from './build-run';
+import { PluginError, ScenarioError } from './errors';
 import type { LoadedScenario } from './load';
 import type { Scenario } from './schema';
+
+export { scenarioTopology } from './build-run';
 
 /** What `ipilab run --json` prints (docs/cli.md, run-output.schema.json). */
 export interface RunOutput {
@@ -65,83 +59,6 @@ export interface RunOptions {
   readonly listen?: (e: ModelEvent, names: readonly string[]) => void;
 }
 
-/** The host a validated scenario runs on: its preset, with the explicit `host` fields over it. */
-export function scenarioTopology(s: Scenario): HostTopology {
-  const h = s.host;
-  let base: Partial<typeof HOST_PRESETS[string]> = {};
-  if (h.preset !== undefined) {
-    if (!Object.hasOwn(HOST_PRESETS, h.preset)) {
-      throw new ScenarioError(`host.preset: expected one of ${Object.keys(HOST_PRESETS).map((p) => JSON.stringify(p)).join(', ')}, got ${JSON.stringify(h.preset)}`, 'host.preset');
-    }
-    base = HOST_PRESETS[h.preset]!;
-  }
-  const spec = { name: h.preset ?? 'custom', sockets: h.sockets ?? base.sockets, coresPerSocket: h.coresPerSocket ?? base.coresPerSocket, threadsPerCore: h.threadsPerCore ?? base.threadsPerCore, ghz: h.ghz ?? base.ghz };
-  for (const k of ['sockets', 'coresPerSocket', 'threadsPerCore', 'ghz'] as const) {
-    if (spec[k] === undefined) throw new ScenarioError(`host.${k}: missing; give host.preset or all of sockets, coresPerSocket, threadsPerCore and ghz`, `host.${k}`);
-  }
-  return new HostTopology(spec as ConstructorParameters<typeof HostTopology>[0]);
-}
-
-/**
- * Pause-loop exiting from the vendor's KVM defaults (PLE_DEFAULTS) and the scenario's overrides.
- * Intel's window counts TSC cycles (one per ns x GHz of the host); AMD's counts PAUSE
- * instructions, each taking the profile's `pauseLatency`.
- */
-function pleConfig(p: Scenario['hypervisor']['ple'], policy: string, profile: CalibrationProfile, ghz: number, pauseNs: number): PleConfig {
-  const d = PLE_DEFAULTS[profile.vendor];
-  const unitNs = profile.vendor === 'intel' ? 1 / ghz : pauseNs;
-  // On by default, as KVM has it, except under fifo (the schema refuses it there when asked for).
-  return { enabled: p.enabled ?? policy !== 'fifo', window: p.window ?? d.window, grow: p.grow ?? d.grow, shrink: p.shrink ?? d.shrink, max: p.max ?? d.max, unitNs };
-}
-
-function hypervisorConfig(s: Scenario, profile: CalibrationProfile, ghz: number, costs: Costs): HypervisorConfig {
-  const h = s.hypervisor;
-  return {
-    mode: h.mode,
-    postedInterrupts: h.postedInterrupts,
-    // The vendor's IPI virtualization, as the calibration profile's host has it, unless the scenario says.
-    postedFlavour: h.posted.flavour ?? profile.postedFlavour,
-    lapicTimer: h.lapicTimer ?? profile.lapicTimer,
-    boostIpiTargets: h.boostIpiTargets,
-    serviceCapacity: h.serviceCapacity === 'unlimited' ? Infinity : h.serviceCapacity,
-    serviceReasons: h.serviceReasons ?? DEFAULT_HYPERVISOR_CONFIG.serviceReasons,
-    hostScheduler: DEFAULT_HYPERVISOR_CONFIG.hostScheduler, // replaced by the registry's h.scheduler.policy
-    hz: h.scheduler.hz,
-    migrate: h.scheduler.migrate,
-    timeSliceNs: h.scheduler.timeSlice ?? DEFAULT_HYPERVISOR_CONFIG.timeSliceNs,
-    forfeitOnYield: h.scheduler.forfeitOnYield ?? true,
-    haltPoll: { maxNs: h.haltPoll.max, grow: h.haltPoll.grow, growStartNs: h.haltPoll.growStart, shrink: h.haltPoll.shrink },
-    ple: pleConfig(h.ple, h.scheduler.policy, profile, ghz, costs.pauseLatency),
-  };
-}
-
-/** Loads plugin modules (paths relative to the scenario file): each must export a ContainerModule. */
-function loadPlugins(paths: readonly string[], dir: string): ContainerModule[] {
-  return paths.map((p, i) => {
-    const file = resolve(dir, p);
-    if (!existsSync(file)) throw new ScenarioError(`plugins[${i}]: no such module ${JSON.stringify(p)} (looked for ${file})`, `plugins[${i}]`);
-    let mod: Record<string, unknown>;
-    try {
-      mod = require(file) as Record<string, unknown>;
-    } catch (e) {
-      throw new ScenarioError(`plugins[${i}]: ${JSON.stringify(p)} failed to load: ${(e as Error).message.split('\n')[0]}`, `plugins[${i}]`);
-    }
-    // Duck-typed too: a plugin may bring its own copy of inversify.
-    const isModule = (x: unknown): boolean =>
-      x instanceof ContainerModule || (x !== null && typeof x === 'object' && typeof (x as { load?: unknown }).load === 'function' && 'id' in x);
-    const found = [mod, mod['default'], ...Object.values(mod)].find(isModule);
-    if (found === undefined) throw new ScenarioError(`plugins[${i}]: ${JSON.stringify(p)} exports no ContainerModule`, `plugins[${i}]`);
-    return found as ContainerModule;
-  });
-}
-
-/** Turns a model-level bad-parameter error into a scenario error (one line, field named). */
-function asScenarioError(e: unknown, prefix: string): never {
-  if (e instanceof InvalidParameterError) throw new ScenarioError(`${prefix}${e.message}`, e.field);
-  if (e instanceof UnknownPolicyError) throw new ScenarioError(`${prefix}${e.message}`);
-  throw e;
-}
-
 /** The sum of a record of counts or ns (exits by reason, IPIs by kind): absent keys count 0. */
 export function total(r: Readonly<Partial<Record<string, number>>>): number {
   let n = 0;
@@ -165,108 +82,8 @@ export function figureAt(obj: Record<string, unknown>, key: string): number {
 export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): RunOutput {
   const s = loaded.scenario;
   const seed = options.seed ?? s.run.seed;
-  let topology: HostTopology;
-  let costs: ReturnType<typeof resolveCosts>;
-  let clockScale: number;
-  let profile: CalibrationProfile;
-  try {
-    topology = scenarioTopology(s);
-    profile = calibrationProfile(s.calibration.profile);
-    // The host's clock sets what a cycle costs: cycle figures convert at host.ghz, and workload
-    // CPU work (defined at the profile's clock) takes profile/host as long (docs/calibration.md).
-    costs = resolveCosts(profile, s.calibration.overrides, 'calibration.overrides', topology.ghz);
-    clockScale = profile.ghz / topology.ghz;
-  } catch (e) {
-    asScenarioError(e, '');
-  }
-  const setup = new ContainerModule(({ bind }) => {
-    bind(HypervisorSetup).toConstantValue({ topology, costs, config: hypervisorConfig(s, profile, topology.ghz, costs), hostScheduler: s.hypervisor.scheduler.policy });
-  });
-  let container;
-  try {
-    container = composeContainer({
-      run: { seed },
-      modules: [setup, hypervisorModule, ipiTrapModule, ipiPvModule, ipiPostedModule, ipiNativeModule, guestModule, accountingModule],
-      plugins: loadPlugins(s.plugins, loaded.dir),
-    });
-  } catch (e) {
-    if (e instanceof ScenarioError) throw e;
-    throw new ScenarioError(`plugins: ${(e as Error).message.split('\n')[0]}`, 'plugins');
-  }
-  let hv: Hypervisor;
-  try {
-    hv = container.get(Hypervisor);
-  } catch (e) {
-    if (e instanceof UnknownPolicyError) throw new ScenarioError(`hypervisor.scheduler.policy: ${e.message}`, 'hypervisor.scheduler.policy');
-    asScenarioError(e, '');
-  }
-  const sim = container.get(Simulation);
-  const streams = container.get(RandomStreams);
-  const backends = container.get<PolicyRegistry<IpiBackendFactory>>(IpiBackendRegistry);
-  const strategies = container.get<PolicyRegistry<ShootdownStrategy>>(ShootdownStrategyRegistry);
-
-  const names: string[] = [];
-  const workloads: Workload[] = [];
-  const mms: MemoryManager[] = [];
-  s.vms.forEach((spec, i) => {
-    for (let copy = 1; copy <= spec.count; copy++) {
-      const name = spec.count === 1 ? spec.name : `${spec.name}-${copy}`;
-      if (options.only !== undefined && !options.only.includes(name)) continue;
-      const prefix = `vms[${i}] (${name}): `;
-      try {
-        // Bare metal has one way to send an IPI, the CPU's own ICR write: the backend keys do not apply.
-        const backendName = s.hypervisor.mode === 'bare-metal' ? 'native' : (spec.backend ?? s.hypervisor.backend);
-        let factory: IpiBackendFactory;
-        try {
-          factory = backends.get(backendName);
-        } catch (e) {
-          throw new ScenarioError(`${spec.backend === undefined ? 'hypervisor.backend' : `vms[${i}].backend`}: ${(e as Error).message}`);
-        }
-        let strategy: ShootdownStrategy;
-        try {
-          strategy = strategies.get(spec.shootdownStrategy);
-        } catch (e) {
-          throw new ScenarioError(`vms[${i}].shootdownStrategy: ${(e as Error).message}`);
-        }
-        const vm = hv.addVm(
-          {
-            name,
-            vcpus: spec.vcpus,
-            placement: spec.placement,
-            ...(spec.pcpus === undefined ? {} : { pcpus: spec.pcpus }),
-            apicMode: spec.apicMode ?? s.hypervisor.apicMode,
-            backend: backendName,
-            pv: { ...s.hypervisor.pv, spinlocks: spec.pvSpinlocks },
-            shorthand: spec.shorthand,
-            weight: spec.weight,
-            idle: spec.idle,
-            hz: spec.hz,
-          },
-          factory,
-        );
-        const kernel = new GuestKernel(hv, vm);
-        const mm = new MemoryManager(hv, vm, kernel, { strategy, coordination: spec.coordination });
-        const sched = new Scheduler(hv, vm, kernel, {
-          policy: spec.scheduler.policy,
-          ttwuQueue: spec.scheduler.ttwuQueue,
-          ...(spec.scheduler.llcVcpus === undefined ? {} : { llcVcpus: spec.scheduler.llcVcpus }),
-          ...(spec.scheduler.slice === undefined ? {} : { sliceNs: spec.scheduler.slice }),
-          ...(spec.scheduler.migrationThreshold === undefined ? {} : { migrationThresholdNs: spec.scheduler.migrationThreshold }),
-          ...(spec.scheduler.balance === undefined ? {} : { balance: spec.scheduler.balance }),
-        });
-        const { kind, ...params } = spec.workload;
-        // Streams are named after the VM: the VM draws the same numbers alone or beside others.
-        const w = createWorkload(kind, { hv, vm, kernel, mm, sched, rng: streams.stream(`vm/${name}/workload`), clockScale }, params);
-        names.push(name);
-        workloads.push(w);
-        mms.push(mm);
-      } catch (e) {
-        if (e instanceof ScenarioError) throw new ScenarioError(`${prefix}${e.message}`, e.field);
-        asScenarioError(e, prefix);
-      }
-    }
-  });
-
+  const built = buildRun(loaded, { seed, ...(options.only === undefined ? {} : { only: options.only }) })!;
+  const { container, sim, hv, topology, names, workloads, mms } = built;
   const acct = container.get(AccountingService);
   let ledgers = new Map<number, VmLedger>();
   let matrix: InterferenceMatrix | undefined;
@@ -282,12 +99,15 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
     const listen = options.listen;
     container.get(EventSink).subscribe((e) => listen(e, names));
   }
-  for (const w of workloads) w.start();
-  hv.start();
-  runWithinBudgets(sim, s, workloads, () => {
-    hv.resetOccupancy();
-    for (const mm of mms) mm.resetLockStats();
-  });
+  try {
+    startRun(built, s);
+    runWithinBudgets(sim, s, workloads, () => {
+      hv.resetOccupancy();
+      for (const mm of mms) mm.resetLockStats();
+    });
+  } catch (e) {
+    throw blamePlugin(e, loaded, sim.now);
+  }
   acct.finish();
   const occupancy = hv.occupancyByVm();
 
@@ -315,6 +135,18 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
     waitedNs: Object.fromEntries(m.vms.map((v) => [names[v]!, m.waited[v]!])),
   };
   return { scenario: s.name ?? loaded.file, seed, simulatedNs: sim.now, events: sim.eventsProcessed, vms, interference };
+}
+
+/**
+ * An error a plugin's own code threw (the innermost frame of its stack is in the plugin's file)
+ * becomes a PluginError naming the plugin: its author's to fix, not the model's nor the user's.
+ */
+function blamePlugin(e: unknown, loaded: LoadedScenario, now: number): unknown {
+  if (!(e instanceof Error) || e instanceof ScenarioError || loaded.scenario.plugins.length === 0) return e;
+  const top = /\n\s+at (?:.*\()?(.+?):\d+:\d+\)?/.exec(e.stack ?? '')?.[1];
+  const i = loaded.scenario.plugins.findIndex((p) => resolve(loaded.dir, p) === top);
+  if (i < 0) return e;
+  return new PluginError(`plugins[${i}] (${loaded.scenario.plugins[i]}) failed at ${now} ns: ${e.message.split('\n')[0]}`, e);
 }
 
 /** A VM's pCPU time, by pCPU and by socket, leaving out pCPUs it never held. */

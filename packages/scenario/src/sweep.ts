@@ -3,7 +3,8 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { ScenarioError } from './errors';
-import { loadScenario, parseValueList } from './load';
+import { parseAxis, readGridFile, type Axis } from './axes';
+import { checkPoints, pointParams } from './check-points';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { estimate, type Estimate } from './statistics';
 import type { Scenario } from './schema';
@@ -34,8 +35,10 @@ export interface SweepOutput {
   readonly points: readonly SweepPoint[];
 }
 
+/** Parses `--grid path=v1,v2,...`: values split at top-level commas, YAML flow values (`[0,1]`) and ranges (`2..32*2`) allowed. */
 export function parseGrid(arg: string): GridAxis {
-  return parseValueList('--grid', arg, 'vms[0].vcpus=2,4,8');
+  const a = parseAxis('--grid', arg, 'vms[0].vcpus=2,4,8');
+  return { path: a.path, values: a.values.map((v) => v.text) };
 }
 
 /** Every combination of the axes' values, first axis slowest. */
@@ -51,6 +54,8 @@ export interface SweepOptions {
   readonly onProgress?: (done: number, total: number) => void;
   /** Called as each run is handed to a worker (which starts it at once), with its point and seed. */
   readonly onRunStart?: (params: Readonly<Record<string, string>>, seed: number) => void;
+  /** A grid file (`--grid-file`, readGridFile): its axes come after the `--grid` ones. */
+  readonly gridFile?: string;
 }
 
 /**
@@ -107,15 +112,14 @@ export async function closeSweepWorkers(): Promise<void> {
  * does not lose the others.
  */
 export async function sweepScenario(file: string, sets: readonly string[], grids: readonly string[], options: SweepOptions = {}): Promise<SweepOutput> {
-  if (grids.length === 0) throw new ScenarioError('sweep: expected at least one --grid path=v1,v2,...');
-  const axes = grids.map(parseGrid);
-  const points = gridPoints(axes);
-  // Validate every point up front: a typo in a value fails fast, before any work.
-  // Workers get the validated scenario, so no run reads or validates the file again.
-  const validated = points.map((p) => {
-    const assignments = Object.entries(p).map(([k, v]) => `${k}=${v}`);
-    return loadScenario(file, [...sets, ...assignments], `${file} (${assignments.join(', ')})`);
-  });
+  const parsed: Axis[] = [...grids.map((g) => parseAxis('--grid', g, 'vms[0].vcpus=2,4,8')), ...(options.gridFile === undefined ? [] : readGridFile(options.gridFile))];
+  if (parsed.length === 0) throw new ScenarioError('sweep: expected at least one --grid path=v1,v2,... or a --grid-file');
+  // Every point is checked, as `run` checks, before anything runs: a bad value fails fast, with
+  // every problem of every point. Workers get the checked scenarios, so no run reads the file again.
+  const checked = checkPoints(file, sets, parsed, '--grid');
+  const validated = checked.loaded;
+  const points = checked.points.map((pt) => pointParams(parsed, pt));
+  const axes: GridAxis[] = parsed.map((a) => ({ path: a.path, values: a.values.map((v) => v.text) }));
   const first = validated[0]!.scenario;
   const reps = first.run.replications;
   const seeds = Array.from({ length: reps }, (_, k) => first.run.seed + k);

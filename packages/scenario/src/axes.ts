@@ -1,0 +1,243 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, parse as parseYamlValue, parseDocument, type Node } from 'yaml';
+import { didYouMean, pathSegments, pathString, schemaAt, ScenarioError } from './errors';
+import { parseOverrideValue, parsePath, type Override } from './load';
+import { scenarioSchema } from './schema';
+
+/** One value of an axis: as written (`[0,1]`, `4`, `pv`), as a value, and where it came from. */
+export interface AxisValue {
+  readonly text: string;
+  readonly value: unknown;
+  /** The start of a problem line about this value: `--grid vms[0].vcpus=4`, `grid.yaml:3:5`. */
+  readonly origin: string;
+}
+
+/** A key of the scenario and the values it takes (`--vary`, `--grid`, a grid file's entry). */
+export interface Axis {
+  readonly path: string;
+  readonly values: readonly AxisValue[];
+}
+
+/** Most values one axis may have: a range typed by mistake (1..1e9) is refused, not expanded. */
+export const MAX_AXIS_VALUES = 10_000;
+
+/**
+ * Splits a list of values at its top-level commas: `[0,1],[2,3]` is two values, `{a: 1, b: 2}`
+ * one; commas inside brackets, braces or quotes belong to the value.
+ */
+export function splitTopLevel(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote: string | null = null;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote !== null) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = null;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') depth++;
+    else if ((c === ']' || c === '}') && depth > 0) depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out.map((v) => v.trim());
+}
+
+const NUM = '(-?\\d+(?:\\.\\d+)?)';
+/** `a..b`, `a..b:step` (arithmetic) or `a..b*factor` (geometric), with an optional unit on both ends (`1ms..8ms*2`). */
+const RANGE = new RegExp(`^${NUM}([a-zµ]*)\\.\\.${NUM}([a-zµ]*)(?:([:*])(\\d+(?:\\.\\d+)?))?$`);
+
+/** Rounds away binary noise from repeated addition (0.1 + 0.2), keeping 12 significant digits. */
+const tidy = (x: number): number => Number(x.toPrecision(12));
+
+/**
+ * Expands a numeric range: `1..8` (1, 2, ..., 8), `0..100:25` (0, 25, 50, 75, 100), `2..32*2`
+ * (2, 4, 8, 16, 32); the ends are included when the steps reach them exactly. Returns undefined
+ * when `text` is not a range; throws (naming `shown`) when it is a malformed one.
+ */
+export function expandRange(text: string, shown: string): string[] | undefined {
+  const m = RANGE.exec(text);
+  if (m === null) return undefined;
+  const [, a, unitA, b, unitB, op, by] = m;
+  const from = Number(a);
+  const to = Number(b);
+  const unit = unitA!;
+  const bad = (why: string): never => {
+    throw new ScenarioError(`${shown}: ${why} (ranges are from..to, from..to:step or from..to*factor, e.g. 1..8, 0..100:25, 2..32*2)`);
+  };
+  if (unitA !== unitB) bad(`range ${text}: both ends need the same unit, got ${JSON.stringify(unitA)} and ${JSON.stringify(unitB)}`);
+  if (from > to) bad(`range ${text}: expected from <= to`);
+  const values: number[] = [];
+  if (op === '*') {
+    const f = Number(by);
+    if (!(f > 1)) bad(`range ${text}: expected a factor > 1`);
+    if (!(from > 0)) bad(`range ${text}: a geometric range needs from > 0`);
+    for (let x = from; x <= to * (1 + 1e-12) && values.length <= MAX_AXIS_VALUES; x = tidy(x * f)) values.push(x);
+  } else {
+    const step = op === ':' ? Number(by) : 1;
+    if (!(step > 0)) bad(`range ${text}: expected a step > 0`);
+    for (let k = 0; values.length <= MAX_AXIS_VALUES; k++) {
+      const x = tidy(from + k * step);
+      if (x > to * (1 + 1e-12) + 1e-12) break;
+      values.push(x);
+    }
+  }
+  if (values.length > MAX_AXIS_VALUES) bad(`range ${text}: more than ${MAX_AXIS_VALUES} values`);
+  return values.map((x) => `${x}${unit}`);
+}
+
+/**
+ * Checks an axis path: well formed, and a key a scenario has (a VM's workload parameters and
+ * calibration overrides are open: the workload and the profile check those).
+ */
+export function checkAxisPath(path: string, shown: string): void {
+  const segs = parsePath(path, shown);
+  if (schemaAt(scenarioSchema, segs).exists) return;
+  // Name the first segment that is not a key, with the nearest one if close.
+  for (let i = 1; i <= segs.length; i++) {
+    if (schemaAt(scenarioSchema, segs.slice(0, i)).exists) continue;
+    const seg = segs[i - 1]!;
+    const parent = segs.slice(0, i - 1);
+    const at = schemaAt(scenarioSchema, parent);
+    const where = pathString(segs.slice(0, i));
+    if (typeof seg === 'number') throw new ScenarioError(`${shown}: ${where}: ${pathString(parent) || 'the scenario'} is not a list`);
+    if (at.keys.length === 0) throw new ScenarioError(`${shown}: ${where}: ${pathString(parent)} is a value, not a mapping`);
+    const hint = didYouMean(seg, at.keys) || `; expected one of ${at.keys.join(', ')}`;
+    throw new ScenarioError(`${shown}: ${where}: no such key in a scenario${hint}`);
+  }
+}
+
+/**
+ * Parses `path=v1,v2,...` (`--vary`, `--grid`): values split at top-level commas, each a YAML
+ * scalar or flow collection (`[0,1]`, `{kind: compute}`) or a numeric range (expandRange).
+ */
+export function parseAxis(flag: string, arg: string, example: string): Axis {
+  const eq = arg.indexOf('=');
+  const usage = `${flag} ${arg}: expected path=v1,v2,... e.g. ${example}`;
+  if (eq <= 0) throw new ScenarioError(usage);
+  const path = arg.slice(0, eq).trim();
+  checkAxisPath(path, `${flag} ${arg}`);
+  const pieces = splitTopLevel(arg.slice(eq + 1));
+  if (pieces.every((p) => p === '')) throw new ScenarioError(usage);
+  const values: AxisValue[] = [];
+  for (const piece of pieces) {
+    if (piece === '') throw new ScenarioError(`${flag} ${arg}: an empty value (two commas, or one at an end)`);
+    const range = expandRange(piece, `${flag} ${arg}`);
+    for (const text of range ?? [piece]) values.push({ text, value: parseOverrideValue(text), origin: `${flag} ${path}=${text}` });
+  }
+  checkDistinct(values, `${flag} ${arg}`);
+  return { path, values };
+}
+
+function checkDistinct(values: readonly AxisValue[], shown: string): void {
+  const seen = new Set<string>();
+  for (const v of values) {
+    const k = JSON.stringify(v.value);
+    if (seen.has(k)) throw new ScenarioError(`${shown}: value ${v.text} appears twice`);
+    seen.add(k);
+  }
+}
+
+/** A value as written on a command line: strings as they are when that reads back the same, else JSON (valid YAML flow). */
+function textOf(v: unknown): string {
+  if (typeof v === 'string') {
+    let back: unknown;
+    try {
+      back = parseYamlValue(v);
+    } catch {
+      back = undefined;
+    }
+    return back === v && !v.includes(',') ? v : JSON.stringify(v);
+  }
+  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+}
+
+/**
+ * Reads a grid file (`--grid-file`): a YAML mapping from scenario paths to their values, each
+ * a list of values (`vms[0].pcpus: [[0, 1], [2, 3]]`) or a string in the command line's syntax
+ * (`vms[0].vcpus: 2..32*2`, `hypervisor.backend: trap,pv`). Axes in file order, first slowest.
+ */
+export function readGridFile(file: string): Axis[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ScenarioError(`--grid-file ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines });
+  const err = doc.errors[0];
+  if (err !== undefined) {
+    const pos = err.linePos?.[0];
+    throw new ScenarioError(`${file}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
+  }
+  const at = (n: Node | null | undefined, fallback = 0): string => {
+    const p = lines.linePos(n?.range?.[0] ?? fallback);
+    return `${file}:${p.line}:${p.col}`;
+  };
+  if (!isMap(doc.contents) || doc.contents.items.length === 0) {
+    throw new ScenarioError(`${at(doc.contents as Node | null)}: expected a mapping of scenario paths to their values, e.g. "vms[0].vcpus: [2, 4, 8]"`);
+  }
+  const axes: Axis[] = [];
+  for (const pair of doc.contents.items) {
+    const keyNode = pair.key as Node;
+    const path = isScalar(keyNode) ? String(keyNode.value) : '';
+    const where = at(keyNode);
+    checkAxisPath(path, `${where}: ${path}`);
+    const node = pair.value as Node | null;
+    const values: AxisValue[] = [];
+    if (isSeq(node)) {
+      for (const item of node.items as Node[]) {
+        const value: unknown = (item as { toJSON?: () => unknown }).toJSON?.() ?? (isScalar(item) ? item.value : null);
+        values.push({ text: textOf(value), value, origin: at(item) });
+      }
+    } else if (isScalar(node) && typeof node.value === 'string') {
+      for (const piece of splitTopLevel(node.value)) {
+        if (piece === '') throw new ScenarioError(`${at(node)}: ${path}: an empty value (two commas, or one at an end)`);
+        for (const t of expandRange(piece, `${at(node)}: ${path}`) ?? [piece]) values.push({ text: t, value: parseOverrideValue(t), origin: at(node) });
+      }
+    } else if (isScalar(node) && node.value !== null) {
+      values.push({ text: textOf(node.value), value: node.value, origin: at(node) });
+    }
+    if (values.length === 0) throw new ScenarioError(`${where}: ${path}: expected a list of values, e.g. [2, 4, 8], or a range such as 2..32*2`);
+    checkDistinct(values, `${where}: ${path}`);
+    axes.push({ path, values });
+  }
+  return axes;
+}
+
+/**
+ * Refuses axes that would overwrite each other: a path given twice (or one inside another),
+ * and an axis over a path a `--set` also gives (the axis would silently replace it).
+ */
+export function checkAxesDistinct(axes: readonly Axis[], sets: readonly Override[], flag: string): void {
+  const within = (outer: string, inner: string): boolean => {
+    const o = pathSegments(outer);
+    const n = pathSegments(inner);
+    return o.length <= n.length && o.every((x, i) => x === n[i]);
+  };
+  axes.forEach((a, i) => {
+    for (const b of axes.slice(0, i)) {
+      if (within(a.path, b.path) || within(b.path, a.path)) {
+        const same = pathString(pathSegments(a.path)) === pathString(pathSegments(b.path));
+        throw new ScenarioError(`${flag} ${a.path}: ${same ? `${a.path} is an axis already` : `overlaps the axis ${b.path}`}: give each key once, with all its values (e.g. ${flag} ${a.path}=v1,v2)`);
+      }
+    }
+    for (const s of sets) {
+      if (within(a.path, s.path)) throw new ScenarioError(`${flag} ${a.path}: ${s.origin} sets ${s.path}, which every point of this axis would replace: drop one of them`);
+    }
+  });
+}
+
+/** The override each value of a point puts into the scenario. */
+export function pointOverrides(axes: readonly Axis[], point: readonly number[]): Override[] {
+  return axes.map((a, i) => {
+    const v = a.values[point[i]!]!;
+    return { path: a.path, value: v.value, origin: v.origin };
+  });
+}

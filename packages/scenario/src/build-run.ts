@@ -1,0 +1,412 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ContainerModule, type Container } from 'inversify';
+import { accountingModule } from '@ipilab/accounting';
+import { CALIBRATION_PROFILES, COST_NAMES, calibrationProfile, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
+import { describe, InvalidParameterError, RandomStreams, Simulation } from '@ipilab/core';
+import { composeContainer, DuplicatePolicyError, UnknownPolicyError, type PolicyRegistry } from '@ipilab/di';
+import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, WORKLOADS, type ShootdownStrategy, type Workload } from '@ipilab/guest';
+import { HOST_PRESETS, HostTopology } from '@ipilab/host';
+import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, HypervisorSetup, hypervisorModule, IpiBackendRegistry, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PleConfig, type Vm } from '@ipilab/hypervisor';
+import { ipiNativeModule } from '@ipilab/ipi-native';
+import { ipiPostedModule } from '@ipilab/ipi-posted';
+import { ipiPvModule } from '@ipilab/ipi-pv';
+import { ipiTrapModule } from '@ipilab/ipi-trap';
+import { didYouMean, expectedOneOf, ScenarioError, type Problem } from './errors';
+import type { LoadedScenario } from './load';
+import type { Scenario, VmScenario } from './schema';
+
+/** Where assembly problems go: a checker collects them all, a run throws at the first. */
+export type ProblemSink = (p: Problem) => void;
+
+/** A sink that throws the problem as a ScenarioError (`key: message`): what a run does. */
+export const throwProblem: ProblemSink = (p) => {
+  throw new ScenarioError(p.key === '' ? p.message : `${p.key}: ${p.message}`, p.key);
+};
+
+/** One run, assembled and not started. */
+export interface BuiltRun {
+  readonly container: Container;
+  readonly sim: Simulation;
+  readonly hv: Hypervisor;
+  readonly topology: HostTopology;
+  /** Run names of the VMs built, in hypervisor order, with their workloads and memory managers. */
+  readonly names: string[];
+  readonly workloads: Workload[];
+  readonly mms: MemoryManager[];
+  /** The scenario's `vms` index of each VM built (for naming problems). */
+  readonly specOf: number[];
+}
+
+/** The host a validated scenario runs on: its preset, with the explicit `host` fields over it. */
+export function scenarioTopology(s: Scenario): HostTopology {
+  let t: HostTopology | undefined;
+  hostTopology(s, (p) => throwProblem(p), (x) => (t = x));
+  return t!;
+}
+
+function hostTopology(s: Scenario, report: ProblemSink, done: (t: HostTopology) => void): void {
+  const h = s.host;
+  let base: Partial<typeof HOST_PRESETS[string]> = {};
+  if (h.preset !== undefined) {
+    if (!Object.hasOwn(HOST_PRESETS, h.preset)) return report({ key: 'host.preset', message: expectedOneOf(h.preset, Object.keys(HOST_PRESETS), 'a host preset') });
+    base = HOST_PRESETS[h.preset]!;
+  }
+  const spec = { name: h.preset ?? 'custom', sockets: h.sockets ?? base.sockets, coresPerSocket: h.coresPerSocket ?? base.coresPerSocket, threadsPerCore: h.threadsPerCore ?? base.threadsPerCore, ghz: h.ghz ?? base.ghz };
+  let missing = false;
+  for (const k of ['sockets', 'coresPerSocket', 'threadsPerCore', 'ghz'] as const) {
+    if (spec[k] === undefined) {
+      report({ key: `host.${k}`, message: 'missing; give host.preset or all of sockets, coresPerSocket, threadsPerCore and ghz' });
+      missing = true;
+    }
+  }
+  if (missing) return;
+  try {
+    done(new HostTopology(spec as ConstructorParameters<typeof HostTopology>[0]));
+  } catch (e) {
+    if (!(e instanceof InvalidParameterError)) throw e;
+    report(parameterProblem(e, e.field));
+  }
+}
+
+/** A model's bad-parameter error as a problem of the scenario key `key`. */
+function parameterProblem(e: InvalidParameterError, key: string): Problem {
+  return { key, message: `expected ${e.expected}, got ${describe(e.value)}` };
+}
+
+/**
+ * Pause-loop exiting from the vendor's KVM defaults (PLE_DEFAULTS) and the scenario's overrides.
+ * Intel's window counts TSC cycles (one per ns x GHz of the host); AMD's counts PAUSE
+ * instructions, each taking the profile's `pauseLatency`.
+ */
+function pleConfig(p: Scenario['hypervisor']['ple'], policy: string, profile: CalibrationProfile, ghz: number, pauseNs: number): PleConfig {
+  const d = PLE_DEFAULTS[profile.vendor];
+  const unitNs = profile.vendor === 'intel' ? 1 / ghz : pauseNs;
+  // On by default, as KVM has it, except under fifo (the schema refuses it there when asked for).
+  return { enabled: p.enabled ?? policy !== 'fifo', window: p.window ?? d.window, grow: p.grow ?? d.grow, shrink: p.shrink ?? d.shrink, max: p.max ?? d.max, unitNs };
+}
+
+function hypervisorConfig(s: Scenario, profile: CalibrationProfile, ghz: number, costs: Costs): HypervisorConfig {
+  const h = s.hypervisor;
+  return {
+    mode: h.mode,
+    postedInterrupts: h.postedInterrupts,
+    // The vendor's IPI virtualization, as the calibration profile's host has it, unless the scenario says.
+    postedFlavour: h.posted.flavour ?? profile.postedFlavour,
+    lapicTimer: h.lapicTimer ?? profile.lapicTimer,
+    boostIpiTargets: h.boostIpiTargets,
+    serviceCapacity: h.serviceCapacity === 'unlimited' ? Infinity : h.serviceCapacity,
+    serviceReasons: h.serviceReasons ?? DEFAULT_HYPERVISOR_CONFIG.serviceReasons,
+    hostScheduler: DEFAULT_HYPERVISOR_CONFIG.hostScheduler, // replaced by the registry's h.scheduler.policy
+    hz: h.scheduler.hz,
+    migrate: h.scheduler.migrate,
+    timeSliceNs: h.scheduler.timeSlice ?? DEFAULT_HYPERVISOR_CONFIG.timeSliceNs,
+    forfeitOnYield: h.scheduler.forfeitOnYield ?? true,
+    haltPoll: { maxNs: h.haltPoll.max, grow: h.haltPoll.grow, growStartNs: h.haltPoll.growStart, shrink: h.haltPoll.shrink },
+    ple: pleConfig(h.ple, h.scheduler.policy, profile, ghz, costs.pauseLatency),
+  };
+}
+
+/** The hypervisor's own names for its settings, as the scenario's keys. */
+const HYPERVISOR_KEYS: Readonly<Record<string, string>> = {
+  'hypervisor.timeSliceNs': 'hypervisor.scheduler.timeSlice',
+  ghz: 'host.ghz',
+  clockScale: 'host.ghz',
+};
+
+/** Loads plugin modules (paths relative to the scenario file): each must export a ContainerModule. */
+function loadPlugins(paths: readonly string[], dir: string, report: ProblemSink): ContainerModule[] | undefined {
+  const out: ContainerModule[] = [];
+  let ok = true;
+  paths.forEach((p, i) => {
+    const key = `plugins[${i}]`;
+    const file = resolve(dir, p);
+    if (!existsSync(file)) {
+      ok = false;
+      return report({ key, message: `no such module ${JSON.stringify(p)} (looked for ${file})` });
+    }
+    let mod: Record<string, unknown>;
+    try {
+      mod = require(file) as Record<string, unknown>;
+    } catch (e) {
+      ok = false;
+      return report({ key, message: `${JSON.stringify(p)} failed to load: ${(e as Error).message.split('\n')[0]}` });
+    }
+    // Duck-typed too: a plugin may bring its own copy of inversify.
+    const isModule = (x: unknown): boolean =>
+      x instanceof ContainerModule || (x !== null && typeof x === 'object' && typeof (x as { load?: unknown }).load === 'function' && 'id' in x);
+    const found = [mod, mod['default'], ...Object.values(mod)].find(isModule);
+    if (found === undefined) {
+      ok = false;
+      return report({ key, message: `${JSON.stringify(p)} exports no ContainerModule` });
+    }
+    out.push(found as ContainerModule);
+  });
+  return ok ? out : undefined;
+}
+
+/** The built-in modules every run loads, in dependency order. */
+const MODEL_MODULES = [hypervisorModule, ipiTrapModule, ipiPvModule, ipiPostedModule, ipiNativeModule, guestModule, accountingModule];
+
+/**
+ * The composition root: builds one run from a validated scenario — kernel, host, hypervisor,
+ * the backends and strategies the scenario names, plugins, VMs with their guest kernels,
+ * memory managers, schedulers and workloads — without starting it. Every check that can fail on
+ * the scenario's values happens here (or in `startRun`), so `validate` runs exactly these.
+ * With the default sink the first problem throws; a collecting sink gets every problem it can
+ * find: each part is checked on its own, with a stand-in (its default) for a part that failed,
+ * and returns undefined when the run could not be built.
+ */
+export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?: readonly string[] } = {}, report: ProblemSink = throwProblem): BuiltRun | undefined {
+  const s = loaded.scenario;
+  const seed = options.seed ?? s.run.seed;
+  let topology: HostTopology | undefined;
+  hostTopology(s, report, (t) => (topology = t));
+  let profile: CalibrationProfile | undefined;
+  if (Object.hasOwn(CALIBRATION_PROFILES, s.calibration.profile)) profile = calibrationProfile(s.calibration.profile);
+  else report({ key: 'calibration.profile', message: expectedOneOf(s.calibration.profile, Object.keys(CALIBRATION_PROFILES), 'a calibration profile') });
+  if (profile === undefined) return undefined;
+  const ghz = topology?.ghz ?? profile.ghz;
+  // Each override on its own, so every bad one is named; the good ones are kept.
+  const overrides: Record<string, number> = {};
+  for (const [k, v] of Object.entries(s.calibration.overrides)) {
+    const key = `calibration.overrides.${k}`;
+    if (!(COST_NAMES as readonly string[]).includes(k)) {
+      report({ key, message: `unknown cost field${didYouMean(k, COST_NAMES)}; expected one of the profile's: ${COST_NAMES.join(', ')}`, atKey: true });
+      continue;
+    }
+    try {
+      resolveCosts(profile, { [k]: v }, 'calibration.overrides', ghz);
+      overrides[k] = v;
+    } catch (e) {
+      if (!(e instanceof InvalidParameterError)) throw e;
+      report(parameterProblem(e, key));
+    }
+  }
+  const plugins = loadPlugins(s.plugins, loaded.dir, report);
+  if (topology === undefined || plugins === undefined) return undefined;
+  const host = topology;
+  let costs = resolveCosts(profile, overrides, 'calibration.overrides', ghz);
+  let config = hypervisorConfig(s, profile, ghz, costs);
+  let hostScheduler = s.hypervisor.scheduler.policy;
+
+  const compose = (): Container => {
+    const setup = new ContainerModule(({ bind }) => {
+      bind(HypervisorSetup).toConstantValue({ topology: host, costs, config, hostScheduler });
+    });
+    return composeContainer({ run: { seed }, modules: [setup, ...MODEL_MODULES], plugins });
+  };
+  let container: Container;
+  try {
+    container = compose();
+  } catch (e) {
+    if (e instanceof DuplicatePolicyError) {
+      report({ key: 'plugins', message: `two modules register the ${e.kind} ${JSON.stringify(e.duplicate)}: a plugin must give its policies names of their own` });
+      return undefined;
+    }
+    throw e;
+  }
+  // The hypervisor checks its settings one at a time: each bad one is reported, then replaced
+  // by its default so the next one (and the VMs) can still be checked.
+  let hv: Hypervisor | undefined;
+  for (let attempt = 0; hv === undefined && attempt < 8; attempt++) {
+    try {
+      hv = container.get(Hypervisor);
+    } catch (e) {
+      if (e instanceof UnknownPolicyError) {
+        report({ key: 'hypervisor.scheduler.policy', message: expectedOneOf(e.requested, e.known, 'a host scheduler policy') });
+        hostScheduler = 'eevdf';
+      } else if (e instanceof InvalidParameterError) {
+        report(parameterProblem(e, HYPERVISOR_KEYS[e.field] ?? e.field));
+        if (e.field === 'hypervisor.timeSliceNs') config = { ...config, timeSliceNs: DEFAULT_HYPERVISOR_CONFIG.timeSliceNs };
+        else if (e.field === 'hypervisor.serviceCapacity') config = { ...config, serviceCapacity: Infinity };
+        else if (e.field === 'hypervisor.scheduler.hz') config = { ...config, hz: DEFAULT_HYPERVISOR_CONFIG.hz };
+        else if (e.field.startsWith('calibration.overrides.')) {
+          delete overrides[e.field.slice('calibration.overrides.'.length)];
+          costs = resolveCosts(profile, overrides, 'calibration.overrides', ghz);
+        } else return undefined;
+      } else throw e;
+      container = compose();
+    }
+  }
+  if (hv === undefined) return undefined;
+  const sim = container.get(Simulation);
+  const streams = container.get(RandomStreams);
+  const backends = container.get<PolicyRegistry<IpiBackendFactory>>(IpiBackendRegistry);
+  const strategies = container.get<PolicyRegistry<ShootdownStrategy>>(ShootdownStrategyRegistry);
+  const clockScale = profile.ghz / host.ghz;
+  // A VM the host cannot place is still checked on a host of its own (its workload and guest
+  // settings), so one problem does not hide the next.
+  let scratch: Hypervisor | undefined;
+  const standIn = (spec: Parameters<Hypervisor['addVm']>[0], factory: IpiBackendFactory): Vm | undefined => {
+    try {
+      const h = compose().get(Hypervisor);
+      scratch = h;
+      return h.addVm({ ...spec, placement: 'shared', pcpus: host.pcpus.map((p) => p.id) }, factory);
+    } catch {
+      return undefined;
+    }
+  };
+
+  const built: BuiltRun = { container, sim, hv, topology: host, names: [], workloads: [], mms: [], specOf: [] };
+  const addOne = (vspec: VmScenario, index: number, vmName: string, r: ProblemSink): void => {
+    const hvRef = hv!;
+    const vmKey = (field: string): string => vmFieldKey(field, index, vspec);
+    // Bare metal has one way to send an IPI, the CPU's own ICR write: the backend keys do not apply.
+    const backendName = s.hypervisor.mode === 'bare-metal' ? 'native' : (vspec.backend ?? s.hypervisor.backend);
+    let factory: IpiBackendFactory | undefined;
+    if (backends.has(backendName)) factory = backends.get(backendName);
+    else {
+      r({ key: vspec.backend === undefined ? 'hypervisor.backend' : `vms[${index}].backend`, message: expectedOneOf(backendName, backends.names(), 'an IPI backend') });
+      factory = backends.get('trap');
+    }
+    let strategy: ShootdownStrategy;
+    if (strategies.has(vspec.shootdownStrategy)) strategy = strategies.get(vspec.shootdownStrategy);
+    else {
+      r({ key: `vms[${index}].shootdownStrategy`, message: expectedOneOf(vspec.shootdownStrategy, strategies.names(), 'a shootdown strategy') });
+      strategy = strategies.get('sync');
+    }
+    const vmSpec = {
+      name: vmName,
+      vcpus: vspec.vcpus,
+      placement: vspec.placement,
+      ...(vspec.pcpus === undefined ? {} : { pcpus: vspec.pcpus }),
+      apicMode: vspec.apicMode ?? s.hypervisor.apicMode,
+      backend: backendName,
+      pv: { ...s.hypervisor.pv, spinlocks: vspec.pvSpinlocks },
+      shorthand: vspec.shorthand,
+      weight: vspec.weight,
+      idle: vspec.idle,
+      hz: vspec.hz,
+    };
+    let vm: Vm | undefined;
+    let owner = hvRef;
+    try {
+      vm = hvRef.addVm(vmSpec, factory);
+    } catch (e) {
+      if (!(e instanceof InvalidParameterError)) throw e;
+      r(parameterProblem(e, vmKey(e.field)));
+      vm = standIn(vmSpec, factory);
+      if (vm === undefined) return;
+      owner = scratch!;
+    }
+    let kernel: GuestKernel;
+    let mm: MemoryManager;
+    let sched: Scheduler;
+    try {
+      kernel = new GuestKernel(owner, vm);
+      mm = new MemoryManager(owner, vm, kernel, { strategy, coordination: vspec.coordination });
+      sched = new Scheduler(owner, vm, kernel, {
+        policy: vspec.scheduler.policy,
+        ttwuQueue: vspec.scheduler.ttwuQueue,
+        ...(vspec.scheduler.llcVcpus === undefined ? {} : { llcVcpus: vspec.scheduler.llcVcpus }),
+        ...(vspec.scheduler.slice === undefined ? {} : { sliceNs: vspec.scheduler.slice }),
+        ...(vspec.scheduler.migrationThreshold === undefined ? {} : { migrationThresholdNs: vspec.scheduler.migrationThreshold }),
+        ...(vspec.scheduler.balance === undefined ? {} : { balance: vspec.scheduler.balance }),
+      });
+    } catch (e) {
+      if (!(e instanceof InvalidParameterError)) throw e;
+      return r(parameterProblem(e, vmKey(e.field)));
+    }
+    // Streams are named after the VM: the VM draws the same numbers alone or beside others.
+    const ctx = { hv: owner, vm, kernel, mm, sched, rng: streams.stream(`vm/${vmName}/workload`), clockScale };
+    const w = buildWorkload(vspec.workload, ctx, index, r);
+    if (w === undefined || owner !== hvRef) return;
+    built.names.push(vmName);
+    built.workloads.push(w);
+    built.mms.push(mm);
+    built.specOf.push(index);
+  };
+  s.vms.forEach((spec, i) => {
+    const first = new Set<string>();
+    for (let copy = 1; copy <= spec.count; copy++) {
+      const name = spec.count === 1 ? spec.name : `${spec.name}-${copy}`;
+      if (options.only !== undefined && !options.only.includes(name)) continue;
+      // A copy's problems are the first copy's, unless they are its own (say, no pCPUs left for it).
+      const vmReport: ProblemSink = (p) => {
+        const k = `${p.key}\u0000${p.message}`;
+        if (copy === 1 || first.size === 0) first.add(k);
+        else if (first.has(k)) return;
+        report(copy === 1 ? p : { ...p, message: `${name}: ${p.message}` });
+      };
+      addOne(spec, i, name, vmReport);
+    }
+  });
+  return built;
+}
+
+/**
+ * Starts a built run's workloads and hypervisor (they spawn tasks and put vCPUs on run queues;
+ * nothing runs until the simulation does). A workload's tasks are checked as it spawns them.
+ */
+export function startRun(b: BuiltRun, s: Scenario, report: ProblemSink = throwProblem): void {
+  b.workloads.forEach((w, k) => {
+    const i = b.specOf[k]!;
+    try {
+      w.start();
+    } catch (e) {
+      if (!(e instanceof InvalidParameterError)) throw e;
+      report({ key: `vms[${i}].workload`, message: `${s.vms[i]!.workload.kind}: ${e.message}` });
+    }
+  });
+  b.hv.start();
+}
+
+/**
+ * Builds a VM's workload. A workload checks its parameters one at a time: each bad one is
+ * reported, then left out (its default used) and the workload built again, so every bad
+ * parameter is named. A parameter the workload never reads is reported too: it would change
+ * nothing, so it is a typo or a misunderstanding.
+ */
+function buildWorkload(spec: VmScenario['workload'], ctx: Parameters<typeof createWorkload>[1], i: number, report: ProblemSink): Workload | undefined {
+  const { kind, ...given } = spec;
+  const key = `vms[${i}].workload`;
+  if (!Object.hasOwn(WORKLOADS, kind)) {
+    report({ key: `${key}.kind`, message: expectedOneOf(kind, Object.keys(WORKLOADS), 'a workload kind') });
+    return undefined;
+  }
+  const params: Record<string, unknown> = { ...given };
+  const read = new Set<string>();
+  const seen = new Proxy(params, {
+    get: (t, k) => {
+      if (typeof k === 'string') read.add(k);
+      return t[k as string];
+    },
+  });
+  let w: Workload | undefined;
+  let failed = false;
+  for (let attempt = 0; w === undefined && attempt <= Object.keys(given).length + 1; attempt++) {
+    try {
+      w = createWorkload(kind, ctx, seen);
+    } catch (e) {
+      if (!(e instanceof InvalidParameterError)) throw e;
+      failed = true;
+      const m = /^workload\.([^.[]+)/.exec(e.field);
+      report(parameterProblem(e, m !== null ? `${key}.${e.field.slice('workload.'.length)}` : e.field === 'clockScale' ? 'host.ghz' : key));
+      if (m === null || !Object.hasOwn(params, m[1]!)) return undefined;
+      delete params[m[1]!];
+    }
+  }
+  for (const k of Object.keys(given)) {
+    if (read.has(k)) continue;
+    const known = [...read].filter((x) => x !== 'constructor' && x !== 'toJSON').sort();
+    report({ key: `${key}.${k}`, message: `not a parameter of ${kind}${didYouMean(k, known)}; its parameters: ${known.join(', ') || '(none)'}`, atKey: true });
+    failed = true;
+  }
+  return failed ? undefined : w;
+}
+
+/** A model's name for a VM setting (`vms[<hypervisor index>].pcpus[1]`, `scheduler.sliceNs`) as the scenario's key. */
+function vmFieldKey(field: string, i: number, spec: VmScenario): string {
+  const vm = /^vms\[\d+\](.*)$/.exec(field);
+  if (vm !== null) {
+    const rest = vm[1]!;
+    if (rest === '.backend' && spec.backend === undefined) return 'hypervisor.backend';
+    if (rest === '.apicMode' && spec.apicMode === undefined) return 'hypervisor.apicMode';
+    return `vms[${i}]${rest}`;
+  }
+  const sched = /^scheduler\.(\w+)$/.exec(field);
+  if (sched !== null) return `vms[${i}].scheduler.${({ sliceNs: 'slice', migrationThresholdNs: 'migrationThreshold' } as Record<string, string>)[sched[1]!] ?? sched[1]!}`;
+  return HYPERVISOR_KEYS[field] ?? `vms[${i}]`;
+}
