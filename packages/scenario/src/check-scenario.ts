@@ -44,8 +44,7 @@ export function ruleProblems(s: Scenario): Problem[] {
   if (s.run.duration <= 0) out.push({ key: 'run.duration', message: 'expected a positive duration, got 0' });
   else if (s.run.warmup >= s.run.duration) out.push({ key: 'run.warmup', message: `expected less than run.duration (${s.run.duration} ns), got ${s.run.warmup} ns` });
   // Replication k runs with seed run.seed + k: every one must be a seed.
-  const lastSeed = s.run.seed + s.run.replications - 1;
-  if (!Number.isSafeInteger(lastSeed)) out.push({ key: 'run.seed', message: `expected a seed that leaves room for run.replications (${s.run.replications}) seeds below 2^53, got ${s.run.seed}` });
+  if (s.run.seed > Number.MAX_SAFE_INTEGER - (s.run.replications - 1)) out.push({ key: 'run.seed', message: `expected a seed that leaves room for run.replications (${s.run.replications}) seeds below 2^53, got ${s.run.seed}` });
   return out;
 }
 
