@@ -2,6 +2,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runOutputSchema } from '@ipilab/scenario';
+import { writeFileSync } from 'node:fs';
+import { debugWanted, reportFailure } from './failure';
 import { EXIT, main } from './main';
 
 const FIX = join(__dirname, '..', '..', 'scenario', 'test', 'fixtures');
@@ -221,5 +223,97 @@ describe('ipilab', () => {
     const d = await cli('--debug', ...argv);
     expect(d.code).toBe(EXIT.runError);
     expect(d.err).toMatch(/^ipilab: plugins\[0\].*backend exploded\nError: backend exploded\n\s+at .*plugin-broken-backend\.js:\d+:\d+/);
+  });
+});
+
+describe('errors say whose fault they are', () => {
+  /** A scenario with problems at every stage a run checks, each a line of its own. */
+  const broken = (): string => {
+    const f = join(mkdtempSync(join(tmpdir(), 'ipilab-bad-')), 'bad.yaml');
+    writeFileSync(f, ['host: { preset: small-1s-8t }', 'hypervisor: { backend: trapp, scheduler: { policy: fifo, timeSlice: 0 } }', 'vms:', '  - { name: a, vcpus: 2, pcpus: [0, 9], workload: { kind: ebizzy, chunkPages: 0 } }', ''].join('\n'));
+    return f;
+  };
+
+  it('validate reports every problem run would hit, one line each, file:line:col: key: message, exit 2, in under a second', async () => {
+    const f = broken();
+    const t0 = performance.now();
+    const r = await cli('validate', f);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.out).toBe('');
+    expect(r.err.split('\n').filter((l) => l !== '')).toEqual([
+      `${f}:2:24: hypervisor.backend: expected an IPI backend: one of "native", "posted", "pv", "trap", got "trapp"; did you mean "trap"?`,
+      `${f}:2:69: hypervisor.scheduler.timeSlice: expected a positive integer number of ns, got 0`,
+      `${f}:4:37: vms[0].pcpus[1]: expected a pCPU number in [0, 7], got 9`,
+      `${f}:4:79: vms[0].workload.chunkPages: expected an integer >= 1 and <= 4096, got 0`,
+    ]);
+    // run refuses the same file with the same lines, and writes nothing.
+    const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
+    const run = await cli('run', f, '--out', dir);
+    expect(run.code).toBe(EXIT.usage);
+    expect(run.err).toBe(r.err);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a sweep with a bad point writes nothing and runs nothing', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
+    const r = await cli('sweep', small, '--grid', 'vms[0].pcpus=[0,1,2,3],[0,1,2,99]', '--out', dir);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toBe('--grid vms[0].pcpus=[0,1,2,99]: vms[0].pcpus[3]: expected a pCPU number in [0, 7], got 99\n');
+    expect(r.out).toBe('');
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('compare refuses a second --vary (exit 2) instead of dropping the first', async () => {
+    const r = await cli('compare', small, '--vary', 'vms[0].vcpus=2,4', '--vary', 'hypervisor.backend=trap,pv');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toMatch(/^ipilab: --vary: given 2 times/);
+    expect(r.out).toBe('');
+  });
+
+  it('sweep refuses a repeated axis and an axis on a key no scenario has (exit 2)', async () => {
+    const twice = await cli('sweep', small, '--grid', 'vms[0].vcpus=2,4', '--grid', 'vms[0].vcpus=3');
+    expect(twice.code).toBe(EXIT.usage);
+    expect(twice.err).toBe('ipilab: --grid vms[0].vcpus=3: vms[0].vcpus is an axis already (--grid vms[0].vcpus=2,4): give each key once, with all its values\n');
+    const missing = await cli('sweep', small, '--grid', 'vms[0].vcpu=2,4');
+    expect(missing.code).toBe(EXIT.usage);
+    expect(missing.err).toBe('ipilab: --grid vms[0].vcpu=2,4: vms[0].vcpu: no such key in a scenario; did you mean "vcpus"?\n');
+    expect((await cli('sweep', small)).err).toContain('expected at least one --grid');
+  });
+
+  it('sweep takes list values and ranges on the command line and a --grid-file', async () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'ipilab-grid-')), 'grid.yaml');
+    writeFileSync(f, 'hypervisor.backend: [trap, pv]\n');
+    const r = await cli('sweep', small, '--grid', 'vms[1].pcpus=[4,5],[6,7]', '--grid', 'vms[0].vcpus=1..2', '--grid-file', f, '--set', 'run.duration=100us', '--workers', '1', '--json');
+    expect(r.code).toBe(EXIT.ok);
+    const j = JSON.parse(r.out);
+    expect(j.grid).toEqual([
+      { path: 'vms[1].pcpus', values: ['[4,5]', '[6,7]'] },
+      { path: 'vms[0].vcpus', values: ['1', '2'] },
+      { path: 'hypervisor.backend', values: ['trap', 'pv'] },
+    ]);
+    expect(j.points.length).toBe(8);
+  }, 60_000);
+
+  it('an internal error is exit 1, "internal error", its stack only with --debug or IPILAB_DEBUG=1', () => {
+    let err = '';
+    const write = (s: string): void => void (err += s);
+    const fault = new TypeError('cannot read x of undefined');
+    expect(reportFailure(fault, false, write)).toBe(EXIT.runError);
+    expect(err).toBe('ipilab: internal error: cannot read x of undefined (--debug shows where)\n');
+    err = '';
+    expect(reportFailure(fault, true, write)).toBe(EXIT.runError);
+    expect(err.split('\n')[0]).toBe('ipilab: internal error: cannot read x of undefined');
+    expect(err).toContain(fault.stack!);
+    expect(debugWanted(['run', 'x', '--debug'], {})).toBe(true);
+    expect(debugWanted(['--debug', 'run', 'x'], {})).toBe(true);
+    expect(debugWanted(['run', 'x', '--', '--debug'], {})).toBe(false);
+    expect(debugWanted(['run', 'x'], { IPILAB_DEBUG: '1' })).toBe(true);
+    expect(debugWanted(['run', 'x'], {})).toBe(false);
+  });
+
+  it('--debug is a global option, before or after the command', async () => {
+    expect((await cli('--debug', 'validate', small)).code).toBe(EXIT.ok);
+    expect((await cli('validate', small, '--debug')).code).toBe(EXIT.ok);
   });
 });

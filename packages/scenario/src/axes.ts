@@ -16,6 +16,8 @@ export interface AxisValue {
 export interface Axis {
   readonly path: string;
   readonly values: readonly AxisValue[];
+  /** Where the axis was given, for messages: `--grid vms[0].vcpus=2,4`, `grid.yaml:3:1`. */
+  readonly shown?: string;
 }
 
 /** Most values one axis may have: a range typed by mistake (1..1e9) is refused, not expanded. */
@@ -71,18 +73,20 @@ export function expandRange(text: string, shown: string): string[] | undefined {
   };
   if (unitA !== unitB) bad(`range ${text}: both ends need the same unit, got ${JSON.stringify(unitA)} and ${JSON.stringify(unitB)}`);
   if (from > to) bad(`range ${text}: expected from <= to`);
+  // The end is included when the steps reach it up to rounding (0..1:0.1 ends at 1).
+  const end = to + Math.abs(to) * 1e-12 + 1e-12;
   const values: number[] = [];
   if (op === '*') {
     const f = Number(by);
     if (!(f > 1)) bad(`range ${text}: expected a factor > 1`);
     if (!(from > 0)) bad(`range ${text}: a geometric range needs from > 0`);
-    for (let x = from; x <= to * (1 + 1e-12) && values.length <= MAX_AXIS_VALUES; x = tidy(x * f)) values.push(x);
+    for (let x = from; x <= end && values.length <= MAX_AXIS_VALUES; x = tidy(x * f)) values.push(x);
   } else {
     const step = op === ':' ? Number(by) : 1;
     if (!(step > 0)) bad(`range ${text}: expected a step > 0`);
     for (let k = 0; values.length <= MAX_AXIS_VALUES; k++) {
       const x = tidy(from + k * step);
-      if (x > to * (1 + 1e-12) + 1e-12) break;
+      if (x > end) break;
       values.push(x);
     }
   }
@@ -130,7 +134,7 @@ export function parseAxis(flag: string, arg: string, example: string): Axis {
     for (const text of range ?? [piece]) values.push({ text, value: parseOverrideValue(text), origin: `${flag} ${path}=${text}` });
   }
   checkDistinct(values, `${flag} ${arg}`);
-  return { path, values };
+  return { path, values, shown: `${flag} ${arg}` };
 }
 
 function checkDistinct(values: readonly AxisValue[], shown: string): void {
@@ -206,7 +210,7 @@ export function readGridFile(file: string): Axis[] {
     }
     if (values.length === 0) throw new ScenarioError(`${where}: ${path}: expected a list of values, e.g. [2, 4, 8], or a range such as 2..32*2`);
     checkDistinct(values, `${where}: ${path}`);
-    axes.push({ path, values });
+    axes.push({ path, values, shown: `${where}: ${path}` });
   }
   return axes;
 }
@@ -225,11 +229,12 @@ export function checkAxesDistinct(axes: readonly Axis[], sets: readonly Override
     for (const b of axes.slice(0, i)) {
       if (within(a.path, b.path) || within(b.path, a.path)) {
         const same = pathString(pathSegments(a.path)) === pathString(pathSegments(b.path));
-        throw new ScenarioError(`${flag} ${a.path}: ${same ? `${a.path} is an axis already` : `overlaps the axis ${b.path}`}: give each key once, with all its values (e.g. ${flag} ${a.path}=v1,v2)`);
+        const first = b.shown ?? `${flag} ${b.path}`;
+        throw new ScenarioError(`${a.shown ?? `${flag} ${a.path}`}: ${same ? `${a.path} is an axis already (${first})` : `${a.path} overlaps the axis ${b.path} (${first})`}: give each key once, with all its values`);
       }
     }
     for (const s of sets) {
-      if (within(a.path, s.path)) throw new ScenarioError(`${flag} ${a.path}: ${s.origin} sets ${s.path}, which every point of this axis would replace: drop one of them`);
+      if (within(a.path, s.path)) throw new ScenarioError(`${a.shown ?? `${flag} ${a.path}`}: ${s.origin} sets ${s.path}, which every point of this axis would replace: drop one of them`);
     }
   });
 }
