@@ -17,6 +17,13 @@ import { didYouMean, expectedOneOf, ScenarioError, type Problem } from './errors
 import type { LoadedScenario } from './load';
 import type { Scenario, VmScenario } from './schema';
 
+/**
+ * The largest number a workload parameter or a calibration override may be: 10^12 ns is 1,000 s
+ * of simulated time per operation, far past any figure a model of IPIs needs, and far enough
+ * below the clock's 2^53 ns that sums of such figures stay exact.
+ */
+export const MAX_PARAMETER = 1e12;
+
 /** Where assembly problems go: a checker collects them all, a run throws at the first. */
 export type ProblemSink = (p: Problem) => void;
 
@@ -172,6 +179,10 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
   const overrides: Record<string, number> = {};
   for (const [k, v] of Object.entries(s.calibration.overrides)) {
     const key = `calibration.overrides.${k}`;
+    if (Math.abs(v) > MAX_PARAMETER) {
+      report({ key, message: `expected at most ${MAX_PARAMETER.toExponential()} (larger figures overflow the simulated clock), got ${v}` });
+      continue;
+    }
     if (!(COST_NAMES as readonly string[]).includes(k)) {
       report({ key, message: `unknown cost field${didYouMean(k, COST_NAMES)}; expected one of the profile's: ${COST_NAMES.join(', ')}`, atKey: true });
       continue;
@@ -367,6 +378,16 @@ function buildWorkload(spec: VmScenario['workload'], ctx: Parameters<typeof crea
     return undefined;
   }
   const params: Record<string, unknown> = { ...given };
+  let failed = false;
+  // Workloads check their lower bounds; a number too large for the simulated clock would
+  // only fail in the middle of the run (a delay past 2^53 ns), so it is refused here.
+  for (const [k, v] of Object.entries(given)) {
+    if ([v].flat().some((x) => typeof x === 'number' && Math.abs(x) > MAX_PARAMETER)) {
+      report({ key: `${key}.${k}`, message: `expected numbers of at most ${MAX_PARAMETER.toExponential()} (larger ones overflow the simulated clock), got ${describe(v)}` });
+      delete params[k];
+      failed = true;
+    }
+  }
   const read = new Set<string>();
   const seen = new Proxy(params, {
     get: (t, k) => {
@@ -375,7 +396,6 @@ function buildWorkload(spec: VmScenario['workload'], ctx: Parameters<typeof crea
     },
   });
   let w: Workload | undefined;
-  let failed = false;
   for (let attempt = 0; w === undefined && attempt <= Object.keys(given).length + 1; attempt++) {
     try {
       w = createWorkload(kind, ctx, seen);

@@ -26,7 +26,7 @@ const defined = (o: Record<string, unknown>): Record<string, unknown> => Object.
 const paramValue = pick(
   fc.integer({ min: 1, max: 4 }),
   fc.oneof(
-    fc.constantFrom(-1, 0, 0.5, 9, 300, 20_000),
+    fc.constantFrom(-1, 0, 0.5, 9, 300, 20_000, 1e13, 1e300),
     fc.boolean(),
     fc.constantFrom('unicast', 'broadcast', 'multicast', 'self', 'page_fault', 'mmap', 'yes', ''),
     fc.array(fc.integer({ min: -1, max: 9 }), { maxLength: 3 }),
@@ -69,7 +69,7 @@ const scenarioArb = fc
     calibration: maybe(
       fc.record({
         profile: maybe(pick(fc.constantFrom('kvm-skylake-2018', 'kvm-epyc-2021'), fc.constant('kvm-pentium'))),
-        overrides: maybe(fc.dictionary(pick(fc.constantFrom('smtCoreThroughput', 'smtPauseShare', 'pauseLatency', 'exitRoundTrip'), fc.constant('warpDrive')), pick(fc.constantFrom(0.5, 1, 1.5), fc.constantFrom(-1, 0, 3)), { maxKeys: 2 })),
+        overrides: maybe(fc.dictionary(pick(fc.constantFrom('smtCoreThroughput', 'smtPauseShare', 'pauseLatency', 'exitRoundTrip'), fc.constant('warpDrive')), pick(fc.constantFrom(0.5, 1, 1.5), fc.constantFrom(-1, 0, 3, 1e300)), { maxKeys: 2 })),
       }).map(defined),
     ),
     hypervisor: maybe(
@@ -80,14 +80,14 @@ const scenarioArb = fc
           postedInterrupts: maybe(fc.boolean()),
           serviceCapacity: maybe(fc.constantFrom(1, 2, 'unlimited')),
           ple: maybe(fc.record({ enabled: fc.boolean() })),
-          scheduler: maybe(fc.record({ policy: maybe(pick(fc.constantFrom('eevdf', 'cfs', 'fifo'), fc.constant('lottery'))), timeSlice: maybe(pick(fc.constantFrom('100us', '3ms'), fc.constant(0))), hz: maybe(fc.constantFrom(100, 1000)) }).map(defined)),
+          scheduler: maybe(fc.record({ policy: maybe(pick(fc.constantFrom('eevdf', 'cfs', 'fifo'), fc.constant('lottery'))), timeSlice: maybe(pick(fc.constantFrom('100us', '3ms'), fc.constantFrom(0, 1e300))), hz: maybe(fc.constantFrom(100, 1000)) }).map(defined)),
         })
         .map(defined),
     ),
     vms: fc.oneof({ weight: 5, arbitrary: fc.tuple(vm('a')) }, { weight: 5, arbitrary: fc.tuple(vm('a'), vm('b')) }, { weight: 1, arbitrary: fc.tuple(vm('a'), vm('a')) }),
     run: fc
       .record({
-        duration: pick(fc.constantFrom('20us', '50us'), fc.constant(0)),
+        duration: pick(fc.constantFrom('20us', '50us'), fc.constantFrom(0, 1e300)),
         warmup: maybe(pick(fc.constantFrom(0, '10us'), fc.constant('50us'))),
         seed: maybe(pick(fc.constantFrom(1, 7), fc.constant(Number.MAX_SAFE_INTEGER))),
         replications: maybe(fc.constantFrom(1, 2)),

@@ -93,6 +93,15 @@ describe('every problem, one line each, where it is', () => {
     expect(problems(() => loadScenario(f))).toEqual([`${f}:3:14: run.seed: expected a seed that leaves room for run.replications (2) seeds below 2^53, got ${Number.MAX_SAFE_INTEGER}`]);
   });
 
+  it('numbers too large for the simulated clock are refused before the run, not in its middle', () => {
+    const f = file('host: { preset: small-1s-8t }\nvms:\n  - { name: a, vcpus: 2, workload: { kind: ebizzy, searchNs: 1e300 } }\nrun: { duration: 1e300 }\ncalibration: { overrides: { exitRoundTrip: 1e13 } }\n');
+    expect(problems(() => loadScenario(f))).toEqual([`${f}:4:18: run.duration: expected a duration of at most 9007199254740991 ns (about 104 days: the simulated clock's range), got 1e+300`]);
+    expect(problems(() => loadScenario(f, ['run.duration=1ms']))).toEqual([
+      `${f}:3:62: vms[0].workload.searchNs: expected numbers of at most 1e+12 (larger ones overflow the simulated clock), got 1e+300`,
+      `${f}:5:44: calibration.overrides.exitRoundTrip: expected at most 1e+12 (larger figures overflow the simulated clock), got 10000000000000`,
+    ]);
+  });
+
   it('the extra runs are checked too: a VM with no bare-metal baseline on this host', () => {
     const f = file('host: { preset: small-1s-8t }\nvms:\n  - { name: a, vcpus: 12, placement: shared, workload: { kind: compute } }\nrun: { slowdownVsBareMetal: true }\n');
     expect(problems(() => loadScenario(f))).toEqual([`${f}:4:29: run.slowdownVsBareMetal: a alone on bare metal: vms[0].vcpus: expected at most 8 on bare metal (hypervisor.mode: bare-metal), where each vCPU is a pCPU of its own: the host has 8 pCPUs, got 12`]);

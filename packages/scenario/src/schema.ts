@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { parseDuration } from './duration';
 
+/** The longest duration a scenario may give: the simulated clock's range (MAX_TIME, 2^53 - 1 ns). */
+export const MAX_DURATION_NS = Number.MAX_SAFE_INTEGER;
+
 /** A duration: a number of ns, or a string with a unit (ns, us, ms, s). */
 const duration = z
   .union([z.number(), z.string()], { error: 'expected a duration such as "20ms", "250us" or a number of ns' })
@@ -8,6 +11,11 @@ const duration = z
     const ns = parseDuration(v);
     if (ns === undefined) {
       ctx.addIssue({ code: 'custom', message: `expected a duration such as "20ms", "250us" or a number of ns, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    // The simulated clock counts ns in a double: past 2^53 it cannot tell one ns from the next.
+    if (ns > MAX_DURATION_NS) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration of at most ${MAX_DURATION_NS} ns (about 104 days: the simulated clock's range), got ${JSON.stringify(v)}` });
       return z.NEVER;
     }
     return ns;
