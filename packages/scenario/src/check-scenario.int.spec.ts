@@ -80,7 +80,7 @@ const scenarioArb = fc
           postedInterrupts: maybe(fc.boolean()),
           serviceCapacity: maybe(fc.constantFrom(1, 2, 'unlimited')),
           ple: maybe(fc.record({ enabled: fc.boolean() })),
-          scheduler: maybe(fc.record({ policy: maybe(pick(fc.constantFrom('eevdf', 'cfs', 'fifo'), fc.constant('lottery'))), timeSlice: maybe(pick(fc.constantFrom('100us', '3ms'), fc.constantFrom(0, 1e300))), hz: maybe(fc.constantFrom(100, 1000)) }).map(defined)),
+          scheduler: maybe(fc.record({ policy: maybe(pick(fc.constantFrom('eevdf', 'cfs', 'fifo'), fc.constant('lottery'))), timeSlice: maybe(pick(fc.constantFrom('100us', '3ms'), fc.constantFrom(0, 1e300))), hz: maybe(fc.constantFrom(100, 1000)), forfeitOnYield: maybe(fc.boolean()) }).map(defined)),
         })
         .map(defined),
     ),
