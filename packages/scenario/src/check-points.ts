@@ -1,6 +1,7 @@
 import { checkAxesDistinct, pointOverrides, type Axis } from './axes';
 import { ScenarioError } from './errors';
-import { checkSource, parseOverride, readScenario, type LoadedScenario } from './load';
+import { checkSource, parseOverride, type LoadedScenario } from './load';
+import { sourceOf, type ScenarioRef } from './scenario-source';
 
 /** Every combination of the axes' value indexes, first axis slowest. */
 export function pointIndexes(axes: readonly Axis[]): number[][] {
@@ -21,12 +22,12 @@ const LISTED_POINTS = 8;
  * Checks every point of a comparison or a grid before anything runs: the file, the `--set`
  * overrides, then the point's values, with every check a run makes (checkSource). All problems
  * of all points come back in one ScenarioError, one line per problem: a problem every point has
- * once, one only some points have with the points named.
+ * once, one only some points have with the points named. `file` may be a recorded scenario.
  */
-export function checkPoints(file: string, sets: readonly string[], axes: readonly Axis[], flag: string): { points: number[][]; loaded: LoadedScenario[] } {
+export function checkPoints(file: ScenarioRef, sets: readonly string[], axes: readonly Axis[], flag: string): { points: number[][]; loaded: LoadedScenario[] } {
   const setOverrides = sets.map((s) => parseOverride(s));
   checkAxesDistinct(axes, setOverrides, flag);
-  const src = readScenario(file);
+  const src = sourceOf(file);
   const points = pointIndexes(axes);
   const byLine = new Map<string, number[]>();
   const loaded: LoadedScenario[] = [];

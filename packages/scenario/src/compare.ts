@@ -1,8 +1,10 @@
 import { parseAxis } from './axes';
 import { checkPoints } from './check-points';
 import { ScenarioError } from './errors';
+import type { Provenance } from './provenance';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
-import { runWithSlowdown } from './slowdown';
+import { scenarioFileOf, type ScenarioRef } from './scenario-source';
+import { runWithSlowdown, type RunProgress } from './slowdown';
 import { estimate, type Estimate } from './statistics';
 
 /** `ranOn` and `pcpusUsed` (RanOnSummary): where the VM's vCPU threads ran, over the replications. */
@@ -23,6 +25,8 @@ export interface CompareOutput {
   readonly replications: number;
   readonly seeds: readonly number[];
   readonly variants: readonly { readonly value: unknown; readonly vms: Record<string, VariantFigure> }[];
+  /** What made this output (added by the CLI; provenance.ts). */
+  readonly meta?: Provenance;
 }
 
 /** Parses `--vary path=v1,v2,...`: values split at top-level commas, YAML flow values (`[0,1]`) and ranges (`2..32*2`) allowed. */
@@ -37,9 +41,16 @@ export function parseVary(arg: string): { path: string; values: string[] } {
  * paired. Reports each VM's figure of merit with a 95 % confidence interval and its ratio to
  * the first variant. Every variant is checked, as `run` checks, before the first one runs.
  * `vary` is one `--vary` argument; a list of them must have exactly one (compare varies one key:
- * sweep takes several).
+ * sweep takes several). `file` may be a recorded scenario (`ipilab rerun`). `onRun` is called as
+ * each run ends; `onProgress` as each run advances, with the runs finished before it.
  */
-export function compareScenario(file: string, sets: readonly string[], vary: string | readonly string[], onRun?: (done: number, total: number) => void): CompareOutput {
+export function compareScenario(
+  file: ScenarioRef,
+  sets: readonly string[],
+  vary: string | readonly string[],
+  onRun?: (done: number, total: number) => void,
+  onProgress?: (done: number, total: number, run: RunProgress) => void,
+): CompareOutput {
   const varies = typeof vary === 'string' ? [vary] : vary;
   if (varies.length === 0) throw new ScenarioError('compare: expected --vary path=v1,v2,... e.g. hypervisor.backend=trap,pv');
   if (varies.length > 1) throw new ScenarioError(`--vary: given ${varies.length} times (${varies.join(' ')}); compare varies one key: give its values in one --vary, or use sweep --grid for several keys`);
@@ -54,14 +65,14 @@ export function compareScenario(file: string, sets: readonly string[], vary: str
   let done = 0;
   const results = variants.map((v) =>
     seeds.map((seed) => {
-      const r = runWithSlowdown(v.loaded, seed);
+      const r = runWithSlowdown(v.loaded, seed, onProgress === undefined ? undefined : (p) => onProgress(done, total, p));
       onRun?.(++done, total);
       return r;
     }),
   );
   const base = results[0]!;
   return {
-    scenario: first.name ?? file,
+    scenario: first.name ?? scenarioFileOf(file),
     vary: path,
     replications: reps,
     seeds,

@@ -7,7 +7,9 @@ export { parseAxis, readGridFile, expandRange, splitTopLevel, checkAxisPath, MAX
 export { checkPoints } from './check-points';
 export { runScenario, scenarioTopology, figureAt, total, type RunOutput, type VmOutput, type InterferenceOutput, type RunOptions } from './run-scenario';
 export { compareScenario, parseVary, type CompareOutput, type VariantFigure } from './compare';
-export { runWithSlowdown } from './slowdown';
+export { runWithSlowdown, runsWithSlowdown, type RunProgress } from './slowdown';
+export { provenance, provenanceSchema, canonicalJson, scenarioSha256, type Provenance, type ProvenanceInput } from './provenance';
+export { loadScenarioRef, scenarioFileOf, sourceOf, baseScenario, type ScenarioRef } from './scenario-source';
 export { summarizeRanOn, socketShareText, ranOnSummaryText, type RanOn, type RanOnSummary } from './ran-on';
 export { bareMetalBaseline } from './bare-metal-baseline';
 export { estimate, type Estimate } from './statistics';

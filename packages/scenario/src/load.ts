@@ -21,11 +21,21 @@ export interface Override {
   readonly origin: string;
 }
 
-/** A scenario file, read: its plain value and where each key is in it. */
+/**
+ * A scenario, read: its plain value and where each key is in it. A scenario recorded in an
+ * output's provenance (`ipilab rerun`) has no file to point into: it gives the directory its
+ * plugin paths are relative to and the name its problem lines start with instead.
+ */
 export interface ScenarioSource {
+  /** The scenario file's name (outputs are named after it). */
   readonly file: string;
-  readonly raw: Record<string, unknown>;
-  readonly locations: SourceLocations;
+  readonly raw: Readonly<Record<string, unknown>>;
+  /** Where each key is in the file (absent for a recorded scenario). */
+  readonly locations?: SourceLocations;
+  /** The directory plugin paths are relative to (default: the file's). */
+  readonly dir?: string;
+  /** What problem lines start with (default: the file, with line and column when known). */
+  readonly shown?: string;
 }
 
 /** Reads a YAML (or JSON) scenario file; a missing file or a syntax error is a ScenarioError with line and column. */
@@ -165,16 +175,16 @@ export function validateScenario(raw: unknown, source = 'scenario'): Scenario {
  * scenario only when there are none.
  */
 export function checkSource(src: ScenarioSource, overrides: readonly Override[]): { loaded?: LoadedScenario; lines: string[] } {
-  const raw = structuredClone(src.raw);
+  const raw = structuredClone(src.raw) as Record<string, unknown>;
   const applied: string[] = [];
   for (const o of overrides) {
     const p = applyOverride(raw, o);
     if (p !== undefined) applied.push(`${o.origin}: ${p.key}: ${p.message}`);
   }
   if (applied.length > 0) return { lines: applied };
-  const dir = dirname(resolve(src.file));
+  const dir = src.dir ?? dirname(resolve(src.file));
   const r = checkScenario(raw, { dir, file: src.file, model: true });
-  if (r.problems.length > 0) return { lines: problemLines(r.problems, src.locations, overrides, src.file) };
+  if (r.problems.length > 0) return { lines: problemLines(r.problems, src.locations, overrides, src.shown ?? src.file) };
   return { loaded: { scenario: r.scenario!, dir, file: src.file }, lines: [] };
 }
 

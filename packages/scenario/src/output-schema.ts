@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { provenanceSchema } from './provenance';
 
 const stat = z.number().nullable();
 const latency = z
@@ -94,6 +95,7 @@ export const runOutputSchema = z
         waitedNs: z.record(z.string(), z.number()),
       })
       .strict(),
+    meta: provenanceSchema.optional().meta({ description: 'What made this output: ipilab version and commit, Node, OS, the scenario as run and its hash, overrides, seeds, times. Added by the CLI; ipilab rerun reads it.' }),
   })
   .strict()
   .meta({ title: 'ipilab run --json output' });

@@ -9,6 +9,7 @@ import type { HostTopology } from '@ipilab/host';
 import { buildRun, startRun } from './build-run';
 import { PluginError, ScenarioError } from './errors';
 import type { LoadedScenario } from './load';
+import type { Provenance } from './provenance';
 import type { Scenario } from './schema';
 
 export { scenarioTopology } from './build-run';
@@ -21,6 +22,8 @@ export interface RunOutput {
   readonly events: number;
   readonly vms: Record<string, VmOutput>;
   readonly interference: InterferenceOutput;
+  /** What made this output (added by the CLI; provenance.ts). */
+  readonly meta?: Provenance;
 }
 
 export interface VmOutput {
@@ -57,6 +60,13 @@ export interface RunOptions {
   readonly only?: readonly string[];
   /** Sees every model event (e.g. to build a trace); `names` are the VMs' names by index. */
   readonly listen?: (e: ModelEvent, names: readonly string[]) => void;
+  /**
+   * Called after each slice of simulated time the run advances by (about 1/64 of the duration, and
+   * at the end of the warm-up) with the simulated time reached and the events processed so far.
+   * The run is sliced the same with or without it, so it cannot change the output; the model never
+   * reads the wall clock, a caller showing progress does.
+   */
+  readonly onProgress?: (simulatedNs: number, events: number) => void;
 }
 
 /** The sum of a record of counts or ns (exits by reason, IPIs by kind): absent keys count 0. */
@@ -101,10 +111,16 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   }
   try {
     startRun(built, s);
-    runWithinBudgets(sim, s, workloads, () => {
-      hv.resetOccupancy();
-      for (const mm of mms) mm.resetLockStats();
-    });
+    runWithinBudgets(
+      sim,
+      s,
+      workloads,
+      () => {
+        hv.resetOccupancy();
+        for (const mm of mms) mm.resetLockStats();
+      },
+      options.onProgress,
+    );
   } catch (e) {
     throw blamePlugin(e, loaded, sim.now);
   }
@@ -167,7 +183,7 @@ function emptyLedger(vm: number): VmLedger {
 }
 
 /** Runs to the scenario's duration in slices, enforcing the event and heap budgets; resets stats at the warm-up. */
-function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Workload[], onWarm: () => void): void {
+function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Workload[], onWarm: () => void, onProgress?: (simulatedNs: number, events: number) => void): void {
   const slice = Math.max(1, Math.floor(s.run.duration / 64));
   let warmedUp = s.run.warmup === 0;
   while (sim.now < s.run.duration) {
@@ -188,6 +204,7 @@ function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Work
     if (heapMb > s.run.maxHeapMb) {
       throw new ScenarioError(`run.maxHeapMb: the run used ${heapMb.toFixed(0)} MiB of heap by ${sim.now} ns, over its budget of ${s.run.maxHeapMb} MiB`, 'run.maxHeapMb');
     }
+    onProgress?.(sim.now, sim.eventsProcessed);
     if (r.reason === 'empty' || r.reason === 'stopped') break;
     if (!warmedUp && sim.now >= s.run.warmup) {
       warmedUp = true;

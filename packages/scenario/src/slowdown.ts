@@ -5,6 +5,26 @@ import type { LoadedScenario } from './load';
 import { runScenario, type RunOptions, type RunOutput } from './run-scenario';
 
 /**
+ * Where a run with its baselines has got to: run `run` of `runs` (the scenario itself first,
+ * then each VM alone, then each VM on bare metal, as asked), `simulatedNs` of its `durationNs`,
+ * `events` processed by it so far.
+ */
+export interface RunProgress {
+  readonly run: number;
+  readonly runs: number;
+  readonly simulatedNs: number;
+  readonly durationNs: number;
+  readonly events: number;
+}
+
+/** How many runs `runWithSlowdown` makes for a scenario: itself, and its baselines. */
+export function runsWithSlowdown(loaded: LoadedScenario): number {
+  const s = loaded.scenario;
+  const copies = s.vms.reduce((n, vm) => n + vm.count, 0);
+  return 1 + (s.run.slowdownVsAlone && copies >= 2 ? copies : 0) + (s.run.slowdownVsBareMetal && s.hypervisor.mode !== 'bare-metal' ? copies : 0);
+}
+
+/**
  * A run with each VM's slowdowns: against running alone (`run.slowdownVsAlone`: every VM also
  * runs by itself, same seed, so with common random numbers the difference is the neighbours'
  * doing) and against bare metal (`run.slowdownVsBareMetal`: every VM also runs alone with no
@@ -12,14 +32,22 @@ import { runScenario, type RunOptions, type RunOutput } from './run-scenario';
  * it). Both ratios are `slowdownVsAlone(shared, baseline)`: > 1 means slower than the baseline.
  * (Its own module so a sweep worker loads the model without the YAML parser and the schema.)
  */
-export function runWithSlowdown(loaded: LoadedScenario, seed?: number): RunOutput {
-  const seeded: RunOptions = seed === undefined ? {} : { seed };
-  const out = runScenario(loaded, seeded);
+export function runWithSlowdown(loaded: LoadedScenario, seed?: number, onProgress?: (p: RunProgress) => void): RunOutput {
+  const base: RunOptions = seed === undefined ? {} : { seed };
+  const runs = runsWithSlowdown(loaded);
+  const durationNs = loaded.scenario.run.duration;
+  let started = 0;
+  /** The options of the next run: the seed, and progress numbered by run. */
+  const next = (): RunOptions => {
+    const k = ++started;
+    return onProgress === undefined ? base : { ...base, onProgress: (simulatedNs, events) => onProgress({ run: k, runs, simulatedNs, durationNs, events }) };
+  };
+  const out = runScenario(loaded, next());
   const names = Object.keys(out.vms);
   const run = loaded.scenario.run;
   if (run.slowdownVsAlone && names.length >= 2) {
     for (const name of names) {
-      const alone = runScenario(loaded, { ...seeded, only: [name] }).vms[name]!;
+      const alone = runScenario(loaded, { ...next(), only: [name] }).vms[name]!;
       const shared = out.vms[name]!;
       shared.slowdownVsAlone = slowdownVsAlone(shared.primary.value, alone.primary.value, shared.primary.higherIsBetter);
     }
@@ -28,7 +56,7 @@ export function runWithSlowdown(loaded: LoadedScenario, seed?: number): RunOutpu
     for (const name of names) {
       const shared = out.vms[name]!;
       // A bare-metal scenario is its own baseline.
-      const native = loaded.scenario.hypervisor.mode === 'bare-metal' ? shared : runBareMetal(loaded, name, seeded);
+      const native = loaded.scenario.hypervisor.mode === 'bare-metal' ? shared : runBareMetal(loaded, name, next());
       shared.slowdownVsBareMetal = slowdownVsAlone(shared.primary.value, native.primary.value, shared.primary.higherIsBetter);
     }
   }

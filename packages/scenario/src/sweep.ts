@@ -5,7 +5,9 @@ import { Piscina } from 'piscina';
 import { ScenarioError } from './errors';
 import { parseAxis, readGridFile, type Axis } from './axes';
 import { checkPoints, pointParams } from './check-points';
+import type { Provenance } from './provenance';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
+import { scenarioFileOf, type ScenarioRef } from './scenario-source';
 import { estimate, type Estimate } from './statistics';
 import type { Scenario } from './schema';
 import type { SweepTask, SweepTaskResult } from './sweep-worker';
@@ -33,6 +35,8 @@ export interface SweepOutput {
   /** Simulated events over all runs (for throughput figures). */
   readonly events: number;
   readonly points: readonly SweepPoint[];
+  /** What made this output (added by the CLI; provenance.ts). */
+  readonly meta?: Provenance;
 }
 
 /** Parses `--grid path=v1,v2,...`: values split at top-level commas, YAML flow values (`[0,1]`) and ranges (`2..32*2`) allowed. */
@@ -109,9 +113,9 @@ export async function closeSweepWorkers(): Promise<void> {
  * Runs every grid point `run.replications` times on worker threads (piscina). Replication k of
  * every point uses seed run.seed + k (common random numbers across points). Every point is
  * validated before anything runs; a run that fails is reported with its point and seed and
- * does not lose the others.
+ * does not lose the others. `file` may be a recorded scenario (`ipilab rerun`).
  */
-export async function sweepScenario(file: string, sets: readonly string[], grids: readonly string[], options: SweepOptions = {}): Promise<SweepOutput> {
+export async function sweepScenario(file: ScenarioRef, sets: readonly string[], grids: readonly string[], options: SweepOptions = {}): Promise<SweepOutput> {
   const parsed: Axis[] = [...grids.map((g) => parseAxis('--grid', g, 'vms[0].vcpus=2,4,8')), ...(options.gridFile === undefined ? [] : readGridFile(options.gridFile))];
   if (parsed.length === 0) throw new ScenarioError('sweep: expected at least one --grid path=v1,v2,... or a --grid-file');
   // Every point is checked, as `run` checks, before anything runs: a bad value fails fast, with
@@ -155,7 +159,7 @@ export async function sweepScenario(file: string, sets: readonly string[], grids
   // Completion order depends on timing; the output must not.
   results.sort((a, b) => a.point - b.point || a.seed - b.seed);
   return {
-    scenario: first.name ?? file,
+    scenario: first.name ?? scenarioFileOf(file),
     grid: axes,
     replications: reps,
     seeds,

@@ -1,6 +1,6 @@
 import type { ModelEvent } from '@ipilab/events';
 import type { LoadedScenario } from './load';
-import { runScenario } from './run-scenario';
+import { runScenario, type RunOptions } from './run-scenario';
 
 /** One Chrome trace-event (the JSON format Perfetto and chrome://tracing load). */
 export interface TraceEvent {
@@ -21,6 +21,8 @@ export interface TraceOptions {
   /** Keep only what happens in [from, to) ns of simulated time. */
   readonly from?: number;
   readonly to?: number;
+  /** The run's progress (RunOptions.onProgress). */
+  readonly onProgress?: RunOptions['onProgress'];
 }
 
 const HOST_PID = 1;
@@ -168,7 +170,7 @@ export function traceScenario(loaded: LoadedScenario, options: TraceOptions = {}
     }
   };
 
-  const out = runScenario(loaded, { listen });
+  const out = runScenario(loaded, options.onProgress === undefined ? { listen } : { listen, onProgress: options.onProgress });
   // Close what is still open at the end of the run.
   const end = out.simulatedNs;
   for (const [key, st] of vcpuState) {
