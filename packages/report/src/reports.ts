@@ -1,6 +1,7 @@
 import { ranOnSummaryText, total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 import type { TopLevelSpec } from 'vega-lite';
 import { esc, figure, num, page, table, type Chart } from './html';
+import { provenanceSection } from './provenance';
 import { ranOnCells, ranOnHeatMapSpec, socketsOf, type HostLayout } from './ran-on';
 import { renderSvg } from './render';
 
@@ -119,6 +120,7 @@ export async function runReportHtml(out: RunOutput, host?: HostLayout): Promise<
     table(['VM', 'figure of merit', 'value', 'slowdown vs alone', 'slowdown vs bare metal', 'IPIs sent', 'exits', 'shootdowns'], rows),
     ...charts.map(figure),
     ...ranOn,
+    ...provenanceSection(out.meta),
   ]);
 }
 
@@ -151,6 +153,7 @@ export async function compareReportHtml(out: CompareOutput): Promise<string> {
   return page(`ipilab compare: ${out.scenario}`, `${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s), seeds ${out.seeds.join(', ')}`, [
     table(['VM', out.vary, 'figure', 'mean', '95% CI', 'ratio to first', 'slowdown vs alone', 'slowdown vs bare metal', 'ran on: pCPUs (socket share)'], rows),
     figure(c),
+    ...provenanceSection(out.meta),
   ]);
 }
 
@@ -215,5 +218,6 @@ export async function sweepReportHtml(out: SweepOutput): Promise<string> {
   return page(`ipilab sweep: ${out.scenario}`, `${out.points.length} points x ${out.replications} replication(s), seeds ${out.seeds.join(', ')}, ${out.workers} worker(s)`, [
     table([...out.grid.map((a) => a.path), 'VM', 'figure', 'mean', '95% CI', 'serial fraction', 'ran on: pCPUs (socket share)', 'failed runs'], rows),
     ...charts.map(figure),
+    ...provenanceSection(out.meta),
   ]);
 }
