@@ -1,22 +1,45 @@
-import { PluginError, ScenarioError } from '@ipilab/scenario';
+import { UsageError } from './usage-error';
 
-/** Exit codes: 0 success, 1 the run failed, 2 usage or scenario error. */
-export const EXIT = { ok: 0, runError: 1, usage: 2 } as const;
+/**
+ * Exit codes: 0 success, 1 the run failed, 2 usage or scenario error, 3 the run succeeded but an
+ * output file could not be written (the results went to stdout instead).
+ */
+export const EXIT = { ok: 0, runError: 1, usage: 2, notWritten: 3 } as const;
+
+type ScenarioErrors = Pick<typeof import('@ipilab/scenario'), 'ScenarioError' | 'PluginError'>;
+
+/**
+ * The scenario package's error classes. It loads the model, zod and YAML, so it is required only
+ * here, once a command failed (and only a command that loaded it can have thrown its errors);
+ * undefined when it cannot be loaded at all, which makes the error an internal one.
+ */
+function scenarioErrors(): ScenarioErrors | undefined {
+  try {
+    return require('@ipilab/scenario') as ScenarioErrors;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Reports a command's failure on stderr and returns its exit code. Whose fault it is decides
- * the form: the user's input (a ScenarioError) is one line per problem, `where: key: message`,
- * exit 2; a plugin's code (PluginError) one line naming the plugin, exit 1; anything else is a
- * fault of the model itself, exit 1 with "internal error" and its stack only under --debug (or
- * IPILAB_DEBUG=1).
+ * the form: the user's input (a ScenarioError, or a UsageError about the command line) is one
+ * line per problem, `where: key: message`, exit 2; a plugin's code (PluginError) one line naming
+ * the plugin, exit 1; anything else is a fault of the model itself, exit 1 with "internal error"
+ * and its stack only under --debug (or IPILAB_DEBUG=1).
  */
 export function reportFailure(e: unknown, debug: boolean, write: (s: string) => void = (s) => void process.stderr.write(s)): number {
-  if (e instanceof ScenarioError) {
+  if (e instanceof UsageError) {
+    write(`ipilab: ${e.message}\n`);
+    return EXIT.usage;
+  }
+  const s = scenarioErrors();
+  if (s !== undefined && e instanceof s.ScenarioError) {
     if (e.problems.length > 0) for (const line of e.problems) write(`${line}\n`);
     else write(`ipilab: ${e.message}\n`);
     return EXIT.usage;
   }
-  if (e instanceof PluginError) {
+  if (s !== undefined && e instanceof s.PluginError) {
     write(`ipilab: ${e.message}\n`);
     if (debug && e.cause instanceof Error) write(`${e.cause.stack}\n`);
     return EXIT.runError;

@@ -1,48 +1,32 @@
 #!/usr/bin/env node
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { SingleBar } from 'cli-progress';
-import { scenarioTopology } from '@ipilab/scenario';
+import { compareCommand, OutputsNotWritten, runCommand, SweepFailures, sweepCommand, traceCommand, type Io } from './commands';
 import { debugWanted, EXIT, reportFailure } from './failure';
-import { compareTable, runCsv, runTables, sweepTable } from './format';
-import { presetsText } from './presets';
+import { NotReproduced, rerunCommand } from './rerun';
+import type { WallClock } from './progress';
+import { versionText } from './version';
 
 export { EXIT } from './failure';
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-/** Writes one file atomically (temporary name, then rename). */
-function writeFileAtomic(file: string, body: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, body);
-  renameSync(tmp, file);
-}
+// Only commander and the CLI's own light modules load before the arguments are parsed: the model,
+// zod, YAML, inversify and the report renderer are required by the command that needs them
+// (commands.ts), so --help and --version answer at once.
 
-type Report = typeof import('@ipilab/report');
-const report = (): Report => require('@ipilab/report') as Report;
-
-/** Writes files into `dir` all or nothing: each goes to a temporary name first. */
-function writeOutputs(dir: string, files: Record<string, string>): void {
-  mkdirSync(dir, { recursive: true });
-  const staged = Object.entries(files).map(([name, body]) => {
-    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-    writeFileSync(tmp, body);
-    return [tmp, join(dir, name)] as const;
-  });
-  for (const [tmp, final] of staged) renameSync(tmp, final);
-}
-
-/** Some sweep runs failed (the others were reported). */
-class SweepFailures extends Error {}
-
-export function buildProgram(out: (s: string) => void): Command {
+export function buildProgram(out: (s: string) => void, err: Io['err'] = process.stderr, clock?: WallClock): Command {
+  const io: Io = { out, err, ...(clock === undefined ? {} : { clock }) };
   const program = new Command('ipilab')
     .description('What-if analyses of inter-processor interrupts on virtualised NUMA hosts.')
     .exitOverride()
-    .configureOutput({ writeOut: out, writeErr: (s) => process.stderr.write(s), outputError: (s) => process.stderr.write(s) })
+    .configureOutput({ writeOut: out, writeErr: (s) => err.write(s), outputError: (s) => err.write(s) })
     .showHelpAfterError('(ipilab --help for usage)')
-    .option('--debug', 'on an internal error, also print its stack trace (as IPILAB_DEBUG=1 does)');
+    .option('--debug', 'on an internal error, also print its stack trace (as IPILAB_DEBUG=1 does)')
+    .option('-V, --version', 'print the version (and the git commit when run from a checkout)')
+    .on('option:version', () => {
+      out(versionText());
+      throw new CommanderError(0, 'ipilab.version', '');
+    });
 
   program
     .command('run')
@@ -51,17 +35,9 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--set <path=value>', 'override a scenario key, e.g. hypervisor.backend=pv or vms[0].vcpus=64 (repeatable)', collect, [])
     .addOption(new Option('--json', 'print one JSON document (docs/cli.md)').conflicts('csv'))
     .option('--csv', 'print one CSV row per VM')
-    .option('--out <dir>', 'also write run.json and run.csv into this directory')
+    .option('--out <dir>', 'also write run.json, run.csv and its provenance run.csv.meta.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
-    .action(async (file: string, o: { set: string[]; json?: boolean; csv?: boolean; out?: string; html?: string }) => {
-      const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
-      const loaded = s.loadScenario(file, o.set);
-      const result = s.runWithSlowdown(loaded);
-      if (o.html !== undefined) writeFileAtomic(o.html, await report().runReportHtml(result, scenarioTopology(loaded.scenario)));
-      const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
-      if (o.out !== undefined) writeOutputs(o.out, { 'run.json': json, 'run.csv': runCsv(result) });
-      out(o.json === true ? json : o.csv === true ? runCsv(result) : runTables(result));
-    });
+    .action((file: string, o: { set: string[]; json?: boolean; csv?: boolean; out?: string; html?: string }) => runCommand(file, o, io));
 
   program
     .command('compare')
@@ -70,17 +46,9 @@ export function buildProgram(out: (s: string) => void): Command {
     .requiredOption('--vary <path=v1,v2,...>', 'the key to vary and its values, e.g. hypervisor.backend=trap,pv, vms[0].pcpus=[0,1],[2,3] or vms[0].vcpus=2..32*2 (once)', collect, [])
     .option('--set <path=value>', 'override a scenario key for every variant (repeatable)', collect, [])
     .option('--json', 'print one JSON document')
-    .option('--out <dir>', 'also write compare.json into this directory')
+    .option('--out <dir>', 'also write compare.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
-    .action(async (file: string, o: { vary: string[]; set: string[]; json?: boolean; out?: string; html?: string }) => {
-      const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
-      const tty = process.stderr.isTTY === true && o.json !== true;
-      const result = s.compareScenario(file, o.set, o.vary, tty ? (d, t) => process.stderr.write(`\rrun ${d}/${t}${d === t ? '\n' : ''}`) : undefined);
-      if (o.html !== undefined) writeFileAtomic(o.html, await report().compareReportHtml(result));
-      const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
-      if (o.out !== undefined) writeOutputs(o.out, { 'compare.json': json });
-      out(o.json === true ? json : compareTable(result));
-    });
+    .action((file: string, o: { vary: string[]; set: string[]; json?: boolean; out?: string; html?: string }) => compareCommand(file, o, io));
 
   program
     .command('sweep')
@@ -92,42 +60,9 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--workers <n>', 'worker threads (default: the machine\'s parallelism)')
     .option('--json', 'print one JSON document')
     .option('--csv', 'print one CSV row per point and VM')
-    .option('--out <dir>', 'also write sweep.json and sweep.csv into this directory')
+    .option('--out <dir>', 'also write sweep.json, sweep.csv and its provenance sweep.csv.meta.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
-    .action(async (file: string, o: { grid: string[]; gridFile?: string; set: string[]; workers?: string; json?: boolean; csv?: boolean; out?: string; html?: string }) => {
-      const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
-      let workers: number | undefined;
-      if (o.workers !== undefined) {
-        workers = Number(o.workers);
-        if (!Number.isSafeInteger(workers) || workers < 1) throw new s.ScenarioError(`--workers: expected a positive integer, got ${JSON.stringify(o.workers)}`);
-      }
-      // A progress bar with ETA on a terminal; nothing when output is piped.
-      const bar = process.stderr.isTTY === true ? new SingleBar({ stream: process.stderr, format: 'sweep [{bar}] {value}/{total} runs | ETA {eta_formatted}', hideCursor: true }) : undefined;
-      let started = false;
-      const result = await s.sweepScenario(file, o.set, o.grid, {
-        ...(workers === undefined ? {} : { workers }),
-        ...(o.gridFile === undefined ? {} : { gridFile: o.gridFile }),
-        onProgress: (done, total) => {
-          if (bar === undefined) return;
-          if (!started) {
-            bar.start(total, 0);
-            started = true;
-          }
-          bar.update(done);
-          if (done === total) bar.stop();
-        },
-      });
-      const json = `${JSON.stringify(s.toJsonValue(result), null, 2)}\n`;
-      const csv = s.sweepCsv(result);
-      if (o.out !== undefined) writeOutputs(o.out, { 'sweep.json': json, 'sweep.csv': csv });
-      if (o.html !== undefined) writeFileAtomic(o.html, await report().sweepReportHtml(result));
-      out(o.json === true ? json : o.csv === true ? csv : sweepTable(result));
-      const failed = result.points.reduce((n, p) => n + p.errors.length, 0);
-      if (failed > 0) {
-        for (const p of result.points) for (const e of p.errors) process.stderr.write(`ipilab: sweep point ${JSON.stringify(p.params)} seed ${e.seed} failed: ${e.message}\n`);
-        throw new SweepFailures(`${failed} sweep run(s) failed`);
-      }
-    });
+    .action((file: string, o: { grid: string[]; gridFile?: string; set: string[]; workers?: string; json?: boolean; csv?: boolean; out?: string; html?: string }) => sweepCommand(file, o, io));
 
   program
     .command('trace')
@@ -137,20 +72,7 @@ export function buildProgram(out: (s: string) => void): Command {
     .option('--from <time>', 'keep only events from this simulated time (e.g. 1ms)')
     .option('--to <time>', 'keep only events before this simulated time (e.g. 2ms)')
     .option('--set <path=value>', 'override a scenario key (repeatable)', collect, [])
-    .action((file: string, o: { out: string; from?: string; to?: string; set: string[] }) => {
-      const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
-      const time = (flag: string, v: string | undefined): number | undefined => {
-        if (v === undefined) return undefined;
-        const ns = s.parseDuration(/^\d+(\.\d+)?$/.test(v) ? Number(v) : v);
-        if (ns === undefined) throw new s.ScenarioError(`--${flag}: expected a time such as 1ms or 250us, got ${JSON.stringify(v)}`);
-        return ns;
-      };
-      const from = time('from', o.from);
-      const to = time('to', o.to);
-      const trace = s.traceScenario(s.loadScenario(file, o.set), { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) });
-      writeFileAtomic(o.out, JSON.stringify(trace));
-      out(`wrote ${trace.traceEvents.length} trace events to ${o.out}\n`);
-    });
+    .action((file: string, o: { out: string; from?: string; to?: string; set: string[] }) => traceCommand(file, o, io));
 
   program
     .command('validate')
@@ -167,20 +89,35 @@ export function buildProgram(out: (s: string) => void): Command {
     .command('presets')
     .description('list host presets, calibration profiles, IPI backends, shootdown strategies and workloads')
     .option('--json', 'print one JSON document')
-    .action((o: { json?: boolean }) => out(presetsText(o.json === true)));
+    .action((o: { json?: boolean }) => out((require('./presets') as typeof import('./presets')).presetsText(o.json === true)));
+
+  program
+    .command('rerun')
+    .description('run again what made a JSON output, from its meta block alone, and print the same JSON (identical apart from the times)')
+    .argument('<result>', 'a JSON output of run, compare, sweep or trace (or a CSV\'s .csv.meta.json)')
+    .option('--check', 'print whether the rerun reproduces the file instead of the JSON; exit 1 if it does not')
+    .option('--out <path>', 'also write the output files again: the directory (run, compare, sweep) or the trace file (trace)')
+    .option('--html <file>', 'also write the HTML report (run, compare, sweep)')
+    .action((file: string, o: { check?: boolean; out?: string; html?: string }) => rerunCommand(file, o, io));
 
   return program;
 }
 
-/** Runs the CLI; resolves to the exit code. Errors become one line per problem on stderr (reportFailure); a stack trace only with --debug. */
-export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+/**
+ * Runs the CLI; resolves to the exit code. Errors become one line per problem on stderr
+ * (reportFailure); a stack trace only with --debug. `err` is stderr (progress is drawn there when
+ * it is a terminal); `clock` the wall clock progress reads.
+ */
+export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s), err: Io['err'] = process.stderr, clock?: WallClock): Promise<number> {
   try {
-    await buildProgram(out).parseAsync([...argv], { from: 'user' });
+    await buildProgram(out, err, clock).parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (e) {
-    if (e instanceof SweepFailures) return EXIT.runError;
+    // Already reported where they happened.
+    if (e instanceof SweepFailures || e instanceof NotReproduced) return EXIT.runError;
+    if (e instanceof OutputsNotWritten) return EXIT.notWritten;
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    return reportFailure(e, debugWanted(argv));
+    return reportFailure(e, debugWanted(argv), (s) => void err.write(s));
   }
 }
 

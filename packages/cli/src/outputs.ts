@@ -1,0 +1,263 @@
+import { accessSync, constants, mkdirSync, realpathSync, renameSync, rmdirSync, statfsSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { UsageError } from './usage-error';
+
+/**
+ * Where a command's files go, checked before the run and written after it.
+ *
+ * Every path is checked up front (`check`), so a typo costs a second, not the run: a file's
+ * parent must be an existing writable directory, an `--out` directory must exist or be creatable
+ * under one, nothing may be a special file or lie on a kernel pseudo file system (/proc, /sys,
+ * /dev: writing there hangs, fails late or replaces a device), and no two flags may name the same
+ * file. `write` then writes every file to a temporary name beside its target and renames them all
+ * only when all were written: no partial output and no temporary file left behind. A failure at
+ * that point (disk full, permissions changed during the run) is returned, not thrown, so the
+ * command can still print its results.
+ */
+export class OutputPlan {
+  private readonly targets: Target[] = [];
+  private readonly dirs: { flag: string; shown: string; path: string }[] = [];
+
+  /** `flag dir`: files `names` inside a directory that is created if missing. Returns their paths. */
+  dir(flag: string, shown: string, names: readonly string[]): Record<string, string> {
+    const path = resolve(shown);
+    this.dirs.push({ flag, shown, path });
+    const out: Record<string, string> = {};
+    for (const name of names) {
+      out[name] = join(path, name);
+      this.targets.push({ flag, shown: join(shown, name), path: out[name], inDir: path });
+    }
+    return out;
+  }
+
+  /** `flag file`: one file whose directory must exist. Returns its path. */
+  file(flag: string, shown: string): string {
+    const path = resolve(shown);
+    this.targets.push({ flag, shown, path });
+    return path;
+  }
+
+  /** Throws a UsageError naming the flag and the path on the first output that could not be written. */
+  check(): void {
+    for (const d of this.dirs) checkDirectory(d.flag, d.shown, d.path);
+    const seen = new Map<string, string>();
+    for (const t of this.targets) {
+      const other = seen.get(t.path);
+      if (other !== undefined) throw new UsageError(`${t.flag} ${t.shown}: also written by ${other}; expected a different file`);
+      seen.set(t.path, `${t.flag} ${t.shown}`);
+      if (t.inDir === undefined) checkFile(t.flag, t.shown, t.path);
+      else checkExisting(t.flag, t.shown, t.path);
+    }
+  }
+
+  /**
+   * Writes every planned file (`bodies` by path, as `dir` and `file` returned them), all or
+   * nothing. Returns the files that could not be written (empty when all were), each with why.
+   */
+  write(bodies: ReadonlyMap<string, string>): WriteFailure[] {
+    const created: string[] = [];
+    const staged: { tmp: string; target: Target }[] = [];
+    const unstage = (): void => {
+      for (const s of staged) tryRemove(s.tmp);
+      for (const d of created.reverse()) tryRemoveDir(d);
+    };
+    const wanted = this.targets.filter((t) => bodies.has(t.path));
+    /** All or nothing: `culprit` failed, so none of the files is written. */
+    const failAll = (culprit: string, e: unknown, dir?: string): WriteFailure[] => {
+      unstage();
+      return wanted.map((t) => ({ shown: t.shown, reason: t.shown === culprit || (dir !== undefined && t.inDir === dir) ? reason(e) : `not written either (all or nothing: ${culprit} failed)` }));
+    };
+    for (const d of this.dirs) {
+      try {
+        const first = mkdirSync(d.path, { recursive: true });
+        if (first !== undefined) created.push(...dirsCreated(first, d.path));
+      } catch (e) {
+        return failAll(d.shown, e, d.path);
+      }
+    }
+    for (const t of wanted) {
+      const tmp = join(dirname(t.path), `.${basename(t.path)}.${process.pid}.tmp`);
+      try {
+        staged.push({ tmp, target: t });
+        writeFileSync(tmp, bodies.get(t.path)!);
+      } catch (e) {
+        return failAll(t.shown, e);
+      }
+    }
+    const failures: WriteFailure[] = [];
+    for (const [i, s] of staged.entries()) {
+      try {
+        renameSync(s.tmp, s.target.path);
+      } catch (e) {
+        // Rare (the directory vanished between write and rename): keep what was renamed, drop the rest.
+        for (const rest of staged.slice(i)) {
+          tryRemove(rest.tmp);
+          failures.push({ shown: rest.target.shown, reason: rest === s ? reason(e) : 'not written either' });
+        }
+        break;
+      }
+    }
+    return failures;
+  }
+}
+
+/** A file that could not be written after the run: the path as the user gave it, and why. */
+export interface WriteFailure {
+  readonly shown: string;
+  readonly reason: string;
+}
+
+interface Target {
+  readonly flag: string;
+  /** The path as the user wrote it (messages never show temporary names). */
+  readonly shown: string;
+  readonly path: string;
+  /** Set for files inside an `--out` directory (checked with it). */
+  readonly inDir?: string;
+}
+
+/**
+ * Kernel pseudo file systems (statfs f_type, linux/magic.h): proc, sysfs, cgroup v1 and v2,
+ * debugfs, tracefs, securityfs, configfs, bpf, pstore, efivarfs, devpts, mqueue, binfmt_misc,
+ * fusectl, hugetlbfs. /dev is devtmpfs, whose magic is tmpfs's, so it is refused by path.
+ */
+const PSEUDO_FS = new Set([0x9fa0, 0x62656572, 0x27e0eb, 0x63677270, 0x64626720, 0x74726163, 0x73636673, 0x62656570, 0xcafe4a11, 0x6165676c, 0xde5e81e4, 0x1cd1, 0x19800202, 0x42494e4d, 0x65735543, 0x958458f6]);
+const PSEUDO_ROOTS = ['/proc', '/sys', '/dev'];
+
+/** The reason a path is on a special file system, or undefined. `existing` is its nearest existing ancestor (or itself). */
+function specialFileSystem(existing: string): string | undefined {
+  let real: string;
+  try {
+    real = realpathSync(existing);
+  } catch {
+    real = existing;
+  }
+  const root = PSEUDO_ROOTS.find((r) => real === r || real.startsWith(`${r}${sep}`));
+  // /dev/shm is ordinary shared memory (tmpfs) that programs do write files to.
+  if (root !== undefined && !(real === '/dev/shm' || real.startsWith('/dev/shm/'))) return `${root} is a special file system`;
+  if (process.platform === 'linux') {
+    try {
+      if (PSEUDO_FS.has(Number(statfsSync(real).type))) return `${real} is on a special (kernel pseudo) file system`;
+    } catch {
+      // statfs unavailable: the path check above stands.
+    }
+  }
+  return undefined;
+}
+
+/** stat without throwing: undefined when the path does not exist (or cannot be looked at). */
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The deepest existing ancestor of `path` (or `path` itself). */
+function nearestExisting(path: string): { path: string; stats: Stats } {
+  let p = path;
+  for (;;) {
+    const st = statOrUndefined(p);
+    if (st !== undefined) return { path: p, stats: st };
+    const up = dirname(p);
+    if (up === p) return { path: p, stats: statSync(p) };
+    p = up;
+  }
+}
+
+function kind(st: Stats): string {
+  if (st.isFile()) return 'a file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'a special file';
+}
+
+function writable(dir: string): string | undefined {
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'EROFS' ? 'on a read-only file system' : 'not writable';
+  }
+}
+
+/** An `--out` directory: an existing writable directory, or creatable under one. */
+function checkDirectory(flag: string, shown: string, path: string): void {
+  const near = nearestExisting(path);
+  const special = specialFileSystem(near.path);
+  if (special !== undefined) throw new UsageError(`${flag} ${shown}: ${special}; expected a directory on a disk`);
+  if (near.path === path) {
+    if (!near.stats.isDirectory()) throw new UsageError(`${flag} ${shown}: is ${kind(near.stats)}, expected a directory (it is created if missing)`);
+  } else if (!near.stats.isDirectory()) {
+    throw new UsageError(`${flag} ${shown}: ${near.path} is ${kind(near.stats)}, not a directory, so ${shown} cannot be created`);
+  }
+  const w = writable(near.path);
+  if (w !== undefined) throw new UsageError(`${flag} ${shown}: ${near.path === path ? 'the directory' : `cannot be created: ${near.path}`} is ${w}`);
+}
+
+/** A file that exists already must be a regular file (it is replaced); anything else is refused. */
+function checkExisting(flag: string, shown: string, path: string): void {
+  const st = statOrUndefined(path);
+  if (st !== undefined && !st.isFile()) throw new UsageError(`${flag} ${shown}: is ${kind(st)}, expected a file (or nothing) to write`);
+}
+
+/** `--html file`, `trace --out file`: its directory must exist, be writable and be on a disk. */
+function checkFile(flag: string, shown: string, path: string): void {
+  const parent = dirname(path);
+  const near = nearestExisting(parent);
+  const special = specialFileSystem(near.path);
+  if (special !== undefined) throw new UsageError(`${flag} ${shown}: ${special}; expected a file on a disk`);
+  if (near.path !== parent) throw new UsageError(`${flag} ${shown}: directory ${dirname(shown)} does not exist`);
+  if (!near.stats.isDirectory()) throw new UsageError(`${flag} ${shown}: ${dirname(shown)} is ${kind(near.stats)}, not a directory`);
+  checkExisting(flag, shown, path);
+  const w = writable(parent);
+  if (w !== undefined) throw new UsageError(`${flag} ${shown}: directory ${dirname(shown)} is ${w}`);
+}
+
+/** Why a write failed, in words, without the temporary file's name Node puts in its messages. */
+function reason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'disk quota exceeded',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOENT: 'its directory no longer exists',
+    ENOTDIR: 'a parent is not a directory',
+    EISDIR: 'is a directory',
+    EIO: 'input/output error',
+    EEXIST: 'a file is in the way',
+  };
+  return (code !== undefined ? words[code] : undefined) ?? (code ?? String(e));
+}
+
+/** The directories `mkdirSync(path, { recursive })` created, from the first one it reported. */
+function dirsCreated(first: string, path: string): string[] {
+  const out: string[] = [];
+  for (let p = path; ; p = dirname(p)) {
+    out.unshift(p);
+    if (p === first || dirname(p) === p) break;
+  }
+  return out;
+}
+
+function tryRemove(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // Never written, or already gone.
+  }
+}
+
+function tryRemoveDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty (someone else wrote there) or already gone: leave it.
+  }
+}
