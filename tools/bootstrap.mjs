@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Sets up a machine that has only node and npm, then runs one task. Every step is cheap when
 // already done, so `npm start` / `npm test` can be run again and again.
-//   node tools/bootstrap.mjs start|test|bench|ipilab|typecheck [args...]
+//   node tools/bootstrap.mjs start|test|bench|typecheck [args...]
+// (`pnpm ipilab` / `npx ipilab` run the built CLI directly, packages/cli/bin/ipilab.js: once set up
+// and built here, they need neither an install check nor a rebuild.)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,11 +63,6 @@ switch (task) {
     run(bin('tsc'), ['-b'], { quiet: true });
     run(process.execPath, [cli, 'compare', join(root, 'examples', 'scenarios', 'noisy-neighbour.yaml'), '--vary', 'hypervisor.backend=trap,pv', ...args]);
     break;
-  case 'ipilab':
-    setup();
-    run(bin('tsc'), ['-b'], { quiet: true });
-    run(process.execPath, [cli, ...args]);
-    break;
   case 'bench':
     setup();
     run(bin('tsc'), ['-b'], { quiet: true });
@@ -80,6 +77,6 @@ switch (task) {
     typecheck();
     break;
   default:
-    process.stderr.write(`bootstrap: unknown task ${JSON.stringify(task)}; expected start, test, bench, ipilab or typecheck\n`);
+    process.stderr.write(`bootstrap: unknown task ${JSON.stringify(task)}; expected start, test, bench or typecheck\n`);
     process.exit(2);
 }
