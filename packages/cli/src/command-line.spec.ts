@@ -52,12 +52,18 @@ const parses = (text: string): boolean => {
 };
 
 describe('a clean, fast command line', () => {
-  it('--help and --version load neither the model nor zod, YAML, inversify, the tables or the charts', () => {
-    for (const flag of ['--help', '--version']) {
-      const probe = `const m = require(${JSON.stringify(MAIN)}); m.main([${JSON.stringify(flag)}], () => {}).then((code) => process.stdout.write(JSON.stringify({ code, loaded: Object.keys(require.cache) })));`;
+  it('--help, --version and a refused output path load neither the model nor zod, YAML, inversify, the tables or the charts', () => {
+    const cases: [string[], number][] = [
+      [['--help'], 0],
+      [['--version'], 0],
+      // A usage error found before the scenario is read is reported (reportFailure) without loading it.
+      [['run', 'any.yaml', '--out', '/proc/ipilab-out'], 2],
+    ];
+    for (const [argv, expected] of cases) {
+      const probe = `const m = require(${JSON.stringify(MAIN)}); m.main(${JSON.stringify(argv)}, () => {}, { write: () => true }).then((code) => process.stdout.write(JSON.stringify({ code, loaded: Object.keys(require.cache) })));`;
       const r = sh(process.execPath, ['-e', probe]);
       const { code, loaded } = JSON.parse(r.stdout) as { code: number; loaded: string[] };
-      expect(code).toBe(0);
+      expect(code).toBe(expected);
       const heavy = loaded.filter((f) => /packages\/(?!cli\/)[^/]+\/dist\/|node_modules\/.*\/(zod|yaml|inversify|@inversifyjs|cli-table3|cli-progress|vega|vega-lite|piscina|jstat)\//.test(f));
       expect(heavy).toEqual([]);
     }

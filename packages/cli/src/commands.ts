@@ -1,5 +1,5 @@
 import type { SingleBar } from 'cli-progress';
-import type { Provenance, ScenarioRef } from '@ipilab/scenario';
+import type { GridAxis, Provenance, ScenarioRef } from '@ipilab/scenario';
 import { OutputPlan } from './outputs';
 import { progressOn, tally, type ProgressStream, type WallClock } from './progress';
 import { UsageError } from './usage-error';
@@ -44,7 +44,9 @@ export interface CompareFlags extends RunFlags {
 }
 export interface SweepFlags extends RunFlags {
   readonly grid: readonly string[];
+  /** Read unless the scenario is recorded (rerun), whose grid file's axes are `gridFileAxes`. */
   readonly gridFile?: string;
+  readonly gridFileAxes?: readonly GridAxis[];
   readonly workers?: string;
 }
 export interface TraceFlags {
@@ -198,7 +200,7 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   let bar: SingleBar | undefined;
   const result = await s.sweepScenario(ref, sets, o.grid, {
     ...(workers === undefined ? {} : { workers }),
-    ...(o.gridFile === undefined ? {} : { gridFile: o.gridFile }),
+    ...(io.recorded === true ? { recordedAxes: o.gridFileAxes ?? [] } : o.gridFile === undefined ? {} : { gridFile: o.gridFile }),
     onProgress: (done, total) => {
       if (io.err.isTTY !== true) return;
       if (bar === undefined) {
@@ -210,7 +212,9 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
       if (done === total) bar.stop();
     },
   });
-  const m = meta(started, 'sweep', base ?? s.baseScenario(ref, sets), { set: [...o.set], grid: [...o.grid], workers: result.workers }, result.seeds, result.replications);
+  // The grid file's axes follow the --grid ones (one each) in the output's grid: recorded, a rerun needs no grid file.
+  const gridFile = o.gridFile === undefined ? {} : { gridFile: o.gridFile, gridFileAxes: result.grid.slice(o.grid.length).map((a) => ({ path: a.path, values: [...a.values] })) };
+  const m = meta(started, 'sweep', base ?? s.baseScenario(ref, sets), { set: [...o.set], grid: [...o.grid], ...gridFile, workers: result.workers }, result.seeds, result.replications);
   const json = jsonDocument(result, m);
   const csv = s.sweepCsv(result);
   const files = new Map<string, string>();

@@ -141,6 +141,19 @@ describe('ipilab rerun', () => {
     expect(JSON.parse(again).workers).toBe(2);
   }, 60_000);
 
+  it('reproduces a sweep with a --grid-file from its JSON alone: the file\'s axes are recorded as read', async () => {
+    const { first, again } = await roundTrip((s) => {
+      const grid = join(dirname(s), 'grid.yaml');
+      writeFileSync(grid, 'vms[1].pcpus: [[4, 5], [6, 7]]\nvms[0].vcpus: 1..2\n');
+      return ['sweep', s, '--grid', 'hypervisor.backend=trap,pv', '--grid-file', grid, '--set', 'run.duration=100us', '--workers', '1'];
+    });
+    expect(withoutTimes(again)).toBe(withoutTimes(first));
+    const j = JSON.parse(again);
+    expect(j.points.length).toBe(8);
+    expect(j.meta.overrides).toMatchObject({ grid: ['hypervisor.backend=trap,pv'], gridFileAxes: [{ path: 'vms[1].pcpus', values: ['[4,5]', '[6,7]'] }, { path: 'vms[0].vcpus', values: ['1', '2'] }] });
+    expect(j.meta.overrides.gridFile).toMatch(/grid\.yaml$/);
+  }, 60_000);
+
   it('reproduces a trace, and writes the outputs again with --out', async () => {
     const dir = scratch();
     const t = join(dir, 't.json');
@@ -168,6 +181,19 @@ describe('ipilab rerun', () => {
     expect(check.code).toBe(EXIT.runError);
     expect(check.err).toMatch(new RegExp(`ipilab: ${f}: not reproduced: vms\\.churn\\.workload\\.recordsPerSecond: ${doc.vms.churn.workload.recordsPerSecond} -> ${doc.vms.churn.workload.recordsPerSecond - 1}\\n$`));
     expect(check.out).toBe('');
+  });
+
+  it('a recorded scenario is checked as run checks it: a problem is named at meta.scenario, exit 2, nothing run', async () => {
+    for (const argv of [['run', small], ['compare', small, '--vary', 'hypervisor.backend=trap,pv']]) {
+      const doc = JSON.parse((await cli(...argv, '--json')).out);
+      doc.meta.scenario.vms[0].workload.chunkPages = 0;
+      const f = join(scratch(), 'edited.json');
+      writeFileSync(f, JSON.stringify(doc));
+      const r = await cli('rerun', f);
+      expect([r.code, r.out]).toEqual([EXIT.usage, '']);
+      // (A note comes first when the working tree has uncommitted changes.)
+      expect(r.err.split('\n').filter((l) => l !== '' && !l.startsWith('ipilab: note: '))).toEqual([`${f}: meta.scenario: vms[0].workload.chunkPages: expected an integer >= 1 and <= 4096, got 0`]);
+    }
   });
 
   it('a file it cannot rerun is one line naming what is wrong, exit 2', async () => {

@@ -53,7 +53,18 @@ export async function rerunCommand(file: string, o: RerunFlags, io: Io): Promise
       break;
     case 'sweep':
       if (m.overrides.grid === undefined) throw new UsageError(`${file}: meta.overrides.grid: missing; expected the --grid axes of the sweep that made it`);
-      await sweepCommand(source, { set, grid: m.overrides.grid, json: true, ...(m.overrides.workers === undefined ? {} : { workers: String(m.overrides.workers) }), ...where }, run);
+      await sweepCommand(
+        source,
+        {
+          set,
+          grid: m.overrides.grid,
+          ...(m.overrides.gridFile === undefined ? {} : { gridFile: m.overrides.gridFile, gridFileAxes: m.overrides.gridFileAxes ?? [] }),
+          json: true,
+          ...(m.overrides.workers === undefined ? {} : { workers: String(m.overrides.workers) }),
+          ...where,
+        },
+        run,
+      );
       break;
     case 'trace':
       if (o.html !== undefined) throw new UsageError('--html: a trace has no HTML report; expected rerun of a run, compare or sweep output');

@@ -37,6 +37,11 @@ export const provenanceSchema = z
         set: z.array(z.string()).meta({ description: '--set path=value, in order.' }),
         vary: z.string().optional().meta({ description: 'compare: --vary as given.' }),
         grid: z.array(z.string()).optional().meta({ description: 'sweep: --grid axes as given.' }),
+        gridFile: z.string().optional().meta({ description: 'sweep: --grid-file as given.' }),
+        gridFileAxes: z
+          .array(z.object({ path: z.string(), values: z.array(z.string()) }).strict())
+          .optional()
+          .meta({ description: "sweep: the grid file's axes as read, each value as the output's grid shows it (ranges expanded), so a rerun needs no grid file." }),
         workers: z.number().int().positive().optional().meta({ description: 'sweep: worker threads used.' }),
         from: z.string().optional().meta({ description: 'trace: --from as given.' }),
         to: z.string().optional().meta({ description: 'trace: --to as given.' }),

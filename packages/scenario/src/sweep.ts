@@ -5,6 +5,7 @@ import { Piscina } from 'piscina';
 import { ScenarioError } from './errors';
 import { parseAxis, readGridFile, type Axis } from './axes';
 import { checkPoints, pointParams } from './check-points';
+import { parseOverrideValue } from './load';
 import type { Provenance } from './provenance';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { scenarioFileOf, type ScenarioRef } from './scenario-source';
@@ -60,6 +61,18 @@ export interface SweepOptions {
   readonly onRunStart?: (params: Readonly<Record<string, string>>, seed: number) => void;
   /** A grid file (`--grid-file`, readGridFile): its axes come after the `--grid` ones. */
   readonly gridFile?: string;
+  /**
+   * A grid file's axes as a sweep's provenance recorded them (`meta.overrides.gridFileAxes`, the
+   * output's `grid` form; `ipilab rerun`): after the others, each value read back as the YAML value
+   * its text is, never split at commas nor expanded as a range.
+   */
+  readonly recordedAxes?: readonly GridAxis[];
+}
+
+/** Recorded axes (SweepOptions.recordedAxes) as axes: readGridFile writes each text so that it reads back as its value. */
+function recordedAxes(axes: readonly GridAxis[]): Axis[] {
+  const from = 'meta.overrides.gridFileAxes';
+  return axes.map((a) => ({ path: a.path, values: a.values.map((text) => ({ text, value: parseOverrideValue(text), origin: `${from} ${a.path}=${text}` })), shown: `${from} ${a.path}` }));
 }
 
 /**
@@ -116,7 +129,11 @@ export async function closeSweepWorkers(): Promise<void> {
  * does not lose the others. `file` may be a recorded scenario (`ipilab rerun`).
  */
 export async function sweepScenario(file: ScenarioRef, sets: readonly string[], grids: readonly string[], options: SweepOptions = {}): Promise<SweepOutput> {
-  const parsed: Axis[] = [...grids.map((g) => parseAxis('--grid', g, 'vms[0].vcpus=2,4,8')), ...(options.gridFile === undefined ? [] : readGridFile(options.gridFile))];
+  const parsed: Axis[] = [
+    ...grids.map((g) => parseAxis('--grid', g, 'vms[0].vcpus=2,4,8')),
+    ...(options.gridFile === undefined ? [] : readGridFile(options.gridFile)),
+    ...recordedAxes(options.recordedAxes ?? []),
+  ];
   if (parsed.length === 0) throw new ScenarioError('sweep: expected at least one --grid path=v1,v2,... or a --grid-file');
   // Every point is checked, as `run` checks, before anything runs: a bad value fails fast, with
   // every problem of every point. Workers get the checked scenarios, so no run reads the file again.
