@@ -307,7 +307,7 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
     let sched: Scheduler;
     try {
       kernel = new GuestKernel(owner, vm);
-      mm = new MemoryManager(owner, vm, kernel, { strategy, coordination: vspec.coordination });
+      mm = new MemoryManager(owner, vm, kernel, { strategy, coordination: vspec.coordination, lazyTlb: vspec.lazyTlb });
       sched = new Scheduler(owner, vm, kernel, {
         policy: vspec.scheduler.policy,
         ttwuQueue: vspec.scheduler.ttwuQueue,

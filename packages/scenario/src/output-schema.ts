@@ -77,6 +77,10 @@ export const runOutputSchema = z
                 .strict()
                 .meta({ description: 'INVLPGB+TLBSYNC sequences the VM ran, how many waited for one of the host\'s outstanding-broadcast slots, and the ns they waited.' }),
               globalAsids: z.number().meta({ description: 'address spaces given a global ASID (broadcast flushes under the invlpgb strategy).' }),
+              lazyTlb: z
+                .object({ skipped: z.number(), left: z.number(), catchUpFlushes: z.number() })
+                .strict()
+                .meta({ description: 'lazy TLB mode (vms[].lazyTlb): shootdown targets skipped because they were idle with the process loaded, idle vCPUs that left the process on a flush IPI (leave), and whole-process flushes when a skipped vCPU ran the process again.' }),
             })
             .strict()
             .meta({ description: 'Contention in the guest memory manager (docs/model.md, "Memory-manager contention"), over the measured part of the run.' }),

@@ -57,7 +57,7 @@ describe('every problem, one line each, where it is', () => {
       `${f}:8:16: vms[0].pcpus[1]: expected a pCPU number in [0, 7], got 9`,
       `${f}:9:24: vms[0].shootdownStrategy: expected a shootdown strategy: one of "batched", "invlpgb", "invlpgb-all", "sync", got "batch"; did you mean "batched"?`,
       `${f}:10:43: vms[0].workload.chunkPages: expected an integer >= 1 and <= 4096, got 0`,
-      `${f}:10:46: vms[0].workload.thread: not a parameter of ebizzy; did you mean "threads"?; its parameters: chunkPages, pinned, searchNs, thinkNs, threads`,
+      `${f}:10:46: vms[0].workload.thread: not a parameter of ebizzy; did you mean "threads"?; its parameters: chunkPages, free, pinned, searchNs, thinkNs, threads`,
     ]);
     // The model's own names for these settings never show.
     for (const internal of ['timeSliceNs', 'vms[0] (a)', 'InvalidParameterError', 'UnknownPolicyError']) expect(lines.join('\n')).not.toContain(internal);

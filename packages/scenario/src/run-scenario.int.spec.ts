@@ -151,3 +151,44 @@ describe('pause-loop exiting (hypervisor.ple)', () => {
     expect(() => loadScenario(file(churn), ['hypervisor.ple.enabled=true', 'hypervisor.scheduler.policy=fifo'])).toThrow('hypervisor.ple.enabled: expected no pause-loop exiting under the fifo host scheduler');
   });
 });
+
+describe('lazy TLB mode (vms[].lazyTlb) and ebizzy -M (workload.free: madvise)', () => {
+  const churn = (lazyTlb: 'skip' | 'leave', free: 'munmap' | 'madvise' = 'munmap') => ({
+    host: { preset: 'small-1s-8t' },
+    vms: [{ name: 'vm', vcpus: 8, placement: 'shared', pcpus: [0, 1, 2, 3], lazyTlb, workload: { kind: 'ebizzy', threads: 6, chunkPages: 8, searchNs: 3000, thinkNs: 10000, free } }],
+    run: { duration: '5ms', seed: 2 },
+  });
+  const mmOf = (s: object) => runScenario(loadScenario(file(s))).vms['vm']!;
+
+  it('skip (default, Linux >= 4.19): shootdowns skip idle vCPUs, which catch up when they run the process again', () => {
+    const r = mmOf(churn('skip'));
+    expect(r.mm.lazyTlb.skipped).toBeGreaterThan(0);
+    expect(r.mm.lazyTlb.catchUpFlushes).toBeGreaterThan(0);
+    expect(r.mm.lazyTlb.left).toBe(0);
+  });
+
+  it('leave (earlier kernels): idle vCPUs take the IPI and leave the process; more IPIs per shootdown than skip', () => {
+    const leave = mmOf(churn('leave'));
+    const skip = mmOf(churn('skip'));
+    expect(leave.mm.lazyTlb.left).toBeGreaterThan(0);
+    expect(leave.mm.lazyTlb.skipped).toBe(0);
+    // Shootdown IPIs are multicasts and broadcasts (wake-ups are unicasts).
+    const perShootdown = (x: typeof leave): number => ((x.ipi.sent['multicast'] ?? 0) + (x.ipi.sent['broadcast'] ?? 0)) / x.ipi.shootdowns;
+    expect(perShootdown(leave)).toBeGreaterThan(perShootdown(skip));
+  });
+
+  it('free: madvise zaps under mmap_lock for read: no writer ever waits, every record still shoots down', () => {
+    const r = mmOf(churn('skip', 'madvise'));
+    const w = r.workload as { records: number; shootdowns: number };
+    expect(w.records).toBeGreaterThan(0);
+    expect(w.shootdowns).toBeGreaterThanOrEqual(w.records);
+    expect(r.mm.mmapLock.sleeps).toBe(0);
+    const m = mmOf(churn('skip', 'munmap'));
+    expect(m.mm.mmapLock.contended).toBeGreaterThan(r.mm.mmapLock.contended);
+  });
+
+  it('refuses an unknown free mode and lazyTlb value, naming the field', () => {
+    expect(() => loadScenario(file({ ...churn('skip'), vms: [{ ...churn('skip').vms[0], workload: { kind: 'ebizzy', free: 'brk' } }] }))).toThrow(/workload\.free/);
+    expect(() => loadScenario(file(churn('skip')), ['vms[0].lazyTlb=always'])).toThrow(/vms\[0\]\.lazyTlb/);
+  });
+});

@@ -142,6 +142,7 @@ export const vmSchema = z
       .default(true)
       .meta({ description: 'Paravirtual qspinlocks (KVM_FEATURE_PV_UNHALT), on in KVM guests by default: a spinlock waiter spins SPIN_THRESHOLD PAUSE iterations, then halts its vCPU until the unlocker kicks it (KVM_HC_KICK_CPU). false models nopvspin or KVM_HINTS_REALTIME. Never used on bare metal or with one vCPU.' }),
     coordination: z.enum(['smp', 'amp']).default('smp'),
+    lazyTlb: z.enum(['skip', 'leave']).default('skip').meta({ description: 'How the guest\'s TLB shootdowns treat idle vCPUs in lazy TLB mode: skip (Linux >= 4.19: no IPI unless page tables were freed; the vCPU flushes when it next runs the process) or leave (earlier kernels: the IPI reaches it and it leaves the process\'s address space, so it gets no more until it runs the process again).' }),
     shootdownStrategy: str.default('sync'),
     hz: z
       .number({ error: 'expected a tick rate in Hz' })

@@ -27,6 +27,8 @@ export interface MmLockReport {
   readonly invlpgb: BroadcastStats;
   /** Address spaces that were given a global ASID (broadcast flushes under `invlpgb`). */
   readonly globalAsids: number;
+  /** Lazy TLB mode: shootdown targets skipped while lazy, lazy vCPUs that left a space on a flush IPI, and whole-space flushes at switch-in that caught up on skipped shootdowns. */
+  readonly lazyTlb: { readonly skipped: number; readonly left: number; readonly catchUpFlushes: number };
 }
 
 /** Who sends a VM's shootdowns: any vCPU for itself (SMP), or one master vCPU for all (AMP). */
@@ -37,7 +39,20 @@ export interface MemoryManagerOptions {
   readonly coordination?: Coordination;
   /** The AMP master vCPU (default 0). */
   readonly master?: number;
+  /** What a shootdown does with vCPUs in lazy TLB mode (default `skip`; see `LazyTlbMode`). */
+  readonly lazyTlb?: LazyTlbMode;
 }
+
+/**
+ * How the guest's x86 shootdown treats vCPUs in lazy TLB mode:
+ * - `skip` (Linux >= 4.19, Rik van Riel's "x86,tlb: Skip lazy TLB CPUs" series): no IPI unless
+ *   the change freed page tables; the vCPU flushes when it next switches to the space;
+ * - `leave` (earlier kernels): it gets the IPI, and its handler leaves the space — switches to
+ *   init_mm and drops out of the mm_cpumask (flush_tlb_func's leave_mm) — so it gets no further
+ *   IPIs until it runs the space again, when it flushes as it loads it.
+ */
+export type LazyTlbMode = 'skip' | 'leave';
+export const LAZY_TLB_MODES: readonly LazyTlbMode[] = ['skip', 'leave'];
 
 /** A use of a translation that a completed shootdown should have removed. */
 export interface StaleUse {
@@ -73,6 +88,7 @@ export class MemoryManager {
   readonly coordination: Coordination;
   readonly master: Vcpu;
   readonly strategy: ShootdownStrategy;
+  readonly lazyTlb: LazyTlbMode;
   /** Frame contents, to check that after copy-on-write each process sees its own copy. */
   private readonly data = new Map<number, number>();
   private readonly cow = new Map<AddressSpace, Set<number>>();
@@ -83,6 +99,8 @@ export class MemoryManager {
   shootdowns = 0;
   /** Targets a shootdown skipped because they were in lazy TLB mode. */
   lazySkips = 0;
+  /** Lazy vCPUs that left a space on a flush IPI (`lazyTlb: leave`). */
+  lazyLeaves = 0;
   /** Flushes of a whole space at switch-in by a vCPU a shootdown had skipped. */
   catchUpFlushes = 0;
   /** Per vCPU: 1 in lazy TLB mode (idle or a kernel thread, the space still loaded). */
@@ -109,6 +127,8 @@ export class MemoryManager {
     this.costs = hv.costs;
     this.pageWalkNs = hv.config.mode === 'bare-metal' ? hv.costs.nativePageWalk : hv.costs.pageWalk;
     this.strategy = options.strategy;
+    this.lazyTlb = options.lazyTlb ?? 'skip';
+    if (!LAZY_TLB_MODES.includes(this.lazyTlb)) throw new InvalidParameterError(`vms[${vm.index}].lazyTlb`, this.lazyTlb, '"skip" or "leave"');
     this.coordination = options.coordination ?? 'smp';
     if (this.coordination !== 'smp' && this.coordination !== 'amp') {
       throw new InvalidParameterError(`vms[${vm.index}].coordination`, this.coordination, '"smp" or "amp"');
@@ -177,6 +197,7 @@ export class MemoryManager {
       lru: copy(this.lockStats.lru),
       invlpgb: { ...this.broadcastStats },
       globalAsids: this.spaces.filter((s) => s.globalAsid).length,
+      lazyTlb: { skipped: this.lazySkips, left: this.lazyLeaves, catchUpFlushes: this.catchUpFlushes },
     };
   }
 
@@ -188,6 +209,9 @@ export class MemoryManager {
     this.broadcastStats.sequences = 0;
     this.broadcastStats.queued = 0;
     this.broadcastStats.waitNs = 0;
+    this.lazySkips = 0;
+    this.lazyLeaves = 0;
+    this.catchUpFlushes = 0;
   }
 
   /**
@@ -290,6 +314,31 @@ export class MemoryManager {
     // Nothing was ever mapped (mmap then munmap untouched): no PTE to clear, no flush (the
     // mmu_gather gathered no range: tlb_flush_mmu_tlbonly returns early), no page to free.
     if (vpns.some((vpn) => space.translate(vpn) !== undefined)) yield op((v, resume) => this.unmap(v, space, vpns, resume));
+    yield this.unlockMmap(space, 'read');
+  }
+
+  /**
+   * madvise(MADV_DONTNEED): the pages are zapped and shot down under mmap_lock for read
+   * (madvise_need_mmap_write is false for it), and no page table is freed (zap_page_range_single
+   * leaves them); the range stays mapped as a VMA, its pages fault in again on the next touch.
+   */
+  *madviseDontneedTask(task: Task, space: AddressSpace, vpns: readonly number[]): Generator<TaskCommand, void, unknown> {
+    yield* this.lockMmap(task, space, 'read');
+    if (vpns.some((vpn) => space.translate(vpn) !== undefined)) yield op((v, resume) => this.unmap(v, space, vpns, resume, false));
+    yield this.unlockMmap(space, 'read');
+  }
+
+  /** First touch of every page of `vpns` not mapped, as task code: anonymous faults under mmap_lock for read. */
+  *faultInTask(task: Task, space: AddressSpace, vpns: readonly number[]): Generator<TaskCommand, void, unknown> {
+    yield* this.lockMmap(task, space, 'read');
+    yield op((v, resume) => {
+      const next = (i: number): void => {
+        while (i < vpns.length && space.translate(vpns[i]!) !== undefined) i++;
+        if (i === vpns.length) resume();
+        else this.faultIn(v, space, vpns[i]!, () => next(i + 1));
+      };
+      next(0);
+    });
     yield this.unlockMmap(space, 'read');
   }
 
@@ -398,8 +447,25 @@ export class MemoryManager {
     return out;
   }
 
-  /** Drops the lazy vCPUs from `targets` (a flush that freed no page tables), marking them to catch up. */
+  /**
+   * The flush handler on `v` for `space` (flush_tlb_func): invalidates `vpns`; a vCPU in lazy
+   * TLB mode under `leave` then leaves the space (leave_mm: init_mm loaded, out of the cpumask,
+   * marked to flush when it loads the space again). Returns the cost of the invalidation.
+   */
+  flushHandler(v: Vcpu, space: AddressSpace, vpns: readonly number[]): number {
+    const cost = this.invalidateOn(v, space, vpns);
+    if (this.lazyTlb === 'leave' && this.lazy[v.index] === 1 && this.current[v.index] === space) {
+      this.current[v.index] = null;
+      this.lazy[v.index] = 0;
+      space.lazyStale.add(v.index);
+      this.lazyLeaves++;
+    }
+    return cost;
+  }
+
+  /** Drops the lazy vCPUs from `targets` (a flush that freed no page tables), marking them to catch up; under `leave`, keeps them. */
   skipLazy(space: AddressSpace, targets: readonly Vcpu[]): readonly Vcpu[] {
+    if (this.lazyTlb === 'leave') return targets;
     let lazy = 0;
     for (const t of targets) if (this.lazy[t.index] === 1) lazy++;
     if (lazy === 0) return targets;
@@ -532,7 +598,7 @@ export class MemoryManager {
    * Unmaps pages (munmap's zap and flush): their frames may be reused once `done` runs. Frames
    * that were mapped are freed after the shootdown, under the LRU lock (`freePages`).
    */
-  unmap(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], done: () => void): void {
+  unmap(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], done: () => void, freeTables = true): void {
     let mapped = 0;
     this.changePtes(initiator, space, vpns, () => {
       let freed = false;
@@ -540,7 +606,7 @@ export class MemoryManager {
         if (space.translate(vpn) !== undefined) mapped++;
         if (space.unmapSmall(vpn)) freed = true;
       }
-      return freed;
+      return freed && freeTables;
     }, () => this.freePages(initiator, mapped, done));
   }
 

@@ -62,7 +62,7 @@ export class SynchronousShootdown implements ShootdownStrategy {
         if (req.freedTables !== true) targets = mm.skipLazy(space, targets);
         mm.kernel.crossCall(initiator, targets, done, undefined, {
           cost: () => mm.invalidateCost(vpns.length),
-          run: (t) => void mm.invalidateOn(t, space, vpns),
+          run: (t) => void mm.flushHandler(t, space, vpns),
         });
       });
     });

@@ -1,4 +1,5 @@
 import { InvalidParameterError } from '@ipilab/core';
+import { PAGES_PER_HUGE } from '../mm/address-space';
 import { compute, op, sleep, type Task } from '../sched/task';
 import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
 
@@ -30,6 +31,8 @@ export class EbizzyWorkload implements Workload {
   private readonly searchNs: number;
   private readonly pinned: boolean;
   private readonly thinkNs: number;
+  /** How a record's buffer is given back: `munmap` (ebizzy -m) or `madvise` (malloc/free from a per-thread arena, ebizzy -M). */
+  private readonly free: 'munmap' | 'madvise';
 
   constructor(
     private readonly ctx: WorkloadContext,
@@ -42,8 +45,12 @@ export class EbizzyWorkload implements Workload {
     this.searchNs = cpuNs(ctx, param(params, 'searchNs', 20_000, { min: 0 }));
     this.pinned = params['pinned'] === true;
     this.thinkNs = param(params, 'thinkNs', 0, { min: 0 });
-    if (this.threads * this.chunkPages > EBIZZY_MMAP_TOP) {
-      throw new InvalidParameterError('workload.chunkPages', this.chunkPages, `at most ${Math.floor(EBIZZY_MMAP_TOP / this.threads)} pages per chunk with ${this.threads} threads (${EBIZZY_MMAP_TOP} pages of mmap area in all)`);
+    const free = params['free'] ?? 'munmap';
+    if (free !== 'munmap' && free !== 'madvise') throw new InvalidParameterError('workload.free', free, '"munmap" (ebizzy -m) or "madvise" (ebizzy -M)');
+    this.free = free;
+    const perThread = this.free === 'madvise' ? Math.ceil(this.chunkPages / PAGES_PER_HUGE) * PAGES_PER_HUGE : this.chunkPages;
+    if (this.threads * perThread > EBIZZY_MMAP_TOP) {
+      throw new InvalidParameterError('workload.chunkPages', this.chunkPages, `at most ${EBIZZY_MMAP_TOP} pages of address space in all: ${this.threads} threads x ${perThread} pages is more`);
     }
     if (this.pinned && this.threads > n) {
       throw new InvalidParameterError('workload.threads', this.threads, `at most ${n} threads when pinned (the VM has ${n} vCPUs)`);
@@ -59,8 +66,11 @@ export class EbizzyWorkload implements Workload {
     // an munmap empties — and frees — a page-table page only when no other mapping is left in its
     // 2 MiB (free_pgtables): a chunk spanning whole page-table pages, not small neighbouring ones.
     mm.populate(space, EBIZZY_MMAP_TOP, EBIZZY_RESIDENT_PAGES);
+    // ebizzy -M: each thread's buffers come from its own malloc arena (a heap of its own, 64 MiB
+    // apart), so no two threads' chunks share a page-table page.
+    const stride = this.free === 'madvise' ? Math.ceil(this.chunkPages / PAGES_PER_HUGE) * PAGES_PER_HUGE : this.chunkPages;
     for (let i = 0; i < this.threads; i++) {
-      const base = EBIZZY_MMAP_TOP - (i + 1) * this.chunkPages;
+      const base = EBIZZY_MMAP_TOP - (i + 1) * stride;
       const vpns = Array.from({ length: this.chunkPages }, (_, k) => base + k);
       const vcpu = i % vm.vcpus.length;
       sched.spawn(
@@ -78,6 +88,18 @@ export class EbizzyWorkload implements Workload {
           });
           const think = sleep(this.thinkNs);
           yield switchTo(mm, space);
+          if (this.free === 'madvise') {
+            for (;;) {
+              // malloc from the thread's arena (no system call); memcpy faults the zapped pages
+              // back in, then the search; free trims the arena: madvise(MADV_DONTNEED) under
+              // mmap_lock for read, a shootdown, no page table freed.
+              yield* mm.faultInTask(task, space, vpns);
+              yield search;
+              yield* mm.madviseDontneedTask(task, space, vpns);
+              this.records++;
+              if (this.thinkNs > 0) yield think;
+            }
+          }
           for (;;) {
             // mmap: a new VMA under mmap_lock for write; then its pages are filled.
             yield* mm.mmapTask(task, space);

@@ -31,6 +31,8 @@ export interface TlbScenario {
   readonly pvSchedYield?: boolean;
   readonly strategy: 'sync' | 'invlpgb' | 'invlpgb-all' | 'batched';
   readonly coordination: Coordination;
+  /** Lazy-TLB handling (absent: skip). */
+  readonly lazyTlb?: 'skip' | 'leave';
   readonly hostScheduler: 'eevdf' | 'cfs' | 'fifo';
   /** Send-side IPI virtualization the posted backend follows (absent: avic). */
   readonly postedFlavour?: 'ipiv' | 'avic';
@@ -72,6 +74,7 @@ export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.oneof({ weight
     pvSchedYield: fc.boolean(),
     strategy: fc.constantFrom('sync' as const, 'invlpgb' as const, 'invlpgb-all' as const, 'batched' as const),
     coordination: fc.constantFrom<Coordination>('smp', 'amp'),
+    lazyTlb: fc.constantFrom<'skip' | 'leave'>('skip', 'leave'),
     hostScheduler: fc.constantFrom<'eevdf' | 'cfs' | 'fifo'>('eevdf', 'cfs', 'fifo'),
     postedFlavour: fc.constantFrom<'ipiv' | 'avic'>('ipiv', 'avic'),
     idle: fc.constantFrom<'halt' | 'poll' | 'haltpoll'>('halt', 'poll', 'haltpoll'),
@@ -128,7 +131,7 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
   const kernel = new GuestKernel(hv, vm);
   // A scheduler with no tasks: its tick interrupts (and their timer exits) land among the shootdowns.
   if (s.hz !== undefined) new Scheduler(hv, vm, kernel);
-  const mm = new MemoryManager(hv, vm, kernel, { strategy: strategy ?? strategyFor(s.strategy), coordination: s.coordination });
+  const mm = new MemoryManager(hv, vm, kernel, { strategy: strategy ?? strategyFor(s.strategy), coordination: s.coordination, ...(s.lazyTlb === undefined ? {} : { lazyTlb: s.lazyTlb }) });
   const parent = mm.createSpace('parent');
   mm.populate(parent, 0, SMALL_PAGES);
   mm.populateHuge(parent, HUGE_INDEX, 1);
