@@ -53,10 +53,15 @@ export function latencyHistogram(engine: 'auto' | 'wasm' | 'js' = 'auto'): hdr.H
 /**
  * A distribution's summary: percentiles and max from the histogram, and the mean exact from
  * `sum` when given (the histogram's own mean walks every bucket and is rounded to bucket values).
+ * HdrHistogram reports a percentile as the highest value of its bucket, which can lie above the
+ * largest value recorded (kept exactly): percentiles are capped at the maximum, so
+ * p50 <= p90 <= p99 <= max always holds.
  */
 export function summarize(h: hdr.Histogram, sum?: number): LatencySummary {
   if (h.totalCount === 0) return { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
-  return { count: h.totalCount, mean: sum === undefined ? h.mean : sum / h.totalCount, p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), max: h.maxValue };
+  const max = h.maxValue;
+  const at = (p: number): number => Math.min(h.getValueAtPercentile(p), max);
+  return { count: h.totalCount, mean: sum === undefined ? h.mean : sum / h.totalCount, p50: at(50), p90: at(90), p99: at(99), max };
 }
 
 /** A histogram and the exact sum of what it recorded. */

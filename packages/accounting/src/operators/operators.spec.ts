@@ -142,6 +142,36 @@ describe('windowedSeries', () => {
 });
 
 describe('latency histograms', () => {
+  it('summaries are consistent: p50 <= p90 <= p99 <= max, max the largest value recorded, every percentile within [min, max] (law)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: 2 ** 40 })), { minLength: 1, maxLength: 300 }), (values) => {
+        const h = latencyHistogram();
+        for (const v of values) h.recordValue(v);
+        const s = summarize(h);
+        h.destroy();
+        const max = Math.max(...values);
+        const min = Math.min(...values);
+        expect(s.max).toBe(max);
+        expect(s.p50).toBeLessThanOrEqual(s.p90);
+        expect(s.p90).toBeLessThanOrEqual(s.p99);
+        expect(s.p99).toBeLessThanOrEqual(s.max);
+        // Within the histogram's precision (3 significant digits) of the values recorded.
+        expect(s.p50).toBeGreaterThanOrEqual(min * 0.999);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a percentile never reads above the maximum: values sharing the top bucket (p99 once came out above max)', () => {
+    const h = latencyHistogram();
+    for (let i = 0; i < 100; i++) h.recordValue(10_001);
+    h.recordValue(10_002);
+    const s = summarize(h);
+    h.destroy();
+    expect(s.max).toBe(10_002);
+    expect(s.p99).toBeLessThanOrEqual(10_002);
+  });
+
   it('summarise the same on the WebAssembly and the plain-JS build, whatever the values', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: 2 ** 40 })), { minLength: 1, maxLength: 300 }), (values) => {
