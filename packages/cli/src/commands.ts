@@ -247,6 +247,12 @@ export function traceCommand(ref: ScenarioRef, o: TraceFlags, io: Io): void {
   const from = time('from', o.from);
   const to = time('to', o.to);
   const loaded = s.loadScenarioRef(ref, io.recorded === true ? [] : o.set);
+  // The window must lie inside the run and not be empty: checked before anything runs.
+  const durationNs0 = loaded.scenario.run.duration;
+  const shown = (ns: number): string => `${+(ns / 1e6).toFixed(6)}ms`;
+  if (from !== undefined && from >= durationNs0) throw new s.ScenarioError(`--from ${o.from}: expected a time before the end of the run (run.duration ${shown(durationNs0)})`);
+  if (to !== undefined && to > durationNs0) throw new s.ScenarioError(`--to ${o.to}: expected a time no later than the end of the run (run.duration ${shown(durationNs0)})`);
+  if (to !== undefined && to <= (from ?? 0)) throw new s.ScenarioError(`--to ${o.to}: expected a time after --from (${o.from ?? '0'})`);
   const view = progressOn('trace', io.err, io.clock);
   const t = view === undefined ? undefined : tally(view);
   const durationNs = loaded.scenario.run.duration;

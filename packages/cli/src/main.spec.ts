@@ -137,6 +137,20 @@ describe('ipilab', () => {
     expect((await cli('trace', small, '--out', f, '--from', 'soon')).code).toBe(EXIT.usage);
   });
 
+  it('trace refuses a window that is empty or outside the run, before running, writing nothing', async () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'ipilab-trace-')), 't.json');
+    const refused = async (args: string[], pattern: RegExp): Promise<void> => {
+      const r = await cli('trace', small, '--out', f, ...args);
+      expect(r.code).toBe(EXIT.usage);
+      expect(r.err).toMatch(pattern);
+      expect(existsSync(f)).toBe(false);
+    };
+    await refused(['--from', '1500us', '--to', '1ms'], /--to 1ms: expected a time after --from \(1500us\)/);
+    await refused(['--from', '1ms', '--to', '1ms'], /--to 1ms: expected a time after --from/);
+    await refused(['--from', '10s'], /--from 10s: expected a time before the end of the run/);
+    await refused(['--to', '10s'], /--to 10s: expected a time no later than the end of the run/);
+  });
+
   it('sweep runs every grid point on worker threads and reports each', async () => {
     const r = await cli('sweep', small, '--grid', 'vms[0].vcpus=2,4', '--grid', 'hypervisor.backend=trap,pv', '--workers', '2', '--json');
     expect(r.code).toBe(EXIT.ok);
