@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadScenario, traceScenario, type TraceEvent } from './index';
 
@@ -96,5 +97,20 @@ describe('Perfetto / Chrome traces', () => {
     const windowed = traceScenario(loadScenario(small), { to });
     checkTraceFormat(windowed);
     expect(windowed.traceEvents.some((e) => e.id === cut.id && (e.ph === 's' || e.ph === 'f'))).toBe(false);
+  });
+
+  // Every example, short: the whole run (its last IPIs handled after the end drop their arrows)
+  // and a window whose edges cut slices and arrows.
+  const examples = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
+  const files = readdirSync(examples).filter((f) => f.endsWith('.yaml')).sort();
+  it.each(files)('%s: every arrow has its end and slices nest, whole and windowed', (f) => {
+    const loaded = loadScenario(join(examples, f), ['run.duration=1ms']);
+    for (const window of [{}, { from: 250_000, to: 600_000 }]) {
+      const t = traceScenario(loaded, window);
+      checkTraceFormat(t);
+      const starts = t.traceEvents.filter((e) => e.ph === 's').map((e) => e.id).sort();
+      const ends = t.traceEvents.filter((e) => e.ph === 'f').map((e) => e.id).sort();
+      expect(starts).toEqual(ends);
+    }
   });
 });
