@@ -18,10 +18,17 @@ export interface RenderOptions {
 /** Compiles a vega-lite spec and renders it to an SVG string, headless, with no browser. */
 export async function renderSvg(spec: TopLevelSpec, options: RenderOptions = {}): Promise<string> {
   const { vega, vl } = load();
-  const compiled = vl.compile({ ...spec, config: { font: 'Helvetica, Arial, sans-serif', ...(spec.config ?? {}) } } as TopLevelSpec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  // A warning from vega-lite or vega is a chart drawn other than written (a channel dropped, a
+  // scale that cannot hold the data): refuse it here rather than print it and ship the chart.
+  const warnings: string[] = [];
+  const logger = vega.logger(vega.Warn, undefined, (_method: string, _level: string, input: ArrayLike<unknown>) => {
+    warnings.push(Array.from(input, String).join(' '));
+  });
+  const compiled = vl.compile({ ...spec, config: { font: 'Helvetica, Arial, sans-serif', ...(spec.config ?? {}) } } as TopLevelSpec, { logger }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none', logger });
   try {
     const svg = await view.toSVG();
+    if (warnings.length > 0) throw new Error(`chart "${String(spec.title ?? spec.description ?? '')}": ${warnings.join('; ')}`);
     return options.tooltips === true ? withTitles(svg) : svg;
   } finally {
     view.finalize();

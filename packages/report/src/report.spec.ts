@@ -30,10 +30,10 @@ describe('HTML reports', () => {
     for (const c of cs) expect(c.width * c.height).toBeGreaterThan(1_000);
   });
 
-  it('a compare report has the ratio chart with intervals', async () => {
+  it('a compare report has the figure and ratio charts with intervals', async () => {
     const html = await compareReportHtml(compareScenario(small, ['run.replications=2'], 'hypervisor.backend=trap,pv'));
     selfContained(html);
-    expect(charts(html).map((c) => c.title)).toEqual(['Figure of merit relative to hypervisor.backend = trap']);
+    expect(charts(html).map((c) => c.title)).toEqual(['Figure of merit per VM', 'Figure of merit relative to hypervisor.backend = trap']);
     // Where each VM ran, per variant: the small host pins churn's 4 vCPUs and victim's 2 on socket 0.
     expect(html).toContain('<th>ran on: pCPUs (socket share)</th>');
     expect(html.match(/<td>4 pCPUs \(s0 100%\)<\/td>/g)?.length).toBe(2);

@@ -1,6 +1,7 @@
 import { ranOnSummaryText, total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 import type { TopLevelSpec } from 'vega-lite';
 import { esc, figure, num, page, table, type Chart } from './html';
+import { FULL_LEGEND, OKABE_ITO, scaleFor, withUnit } from './palette';
 import { provenanceSection } from './provenance';
 import { ranOnCells, ranOnHeatMapSpec, socketsOf, type HostLayout } from './ran-on';
 import { renderSvg } from './render';
@@ -26,7 +27,7 @@ function ledgerChart(out: RunOutput): Promise<Chart> {
     encoding: {
       y: { field: 'vm', type: 'nominal', title: null },
       x: { field: 'share', type: 'quantitative', stack: 'normalize', axis: { format: '%' }, title: 'share of vCPU time' },
-      color: { field: 'category', type: 'nominal', sort: [...CATEGORIES], scale: { scheme: 'tableau10' } },
+      color: { field: 'category', type: 'nominal', sort: [...CATEGORIES], scale: { range: [...OKABE_ITO] }, legend: FULL_LEGEND },
       order: { field: 'order' },
       tooltip: [{ field: 'vm' }, { field: 'category' }, { field: 'share', format: '.1%' }],
     },
@@ -67,7 +68,7 @@ function latencyChart(out: RunOutput): Promise<Chart> | undefined {
       column: { field: 'kind', type: 'nominal', title: null },
       x: { field: 'quantile', type: 'ordinal', sort: ['p50', 'p90', 'p99', 'max'], title: null },
       y: { field: 'us', type: 'quantitative', scale: { type: 'log' }, title: 'µs' },
-      color: { field: 'vm', type: 'nominal' },
+      color: { field: 'vm', type: 'nominal', scale: { range: [...OKABE_ITO] }, legend: FULL_LEGEND },
     },
   });
 }
@@ -124,19 +125,49 @@ export async function runReportHtml(out: RunOutput, host?: HostLayout): Promise<
   ]);
 }
 
+const lo = (e: { mean: number; ci95: readonly [number, number] }): number => (Number.isNaN(e.ci95[0]) ? e.mean : e.ci95[0]);
+const hi = (e: { mean: number; ci95: readonly [number, number] }): number => (Number.isNaN(e.ci95[1]) ? e.mean : e.ci95[1]);
+
+/**
+ * Small multiples: one panel per VM (a row each; `facet` with a layered spec inside, as a
+ * `column` channel in a layer's encoding is dropped and stacks the VMs), each with its own y
+ * scale so ns and /s never share an axis.
+ */
+/** A panel's layer; `x: false` for one drawn across the panel (a reference line). */
+type Layer = { x?: false; mark: unknown; encoding: object };
+
+function panels(values: readonly object[], title: (vm: string) => string, layer: Layer[], x: object, yValues: (vm: string) => number[], width = 320): TopLevelSpec {
+  const vms = [...new Set(values.map((v) => (v as { vm: string }).vm))];
+  return {
+    vconcat: vms.map((vm) => ({
+      title: { text: vm, anchor: 'start' },
+      data: { values: values.filter((v) => (v as { vm: string }).vm === vm) },
+      width,
+      height: 160,
+      encoding: { y: { type: 'quantitative', title: title(vm), scale: scaleFor(yValues(vm)) } },
+      layer: layer.map(({ x: own, ...l }) => (own === false ? l : { ...l, encoding: { x, ...l.encoding } })),
+    })),
+    resolve: { scale: { y: 'independent', color: 'shared' } },
+    config: { legend: FULL_LEGEND },
+  } as unknown as TopLevelSpec;
+}
+
 /** A self-contained HTML report of a comparison. */
 export async function compareReportHtml(out: CompareOutput): Promise<string> {
-  const values = out.variants.flatMap((v) => Object.entries(v.vms).map(([vm, f]) => ({ vm, variant: String(v.value), ratio: f.ratio.mean, lo: Number.isNaN(f.ratio.ci95[0]) ? f.ratio.mean : f.ratio.ci95[0], hi: Number.isNaN(f.ratio.ci95[1]) ? f.ratio.mean : f.ratio.ci95[1] })));
-  const c = await chart(`Figure of merit relative to ${out.vary} = ${String(out.variants[0]!.value)}`, 'One panel per VM: each variant\'s figure of merit divided by the first variant\'s (paired by seed), with its 95 % confidence interval; 1 means no change.', {
-    data: { values },
-    width: 220,
-    height: 180,
-    encoding: { column: { field: 'vm', type: 'nominal', title: null }, x: { field: 'variant', type: 'nominal', title: out.vary, sort: out.variants.map((v) => String(v.value)) } },
-    layer: [
-      { mark: 'bar', encoding: { y: { field: 'ratio', type: 'quantitative', title: 'ratio to first' }, color: { field: 'variant', type: 'nominal', legend: null } } },
-      { mark: { type: 'rule', strokeWidth: 2 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
-    ],
-  });
+  const order = out.variants.map((v) => String(v.value));
+  const values = out.variants.flatMap((v) => Object.entries(v.vms).map(([vm, f]) => ({ vm, variant: String(v.value), figure: f.figure, ratio: f.ratio.mean, rlo: lo(f.ratio), rhi: hi(f.ratio), mean: f.estimate.mean, lo: lo(f.estimate), hi: hi(f.estimate) })));
+  const figureOf = (vm: string): string => values.find((v) => v.vm === vm)!.figure;
+  const of = (vm: string): typeof values => values.filter((v) => v.vm === vm);
+  const x = { field: 'variant', type: 'nominal', title: out.vary, sort: order, axis: { labelAngle: 0, labelLimit: 0 } };
+  const color = { field: 'variant', type: 'nominal', sort: order, scale: { range: [...OKABE_ITO] }, legend: null };
+  const bars = (y: string, l: string, h: string): Layer[] => [
+    { mark: 'bar', encoding: { y: { field: y }, color } },
+    { mark: { type: 'errorbar', ticks: true, color: '#222' }, encoding: { y: { field: l, type: 'quantitative' }, y2: { field: h } } },
+  ];
+  const absolute = await chart('Figure of merit per VM', 'One panel per VM, in its figure\'s unit: each variant\'s mean with its 95 % confidence interval (error bar). Log scale when the values span more than two decades.',
+    panels(values, (vm) => withUnit(figureOf(vm)), bars('mean', 'lo', 'hi'), x, (vm) => of(vm).flatMap((v) => [v.mean, v.lo, v.hi])));
+  const c = await chart(`Figure of merit relative to ${out.vary} = ${String(out.variants[0]!.value)}`, 'One panel per VM: each variant\'s figure of merit divided by the first variant\'s (paired by seed), with its 95 % confidence interval (error bar); 1 means no change.',
+    panels(values, (vm) => `${figureOf(vm)} ratio to first (x)`, [...bars('ratio', 'rlo', 'rhi'), { x: false, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { y: { datum: 1 } } }], x, (vm) => [1, ...of(vm).flatMap((v) => [v.ratio, v.rlo, v.rhi])]));
   const rows = out.variants.flatMap((v) =>
     Object.entries(v.vms).map(([vm, f]) => [
       vm,
@@ -152,6 +183,7 @@ export async function compareReportHtml(out: CompareOutput): Promise<string> {
   );
   return page(`ipilab compare: ${out.scenario}`, `${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s), seeds ${out.seeds.join(', ')}`, [
     table(['VM', out.vary, 'figure', 'mean', '95% CI', 'ratio to first', 'slowdown vs alone', 'slowdown vs bare metal', 'ran on: pCPUs (socket share)'], rows),
+    figure(absolute),
     figure(c),
     ...provenanceSection(out.meta),
   ]);
@@ -173,17 +205,18 @@ export async function sweepReportHtml(out: SweepOutput): Promise<string> {
       serial: v.serialFraction.mean,
     })),
   );
-  const xType = numeric ? 'quantitative' : 'ordinal';
-  const curves = await chart(`Figure of merit over ${first}`, 'One panel per VM: the mean figure of merit at each grid point, one line per combination of the other axes, with its 95 % confidence band.', {
-    data: { values },
-    width: 260,
-    height: 200,
-    encoding: { column: { field: 'vm', type: 'nominal', title: null }, x: { field: 'x', type: xType, title: first }, color: { field: 'series', type: 'nominal', title: rest.join(', ') || null } },
-    layer: [
-      { mark: { type: 'area', opacity: 0.2 }, encoding: { y: { field: 'lo', type: 'quantitative', title: 'figure of merit' }, y2: { field: 'hi' } } },
-      { mark: { type: 'line', point: true }, encoding: { y: { field: 'mean', type: 'quantitative' } } },
-    ],
-  });
+  const xs = values.map((v) => v.x);
+  // Numbers on a numeric axis (never text order: 1, 16, 2, ...); log when they span two decades.
+  const x: object = numeric
+    ? { field: 'x', type: 'quantitative', title: first, scale: scaleFor(xs as number[]), axis: { values: [...new Set(xs as number[])].sort((a, b) => a - b) } }
+    : { field: 'x', type: 'ordinal', title: first, sort: out.grid[0]!.values.map(String), axis: { labelLimit: 0 } };
+  const color = { field: 'series', type: 'nominal', title: rest.join(', ') || null, scale: { range: [...OKABE_ITO] }, legend: FULL_LEGEND };
+  const figureOf = (vm: string): string => out.points.map((p) => p.vms[vm]?.figure).find((f) => f !== undefined) ?? 'figure of merit';
+  const curves = await chart(`Figure of merit over ${first}`, 'One panel per VM, in its figure\'s unit: the mean at each grid point, one line per combination of the other axes, with its 95 % confidence interval (error bars). Log scales when values span more than two decades.',
+    panels(values, (vm) => withUnit(figureOf(vm)), [
+      { mark: { type: 'errorbar', ticks: true }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
+      { mark: { type: 'line', point: true }, encoding: { y: { field: 'mean', type: 'quantitative' }, color } },
+    ], x, (vm) => values.filter((v) => v.vm === vm).flatMap((v) => [v.mean, v.lo, v.hi])));
   const charts = [curves];
   if (numeric) {
     // Amdahl: measured speedup relative to the smallest point beside the prediction from that point's serial fraction.
@@ -206,10 +239,10 @@ export async function sweepReportHtml(out: SweepOutput): Promise<string> {
         mark: { type: 'line', point: true },
         encoding: {
           column: { field: 'vm', type: 'nominal', title: null },
-          x: { field: 'x', type: 'quantitative', title: first },
-          y: { field: 'speedup', type: 'quantitative', title: 'speedup' },
-          color: { field: 'kind', type: 'nominal', title: null },
-          strokeDash: { field: 'series', type: 'nominal', title: rest.join(', ') || null },
+          x: x as never,
+          y: { field: 'speedup', type: 'quantitative', title: 'speedup (x)' },
+          color: { field: 'kind', type: 'nominal', title: null, scale: { range: [...OKABE_ITO] }, legend: FULL_LEGEND },
+          strokeDash: { field: 'series', type: 'nominal', title: rest.join(', ') || null, legend: FULL_LEGEND },
         },
       }),
     );
