@@ -1,5 +1,5 @@
 import type { SingleBar } from 'cli-progress';
-import type { GridAxis, Provenance, ScenarioRef } from '@ipilab/scenario';
+import type { GridAxis, IncompleteFigure, Provenance, ScenarioRef } from '@ipilab/scenario';
 import { OutputPlan } from './outputs';
 import { progressOn, tally, type ProgressStream, type WallClock } from './progress';
 import { UsageError } from './usage-error';
@@ -124,6 +124,11 @@ function deliver(io: Io, plan: OutputPlan, files: ReadonlyMap<string, string>, s
   return false;
 }
 
+/** One stderr line per figure a run did not produce: whose, which, and what to change. */
+function warnIncomplete(io: Io, figures: readonly IncompleteFigure[]): void {
+  for (const f of figures) io.err.write(`${scenarioPackage().incompleteWarning(f)}\n`);
+}
+
 /** `ipilab run`. */
 export async function runCommand(ref: ScenarioRef, o: RunFlags, io: Io): Promise<void> {
   const started = start();
@@ -151,6 +156,7 @@ export async function runCommand(ref: ScenarioRef, o: RunFlags, io: Io): Promise
     files.set(dir['run.csv.meta.json']!, sidecar(m));
   }
   if (html !== undefined) files.set(html, await report().runReportHtml({ ...result, meta: m }, s.scenarioTopology(loaded.scenario)));
+  warnIncomplete(io, s.incompleteOfRun(result));
   if (!deliver(io, plan, files, o.json === true ? json : o.csv === true ? csv : format().runTables(result), json)) throw new OutputsNotWritten();
 }
 
@@ -178,6 +184,7 @@ export async function compareCommand(ref: ScenarioRef, o: CompareFlags, io: Io):
   const files = new Map<string, string>();
   if (dir !== undefined) files.set(dir['compare.json']!, json);
   if (html !== undefined) files.set(html, await report().compareReportHtml({ ...result, meta: m }));
+  warnIncomplete(io, s.incompleteOfCompare(result));
   if (!deliver(io, plan, files, o.json === true ? json : format().compareTable(result), json)) throw new OutputsNotWritten();
 }
 
@@ -224,6 +231,7 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
     files.set(dir['sweep.csv.meta.json']!, sidecar(m));
   }
   if (html !== undefined) files.set(html, await report().sweepReportHtml({ ...result, meta: m }));
+  warnIncomplete(io, s.incompleteOfSweep(result));
   const written = deliver(io, plan, files, o.json === true ? json : o.csv === true ? csv : format().sweepTable(result), json);
   const failed = result.points.reduce((n, p) => n + p.errors.length, 0);
   for (const p of result.points) for (const e of p.errors) io.err.write(`ipilab: sweep point ${JSON.stringify(p.params)} seed ${e.seed} failed: ${e.message}\n`);

@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { ranOnSummaryText, socketShareText, total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
+import { incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, socketShareText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 
 const pct = (x: number, total: number): string => (total > 0 ? `${((100 * x) / total).toFixed(1)}%` : '-');
 const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(3) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
@@ -19,7 +19,7 @@ export function runTables(out: RunOutput): string {
     vms.push([
       name,
       v.primary.key,
-      fmt(v.primary.value),
+      v.primary.incomplete === true ? 'incomplete' : fmt(v.primary.value),
       pct(l.guest, l.total),
       pct(l.handlingInterrupts, l.total),
       pct(l.shootdownWait, l.total),
@@ -39,7 +39,7 @@ export function runTables(out: RunOutput): string {
   for (const victim of names) {
     matrix.push([victim, ...names.map((c) => (out.interference.behindNs[victim]![c]! / 1e6).toFixed(3)), (out.interference.switchingNs[victim]! / 1e6).toFixed(3)]);
   }
-  return `${out.scenario}: seed ${out.seed}, ${(out.simulatedNs / 1e6).toFixed(3)} ms simulated, ${out.events} events\n${vms.toString()}\nInterference (time each VM waited behind another's work, on shared pCPUs and in the hypervisor service):\n${matrix.toString()}\n`;
+  return `${out.scenario}: seed ${out.seed}, ${(out.simulatedNs / 1e6).toFixed(3)} ms simulated, ${out.events} events${incompleteNote(incompleteOfRun(out).length)}\n${vms.toString()}\nInterference (time each VM waited behind another's work, on shared pCPUs and in the hypervisor service):\n${matrix.toString()}\n`;
 }
 
 /** "pCPUs 0-3,40 (socket 0 100%)": where a VM's threads ran, for the terminal. */
@@ -58,7 +58,13 @@ export function ranOnText(r: RunOutput['vms'][string]['ranOn']): string {
 
 
 const ci = (e: { mean: number; ci95: readonly [number, number]; n: number }): string =>
-  e.n < 2 ? fmt(e.mean) : `${fmt(e.mean)} [${fmt(e.ci95[0])}, ${fmt(e.ci95[1])}]`;
+  e.n === 0 ? 'incomplete' : e.n < 2 ? fmt(e.mean) : `${fmt(e.mean)} [${fmt(e.ci95[0])}, ${fmt(e.ci95[1])}]`;
+
+/** A figure's estimate, saying how many replications had no figure (they are left out of it). */
+const figureCi = (e: Estimate, incomplete: number | undefined): string => (incomplete === undefined || e.n === 0 ? ci(e) : `${ci(e)} (${incomplete} incomplete)`);
+
+/** ", 2 incomplete" for a summary line: figures some run did not produce. */
+const incompleteNote = (n: number): string => (n === 0 ? '' : `, ${n} incomplete`);
 
 /** The terminal view of a comparison: per VM, each variant's figure, ratio to the first, slowdown. */
 export function compareTable(out: CompareOutput): string {
@@ -72,7 +78,7 @@ export function compareTable(out: CompareOutput): string {
         name,
         `${f.figure} (${f.higherIsBetter ? 'higher' : 'lower'} is better)`,
         String(v.value),
-        ci(f.estimate),
+        figureCi(f.estimate, f.incomplete),
         ci(f.ratio),
         f.slowdownVsAlone === undefined ? '-' : `${ci(f.slowdownVsAlone)}x`,
         f.slowdownVsBareMetal === undefined ? '-' : `${ci(f.slowdownVsBareMetal)}x`,
@@ -80,20 +86,23 @@ export function compareTable(out: CompareOutput): string {
       ]);
     }
   }
-  return `${out.scenario}: ${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s) each (seeds ${out.seeds.join(', ')}; common random numbers)\n${table.toString()}\n`;
+  return `${out.scenario}: ${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s) each (seeds ${out.seeds.join(', ')}; common random numbers)${incompleteNote(incompleteOfCompare(out).length)}\n${table.toString()}\n`;
 }
+
+/** A CSV cell: no NaN in a CSV, a figure not measured is an empty cell. */
+const csvNum = (x: number | undefined): number | string => (x === undefined || !Number.isFinite(x) ? '' : x);
 
 /** One CSV row per VM: the figure, the ledger (ns) and the counts. */
 export function runCsv(out: RunOutput): string {
   // New columns go last: scripts that read columns by position keep working.
-  const header = ['vm', 'figure', 'value', 'slowdownVsAlone', 'guestNs', 'handlingInterruptsNs', 'shootdownWaitNs', 'exitNs', 'hostOtherNs', 'serviceQueuedNs', 'preemptedNs', 'haltedNs', 'totalNs', 'ipisSent', 'exits', 'hypercalls', 'shootdowns', 'slowdownVsBareMetal'];
+  const header = ['vm', 'figure', 'value', 'slowdownVsAlone', 'guestNs', 'handlingInterruptsNs', 'shootdownWaitNs', 'exitNs', 'hostOtherNs', 'serviceQueuedNs', 'preemptedNs', 'haltedNs', 'totalNs', 'ipisSent', 'exits', 'hypercalls', 'shootdowns', 'slowdownVsBareMetal', 'incomplete'];
   const rows = Object.entries(out.vms).map(([name, v]) => {
     const l = v.ledger;
     return [
       name,
       v.primary.key,
-      v.primary.value,
-      v.slowdownVsAlone ?? '',
+      v.primary.incomplete === true ? '' : v.primary.value,
+      csvNum(v.slowdownVsAlone),
       l.guest,
       l.handlingInterrupts,
       l.shootdownWait,
@@ -107,7 +116,8 @@ export function runCsv(out: RunOutput): string {
       total(v.ipi.exits),
       v.ipi.hypercalls,
       v.ipi.shootdowns,
-      v.slowdownVsBareMetal ?? '',
+      csvNum(v.slowdownVsBareMetal),
+      v.primary.incomplete === true,
     ].join(',');
   });
   return `${header.join(',')}\n${rows.join('\n')}\n`;
@@ -126,7 +136,7 @@ export function sweepTable(out: SweepOutput): string {
         ...paths.map((k) => p.params[k]!),
         name,
         v.figure,
-        ci(v.estimate),
+        figureCi(v.estimate, v.incomplete),
         fmt(v.serialFraction.mean),
         v.slowdownVsAlone === undefined ? '-' : `${ci(v.slowdownVsAlone)}x`,
         v.slowdownVsBareMetal === undefined ? '-' : `${ci(v.slowdownVsBareMetal)}x`,
@@ -135,5 +145,5 @@ export function sweepTable(out: SweepOutput): string {
       ]);
     }
   }
-  return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (seeds ${out.seeds.join(', ')}), ${out.workers} worker(s)\n${table.toString()}\n`;
+  return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (seeds ${out.seeds.join(', ')}), ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}\n${table.toString()}\n`;
 }

@@ -5,6 +5,7 @@ import type { Provenance } from './provenance';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { scenarioFileOf, type ScenarioRef } from './scenario-source';
 import { runWithSlowdown, type RunProgress } from './slowdown';
+import { completeEstimate } from './incomplete';
 import { estimate, type Estimate } from './statistics';
 
 /** `ranOn` and `pcpusUsed` (RanOnSummary): where the VM's vCPU threads ran, over the replications. */
@@ -14,6 +15,8 @@ export interface VariantFigure extends RanOnSummary {
   readonly estimate: Estimate;
   /** Paired ratio to the first variant's value, per replication (common random numbers). */
   readonly ratio: Estimate;
+  /** Replications whose run did not produce the figure (absent when all did); estimate and ratio count only the others. */
+  readonly incomplete?: number;
   readonly slowdownVsAlone?: Estimate;
   /** With run.slowdownVsBareMetal: the figure against the same VM alone on bare metal, per replication. */
   readonly slowdownVsBareMetal?: Estimate;
@@ -83,13 +86,15 @@ export function compareScenario(
         const p = runs[0]!.vms[name]!.primary;
         const values = runs.map((r) => r.vms[name]!.primary.value);
         const baseValues = base.map((r) => r.vms[name]?.primary.value ?? NaN);
+        const own = completeEstimate(values);
         const slow = runs.map((r) => r.vms[name]!.slowdownVsAlone);
         const native = runs.map((r) => r.vms[name]!.slowdownVsBareMetal);
         vms[name] = {
           figure: p.key,
           higherIsBetter: p.higherIsBetter,
-          estimate: estimate(values),
-          ratio: estimate(values.map((x, k) => x / baseValues[k]!)),
+          estimate: own.estimate,
+          ratio: completeEstimate(values.map((x, k) => x / baseValues[k]!)).estimate,
+          ...(own.incomplete > 0 ? { incomplete: own.incomplete } : {}),
           ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
           ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: estimate(native as number[]) } : {}),
           ...summarizeRanOn(runs.map((r) => r.vms[name]!.ranOn)),

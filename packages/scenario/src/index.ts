@@ -13,6 +13,7 @@ export { loadScenarioRef, scenarioFileOf, sourceOf, baseScenario, type ScenarioR
 export { summarizeRanOn, socketShareText, ranOnSummaryText, type RanOn, type RanOnSummary } from './ran-on';
 export { bareMetalBaseline } from './bare-metal-baseline';
 export { estimate, type Estimate } from './statistics';
+export { incompleteOfRun, incompleteOfCompare, incompleteOfSweep, incompleteWarning, type IncompleteFigure } from './incomplete';
 export { scenarioJsonSchema } from './json-schema';
 export { runOutputSchema, runOutputJsonSchema, toJsonValue } from './output-schema';
 export { traceScenario, type TraceEvent, type TraceOptions } from './trace';

@@ -60,7 +60,7 @@ export const runOutputSchema = z
               latency: z.union([z.object({ ipiSendToHandler: latency, wholeCall: latency, shootdown: latency }).strict(), z.null()]),
             })
             .strict(),
-          primary: z.object({ key: z.string(), value: z.number().nullable(), higherIsBetter: z.boolean() }).strict().meta({ description: 'The figure of merit (null if the workload did not produce it, e.g. hackbench unfinished).' }),
+          primary: z.object({ key: z.string(), value: z.number().nullable(), higherIsBetter: z.boolean(), incomplete: z.literal(true).optional() }).strict().meta({ description: 'The figure of merit (null, with incomplete: true, if the workload did not produce it, e.g. hackbench unfinished or an ipi-bench with no complete sample).' }),
           slowdownVsAlone: z.number().nullable().optional().meta({ description: 'With run.slowdownVsAlone: the figure alone over beside the others (rates), or the inverse (times).' }),
           slowdownVsBareMetal: z
             .number()

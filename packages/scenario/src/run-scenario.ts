@@ -1,3 +1,4 @@
+import { isComplete } from './incomplete';
 import 'reflect-metadata';
 import { resolve } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
@@ -36,7 +37,8 @@ export interface VmOutput {
     readonly shootdowns: number;
     readonly latency: LatencyDistributions | null;
   };
-  readonly primary: { readonly key: string; readonly value: number; readonly higherIsBetter: boolean };
+  /** `incomplete`: the workload did not produce the figure (value NaN, null in JSON). */
+  readonly primary: { readonly key: string; readonly value: number; readonly higherIsBetter: boolean; readonly incomplete?: true };
   slowdownVsAlone?: number;
   /** With run.slowdownVsBareMetal: this figure against the same VM alone on bare metal (slowdown.ts). */
   slowdownVsBareMetal?: number;
@@ -74,6 +76,12 @@ export function total(r: Readonly<Partial<Record<string, number>>>): number {
   let n = 0;
   for (const v of Object.values(r)) n += v ?? 0;
   return n;
+}
+
+/** A workload's figure of merit from its result, marked incomplete when it has none. */
+function primaryOf(p: { key: string; higherIsBetter: boolean }, workload: Record<string, unknown>): RunOutput['vms'][string]['primary'] {
+  const value = figureAt(workload, p.key);
+  return { key: p.key, value, higherIsBetter: p.higherIsBetter, ...(isComplete(value) ? {} : { incomplete: true as const }) };
 }
 
 /** `a.b.c` of a nested record, as a number (NaN if absent). */
@@ -138,7 +146,7 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
       workload,
       ledger,
       ipi: { sent: ipisSent, exits: exitCounts, hypercalls, shootdowns, latency: latency.get(i) ?? null },
-      primary: { key: w.primary.key, value: figureAt(workload, w.primary.key), higherIsBetter: w.primary.higherIsBetter },
+      primary: primaryOf(w.primary, workload),
       mm: mms[i]!.lockReport(),
       ranOn: ranOn(occupancy[i]!, topology),
     };

@@ -9,6 +9,7 @@ import { parseOverrideValue } from './load';
 import type { Provenance } from './provenance';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { scenarioFileOf, type ScenarioRef } from './scenario-source';
+import { completeEstimate } from './incomplete';
 import { estimate, type Estimate } from './statistics';
 import type { Scenario } from './schema';
 import type { SweepTask, SweepTaskResult } from './sweep-worker';
@@ -22,7 +23,7 @@ export interface SweepPoint {
   /** This point's value for each grid path. */
   readonly params: Record<string, string>;
   /** Per VM; `ranOn` and `pcpusUsed` (RanOnSummary) say where its vCPU threads ran, over the replications. */
-  readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; serialFraction: Estimate; slowdownVsAlone?: Estimate; slowdownVsBareMetal?: Estimate } & RanOnSummary>;
+  readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; incomplete?: number; serialFraction: Estimate; slowdownVsAlone?: Estimate; slowdownVsBareMetal?: Estimate } & RanOnSummary>;
   /** Replications that failed, with the seed and the message; the others still count. */
   readonly errors: { seed: number; message: string }[];
 }
@@ -191,10 +192,12 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly string[], 
         const rs = ok.map((r) => r.vms![name]!);
         const slow = rs.map((r) => r.slowdownVsAlone);
         const native = rs.map((r) => r.slowdownVsBareMetal);
+        const own = completeEstimate(rs.map((r) => r.value));
         vms[name] = {
           figure: rs[0]!.figure,
           higherIsBetter: rs[0]!.higherIsBetter,
-          estimate: estimate(rs.map((r) => r.value)),
+          estimate: own.estimate,
+          ...(own.incomplete > 0 ? { incomplete: own.incomplete } : {}),
           serialFraction: estimate(rs.map((r) => r.serialFraction)),
           ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
           ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: estimate(native as number[]) } : {}),
@@ -210,15 +213,17 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly string[], 
 export function sweepCsv(out: SweepOutput): string {
   const paths = out.grid.map((a) => a.path);
   // New columns go last: scripts that read columns by position keep working.
-  const header = [...paths, 'vm', 'figure', 'mean', 'ci95Low', 'ci95High', 'n', 'serialFraction', 'slowdownVsAlone', 'errors', 'slowdownVsBareMetal'];
+  const header = [...paths, 'vm', 'figure', 'mean', 'ci95Low', 'ci95High', 'n', 'serialFraction', 'slowdownVsAlone', 'errors', 'slowdownVsBareMetal', 'incomplete'];
   const q = (v: string): string => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   const rows: string[] = [];
   for (const p of out.points) {
     const names = Object.keys(p.vms);
-    if (names.length === 0) rows.push([...paths.map((k) => q(p.params[k]!)), '', '', '', '', '', '0', '', '', String(p.errors.length), ''].join(','));
+    if (names.length === 0) rows.push([...paths.map((k) => q(p.params[k]!)), '', '', '', '', '', '0', '', '', String(p.errors.length), '', ''].join(','));
     for (const name of names) {
       const v = p.vms[name]!;
-      rows.push([...paths.map((k) => q(p.params[k]!)), name, v.figure, v.estimate.mean, v.estimate.ci95[0], v.estimate.ci95[1], v.estimate.n, v.serialFraction.mean, v.slowdownVsAlone?.mean ?? '', p.errors.length, v.slowdownVsBareMetal?.mean ?? ''].join(','));
+      // No NaN in a CSV: a figure not measured (incomplete, or an interval from one replication) is an empty cell.
+      const num = (x: number | undefined): number | string => (x === undefined || !Number.isFinite(x) ? '' : x);
+      rows.push([...paths.map((k) => q(p.params[k]!)), name, v.figure, num(v.estimate.mean), num(v.estimate.ci95[0]), num(v.estimate.ci95[1]), v.estimate.n, num(v.serialFraction.mean), num(v.slowdownVsAlone?.mean), p.errors.length, num(v.slowdownVsBareMetal?.mean), v.incomplete ?? 0].join(','));
     }
   }
   return `${header.join(',')}\n${rows.join('\n')}\n`;
