@@ -32,7 +32,7 @@ export function completeEstimate(xs: readonly number[]): { estimate: Estimate; i
 export function incompleteWarning(f: IncompleteFigure): string {
   const where = f.where === undefined ? '' : ` at ${f.where}`;
   const runs = f.of > 1 ? ` in ${f.runs} of ${f.of} replications` : '';
-  return `ipilab: warning: VM ${f.vm}${where}: ${f.figure} incomplete${runs}: the workload finished no complete sample in the measured time; give a longer run.duration (or a shorter run.warmup, or less work per sample)`;
+  return `ipilab: warning: VM ${f.vm}${where}: ${f.figure} incomplete${runs}: the workload did not finish, or completed no sample, in the measured time; give a longer run.duration (or a shorter run.warmup, or less work per sample)`;
 }
 
 /** A run's incomplete figures, one per VM without its figure of merit. */
