@@ -51,8 +51,8 @@ describe('unfinished runs said plainly', () => {
 
   it('compare: a warning per variant, the count in the summary, incomplete in --json; never NaN', async () => {
     const vary = ['--vary', 'hypervisor.backend=trap,pv'];
-    const dir = mkdtempSync(join(tmpdir(), 'ipilab-incomplete-'));
-    const table = await cli('compare', ...short, ...vary, '--html', join(dir, 'compare.html'));
+    // --html is left out: the compare chart (packages/report, issue 13 point 6) refuses a panel with no complete figure.
+    const table = await cli('compare', ...short, ...vary);
     expect(table.code).toBe(EXIT.ok);
     expect(table.err.split('\n').filter((l) => WARNING.test(l)).map((l) => l.match(/ at (\S+):/)![1])).toEqual(['hypervisor.backend=trap', 'hypervisor.backend=pv']);
     expect(table.out).toMatch(/common random numbers\), 2 incomplete\n/);
@@ -60,7 +60,7 @@ describe('unfinished runs said plainly', () => {
     const json = await cli('compare', ...short, ...vary, '--json');
     const v = JSON.parse(json.out).variants[0].vms.big;
     expect([v.incomplete, v.estimate.mean, v.estimate.n]).toEqual([1, null, 0]);
-    for (const s of [table.out, table.err, json.out, readFileSync(join(dir, 'compare.html'), 'utf8')]) expect(s).not.toMatch(/NaN/);
+    for (const s of [table.out, table.err, json.out]) expect(s).not.toMatch(/NaN/);
   });
 
   it('sweep: a warning per point, the count in the summary, incomplete in --json and --csv; never NaN', async () => {
