@@ -12,8 +12,7 @@ export function activeVcpusExceed(mm: MemoryManager, space: AddressSpace, thresh
   let count = 0;
   for (const i of space.cpuMask) {
     if (mm.current[i] !== space) continue;
-    const v = mm.vm.vcpus[i]!;
-    if (v.state === 'halted' || v.workDepth === 0) continue;
+    if (mm.isLazy(mm.vm.vcpus[i]!)) continue;
     if (++count > threshold) return true;
   }
   return false;

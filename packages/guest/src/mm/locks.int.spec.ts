@@ -5,7 +5,7 @@ import { EventSink } from '@ipilab/events';
 import { hostPreset } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor } from '@ipilab/hypervisor';
 import { addVm, rig, vmSpec, type Rig } from '../../test/harness';
-import { BroadcastInvalidation, compute, sleep, MemoryManager, Scheduler, SynchronousShootdown, op, type LockMode, type ShootdownStrategy, type Task, type TaskCommand } from '../index';
+import { activeVcpusExceed, BroadcastInvalidation, compute, sleep, MemoryManager, Scheduler, SynchronousShootdown, op, type LockMode, type ShootdownStrategy, type Task, type TaskCommand } from '../index';
 import { switchTo } from '../workloads/workload';
 
 function setup(vcpus = 4, strategy: ShootdownStrategy = new SynchronousShootdown(), r: Rig = rig({ host: 'skylake-2s-80t', record: true })) {
@@ -296,6 +296,18 @@ describe('INVLPGB', () => {
     expect(a.mm.broadcastStats.sequences + b.mm.broadcastStats.sequences).toBe(2);
     expect(a.mm.broadcastStats.queued + b.mm.broadcastStats.queued).toBe(1);
     expect(a.mm.broadcastStats.waitNs + b.mm.broadcastStats.waitNs).toBeGreaterThanOrEqual(hv.costs.tlbSync);
+  });
+
+  it('mm_active_cpus_exceeds counts the vCPUs running the process, not those in lazy TLB mode (even while they run kernel work)', () => {
+    const { vm, mm } = setup(6);
+    const space = mm.createSpace('p');
+    for (const v of vm.vcpus) {
+      mm.switchTo(v, space);
+      v.pushWork(1_000_000, () => undefined); // busy: a kernel thread, or the process itself
+    }
+    expect(activeVcpusExceed(mm, space, 3)).toBe(true);
+    for (const v of vm.vcpus.slice(0, 3)) mm.enterLazy(v); // three run kernel threads: lazy
+    expect(activeVcpusExceed(mm, space, 3)).toBe(false);
   });
 
   it('Linux\'s rule: a process on 2 vCPUs keeps IPI shootdowns; one active on 8 gets a global ASID and then broadcasts', () => {
