@@ -1,5 +1,5 @@
 import type { SingleBar } from 'cli-progress';
-import type { GridAxis, IncompleteFigure, Provenance, ScenarioRef } from '@ipilab/scenario';
+import type { GridAxis, IncompleteFigure, Override, Provenance, ScenarioRef, SetArg } from '@ipilab/scenario';
 import { OutputPlan } from './outputs';
 import { progressOn, tally, type ProgressStream, type WallClock } from './progress';
 import { UsageError } from './usage-error';
@@ -33,6 +33,8 @@ export class SweepFailures extends Error {}
 
 export interface RunFlags {
   readonly set: readonly string[];
+  /** --metric: the figures each VM is judged by (run.metrics); absent or empty: the scenario's. */
+  readonly metric?: readonly string[];
   readonly json?: boolean;
   readonly csv?: boolean;
   readonly out?: string;
@@ -96,8 +98,27 @@ function sidecar(m: Provenance): string {
   return `${JSON.stringify({ meta: m }, null, 2)}\n`;
 }
 
+/**
+ * `--metric` as overrides of `run.metrics`: the whole list, then each item again with its own
+ * origin, so a problem with `run.metrics[1]` is named after the `--metric` that gave it.
+ */
+export function metricOverrides(metrics: readonly string[] | undefined): Override[] {
+  if (metrics === undefined || metrics.length === 0) return [];
+  return [{ path: 'run.metrics', value: [...metrics], origin: `--metric ${metrics[0]}` }, ...metrics.map((m, i) => ({ path: `run.metrics[${i}]`, value: m, origin: `--metric ${m}` }))];
+}
+
+/** What a command applies to the scenario: --set, then --metric; nothing for a recorded scenario (rerun), which has them. */
+function overridesOf(o: { readonly set: readonly string[]; readonly metric?: readonly string[] }, io: Io): SetArg[] {
+  return io.recorded === true ? [] : [...o.set, ...metricOverrides(o.metric)];
+}
+
+/** The overrides a command's provenance records: --set always, --metric when given. */
+function recorded(o: { readonly set: readonly string[]; readonly metric?: readonly string[] }): Provenance['overrides'] {
+  return { set: [...o.set], ...(o.metric === undefined || o.metric.length === 0 ? {} : { metric: [...o.metric] }) };
+}
+
 /** The base scenario of a compare or sweep, read before the run; its errors are the command's to report. */
-function tryBase(ref: ScenarioRef, sets: readonly string[]): Base | undefined {
+function tryBase(ref: ScenarioRef, sets: readonly SetArg[]): Base | undefined {
   try {
     return scenarioPackage().baseScenario(ref, sets);
   } catch {
@@ -137,7 +158,7 @@ export async function runCommand(ref: ScenarioRef, o: RunFlags, io: Io): Promise
   const html = o.html === undefined ? undefined : plan.file('--html', o.html);
   plan.check();
   const s = scenarioPackage();
-  const loaded = s.loadScenarioRef(ref, io.recorded === true ? [] : o.set);
+  const loaded = s.loadScenarioRef(ref, overridesOf(o, io));
   const view = progressOn('run', io.err, io.clock);
   const t = view === undefined ? undefined : tally(view);
   let result;
@@ -146,7 +167,7 @@ export async function runCommand(ref: ScenarioRef, o: RunFlags, io: Io): Promise
   } finally {
     view?.stop();
   }
-  const m = meta(started, 'run', { scenario: loaded.scenario, resolved: true, file: loaded.file, dir: loaded.dir }, { set: [...o.set] }, [result.seed], 1);
+  const m = meta(started, 'run', { scenario: loaded.scenario, resolved: true, file: loaded.file, dir: loaded.dir }, recorded(o), [result.seed], 1);
   const json = jsonDocument(result, m);
   const csv = format().runCsv(result);
   const files = new Map<string, string>();
@@ -168,7 +189,7 @@ export async function compareCommand(ref: ScenarioRef, o: CompareFlags, io: Io):
   const html = o.html === undefined ? undefined : plan.file('--html', o.html);
   plan.check();
   const s = scenarioPackage();
-  const sets = io.recorded === true ? [] : o.set;
+  const sets = overridesOf(o, io);
   const base = tryBase(ref, sets);
   const view = progressOn('compare', io.err, io.clock);
   const t = view === undefined ? undefined : tally(view);
@@ -179,7 +200,7 @@ export async function compareCommand(ref: ScenarioRef, o: CompareFlags, io: Io):
     view?.stop();
   }
   // compareScenario took exactly one --vary.
-  const m = meta(started, 'compare', base ?? s.baseScenario(ref, sets), { set: [...o.set], vary: o.vary[0]! }, result.seeds, result.replications);
+  const m = meta(started, 'compare', base ?? s.baseScenario(ref, sets), { ...recorded(o), vary: o.vary[0]! }, result.seeds, result.replications);
   const json = jsonDocument(result, m);
   const files = new Map<string, string>();
   if (dir !== undefined) files.set(dir['compare.json']!, json);
@@ -201,7 +222,7 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   const html = o.html === undefined ? undefined : plan.file('--html', o.html);
   plan.check();
   const s = scenarioPackage();
-  const sets = io.recorded === true ? [] : o.set;
+  const sets = overridesOf(o, io);
   const base = tryBase(ref, sets);
   // A progress bar with ETA on a terminal; nothing when output is piped.
   let bar: SingleBar | undefined;
@@ -221,7 +242,7 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   });
   // The grid file's axes follow the --grid ones (one each) in the output's grid: recorded, a rerun needs no grid file.
   const gridFile = o.gridFile === undefined ? {} : { gridFile: o.gridFile, gridFileAxes: result.grid.slice(o.grid.length).map((a) => ({ path: a.path, values: [...a.values] })) };
-  const m = meta(started, 'sweep', base ?? s.baseScenario(ref, sets), { set: [...o.set], grid: [...o.grid], ...gridFile, workers: result.workers }, result.seeds, result.replications);
+  const m = meta(started, 'sweep', base ?? s.baseScenario(ref, sets), { ...recorded(o), grid: [...o.grid], ...gridFile, workers: result.workers }, result.seeds, result.replications);
   const json = jsonDocument(result, m);
   const csv = s.sweepCsv(result);
   const files = new Map<string, string>();

@@ -1,11 +1,13 @@
 import Table from 'cli-table3';
-import { incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, socketShareText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
+import { figureWithUnit, incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, socketShareText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 
 const pct = (x: number, total: number): string => (total > 0 ? `${((100 * x) / total).toFixed(1)}%` : '-');
 const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(3) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
 const style = { head: [], border: [] };
-/** A slowdown ratio, or '-' when it was not asked for. */
-const times = (x: number | undefined): string => (x === undefined ? '-' : `${Number.isNaN(x) ? 'n/a' : x.toFixed(2)}x`);
+/** A slowdown ratio, or '-' when it was not asked for; 'incomplete' when a run lacked the figure. */
+const times = (x: number | undefined): string => (x === undefined ? '-' : Number.isFinite(x) ? `${x.toFixed(2)}x` : 'incomplete');
+/** One line per picked figure, for a cell. */
+const lines = <T>(xs: readonly T[], f: (x: T) => string): string => xs.map(f).join('\n');
 
 /** The terminal view of one run: a row per VM, then who waited behind whom. */
 export function runTables(out: RunOutput): string {
@@ -18,8 +20,8 @@ export function runTables(out: RunOutput): string {
     const exitNs = total(l.exits);
     vms.push([
       name,
-      v.primary.key,
-      v.primary.incomplete === true ? 'incomplete' : fmt(v.primary.value),
+      lines(v.metrics, figureWithUnit),
+      lines(v.metrics, (m) => (m.incomplete === true ? 'incomplete' : fmt(m.value))),
       pct(l.guest, l.total),
       pct(l.handlingInterrupts, l.total),
       pct(l.shootdownWait, l.total),
@@ -29,8 +31,8 @@ export function runTables(out: RunOutput): string {
       pct(l.halted, l.total),
       String(total(v.ipi.sent)),
       String(total(v.ipi.exits)),
-      times(v.slowdownVsAlone),
-      times(v.slowdownVsBareMetal),
+      lines(v.metrics, (m) => times(m.slowdownVsAlone)),
+      lines(v.metrics, (m) => times(m.slowdownVsBareMetal)),
       ranOnText(v.ranOn),
     ]);
   }
@@ -60,6 +62,9 @@ export function ranOnText(r: RunOutput['vms'][string]['ranOn']): string {
 const ci = (e: { mean: number; ci95: readonly [number, number]; n: number }): string =>
   e.n === 0 ? 'incomplete' : e.n < 2 ? fmt(e.mean) : `${fmt(e.mean)} [${fmt(e.ci95[0])}, ${fmt(e.ci95[1])}]`;
 
+/** A slowdown's estimate with its unit, '-' when not asked for, 'incomplete' when no replication had it. */
+const slowCi = (e: Estimate | undefined): string => (e === undefined ? '-' : e.n === 0 ? 'incomplete' : `${ci(e)}x`);
+
 /** A figure's estimate, saying how many replications had no figure (they are left out of it). */
 const figureCi = (e: Estimate, incomplete: number | undefined): string => (incomplete === undefined || e.n === 0 ? ci(e) : `${ci(e)} (${incomplete} incomplete)`);
 
@@ -70,24 +75,32 @@ const incompleteNote = (n: number): string => (n === 0 ? '' : `, ${n} incomplete
 export function compareTable(out: CompareOutput): string {
   const table = new Table({ head: ['VM', 'figure', out.vary, 'mean [95% CI]', 'ratio to first [95% CI]', 'slowdown vs alone', 'slowdown vs bare metal', 'ran on: pCPUs (socket share)'], style });
   const names = Object.keys(out.variants[0]!.vms);
+  // Per VM, per picked figure, a row per variant: the variants of one figure side by side.
   for (const name of names) {
-    for (const v of out.variants) {
-      const f = v.vms[name];
-      if (f === undefined) continue;
-      table.push([
-        name,
-        `${f.figure} (${f.higherIsBetter ? 'higher' : 'lower'} is better)`,
-        String(v.value),
-        figureCi(f.estimate, f.incomplete),
-        ci(f.ratio),
-        f.slowdownVsAlone === undefined ? '-' : `${ci(f.slowdownVsAlone)}x`,
-        f.slowdownVsBareMetal === undefined ? '-' : `${ci(f.slowdownVsBareMetal)}x`,
-        ranOnSummaryText(f.ranOn, f.pcpusUsed),
-      ]);
+    const metrics = out.variants.find((v) => v.vms[name] !== undefined)!.vms[name]!.metrics.map((m) => m.metric);
+    for (const metric of metrics) {
+      for (const v of out.variants) {
+        const f = v.vms[name];
+        const m = f?.metrics.find((x) => x.metric === metric);
+        if (f === undefined || m === undefined) continue;
+        table.push([
+          name,
+          `${figureWithUnit(m)}, ${m.higherIsBetter ? 'higher' : 'lower'} is better`,
+          String(v.value),
+          figureCi(m.estimate, m.incomplete),
+          ci(m.ratio),
+          slowCi(m.slowdownVsAlone),
+          slowCi(m.slowdownVsBareMetal),
+          ranOnSummaryText(f.ranOn, f.pcpusUsed),
+        ]);
+      }
     }
   }
   return `${out.scenario}: ${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s) each (seeds ${out.seeds.join(', ')}; common random numbers)${incompleteNote(incompleteOfCompare(out).length)}\n${table.toString()}\n`;
 }
+
+/** A CSV text cell, quoted when it must be. */
+const csvText = (v: string): string => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
 /** A CSV cell: no NaN in a CSV, a figure not measured is an empty cell. */
 const csvNum = (x: number | undefined): number | string => (x === undefined || !Number.isFinite(x) ? '' : x);
@@ -95,14 +108,15 @@ const csvNum = (x: number | undefined): number | string => (x === undefined || !
 /** One CSV row per VM: the figure, the ledger (ns) and the counts. */
 export function runCsv(out: RunOutput): string {
   // New columns go last: scripts that read columns by position keep working.
-  const header = ['vm', 'figure', 'value', 'slowdownVsAlone', 'guestNs', 'handlingInterruptsNs', 'shootdownWaitNs', 'exitNs', 'hostOtherNs', 'serviceQueuedNs', 'preemptedNs', 'haltedNs', 'totalNs', 'ipisSent', 'exits', 'hypercalls', 'shootdowns', 'slowdownVsBareMetal', 'incomplete'];
-  const rows = Object.entries(out.vms).map(([name, v]) => {
+  // One row per VM and picked figure (one per VM by default): metric and unit say which.
+  const header = ['vm', 'figure', 'value', 'slowdownVsAlone', 'guestNs', 'handlingInterruptsNs', 'shootdownWaitNs', 'exitNs', 'hostOtherNs', 'serviceQueuedNs', 'preemptedNs', 'haltedNs', 'totalNs', 'ipisSent', 'exits', 'hypercalls', 'shootdowns', 'slowdownVsBareMetal', 'incomplete', 'metric', 'unit'];
+  const rows = Object.entries(out.vms).flatMap(([name, v]) => v.metrics.map((m) => {
     const l = v.ledger;
     return [
       name,
-      v.primary.key,
-      v.primary.incomplete === true ? '' : v.primary.value,
-      csvNum(v.slowdownVsAlone),
+      m.figure,
+      csvNum(m.value),
+      csvNum(m.slowdownVsAlone),
       l.guest,
       l.handlingInterrupts,
       l.shootdownWait,
@@ -116,10 +130,12 @@ export function runCsv(out: RunOutput): string {
       total(v.ipi.exits),
       v.ipi.hypercalls,
       v.ipi.shootdowns,
-      csvNum(v.slowdownVsBareMetal),
-      v.primary.incomplete === true,
+      csvNum(m.slowdownVsBareMetal),
+      m.incomplete === true,
+      csvText(m.metric),
+      m.unit,
     ].join(',');
-  });
+  }));
   return `${header.join(',')}\n${rows.join('\n')}\n`;
 }
 
@@ -132,17 +148,19 @@ export function sweepTable(out: SweepOutput): string {
     if (names.length === 0) table.push([...paths.map((k) => p.params[k]!), '-', '-', '-', '-', '-', '-', '-', String(p.errors.length)]);
     for (const name of names) {
       const v = p.vms[name]!;
-      table.push([
-        ...paths.map((k) => p.params[k]!),
-        name,
-        v.figure,
-        figureCi(v.estimate, v.incomplete),
-        fmt(v.serialFraction.mean),
-        v.slowdownVsAlone === undefined ? '-' : `${ci(v.slowdownVsAlone)}x`,
-        v.slowdownVsBareMetal === undefined ? '-' : `${ci(v.slowdownVsBareMetal)}x`,
-        ranOnSummaryText(v.ranOn, v.pcpusUsed),
-        String(p.errors.length),
-      ]);
+      for (const m of v.metrics) {
+        table.push([
+          ...paths.map((k) => p.params[k]!),
+          name,
+          figureWithUnit(m),
+          figureCi(m.estimate, m.incomplete),
+          fmt(v.serialFraction.mean),
+          slowCi(m.slowdownVsAlone),
+          slowCi(m.slowdownVsBareMetal),
+          ranOnSummaryText(v.ranOn, v.pcpusUsed),
+          String(p.errors.length),
+        ]);
+      }
     }
   }
   return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (seeds ${out.seeds.join(', ')}), ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}\n${table.toString()}\n`;

@@ -32,7 +32,7 @@ describe('unfinished runs said plainly', () => {
     expect(table.code).toBe(EXIT.ok);
     expect(table.err).toMatch(WARNING);
     expect(table.out).toMatch(/events, 1 incomplete\n/);
-    expect(table.out).toMatch(/│ big +│ modes\.broadcast\.totalNs\.mean +│ incomplete +│/);
+    expect(table.out).toMatch(/│ big +│ modes\.broadcast\.totalNs\.mean \(ns\) +│ incomplete +│/);
     const json = await cli('run', ...short, '--json');
     const doc = runOutputSchema.parse(JSON.parse(json.out));
     expect(doc.vms['big']!.primary).toEqual({ key: 'modes.broadcast.totalNs.mean', value: null, higherIsBetter: false, incomplete: true });
@@ -51,8 +51,9 @@ describe('unfinished runs said plainly', () => {
 
   it('compare: a warning per variant, the count in the summary, incomplete in --json; never NaN', async () => {
     const vary = ['--vary', 'hypervisor.backend=trap,pv'];
-    // --html is left out: the compare chart (packages/report, issue 13 point 6) refuses a panel with no complete figure.
-    const table = await cli('compare', ...short, ...vary);
+    const dir = mkdtempSync(join(tmpdir(), 'ipilab-incomplete-'));
+    // With --html: a figure no run produced is left out of the charts and said so (it once failed with an internal vega error).
+    const table = await cli('compare', ...short, ...vary, '--html', join(dir, 'compare.html'));
     expect(table.code).toBe(EXIT.ok);
     expect(table.err.split('\n').filter((l) => WARNING.test(l)).map((l) => l.match(/ at (\S+):/)![1])).toEqual(['hypervisor.backend=trap', 'hypervisor.backend=pv']);
     expect(table.out).toMatch(/common random numbers\), 2 incomplete\n/);
@@ -60,22 +61,28 @@ describe('unfinished runs said plainly', () => {
     const json = await cli('compare', ...short, ...vary, '--json');
     const v = JSON.parse(json.out).variants[0].vms.big;
     expect([v.incomplete, v.estimate.mean, v.estimate.n]).toEqual([1, null, 0]);
-    for (const s of [table.out, table.err, json.out]) expect(s).not.toMatch(/NaN/);
+    const html = readFileSync(join(dir, 'compare.html'), 'utf8');
+    expect(html).toContain('2 incomplete figure(s)');
+    expect(html).toContain('Not charted, as no run produced the figure');
+    expect(html).not.toMatch(/n\/a/);
+    for (const s of [table.out, table.err, json.out, html]) expect(s).not.toMatch(/NaN/);
   });
 
   it('sweep: a warning per point, the count in the summary, incomplete in --json and --csv; never NaN', async () => {
     const grid = ['--grid', 'hypervisor.backend=trap,pv', '--workers', '1'];
     const dir = mkdtempSync(join(tmpdir(), 'ipilab-incomplete-'));
-    // The sweep chart (packages/report, reworked under issue 13 point 6) is left out of the NaN check here.
-    const table = await cli('sweep', ...short, ...grid, '--out', dir);
+    const table = await cli('sweep', ...short, ...grid, '--out', dir, '--html', join(dir, 'sweep.html'));
     expect(table.code).toBe(EXIT.ok);
     expect(table.err.split('\n').filter((l) => WARNING.test(l))).toHaveLength(2);
     expect(table.out).toMatch(/worker\(s\), 2 incomplete\n/);
     const json = await cli('sweep', ...short, ...grid, '--json');
     expect(JSON.parse(json.out).points[0].vms.big.incomplete).toBe(1);
     const csv = readFileSync(join(dir, 'sweep.csv'), 'utf8');
-    expect(csv.split('\n')[0]!.endsWith(',incomplete')).toBe(true);
-    expect(csv.split('\n')[1]!.endsWith(',1')).toBe(true);
-    for (const s of [table.out, table.err, json.out, csv, readFileSync(join(dir, 'sweep.json'), 'utf8')]) expect(s).not.toMatch(/NaN/);
+    const [header, row] = csv.split('\n');
+    const cells = Object.fromEntries(header!.split(',').map((k, i) => [k, row!.split(',')[i]]));
+    expect([cells['incomplete'], cells['mean'], cells['metric']]).toEqual(['1', '', 'default']);
+    const html = readFileSync(join(dir, 'sweep.html'), 'utf8');
+    expect(html).toContain('Not charted, as no run produced the figure');
+    for (const s of [table.out, table.err, json.out, csv, readFileSync(join(dir, 'sweep.json'), 'utf8'), html]) expect(s).not.toMatch(/NaN|n\/a/);
   });
 });

@@ -59,8 +59,8 @@ describe('ipilab', () => {
     expect(solo.vms['victim']!.slowdownVsBareMetal).toBe(1);
     expect(table.out).toContain(`${doc.vms['churn']!.slowdownVsBareMetal!.toFixed(2)}x`);
     const csv = (await cli('run', small, '--csv', ...set)).out.trim().split('\n');
-    expect(csv[0]!.endsWith(',shootdowns,slowdownVsBareMetal,incomplete')).toBe(true);
-    expect(Number(csv[1]!.split(',').at(-2))).toBeCloseTo(doc.vms['churn']!.slowdownVsBareMetal!, 6);
+    expect(csv[0]!.endsWith(',shootdowns,slowdownVsBareMetal,incomplete,metric,unit')).toBe(true);
+    expect(Number(csv[1]!.split(',').at(-4))).toBeCloseTo(doc.vms['churn']!.slowdownVsBareMetal!, 6);
     const cmp = await cli('compare', small, '--vary', 'hypervisor.backend=trap,pv', ...set.slice(0, 2));
     expect(cmp.out).toContain('slowdown vs bare metal');
   });
@@ -163,7 +163,7 @@ describe('ipilab', () => {
     ]);
     expect(j.workers).toBe(2);
     const csv = (await cli('sweep', small, '--grid', 'vms[0].vcpus=2,4', '--csv')).out.trim().split('\n');
-    expect(csv[0]).toBe('vms[0].vcpus,vm,figure,mean,ci95Low,ci95High,n,serialFraction,slowdownVsAlone,errors,slowdownVsBareMetal,incomplete');
+    expect(csv[0]).toBe('vms[0].vcpus,vm,figure,mean,ci95Low,ci95High,n,serialFraction,slowdownVsAlone,errors,slowdownVsBareMetal,incomplete,metric,unit');
     expect(csv.length).toBe(1 + 2 * 2);
   }, 60_000);
 

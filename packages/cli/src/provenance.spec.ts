@@ -130,6 +130,15 @@ describe('ipilab rerun', () => {
     expect(check.out).toMatch(/: reproduced: run of .*small\.yaml, identical apart from the times\n$/);
   });
 
+  it('reproduces a compare judged by picked figures (--metric), which its meta records', async () => {
+    const { first, again } = await roundTrip((s) => ['compare', s, '--vary', 'hypervisor.backend=trap,pv', '--metric', 'share:guest', '--metric', 'exits/s']);
+    expect(withoutTimes(again)).toBe(withoutTimes(first));
+    const doc = JSON.parse(first);
+    expect(doc.meta.overrides.metric).toEqual(['share:guest', 'exits/s']);
+    expect(doc.meta.scenario.run.metrics).toEqual(['share:guest', 'exits/s']);
+    expect(Object.values(doc.variants[1].vms as Record<string, { metrics: { metric: string }[] }>).map((v) => v.metrics.map((m) => m.metric))[0]).toEqual(['share:guest', 'exits/s']);
+  });
+
   it('reproduces a compare with replications', async () => {
     const { first, again } = await roundTrip((s) => ['compare', s, '--vary', 'hypervisor.backend=trap,pv', '--set', 'run.replications=2']);
     expect(withoutTimes(again)).toBe(withoutTimes(first));

@@ -42,14 +42,16 @@ export async function rerunCommand(file: string, o: RerunFlags, io: Io): Promise
   const run: Io = { ...io, out: o.check === true ? (x) => (printed += x) : io.out, recorded: true };
   const source = { file: m.scenarioFile, dir: m.scenarioDir, raw: m.scenario, shown: `${file}: meta.scenario` };
   const set = m.overrides.set;
+  // Recorded only (the scenario has them as run.metrics), so the rerun's meta says the same.
+  const metric = m.overrides.metric === undefined ? {} : { metric: m.overrides.metric };
   const where = { ...(o.out === undefined ? {} : { out: o.out }), ...(o.html === undefined ? {} : { html: o.html }) };
   switch (m.command) {
     case 'run':
-      await runCommand(source, { set, json: true, ...where }, run);
+      await runCommand(source, { set, ...metric, json: true, ...where }, run);
       break;
     case 'compare':
       if (m.overrides.vary === undefined) throw new UsageError(`${file}: meta.overrides.vary: missing; expected the --vary of the compare that made it`);
-      await compareCommand(source, { set, vary: [m.overrides.vary], json: true, ...where }, run);
+      await compareCommand(source, { set, ...metric, vary: [m.overrides.vary], json: true, ...where }, run);
       break;
     case 'sweep':
       if (m.overrides.grid === undefined) throw new UsageError(`${file}: meta.overrides.grid: missing; expected the --grid axes of the sweep that made it`);
@@ -57,6 +59,7 @@ export async function rerunCommand(file: string, o: RerunFlags, io: Io): Promise
         source,
         {
           set,
+          ...metric,
           grid: m.overrides.grid,
           ...(m.overrides.gridFile === undefined ? {} : { gridFile: m.overrides.gridFile, gridFileAxes: m.overrides.gridFileAxes ?? [] }),
           json: true,

@@ -50,3 +50,4 @@ export {
   type AnyOf,
   type ProcessBody,
 } from './process';
+export { type LatencySummary, SUMMARY_PERCENTILES, EMPTY_SUMMARY, nearestRank, summarizeValues } from './latency-summary';

@@ -1,2 +1,3 @@
 export { EventSink, MODEL_EVENT_TYPES } from './event-sink';
 export type { ModelEvent, ModelEventListener, ModelEventType, ExitReason, IpiKind, VcpuRef } from './model-events';
+export { EXIT_REASONS } from './model-events';

@@ -22,6 +22,12 @@ export type ExitReason =
   /** Port or MMIO I/O. */
   | 'io';
 
+/** Every exit reason, in the order above (a type check keeps the list whole). */
+export const EXIT_REASONS = ['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'preemption-timer', 'msr-write', 'pause', 'io'] as const satisfies readonly ExitReason[];
+// Fails to compile when a reason is added to ExitReason and not to EXIT_REASONS.
+const everyReason: Exclude<ExitReason, (typeof EXIT_REASONS)[number]> extends never ? true : never = true;
+void everyReason;
+
 export type IpiKind = 'unicast' | 'multicast' | 'broadcast' | 'self';
 
 export interface VcpuRef {

@@ -33,7 +33,7 @@ export { BroadcastSlots, broadcastSlots, type BroadcastStats } from './mm/broadc
 export { considerGlobalAsid, activeVcpusExceed } from './mm/global-asid';
 export { Scheduler, estimatedMigrationCost, type SchedulerOptions } from './sched/scheduler';
 export { Task, compute, block, sleep, op, switchMm, type TaskBody, type TaskCommand, type TaskState } from './sched/task';
-export { type Workload, type WorkloadContext, cpuNs, param } from './workloads/workload';
+export { type Workload, type WorkloadContext, type WorkloadFigures, cpuNs, param } from './workloads/workload';
 export { EbizzyWorkload } from './workloads/ebizzy';
 export { HackbenchWorkload } from './workloads/hackbench';
 export { ForkCowWorkload } from './workloads/fork-cow';

@@ -171,6 +171,24 @@ maybe('HTML reports in headless Chromium', () => {
     }
   });
 
+  it('compare judged by picked figures: a panel per VM and figure, each in its unit; a figure no run produced is named, not drawn; clean console', async () => {
+    const out = compareScenario(mixedUnits, ['run.replications=2', 'run.metrics=[default, "pipe=p99:irq", "victim=p99:shootdown"]'], 'hypervisor.backend=trap,pv');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    try {
+      const { charts, console } = await open(browser, 'compare-metrics', await compareReportHtml(out));
+      expect(console).toEqual([]);
+      const c = charts['Figure of merit per VM']!;
+      // The victim's shootdown latency has no sample (a compute loop never flushes): not a panel.
+      expect(c.panels.map((p) => p.title)).toEqual(['churn', 'victim — progressPerSecond (/s)', 'pipe — latencyP50Ns (ns)', 'pipe — p99:irq (ns)']);
+      expect(c.panels.map((p) => p.yTitle)).toEqual(['recordsPerSecond (/s)', 'progressPerSecond (/s)', 'latencyP50Ns (ns)', 'p99:irq (ns)']);
+      for (const p of c.panels) expect([p.bars, p.errorbars]).toEqual([2, 2]);
+      const html = await compareReportHtml(out);
+      expect(html).toContain('Not charted, as no run produced the figure (incomplete; see the warnings and the table): victim — p99:shootdown (ns).');
+    } finally {
+      await browser.close();
+    }
+  });
+
   it('sweep over 1..32 vCPUs: numeric axes in numeric order, a panel per VM with error bars, the whole legend, clean console', async () => {
     const out = await sweepScenario(noisyNeighbour, ['run.replications=2', 'run.duration=1ms'], ['vms[0].vcpus=1,2,4,8,16,32', 'hypervisor.backend=trap,pv'], { workers: 1 });
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });

@@ -1,7 +1,7 @@
-import { ranOnSummaryText, total, type CompareOutput, type RunOutput, type SweepOutput } from '@ipilab/scenario';
+import { figureWithUnit, incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 import type { TopLevelSpec } from 'vega-lite';
 import { esc, figure, num, page, table, type Chart } from './html';
-import { FULL_LEGEND, OKABE_ITO, scaleFor, withUnit } from './palette';
+import { FULL_LEGEND, OKABE_ITO, scaleFor } from './palette';
 import { provenanceSection } from './provenance';
 import { ranOnCells, ranOnHeatMapSpec, socketsOf, type HostLayout } from './ran-on';
 import { renderSvg } from './render';
@@ -107,17 +107,20 @@ export async function runReportHtml(out: RunOutput, host?: HostLayout): Promise<
   const lat = latencyChart(out);
   if (lat !== undefined) charts.push(await lat);
   const ranOn = await ranOnSection(out, host);
-  const rows = Object.entries(out.vms).map(([name, v]) => [
-    name,
-    v.primary.key,
-    num(v.primary.value),
-    v.slowdownVsAlone === undefined ? '-' : num(v.slowdownVsAlone),
-    v.slowdownVsBareMetal === undefined ? '-' : num(v.slowdownVsBareMetal),
-    total(v.ipi.sent),
-    total(v.ipi.exits),
-    v.ipi.shootdowns,
-  ]);
-  return page(`ipilab run: ${out.scenario}`, `seed ${out.seed}, ${(out.simulatedNs / 1e6).toFixed(3)} ms simulated, ${out.events} events`, [
+  // A row per VM and picked figure (run.metrics).
+  const rows = Object.entries(out.vms).flatMap(([name, v]) =>
+    v.metrics.map((m) => [
+      name,
+      figureWithUnit(m),
+      m.incomplete === true ? 'incomplete' : num(m.value),
+      slowText(m.slowdownVsAlone),
+      slowText(m.slowdownVsBareMetal),
+      total(v.ipi.sent),
+      total(v.ipi.exits),
+      v.ipi.shootdowns,
+    ]),
+  );
+  return page(`ipilab run: ${out.scenario}`, `seed ${out.seed}, ${(out.simulatedNs / 1e6).toFixed(3)} ms simulated, ${out.events} events${incompleteNote(incompleteOfRun(out).length)}`, [
     table(['VM', 'figure of merit', 'value', 'slowdown vs alone', 'slowdown vs bare metal', 'IPIs sent', 'exits', 'shootdowns'], rows),
     ...charts.map(figure),
     ...ranOn,
@@ -125,66 +128,113 @@ export async function runReportHtml(out: RunOutput, host?: HostLayout): Promise<
   ]);
 }
 
+
+/** A slowdown: '-' when not asked for, 'incomplete' when the figure was not produced. */
+const slowText = (x: number | undefined): string => (x === undefined ? '-' : Number.isFinite(x) ? `${num(x)}x` : 'incomplete');
+
+/** An estimate's cells: the mean ('incomplete' when no replication produced it, with how many did not) and the interval. */
+const estCells = (e: Estimate, incomplete: number | undefined): [string, string] => [
+  e.n === 0 ? 'incomplete' : `${num(e.mean)}${incomplete === undefined ? '' : ` (${incomplete} incomplete)`}`,
+  e.n < 2 ? '-' : `${num(e.ci95[0])} – ${num(e.ci95[1])}`,
+];
+
+const slowEst = (e: Estimate | undefined): string => (e === undefined ? '-' : e.n === 0 ? 'incomplete' : `${num(e.mean)}x`);
+
+/** ", 2 incomplete" for a report's summary line. */
+const incompleteNote = (n: number): string => (n === 0 ? '' : `, ${n} incomplete figure(s) (see the tables)`);
+
 const lo = (e: { mean: number; ci95: readonly [number, number] }): number => (Number.isNaN(e.ci95[0]) ? e.mean : e.ci95[0]);
 const hi = (e: { mean: number; ci95: readonly [number, number] }): number => (Number.isNaN(e.ci95[1]) ? e.mean : e.ci95[1]);
 
 /**
- * Small multiples: one panel per VM (a row each; `facet` with a layered spec inside, as a
- * `column` channel in a layer's encoding is dropped and stacks the VMs), each with its own y
- * scale so ns and /s never share an axis.
+ * Small multiples: one panel per VM and figure (a row each; `facet` with a layered spec inside,
+ * as a `column` channel in a layer's encoding is dropped and stacks the VMs), each with its own
+ * y scale so ns and /s never share an axis. Values carry `panel` (the VM, and the figure when a
+ * VM has several) and `title` (the y axis: the figure with its unit).
  */
 /** A panel's layer; `x: false` for one drawn across the panel (a reference line). */
 type Layer = { x?: false; mark: unknown; encoding: object };
+type Panelled = { readonly panel: string; readonly title: string };
 
-function panels(values: readonly object[], title: (vm: string) => string, layer: Layer[], x: object, yValues: (vm: string) => number[], width = 320): TopLevelSpec {
-  const vms = [...new Set(values.map((v) => (v as { vm: string }).vm))];
+function panels(values: readonly Panelled[], title: (t: string) => string, layer: Layer[], x: object, yValues: (panel: string) => number[], width = 320): TopLevelSpec {
+  const names = [...new Set(values.map((v) => v.panel))];
   return {
-    vconcat: vms.map((vm) => ({
-      title: { text: vm, anchor: 'start' },
-      data: { values: values.filter((v) => (v as { vm: string }).vm === vm) },
-      width,
-      height: 160,
-      encoding: { y: { type: 'quantitative', title: title(vm), scale: scaleFor(yValues(vm)) } },
-      layer: layer.map(({ x: own, ...l }) => (own === false ? l : { ...l, encoding: { x, ...l.encoding } })),
-    })),
+    vconcat: names.map((panel) => {
+      const mine = values.filter((v) => v.panel === panel);
+      return {
+        title: { text: panel, anchor: 'start' },
+        data: { values: mine },
+        width,
+        height: 160,
+        encoding: { y: { type: 'quantitative', title: title(mine[0]!.title), scale: scaleFor(yValues(panel)) } },
+        layer: layer.map(({ x: own, ...l }) => (own === false ? l : { ...l, encoding: { x, ...l.encoding } })),
+      };
+    }),
     resolve: { scale: { y: 'independent', color: 'shared' } },
     config: { legend: FULL_LEGEND },
   } as unknown as TopLevelSpec;
 }
 
+/** A panel's name: the VM, and the figure when the VM is judged by more than one. */
+const panelName = (vm: string, figure: string, several: boolean): string => (several ? `${vm} — ${figure}` : vm);
+
+/** A paragraph naming the panels left out of the charts because no run produced their figure. */
+function missingNote(missing: readonly string[]): string[] {
+  if (missing.length === 0) return [];
+  return [`<p class="meta">${esc(`Not charted, as no run produced the figure (incomplete; see the warnings and the table): ${missing.join('; ')}.`)}</p>`];
+}
+
 /** A self-contained HTML report of a comparison. */
 export async function compareReportHtml(out: CompareOutput): Promise<string> {
   const order = out.variants.map((v) => String(v.value));
-  const values = out.variants.flatMap((v) => Object.entries(v.vms).map(([vm, f]) => ({ vm, variant: String(v.value), figure: f.figure, ratio: f.ratio.mean, rlo: lo(f.ratio), rhi: hi(f.ratio), mean: f.estimate.mean, lo: lo(f.estimate), hi: hi(f.estimate) })));
-  const figureOf = (vm: string): string => values.find((v) => v.vm === vm)!.figure;
-  const of = (vm: string): typeof values => values.filter((v) => v.vm === vm);
+  const names = [...new Set(out.variants.flatMap((v) => Object.keys(v.vms)))];
+  const rowsOf = names.flatMap((vm) => {
+    const metrics = out.variants.find((v) => v.vms[vm] !== undefined)!.vms[vm]!.metrics;
+    return metrics.map((m0) => ({ vm, metric: m0.metric, panel: panelName(vm, figureWithUnit(m0), metrics.length > 1), title: figureWithUnit(m0) }));
+  });
+  // Only what some replication produced is drawn: an all-incomplete figure has no extent to scale.
+  const values = rowsOf.flatMap((r) =>
+    out.variants.flatMap((v) => {
+      const m = v.vms[r.vm]?.metrics.find((x) => x.metric === r.metric);
+      if (m === undefined || m.estimate.n === 0) return [];
+      const ratio = m.ratio.n > 0 ? { ratio: m.ratio.mean, rlo: lo(m.ratio), rhi: hi(m.ratio) } : {};
+      return [{ panel: r.panel, title: r.title, vm: r.vm, variant: String(v.value), mean: m.estimate.mean, lo: lo(m.estimate), hi: hi(m.estimate), ...ratio }];
+    }),
+  );
+  const missing = rowsOf.filter((r) => !values.some((v) => v.panel === r.panel)).map((r) => r.panel);
+  const of = (panel: string): typeof values => values.filter((v) => v.panel === panel);
   const x = { field: 'variant', type: 'nominal', title: out.vary, sort: order, axis: { labelAngle: 0, labelLimit: 0 } };
   const color = { field: 'variant', type: 'nominal', sort: order, scale: { range: [...OKABE_ITO] }, legend: null };
   const bars = (y: string, l: string, h: string): Layer[] => [
     { mark: 'bar', encoding: { y: { field: y }, color } },
     { mark: { type: 'errorbar', ticks: true, color: '#222' }, encoding: { y: { field: l, type: 'quantitative' }, y2: { field: h } } },
   ];
-  const absolute = await chart('Figure of merit per VM', 'One panel per VM, in its figure\'s unit: each variant\'s mean with its 95 % confidence interval (error bar). Log scale when the values span more than two decades.',
-    panels(values, (vm) => withUnit(figureOf(vm)), bars('mean', 'lo', 'hi'), x, (vm) => of(vm).flatMap((v) => [v.mean, v.lo, v.hi])));
-  const c = await chart(`Figure of merit relative to ${out.vary} = ${String(out.variants[0]!.value)}`, 'One panel per VM: each variant\'s figure of merit divided by the first variant\'s (paired by seed), with its 95 % confidence interval (error bar); 1 means no change.',
-    panels(values, (vm) => `${figureOf(vm)} ratio to first (x)`, [...bars('ratio', 'rlo', 'rhi'), { x: false, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { y: { datum: 1 } } }], x, (vm) => [1, ...of(vm).flatMap((v) => [v.ratio, v.rlo, v.rhi])]));
-  const rows = out.variants.flatMap((v) =>
-    Object.entries(v.vms).map(([vm, f]) => [
-      vm,
-      String(v.value),
-      f.figure,
-      num(f.estimate.mean),
-      `${num(f.estimate.ci95[0])} – ${num(f.estimate.ci95[1])}`,
-      num(f.ratio.mean),
-      f.slowdownVsAlone === undefined ? '-' : num(f.slowdownVsAlone.mean),
-      f.slowdownVsBareMetal === undefined ? '-' : num(f.slowdownVsBareMetal.mean),
-      ranOnSummaryText(f.ranOn, f.pcpusUsed),
-    ]),
+  const charts: Chart[] = [];
+  if (values.length > 0) {
+    charts.push(
+      await chart('Figure of merit per VM', 'One panel per VM and figure, in the figure\'s unit: each variant\'s mean with its 95 % confidence interval (error bar). Log scale when the values span more than two decades.',
+        panels(values, (t) => t, bars('mean', 'lo', 'hi'), x, (p) => of(p).flatMap((v) => [v.mean, v.lo, v.hi]))),
+    );
+    const ratios = values.filter((v) => 'ratio' in v) as (typeof values[number] & { ratio: number; rlo: number; rhi: number })[];
+    if (ratios.length > 0) {
+      charts.push(
+        await chart(`Figure of merit relative to ${out.vary} = ${String(out.variants[0]!.value)}`, 'One panel per VM and figure: each variant\'s figure divided by the first variant\'s (paired by seed), with its 95 % confidence interval (error bar); 1 means no change.',
+          panels(ratios, (t) => `${t.replace(/ \(.*\)$/, '')} ratio to first (x)`, [...bars('ratio', 'rlo', 'rhi'), { x: false, mark: { type: 'rule', strokeDash: [4, 3], color: '#666' }, encoding: { y: { datum: 1 } } }], x, (p) => [1, ...ratios.filter((v) => v.panel === p).flatMap((v) => [v.ratio, v.rlo, v.rhi])])),
+      );
+    }
+  }
+  const rows = rowsOf.flatMap((r) =>
+    out.variants.flatMap((v) => {
+      const f = v.vms[r.vm];
+      const m = f?.metrics.find((x) => x.metric === r.metric);
+      if (f === undefined || m === undefined) return [];
+      return [[r.vm, String(v.value), `${figureWithUnit(m)}, ${m.higherIsBetter ? 'higher' : 'lower'} is better`, ...estCells(m.estimate, m.incomplete), m.ratio.n === 0 ? 'incomplete' : num(m.ratio.mean), slowEst(m.slowdownVsAlone), slowEst(m.slowdownVsBareMetal), ranOnSummaryText(f.ranOn, f.pcpusUsed)]];
+    }),
   );
-  return page(`ipilab compare: ${out.scenario}`, `${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s), seeds ${out.seeds.join(', ')}`, [
+  return page(`ipilab compare: ${out.scenario}`, `${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s), seeds ${out.seeds.join(', ')}${incompleteNote(incompleteOfCompare(out).length)}`, [
     table(['VM', out.vary, 'figure', 'mean', '95% CI', 'ratio to first', 'slowdown vs alone', 'slowdown vs bare metal', 'ran on: pCPUs (socket share)'], rows),
-    figure(absolute),
-    figure(c),
+    ...charts.map(figure),
+    ...missingNote(missing),
     ...provenanceSection(out.meta),
   ]);
 }
@@ -194,45 +244,65 @@ export async function sweepReportHtml(out: SweepOutput): Promise<string> {
   const [first = '', ...rest] = out.grid.map((a) => a.path);
   const numeric = out.grid[0]!.values.every((v) => Number.isFinite(Number(v)));
   const series = (p: Record<string, string>): string => (rest.length === 0 ? 'all' : rest.length === 1 ? String(p[rest[0]!]) : rest.map((k) => `${k}=${p[k]}`).join(', '));
-  const values = out.points.flatMap((p) =>
-    Object.entries(p.vms).map(([vm, v]) => ({
-      vm,
-      x: numeric ? Number(p.params[first]) : p.params[first],
-      series: series(p.params),
-      mean: v.estimate.mean,
-      lo: Number.isNaN(v.estimate.ci95[0]) ? v.estimate.mean : v.estimate.ci95[0],
-      hi: Number.isNaN(v.estimate.ci95[1]) ? v.estimate.mean : v.estimate.ci95[1],
-      serial: v.serialFraction.mean,
-    })),
+  const xOf = (p: Record<string, string>): number | string => (numeric ? Number(p[first]) : p[first]!);
+  // Panels: per VM, per picked figure (several figures of a VM each get one).
+  const several = new Map<string, number>();
+  for (const p of out.points) for (const [vm, v] of Object.entries(p.vms)) several.set(vm, Math.max(several.get(vm) ?? 0, v.metrics.length));
+  const all = out.points.flatMap((p) =>
+    Object.entries(p.vms).flatMap(([vm, v]) =>
+      v.metrics.map((m) => ({
+        panel: panelName(vm, figureWithUnit(m), (several.get(vm) ?? 1) > 1),
+        title: figureWithUnit(m),
+        vm,
+        x: xOf(p.params),
+        series: series(p.params),
+        n: m.estimate.n,
+        mean: m.estimate.mean,
+        lo: lo(m.estimate),
+        hi: hi(m.estimate),
+      })),
+    ),
   );
+  // Only what some replication produced is drawn (never a NaN on an axis or a label).
+  const values = all.filter((v) => v.n > 0).map(({ n: _n, ...v }) => v);
+  const missing = [...new Set(all.map((v) => v.panel))].filter((panel) => !values.some((v) => v.panel === panel));
   const xs = values.map((v) => v.x);
   // Numbers on a numeric axis (never text order: 1, 16, 2, ...); log when they span two decades.
   const x: object = numeric
     ? { field: 'x', type: 'quantitative', title: first, scale: scaleFor(xs as number[]), axis: { values: [...new Set(xs as number[])].sort((a, b) => a - b) } }
     : { field: 'x', type: 'ordinal', title: first, sort: out.grid[0]!.values.map(String), axis: { labelLimit: 0 } };
   const color = { field: 'series', type: 'nominal', title: rest.join(', ') || null, scale: { range: [...OKABE_ITO] }, legend: FULL_LEGEND };
-  const figureOf = (vm: string): string => out.points.map((p) => p.vms[vm]?.figure).find((f) => f !== undefined) ?? 'figure of merit';
-  const curves = await chart(`Figure of merit over ${first}`, 'One panel per VM, in its figure\'s unit: the mean at each grid point, one line per combination of the other axes, with its 95 % confidence interval (error bars). Log scales when values span more than two decades.',
-    panels(values, (vm) => withUnit(figureOf(vm)), [
-      { mark: { type: 'errorbar', ticks: true }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
-      { mark: { type: 'line', point: true }, encoding: { y: { field: 'mean', type: 'quantitative' }, color } },
-    ], x, (vm) => values.filter((v) => v.vm === vm).flatMap((v) => [v.mean, v.lo, v.hi])));
-  const charts = [curves];
-  if (numeric) {
-    // Amdahl: measured speedup relative to the smallest point beside the prediction from that point's serial fraction.
-    const amdahl = values.flatMap((r) => {
-      const base = values.filter((b) => b.vm === r.vm && b.series === r.series).sort((a, b) => (a.x as number) - (b.x as number))[0]!;
-      const s = Math.min(1, Math.max(0, base.serial));
+  const charts: Chart[] = [];
+  if (values.length > 0) {
+    charts.push(
+      await chart(`Figure of merit over ${first}`, 'One panel per VM and figure, in the figure\'s unit: the mean at each grid point, one line per combination of the other axes, with its 95 % confidence interval (error bars). Log scales when values span more than two decades.',
+        panels(values, (t) => t, [
+          { mark: { type: 'errorbar', ticks: true }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color } },
+          { mark: { type: 'line', point: true }, encoding: { y: { field: 'mean', type: 'quantitative' }, color } },
+        ], x, (panel) => values.filter((v) => v.panel === panel).flatMap((v) => [v.mean, v.lo, v.hi]))),
+    );
+  }
+  // Amdahl, on each VM's own figure (the workload's, as without run.metrics): speedup is the
+  // figure's ratio to the smallest point's, inverted for a time (lower is better).
+  const own = out.points.flatMap((p) =>
+    Object.entries(p.vms)
+      .filter(([, v]) => v.estimate.n > 0 && v.estimate.mean > 0)
+      .map(([vm, v]) => ({ vm, x: xOf(p.params), series: series(p.params), mean: v.estimate.mean, higherIsBetter: v.higherIsBetter, serial: v.serialFraction.mean })),
+  );
+  if (numeric && own.length > 0) {
+    const amdahl = own.flatMap((r) => {
+      const base = own.filter((b) => b.vm === r.vm && b.series === r.series).sort((a, b) => (a.x as number) - (b.x as number))[0]!;
+      const s = Math.min(1, Math.max(0, Number.isFinite(base.serial) ? base.serial : 0));
       const sp = (n: number): number => 1 / (s + (1 - s) / n);
       const n = r.x as number;
       const n0 = base.x as number;
       return [
-        { vm: r.vm, series: r.series, x: n, kind: 'measured', speedup: base.mean > 0 ? r.mean / base.mean : NaN },
+        { vm: r.vm, series: r.series, x: n, kind: 'measured', speedup: r.higherIsBetter ? r.mean / base.mean : base.mean / r.mean },
         { vm: r.vm, series: r.series, x: n, kind: 'Amdahl prediction', speedup: sp(n) / sp(n0) },
       ];
     });
     charts.push(
-      await chart('Amdahl\'s law beside measurement', `Speedup relative to the smallest ${first}: measured (figure of merit ratio) and predicted by Amdahl's law from the serial fraction measured there (shootdown waiting over busy time).`, {
+      await chart('Amdahl\'s law beside measurement', `Speedup relative to the smallest ${first}: measured (each VM's own figure of merit, its ratio to the smallest point's, inverted for a time) and predicted by Amdahl's law from the serial fraction measured there (shootdown waiting over busy time).`, {
         data: { values: amdahl },
         width: 260,
         height: 200,
@@ -247,10 +317,15 @@ export async function sweepReportHtml(out: SweepOutput): Promise<string> {
       }),
     );
   }
-  const rows = out.points.flatMap((p) => Object.entries(p.vms).map(([vm, v]) => [...out.grid.map((a) => p.params[a.path]), vm, v.figure, num(v.estimate.mean), `${num(v.estimate.ci95[0])} – ${num(v.estimate.ci95[1])}`, num(v.serialFraction.mean), ranOnSummaryText(v.ranOn, v.pcpusUsed), p.errors.length]));
-  return page(`ipilab sweep: ${out.scenario}`, `${out.points.length} points x ${out.replications} replication(s), seeds ${out.seeds.join(', ')}, ${out.workers} worker(s)`, [
-    table([...out.grid.map((a) => a.path), 'VM', 'figure', 'mean', '95% CI', 'serial fraction', 'ran on: pCPUs (socket share)', 'failed runs'], rows),
+  const rows = out.points.flatMap((p) =>
+    Object.entries(p.vms).flatMap(([vm, v]) =>
+      v.metrics.map((m) => [...out.grid.map((a) => p.params[a.path]), vm, figureWithUnit(m), ...estCells(m.estimate, m.incomplete), num(v.serialFraction.mean), slowEst(m.slowdownVsAlone), ranOnSummaryText(v.ranOn, v.pcpusUsed), p.errors.length]),
+    ),
+  );
+  return page(`ipilab sweep: ${out.scenario}`, `${out.points.length} points x ${out.replications} replication(s), seeds ${out.seeds.join(', ')}, ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}`, [
+    table([...out.grid.map((a) => a.path), 'VM', 'figure', 'mean', '95% CI', 'serial fraction', 'slowdown vs alone', 'ran on: pCPUs (socket share)', 'failed runs'], rows),
     ...charts.map(figure),
+    ...missingNote(missing),
     ...provenanceSection(out.meta),
   ]);
 }

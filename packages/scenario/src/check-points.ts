@@ -1,6 +1,6 @@
 import { checkAxesDistinct, pointOverrides, type Axis } from './axes';
 import { ScenarioError } from './errors';
-import { checkSource, parseOverride, type LoadedScenario } from './load';
+import { checkSource, toOverride, type LoadedScenario, type SetArg } from './load';
 import { sourceOf, type ScenarioRef } from './scenario-source';
 
 /** Every combination of the axes' value indexes, first axis slowest. */
@@ -24,8 +24,8 @@ const LISTED_POINTS = 8;
  * of all points come back in one ScenarioError, one line per problem: a problem every point has
  * once, one only some points have with the points named. `file` may be a recorded scenario.
  */
-export function checkPoints(file: ScenarioRef, sets: readonly string[], axes: readonly Axis[], flag: string): { points: number[][]; loaded: LoadedScenario[] } {
-  const setOverrides = sets.map((s) => parseOverride(s));
+export function checkPoints(file: ScenarioRef, sets: readonly SetArg[], axes: readonly Axis[], flag: string): { points: number[][]; loaded: LoadedScenario[] } {
+  const setOverrides = sets.map(toOverride);
   checkAxesDistinct(axes, setOverrides, flag);
   const src = sourceOf(file);
   const points = pointIndexes(axes);

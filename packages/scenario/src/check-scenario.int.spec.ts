@@ -93,6 +93,10 @@ const scenarioArb = fc
         replications: maybe(fc.constantFrom(1, 2)),
         slowdownVsAlone: maybe(fc.boolean()),
         slowdownVsBareMetal: maybe(fc.boolean()),
+        // Figures of merit: ones every VM has, ones only some workloads have, scoped to a VM or not.
+        metrics: maybe(
+          fc.array(pick(fc.constantFrom('default', 'p99:shootdown', 'p99.9:wholeCall', 'exits/s:hlt', 'share:guest', 'a=p50:ipiSendToHandler', 'b=default'), fc.constantFrom('throughput', 'p99:irq', 'a=max:unicast', 'c=default', 'p95:shootdown', 'share:nothing')), { minLength: 1, maxLength: 3 }),
+        ),
       })
       .map(defined),
   })

@@ -2,6 +2,7 @@ import { bareMetalBaseline } from './bare-metal-baseline';
 import { buildRun, startRun, type ProblemSink } from './build-run';
 import { dedupe, schemaProblems, type Problem } from './errors';
 import type { LoadedScenario } from './load';
+import { metricVms, resolveMetrics } from './metrics';
 import { scenarioSchema, type Scenario } from './schema';
 
 /**
@@ -12,7 +13,8 @@ import { scenarioSchema, type Scenario } from './schema';
  * 3. the model (`model: true`): the run is assembled as `run` assembles it — host, calibration,
  *    plugins and the names they register, the hypervisor's settings, each VM's placement on the
  *    host, guest settings and workload parameters, the workloads' tasks — without simulating,
- *    and so are the extra runs `run.slowdownVsAlone` and `run.slowdownVsBareMetal` make.
+ *    and so are the extra runs `run.slowdownVsAlone` and `run.slowdownVsBareMetal` make; the
+ *    metrics (`run.metrics`) are resolved against the VMs' workloads.
  * A scenario this accepts fails a run only by exceeding `run.maxEvents` or `run.maxHeapMb`.
  */
 export function checkScenario(raw: unknown, options: { dir: string; file: string; model: boolean }): { scenario?: Scenario; problems: Problem[] } {
@@ -55,6 +57,8 @@ export function modelProblems(loaded: LoadedScenario): Problem[] {
   const sink: ProblemSink = (p) => void out.push(p);
   const built = buildRun(loaded, {}, sink);
   if (built !== undefined) startRun(built, s, sink);
+  // The figures each VM is judged by: its workload must have them.
+  if (built !== undefined && out.length === 0) out.push(...resolveMetrics(s.run.metrics, metricVms(built, s.vms.map((v) => v.name))).problems);
   if (out.length > 0) return out;
   // The extra runs differ in what they leave out; a problem of theirs is named after the key that asks for them.
   const extra = (key: string, what: string): ProblemSink => (p) => void out.push({ key, message: `${what}: ${p.key === '' ? '' : `${p.key}: `}${p.message}` });

@@ -1,11 +1,13 @@
 import { parseAxis } from './axes';
 import { checkPoints } from './check-points';
 import { ScenarioError } from './errors';
+import type { SetArg } from './load';
 import type { Provenance } from './provenance';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { scenarioFileOf, type ScenarioRef } from './scenario-source';
 import { runWithSlowdown, type RunProgress } from './slowdown';
 import { completeEstimate } from './incomplete';
+import { metricEstimates, type MetricEstimate } from './metrics';
 import { estimate, type Estimate } from './statistics';
 
 /** `ranOn` and `pcpusUsed` (RanOnSummary): where the VM's vCPU threads ran, over the replications. */
@@ -20,6 +22,13 @@ export interface VariantFigure extends RanOnSummary {
   readonly slowdownVsAlone?: Estimate;
   /** With run.slowdownVsBareMetal: the figure against the same VM alone on bare metal, per replication. */
   readonly slowdownVsBareMetal?: Estimate;
+  /** The figures the VM is judged by (run.metrics; [default], the figure above, unless picked), each with its ratio to the first variant's. */
+  readonly metrics: CompareMetric[];
+}
+
+/** A picked figure in a comparison: its estimate and its paired ratio to the first variant's same figure. */
+export interface CompareMetric extends MetricEstimate {
+  readonly ratio: Estimate;
 }
 
 export interface CompareOutput {
@@ -49,7 +58,7 @@ export function parseVary(arg: string): { path: string; values: string[] } {
  */
 export function compareScenario(
   file: ScenarioRef,
-  sets: readonly string[],
+  sets: readonly SetArg[],
   vary: string | readonly string[],
   onRun?: (done: number, total: number) => void,
   onProgress?: (done: number, total: number, run: RunProgress) => void,
@@ -89,15 +98,22 @@ export function compareScenario(
         const own = completeEstimate(values);
         const slow = runs.map((r) => r.vms[name]!.slowdownVsAlone);
         const native = runs.map((r) => r.vms[name]!.slowdownVsBareMetal);
+        // Each picked figure paired with the first variant's same figure of the same VM, by seed.
+        const metrics = metricEstimates(runs.map((r) => r.vms[name]!.metrics)).map((m): CompareMetric => {
+          const mine = runs.map((r) => r.vms[name]!.metrics.find((x) => x.metric === m.metric)!.value);
+          const theirs = base.map((r) => r.vms[name]?.metrics.find((x) => x.metric === m.metric)?.value ?? NaN);
+          return { ...m, ratio: completeEstimate(mine.map((x, k) => x / theirs[k]!)).estimate };
+        });
         vms[name] = {
           figure: p.key,
           higherIsBetter: p.higherIsBetter,
           estimate: own.estimate,
           ratio: completeEstimate(values.map((x, k) => x / baseValues[k]!)).estimate,
           ...(own.incomplete > 0 ? { incomplete: own.incomplete } : {}),
-          ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
-          ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: estimate(native as number[]) } : {}),
+          ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: completeEstimate(slow as number[]).estimate } : {}),
+          ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: completeEstimate(native as number[]).estimate } : {}),
           ...summarizeRanOn(runs.map((r) => r.vms[name]!.ranOn)),
+          metrics,
         };
       }
       return { value: v.value, vms };

@@ -12,6 +12,8 @@ export interface IncompleteFigure {
   /** Replications without the figure, of `of`. */
   readonly runs: number;
   readonly of: number;
+  /** The picked metric it is (run.metrics), when not the workload's own figure. */
+  readonly metric?: string;
 }
 
 /** Whether a run produced its figure: NaN (nothing measured) or infinite is incomplete. */
@@ -32,30 +34,31 @@ export function completeEstimate(xs: readonly number[]): { estimate: Estimate; i
 export function incompleteWarning(f: IncompleteFigure): string {
   const where = f.where === undefined ? '' : ` at ${f.where}`;
   const runs = f.of > 1 ? ` in ${f.runs} of ${f.of} replications` : '';
-  return `ipilab: warning: VM ${f.vm}${where}: ${f.figure} incomplete${runs}: the workload did not finish, or completed no sample, in the measured time; give a longer run.duration (or a shorter run.warmup, or less work per sample)`;
+  const picked = f.metric === undefined || f.metric === 'default' ? '' : `, or judge VM ${f.vm} by a figure it produces (--metric, run.metrics)`;
+  return `ipilab: warning: VM ${f.vm}${where}: ${f.figure} incomplete${runs}: the workload did not finish, or completed no sample, in the measured time; give a longer run.duration (or a shorter run.warmup, or less work per sample)${picked}`;
 }
 
-/** A run's incomplete figures, one per VM without its figure of merit. */
+/** A run's incomplete figures: each VM's picked figures (run.metrics) it did not produce. */
 export function incompleteOfRun(out: RunOutput): IncompleteFigure[] {
-  return Object.entries(out.vms)
-    .filter(([, v]) => v.primary.incomplete === true)
-    .map(([vm, v]) => ({ vm, figure: v.primary.key, runs: 1, of: 1 }));
+  return Object.entries(out.vms).flatMap(([vm, v]) => v.metrics.filter((m) => m.incomplete === true).map((m) => ({ vm, figure: m.figure, runs: 1, of: 1, metric: m.metric })));
 }
 
-/** A comparison's incomplete figures, per variant and VM. */
+/** A comparison's incomplete figures, per variant, VM and picked figure. */
 export function incompleteOfCompare(out: CompareOutput): IncompleteFigure[] {
   return out.variants.flatMap((v) =>
-    Object.entries(v.vms)
-      .filter(([, f]) => f.incomplete !== undefined)
-      .map(([vm, f]) => ({ vm, figure: f.figure, where: `${out.vary}=${String(v.value)}`, runs: f.incomplete!, of: out.replications })),
+    Object.entries(v.vms).flatMap(([vm, f]) =>
+      f.metrics.filter((m) => m.incomplete !== undefined).map((m) => ({ vm, figure: m.figure, where: `${out.vary}=${String(v.value)}`, runs: m.incomplete!, of: out.replications, metric: m.metric })),
+    ),
   );
 }
 
-/** A sweep's incomplete figures, per point and VM. */
+/** A sweep's incomplete figures, per point, VM and picked figure. */
 export function incompleteOfSweep(out: SweepOutput): IncompleteFigure[] {
   return out.points.flatMap((p) =>
-    Object.entries(p.vms)
-      .filter(([, f]) => f.incomplete !== undefined)
-      .map(([vm, f]) => ({ vm, figure: f.figure, where: Object.entries(p.params).map(([k, x]) => `${k}=${x}`).join(' '), runs: f.incomplete!, of: f.incomplete! + f.estimate.n })),
+    Object.entries(p.vms).flatMap(([vm, f]) =>
+      f.metrics
+        .filter((m) => m.incomplete !== undefined)
+        .map((m) => ({ vm, figure: m.figure, where: Object.entries(p.params).map(([k, x]) => `${k}=${x}`).join(' '), runs: m.incomplete!, of: m.incomplete! + m.estimate.n, metric: m.metric })),
+    ),
   );
 }

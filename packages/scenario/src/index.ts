@@ -1,11 +1,11 @@
 export { scenarioSchema, type Scenario, type ScenarioInput, type VmScenario } from './schema';
 export { ScenarioError, PluginError, describeIssues, pathString, suggest, type Problem } from './errors';
 export { parseDuration } from './duration';
-export { loadScenario, readScenarioFile, readScenario, checkSource, validateScenario, applySet, parseOverride, parsePath, type LoadedScenario, type Override, type ScenarioSource } from './load';
+export { loadScenario, readScenarioFile, readScenario, checkSource, validateScenario, applySet, parseOverride, parsePath, toOverride, type LoadedScenario, type Override, type ScenarioSource, type SetArg } from './load';
 export { checkScenario, ruleProblems, modelProblems } from './check-scenario';
 export { parseAxis, readGridFile, expandRange, splitTopLevel, checkAxisPath, MAX_AXIS_VALUES, type Axis, type AxisValue } from './axes';
 export { checkPoints } from './check-points';
-export { runScenario, scenarioTopology, figureAt, total, type RunOutput, type VmOutput, type InterferenceOutput, type RunOptions } from './run-scenario';
+export { runScenario, scenarioTopology, figureAt, total, type RunOutput, type VmOutput, type MetricValue, type InterferenceOutput, type RunOptions } from './run-scenario';
 export { compareScenario, parseVary, type CompareOutput, type VariantFigure } from './compare';
 export { runWithSlowdown, runsWithSlowdown, type RunProgress } from './slowdown';
 export { provenance, provenanceSchema, canonicalJson, scenarioSha256, type Provenance, type ProvenanceInput } from './provenance';
@@ -18,3 +18,4 @@ export { scenarioJsonSchema } from './json-schema';
 export { runOutputSchema, runOutputJsonSchema, toJsonValue } from './output-schema';
 export { traceScenario, type TraceEvent, type TraceOptions } from './trace';
 export { sweepScenario, closeSweepWorkers, sweepCsv, parseGrid, gridPoints, longestFirst, estimatedWork, type SweepOutput, type SweepPoint, type GridAxis, type SweepOptions } from './sweep';
+export { parseMetric, resolveMetrics, figureWithUnit, metricValue, unitOfKey, LATENCY_STATS, VM_LATENCIES, SHARE_CATEGORIES, type ParsedMetric, type ResolvedMetric, type MetricFigure } from './metrics';

@@ -96,6 +96,17 @@ export function parseOverrideValue(text: string): unknown {
   }
 }
 
+/**
+ * An override as a command gives it: a `--set` assignment `path=value`, or one made already
+ * (`--metric`'s `run.metrics`, with its own origin).
+ */
+export type SetArg = string | Override;
+
+/** A SetArg as an Override: an assignment is parsed as `--set`'s. */
+export function toOverride(s: SetArg): Override {
+  return typeof s === 'string' ? parseOverride(s) : s;
+}
+
 /** Parses `path=value` (`--set`): the path checked for its form, the value read as YAML. */
 export function parseOverride(assignment: string, flag = '--set'): Override {
   const eq = assignment.indexOf('=');
@@ -192,8 +203,8 @@ export function checkSource(src: ScenarioSource, overrides: readonly Override[])
  * Reads, applies `--set` assignments to, and checks a scenario file: everything `run` checks
  * before it simulates (checkScenario). Every problem is a line of the ScenarioError thrown.
  */
-export function loadScenario(file: string, sets: readonly string[] = []): LoadedScenario {
-  const overrides = sets.map((s) => parseOverride(s));
+export function loadScenario(file: string, sets: readonly SetArg[] = []): LoadedScenario {
+  const overrides = sets.map(toOverride);
   const r = checkSource(readScenario(file), overrides);
   if (r.loaded === undefined) throw ScenarioError.of(r.lines);
   return r.loaded;

@@ -3,9 +3,23 @@ import { provenanceSchema } from './provenance';
 
 const stat = z.number().nullable();
 const latency = z
-  .object({ count: z.number(), mean: stat, p50: stat, p90: stat, p99: stat, max: stat })
+  .object({ count: z.number(), mean: stat, p50: stat, p90: stat, p99: stat, p999: stat.meta({ description: '99.9th percentile' }), max: stat })
   .strict()
-  .meta({ description: 'ns; null statistics when nothing was recorded.' });
+  .meta({ description: 'ns; nearest-rank percentiles; null statistics when nothing was recorded.' });
+/** A picked figure (run.metrics): the fields MetricValue has. */
+export const metricValueSchema = z
+  .object({
+    metric: z.string().meta({ description: 'The metric as given, without its VM: default, throughput, p99:shootdown, exits/s, share:guest, ...' }),
+    figure: z.string().meta({ description: "Its name in tables and charts: the workload's key for default, the metric otherwise." }),
+    key: z.string().meta({ description: "Where in this VM's output it is read: workload.recordsPerSecond, ipi.latency.shootdown.p99, ipi.exits, ledger.guest, ..." }),
+    unit: z.string().meta({ description: '/s, ns, s, % or empty.' }),
+    higherIsBetter: z.boolean(),
+    value: z.number().nullable(),
+    incomplete: z.literal(true).optional().meta({ description: 'The run did not produce it (value null): an unfinished workload, a latency with no sample.' }),
+    slowdownVsAlone: z.number().nullable().optional(),
+    slowdownVsBareMetal: z.number().nullable().optional(),
+  })
+  .strict();
 const counts = z.record(z.string(), z.number());
 const lockStats = z
   .object({
@@ -33,7 +47,7 @@ export const runOutputSchema = z
         .object({
           workload: z.record(z.string(), z.unknown()).meta({
             description:
-              'The workload\'s figures. ipi-bench: modes.<mode>.{ops, sendToHandlerNs, totalNs} with mean/p50/p99 in ns; ebizzy: recordsPerSecond; hackbench: seconds; fork-cow: forksPerSecond; huge-split: splitsPerSecond, touchesPerSecond; irq-pipeline: eventsPerSecond, latency*Ns; compute: progressPerSecond; will-it-scale: opsPerSecond, opsPerSecondPerThread.',
+              'The workload\'s figures. ipi-bench: modes.<mode>.{ops, sendToHandlerNs, totalNs} with count/mean/p50/p90/p99/p999/max in ns; ebizzy: recordsPerSecond; hackbench: seconds, messagesPerSecond; fork-cow: forksPerSecond; huge-split: splitsPerSecond, touchesPerSecond; irq-pipeline: eventsPerSecond, latency*Ns, latencyNs (a latency summary); compute: progressPerSecond; will-it-scale: opsPerSecond, opsPerSecondPerThread.',
           }),
           ledger: z
             .object({
@@ -61,6 +75,7 @@ export const runOutputSchema = z
             })
             .strict(),
           primary: z.object({ key: z.string(), value: z.number().nullable(), higherIsBetter: z.boolean(), incomplete: z.literal(true).optional() }).strict().meta({ description: 'The figure of merit (null, with incomplete: true, if the workload did not produce it, e.g. hackbench unfinished or an ipi-bench with no complete sample).' }),
+          metrics: z.array(metricValueSchema).meta({ description: 'The figures the VM is judged by (run.metrics, --metric), in order; [default] (the primary figure) unless picked.' }),
           slowdownVsAlone: z.number().nullable().optional().meta({ description: 'With run.slowdownVsAlone: the figure alone over beside the others (rates), or the inverse (times).' }),
           slowdownVsBareMetal: z
             .number()

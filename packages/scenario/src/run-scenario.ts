@@ -10,6 +10,7 @@ import type { HostTopology } from '@ipilab/host';
 import { buildRun, startRun } from './build-run';
 import { PluginError, ScenarioError } from './errors';
 import type { LoadedScenario } from './load';
+import { metricValue, metricVms, numberAt, resolveMetrics, type ResolvedMetric } from './metrics';
 import type { Provenance } from './provenance';
 import type { Scenario } from './schema';
 
@@ -37,8 +38,11 @@ export interface VmOutput {
     readonly shootdowns: number;
     readonly latency: LatencyDistributions | null;
   };
-  /** `incomplete`: the workload did not produce the figure (value NaN, null in JSON). */
+  /** The workload's own figure of merit. `incomplete`: the workload did not produce the figure (value NaN, null in JSON). */
   readonly primary: { readonly key: string; readonly value: number; readonly higherIsBetter: boolean; readonly incomplete?: true };
+  /** The figures the VM is judged by (`run.metrics`; `[default]`, its primary, unless picked), in order. */
+  readonly metrics: MetricValue[];
+  /** The primary figure against the same VM alone (run.slowdownVsAlone; each metric has its own). */
   slowdownVsAlone?: number;
   /** With run.slowdownVsBareMetal: this figure against the same VM alone on bare metal (slowdown.ts). */
   slowdownVsBareMetal?: number;
@@ -46,6 +50,17 @@ export interface VmOutput {
   readonly mm: MmLockReport;
   /** Where the VM's vCPU threads ran: ns they held each pCPU, and each socket (pCPUs never used are left out). */
   readonly ranOn: { readonly pcpuNs: Record<string, number>; readonly socketNs: Record<string, number> };
+}
+
+/** A picked figure's value for one VM (metrics.ts says what each reads). */
+export interface MetricValue extends Omit<ResolvedMetric, 'figureOf'> {
+  readonly value: number;
+  /** The run did not produce it (an unfinished workload, a latency with no sample): value NaN, null in JSON. */
+  readonly incomplete?: true;
+  /** This figure against the same VM alone, with run.slowdownVsAlone: > 1 is slower (worse). */
+  slowdownVsAlone?: number;
+  /** This figure against the same VM alone on bare metal, with run.slowdownVsBareMetal. */
+  slowdownVsBareMetal?: number;
 }
 
 export interface InterferenceOutput {
@@ -86,9 +101,7 @@ function primaryOf(p: { key: string; higherIsBetter: boolean }, workload: Record
 
 /** `a.b.c` of a nested record, as a number (NaN if absent). */
 export function figureAt(obj: Record<string, unknown>, key: string): number {
-  let v: unknown = obj;
-  for (const k of key.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
-  return typeof v === 'number' ? v : NaN;
+  return numberAt(obj, key);
 }
 
 /**
@@ -136,17 +149,26 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
   const occupancy = hv.occupancyByVm();
 
   const measured = s.run.duration - s.run.warmup;
+  // Checked with the scenario (check-scenario.ts); a run given an unchecked one refuses it the same.
+  const picked = resolveMetrics(s.run.metrics, metricVms(built, s.vms.map((v) => v.name)), options.only !== undefined);
+  if (picked.problems.length > 0) throw new ScenarioError(`${picked.problems[0]!.key}: ${picked.problems[0]!.message}`, picked.problems[0]!.key);
   const vms: Record<string, VmOutput> = {};
   names.forEach((name, i) => {
     const w = workloads[i]!;
     const l = ledgers.get(i);
     const workload = w.result(measured);
     const { vm: _vm, ipisSent, exitCounts, hypercalls, shootdowns, ...ledger } = l ?? emptyLedger(i);
+    const lat = latency.get(i) ?? null;
+    const source = { workload, latency: lat as unknown as Record<string, Record<string, number>> | null, exits: exitCounts, ledger, measuredNs: measured };
     vms[name] = {
       workload,
       ledger,
-      ipi: { sent: ipisSent, exits: exitCounts, hypercalls, shootdowns, latency: latency.get(i) ?? null },
+      ipi: { sent: ipisSent, exits: exitCounts, hypercalls, shootdowns, latency: lat },
       primary: primaryOf(w.primary, workload),
+      metrics: picked.perVm[i]!.map(({ figureOf: _f, ...m }, k) => {
+        const value = metricValue(picked.perVm[i]![k]!, source);
+        return { ...m, value, ...(isComplete(value) ? {} : { incomplete: true as const }) };
+      }),
       mm: mms[i]!.lockReport(),
       ranOn: ranOn(occupancy[i]!, topology),
     };

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { ScenarioError } from './errors';
-import { applySet, checkSource, parseOverride, readScenario, type LoadedScenario, type ScenarioSource } from './load';
+import { applyOverride, checkSource, readScenario, toOverride, type LoadedScenario, type ScenarioSource, type SetArg } from './load';
 
 /**
  * A scenario file's path, or a scenario read already: the one recorded in an output's provenance
@@ -21,8 +21,8 @@ export function sourceOf(ref: ScenarioRef): ScenarioSource {
 }
 
 /** `loadScenario` for either kind of reference: `--set` assignments applied, then every check a run makes. */
-export function loadScenarioRef(ref: ScenarioRef, sets: readonly string[] = []): LoadedScenario {
-  const overrides = sets.map((s) => parseOverride(s));
+export function loadScenarioRef(ref: ScenarioRef, sets: readonly SetArg[] = []): LoadedScenario {
+  const overrides = sets.map(toOverride);
   const r = checkSource(sourceOf(ref), overrides);
   if (r.loaded === undefined) throw ScenarioError.of(r.lines);
   return r.loaded;
@@ -34,7 +34,7 @@ export function loadScenarioRef(ref: ScenarioRef, sets: readonly string[] = []):
  * valid only once `--vary`/`--grid` sets a key is kept as written: re-applying the axis to it
  * gives each variant again all the same.
  */
-export function baseScenario(ref: ScenarioRef, sets: readonly string[]): { scenario: Record<string, unknown>; resolved: boolean; file: string; dir: string } {
+export function baseScenario(ref: ScenarioRef, sets: readonly SetArg[]): { scenario: Record<string, unknown>; resolved: boolean; file: string; dir: string } {
   const src = sourceOf(ref);
   const dir = src.dir ?? dirname(resolve(src.file));
   try {
@@ -43,7 +43,11 @@ export function baseScenario(ref: ScenarioRef, sets: readonly string[]): { scena
   } catch (e) {
     if (!(e instanceof ScenarioError)) throw e;
     const raw = structuredClone(src.raw) as Record<string, unknown>;
-    for (const s of sets) applySet(raw, s);
+    for (const s of sets) {
+      const o = toOverride(s);
+      const p = applyOverride(raw, o);
+      if (p !== undefined) throw new ScenarioError(`${o.origin}: ${p.key}: ${p.message}`, p.key);
+    }
     return { scenario: raw, resolved: false, file: src.file, dir };
   }
 }

@@ -1,3 +1,4 @@
+import { parseMetric } from './metrics';
 import { z } from 'zod';
 import { parseDuration } from './duration';
 
@@ -178,6 +179,17 @@ export const runSchema = z
       .meta({ description: 'Also run each VM alone on bare metal (same seed, host, VM spec and workload) and report its slowdown against it: what virtualization costs it.' }),
     maxEvents: positiveInt.default(200_000_000).meta({ description: 'Event budget per run: stops with an error instead of running away.' }),
     maxHeapMb: positiveInt.default(4_096).meta({ description: 'Heap budget per run, MiB.' }),
+    metrics: z
+      .array(
+        str.superRefine((text, ctx) => {
+          const p = parseMetric(text);
+          if ('error' in p) ctx.addIssue({ code: 'custom', message: p.error });
+        }),
+        { error: 'expected a list of metrics, e.g. [throughput, p99:shootdown]' },
+      )
+      .nonempty({ error: 'expected at least one metric (default: [default])' })
+      .default(['default'])
+      .meta({ description: 'What each VM is judged by, in order (docs/cli.md, "Figures of merit"): default, throughput, STAT:LATENCY (STAT mean, p50, p90, p99, p99.9 or max), exits/s[:REASON], share:CATEGORY; each optionally after VM= to judge only that VM. A VM no metric names keeps default.' }),
   })
   .strict();
 

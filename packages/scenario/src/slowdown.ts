@@ -50,6 +50,8 @@ export function runWithSlowdown(loaded: LoadedScenario, seed?: number, onProgres
       const alone = runScenario(loaded, { ...next(), only: [name] }).vms[name]!;
       const shared = out.vms[name]!;
       shared.slowdownVsAlone = slowdownVsAlone(shared.primary.value, alone.primary.value, shared.primary.higherIsBetter);
+      // The same metrics judge a VM alone (scoped by its name): paired by position.
+      shared.metrics.forEach((m, k) => (m.slowdownVsAlone = slowdownVsAlone(m.value, alone.metrics[k]!.value, m.higherIsBetter)));
     }
   }
   if (run.slowdownVsBareMetal) {
@@ -58,6 +60,7 @@ export function runWithSlowdown(loaded: LoadedScenario, seed?: number, onProgres
       // A bare-metal scenario is its own baseline.
       const native = loaded.scenario.hypervisor.mode === 'bare-metal' ? shared : runBareMetal(loaded, name, next());
       shared.slowdownVsBareMetal = slowdownVsAlone(shared.primary.value, native.primary.value, shared.primary.higherIsBetter);
+      shared.metrics.forEach((m, k) => (m.slowdownVsBareMetal = slowdownVsAlone(m.value, native.metrics[k]!.value, m.higherIsBetter)));
     }
   }
   return out;

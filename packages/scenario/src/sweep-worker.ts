@@ -1,5 +1,6 @@
 import { serialFraction } from '@ipilab/accounting';
 import type { LoadedScenario } from './load';
+import type { MetricSample } from './metrics';
 import type { RanOn } from './ran-on';
 import { runWithSlowdown } from './slowdown';
 
@@ -15,7 +16,7 @@ export interface SweepTaskResult {
   readonly seed: number;
   readonly error?: string;
   readonly events?: number;
-  readonly vms?: Record<string, { figure: string; value: number; higherIsBetter: boolean; serialFraction: number; slowdownVsAlone?: number; slowdownVsBareMetal?: number; ranOn: RanOn }>;
+  readonly vms?: Record<string, { figure: string; value: number; higherIsBetter: boolean; serialFraction: number; slowdownVsAlone?: number; slowdownVsBareMetal?: number; ranOn: RanOn; metrics: MetricSample[] }>;
 }
 
 /** One sweep run, in a worker thread: small results back, never the whole output. */
@@ -32,6 +33,7 @@ export default function runSweepTask(t: SweepTask): SweepTaskResult {
       ...(v.slowdownVsAlone === undefined ? {} : { slowdownVsAlone: v.slowdownVsAlone }),
       ...(v.slowdownVsBareMetal === undefined ? {} : { slowdownVsBareMetal: v.slowdownVsBareMetal }),
       ranOn: v.ranOn,
+      metrics: v.metrics.map(({ incomplete: _i, ...m }) => m),
     };
   }
   return { point: t.point, seed: t.seed, vms, events: out.events };

@@ -5,11 +5,12 @@ import { Piscina } from 'piscina';
 import { ScenarioError } from './errors';
 import { parseAxis, readGridFile, type Axis } from './axes';
 import { checkPoints, pointParams } from './check-points';
-import { parseOverrideValue } from './load';
+import { parseOverrideValue, type SetArg } from './load';
 import type { Provenance } from './provenance';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { scenarioFileOf, type ScenarioRef } from './scenario-source';
 import { completeEstimate } from './incomplete';
+import { metricEstimates, type MetricEstimate } from './metrics';
 import { estimate, type Estimate } from './statistics';
 import type { Scenario } from './schema';
 import type { SweepTask, SweepTaskResult } from './sweep-worker';
@@ -23,7 +24,7 @@ export interface SweepPoint {
   /** This point's value for each grid path. */
   readonly params: Record<string, string>;
   /** Per VM; `ranOn` and `pcpusUsed` (RanOnSummary) say where its vCPU threads ran, over the replications. */
-  readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; incomplete?: number; serialFraction: Estimate; slowdownVsAlone?: Estimate; slowdownVsBareMetal?: Estimate } & RanOnSummary>;
+  readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; incomplete?: number; serialFraction: Estimate; slowdownVsAlone?: Estimate; slowdownVsBareMetal?: Estimate; metrics: MetricEstimate[] } & RanOnSummary>;
   /** Replications that failed, with the seed and the message; the others still count. */
   readonly errors: { seed: number; message: string }[];
 }
@@ -129,7 +130,7 @@ export async function closeSweepWorkers(): Promise<void> {
  * validated before anything runs; a run that fails is reported with its point and seed and
  * does not lose the others. `file` may be a recorded scenario (`ipilab rerun`).
  */
-export async function sweepScenario(file: ScenarioRef, sets: readonly string[], grids: readonly string[], options: SweepOptions = {}): Promise<SweepOutput> {
+export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], grids: readonly string[], options: SweepOptions = {}): Promise<SweepOutput> {
   const parsed: Axis[] = [
     ...grids.map((g) => parseAxis('--grid', g, 'vms[0].vcpus=2,4,8')),
     ...(options.gridFile === undefined ? [] : readGridFile(options.gridFile)),
@@ -199,9 +200,10 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly string[], 
           estimate: own.estimate,
           ...(own.incomplete > 0 ? { incomplete: own.incomplete } : {}),
           serialFraction: estimate(rs.map((r) => r.serialFraction)),
-          ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: estimate(slow as number[]) } : {}),
-          ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: estimate(native as number[]) } : {}),
+          ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: completeEstimate(slow as number[]).estimate } : {}),
+          ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: completeEstimate(native as number[]).estimate } : {}),
           ...summarizeRanOn(rs.map((r) => r.ranOn)),
+          metrics: metricEstimates(rs.map((r) => r.metrics)),
         };
       }
       return { params, vms, errors: mine.filter((r) => r.error !== undefined).map((r) => ({ seed: r.seed, message: r.error! })) };
@@ -213,17 +215,20 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly string[], 
 export function sweepCsv(out: SweepOutput): string {
   const paths = out.grid.map((a) => a.path);
   // New columns go last: scripts that read columns by position keep working.
-  const header = [...paths, 'vm', 'figure', 'mean', 'ci95Low', 'ci95High', 'n', 'serialFraction', 'slowdownVsAlone', 'errors', 'slowdownVsBareMetal', 'incomplete'];
+  const header = [...paths, 'vm', 'figure', 'mean', 'ci95Low', 'ci95High', 'n', 'serialFraction', 'slowdownVsAlone', 'errors', 'slowdownVsBareMetal', 'incomplete', 'metric', 'unit'];
   const q = (v: string): string => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
   const rows: string[] = [];
   for (const p of out.points) {
     const names = Object.keys(p.vms);
-    if (names.length === 0) rows.push([...paths.map((k) => q(p.params[k]!)), '', '', '', '', '', '0', '', '', String(p.errors.length), '', ''].join(','));
+    if (names.length === 0) rows.push([...paths.map((k) => q(p.params[k]!)), '', '', '', '', '', '0', '', '', String(p.errors.length), '', '', '', ''].join(','));
+    // No NaN in a CSV: a figure not measured (incomplete, or an interval from one replication) is an empty cell.
+    const num = (x: number | undefined): number | string => (x === undefined || !Number.isFinite(x) ? '' : x);
     for (const name of names) {
       const v = p.vms[name]!;
-      // No NaN in a CSV: a figure not measured (incomplete, or an interval from one replication) is an empty cell.
-      const num = (x: number | undefined): number | string => (x === undefined || !Number.isFinite(x) ? '' : x);
-      rows.push([...paths.map((k) => q(p.params[k]!)), name, v.figure, num(v.estimate.mean), num(v.estimate.ci95[0]), num(v.estimate.ci95[1]), v.estimate.n, num(v.serialFraction.mean), num(v.slowdownVsAlone?.mean), p.errors.length, num(v.slowdownVsBareMetal?.mean), v.incomplete ?? 0].join(','));
+      // One row per picked figure (one per VM by default).
+      for (const m of v.metrics) {
+        rows.push([...paths.map((k) => q(p.params[k]!)), q(name), q(m.figure), num(m.estimate.mean), num(m.estimate.ci95[0]), num(m.estimate.ci95[1]), m.estimate.n, num(v.serialFraction.mean), num(m.slowdownVsAlone?.mean), p.errors.length, num(m.slowdownVsBareMetal?.mean), m.incomplete ?? 0, q(m.metric), m.unit].join(','));
+      }
     }
   }
   return `${header.join(',')}\n${rows.join('\n')}\n`;

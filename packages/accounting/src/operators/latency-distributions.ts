@@ -1,17 +1,10 @@
 import * as hdr from 'hdr-histogram-js';
 import type { OperatorFunction } from 'rxjs';
 import type { ModelEvent } from '@ipilab/events';
+import { EMPTY_SUMMARY, type LatencySummary } from '@ipilab/core';
 import { fromReducer, type EventReducer } from '../reducer';
 
-/** A latency distribution's summary, ns. */
-export interface LatencySummary {
-  readonly count: number;
-  readonly mean: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
-}
+export type { LatencySummary } from '@ipilab/core';
 
 /** Per VM: IPI send-to-handler, whole cross-call, and shootdown duration. */
 export interface LatencyDistributions {
@@ -55,13 +48,13 @@ export function latencyHistogram(engine: 'auto' | 'wasm' | 'js' = 'auto'): hdr.H
  * `sum` when given (the histogram's own mean walks every bucket and is rounded to bucket values).
  * HdrHistogram reports a percentile as the highest value of its bucket, which can lie above the
  * largest value recorded (kept exactly): percentiles are capped at the maximum, so
- * p50 <= p90 <= p99 <= max always holds.
+ * p50 <= p90 <= p99 <= p999 <= max always holds.
  */
 export function summarize(h: hdr.Histogram, sum?: number): LatencySummary {
-  if (h.totalCount === 0) return { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  if (h.totalCount === 0) return EMPTY_SUMMARY;
   const max = h.maxValue;
   const at = (p: number): number => Math.min(h.getValueAtPercentile(p), max);
-  return { count: h.totalCount, mean: sum === undefined ? h.mean : sum / h.totalCount, p50: at(50), p90: at(90), p99: at(99), max };
+  return { count: h.totalCount, mean: sum === undefined ? h.mean : sum / h.totalCount, p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max };
 }
 
 /** A histogram and the exact sum of what it recorded. */

@@ -2,6 +2,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { from } from 'rxjs';
 import type { ModelEvent } from '@ipilab/events';
 import fc from 'fast-check';
+import { summarizeValues } from '@ipilab/core';
 import { interferenceMatrix, latencyDistributions, latencyHistogram, ofType, summarize, vcpuLedgers, windowedSeries, type LatencyDistributions } from '../index';
 
 const v = (vm: number, vcpu: number) => ({ vm, vcpu });
@@ -95,10 +96,10 @@ describe('latencyDistributions', () => {
       e: { type: 'shootdown-end', t: 5, id: 0, vcpu: v(2, 0), duration: 2_000 },
     };
     ts().run(({ cold, expectObservable }) => {
-      const nan = { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+      const nan = { count: 0, mean: NaN, p50: NaN, p90: NaN, p99: NaN, p999: NaN, max: NaN };
       const x = new Map([
-        [0, { ipiSendToHandler: { count: 3, mean: 200, p50: 200, p90: 300, p99: 300, max: 300 }, wholeCall: { count: 1, mean: 1_000, p50: 1_000, p90: 1_000, p99: 1_000, max: 1_000 }, shootdown: nan }],
-        [2, { ipiSendToHandler: nan, wholeCall: nan, shootdown: { count: 1, mean: 2_000, p50: 2_000, p90: 2_000, p99: 2_000, max: 2_000 } }],
+        [0, { ipiSendToHandler: { count: 3, mean: 200, p50: 200, p90: 300, p99: 300, p999: 300, max: 300 }, wholeCall: { count: 1, mean: 1_000, p50: 1_000, p90: 1_000, p99: 1_000, p999: 1_000, max: 1_000 }, shootdown: nan }],
+        [2, { ipiSendToHandler: nan, wholeCall: nan, shootdown: { count: 1, mean: 2_000, p50: 2_000, p90: 2_000, p99: 2_000, p999: 2_000, max: 2_000 } }],
       ]);
       expectObservable(cold('abcde|', events).pipe(latencyDistributions())).toBe('-----(x|)', { x });
     });
@@ -142,7 +143,7 @@ describe('windowedSeries', () => {
 });
 
 describe('latency histograms', () => {
-  it('summaries are consistent: p50 <= p90 <= p99 <= max, max the largest value recorded, every percentile within [min, max] (law)', () => {
+  it('summaries are consistent: p50 <= p90 <= p99 <= p99.9 <= max, max the largest value recorded, every percentile within [min, max] (law)', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: 2 ** 40 })), { minLength: 1, maxLength: 300 }), (values) => {
         const h = latencyHistogram();
@@ -154,11 +155,32 @@ describe('latency histograms', () => {
         expect(s.max).toBe(max);
         expect(s.p50).toBeLessThanOrEqual(s.p90);
         expect(s.p90).toBeLessThanOrEqual(s.p99);
-        expect(s.p99).toBeLessThanOrEqual(s.max);
+        expect(s.p99).toBeLessThanOrEqual(s.p999);
+        expect(s.p999).toBeLessThanOrEqual(s.max);
         // Within the histogram's precision (3 significant digits) of the values recorded.
         expect(s.p50).toBeGreaterThanOrEqual(min * 0.999);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('a histogram\'s summary is the exact summary of the values to the histogram\'s precision: same count, mean and max, each percentile the same nearest rank (law)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: 1, max: 2 ** 40 })), { minLength: 1, maxLength: 2_000 }), (values) => {
+        const h = latencyHistogram();
+        let sum = 0;
+        for (const v of values) {
+          h.recordValue(v);
+          sum += v;
+        }
+        const s = summarize(h, sum);
+        h.destroy();
+        const exact = summarizeValues(values);
+        expect([s.count, s.mean, s.max]).toEqual([exact.count, exact.mean, exact.max]);
+        // 3 significant digits: a bucket spans at most 1/1024 of its values (HdrHistogram's sub-buckets).
+        for (const q of ['p50', 'p90', 'p99', 'p999'] as const) expect(Math.abs(s[q] - exact[q])).toBeLessThanOrEqual(exact[q] / 1024 + 1);
+      }),
+      { numRuns: 200 },
     );
   });
 

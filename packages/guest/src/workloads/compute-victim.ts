@@ -10,6 +10,7 @@ import { cpuNs, param, perSecond, type Workload, type WorkloadContext } from './
  */
 export class ComputeVictimWorkload implements Workload {
   readonly primary = { key: 'progressPerSecond', higherIsBetter: true };
+  readonly figures = { throughput: 'progressPerSecond' };
   readonly kind = 'compute';
   units = 0;
   private readonly tasks: number;

@@ -24,6 +24,7 @@ export const EBIZZY_RESIDENT_PAGES = 8;
  */
 export class EbizzyWorkload implements Workload {
   readonly primary = { key: 'recordsPerSecond', higherIsBetter: true };
+  readonly figures = { throughput: 'recordsPerSecond' };
   readonly kind = 'ebizzy';
   records = 0;
   private readonly threads: number;

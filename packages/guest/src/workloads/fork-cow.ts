@@ -20,6 +20,7 @@ import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext 
  */
 export class ForkCowWorkload implements Workload {
   readonly primary = { key: 'forksPerSecond', higherIsBetter: true };
+  readonly figures = { throughput: 'forksPerSecond' };
   readonly kind = 'fork-cow';
   forks = 0;
   /** Writes done by the parents' other threads (parentThreads > 1). */

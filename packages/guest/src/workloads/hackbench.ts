@@ -12,6 +12,8 @@ import { cpuNs, param, type Workload, type WorkloadContext } from './workload';
  */
 export class HackbenchWorkload implements Workload {
   readonly primary = { key: 'seconds', higherIsBetter: false };
+  /** Messages delivered per second of its run (all of them over `seconds`): hackbench's work rate. */
+  readonly figures = { throughput: 'messagesPerSecond' };
   readonly kind = 'hackbench';
   private readonly groups: number;
   private readonly pairs: number;
@@ -82,6 +84,7 @@ export class HackbenchWorkload implements Workload {
   }
 
   result(): Record<string, unknown> {
-    return { seconds: this.finishedAt < 0 ? NaN : this.finishedAt / 1e9, delivered: this.delivered, wakeIpis: this.ctx.sched.wakeIpis };
+    const seconds = this.finishedAt < 0 ? NaN : this.finishedAt / 1e9;
+    return { seconds, delivered: this.delivered, wakeIpis: this.ctx.sched.wakeIpis, messagesPerSecond: this.delivered / seconds };
   }
 }

@@ -13,6 +13,7 @@ import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext 
  */
 export class HugeSplitWorkload implements Workload {
   readonly primary = { key: 'touchesPerSecond', higherIsBetter: true };
+  readonly figures = { throughput: 'touchesPerSecond' };
   readonly kind = 'huge-split';
   splits = 0;
   touches = 0;

@@ -1,4 +1,4 @@
-import { InvalidParameterError } from '@ipilab/core';
+import { InvalidParameterError, summarizeValues, type LatencySummary } from '@ipilab/core';
 import type { Hypervisor, Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
@@ -17,12 +17,7 @@ export interface IpiBenchParams {
   readonly target?: number;
 }
 
-export interface LatencySummary {
-  readonly mean: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-}
+export type { LatencySummary } from '@ipilab/core';
 
 export interface IpiBenchModeResult {
   readonly ops: number;
@@ -52,13 +47,6 @@ export function checkIpiBenchParams(p: IpiBenchParams, vm: Vm, field = 'workload
   }
 }
 
-function summarize(xs: Float64Array): LatencySummary {
-  const s = Float64Array.from(xs).sort();
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-  let sum = 0;
-  for (const x of s) sum += x;
-  return { mean: sum / s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1]! };
-}
 
 /**
  * The IPI microbenchmark kernel patches quote (Y. Norov, LKML 2017-12-19): per mode, N
@@ -109,7 +97,7 @@ export class IpiBench {
 
   private iterate = (): void => {
     if (this.i === this.params.iterations) {
-      this.result[this.mode] = { ops: this.i, sendToHandlerNs: summarize(this.s2h), totalNs: summarize(this.total) };
+      this.result[this.mode] = { ops: this.i, sendToHandlerNs: summarizeValues(this.s2h), totalNs: summarizeValues(this.total) };
       this.modeIndex++;
       this.i = 0;
       if (this.modeIndex === this.params.modes.length) {

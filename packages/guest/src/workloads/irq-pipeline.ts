@@ -1,4 +1,4 @@
-import { InvalidParameterError } from '@ipilab/core';
+import { InvalidParameterError, summarizeValues } from '@ipilab/core';
 import type { Task } from '../sched/task';
 import { block, compute } from '../sched/task';
 import { cpuNs, param, perSecond, vcpuList, type Workload, type WorkloadContext } from './workload';
@@ -10,12 +10,14 @@ const DEVICE_VECTOR = 0x41;
  * (Poisson, `rate` per second) on the `irqVcpus`; each handler queues the event and wakes the
  * application thread pinned to the matching entry of `appVcpus` — a wake-up IPI when that
  * vCPU is idle (none if it polls), whose cost depends on how far apart the two vCPUs' pCPUs are. Figures:
- * events per second and the interrupt-to-application latency (mean, p50, p99, in ns).
+ * events per second and the interrupt-to-application latency (`latencyNs`: count, mean, p50, p90,
+ * p99, p99.9, max; also as latencyMeanNs, latencyP50Ns and latencyP99Ns), in ns.
  * Parameters: rate (50,000/s; device arrivals, wall time, not scaled), irqVcpus ([0]),
  * appVcpus ([1]), processNs (5,000; CPU work, scaled by the clock).
  */
 export class IrqPipelineWorkload implements Workload {
   readonly primary = { key: 'latencyP50Ns', higherIsBetter: false };
+  readonly figures = { throughput: 'eventsPerSecond', latencies: { irq: 'latencyNs' } };
   readonly kind = 'irq-pipeline';
   private readonly rate: number;
   private readonly irqVcpus: number[];
@@ -78,9 +80,7 @@ export class IrqPipelineWorkload implements Workload {
   }
 
   result(elapsedNs: number): Record<string, unknown> {
-    const s = [...this.latencies].sort((a, b) => a - b);
-    const at = (q: number): number => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!);
-    const mean = s.length === 0 ? NaN : s.reduce((a, b) => a + b, 0) / s.length;
-    return { eventsPerSecond: perSecond(this.processed, elapsedNs), latencyMeanNs: mean, latencyP50Ns: at(0.5), latencyP99Ns: at(0.99) };
+    const s = summarizeValues(this.latencies);
+    return { eventsPerSecond: perSecond(this.processed, elapsedNs), latencyMeanNs: s.mean, latencyP50Ns: s.p50, latencyP99Ns: s.p99, latencyNs: s };
   }
 }

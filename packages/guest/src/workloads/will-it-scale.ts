@@ -30,6 +30,7 @@ const REGION_STRIDE = 8_192;
 export class WillItScaleWorkload implements Workload {
   readonly kind = 'will-it-scale';
   readonly primary = { key: 'opsPerSecond', higherIsBetter: true };
+  readonly figures = { throughput: 'opsPerSecond' };
   ops = 0;
   readonly test: WillItScaleTest;
   readonly threads: number;

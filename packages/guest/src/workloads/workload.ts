@@ -34,6 +34,20 @@ export interface Workload {
   result(elapsedNs: number): Record<string, unknown>;
   /** The figure that says how well it did, and whether higher is better (for slowdowns and comparisons). */
   readonly primary: { readonly key: string; readonly higherIsBetter: boolean };
+  /**
+   * The other figures a user can judge it by (`run.metrics`, `--metric`; docs/cli.md): the key in
+   * `result()` of its throughput (a number per second of the measured time), and its named latency
+   * distributions, each the key in `result()` of a LatencySummary (ns). Absent: neither.
+   */
+  readonly figures?: WorkloadFigures;
+}
+
+/** What a workload offers `run.metrics` besides its primary figure (Workload.figures). */
+export interface WorkloadFigures {
+  /** Key in result() of work done per second (higher is better). */
+  readonly throughput?: string;
+  /** Latency name -> key in result() of its LatencySummary (ns; lower is better). */
+  readonly latencies?: Readonly<Record<string, string>>;
 }
 
 /** Reads an optional numeric parameter: a clear error naming `workload.<key>` when it is wrong. */
