@@ -28,6 +28,10 @@ describe('HTML reports', () => {
     const cs = charts(html);
     expect(cs.map((c) => c.title)).toEqual(["Where each VM's vCPU time went", 'Interference: who waited behind whom', 'Latency distributions', 'Where the vCPUs ran']);
     for (const c of cs) expect(c.width * c.height).toBeGreaterThan(1_000);
+    // The latency chart's quantiles, in order, the 99.9th among them.
+    const lat = html.slice(html.indexOf('data-title="Latency distributions"'));
+    const labels = [...lat.slice(0, lat.indexOf('</figure>')).matchAll(/>(p50|p90|p99|p99\.9|max)</g)].map((m) => m[1]);
+    expect([...new Set(labels)]).toEqual(['p50', 'p90', 'p99', 'p99.9', 'max']);
   });
 
   it('a compare report has the figure and ratio charts with intervals', async () => {
