@@ -1,3 +1,5 @@
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { SingleBar } from 'cli-progress';
 import type { GridAxis, IncompleteFigure, Override, Provenance, ScenarioRef, SetArg } from '@ipilab/scenario';
 import { OutputPlan } from './outputs';
@@ -57,6 +59,8 @@ export interface TraceFlags {
   readonly out?: string;
   readonly from?: string;
   readonly to?: string;
+  /** The largest trace to write (`--max-size`, default DEFAULT_TRACE_MAX). */
+  readonly maxSize?: string;
 }
 
 interface Started {
@@ -260,12 +264,51 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   if (failed > 0) throw new SweepFailures(`${failed} sweep run(s) failed`);
 }
 
-/** `ipilab trace`. */
+/** A trace larger than this is refused unless `--max-size` raises it: about what ui.perfetto.dev opens in a browser (docs/traces.md). */
+export const DEFAULT_TRACE_MAX = '1GB';
+/** A trace expected to be at least this large is announced on stderr, with its size, once the run has estimated it. */
+const TRACE_NOTICE_BYTES = 100e6;
+
+/** `500MB`, `2GB`, `1.5G`, `64MiB` or a number of bytes; undefined when not a size. Decimal units (kB = 1000 B), binary with `i`. */
+export function parseSize(v: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?)b?|b)?$/i.exec(v.trim());
+  if (m === null) return undefined;
+  const power = m[2] === undefined ? 0 : 'kmgt'.indexOf(m[2].toLowerCase()) + 1;
+  const n = Number(m[1]) * (m[3] === '' || m[3] === undefined ? 1000 : 1024) ** power;
+  return Number.isFinite(n) && n >= 1 ? Math.floor(n) : undefined;
+}
+
+/** `20.5 MB`, `1.93 GB`: decimal units, as `parseSize` reads them. */
+export function sizeText(bytes: number): string {
+  if (bytes < 1e6) return `${Math.max(1, Math.round(bytes / 1e3))} kB`;
+  if (bytes < 1e9) return `${(bytes / 1e6).toFixed(1)} MB`;
+  return `${(bytes / 1e9).toFixed(2)} GB`;
+}
+
+/** Bytes free to this user on the file system holding `dir`; undefined when it cannot be told. */
+function freeBytes(dir: string): number | undefined {
+  try {
+    const st = statfsSync(dir);
+    return Number(st.bavail) * Number(st.bsize);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `ipilab trace`. The trace is streamed: written to the file (a temporary beside it, renamed at
+ * the end) chunk by chunk as the run produces it, never held whole. Its size is estimated from
+ * the first sixteenth of the window: a trace that would pass `--max-size` (default 1 GB) or the
+ * free space is refused then, with exit 2 and nothing written, as is one that passes the cap later.
+ */
 export function traceCommand(ref: ScenarioRef, o: TraceFlags, io: Io): void {
   const started = start();
   const plan = new OutputPlan();
   const file = o.out === undefined ? undefined : plan.file('--out', o.out);
   plan.check();
+  const maxShown = o.maxSize ?? DEFAULT_TRACE_MAX;
+  const maxBytes = parseSize(maxShown);
+  if (maxBytes === undefined) throw new UsageError(`--max-size: expected a size such as 500MB or 4GB, got ${JSON.stringify(o.maxSize)}`);
   const s = scenarioPackage();
   const time = (flag: string, v: string | undefined): number | undefined => {
     if (v === undefined) return undefined;
@@ -277,38 +320,62 @@ export function traceCommand(ref: ScenarioRef, o: TraceFlags, io: Io): void {
   const to = time('to', o.to);
   const loaded = s.loadScenarioRef(ref, io.recorded === true ? [] : o.set);
   // The window must lie inside the run and not be empty: checked before anything runs.
-  const durationNs0 = loaded.scenario.run.duration;
+  const durationNs = loaded.scenario.run.duration;
   const shown = (ns: number): string => `${+(ns / 1e6).toFixed(6)}ms`;
-  if (from !== undefined && from >= durationNs0) throw new s.ScenarioError(`--from ${o.from}: expected a time before the end of the run (run.duration ${shown(durationNs0)})`);
-  if (to !== undefined && to > durationNs0) throw new s.ScenarioError(`--to ${o.to}: expected a time no later than the end of the run (run.duration ${shown(durationNs0)})`);
+  if (from !== undefined && from >= durationNs) throw new s.ScenarioError(`--from ${o.from}: expected a time before the end of the run (run.duration ${shown(durationNs)})`);
+  if (to !== undefined && to > durationNs) throw new s.ScenarioError(`--to ${o.to}: expected a time no later than the end of the run (run.duration ${shown(durationNs)})`);
   if (to !== undefined && to <= (from ?? 0)) throw new s.ScenarioError(`--to ${o.to}: expected a time after --from (${o.from ?? '0'})`);
+  const windowFrom = from ?? 0;
+  const windowNs = (to ?? durationNs) - windowFrom;
+  const free = file === undefined ? undefined : freeBytes(dirname(file));
+  const cut = 'cut it with --from/--to (docs/traces.md)';
+
   const view = progressOn('trace', io.err, io.clock);
   const t = view === undefined ? undefined : tally(view);
-  const durationNs = loaded.scenario.run.duration;
-  let trace;
-  try {
-    trace = s.traceScenario(loaded, {
-      ...(from === undefined ? {} : { from }),
-      ...(to === undefined ? {} : { to }),
-      ...(t === undefined ? {} : { onProgress: (simulatedNs: number, events: number) => t(0, 1, { run: 1, runs: 1, simulatedNs, durationNs, events }) }),
-    });
-  } finally {
-    view?.stop();
-  }
-  const overrides: Provenance['overrides'] = { set: [...o.set], ...(o.from === undefined ? {} : { from: o.from }), ...(o.to === undefined ? {} : { to: o.to }) };
-  const m = meta(started, 'trace', { scenario: loaded.scenario, resolved: true, file: loaded.file, dir: loaded.dir }, overrides, [loaded.scenario.run.seed], 1);
-  const json = `${JSON.stringify({ ...trace, meta: m })}\n`;
+  const produce = (write: (chunk: string) => void): { events: number; bytes: number } => {
+    const writer = new s.TraceJsonWriter(write);
+    let estimated = false;
+    /** After each slice of the run: the size so far against the cap, and once, the size to expect. */
+    const watch = (simulatedNs: number): void => {
+      const size = writer.size;
+      if (size > maxBytes) throw new UsageError(`--max-size ${maxShown}: the trace passed ${sizeText(maxBytes)} at ${shown(simulatedNs)} of simulated time; ${cut} or raise --max-size`);
+      const seen = Math.min(simulatedNs, windowFrom + windowNs) - windowFrom;
+      if (estimated || seen < windowNs / 16) return;
+      estimated = true;
+      const expected = (size * windowNs) / seen;
+      const basis = `${sizeText(size)} for the first ${shown(seen)} of the ${shown(windowNs)} traced`;
+      if (expected > maxBytes) throw new UsageError(`--max-size ${maxShown}: the trace would be about ${sizeText(expected)} (${basis}); ${cut} or raise --max-size`);
+      if (free !== undefined && expected > free) throw new UsageError(`--out ${o.out}: the trace would be about ${sizeText(expected)} (${basis}), more than the ${sizeText(free)} free there; ${cut} or free some space`);
+      if (expected >= TRACE_NOTICE_BYTES) io.err.write(`ipilab: trace: about ${sizeText(expected)} to write (${basis})\n`);
+    };
+    let summary;
+    try {
+      summary = s.streamTrace(loaded, (e) => writer.event(e), {
+        ...(from === undefined ? {} : { from }),
+        ...(to === undefined ? {} : { to }),
+        onProgress: (simulatedNs: number, events: number) => {
+          watch(simulatedNs);
+          t?.(0, 1, { run: 1, runs: 1, simulatedNs, durationNs, events });
+        },
+      });
+    } finally {
+      view?.stop();
+    }
+    const overrides: Provenance['overrides'] = { set: [...o.set], ...(o.from === undefined ? {} : { from: o.from }), ...(o.to === undefined ? {} : { to: o.to }) };
+    const m = meta(started, 'trace', { scenario: loaded.scenario, resolved: true, file: loaded.file, dir: loaded.dir }, overrides, [loaded.scenario.run.seed], 1);
+    writer.end({ meta: m });
+    return { events: summary.events, bytes: writer.bytes };
+  };
   if (file === undefined) {
-    io.out(json);
+    produce(io.out);
     return;
   }
-  const failures = plan.write(new Map([[file, json]]));
-  if (failures.length === 0) {
-    io.out(`wrote ${trace.traceEvents.length} trace events to ${o.out}\n`);
+  const r = plan.stream(file, produce);
+  if (r.ok) {
+    io.out(`wrote ${r.result.events} trace events (${sizeText(r.result.bytes)}) to ${o.out}\n`);
     return;
   }
-  for (const f of failures) io.err.write(`ipilab: could not write ${f.shown}: ${f.reason}\n`);
-  io.out(json);
-  io.err.write('ipilab: the trace is not lost: it is on stdout\n');
+  io.err.write(`ipilab: could not write ${r.failure.shown}: ${r.failure.reason}\n`);
+  io.err.write(`ipilab: the trace is lost: it was written to the file as it ran, and nothing is left of it; ${cut} or make room\n`);
   throw new OutputsNotWritten();
 }

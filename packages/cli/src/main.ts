@@ -74,8 +74,9 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .requiredOption('--out <file>', 'trace file to write (JSON trace-event format)')
     .option('--from <time>', 'keep only events from this simulated time (e.g. 1ms)')
     .option('--to <time>', 'keep only events before this simulated time (e.g. 2ms)')
+    .option('--max-size <size>', 'refuse a trace larger than this, estimated early in the run (default 1GB, about what ui.perfetto.dev opens; e.g. 4GB)')
     .option('--set <path=value>', 'override a scenario key (repeatable)', collect, [])
-    .action((file: string, o: { out: string; from?: string; to?: string; set: string[] }) => traceCommand(file, o, io));
+    .action((file: string, o: { out: string; from?: string; to?: string; maxSize?: string; set: string[] }) => traceCommand(file, o, io));
 
   program
     .command('validate')
@@ -102,7 +103,8 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--check', 'print whether the rerun reproduces the file instead of the JSON; exit 1 if it does not')
     .option('--out <path>', 'also write the output files again: the directory (run, compare, sweep) or the trace file (trace)')
     .option('--html <file>', 'also write the HTML report (run, compare, sweep)')
-    .action((file: string, o: { check?: boolean; out?: string; html?: string }) => rerunCommand(file, o, io));
+    .option('--max-size <size>', 'the largest trace to write again (trace; default 1GB)')
+    .action((file: string, o: { check?: boolean; out?: string; html?: string; maxSize?: string }) => rerunCommand(file, o, io));
 
   return program;
 }

@@ -132,16 +132,6 @@ describe('a write that fails after the run loses nothing', () => {
     expect(r.err).toContain('ipilab: the results are not lost: they follow on stdout as JSON\n');
   });
 
-  it('a trace that cannot be written goes to stdout', async () => {
-    const f = join(scratch(), 't.json');
-    diskFullFor('.t.json.');
-    const r = await cli('trace', small, '--out', f, '--to', '100us');
-    expect(r.code).toBe(EXIT.notWritten);
-    expect(JSON.parse(r.out).traceEvents.length).toBeGreaterThan(10);
-    expect(r.err).toBe(`ipilab: could not write ${f}: no space left on the device\nipilab: the trace is not lost: it is on stdout\n`);
-    expect(existsSync(f)).toBe(false);
-  });
-
   it('a rename that fails (its directory vanished) keeps the files renamed before it and leaves no temporary', async () => {
     const base = scratch();
     const plan = new OutputPlan();

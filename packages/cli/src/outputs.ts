@@ -1,4 +1,5 @@
-import { accessSync, constants, mkdirSync, realpathSync, renameSync, rmdirSync, statfsSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { accessSync, closeSync, constants, mkdirSync, openSync, realpathSync, renameSync, rmdirSync, statfsSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { UsageError } from './usage-error';
 
@@ -12,7 +13,10 @@ import { UsageError } from './usage-error';
  * file. `write` then writes every file to a temporary name beside its target and renames them all
  * only when all were written: no partial output and no temporary file left behind. A failure at
  * that point (disk full, permissions changed during the run) is returned, not thrown, so the
- * command can still print its results.
+ * command can still print its results. A signal (Ctrl-C, SIGTERM) that comes during the write
+ * waits for it to end, so it never leaves a temporary file; `stream` writes a file piece by piece
+ * during the run (a trace), and a process-independent janitor removes its temporary file if the
+ * process dies before it is renamed.
  */
 export class OutputPlan {
   private readonly targets: Target[] = [];
@@ -55,6 +59,76 @@ export class OutputPlan {
    * nothing. Returns the files that could not be written (empty when all were), each with why.
    */
   write(bodies: ReadonlyMap<string, string>): WriteFailure[] {
+    const release = holdSignals();
+    try {
+      return this.writeAll(bodies);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Writes one planned file (`path` as `file` returned it) piece by piece: `produce` hands each
+   * chunk to `write` as it has it, and the file is renamed into place when `produce` returns.
+   * A chunk that cannot be written (disk full, file too large) stops `produce` and is returned as
+   * the failure; anything else `produce` throws is rethrown. Either way no temporary file is left.
+   */
+  stream<R>(path: string, produce: (write: (chunk: string) => void) => R): { ok: true; result: R } | { ok: false; failure: WriteFailure } {
+    const t = this.targets.find((x) => x.path === path);
+    if (t === undefined) throw new Error(`OutputPlan.stream: ${path} was not planned`);
+    const tmp = tempName(path);
+    let fd: number;
+    try {
+      fd = openSync(tmp, 'w');
+    } catch (e) {
+      return { ok: false, failure: { shown: t.shown, reason: reason(e) } };
+    }
+    const guard = janitor(tmp);
+    let open = true;
+    const close = (): void => {
+      if (open) closeSync(fd);
+      open = false;
+    };
+    // Sticky: the model may catch and rethrow in its own way, but no chunk is written after a failed one.
+    let failed: StreamWriteFailed | undefined;
+    const write = (chunk: string): void => {
+      if (failed !== undefined) throw failed;
+      const buf = Buffer.from(chunk);
+      try {
+        for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at, buf.length - at);
+      } catch (e) {
+        throw (failed = new StreamWriteFailed(e));
+      }
+    };
+    const abandon = (): void => {
+      try {
+        close();
+      } catch {
+        // Something failed already: closing cannot make it worse.
+      }
+      tryRemove(tmp);
+      guard.keep();
+    };
+    let result: R;
+    try {
+      result = produce(write);
+    } catch (e) {
+      abandon();
+      if (failed !== undefined) return { ok: false, failure: { shown: t.shown, reason: reason(failed.cause) } };
+      throw e;
+    }
+    try {
+      close();
+      renameSync(tmp, path);
+    } catch (e) {
+      abandon();
+      return { ok: false, failure: { shown: t.shown, reason: reason(e) } };
+    }
+    guard.keep();
+    return { ok: true, result };
+  }
+
+  private writeAll(bodies: ReadonlyMap<string, string>): WriteFailure[] {
     const created: string[] = [];
     const staged: { tmp: string; target: Target }[] = [];
     const unstage = (): void => {
@@ -76,7 +150,7 @@ export class OutputPlan {
       }
     }
     for (const t of wanted) {
-      const tmp = join(dirname(t.path), `.${basename(t.path)}.${process.pid}.tmp`);
+      const tmp = tempName(t.path);
       try {
         staged.push({ tmp, target: t });
         writeFileSync(tmp, bodies.get(t.path)!);
@@ -98,6 +172,74 @@ export class OutputPlan {
       }
     }
     return failures;
+  }
+}
+
+/** `.<name>.<pid>.tmp` beside the target: on the same file system, so the rename is atomic. */
+function tempName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+}
+
+/** A streamed chunk could not be written: thrown through the producer, caught by `stream`. */
+class StreamWriteFailed extends Error {
+  constructor(cause: unknown) {
+    super(`could not write: ${reason(cause)}`, { cause });
+    this.name = 'StreamWriteFailed';
+  }
+}
+
+const HELD_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Defers SIGINT, SIGTERM and SIGHUP until the returned function is called and the event loop
+ * turns: the write in between (synchronous, milliseconds) then ends with every file renamed or
+ * every temporary removed, never half-way. A signal that came is then delivered again, with
+ * Node's default action (the process ends by it, as it would have).
+ */
+function holdSignals(): () => void {
+  let got: NodeJS.Signals | undefined;
+  const hold = (sig: NodeJS.Signals): void => {
+    got ??= sig;
+  };
+  for (const s of HELD_SIGNALS) process.on(s, hold);
+  return () => {
+    // The listener must stay until a signal that came during the write has been read (it is read
+    // when the event loop polls, before immediates run).
+    setImmediate(() => {
+      for (const s of HELD_SIGNALS) process.off(s, hold);
+      if (got !== undefined) process.kill(process.pid, got);
+    });
+  };
+}
+
+/**
+ * A small detached process that removes `tmp` unless told to keep it: a streamed file is written
+ * for as long as the run lasts, during which a signal or a kill ends this process at once (the run
+ * is synchronous, so no handler of ours could run). The janitor sees its stdin close when this
+ * process ends, however it ends; `keep()` (the file was renamed, or removed already) lets it go.
+ * It runs in its own process group, so Ctrl-C at a terminal does not reach it.
+ */
+function janitor(tmp: string): { keep(): void } {
+  const script = [
+    "for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, () => {});",
+    'let keep = false;',
+    "process.stdin.on('data', () => { keep = true; });",
+    "process.stdin.on('end', () => { if (!keep) try { require('node:fs').unlinkSync(process.argv[1]); } catch {} process.exit(0); });",
+  ].join('\n');
+  try {
+    const child = spawn(process.execPath, ['-e', script, tmp], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    child.on('error', () => undefined);
+    child.stdin.on('error', () => undefined);
+    child.unref();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    return {
+      keep: () => {
+        child.stdin.end('keep');
+      },
+    };
+  } catch {
+    // No process to spare: only a death during the run could then leave the file.
+    return { keep: () => undefined };
   }
 }
 
@@ -231,6 +373,7 @@ function reason(e: unknown): string {
     ENOTDIR: 'a parent is not a directory',
     EISDIR: 'is a directory',
     EIO: 'input/output error',
+    EFBIG: 'file too large (over the file size limit)',
     EEXIST: 'a file is in the way',
   };
   return (code !== undefined ? words[code] : undefined) ?? (code ?? String(e));

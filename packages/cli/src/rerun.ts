@@ -12,6 +12,8 @@ export interface RerunFlags {
   readonly check?: boolean;
   readonly out?: string;
   readonly html?: string;
+  /** A trace's `--max-size`. */
+  readonly maxSize?: string;
 }
 
 /** The times in a provenance block: the only part of an output a rerun may change. */
@@ -71,7 +73,7 @@ export async function rerunCommand(file: string, o: RerunFlags, io: Io): Promise
       break;
     case 'trace':
       if (o.html !== undefined) throw new UsageError('--html: a trace has no HTML report; expected rerun of a run, compare or sweep output');
-      traceCommand(source, { set, ...(m.overrides.from === undefined ? {} : { from: m.overrides.from }), ...(m.overrides.to === undefined ? {} : { to: m.overrides.to }), ...(o.out === undefined ? {} : { out: o.out }) }, run);
+      traceCommand(source, { set, ...(m.overrides.from === undefined ? {} : { from: m.overrides.from }), ...(m.overrides.to === undefined ? {} : { to: m.overrides.to }), ...(o.out === undefined ? {} : { out: o.out }), ...(o.maxSize === undefined ? {} : { maxSize: o.maxSize }) }, run);
       break;
   }
   if (o.check !== true) return;

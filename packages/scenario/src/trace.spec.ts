@@ -1,63 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkTraceFormat } from '../test/trace-format';
 import { loadScenario, traceScenario, type TraceEvent } from './index';
 
 const small = join(__dirname, '..', 'test', 'fixtures', 'small.yaml');
-
-/**
- * The Trace Event Format's rules (the "JSON Object Format" Perfetto and chrome://tracing load):
- * known phases, numeric timestamps, integer pid/tid, non-negative durations, metadata with args,
- * every flow start matched by one finish no earlier, flow ends inside a slice of their thread,
- * and complete slices on one thread properly nested.
- */
-function checkTraceFormat(trace: { traceEvents: TraceEvent[] }): void {
-  expect(Array.isArray(trace.traceEvents)).toBe(true);
-  const byThread = new Map<string, TraceEvent[]>();
-  const starts = new Map<number, TraceEvent>();
-  const finishes = new Map<number, TraceEvent>();
-  for (const e of trace.traceEvents) {
-    expect(typeof e.name).toBe('string');
-    expect(['X', 'M', 's', 'f', 'i']).toContain(e.ph);
-    expect(Number.isFinite(e.ts) && e.ts >= 0).toBe(true);
-    expect(Number.isInteger(e.pid) && Number.isInteger(e.tid)).toBe(true);
-    if (e.ph === 'X') {
-      expect(e.dur !== undefined && e.dur >= 0).toBe(true);
-      const k = `${e.pid}/${e.tid}`;
-      byThread.set(k, [...(byThread.get(k) ?? []), e]);
-    }
-    if (e.ph === 'M') {
-      expect(['process_name', 'thread_name', 'process_sort_index', 'thread_sort_index']).toContain(e.name);
-      expect(e.args).toBeDefined();
-    }
-    if (e.ph === 's') {
-      expect(starts.has(e.id!)).toBe(false);
-      starts.set(e.id!, e);
-    }
-    if (e.ph === 'f') {
-      expect(finishes.has(e.id!)).toBe(false);
-      finishes.set(e.id!, e);
-    }
-  }
-  expect([...starts.keys()].sort()).toEqual([...finishes.keys()].sort());
-  const eps = 1e-6;
-  for (const [id, s] of starts) {
-    const f = finishes.get(id)!;
-    expect(f.ts).toBeGreaterThanOrEqual(s.ts);
-    const enclosing = (e: TraceEvent) => (byThread.get(`${e.pid}/${e.tid}`) ?? []).some((x) => x.ts <= e.ts + eps && e.ts <= x.ts + x.dur! + eps);
-    expect(enclosing(s)).toBe(true);
-    expect(enclosing(f)).toBe(true);
-  }
-  for (const [thread, slices] of byThread) {
-    const sorted = [...slices].sort((a, b) => a.ts - b.ts || b.dur! - a.dur!);
-    const stack: number[] = [];
-    for (const x of sorted) {
-      while (stack.length > 0 && stack[stack.length - 1]! <= x.ts + eps) stack.pop();
-      const end = x.ts + x.dur!;
-      if (stack.length > 0 && end > stack[stack.length - 1]! + eps) throw new Error(`${thread}: slice ${x.name} at ${x.ts} overlaps its parent partially`);
-      stack.push(end);
-    }
-  }
-}
 
 describe('Perfetto / Chrome traces', () => {
   const trace = traceScenario(loadScenario(small));

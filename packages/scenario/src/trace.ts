@@ -25,6 +25,12 @@ export interface TraceOptions {
   readonly onProgress?: RunOptions['onProgress'];
 }
 
+/** What a streamed trace ran: the run's end and how many events were emitted. */
+export interface TraceSummary {
+  readonly simulatedNs: number;
+  readonly events: number;
+}
+
 const HOST_PID = 1;
 const us = (ns: number): number => ns / 1000;
 
@@ -33,16 +39,36 @@ const us = (ns: number): number => ns / 1000;
  * (which vCPU runs there), a process per VM with a track per vCPU (its state, exits named by
  * reason) and a track per vCPU's guest activity (interrupt handlers, shootdowns as spans on the
  * initiator), and an arrow from each IPI's send to the handler that ran it. Timestamps are µs.
+ * The whole trace in memory: for short runs and tests; `streamTrace` for any length.
  */
 export function traceScenario(loaded: LoadedScenario, options: TraceOptions = {}): { traceEvents: TraceEvent[]; displayTimeUnit: 'ns' } {
+  const traceEvents: TraceEvent[] = [];
+  streamTrace(loaded, (e) => traceEvents.push(e), options);
+  return { traceEvents, displayTimeUnit: 'ns' };
+}
+
+/**
+ * The trace of `traceScenario`, handed to `emit` event by event as the run produces them, so a
+ * trace of any length costs memory only for what is still open (a slice not yet ended, an
+ * arrow whose handler has not run). Trace viewers sort by time, so the order is free: an
+ * arrow's start is held back and emitted with its end, which drops an arrow that never ends
+ * (its handler ran after the window or the run) without having written half of it.
+ */
+export function streamTrace(loaded: LoadedScenario, emit: (e: TraceEvent) => void, options: TraceOptions = {}): TraceSummary {
   const from = options.from ?? 0;
   const to = options.to ?? Infinity;
-  const events: TraceEvent[] = [];
+  let emitted = 0;
+  const events = {
+    push(e: TraceEvent): void {
+      emitted++;
+      emit(e);
+    },
+  };
   const vcpuState = new Map<string, { state: string; since: number; pcpu: number }>();
   const pcpuRun = new Map<number, { who: string; since: number; vm: number; vcpu: number }>();
   const handlerOpen = new Map<string, number[]>();
   const shootdownOpen = new Map<number, number>();
-  const pendingFlows = new Map<string, number>(); // `${ipi}/${vm}.${vcpu}` -> flow id
+  const pendingFlows = new Map<string, TraceEvent>(); // `${ipi}/${vm}.${vcpu}` -> its flow start, held back
   const namedVcpus = new Set<string>();
   const namedPcpus = new Set<number>();
   const namedVms = new Set<number>();
@@ -146,24 +172,22 @@ export function traceScenario(loaded: LoadedScenario, options: TraceOptions = {}
         // A 0-length anchor slice for the arrows to start from.
         events.push({ name: `send IPI ${e.kind}`, ph: 'X', ts: us(e.t), dur: 0, pid: pidOf(vm), tid: guestTid(vcpu), cat: 'ipi', args: { id: e.id, vector: e.vector, targets: e.targets } });
         for (const t of e.targets) {
-          const flow = nextFlow++;
-          pendingFlows.set(`${e.id}/${vm}.${t}`, flow);
-          events.push({ name: 'IPI', ph: 's', ts: us(e.t), pid: pidOf(vm), tid: guestTid(vcpu), cat: 'ipi', id: flow });
+          pendingFlows.set(`${e.id}/${vm}.${t}`, { name: 'IPI', ph: 's', ts: us(e.t), pid: pidOf(vm), tid: guestTid(vcpu), cat: 'ipi', id: nextFlow++ });
         }
         break;
       }
       case 'ipi-handled': {
         const { vm, vcpu } = e.to;
         const key = `${e.id}/${vm}.${vcpu}`;
-        const flow = pendingFlows.get(key);
-        if (flow === undefined) break;
+        const start = pendingFlows.get(key);
+        if (start === undefined) break;
         const at = e.t - e.latency + e.sendToHandler;
-        // A handler after the window: the flow stays pending, so its start is dropped at the end
-        // with the other unfinished ones (an arrow without an end would break the trace).
-        if (!inWindow(at)) break;
+        // A handler after the window: the arrow is dropped whole (one without an end would break the trace).
         pendingFlows.delete(key);
+        if (!inWindow(at)) break;
         nameVcpu(vm, vcpu);
-        events.push({ name: 'IPI', ph: 'f', bp: 'e', ts: us(at), pid: pidOf(vm), tid: guestTid(vcpu), cat: 'ipi', id: flow });
+        events.push(start);
+        events.push({ name: 'IPI', ph: 'f', bp: 'e', ts: us(at), pid: pidOf(vm), tid: guestTid(vcpu), cat: 'ipi', id: start.id! });
         break;
       }
       default:
@@ -181,7 +205,6 @@ export function traceScenario(loaded: LoadedScenario, options: TraceOptions = {}
     namePcpu(p);
     slice(`${names[run.vm] ?? run.vm}/vCPU ${run.vcpu}`, run.since, end, HOST_PID, p + 1, 'pcpu', { vm: names[run.vm] ?? run.vm, vcpu: run.vcpu });
   }
-  // A flow that never finished (its handler ran after the window or the run) is dropped whole.
-  const unfinished = new Set(pendingFlows.values());
-  return { traceEvents: events.filter((e) => e.ph !== 's' || !unfinished.has(e.id!)), displayTimeUnit: 'ns' };
+  // The arrows still held back never finished (their handler ran after the run): dropped whole.
+  return { simulatedNs: end, events: emitted };
 }
