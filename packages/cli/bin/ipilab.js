@@ -61,8 +61,4 @@ if (stale !== undefined) {
   process.stderr.write(`ipilab: warning: ${stale.slice(root.length + 1)} changed since the last build; run \`pnpm build\` (or npm start) to use it\n`);
 }
 
-require(cli)
-  .main(process.argv.slice(2))
-  .then((code) => {
-    process.exitCode = code;
-  });
+void require(cli).runAsProcess(process.argv.slice(2));

@@ -41,13 +41,34 @@ export function reportFailure(e: unknown, debug: boolean, write: (s: string) => 
   }
   if (s !== undefined && e instanceof s.PluginError) {
     write(`ipilab: ${e.message}\n`);
-    if (debug && e.cause instanceof Error) write(`${e.cause.stack}\n`);
+    if (debug && e.cause instanceof Error) write(`${safely(() => (e.cause as Error).stack)}\n`);
     return EXIT.runError;
   }
-  const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  const message = e instanceof Error ? firstLine(safely(() => e.message)) : `${thrownText(e)} was thrown, not an Error`;
   write(`ipilab: internal error: ${message}${debug ? '' : ' (--debug shows where)'}\n`);
-  if (debug) write(`${e instanceof Error ? e.stack : String(e)}\n`);
+  if (debug) write(`${e instanceof Error ? safely(() => e.stack) : thrownText(e)}\n`);
   return EXIT.runError;
+}
+
+/** A getter of a thrown value, which may itself throw or not be a string: the handler must not fail. */
+function safely(get: () => unknown): string {
+  try {
+    const v = get();
+    return typeof v === 'string' ? v : thrownText(v);
+  } catch {
+    return '(unreadable)';
+  }
+}
+
+const firstLine = (s: string): string => s.split('\n')[0]!;
+
+/** Any thrown value in words, without calling its own code (`String(Object.create(null))` throws). */
+export function thrownText(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}…` : v);
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'symbol') return 'a symbol';
+  if (typeof v === 'function') return 'a function';
+  return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
 }
 
 /** --debug anywhere before a lone `--`, or IPILAB_DEBUG=1. */

@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { compareCommand, OutputsNotWritten, runCommand, SweepFailures, sweepCommand, traceCommand, type Io } from './commands';
 import { debugWanted, EXIT, reportFailure } from './failure';
+import { writeFailureReason } from './outputs';
 import { NotReproduced, rerunCommand } from './rerun';
 import type { WallClock } from './progress';
 import { versionText } from './version';
@@ -127,4 +128,29 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   }
 }
 
-if (require.main === module) void main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+/**
+ * Runs the CLI as this process, on its stdout: sets the exit code. A reader that goes away
+ * (`ipilab run x --json | head -c1`: EPIPE) is not an error — the output stops and the exit code
+ * is the command's; a stdout that cannot be written (`> /dev/full`: ENOSPC, or EFBIG, EIO) is
+ * one line on stderr and exit 3, without a stack.
+ */
+export async function runAsProcess(argv: readonly string[], stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Promise<void> {
+  let broken = false;
+  let failed = false;
+  stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (broken || failed) return;
+    if (e.code === 'EPIPE') {
+      broken = true;
+      return;
+    }
+    failed = true;
+    stderr.write(`ipilab: could not write to stdout: ${writeFailureReason(e)}\n`);
+    if (process.exitCode === undefined || process.exitCode === EXIT.ok) process.exitCode = EXIT.notWritten;
+  });
+  const code = await main(argv, (s) => {
+    if (!broken && !failed) stdout.write(s);
+  });
+  if (!(failed && code === EXIT.ok)) process.exitCode = code;
+}
+
+if (require.main === module) void runAsProcess(process.argv.slice(2));

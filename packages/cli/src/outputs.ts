@@ -361,6 +361,10 @@ function checkFile(flag: string, shown: string, path: string): void {
 }
 
 /** Why a write failed, in words, without the temporary file's name Node puts in its messages. */
+export function writeFailureReason(e: unknown): string {
+  return reason(e);
+}
+
 function reason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   const words: Record<string, string> = {

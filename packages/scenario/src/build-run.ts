@@ -5,10 +5,10 @@ import { ContainerModule, type Container } from 'inversify';
 import { accountingModule } from '@ipilab/accounting';
 import { CALIBRATION_PROFILES, COST_NAMES, calibrationProfile, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
 import { describe, InvalidParameterError, RandomStreams, Simulation } from '@ipilab/core';
-import { composeContainer, DuplicatePolicyError, UnknownPolicyError, type PolicyRegistry } from '@ipilab/di';
-import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, WORKLOADS, type ShootdownStrategy, type Workload } from '@ipilab/guest';
+import { composeContainer, DuplicatePolicyError, UnknownPolicyError, type PolicyFamily, type PolicyRegistry } from '@ipilab/di';
+import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, shootdownStrategies, WORKLOADS, type ShootdownStrategy, type Workload } from '@ipilab/guest';
 import { HOST_PRESETS, HostTopology } from '@ipilab/host';
-import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, HypervisorSetup, hypervisorModule, IpiBackendRegistry, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PleConfig, type Vm } from '@ipilab/hypervisor';
+import { DEFAULT_HYPERVISOR_CONFIG, hostSchedulers, Hypervisor, HypervisorSetup, hypervisorModule, ipiBackends, IpiBackendRegistry, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PleConfig, type Vm } from '@ipilab/hypervisor';
 import { ipiNativeModule } from '@ipilab/ipi-native';
 import { ipiPostedModule } from '@ipilab/ipi-posted';
 import { ipiPvModule } from '@ipilab/ipi-pv';
@@ -153,6 +153,40 @@ function loadPlugins(paths: readonly string[], dir: string, report: ProblemSink)
   return ok ? out : undefined;
 }
 
+/** The policy families plugins add names to. */
+const POLICY_FAMILIES: readonly PolicyFamily<unknown>[] = [ipiBackends as PolicyFamily<unknown>, hostSchedulers as PolicyFamily<unknown>, shootdownStrategies as PolicyFamily<unknown>];
+
+/**
+ * Two modules registered one policy name: whose they are, for the user, who named the plugins.
+ * Each plugin is composed alone with the built-ins and its contributions of that name counted
+ * (only on this error, so it costs nothing otherwise); the problem is reported at the last
+ * plugin involved and names every one, and ipilab itself when a built-in has the name.
+ */
+function duplicateProblem(e: DuplicatePolicyError, paths: readonly string[], plugins: readonly ContainerModule[], compose: (plugins: readonly ContainerModule[]) => Container): Problem {
+  const family = POLICY_FAMILIES.find((f) => f.kind === e.kind);
+  const count = (mods: readonly ContainerModule[]): number => {
+    if (family === undefined) return 0;
+    try {
+      return compose(mods)
+        .getAll<{ name: string }>(family.contribution, { optional: true })
+        .filter((c) => c.name === e.duplicate).length;
+    } catch {
+      return 0;
+    }
+  };
+  const builtIn = count([]);
+  const owners: string[] = builtIn > 0 ? ['ipilab itself'] : [];
+  let last = -1;
+  plugins.forEach((p, i) => {
+    const n = count([p]) - builtIn;
+    if (n <= 0) return;
+    owners.push(`plugins[${i}] (${paths[i]})${n > 1 ? ` ${n} times` : ''}`);
+    last = i;
+  });
+  const who = owners.length === 0 ? 'two of the loaded modules' : owners.length === 1 ? owners[0]! : `${owners.slice(0, -1).join(', ')} and ${owners[owners.length - 1]}`;
+  return { key: last < 0 ? 'plugins' : `plugins[${last}]`, message: `the ${e.kind} ${JSON.stringify(e.duplicate)} is registered by ${who}; a plugin must give its policies names of their own` };
+}
+
 /** The built-in modules every run loads, in dependency order. */
 const MODEL_MODULES = [hypervisorModule, ipiTrapModule, ipiPvModule, ipiPostedModule, ipiNativeModule, guestModule, accountingModule];
 
@@ -202,18 +236,22 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
   let config = hypervisorConfig(s, profile, ghz, costs);
   let hostScheduler = s.hypervisor.scheduler.policy;
 
-  const compose = (): Container => {
+  const composeWith = (mods: readonly ContainerModule[]): Container => {
     const setup = new ContainerModule(({ bind }) => {
       bind(HypervisorSetup).toConstantValue({ topology: host, costs, config, hostScheduler });
     });
-    return composeContainer({ run: { seed }, modules: [setup, ...MODEL_MODULES], plugins });
+    return composeContainer({ run: { seed }, modules: [setup, ...MODEL_MODULES], plugins: mods });
   };
+  const compose = (): Container => composeWith(plugins);
   let container: Container;
   try {
     container = compose();
+    // Each registry is built from every module's contributions when first asked for: asked for
+    // here, so a name two modules register is found now and blamed on them.
+    for (const f of POLICY_FAMILIES) container.get(f.registry);
   } catch (e) {
     if (e instanceof DuplicatePolicyError) {
-      report({ key: 'plugins', message: `two modules register the ${e.kind} ${JSON.stringify(e.duplicate)}: a plugin must give its policies names of their own` });
+      report(duplicateProblem(e, s.plugins, plugins, composeWith));
       return undefined;
     }
     throw e;

@@ -1,4 +1,5 @@
 import { distance } from 'fastest-levenshtein';
+import { describe } from '@ipilab/core';
 import type { z } from 'zod';
 
 /**
@@ -23,6 +24,11 @@ export class ScenarioError extends Error {
   static of(lines: readonly string[]): ScenarioError {
     return new ScenarioError(lines.join('\n'), undefined, lines);
   }
+}
+
+/** A thrown value that is not an Error, in words (`null`, `"boom"`, `an object (Object)`): never throws itself. */
+export function describeThrown(value: unknown): string {
+  return describe(value);
 }
 
 /** A plugin's code failed while the run used it: its author's to fix (exit 1, naming the plugin). */

@@ -38,6 +38,9 @@ export interface ScenarioSource {
   readonly shown?: string;
 }
 
+/** The yaml library's guard against alias bombs (its default): how often one alias may be expanded, weighted by the size of what it expands to. */
+const MAX_ALIAS_COUNT = 100;
+
 /** Reads a YAML (or JSON) scenario file; a missing file or a syntax error is a ScenarioError with line and column. */
 export function readScenario(file: string): ScenarioSource {
   let text: string;
@@ -61,7 +64,14 @@ export function readScenario(file: string): ScenarioSource {
   if (!isMap(doc.contents) && !isSeq(doc.contents) && doc.contents !== null) {
     throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...), got ${typeof doc.toJS()}`);
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // The yaml library refuses an alias expanded too often (a "billion laughs" file) with a ReferenceError.
+    if (e instanceof ReferenceError && /alias/i.test(e.message)) throw new ScenarioError(`${file}: YAML aliases: ${e.message.includes('resource exhaustion') ? `expand to too much (an alias used more than ${MAX_ALIAS_COUNT} times, or aliases of aliases); expected a scenario whose aliases expand to a reasonable size` : e.message}`);
+    throw e;
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...)`);
   return { file, raw: value as Record<string, unknown>, locations };
 }

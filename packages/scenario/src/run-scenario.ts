@@ -8,7 +8,7 @@ import { EventSink, type ModelEvent } from '@ipilab/events';
 import type { MmLockReport, Workload } from '@ipilab/guest';
 import type { HostTopology } from '@ipilab/host';
 import { buildRun, startRun } from './build-run';
-import { PluginError, ScenarioError } from './errors';
+import { describeThrown, PluginError, ScenarioError } from './errors';
 import type { LoadedScenario } from './load';
 import { metricValue, metricVms, numberAt, resolveMetrics, type ResolvedMetric } from './metrics';
 import type { Provenance } from './provenance';
@@ -188,7 +188,14 @@ export function runScenario(loaded: LoadedScenario, options: RunOptions = {}): R
  * becomes a PluginError naming the plugin: its author's to fix, not the model's nor the user's.
  */
 function blamePlugin(e: unknown, loaded: LoadedScenario, now: number): unknown {
-  if (!(e instanceof Error) || e instanceof ScenarioError || loaded.scenario.plugins.length === 0) return e;
+  const plugins = loaded.scenario.plugins;
+  if (e instanceof ScenarioError || plugins.length === 0) return e;
+  if (!(e instanceof Error)) {
+    // ipilab's own code throws only Errors, so anything else (null, a string) is a plugin's; with
+    // no stack it cannot say which plugin when there are several.
+    const named = plugins.map((p, i) => `plugins[${i}] (${p})`);
+    return new PluginError(`${named.length === 1 ? named[0] : `one of ${named.join(', ')}`} failed at ${now} ns: it threw ${describeThrown(e)}, not an Error (an Error's stack would say where)`, e);
+  }
   const top = /\n\s+at (?:.*\()?(.+?):\d+:\d+\)?/.exec(e.stack ?? '')?.[1];
   const i = loaded.scenario.plugins.findIndex((p) => resolve(loaded.dir, p) === top);
   if (i < 0) return e;
