@@ -132,24 +132,84 @@ describe('a write that fails after the run loses nothing', () => {
     expect(r.err).toContain('ipilab: the results are not lost: they follow on stdout as JSON\n');
   });
 
-  it('a rename that fails (its directory vanished) keeps the files renamed before it and leaves no temporary', async () => {
+  it('a rename that fails half-way is undone whole: the files renamed before it go, a file they replaced comes back, no temporary is left', async () => {
     const base = scratch();
     const plan = new OutputPlan();
     const files = plan.dir('--out', join(base, 'o'), ['a.json', 'b.json']);
     const html = plan.file('--html', join(base, 'r.html'));
     plan.check();
+    mkdirSync(join(base, 'o'));
+    writeFileSync(files['a.json']!, 'old a');
     const real = fs.renameSync;
-    let calls = 0;
     jest.spyOn(fs, 'renameSync').mockImplementation((from, to) => {
-      if (++calls === 2) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
+      if (String(to) === files['b.json']) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
       real(from, to);
     });
     const failures = plan.write(new Map([[files['a.json']!, 'a'], [files['b.json']!, 'b'], [html, 'h']]));
     expect(failures).toEqual([
+      { shown: join(base, 'o', 'a.json'), reason: `not written either (all or nothing: ${join(base, 'o', 'b.json')} failed)` },
       { shown: join(base, 'o', 'b.json'), reason: 'permission denied' },
-      { shown: join(base, 'r.html'), reason: 'not written either' },
+      { shown: join(base, 'r.html'), reason: `not written either (all or nothing: ${join(base, 'o', 'b.json')} failed)` },
     ]);
     expect(tree(base)).toEqual(['o', 'o/a.json']);
-    expect(readFileSync(files['a.json']!, 'utf8')).toBe('a');
+    expect(readFileSync(files['a.json']!, 'utf8')).toBe('old a');
+  });
+
+  it('files a command replaces are replaced whole, and nothing set aside is left', () => {
+    const base = scratch();
+    const plan = new OutputPlan();
+    const files = plan.dir('--out', join(base, 'o'), ['a.json']);
+    const html = plan.file('--html', join(base, 'r.html'));
+    plan.check();
+    mkdirSync(join(base, 'o'));
+    writeFileSync(files['a.json']!, 'old a');
+    writeFileSync(html, 'old h');
+    expect(plan.write(new Map([[files['a.json']!, 'a'], [html, 'h']]))).toEqual([]);
+    expect(tree(base)).toEqual(['o', 'o/a.json', 'r.html']);
+    expect([readFileSync(files['a.json']!, 'utf8'), readFileSync(html, 'utf8')]).toEqual(['a', 'h']);
+  });
+
+  it.each([
+    ['EFBIG', 'file too large (over the file size limit)'],
+    ['EACCES', 'permission denied'],
+    ['EDQUOT', 'disk quota exceeded'],
+  ])('a write failing with %s: exit 3, the reason, nothing written and no temporary left', async (code, words) => {
+    const base = scratch();
+    const out = join(base, 'results');
+    const html = join(base, 'r.html');
+    const real = fs.writeFileSync;
+    jest.spyOn(fs, 'writeFileSync').mockImplementation((file, ...rest) => {
+      if (String(file).includes('.r.html.')) throw Object.assign(new Error(`${code}: write`), { code });
+      return real(file, ...(rest as [string]));
+    });
+    const r = await cli('run', small, '--json', '--out', out, '--html', html);
+    expect(r.code).toBe(EXIT.notWritten);
+    expect(r.err).toContain(`ipilab: could not write ${html}: ${words}\n`);
+    expect(tree(base)).toEqual([]);
+  });
+});
+
+describe('a signal during the write', () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s waits for the write to end: every file whole, no temporary, then the process ends by it', (signal) => {
+    const dir = join(scratch(), 'o');
+    const outputs = join(__dirname, '..', 'dist', 'outputs.js');
+    // A child process (the signal ends it): the signal comes while the second of three files is written.
+    const script = `
+      const fs = require('node:fs');
+      const { OutputPlan } = require(${JSON.stringify(outputs)});
+      const plan = new OutputPlan();
+      const files = plan.dir('--out', ${JSON.stringify(dir)}, ['a.json', 'b.json', 'c.json']);
+      plan.check();
+      const real = fs.writeFileSync;
+      let n = 0;
+      fs.writeFileSync = (f, ...rest) => { if (++n === 2) process.kill(process.pid, '${signal}'); return real(f, ...rest); };
+      const failures = plan.write(new Map(Object.values(files).map((f) => [f, 'x'.repeat(100000)])));
+      process.stdout.write(JSON.stringify(failures));
+    `;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.signal).toBe(signal);
+    expect(r.stdout).toBe('[]');
+    expect(tree(dir)).toEqual(['a.json', 'b.json', 'c.json']);
+    for (const f of ['a.json', 'b.json', 'c.json']) expect(readFileSync(join(dir, f), 'utf8')).toHaveLength(100000);
   });
 });

@@ -158,20 +158,31 @@ export class OutputPlan {
         return failAll(t.shown, e);
       }
     }
-    const failures: WriteFailure[] = [];
-    for (const [i, s] of staged.entries()) {
+    // Renamed into place one by one, each file a target replaces set aside first, so that a
+    // rename failing half-way (rare: the directory vanished, permissions changed) is undone whole:
+    // the new files go, the old ones come back, and no file is left half of one command's outputs.
+    const done: { target: Target; old?: string }[] = [];
+    for (const s of staged) {
+      let old: string | undefined;
       try {
-        renameSync(s.tmp, s.target.path);
-      } catch (e) {
-        // Rare (the directory vanished between write and rename): keep what was renamed, drop the rest.
-        for (const rest of staged.slice(i)) {
-          tryRemove(rest.tmp);
-          failures.push({ shown: rest.target.shown, reason: rest === s ? reason(e) : 'not written either' });
+        if (statOrUndefined(s.target.path) !== undefined) {
+          old = join(dirname(s.target.path), `.${basename(s.target.path)}.${process.pid}.old`);
+          renameSync(s.target.path, old);
         }
-        break;
+        renameSync(s.tmp, s.target.path);
+        done.push({ target: s.target, ...(old === undefined ? {} : { old }) });
+      } catch (e) {
+        if (old !== undefined && statOrUndefined(s.target.path) === undefined) tryRename(old, s.target.path);
+        for (const d of done.reverse()) {
+          tryRemove(d.target.path);
+          if (d.old !== undefined) tryRename(d.old, d.target.path);
+        }
+        unstage();
+        return wanted.map((t) => ({ shown: t.shown, reason: t === s.target ? reason(e) : `not written either (all or nothing: ${s.target.shown} failed)` }));
       }
     }
-    return failures;
+    for (const d of done) if (d.old !== undefined) tryRemove(d.old);
+    return [];
   }
 }
 
@@ -398,6 +409,14 @@ function tryRemove(file: string): void {
     unlinkSync(file);
   } catch {
     // Never written, or already gone.
+  }
+}
+
+function tryRename(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch {
+    // Best effort while undoing: the original failure is what gets reported.
   }
 }
 
