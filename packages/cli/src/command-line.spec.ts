@@ -110,7 +110,7 @@ describe('the ipilab shim (packages/cli/bin/ipilab.js)', () => {
     copyFileSync(SHIM, join(root, 'packages', 'cli', 'bin', 'ipilab.js'));
     if (built) {
       mkdirSync(join(root, 'packages', 'cli', 'dist'));
-      writeFileSync(join(root, 'packages', 'cli', 'dist', 'main.js'), 'exports.main = async (argv) => { process.stdout.write(`cli ${argv.join(" ")}\\n`); return 4; };\n');
+      writeFileSync(join(root, 'packages', 'cli', 'dist', 'main.js'), 'exports.runAsProcess = async (argv) => { process.stdout.write(`cli ${argv.join(" ")}\\n`); process.exitCode = 4; };\n');
     }
     mkdirSync(join(root, 'packages', 'model', 'src', 'deep'), { recursive: true });
     mkdirSync(join(root, 'packages', 'model', 'dist'));
