@@ -39,6 +39,12 @@ describe('exit codes by whose fault', () => {
     oneLine(run.err);
   });
 
+  it('a plugin registering a name ipilab has: exit 2 naming the plugin, ipilab and the name', async () => {
+    const r = await cli('run', small, '--set', 'plugins=[./plugin-backend.js, ./plugin-backend-trap.js]');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toBe('--set plugins=[./plugin-backend.js, ./plugin-backend-trap.js]: plugins[1]: the IPI backend "trap" is registered by ipilab itself and plugins[1] (./plugin-backend-trap.js); a plugin must give its policies names of their own\n');
+  });
+
   it('a 1e9 s run.duration is refused naming run.duration and the limit, not an internal until:', async () => {
     const r = await cli('run', small, '--set', 'run.duration=1000000000s');
     expect(r.code).toBe(EXIT.usage);
