@@ -1,5 +1,5 @@
-import { statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, rmSync, statfsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { SingleBar } from 'cli-progress';
 import type { GridAxis, IncompleteFigure, Override, Provenance, ScenarioRef, SetArg } from '@ipilab/scenario';
 import { OutputPlan } from './outputs';
@@ -32,6 +32,12 @@ export interface Io {
 export class OutputsNotWritten extends Error {}
 /** Some sweep runs failed (each was reported; the others were printed and written). */
 export class SweepFailures extends Error {}
+/** A sweep stopped by a signal after writing what finished: the process exits 128 + the signal's number. */
+export class Interrupted extends Error {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+    super(`interrupted by ${signal}`);
+  }
+}
 
 export interface RunFlags {
   readonly set: readonly string[];
@@ -52,6 +58,8 @@ export interface SweepFlags extends RunFlags {
   readonly gridFile?: string;
   readonly gridFileAxes?: readonly GridAxis[];
   readonly workers?: string;
+  /** Run only the runs the journal in --out does not have (an interrupted sweep's). */
+  readonly resume?: boolean;
 }
 export interface TraceFlags {
   readonly set: readonly string[];
@@ -226,24 +234,52 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   const html = o.html === undefined ? undefined : plan.file('--html', o.html);
   plan.check();
   const s = scenarioPackage();
+  // The journal lives in --out: finished runs survive an interruption there, and --resume reads them.
+  const journalPath = o.out === undefined ? undefined : join(resolve(o.out), s.JOURNAL_NAME);
+  if (o.resume === true && journalPath === undefined) throw new UsageError('--resume: expected --out dir, the directory of the interrupted sweep (its journal is there)');
+  if (o.resume !== true && journalPath !== undefined && existsSync(journalPath)) {
+    const p = s.SweepJournal.progress(journalPath);
+    throw new UsageError(`--out ${o.out}: holds an unfinished sweep (${s.JOURNAL_NAME}${p === undefined ? '' : `, ${p.runs} of ${p.of} runs done`}): add --resume to finish it, or remove the file to start again`);
+  }
   const sets = overridesOf(o, io);
   const base = tryBase(ref, sets);
   // A progress bar with ETA on a terminal; nothing when output is piped.
   let bar: SingleBar | undefined;
-  const result = await s.sweepScenario(ref, sets, o.grid, {
-    ...(workers === undefined ? {} : { workers }),
-    ...(io.recorded === true ? { recordedAxes: o.gridFileAxes ?? [] } : o.gridFile === undefined ? {} : { gridFile: o.gridFile }),
-    onProgress: (done, total) => {
-      if (io.err.isTTY !== true) return;
-      if (bar === undefined) {
-        const { SingleBar: Bar } = require('cli-progress') as typeof import('cli-progress');
-        bar = new Bar({ stream: io.err as NodeJS.WritableStream, format: 'sweep [{bar}] {value}/{total} runs | ETA {eta_formatted}', hideCursor: true });
-        bar.start(total, 0);
-      }
-      bar.update(done);
-      if (done === total) bar.stop();
-    },
-  });
+  // Ctrl-C or SIGTERM: no run starts after it, the runs under way are stopped, what finished is written.
+  // A second one ends the process at once (the handlers are `once`).
+  const stop = new AbortController();
+  let stoppedBy: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => (): void => {
+    stoppedBy = sig;
+    stop.abort();
+  };
+  const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
+  process.once('SIGINT', handlers.SIGINT);
+  process.once('SIGTERM', handlers.SIGTERM);
+  let result;
+  try {
+    result = await s.sweepScenario(ref, sets, o.grid, {
+      ...(workers === undefined ? {} : { workers }),
+      ...(io.recorded === true ? { recordedAxes: o.gridFileAxes ?? [] } : o.gridFile === undefined ? {} : { gridFile: o.gridFile }),
+      ...(journalPath === undefined ? {} : { journal: { path: journalPath, resume: o.resume === true, shown: o.out! } }),
+      signal: stop.signal,
+      onProgress: (done, total) => {
+        if (io.err.isTTY !== true) return;
+        if (bar === undefined) {
+          const { SingleBar: Bar } = require('cli-progress') as typeof import('cli-progress');
+          bar = new Bar({ stream: io.err as NodeJS.WritableStream, format: 'sweep [{bar}] {value}/{total} runs | ETA {eta_formatted}', hideCursor: true });
+          bar.start(total, 0);
+        }
+        bar.update(done);
+        if (done === total) bar.stop();
+      },
+    });
+  } finally {
+    // The terminal gets its cursor back whatever happened.
+    bar?.stop();
+    process.removeListener('SIGINT', handlers.SIGINT);
+    process.removeListener('SIGTERM', handlers.SIGTERM);
+  }
   // The grid file's axes follow the --grid ones (one each) in the output's grid: recorded, a rerun needs no grid file.
   const gridFile = o.gridFile === undefined ? {} : { gridFile: o.gridFile, gridFileAxes: result.grid.slice(o.grid.length).map((a) => ({ path: a.path, values: [...a.values] })) };
   const m = meta(started, 'sweep', base ?? s.baseScenario(ref, sets), { ...recorded(o), grid: [...o.grid], ...gridFile, workers: result.workers }, result.seeds, result.replications);
@@ -260,7 +296,15 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   const written = deliver(io, plan, files, o.json === true ? json : o.csv === true ? csv : format().sweepTable(result), json);
   const failed = result.points.reduce((n, p) => n + p.errors.length, 0);
   for (const p of result.points) for (const e of p.errors) io.err.write(`ipilab: sweep point ${JSON.stringify(p.params)} seed ${e.seed} failed: ${e.message}\n`);
+  if (result.interrupted !== undefined) {
+    const { runs, of } = result.interrupted;
+    const how = journalPath === undefined ? 'give --out dir to a sweep to make it resumable' : `finish it with the same command and --resume (the ${runs} finished runs are in ${join(o.out!, s.JOURNAL_NAME)})`;
+    io.err.write(`ipilab: sweep interrupted by ${stoppedBy ?? 'a signal'} after ${runs} of ${of} runs: the outputs have those, marked interrupted; ${how}\n`);
+    throw new Interrupted(stoppedBy ?? 'SIGINT');
+  }
   if (!written) throw new OutputsNotWritten();
+  // Every output is written: the journal has served.
+  if (journalPath !== undefined) rmSync(journalPath, { force: true });
   if (failed > 0) throw new SweepFailures(`${failed} sweep run(s) failed`);
 }
 

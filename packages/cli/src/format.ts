@@ -163,5 +163,6 @@ export function sweepTable(out: SweepOutput): string {
       }
     }
   }
-  return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (seeds ${out.seeds.join(', ')}), ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}\n${table.toString()}\n`;
+  const stopped = out.interrupted === undefined ? '' : `, INTERRUPTED after ${out.interrupted.runs} of ${out.interrupted.of} runs`;
+  return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (seeds ${out.seeds.join(', ')}), ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}${stopped}\n${table.toString()}\n`;
 }

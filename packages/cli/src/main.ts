@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { compareCommand, OutputsNotWritten, runCommand, SweepFailures, sweepCommand, traceCommand, type Io } from './commands';
+import { compareCommand, Interrupted, OutputsNotWritten, runCommand, SweepFailures, sweepCommand, traceCommand, type Io } from './commands';
 import { debugWanted, EXIT, reportFailure } from './failure';
 import { writeFailureReason } from './outputs';
 import { NotReproduced, rerunCommand } from './rerun';
@@ -66,7 +66,8 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--csv', 'print one CSV row per point and VM')
     .option('--out <dir>', 'also write sweep.json, sweep.csv and its provenance sweep.csv.meta.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
-    .action((file: string, o: { grid: string[]; gridFile?: string; set: string[]; metric: string[]; workers?: string; json?: boolean; csv?: boolean; out?: string; html?: string }) => sweepCommand(file, o, io));
+    .option('--resume', 'finish an interrupted sweep: run only the runs its journal in --out does not have (same arguments otherwise)')
+    .action((file: string, o: { grid: string[]; gridFile?: string; set: string[]; metric: string[]; workers?: string; resume?: boolean; json?: boolean; csv?: boolean; out?: string; html?: string }) => sweepCommand(file, o, io));
 
   program
     .command('trace')
@@ -122,6 +123,8 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   } catch (e) {
     // Already reported where they happened.
     if (e instanceof SweepFailures || e instanceof NotReproduced) return EXIT.runError;
+    // As a shell reports a command a signal ended: 128 + its number (SIGINT 130, SIGTERM 143).
+    if (e instanceof Interrupted) return 128 + (e.signal === 'SIGINT' ? 2 : 15);
     if (e instanceof OutputsNotWritten) return EXIT.notWritten;
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return reportFailure(e, debugWanted(argv), (s) => void err.write(s));

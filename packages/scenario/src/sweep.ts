@@ -6,7 +6,8 @@ import { ScenarioError } from './errors';
 import { parseAxis, readGridFile, type Axis } from './axes';
 import { checkPoints, pointParams } from './check-points';
 import { parseOverrideValue, type SetArg } from './load';
-import type { Provenance } from './provenance';
+import { scenarioSha256, type Provenance } from './provenance';
+import { SweepJournal } from './sweep-journal';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { scenarioFileOf, type ScenarioRef } from './scenario-source';
 import { completeEstimate } from './incomplete';
@@ -27,6 +28,8 @@ export interface SweepPoint {
   readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; incomplete?: number; serialFraction: Estimate; slowdownVsAlone?: Estimate; slowdownVsBareMetal?: Estimate; metrics: MetricEstimate[] } & RanOnSummary>;
   /** Replications that failed, with the seed and the message; the others still count. */
   readonly errors: { seed: number; message: string }[];
+  /** Replications not run because the sweep was interrupted (absent when all ran); the estimates count the others. */
+  readonly missing?: number;
 }
 
 export interface SweepOutput {
@@ -38,6 +41,8 @@ export interface SweepOutput {
   /** Simulated events over all runs (for throughput figures). */
   readonly events: number;
   readonly points: readonly SweepPoint[];
+  /** The sweep was stopped (Ctrl-C, SIGTERM) after `runs` of its `of` runs: points lack replications (`missing`). */
+  readonly interrupted?: { readonly runs: number; readonly of: number };
   /** What made this output (added by the CLI; provenance.ts). */
   readonly meta?: Provenance;
 }
@@ -69,6 +74,19 @@ export interface SweepOptions {
    * its text is, never split at commas nor expanded as a range.
    */
   readonly recordedAxes?: readonly GridAxis[];
+  /**
+   * The journal (sweep-journal.ts): each finished run is appended to `path` as it ends; with
+   * `resume` the runs it holds are taken from it and only the others run. `shown` names its
+   * directory in messages. The caller removes it once the outputs are written.
+   */
+  readonly journal?: { readonly path: string; readonly resume: boolean; readonly shown: string };
+  /** Aborting stops the sweep: no run starts after it, runs under way are stopped; the output has what finished (`interrupted`). */
+  readonly signal?: AbortSignal;
+}
+
+/** Which sweep this is, for its journal: every point's checked scenario, its parameters, and every run's seed. */
+export function sweepIdentity(scenarios: readonly unknown[], points: readonly Record<string, string>[], tasks: readonly { point: number; seed: number }[]): string {
+  return scenarioSha256({ scenarios, points, runs: tasks.map((t) => [t.point, t.seed]) });
 }
 
 /** Recorded axes (SweepOptions.recordedAxes) as axes: readGridFile writes each text so that it reads back as its value. */
@@ -151,30 +169,46 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], 
   // long run at the end while the others idle. Results are placed by point, so the order never
   // shows in the output.
   const work = validated.map((l) => estimatedWork(l.scenario));
-  const order = longestFirst(tasks.map((t) => work[t.point]!));
+  // A journal's finished runs are not run again; the order of the others is as without it.
+  const j = options.journal;
+  const journal = j === undefined ? undefined : (j.resume ? SweepJournal.resume : (p: string, id: string) => SweepJournal.create(p, id, tasks.length))(j.path, sweepIdentity(validated.map((l) => l.scenario), points, tasks), j.shown);
+  const finished = new Set((journal?.done ?? []).map((r) => `${r.point}/${r.seed}`));
+  const order = longestFirst(tasks.map((t) => work[t.point]!)).filter((k) => !finished.has(`${tasks[k]!.point}/${tasks[k]!.seed}`));
   const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), tasks.length));
   const pool = sweepPool(workers);
-  let done = 0;
-  const results: SweepTaskResult[] = [];
+  const results: SweepTaskResult[] = [...(journal?.done ?? [])];
+  let done = results.length;
+  if (done > 0) options.onProgress?.(done, tasks.length);
+  const signal = options.signal;
+  // A function, not a test of signal.aborted in place: an await between two reads can change it.
+  const stopped = (): boolean => signal?.aborted === true;
   // One lane per worker, each taking the next run in `order` when its last one finishes: the
   // pool only ever holds as many runs as it has threads, so runs start exactly longest first
   // (handed all at once, piscina does not keep submission order between its threads).
   let next = 0;
   const lane = async (): Promise<void> => {
-    while (next < order.length) {
+    while (next < order.length && !stopped()) {
       const t = tasks[order[next++]!]!;
       options.onRunStart?.(points[t.point]!, t.seed);
       let r: SweepTaskResult;
       try {
-        r = (await pool.run(t)) as SweepTaskResult;
+        // Aborted, the run's worker thread is stopped: the run is lost, not failed.
+        r = (await pool.run(t, signal === undefined ? {} : { signal })) as SweepTaskResult;
       } catch (e) {
-        r = { point: t.point, seed: t.seed, error: (e as Error).message.split('\n')[0]! };
+        if (stopped()) return;
+        r = { point: t.point, seed: t.seed, error: String((e as Error | undefined)?.message ?? e).split('\n')[0]! };
       }
       results.push(r);
+      journal?.append(r);
       options.onProgress?.(++done, tasks.length);
     }
   };
-  await Promise.all(Array.from({ length: workers }, lane));
+  try {
+    await Promise.all(Array.from({ length: workers }, lane));
+  } finally {
+    journal?.close();
+  }
+  const interrupted = results.length < tasks.length;
   // Completion order depends on timing; the output must not.
   results.sort((a, b) => a.point - b.point || a.seed - b.seed);
   return {
@@ -184,8 +218,10 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], 
     seeds,
     workers,
     events: results.reduce((n, r) => n + (r.events ?? 0), 0),
+    ...(interrupted ? { interrupted: { runs: results.length, of: tasks.length } } : {}),
     points: points.map((params, i) => {
       const mine = results.filter((r) => r.point === i);
+      const missing = tasks.filter((t) => t.point === i).length - mine.length;
       const ok = mine.filter((r) => r.error === undefined);
       const vms: SweepPoint['vms'] = {};
       const names = ok.length > 0 ? Object.keys(ok[0]!.vms!) : [];
@@ -206,7 +242,7 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], 
           metrics: metricEstimates(rs.map((r) => r.metrics)),
         };
       }
-      return { params, vms, errors: mine.filter((r) => r.error !== undefined).map((r) => ({ seed: r.seed, message: r.error! })) };
+      return { params, vms, errors: mine.filter((r) => r.error !== undefined).map((r) => ({ seed: r.seed, message: r.error! })), ...(missing > 0 ? { missing } : {}) };
     }),
   };
 }
