@@ -26,15 +26,27 @@ export interface Io {
   readonly recorded?: boolean;
   /** The wall clock progress reads (tests give a fake one). */
   readonly clock?: WallClock;
+  /**
+   * Set when the command runs on `--timeout`'s watched thread (watchdog.ts): it does not start
+   * another, and a sweep stops, as on Ctrl-C, when this aborts (its reason: 'timeout', 'SIGINT', 'SIGTERM').
+   */
+  readonly watched?: AbortSignal;
+}
+
+/** The command ran on a watched thread (--timeout) and ended with this exit code (already reported). */
+export class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
 }
 
 /** Some output files could not be written after the run; the results went to stdout (exit 3). */
 export class OutputsNotWritten extends Error {}
 /** Some sweep runs failed (each was reported; the others were printed and written). */
 export class SweepFailures extends Error {}
-/** A sweep stopped by a signal after writing what finished: the process exits 128 + the signal's number. */
+/** A sweep stopped by a signal (the process exits 128 + its number) or by --timeout (exit 1) after writing what finished. */
 export class Interrupted extends Error {
-  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM' | 'timeout') {
     super(`interrupted by ${signal}`);
   }
 }
@@ -248,14 +260,18 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   // Ctrl-C or SIGTERM: no run starts after it, the runs under way are stopped, what finished is written.
   // A second one ends the process at once (the handlers are `once`).
   const stop = new AbortController();
-  let stoppedBy: 'SIGINT' | 'SIGTERM' | undefined;
-  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => (): void => {
-    stoppedBy = sig;
+  let stoppedBy: 'SIGINT' | 'SIGTERM' | 'timeout' | undefined;
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM' | 'timeout') => (): void => {
+    stoppedBy ??= sig;
     stop.abort();
   };
   const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
   process.once('SIGINT', handlers.SIGINT);
   process.once('SIGTERM', handlers.SIGTERM);
+  // On --timeout's thread the main thread passes the signals, and the timeout, on as this.
+  const watched = io.watched;
+  const onWatched = (): void => onSignal((watched?.reason as 'SIGINT' | 'SIGTERM' | 'timeout' | undefined) ?? 'timeout')();
+  watched?.addEventListener('abort', onWatched, { once: true });
   let result;
   try {
     result = await s.sweepScenario(ref, sets, o.grid, {
@@ -279,6 +295,7 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
     bar?.stop();
     process.removeListener('SIGINT', handlers.SIGINT);
     process.removeListener('SIGTERM', handlers.SIGTERM);
+    watched?.removeEventListener('abort', onWatched);
   }
   // The grid file's axes follow the --grid ones (one each) in the output's grid: recorded, a rerun needs no grid file.
   const gridFile = o.gridFile === undefined ? {} : { gridFile: o.gridFile, gridFileAxes: result.grid.slice(o.grid.length).map((a) => ({ path: a.path, values: [...a.values] })) };
@@ -299,7 +316,8 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   if (result.interrupted !== undefined) {
     const { runs, of } = result.interrupted;
     const how = journalPath === undefined ? 'give --out dir to a sweep to make it resumable' : `finish it with the same command and --resume (the ${runs} finished runs are in ${join(o.out!, s.JOURNAL_NAME)})`;
-    io.err.write(`ipilab: sweep interrupted by ${stoppedBy ?? 'a signal'} after ${runs} of ${of} runs: the outputs have those, marked interrupted; ${how}\n`);
+    const by = stoppedBy === 'timeout' ? '--timeout' : (stoppedBy ?? 'a signal');
+    io.err.write(`ipilab: sweep interrupted by ${by} after ${runs} of ${of} runs: the outputs have those, marked interrupted; ${how}\n`);
     throw new Interrupted(stoppedBy ?? 'SIGINT');
   }
   if (!written) throw new OutputsNotWritten();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { compareCommand, Interrupted, OutputsNotWritten, runCommand, SweepFailures, sweepCommand, traceCommand, type Io } from './commands';
+import { compareCommand, ExitCode, Interrupted, OutputsNotWritten, runCommand, SweepFailures, sweepCommand, traceCommand, type Io } from './commands';
 import { debugWanted, EXIT, reportFailure } from './failure';
 import { writeFailureReason } from './outputs';
 import { NotReproduced, rerunCommand } from './rerun';
@@ -15,8 +15,28 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 // zod, YAML, inversify and the report renderer are required by the command that needs them
 // (commands.ts), so --help and --version answer at once.
 
-export function buildProgram(out: (s: string) => void, err: Io['err'] = process.stderr, clock?: WallClock): Command {
-  const io: Io = { out, err, ...(clock === undefined ? {} : { clock }) };
+/** How main was started: on `--timeout`'s watched thread (watchdog-worker.ts), `watched` is set. */
+export interface MainOptions {
+  readonly watched?: AbortSignal;
+}
+
+/** Flags every command that can be watched takes. */
+type Watchable = { timeout?: string; out?: string; html?: string };
+
+export function buildProgram(out: (s: string) => void, err: Io['err'] = process.stderr, clock?: WallClock, argv: readonly string[] = [], options: MainOptions = {}): Command {
+  const io: Io = { out, err, ...(clock === undefined ? {} : { clock }), ...(options.watched === undefined ? {} : { watched: options.watched }) };
+  /**
+   * With --timeout (and not on the watched thread already), runs the whole command line on a
+   * thread that can be stopped (watchdog.ts); else `run()` here.
+   */
+  const watchable = async (command: 'run' | 'compare' | 'sweep' | 'trace', o: Watchable, run: () => Promise<void> | void): Promise<void> => {
+    if (o.timeout === undefined || io.watched !== undefined) return run();
+    const w = require('./watchdog') as typeof import('./watchdog');
+    const timeoutMs = w.parseWallTime('--timeout', o.timeout);
+    const code = await w.underWatchdog({ argv, command, timeoutMs, shown: o.timeout, outputDirs: w.outputDirsOf(o, command === 'trace') }, io);
+    if (code !== EXIT.ok) throw new ExitCode(code);
+  };
+  const timeoutHelp = 'stop the command if it has not finished within this wall-clock time, e.g. 90s, 10m, 1h: one line, exit 1 (a sweep writes what finished, resumable)';
   const program = new Command('ipilab')
     .description('What-if analyses of inter-processor interrupts on virtualised NUMA hosts.')
     .exitOverride()
@@ -39,7 +59,8 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--csv', 'print one CSV row per VM')
     .option('--out <dir>', 'also write run.json, run.csv and its provenance run.csv.meta.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
-    .action((file: string, o: { set: string[]; metric: string[]; json?: boolean; csv?: boolean; out?: string; html?: string }) => runCommand(file, o, io));
+    .option('--timeout <duration>', timeoutHelp)
+    .action((file: string, o: { set: string[]; metric: string[]; json?: boolean; csv?: boolean; out?: string; html?: string; timeout?: string }) => watchable('run', o, () => runCommand(file, o, io)));
 
   program
     .command('compare')
@@ -51,7 +72,8 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--json', 'print one JSON document')
     .option('--out <dir>', 'also write compare.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
-    .action((file: string, o: { vary: string[]; set: string[]; metric: string[]; json?: boolean; out?: string; html?: string }) => compareCommand(file, o, io));
+    .option('--timeout <duration>', timeoutHelp)
+    .action((file: string, o: { vary: string[]; set: string[]; metric: string[]; json?: boolean; out?: string; html?: string; timeout?: string }) => watchable('compare', o, () => compareCommand(file, o, io)));
 
   program
     .command('sweep')
@@ -66,8 +88,9 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--csv', 'print one CSV row per point and VM')
     .option('--out <dir>', 'also write sweep.json, sweep.csv and its provenance sweep.csv.meta.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
+    .option('--timeout <duration>', timeoutHelp)
     .option('--resume', 'finish an interrupted sweep: run only the runs its journal in --out does not have (same arguments otherwise)')
-    .action((file: string, o: { grid: string[]; gridFile?: string; set: string[]; metric: string[]; workers?: string; resume?: boolean; json?: boolean; csv?: boolean; out?: string; html?: string }) => sweepCommand(file, o, io));
+    .action((file: string, o: { grid: string[]; gridFile?: string; set: string[]; metric: string[]; workers?: string; resume?: boolean; json?: boolean; csv?: boolean; out?: string; html?: string; timeout?: string }) => watchable('sweep', o, () => sweepCommand(file, o, io)));
 
   program
     .command('trace')
@@ -78,7 +101,8 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--to <time>', 'keep only events before this simulated time (e.g. 2ms)')
     .option('--max-size <size>', 'refuse a trace larger than this, estimated early in the run (default 1GB, about what ui.perfetto.dev opens; e.g. 4GB)')
     .option('--set <path=value>', 'override a scenario key (repeatable)', collect, [])
-    .action((file: string, o: { out: string; from?: string; to?: string; maxSize?: string; set: string[] }) => traceCommand(file, o, io));
+    .option('--timeout <duration>', timeoutHelp)
+    .action((file: string, o: { out: string; from?: string; to?: string; maxSize?: string; set: string[]; timeout?: string }) => watchable('trace', o, () => traceCommand(file, o, io)));
 
   program
     .command('validate')
@@ -116,15 +140,17 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
  * (reportFailure); a stack trace only with --debug. `err` is stderr (progress is drawn there when
  * it is a terminal); `clock` the wall clock progress reads.
  */
-export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s), err: Io['err'] = process.stderr, clock?: WallClock): Promise<number> {
+export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(s), err: Io['err'] = process.stderr, clock?: WallClock, options: MainOptions = {}): Promise<number> {
   try {
-    await buildProgram(out, err, clock).parseAsync([...argv], { from: 'user' });
+    await buildProgram(out, err, clock, argv, options).parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (e) {
+    // The command ran on --timeout's thread, which reported everything.
+    if (e instanceof ExitCode) return e.code;
     // Already reported where they happened.
     if (e instanceof SweepFailures || e instanceof NotReproduced) return EXIT.runError;
     // As a shell reports a command a signal ended: 128 + its number (SIGINT 130, SIGTERM 143).
-    if (e instanceof Interrupted) return 128 + (e.signal === 'SIGINT' ? 2 : 15);
+    if (e instanceof Interrupted) return e.signal === 'timeout' ? EXIT.runError : 128 + (e.signal === 'SIGINT' ? 2 : 15);
     if (e instanceof OutputsNotWritten) return EXIT.notWritten;
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return reportFailure(e, debugWanted(argv), (s) => void err.write(s));
