@@ -331,3 +331,48 @@ describe('errors say whose fault they are', () => {
     expect((await cli('validate', small, '--debug')).code).toBe(EXIT.ok);
   });
 });
+
+describe('nothing silently ignored (issue 18): workload parameters, near misses', () => {
+  const scenarioFile = (lines: string[]): string => {
+    const f = join(mkdtempSync(join(tmpdir(), 'ipilab-strict-')), 's.yaml');
+    writeFileSync(f, `${lines.join('\n')}\n`);
+    return f;
+  };
+
+  it('misspelled and mistyped workload parameters: validate and run refuse them alike (exit 2, a line each, at the key)', async () => {
+    const f = scenarioFile([
+      'host: { preset: small-1s-8t }',
+      'vms:',
+      '  - name: a',
+      '    vcpus: 2',
+      '    workload: { kind: ebizzy, thinkNS: 100, pinned: "yes", threads: 1e9 }',
+      '  - name: b',
+      '    vcpus: 2',
+      '    workload: { kind: compute, taks: 2 }',
+      'run: { duration: 1ms }',
+    ]);
+    const v = await cli('validate', f);
+    expect(v.code).toBe(EXIT.usage);
+    expect(v.out).toBe('');
+    expect(v.err.split('\n').filter((l) => l !== '')).toEqual([
+      `${f}:5:31: vms[0].workload.thinkNS: unknown key: not a parameter of ebizzy; did you mean "thinkNs"?`,
+      `${f}:5:53: vms[0].workload.pinned: expected true or false, got "yes"`,
+      `${f}:5:69: vms[0].workload.threads: expected an integer >= 1 and <= 32768 (Linux's default pid_max: no more tasks than a default guest can fork), got 1000000000`,
+      `${f}:8:32: vms[1].workload.taks: unknown key: not a parameter of compute; did you mean "tasks"?`,
+    ]);
+    const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
+    const r = await cli('run', f, '--out', dir);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toBe(v.err);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a near miss of a required key is reported as the typo it is, not as the key missing', async () => {
+    const f = scenarioFile(['host: { preset: small-1s-8t }', 'vsm:', '  - { name: a, vcpus: 2, workload: { kind: compute } }']);
+    for (const cmd of ['validate', 'run']) {
+      const r = await cli(cmd, f);
+      expect(r.code).toBe(EXIT.usage);
+      expect(r.err).toBe(`${f}:2:1: vsm: unknown key; did you mean "vms"?\n`);
+    }
+  });
+});

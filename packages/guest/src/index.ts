@@ -33,7 +33,7 @@ export { BroadcastSlots, broadcastSlots, type BroadcastStats } from './mm/broadc
 export { considerGlobalAsid, activeVcpusExceed } from './mm/global-asid';
 export { Scheduler, estimatedMigrationCost, type SchedulerOptions } from './sched/scheduler';
 export { Task, compute, block, sleep, op, switchMm, type TaskBody, type TaskCommand, type TaskState } from './sched/task';
-export { type Workload, type WorkloadContext, type WorkloadFigures, cpuNs, param } from './workloads/workload';
+export { type Workload, type WorkloadContext, type WorkloadFigures, cpuNs } from './workloads/workload';
 export { EbizzyWorkload } from './workloads/ebizzy';
 export { HackbenchWorkload } from './workloads/hackbench';
 export { ForkCowWorkload } from './workloads/fork-cow';
@@ -41,4 +41,5 @@ export { HugeSplitWorkload } from './workloads/huge-split';
 export { IrqPipelineWorkload } from './workloads/irq-pipeline';
 export { ComputeVictimWorkload } from './workloads/compute-victim';
 export { WillItScaleWorkload, WILL_IT_SCALE_TESTS, type WillItScaleTest } from './workloads/will-it-scale';
-export { WORKLOADS, createWorkload, type WorkloadFactory } from './workloads/registry';
+export { WORKLOADS, WORKLOAD_PARAMS, MAX_IPI_BENCH_ITERATIONS, createWorkload, type WorkloadFactory } from './workloads/registry';
+export { MAX_PARAMETER, MAX_TASKS, type ParamsSchema } from './workloads/workload-params';

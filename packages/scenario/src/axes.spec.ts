@@ -148,7 +148,7 @@ describe('axes that would overwrite each other', () => {
 
   it('an axis over a key a --set gives is refused; a --set inside nothing the axis replaces is fine', async () => {
     await expect(sweepScenario(small, ['vms[0].vcpus=2'], ['vms[0].vcpus=3,4'])).rejects.toThrow('--grid vms[0].vcpus=3,4: --set vms[0].vcpus=2 sets vms[0].vcpus, which every point of this axis would replace: drop one of them');
-    expect(() => compareScenario(small, ['vms[0].workload={kind: compute}'], 'vms[0].workload.tasks=1,2x')).toThrow('--vary vms[0].workload.tasks=2x: vms[0].workload.tasks: expected an integer >= 1, got "2x"');
+    expect(() => compareScenario(small, ['vms[0].workload={kind: compute}'], 'vms[0].workload.tasks=1,2x')).toThrow('--vary vms[0].workload.tasks=2x: vms[0].workload.tasks: expected an integer >= 1 and <= 32768, got "2x"');
   });
 
   it('compare takes one --vary: a second is refused, not silently dropped', () => {

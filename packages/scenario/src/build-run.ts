@@ -6,23 +6,22 @@ import { accountingModule } from '@ipilab/accounting';
 import { CALIBRATION_PROFILES, COST_NAMES, calibrationProfile, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
 import { describe, InvalidParameterError, RandomStreams, Simulation } from '@ipilab/core';
 import { composeContainer, DuplicatePolicyError, UnknownPolicyError, type PolicyFamily, type PolicyRegistry } from '@ipilab/di';
-import { createWorkload, GuestKernel, guestModule, MemoryManager, Scheduler, ShootdownStrategyRegistry, shootdownStrategies, WORKLOADS, type ShootdownStrategy, type Workload } from '@ipilab/guest';
+import { createWorkload, GuestKernel, guestModule, MAX_PARAMETER, MemoryManager, Scheduler, ShootdownStrategyRegistry, shootdownStrategies, WORKLOAD_PARAMS, WORKLOADS, type ShootdownStrategy, type Workload } from '@ipilab/guest';
 import { HOST_PRESETS, HostTopology } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, hostSchedulers, Hypervisor, HypervisorSetup, hypervisorModule, ipiBackends, IpiBackendRegistry, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PleConfig, type Vm } from '@ipilab/hypervisor';
 import { ipiNativeModule } from '@ipilab/ipi-native';
 import { ipiPostedModule } from '@ipilab/ipi-posted';
 import { ipiPvModule } from '@ipilab/ipi-pv';
 import { ipiTrapModule } from '@ipilab/ipi-trap';
-import { didYouMean, expectedOneOf, ScenarioError, type Problem } from './errors';
+import { didYouMean, expectedOneOf, ScenarioError, schemaProblems, type Problem } from './errors';
 import type { LoadedScenario } from './load';
 import type { Scenario, VmScenario } from './schema';
 
 /**
- * The largest number a workload parameter or a calibration override may be: 10^12 ns is 1,000 s
- * of simulated time per operation, far past any figure a model of IPIs needs, and far enough
- * below the clock's 2^53 ns that sums of such figures stay exact.
+ * The largest number a workload parameter or a calibration override may be (10^12: 1,000 s of
+ * simulated time per operation, well below the clock's 2^53 ns); the workloads' own bound.
  */
-export const MAX_PARAMETER = 1e12;
+export { MAX_PARAMETER };
 
 /** Where assembly problems go: a checker collects them all, a run throws at the first. */
 export type ProblemSink = (p: Problem) => void;
@@ -403,40 +402,37 @@ export function startRun(b: BuiltRun, s: Scenario, report: ProblemSink = throwPr
 }
 
 /**
- * Builds a VM's workload. A workload checks its parameters one at a time: each bad one is
- * reported, then left out (its default used) and the workload built again, so every bad
- * parameter is named. A parameter the workload never reads is reported too: it would change
- * nothing, so it is a typo or a misunderstanding.
+ * Builds a VM's workload. Its parameters are checked first against the workload's schema
+ * (WORKLOAD_PARAMS: types, bounds, and no key it does not have, which would change nothing: a
+ * typo or a misunderstanding), every problem reported. Then the workload checks what depends on
+ * the VM (a vCPU index, threads per vCPU) one parameter at a time: each bad one is reported,
+ * then left out (its default used) and the workload built again, so every bad one is named.
  */
 function buildWorkload(spec: VmScenario['workload'], ctx: Parameters<typeof createWorkload>[1], i: number, report: ProblemSink): Workload | undefined {
   const { kind, ...given } = spec;
   const key = `vms[${i}].workload`;
-  if (!Object.hasOwn(WORKLOADS, kind)) {
+  const schema = Object.hasOwn(WORKLOAD_PARAMS, kind) ? WORKLOAD_PARAMS[kind] : undefined;
+  if (!Object.hasOwn(WORKLOADS, kind) || schema === undefined) {
     report({ key: `${key}.kind`, message: expectedOneOf(kind, Object.keys(WORKLOADS), 'a workload kind') });
+    return undefined;
+  }
+  const checked = schema.safeParse(given);
+  if (!checked.success) {
+    const known = Object.keys(schema.shape);
+    for (const issue of checked.error.issues) {
+      if (issue.code !== 'unrecognized_keys') continue;
+      for (const k of issue.keys) report({ key: `${key}.${k}`, message: `unknown key: not a parameter of ${kind}${didYouMean(k, known) || `; its parameters: ${known.join(', ')}`}`, atKey: true });
+    }
+    const rest = checked.error.issues.filter((issue) => issue.code !== 'unrecognized_keys');
+    for (const p of schemaProblems(rest, given, schema)) report({ ...p, key: p.key === '' ? key : `${key}.${p.key}` });
     return undefined;
   }
   const params: Record<string, unknown> = { ...given };
   let failed = false;
-  // Workloads check their lower bounds; a number too large for the simulated clock would
-  // only fail in the middle of the run (a delay past 2^53 ns), so it is refused here.
-  for (const [k, v] of Object.entries(given)) {
-    if ([v].flat().some((x) => typeof x === 'number' && Math.abs(x) > MAX_PARAMETER)) {
-      report({ key: `${key}.${k}`, message: `expected numbers of at most ${MAX_PARAMETER.toExponential()} (larger ones overflow the simulated clock), got ${describe(v)}` });
-      delete params[k];
-      failed = true;
-    }
-  }
-  const read = new Set<string>();
-  const seen = new Proxy(params, {
-    get: (t, k) => {
-      if (typeof k === 'string') read.add(k);
-      return t[k as string];
-    },
-  });
   let w: Workload | undefined;
   for (let attempt = 0; w === undefined && attempt <= Object.keys(given).length + 1; attempt++) {
     try {
-      w = createWorkload(kind, ctx, seen);
+      w = createWorkload(kind, ctx, params);
     } catch (e) {
       if (!(e instanceof InvalidParameterError)) throw e;
       failed = true;
@@ -445,12 +441,6 @@ function buildWorkload(spec: VmScenario['workload'], ctx: Parameters<typeof crea
       if (m === null || !Object.hasOwn(params, m[1]!)) return undefined;
       delete params[m[1]!];
     }
-  }
-  for (const k of Object.keys(given)) {
-    if (read.has(k)) continue;
-    const known = [...read].filter((x) => x !== 'constructor' && x !== 'toJSON').sort();
-    report({ key: `${key}.${k}`, message: `not a parameter of ${kind}${didYouMean(k, known)}; its parameters: ${known.join(', ') || '(none)'}`, atKey: true });
-    failed = true;
   }
   return failed ? undefined : w;
 }

@@ -165,8 +165,9 @@ export function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): st
  * unknown key beside it is a near miss of it (`vsm:` for `vms:`) is not reported: the unknown
  * key's "did you mean" says it all.
  */
-export function schemaProblems(issues: readonly z.core.$ZodIssue[], input: unknown, schema: z.ZodType): Problem[] {
+export function schemaProblems(given: readonly z.core.$ZodIssue[], input: unknown, schema: z.ZodType): Problem[] {
   const out: Problem[] = [];
+  const issues = given.flatMap(unionBranch);
   const nearMisses = new Set<string>();
   for (const issue of issues) {
     if (issue.code !== 'unrecognized_keys') continue;
@@ -195,6 +196,17 @@ export function schemaProblems(issues: readonly z.core.$ZodIssue[], input: unkno
     }
     if (got === undefined && issue.code === 'invalid_type') {
       if (nearMisses.has(at)) continue;
+      // Where any key is taken (a workload's parameters), a near miss beside it is no unknown key to the schema: it is still the typo.
+      const name = issue.path[issue.path.length - 1];
+      const siblings = valueAt(input, issue.path.slice(0, -1));
+      if (typeof name === 'string' && siblings !== null && typeof siblings === 'object' && !Array.isArray(siblings)) {
+        const known = new Set(knownKeysAt(schema, issue.path.slice(0, -1)));
+        const typo = Object.keys(siblings).find((k) => !known.has(k) && suggest(k, [name]) === name);
+        if (typo !== undefined) {
+          out.push({ key: pathString([...issue.path.slice(0, -1), typo]), message: `unknown key; did you mean ${JSON.stringify(name)}?`, atKey: true });
+          continue;
+        }
+      }
       out.push({ key: at, message: `missing; expected ${issue.message.startsWith('expected') ? issue.message.slice(9) : issue.expected}` });
       continue;
     }
@@ -202,6 +214,21 @@ export function schemaProblems(issues: readonly z.core.$ZodIssue[], input: unkno
     out.push({ key: at, message: msg.includes(', got ') ? msg : `${msg}, got ${show(got)}` });
   }
   return dedupe(out);
+}
+
+/**
+ * A value no option of a union accepts (`mode: unicst` where a mode or a list of modes is
+ * expected): when exactly one option has the value's type, its issues say what is wrong
+ * (`expected one of ..., did you mean "unicast"?`, at `mode[1]` in a list) rather than "invalid input".
+ */
+function unionBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
+  // The option whose problems are all inside the value (a list with one bad item), else the only one of the value's type.
+  const inside = issue.errors.filter((b) => b.every((i) => i.path.length > 0));
+  const typed = issue.errors.filter((b) => !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+  const branch = inside.length === 1 ? inside[0]! : typed.length === 1 ? typed[0]! : undefined;
+  if (branch === undefined) return [issue];
+  return branch.flatMap((i) => unionBranch({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
 }
 
 /** Problems with the same key and message once, in their first order. */

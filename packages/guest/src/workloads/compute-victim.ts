@@ -1,5 +1,17 @@
+import { z } from 'zod';
+import { InvalidParameterError } from '@ipilab/core';
 import { compute } from '../sched/task';
-import { cpuNs, param, perSecond, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, perSecond, type Workload, type WorkloadContext } from './workload';
+import { num, parseParams, taskCount, vcpuIndex } from './workload-params';
+
+/** compute's parameters: every key optional, none other accepted. */
+export const computeParams = z
+  .object({
+    tasks: taskCount('Tasks (default: one per vCPU).'),
+    unitNs: num({ min: 1, description: 'ns of CPU work per unit, at the calibration profile\'s clock (default 10,000).' }),
+    startOn: vcpuIndex('A vCPU to start every task on (default: spread, task i on vCPU i mod n).'),
+  })
+  .strict();
 
 /**
  * A compute-bound victim: tasks that only compute, in units of `unitNs`, and never send an
@@ -21,11 +33,14 @@ export class ComputeVictimWorkload implements Workload {
     private readonly ctx: WorkloadContext,
     params: Record<string, unknown> = {},
   ) {
-    this.tasks = param(params, 'tasks', ctx.vm.vcpus.length, { min: 1, integer: true });
+    const p = parseParams('compute', computeParams, params);
+    this.tasks = p.tasks ?? ctx.vm.vcpus.length;
     // A unit is CPU work: it takes less time on a faster host.
-    this.unitNs = cpuNs(ctx, param(params, 'unitNs', 10_000, { min: 1 }));
+    this.unitNs = cpuNs(ctx, p.unitNs ?? 10_000);
     // Start every task on one vCPU (an imbalance for the balancer to fix); default: spread.
-    this.startOn = params['startOn'] === undefined ? undefined : param(params, 'startOn', 0, { min: 0, max: ctx.vm.vcpus.length - 1, integer: true });
+    this.startOn = p.startOn;
+    const n = ctx.vm.vcpus.length;
+    if (this.startOn !== undefined && this.startOn >= n) throw new InvalidParameterError('workload.startOn', this.startOn, `a vCPU index in [0, ${n - 1}]`);
   }
 
   start(): void {

@@ -1,7 +1,9 @@
+import { z } from 'zod';
 import { InvalidParameterError } from '@ipilab/core';
 import { PAGES_PER_HUGE } from '../mm/address-space';
 import { compute, op, sleep, type Task } from '../sched/task';
-import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { flag, num, oneOf, parseParams, taskCount } from './workload-params';
 
 /**
  * Where the process's earlier mappings end and ebizzy's chunks begin, growing down (a virtual page
@@ -22,6 +24,18 @@ export const EBIZZY_RESIDENT_PAGES = 8;
  * CPU work, scaled by the clock), thinkNs (0: a sleep between records, during which the vCPU may
  * halt; wall time, not scaled), pinned (false: threads start on vCPU i mod n and may be balanced).
  */
+/** ebizzy's parameters: every key optional, none other accepted. */
+export const ebizzyParams = z
+  .object({
+    threads: taskCount('Threads of the process (default: one per vCPU).'),
+    chunkPages: num({ min: 1, max: 4096, integer: true, description: 'Pages of each record\'s buffer (default 16); the threads\' chunks fit in 2,096,896 pages.' }),
+    searchNs: num({ description: 'ns of CPU work per record, at the calibration profile\'s clock (default 20,000; each record takes 0.5-1.5x).' }),
+    thinkNs: num({ description: 'ns of sleep between records (default 0; wall time, not scaled).' }),
+    pinned: flag('Each thread pinned to vCPU i mod n (default false: they start there and may be balanced).'),
+    free: oneOf(['munmap', 'madvise'], 'How a record\'s buffer is given back: munmap (ebizzy -m, the default) or madvise (malloc/free from a per-thread arena, ebizzy -M).'),
+  })
+  .strict();
+
 export class EbizzyWorkload implements Workload {
   readonly primary = { key: 'recordsPerSecond', higherIsBetter: true };
   readonly figures = { throughput: 'recordsPerSecond' };
@@ -40,15 +54,14 @@ export class EbizzyWorkload implements Workload {
     params: Record<string, unknown> = {},
   ) {
     const n = ctx.vm.vcpus.length;
-    this.threads = param(params, 'threads', n, { min: 1, integer: true });
-    this.chunkPages = param(params, 'chunkPages', 16, { min: 1, max: 4096, integer: true });
+    const p = parseParams('ebizzy', ebizzyParams, params);
+    this.threads = p.threads ?? n;
+    this.chunkPages = p.chunkPages ?? 16;
     // Searching is CPU work; thinking is a sleep, which a faster core does not shorten.
-    this.searchNs = cpuNs(ctx, param(params, 'searchNs', 20_000, { min: 0 }));
-    this.pinned = params['pinned'] === true;
-    this.thinkNs = param(params, 'thinkNs', 0, { min: 0 });
-    const free = params['free'] ?? 'munmap';
-    if (free !== 'munmap' && free !== 'madvise') throw new InvalidParameterError('workload.free', free, '"munmap" (ebizzy -m) or "madvise" (ebizzy -M)');
-    this.free = free;
+    this.searchNs = cpuNs(ctx, p.searchNs ?? 20_000);
+    this.pinned = p.pinned ?? false;
+    this.thinkNs = p.thinkNs ?? 0;
+    this.free = p.free ?? 'munmap';
     const perThread = this.free === 'madvise' ? Math.ceil(this.chunkPages / PAGES_PER_HUGE) * PAGES_PER_HUGE : this.chunkPages;
     if (this.threads * perThread > EBIZZY_MMAP_TOP) {
       throw new InvalidParameterError('workload.chunkPages', this.chunkPages, `at most ${EBIZZY_MMAP_TOP} pages of address space in all: ${this.threads} threads x ${perThread} pages is more`);

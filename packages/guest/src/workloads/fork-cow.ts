@@ -1,6 +1,20 @@
+import { z } from 'zod';
+import { InvalidParameterError } from '@ipilab/core';
 import type { AddressSpace } from '../mm/address-space';
 import { compute, op, type Task } from '../sched/task';
-import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { MAX_TASKS, num, parseParams, taskCount } from './workload-params';
+
+/** fork-cow's parameters: every key optional, none other accepted. */
+export const forkCowParams = z
+  .object({
+    parents: taskCount('Parent processes (default 2).'),
+    pages: num({ min: 1, max: 4096, integer: true, description: 'Pages of memory each parent has (default 64).' }),
+    writes: num({ integer: true, description: 'Pages each child writes, each a copy-on-write fault (default 16; at most pages).' }),
+    workNs: num({ description: 'ns of CPU work a parent does between forks, at the calibration profile\'s clock (default 50,000).' }),
+    parentThreads: num({ min: 1, max: 64, integer: true, description: 'Threads of each parent process (default 1); the others compute and write the parent\'s pages.' }),
+  })
+  .strict();
 
 /**
  * fork + copy-on-write storm: parent tasks with `pages` of memory each repeatedly fork; the
@@ -35,13 +49,17 @@ export class ForkCowWorkload implements Workload {
     private readonly ctx: WorkloadContext,
     params: Record<string, unknown> = {},
   ) {
-    this.parents = param(params, 'parents', 2, { min: 1, integer: true });
-    this.pages = param(params, 'pages', 64, { min: 1, max: 4096, integer: true });
-    this.writes = param(params, 'writes', 16, { min: 0, integer: true });
+    const p = parseParams('fork-cow', forkCowParams, params);
+    this.parents = p.parents ?? 2;
+    this.pages = p.pages ?? 64;
+    this.writes = p.writes ?? 16;
     if (this.writes > this.pages) this.writes = this.pages;
     // The parent computes between forks: CPU work, shorter on a faster host.
-    this.workNs = cpuNs(ctx, param(params, 'workNs', 50_000, { min: 0 }));
-    this.parentThreads = param(params, 'parentThreads', 1, { min: 1, max: 64, integer: true });
+    this.workNs = cpuNs(ctx, p.workNs ?? 50_000);
+    this.parentThreads = p.parentThreads ?? 1;
+    if (this.parents * this.parentThreads > MAX_TASKS) {
+      throw new InvalidParameterError('workload.parents', this.parents, `at most ${MAX_TASKS} threads in all (Linux's default pid_max): ${this.parents} parents x ${this.parentThreads} threads is more`);
+    }
   }
 
   start(): void {

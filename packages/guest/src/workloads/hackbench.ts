@@ -1,6 +1,20 @@
+import { z } from 'zod';
+import { InvalidParameterError } from '@ipilab/core';
 import type { Task } from '../sched/task';
 import { block, compute, op } from '../sched/task';
-import { cpuNs, param, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, type Workload, type WorkloadContext } from './workload';
+import { MAX_TASKS, num, parseParams, taskCount } from './workload-params';
+
+/** hackbench's parameters: every key optional, none other accepted. */
+export const hackbenchParams = z
+  .object({
+    groups: taskCount('Groups (default 4); groups x pairs x 2 tasks in all.'),
+    pairs: taskCount('Senders, and as many receivers, per group (default 5).'),
+    messages: num({ min: 1, integer: true, description: 'Messages each sender sends to every receiver of its group (default 50).' }),
+    sendNs: num({ description: 'ns of CPU work to write a message, at the calibration profile\'s clock (default 2,000).' }),
+    receiveNs: num({ description: 'ns of CPU work to read a message, at the calibration profile\'s clock (default 2,000).' }),
+  })
+  .strict();
 
 /**
  * hackbench-like wake-up load: groups of senders and receivers; each sender sends `messages`
@@ -28,12 +42,16 @@ export class HackbenchWorkload implements Workload {
     private readonly ctx: WorkloadContext,
     params: Record<string, unknown> = {},
   ) {
-    this.groups = param(params, 'groups', 4, { min: 1, integer: true });
-    this.pairs = param(params, 'pairs', 5, { min: 1, integer: true });
-    this.messages = param(params, 'messages', 50, { min: 1, integer: true });
+    const p = parseParams('hackbench', hackbenchParams, params);
+    this.groups = p.groups ?? 4;
+    this.pairs = p.pairs ?? 5;
+    this.messages = p.messages ?? 50;
+    if (this.groups * this.pairs * 2 > MAX_TASKS) {
+      throw new InvalidParameterError('workload.pairs', this.pairs, `at most ${MAX_TASKS} tasks in all (Linux's default pid_max): ${this.groups} groups x ${this.pairs} pairs x 2 is more`);
+    }
     // Writing and reading a message are CPU work on the sender's and receiver's vCPUs.
-    this.sendNs = cpuNs(ctx, param(params, 'sendNs', 2_000, { min: 0 }));
-    this.receiveNs = cpuNs(ctx, param(params, 'receiveNs', 2_000, { min: 0 }));
+    this.sendNs = cpuNs(ctx, p.sendNs ?? 2_000);
+    this.receiveNs = cpuNs(ctx, p.receiveNs ?? 2_000);
   }
 
   start(): void {

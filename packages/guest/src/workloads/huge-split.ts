@@ -1,6 +1,19 @@
+import { z } from 'zod';
 import { compute, op } from '../sched/task';
 import { PAGES_PER_HUGE } from '../mm/address-space';
-import { cpuNs, param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { num, parseParams, taskCount } from './workload-params';
+
+/** huge-split's parameters: every key optional, none other accepted. */
+export const hugeSplitParams = z
+  .object({
+    threads: taskCount('Application threads (default: one per vCPU but one).'),
+    hugePages: num({ min: 1, max: 1024, integer: true, description: '2 MiB pages the process has (default 8).' }),
+    touchNs: num({ description: 'ns of CPU work between two touches, at the calibration profile\'s clock (default 5,000).' }),
+    reclaimIntervalNs: num({ min: 1, description: 'Mean ns between two splits: the pace of memory pressure (default 200,000; wall time, not scaled).' }),
+    swapPages: num({ max: PAGES_PER_HUGE, integer: true, description: 'Small pages swapped out after each split (default 64).' }),
+  })
+  .strict();
 
 /**
  * Huge-page splits under memory pressure: application threads keep touching a process's
@@ -28,13 +41,14 @@ export class HugeSplitWorkload implements Workload {
     params: Record<string, unknown> = {},
   ) {
     const n = ctx.vm.vcpus.length;
-    this.threads = param(params, 'threads', Math.max(1, n - 1), { min: 1, integer: true });
-    this.hugePages = param(params, 'hugePages', 8, { min: 1, max: 1024, integer: true });
+    const p = parseParams('huge-split', hugeSplitParams, params);
+    this.threads = p.threads ?? Math.max(1, n - 1);
+    this.hugePages = p.hugePages ?? 8;
     // The threads' work between touches is CPU work. The reclaim interval is how often memory
     // pressure forces a split: set by the scenario, not by how fast the core runs.
-    this.touchNs = cpuNs(ctx, param(params, 'touchNs', 5_000, { min: 0 }));
-    this.reclaimIntervalNs = param(params, 'reclaimIntervalNs', 200_000, { min: 1 });
-    this.swapPages = param(params, 'swapPages', 64, { min: 0, max: PAGES_PER_HUGE, integer: true });
+    this.touchNs = cpuNs(ctx, p.touchNs ?? 5_000);
+    this.reclaimIntervalNs = p.reclaimIntervalNs ?? 200_000;
+    this.swapPages = p.swapPages ?? 64;
   }
 
   start(): void {

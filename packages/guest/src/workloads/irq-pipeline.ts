@@ -1,7 +1,19 @@
 import { InvalidParameterError, summarizeValues } from '@ipilab/core';
+import { z } from 'zod';
 import type { Task } from '../sched/task';
 import { block, compute } from '../sched/task';
-import { cpuNs, param, perSecond, vcpuList, type Workload, type WorkloadContext } from './workload';
+import { cpuNs, perSecond, vcpuList, type Workload, type WorkloadContext } from './workload';
+import { num, parseParams, vcpuIndexes } from './workload-params';
+
+/** irq-pipeline's parameters: every key optional, none other accepted. */
+export const irqPipelineParams = z
+  .object({
+    rate: num({ min: 1, description: 'Device interrupts per second, Poisson (default 50,000; wall time, not scaled).' }),
+    irqVcpus: vcpuIndexes('vCPUs the device interrupts (default [0]).'),
+    appVcpus: vcpuIndexes('The application thread\'s vCPU for each of irqVcpus (default [1]).'),
+    processNs: num({ description: 'ns of CPU work per event, at the calibration profile\'s clock (default 5,000).' }),
+  })
+  .strict();
 
 const DEVICE_VECTOR = 0x41;
 
@@ -30,14 +42,15 @@ export class IrqPipelineWorkload implements Workload {
     private readonly ctx: WorkloadContext,
     params: Record<string, unknown> = {},
   ) {
-    this.rate = param(params, 'rate', 50_000, { min: 1 });
-    this.irqVcpus = vcpuList(params, 'irqVcpus', ctx.vm, [0]);
-    this.appVcpus = vcpuList(params, 'appVcpus', ctx.vm, [Math.min(1, ctx.vm.vcpus.length - 1)]);
+    const p = parseParams('irq-pipeline', irqPipelineParams, params);
+    this.rate = p.rate ?? 50_000;
+    this.irqVcpus = vcpuList(p, 'irqVcpus', ctx.vm, [0]);
+    this.appVcpus = vcpuList(p, 'appVcpus', ctx.vm, [Math.min(1, ctx.vm.vcpus.length - 1)]);
     if (this.appVcpus.length !== this.irqVcpus.length) {
       throw new InvalidParameterError('workload.appVcpus', this.appVcpus, `one application vCPU per interrupt vCPU (${this.irqVcpus.length})`);
     }
     // The device's rate is the outside world's; processing an event is CPU work.
-    this.processNs = cpuNs(ctx, param(params, 'processNs', 5_000, { min: 0 }));
+    this.processNs = cpuNs(ctx, p.processNs ?? 5_000);
   }
 
   start(): void {

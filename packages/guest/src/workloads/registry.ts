@@ -1,13 +1,36 @@
 import { InvalidParameterError } from '@ipilab/core';
-import { ComputeVictimWorkload } from './compute-victim';
-import { EbizzyWorkload } from './ebizzy';
-import { ForkCowWorkload } from './fork-cow';
-import { HackbenchWorkload } from './hackbench';
-import { HugeSplitWorkload } from './huge-split';
-import { IpiBench, type IpiBenchMode } from './ipi-bench';
-import { IrqPipelineWorkload } from './irq-pipeline';
-import { WillItScaleWorkload } from './will-it-scale';
-import { param, type Workload, type WorkloadContext, type WorkloadFigures } from './workload';
+import { z } from 'zod';
+import { ComputeVictimWorkload, computeParams } from './compute-victim';
+import { EbizzyWorkload, ebizzyParams } from './ebizzy';
+import { ForkCowWorkload, forkCowParams } from './fork-cow';
+import { HackbenchWorkload, hackbenchParams } from './hackbench';
+import { HugeSplitWorkload, hugeSplitParams } from './huge-split';
+import { IpiBench } from './ipi-bench';
+import { IrqPipelineWorkload, irqPipelineParams } from './irq-pipeline';
+import { WillItScaleWorkload, willItScaleParams } from './will-it-scale';
+import { type Workload, type WorkloadContext, type WorkloadFigures } from './workload';
+import { num, parseParams, vcpuIndex, type ParamsSchema } from './workload-params';
+
+/**
+ * The most iterations per mode: the benchmark keeps two 8-byte samples per iteration until the
+ * mode ends, so 10^7 is 160 MB a mode; more would exhaust the heap before the run starts.
+ */
+export const MAX_IPI_BENCH_ITERATIONS = 10_000_000;
+
+const ipiBenchMode = z.enum(['dry-run', 'self', 'unicast', 'broadcast']);
+
+/** ipi-bench's parameters: every key optional, none other accepted. */
+export const ipiBenchParams = z
+  .object({
+    mode: z
+      .union([ipiBenchMode, z.array(ipiBenchMode).min(1, { error: 'expected one or more modes' })], { error: 'expected a mode (dry-run, self, unicast, broadcast) or a non-empty list of them' })
+      .optional()
+      .meta({ description: 'A mode or a list, run one after another: dry-run, self, unicast, broadcast (default [unicast, broadcast]).' }),
+    iterations: num({ min: 1, max: MAX_IPI_BENCH_ITERATIONS, integer: true, why: 'two samples of each are kept: 160 MB a mode at most', description: 'Operations per mode (default 1,000).' }),
+    sender: vcpuIndex('Sending vCPU (default 0).'),
+    target: vcpuIndex('Unicast target (default: the first other vCPU).'),
+  })
+  .strict();
 
 /** The IPI microbenchmark as a Workload: `mode` (one or a list) and `iterations`. */
 class IpiBenchWorkload implements Workload {
@@ -19,12 +42,13 @@ class IpiBenchWorkload implements Workload {
   private modes: Record<string, unknown> = {};
 
   constructor(ctx: WorkloadContext, params: Record<string, unknown>) {
-    const raw = params['mode'] ?? ['unicast', 'broadcast'];
-    const modes = (Array.isArray(raw) ? raw : [raw]) as IpiBenchMode[];
-    const iterations = param(params, 'iterations', 1_000, { min: 1, integer: true });
+    const p = parseParams('ipi-bench', ipiBenchParams, params);
+    const raw = p.mode ?? ['unicast', 'broadcast'];
+    const modes = Array.isArray(raw) ? raw : [raw];
+    const iterations = p.iterations ?? 1_000;
     const extra: { sender?: number; target?: number } = {};
-    if (params['sender'] !== undefined) extra.sender = params['sender'] as number;
-    if (params['target'] !== undefined) extra.target = params['target'] as number;
+    if (p.sender !== undefined) extra.sender = p.sender;
+    if (p.target !== undefined) extra.target = p.target;
     this.bench = new IpiBench(ctx.hv, ctx.kernel, { modes, iterations, ...extra });
     this.primary = { key: `modes.${modes[modes.length - 1]}.totalNs.mean`, higherIsBetter: false };
     this.figures = { latencies: Object.fromEntries(modes.flatMap((m) => [[m, `modes.${m}.totalNs`], [`${m}.sendToHandler`, `modes.${m}.sendToHandlerNs`]])) };
@@ -51,6 +75,18 @@ export const WORKLOADS: Readonly<Record<string, WorkloadFactory>> = {
   'irq-pipeline': (c, p) => new IrqPipelineWorkload(c, p),
   compute: (c, p) => new ComputeVictimWorkload(c, p),
   'will-it-scale': (c, p) => new WillItScaleWorkload(c, p),
+};
+
+/** Each built-in workload's parameters, by `kind`: what the scenario checker checks them against. */
+export const WORKLOAD_PARAMS: Readonly<Record<string, ParamsSchema>> = {
+  'ipi-bench': ipiBenchParams,
+  ebizzy: ebizzyParams,
+  hackbench: hackbenchParams,
+  'fork-cow': forkCowParams,
+  'huge-split': hugeSplitParams,
+  'irq-pipeline': irqPipelineParams,
+  compute: computeParams,
+  'will-it-scale': willItScaleParams,
 };
 
 export function createWorkload(kind: string, ctx: WorkloadContext, params: Record<string, unknown> = {}): Workload {

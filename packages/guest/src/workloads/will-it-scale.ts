@@ -1,6 +1,7 @@
-import { InvalidParameterError } from '@ipilab/core';
+import { z } from 'zod';
 import type { Task } from '../sched/task';
-import { param, perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { perSecond, switchTo, type Workload, type WorkloadContext } from './workload';
+import { flag, num, oneOf, parseParams } from './workload-params';
 
 /** The will-it-scale tests modelled: page_fault1/2-like and mmap1-like, threads mode. */
 export const WILL_IT_SCALE_TESTS = ['page_fault', 'mmap'] as const;
@@ -8,6 +9,17 @@ export type WillItScaleTest = (typeof WILL_IT_SCALE_TESTS)[number];
 
 /** Pages between two threads' regions: no two threads share a page-table page. */
 const REGION_STRIDE = 8_192;
+
+/** will-it-scale's parameters: every key optional, none other accepted. */
+export const willItScaleParams = z
+  .object({
+    test: oneOf(WILL_IT_SCALE_TESTS, 'The test case: page_fault (page_fault1/2, the default) or mmap (mmap1).'),
+    threads: num({ min: 1, max: 200, integer: true, description: 'Threads of the process (default: one per vCPU).' }),
+    pages: num({ min: 1, max: REGION_STRIDE, integer: true, description: 'Pages each thread maps per iteration (default 256, at most 8,192: 1 MiB).' }),
+    pinned: flag('Each thread pinned to a vCPU, as will-it-scale binds them (default true; only with at most one thread per vCPU).'),
+    perVmaLock: flag('Faults take the VMA\'s lock instead of mmap_lock, as from Linux 6.4 (default false).'),
+  })
+  .strict();
 
 /**
  * will-it-scale (github.com/antonblanchet/will-it-scale), threads mode: `threads` threads of
@@ -44,19 +56,12 @@ export class WillItScaleWorkload implements Workload {
     params: Record<string, unknown> = {},
   ) {
     const n = ctx.vm.vcpus.length;
-    const test = params['test'] ?? 'page_fault';
-    if (!(WILL_IT_SCALE_TESTS as readonly unknown[]).includes(test)) {
-      throw new InvalidParameterError('workload.test', test, `one of ${WILL_IT_SCALE_TESTS.map((t) => JSON.stringify(t)).join(', ')}`);
-    }
-    this.test = test as WillItScaleTest;
-    this.threads = param(params, 'threads', n, { min: 1, max: 200, integer: true });
-    this.pages = param(params, 'pages', 256, { min: 1, max: REGION_STRIDE, integer: true });
-    const pinned = params['pinned'] ?? true;
-    const perVma = params['perVmaLock'] ?? false;
-    if (typeof pinned !== 'boolean') throw new InvalidParameterError('workload.pinned', pinned, 'true or false');
-    if (typeof perVma !== 'boolean') throw new InvalidParameterError('workload.perVmaLock', perVma, 'true or false');
-    this.pinned = pinned && this.threads <= n;
-    this.perVmaLock = perVma;
+    const p = parseParams('will-it-scale', willItScaleParams, params);
+    this.test = p.test ?? 'page_fault';
+    this.threads = p.threads ?? n;
+    this.pages = p.pages ?? 256;
+    this.pinned = (p.pinned ?? true) && this.threads <= n;
+    this.perVmaLock = p.perVmaLock ?? false;
     this.perThread = new Float64Array(this.threads);
   }
 

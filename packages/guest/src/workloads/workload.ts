@@ -50,23 +50,6 @@ export interface WorkloadFigures {
   readonly latencies?: Readonly<Record<string, string>>;
 }
 
-/** Reads an optional numeric parameter: a clear error naming `workload.<key>` when it is wrong. */
-export function param(
-  params: Record<string, unknown>,
-  key: string,
-  dflt: number,
-  rule: { min?: number; max?: number; integer?: boolean } = {},
-): number {
-  const v = params[key] ?? dflt;
-  const min = rule.min ?? 0;
-  const ok = typeof v === 'number' && Number.isFinite(v) && v >= min && (rule.max === undefined || v <= rule.max) && (rule.integer !== true || Number.isInteger(v));
-  if (!ok) {
-    const what = `${rule.integer === true ? 'an integer' : 'a number'} >= ${min}${rule.max === undefined ? '' : ` and <= ${rule.max}`}`;
-    throw new InvalidParameterError(`workload.${key}`, v, what);
-  }
-  return v as number;
-}
-
 /**
  * A CPU-work parameter (ns of guest computation at the calibration profile's clock) as ns on
  * this host: scaled by `ctx.clockScale`. Only for work the core does; wall-time parameters

@@ -146,6 +146,12 @@ describe('bad workload parameters name the field', () => {
     ['irq-pipeline', { irqVcpus: [99], appVcpus: [1] }, 'workload.irqVcpus[0]: expected a vCPU index in [0, 79], got 99'],
     ['hackbench', { messages: 1.5 }, 'workload.messages: expected an integer >= 1, got 1.5'],
     ['compute', { unitNs: 'fast' }, 'workload.unitNs: expected a number >= 1, got "fast"'],
+    ['ebizzy', { pinned: 'yes' }, 'workload.pinned: expected true or false, got "yes"'],
+    ['ebizzy', { thinkNS: 5 }, 'workload.thinkNS: expected a parameter of ebizzy: one of threads, chunkPages, searchNs, thinkNs, pinned, free, got 5'],
+    ['compute', { tasks: 1e9 }, "workload.tasks: expected an integer >= 1 and <= 32768 (Linux's default pid_max: no more tasks than a default guest can fork), got 1000000000"],
+    ['hackbench', { groups: 200, pairs: 100 }, "workload.pairs: expected at most 32768 tasks in all (Linux's default pid_max): 200 groups x 100 pairs x 2 is more, got 100"],
+    ['ipi-bench', { iterations: 1e9 }, 'workload.iterations: expected an integer >= 1 and <= 1e7 (two samples of each are kept: 160 MB a mode at most), got 1000000000'],
+    ['ipi-bench', { mode: ['unicast', 'x'] }, 'workload.mode: expected a mode (dry-run, self, unicast, broadcast) or a non-empty list of them, got an array of length 2'],
     ['memcached', {}, 'workload.kind: expected one of "ipi-bench", "ebizzy", "hackbench", "fork-cow", "huge-split", "irq-pipeline", "compute", "will-it-scale", got "memcached"'],
   ];
   it.each(cases)('%s %j', (kind, params, text) => {
