@@ -332,7 +332,7 @@ describe('errors say whose fault they are', () => {
   });
 });
 
-describe('nothing silently ignored (issue 18): workload parameters, near misses', () => {
+describe('nothing silently ignored (issue 18): workload parameters, near misses, override paths', () => {
   const scenarioFile = (lines: string[]): string => {
     const f = join(mkdtempSync(join(tmpdir(), 'ipilab-strict-')), 's.yaml');
     writeFileSync(f, `${lines.join('\n')}\n`);
@@ -374,5 +374,43 @@ describe('nothing silently ignored (issue 18): workload parameters, near misses'
       expect(r.code).toBe(EXIT.usage);
       expect(r.err).toBe(`${f}:2:1: vsm: unknown key; did you mean "vms"?\n`);
     }
+  });
+
+  it('--set, --vary, --grid and --grid-file refuse __proto__, constructor, prototype and empty keys: exit 2, one line naming the flag', async () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    const cases: [string[], string][] = [
+      [['validate', small, '--set', '__proto__.x=1'], '--set __proto__.x=1: expected a path such as hypervisor.backend or vms[0].vcpus, got "__proto__", which no scenario has (__proto__, constructor, prototype are refused)'],
+      [['run', small, '--set', 'vms[0].constructor.x=1'], '--set vms[0].constructor.x=1: expected a path such as hypervisor.backend or vms[0].vcpus, got "constructor", which no scenario has (__proto__, constructor, prototype are refused)'],
+      [['validate', small, '--set', 'run.prototype=1'], '--set run.prototype=1: expected a path such as hypervisor.backend or vms[0].vcpus, got "prototype", which no scenario has (__proto__, constructor, prototype are refused)'],
+      [['validate', small, '--set', 'vms..vcpus=4'], '--set vms..vcpus=4: expected a path such as hypervisor.backend or vms[0].vcpus, got an empty key (two dots, or one at an end)'],
+      [['validate', small, '--set', '.a=4'], '--set .a=4: expected a path such as hypervisor.backend or vms[0].vcpus, got an empty key (two dots, or one at an end)'],
+      [['validate', small, '--set', 'a.=4'], '--set a.=4: expected a path such as hypervisor.backend or vms[0].vcpus, got an empty key (two dots, or one at an end)'],
+      [['compare', small, '--vary', '__proto__.polluted=1,2'], '--vary __proto__.polluted=1,2: expected a path such as hypervisor.backend or vms[0].vcpus, got "__proto__", which no scenario has (__proto__, constructor, prototype are refused)'],
+      [['sweep', small, '--grid', 'vms..vcpus=1,2'], '--grid vms..vcpus=1,2: expected a path such as hypervisor.backend or vms[0].vcpus, got an empty key (two dots, or one at an end)'],
+    ];
+    for (const [argv, line] of cases) {
+      const r = await cli(...argv);
+      expect([argv, r.code]).toEqual([argv, EXIT.usage]);
+      expect(r.err).toBe(`ipilab: ${line}\n`);
+      expect(r.out).toBe('');
+    }
+    const grid = join(mkdtempSync(join(tmpdir(), 'ipilab-grid-')), 'grid.yaml');
+    writeFileSync(grid, 'hypervisor.backend: [trap, pv]\nvms[0].__proto__.x: [1, 2]\n');
+    const g = await cli('sweep', small, '--grid-file', grid);
+    expect(g.code).toBe(EXIT.usage);
+    expect(g.err).toBe(`ipilab: ${grid}:2:1: vms[0].__proto__.x: expected a path such as hypervisor.backend or vms[0].vcpus, got "__proto__", which no scenario has (__proto__, constructor, prototype are refused)\n`);
+    writeFileSync(grid, 'run.: [1, 2]\n');
+    expect((await cli('sweep', small, '--grid-file', grid)).err).toBe(`ipilab: ${grid}:1:1: run.: expected a path such as hypervisor.backend or vms[0].vcpus, got an empty key (two dots, or one at an end)\n`);
+    // Nothing reached a prototype.
+    expect(proto['x']).toBeUndefined();
+    expect(proto['polluted']).toBeUndefined();
+  });
+
+  it('a __proto__ key inside a --set value or the file, where any key is taken, is refused rather than dropped', async () => {
+    const r = await cli('validate', small, '--set', 'vms[1].workload={kind: compute, __proto__: {tasks: 1}}');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toBe('--set vms[1].workload={kind: compute, __proto__: {tasks: 1}}: vms[1].workload.__proto__: unknown key: no scenario has it (__proto__ is refused)\n');
+    const f = scenarioFile(['vms:', '  - { name: a, vcpus: 2, workload: { kind: compute } }', 'calibration: { overrides: { __proto__: 1 } }']);
+    expect((await cli('validate', f)).err).toBe(`${f}:3:29: calibration.overrides.__proto__: unknown key: no scenario has it (__proto__ is refused)\n`);
   });
 });

@@ -1,6 +1,6 @@
 import { bareMetalBaseline } from './bare-metal-baseline';
 import { buildRun, startRun, type ProblemSink } from './build-run';
-import { dedupe, schemaProblems, type Problem } from './errors';
+import { dedupe, protoKeyProblems, schemaProblems, type Problem } from './errors';
 import type { LoadedScenario } from './load';
 import { metricVms, resolveMetrics } from './metrics';
 import { scenarioSchema, type Scenario } from './schema';
@@ -18,6 +18,8 @@ import { scenarioSchema, type Scenario } from './schema';
  * A scenario this accepts fails a run only by exceeding `run.maxEvents` or `run.maxHeapMb`.
  */
 export function checkScenario(raw: unknown, options: { dir: string; file: string; model: boolean }): { scenario?: Scenario; problems: Problem[] } {
+  const proto = protoKeyProblems(raw);
+  if (proto.length > 0) return { problems: proto };
   const r = scenarioSchema.safeParse(raw);
   if (!r.success) return { problems: schemaProblems(r.error.issues, raw, scenarioSchema) };
   const s = r.data;

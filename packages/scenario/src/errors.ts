@@ -231,6 +231,22 @@ function unionBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   return branch.flatMap((i) => unionBranch({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
 }
 
+/**
+ * Every `__proto__` key of a document (YAML and JSON keep it as a key of its own). No scenario
+ * has one, and where the schema takes any key (a workload's parameters, calibration overrides)
+ * copying it would set the copy's prototype instead: the key would vanish without a word.
+ */
+export function protoKeyProblems(input: unknown, path: PropertyKey[] = []): Problem[] {
+  if (input === null || typeof input !== 'object') return [];
+  const out: Problem[] = [];
+  for (const [k, v] of Object.entries(input)) {
+    const at = [...path, Array.isArray(input) ? Number(k) : k];
+    if (k === '__proto__') out.push({ key: pathString(at), message: 'unknown key: no scenario has it (__proto__ is refused)', atKey: true });
+    else out.push(...protoKeyProblems(v, at));
+  }
+  return out;
+}
+
 /** Problems with the same key and message once, in their first order. */
 export function dedupe<T extends Problem>(ps: readonly T[]): T[] {
   const seen = new Set<string>();

@@ -82,18 +82,26 @@ export function readScenarioFile(file: string): unknown {
 }
 
 const SEGMENT = /([^.[\]]+)|\[(\d+)\]/g;
+/** A well-formed path: keys joined by dots, each key followed by any number of list indexes. */
+const PATH = /^[^.[\]]+(\[\d+\])*(\.[^.[\]]+(\[\d+\])*)*$/;
+
+/**
+ * Keys no path may name: writing through them would change what every object inherits
+ * (`__proto__.x=1`) rather than a key of the scenario, which has none of these names.
+ */
+export const FORBIDDEN_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
 
 /** Splits `vms[0].workload.mode` into ['vms', 0, 'workload', 'mode']; `shown` names the argument in the error. */
 export function parsePath(path: string, shown = `--set ${path}`): (string | number)[] {
+  const expected = 'expected a path such as hypervisor.backend or vms[0].vcpus';
+  if (!PATH.test(path)) {
+    const empty = path === '' || path.startsWith('.') || path.endsWith('.') || path.includes('..');
+    throw new ScenarioError(`${shown}: ${expected}${empty ? ', got an empty key (two dots, or one at an end)' : ''}`);
+  }
   const out: (string | number)[] = [];
-  let consumed = '';
-  for (const m of path.matchAll(SEGMENT)) {
-    out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
-    consumed += m[0];
-  }
-  if (out.length === 0 || consumed.length !== path.replace(/\./g, '').length) {
-    throw new ScenarioError(`${shown}: expected a path such as hypervisor.backend or vms[0].vcpus`);
-  }
+  for (const m of path.matchAll(SEGMENT)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  const bad = out.find((seg) => typeof seg === 'string' && FORBIDDEN_KEYS.includes(seg));
+  if (bad !== undefined) throw new ScenarioError(`${shown}: ${expected}, got ${JSON.stringify(bad)}, which no scenario has (${FORBIDDEN_KEYS.join(', ')} are refused)`);
   return out;
 }
 
@@ -133,6 +141,9 @@ export function parseOverride(assignment: string, flag = '--set'): Override {
  */
 export function applyOverride(raw: Record<string, unknown>, o: Override): Problem | undefined {
   const segs = pathSegments(o.path);
+  // Paths are checked when parsed (parsePath); one built another way must not reach a prototype either.
+  const bad = segs.findIndex((seg) => typeof seg === 'string' && FORBIDDEN_KEYS.includes(seg));
+  if (bad >= 0) return { key: pathString(segs.slice(0, bad + 1)), message: `no scenario has this key (${FORBIDDEN_KEYS.join(', ')} are refused)` };
   let node: unknown = raw;
   for (let i = 0; i < segs.length - 1; i++) {
     const s = segs[i]!;
@@ -142,7 +153,7 @@ export function applyOverride(raw: Record<string, unknown>, o: Override): Proble
       if (s >= node.length) return { key: pathString(segs.slice(0, i + 1)), message: `does not exist (${pathString(segs.slice(0, i))} has ${node.length})` };
     } else if (Array.isArray(node)) {
       return { key: pathString(segs.slice(0, i + 1)), message: `${pathString(segs.slice(0, i))} is a list: expected an index such as ${pathString(segs.slice(0, i))}[0]` };
-    } else if (container[s] === undefined || container[s] === null) {
+    } else if (!Object.hasOwn(container, s) || container[s] === undefined || container[s] === null) {
       container[s] = typeof segs[i + 1] === 'number' ? [] : {};
     }
     node = container[s];

@@ -1,0 +1,44 @@
+import fc from 'fast-check';
+import { applyOverride, FORBIDDEN_KEYS, parsePath } from './load';
+import { ScenarioError } from './errors';
+
+const key = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,7}$/).filter((k) => !FORBIDDEN_KEYS.includes(k));
+/** A path segment as written: a key, with list indexes after it now and then. */
+const segment = fc.tuple(key, fc.array(fc.nat(20), { maxLength: 2 })).map(([k, ix]) => ({ text: k + ix.map((i) => `[${i}]`).join(''), segs: [k, ...ix] as (string | number)[] }));
+
+function thrown(act: () => unknown): ScenarioError {
+  try {
+    act();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ScenarioError);
+    return e as ScenarioError;
+  }
+  throw new Error('expected a ScenarioError');
+}
+
+describe('override paths (--set, --vary, --grid, --grid-file)', () => {
+  it('a well-formed path reads back as its segments; with an empty key or a prototype\'s name in it, it is refused in one line naming the argument (fast-check, fixed seed)', () => {
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 4 }), fc.nat(), fc.constantFrom('', ...FORBIDDEN_KEYS), (parts, at, bad) => {
+        const path = parts.map((p) => p.text).join('.');
+        expect(parsePath(path, 'shown')).toEqual(parts.flatMap((p) => p.segs));
+        const texts = parts.map((p) => p.text);
+        texts.splice(at % (texts.length + 1), 0, bad);
+        const wrong = texts.join('.');
+        const e = thrown(() => parsePath(wrong, `--set ${wrong}=1`));
+        expect(e.message.startsWith(`--set ${wrong}=1: expected a path such as hypervisor.backend or vms[0].vcpus, got `)).toBe(true);
+        expect(e.message).toContain(bad === '' ? 'an empty key (two dots, or one at an end)' : `got "${bad}"`);
+        expect(e.message).not.toContain('\n');
+      }),
+    );
+  });
+
+  it('an override built without parsePath does not reach a prototype either', () => {
+    const raw: Record<string, unknown> = { run: {} };
+    for (const path of ['__proto__.x', 'run.constructor.x', 'run.__proto__', 'prototype']) {
+      expect(applyOverride(raw, { path, value: 1, origin: 'test' })?.message).toBe('no scenario has this key (__proto__, constructor, prototype are refused)');
+    }
+    expect(({} as Record<string, unknown>)['x']).toBeUndefined();
+    expect(raw).toEqual({ run: {} });
+  });
+});
