@@ -78,6 +78,7 @@ describe('axis values', () => {
     ['a key no scenario has', 'vms[0].vcpu=2,4', '--grid vms[0].vcpu=2,4: vms[0].vcpu: no such key in a scenario; did you mean "vcpus"?'],
     ['a key far from any', 'hypervisor.frobs=1', 'hypervisor.frobs: no such key in a scenario; expected one of mode, backend,'],
     ['an index into a mapping', 'host[0]=1', '--grid host[0]=1: host[0]: host is not a list'],
+    ['a key into a list', 'vms.0.vcpus=2,4', '--grid vms.0.vcpus=2,4: vms.0: vms is a list: expected an index such as vms[0]'],
   ];
   it.each(bad)('%s is refused, naming the argument', (_n, arg, text) => {
     expect(messageOf(() => parseAxis('--grid', arg, 'x=1'))).toContain(text);

@@ -109,6 +109,7 @@ export function checkAxisPath(path: string, shown: string): void {
     const at = schemaAt(scenarioSchema, parent);
     const where = pathString(segs.slice(0, i));
     if (typeof seg === 'number') throw new ScenarioError(`${shown}: ${where}: ${pathString(parent) || 'the scenario'} is not a list`);
+    if (schemaAt(scenarioSchema, [...parent, 0]).exists) throw new ScenarioError(`${shown}: ${where}: ${pathString(parent)} is a list: expected an index such as ${pathString([...parent, 0])}`);
     if (at.keys.length === 0) throw new ScenarioError(`${shown}: ${where}: ${pathString(parent)} is a value, not a mapping`);
     const hint = didYouMean(seg, at.keys) || `; expected one of ${at.keys.join(', ')}`;
     throw new ScenarioError(`${shown}: ${where}: no such key in a scenario${hint}`);
