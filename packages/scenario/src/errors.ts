@@ -236,13 +236,25 @@ function unionBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
  * has one, and where the schema takes any key (a workload's parameters, calibration overrides)
  * copying it would set the copy's prototype instead: the key would vanish without a word.
  */
-export function protoKeyProblems(input: unknown, path: PropertyKey[] = []): Problem[] {
-  if (input === null || typeof input !== 'object') return [];
+export function protoKeyProblems(input: unknown): Problem[] {
   const out: Problem[] = [];
-  for (const [k, v] of Object.entries(input)) {
-    const at = [...path, Array.isArray(input) ? Number(k) : k];
-    if (k === '__proto__') out.push({ key: pathString(at), message: 'unknown key: no scenario has it (__proto__ is refused)', atKey: true });
-    else out.push(...protoKeyProblems(v, at));
+  // A stack, not recursion, and each node's place as a link to its parent's, not a copied path:
+  // a document nested thousands deep is the schema's to refuse, not a stack overflow or a stall.
+  interface Place { readonly key: PropertyKey; readonly up: Place | undefined }
+  const pathOf = (p: Place | undefined): PropertyKey[] => {
+    const keys: PropertyKey[] = [];
+    for (let q = p; q !== undefined; q = q.up) keys.push(q.key);
+    return keys.reverse();
+  };
+  const todo: [unknown, Place | undefined][] = [[input, undefined]];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    const [node, place] = next;
+    if (node === null || typeof node !== 'object') continue;
+    for (const [k, v] of Object.entries(node)) {
+      const at: Place = { key: Array.isArray(node) ? Number(k) : k, up: place };
+      if (k === '__proto__') out.push({ key: pathString(pathOf(at)), message: 'unknown key: no scenario has it (__proto__ is refused)', atKey: true });
+      else todo.push([v, at]);
+    }
   }
   return out;
 }

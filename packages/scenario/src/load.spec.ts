@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { applyOverride, FORBIDDEN_KEYS, parsePath } from './load';
-import { ScenarioError } from './errors';
+import { protoKeyProblems, ScenarioError } from './errors';
 
 const key = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,7}$/).filter((k) => !FORBIDDEN_KEYS.includes(k));
 /** A path segment as written: a key, with list indexes after it now and then. */
@@ -40,5 +40,16 @@ describe('override paths (--set, --vary, --grid, --grid-file)', () => {
     }
     expect(({} as Record<string, unknown>)['x']).toBeUndefined();
     expect(raw).toEqual({ run: {} });
+  });
+});
+
+describe('__proto__ keys in a document', () => {
+  it('are found at any depth, a document nested thousands deep included', () => {
+    let deep: unknown = JSON.parse('{"__proto__": 1}');
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const found = protoKeyProblems({ vms: deep });
+    expect(found).toHaveLength(1);
+    expect(found[0]!.key).toBe(`vms${'[0]'.repeat(20_000)}.__proto__`);
+    expect(found[0]!.atKey).toBe(true);
   });
 });
