@@ -5,6 +5,7 @@ import type { SetArg } from './load';
 import type { Provenance } from './provenance';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
 import { scenarioFileOf, type ScenarioRef } from './scenario-source';
+import { ownSeeds, replicationSeeds } from './replication-seeds';
 import { runWithSlowdown, type RunProgress } from './slowdown';
 import { completeEstimate } from './incomplete';
 import { metricEstimates, type MetricEstimate } from './metrics';
@@ -15,7 +16,10 @@ export interface VariantFigure extends RanOnSummary {
   readonly figure: string;
   readonly higherIsBetter: boolean;
   readonly estimate: Estimate;
-  /** Paired ratio to the first variant's value, per replication (common random numbers). */
+  /**
+   * Paired ratio to the first variant's value, per replication: replication k with the first's
+   * replication k (common random numbers when their seeds agree), over the replications both ran.
+   */
   readonly ratio: Estimate;
   /** Replications whose run did not produce the figure (absent when all did); estimate and ratio count only the others. */
   readonly incomplete?: number;
@@ -35,8 +39,9 @@ export interface CompareOutput {
   readonly scenario: string;
   readonly vary: string;
   readonly replications: number;
+  /** The first variant's seeds (and `replications` its count): a variant that ran others lists its own. */
   readonly seeds: readonly number[];
-  readonly variants: readonly { readonly value: unknown; readonly vms: Record<string, VariantFigure> }[];
+  readonly variants: readonly { readonly value: unknown; readonly seeds?: readonly number[]; readonly vms: Record<string, VariantFigure> }[];
   /** What made this output (added by the CLI; provenance.ts). */
   readonly meta?: Provenance;
 }
@@ -49,8 +54,8 @@ export function parseVary(arg: string): { path: string; values: string[] } {
 
 /**
  * The same scenario under each value of one key, with `run.replications` replications each;
- * replication k of every variant uses seed run.seed + k (common random numbers), so ratios are
- * paired. Reports each VM's figure of merit with a 95 % confidence interval and its ratio to
+ * replication k of a variant uses its seed run.seed + k (replicationSeeds: common random numbers
+ * unless run.seed or run.replications is the varied key), so ratios are paired. Reports each VM's figure of merit with a 95 % confidence interval and its ratio to
  * the first variant. Every variant is checked, as `run` checks, before the first one runs.
  * `vary` is one `--vary` argument; a list of them must have exactly one (compare varies one key:
  * sweep takes several). `file` may be a recorded scenario (`ipilab rerun`). `onRun` is called as
@@ -72,11 +77,12 @@ export function compareScenario(
   const variants = axis.values.map((v, i) => ({ value: v.text, loaded: loaded[i]! }));
   const first = variants[0]!.loaded.scenario;
   const reps = first.run.replications;
-  const seeds = Array.from({ length: reps }, (_, k) => first.run.seed + k);
-  const total = variants.length * reps;
+  const seeds = replicationSeeds(first);
+  const variantSeeds = variants.map((v) => replicationSeeds(v.loaded.scenario));
+  const total = variantSeeds.reduce((n, x) => n + x.length, 0);
   let done = 0;
-  const results = variants.map((v) =>
-    seeds.map((seed) => {
+  const results = variants.map((v, i) =>
+    variantSeeds[i]!.map((seed) => {
       const r = runWithSlowdown(v.loaded, seed, onProgress === undefined ? undefined : (p) => onProgress(done, total, p));
       onRun?.(++done, total);
       return r;
@@ -108,7 +114,7 @@ export function compareScenario(
           figure: p.key,
           higherIsBetter: p.higherIsBetter,
           estimate: own.estimate,
-          ratio: completeEstimate(values.map((x, k) => x / baseValues[k]!)).estimate,
+          ratio: completeEstimate(values.slice(0, baseValues.length).map((x, k) => x / baseValues[k]!)).estimate,
           ...(own.incomplete > 0 ? { incomplete: own.incomplete } : {}),
           ...(slow.every((x) => x !== undefined) ? { slowdownVsAlone: completeEstimate(slow as number[]).estimate } : {}),
           ...(native.every((x) => x !== undefined) ? { slowdownVsBareMetal: completeEstimate(native as number[]).estimate } : {}),
@@ -116,7 +122,7 @@ export function compareScenario(
           metrics,
         };
       }
-      return { value: v.value, vms };
+      return { value: v.value, ...ownSeeds(variantSeeds[i]!, seeds), vms };
     }),
   };
 }

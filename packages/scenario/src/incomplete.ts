@@ -47,7 +47,7 @@ export function incompleteOfRun(out: RunOutput): IncompleteFigure[] {
 export function incompleteOfCompare(out: CompareOutput): IncompleteFigure[] {
   return out.variants.flatMap((v) =>
     Object.entries(v.vms).flatMap(([vm, f]) =>
-      f.metrics.filter((m) => m.incomplete !== undefined).map((m) => ({ vm, figure: m.figure, where: `${out.vary}=${String(v.value)}`, runs: m.incomplete!, of: out.replications, metric: m.metric })),
+      f.metrics.filter((m) => m.incomplete !== undefined).map((m) => ({ vm, figure: m.figure, where: `${out.vary}=${String(v.value)}`, runs: m.incomplete!, of: m.incomplete! + m.estimate.n, metric: m.metric })),
     ),
   );
 }

@@ -9,6 +9,7 @@ import { parseOverrideValue, type SetArg } from './load';
 import { scenarioSha256, type Provenance } from './provenance';
 import { SweepJournal } from './sweep-journal';
 import { summarizeRanOn, type RanOnSummary } from './ran-on';
+import { ownSeeds, replicationSeeds } from './replication-seeds';
 import { scenarioFileOf, type ScenarioRef } from './scenario-source';
 import { completeEstimate } from './incomplete';
 import { metricEstimates, type MetricEstimate } from './metrics';
@@ -24,6 +25,8 @@ export interface GridAxis {
 export interface SweepPoint {
   /** This point's value for each grid path. */
   readonly params: Record<string, string>;
+  /** The seeds this point ran, when not the output's `seeds` (run.seed or run.replications on an axis). */
+  readonly seeds?: readonly number[];
   /** Per VM; `ranOn` and `pcpusUsed` (RanOnSummary) say where its vCPU threads ran, over the replications. */
   readonly vms: Record<string, { figure: string; higherIsBetter: boolean; estimate: Estimate; incomplete?: number; serialFraction: Estimate; slowdownVsAlone?: Estimate; slowdownVsBareMetal?: Estimate; metrics: MetricEstimate[] } & RanOnSummary>;
   /** Replications that failed, with the seed and the message; the others still count. */
@@ -35,6 +38,7 @@ export interface SweepPoint {
 export interface SweepOutput {
   readonly scenario: string;
   readonly grid: readonly GridAxis[];
+  /** The first point's replications and seeds; a point that ran others lists its own (SweepPoint.seeds). */
   readonly replications: number;
   readonly seeds: readonly number[];
   readonly workers: number;
@@ -144,7 +148,8 @@ export async function closeSweepWorkers(): Promise<void> {
 
 /**
  * Runs every grid point `run.replications` times on worker threads (piscina). Replication k of
- * every point uses seed run.seed + k (common random numbers across points). Every point is
+ * a point uses its seed run.seed + k (replicationSeeds: common random numbers across the points
+ * whose run.seed agrees). Every point is
  * validated before anything runs; a run that fails is reported with its point and seed and
  * does not lose the others. `file` may be a recorded scenario (`ipilab rerun`).
  */
@@ -163,8 +168,9 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], 
   const axes: GridAxis[] = parsed.map((a) => ({ path: a.path, values: a.values.map((v) => v.text) }));
   const first = validated[0]!.scenario;
   const reps = first.run.replications;
-  const seeds = Array.from({ length: reps }, (_, k) => first.run.seed + k);
-  const tasks: SweepTask[] = validated.flatMap((loaded, point) => seeds.map((seed) => ({ loaded, seed, point })));
+  const seeds = replicationSeeds(first);
+  const pointSeeds = validated.map((l) => replicationSeeds(l.scenario));
+  const tasks: SweepTask[] = validated.flatMap((loaded, point) => pointSeeds[point]!.map((seed) => ({ loaded, seed, point })));
   // Longest first (LPT): the runs that take longest start first, so no worker is left with one
   // long run at the end while the others idle. Results are placed by point, so the order never
   // shows in the output.
@@ -242,7 +248,7 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], 
           metrics: metricEstimates(rs.map((r) => r.metrics)),
         };
       }
-      return { params, vms, errors: mine.filter((r) => r.error !== undefined).map((r) => ({ seed: r.seed, message: r.error! })), ...(missing > 0 ? { missing } : {}) };
+      return { params, ...ownSeeds(pointSeeds[i]!, seeds), vms, errors: mine.filter((r) => r.error !== undefined).map((r) => ({ seed: r.seed, message: r.error! })), ...(missing > 0 ? { missing } : {}) };
     }),
   };
 }
