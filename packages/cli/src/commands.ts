@@ -31,6 +31,8 @@ export interface Io {
    * another, and a sweep stops, as on Ctrl-C, when this aborts (its reason: 'timeout', 'SIGINT', 'SIGTERM').
    */
   readonly watched?: AbortSignal;
+  /** `--max-input-size`: the largest input file read (default: DEFAULT_MAX_INPUT_BYTES, rerun's results DEFAULT_MAX_RESULT_BYTES). */
+  readonly maxInputBytes?: number;
 }
 
 /** The command ran on a watched thread (--timeout) and ended with this exit code (already reported). */
@@ -182,7 +184,7 @@ export async function runCommand(ref: ScenarioRef, o: RunFlags, io: Io): Promise
   const html = o.html === undefined ? undefined : plan.file('--html', o.html);
   plan.check();
   const s = scenarioPackage();
-  const loaded = s.loadScenarioRef(ref, overridesOf(o, io));
+  const loaded = s.loadScenarioRef(s.sourceOf(ref, io.maxInputBytes), overridesOf(o, io));
   const view = progressOn('run', io.err, io.clock);
   const t = view === undefined ? undefined : tally(view);
   let result;
@@ -214,17 +216,19 @@ export async function compareCommand(ref: ScenarioRef, o: CompareFlags, io: Io):
   plan.check();
   const s = scenarioPackage();
   const sets = overridesOf(o, io);
-  const base = tryBase(ref, sets);
+  // The file is read once: every step below gets what was read.
+  const src = s.sourceOf(ref, io.maxInputBytes);
+  const base = tryBase(src, sets);
   const view = progressOn('compare', io.err, io.clock);
   const t = view === undefined ? undefined : tally(view);
   let result;
   try {
-    result = s.compareScenario(ref, sets, o.vary, undefined, t === undefined ? undefined : (done, total, p) => t(done, total, p, `run ${done + 1} of ${total}: `));
+    result = s.compareScenario(src, sets, o.vary, undefined, t === undefined ? undefined : (done, total, p) => t(done, total, p, `run ${done + 1} of ${total}: `));
   } finally {
     view?.stop();
   }
   // compareScenario took exactly one --vary.
-  const m = meta(started, 'compare', base ?? s.baseScenario(ref, sets), { ...recorded(o), vary: o.vary[0]! }, result.seeds, result.replications);
+  const m = meta(started, 'compare', base ?? s.baseScenario(src, sets), { ...recorded(o), vary: o.vary[0]! }, result.seeds, result.replications);
   const json = jsonDocument(result, m);
   const files = new Map<string, string>();
   if (dir !== undefined) files.set(dir['compare.json']!, json);
@@ -254,7 +258,9 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
     throw new UsageError(`--out ${o.out}: holds an unfinished sweep (${s.JOURNAL_NAME}${p === undefined ? '' : `, ${p.runs} of ${p.of} runs done`}): add --resume to finish it, or remove the file to start again`);
   }
   const sets = overridesOf(o, io);
-  const base = tryBase(ref, sets);
+  // The file is read once: every step below (and every point) gets what was read.
+  const src = s.sourceOf(ref, io.maxInputBytes);
+  const base = tryBase(src, sets);
   // A progress bar with ETA on a terminal; nothing when output is piped.
   let bar: SingleBar | undefined;
   // Ctrl-C or SIGTERM: no run starts after it, the runs under way are stopped, what finished is written.
@@ -274,8 +280,9 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   watched?.addEventListener('abort', onWatched, { once: true });
   let result;
   try {
-    result = await s.sweepScenario(ref, sets, o.grid, {
+    result = await s.sweepScenario(src, sets, o.grid, {
       ...(workers === undefined ? {} : { workers }),
+      ...(io.maxInputBytes === undefined ? {} : { maxInputBytes: io.maxInputBytes }),
       ...(io.recorded === true ? { recordedAxes: o.gridFileAxes ?? [] } : o.gridFile === undefined ? {} : { gridFile: o.gridFile }),
       ...(journalPath === undefined ? {} : { journal: { path: journalPath, resume: o.resume === true, shown: o.out! } }),
       signal: stop.signal,
@@ -299,7 +306,7 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   }
   // The grid file's axes follow the --grid ones (one each) in the output's grid: recorded, a rerun needs no grid file.
   const gridFile = o.gridFile === undefined ? {} : { gridFile: o.gridFile, gridFileAxes: result.grid.slice(o.grid.length).map((a) => ({ path: a.path, values: [...a.values] })) };
-  const m = meta(started, 'sweep', base ?? s.baseScenario(ref, sets), { ...recorded(o), grid: [...o.grid], ...gridFile, workers: result.workers }, result.seeds, result.replications);
+  const m = meta(started, 'sweep', base ?? s.baseScenario(src, sets), { ...recorded(o), grid: [...o.grid], ...gridFile, workers: result.workers }, result.seeds, result.replications);
   const json = jsonDocument(result, m);
   const csv = s.sweepCsv(result);
   const files = new Map<string, string>();
@@ -380,7 +387,7 @@ export function traceCommand(ref: ScenarioRef, o: TraceFlags, io: Io): void {
   };
   const from = time('from', o.from);
   const to = time('to', o.to);
-  const loaded = s.loadScenarioRef(ref, io.recorded === true ? [] : o.set);
+  const loaded = s.loadScenarioRef(s.sourceOf(ref, io.maxInputBytes), io.recorded === true ? [] : o.set);
   // The window must lie inside the run and not be empty: checked before anything runs.
   const durationNs = loaded.scenario.run.duration;
   const shown = (ns: number): string => `${+(ns / 1e6).toFixed(6)}ms`;

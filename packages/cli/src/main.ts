@@ -4,6 +4,7 @@ import { compareCommand, ExitCode, Interrupted, OutputsNotWritten, runCommand, S
 import { debugWanted, EXIT, reportFailure } from './failure';
 import { writeFailureReason } from './outputs';
 import { NotReproduced, rerunCommand } from './rerun';
+import { UsageError } from './usage-error';
 import type { WallClock } from './progress';
 import { versionText } from './version';
 
@@ -24,7 +25,7 @@ export interface MainOptions {
 type Watchable = { timeout?: string; out?: string; html?: string };
 
 export function buildProgram(out: (s: string) => void, err: Io['err'] = process.stderr, clock?: WallClock, argv: readonly string[] = [], options: MainOptions = {}): Command {
-  const io: Io = { out, err, ...(clock === undefined ? {} : { clock }), ...(options.watched === undefined ? {} : { watched: options.watched }) };
+  const io: { -readonly [K in keyof Io]: Io[K] } = { out, err, ...(clock === undefined ? {} : { clock }), ...(options.watched === undefined ? {} : { watched: options.watched }) };
   /**
    * With --timeout (and not on the watched thread already), runs the whole command line on a
    * thread that can be stopped (watchdog.ts); else `run()` here.
@@ -43,6 +44,14 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .configureOutput({ writeOut: out, writeErr: (s) => err.write(s), outputError: (s) => err.write(s) })
     .showHelpAfterError('(ipilab --help for usage)')
     .option('--debug', 'on an internal error, also print its stack trace (as IPILAB_DEBUG=1 does)')
+    .option('--max-input-size <size>', 'the largest input file read, e.g. 8MiB (default: 1MiB for scenario and grid files, 64MiB for a result rerun reads)')
+    .hook('preAction', () => {
+      const size = (program.opts() as { maxInputSize?: string }).maxInputSize;
+      if (size === undefined) return;
+      const bytes = (require('@ipilab/scenario') as typeof import('@ipilab/scenario')).parseByteSize(size);
+      if (bytes === undefined) throw new UsageError(`--max-input-size: expected a size such as 8MiB, 500KB or 100000 (bytes), got ${JSON.stringify(size)}`);
+      io.maxInputBytes = bytes;
+    })
     .option('-V, --version', 'print the version (and the git commit when run from a checkout)')
     .on('option:version', () => {
       out(versionText());
@@ -112,7 +121,7 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--metric <metric>', 'check these figures of merit as run would (repeatable; sets run.metrics)', collect, [])
     .action((file: string, o: { set: string[]; metric: string[] }) => {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
-      const l = s.loadScenario(file, [...o.set, ...(require('./commands') as typeof import('./commands')).metricOverrides(o.metric)]);
+      const l = s.loadScenarioRef(s.sourceOf(file, io.maxInputBytes), [...o.set, ...(require('./commands') as typeof import('./commands')).metricOverrides(o.metric)]);
       out(`${file}: valid (${l.scenario.vms.length} VM spec(s), ${(l.scenario.run.duration / 1e6).toFixed(3)} ms, ${l.scenario.run.replications} replication(s))\n`);
     });
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Provenance } from '@ipilab/scenario';
 import { compareCommand, runCommand, sweepCommand, traceCommand, type Io } from './commands';
 import { UsageError } from './usage-error';
@@ -27,8 +26,8 @@ const TIMES = ['startedAt', 'wallSeconds'] as const;
  * same. The scenario file need not exist any more (plugins must, relative to `meta.scenarioDir`).
  */
 export async function rerunCommand(file: string, o: RerunFlags, io: Io): Promise<void> {
-  const doc = readResult(file);
   const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+  const doc = readResult(file, s, io.maxInputBytes ?? s.DEFAULT_MAX_RESULT_BYTES);
   const parsed = s.provenanceSchema.safeParse(doc['meta']);
   if (!parsed.success) throw new UsageError(`${file}: ${metaIssue(parsed.error.issues[0]!, doc['meta'])}`);
   const m = parsed.data;
@@ -86,12 +85,13 @@ export async function rerunCommand(file: string, o: RerunFlags, io: Io): Promise
   io.out(`${file}: reproduced: ${m.command} of ${m.scenarioFile}, identical apart from the times\n`);
 }
 
-/** The output file as JSON with a `meta` block, or a UsageError naming what is wrong. */
-function readResult(file: string): Record<string, unknown> {
+/** The output file (at most `maxBytes`) as JSON with a `meta` block, or a UsageError naming what is wrong. */
+function readResult(file: string, s: typeof import('@ipilab/scenario'), maxBytes: number): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = s.readInputText(file, maxBytes);
   } catch (e) {
+    if (e instanceof s.InputTooLarge) throw new UsageError(`${file}: ${e.message}`);
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a JSON output of ipilab' : `cannot be read (${code ?? String(e)})`}`);
   }

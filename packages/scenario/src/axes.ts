@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parse as parseYamlValue, parseDocument, type Node } from 'yaml';
 import { didYouMean, pathSegments, pathString, schemaAt, ScenarioError } from './errors';
+import { InputTooLarge, readInputText } from './input-file';
 import { parseOverrideValue, parsePath, type Override } from './load';
 import { scenarioSchema } from './schema';
 
@@ -166,11 +166,12 @@ function textOf(v: unknown): string {
  * a list of values (`vms[0].pcpus: [[0, 1], [2, 3]]`) or a string in the command line's syntax
  * (`vms[0].vcpus: 2..32*2`, `hypervisor.backend: trap,pv`). Axes in file order, first slowest.
  */
-export function readGridFile(file: string): Axis[] {
+export function readGridFile(file: string, maxBytes?: number): Axis[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInputText(file, maxBytes);
   } catch (e) {
+    if (e instanceof InputTooLarge) throw new ScenarioError(`--grid-file ${file}: ${e.message}`);
     const code = (e as NodeJS.ErrnoException).code;
     throw new ScenarioError(`--grid-file ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }

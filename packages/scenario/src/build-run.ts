@@ -15,6 +15,7 @@ import { ipiPvModule } from '@ipilab/ipi-pv';
 import { ipiTrapModule } from '@ipilab/ipi-trap';
 import { didYouMean, expectedOneOf, ScenarioError, schemaProblems, type Problem } from './errors';
 import type { LoadedScenario } from './load';
+import { heapOverBudget } from './resource-guard';
 import type { Scenario, VmScenario } from './schema';
 
 /**
@@ -366,9 +367,11 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
     built.mms.push(mm);
     built.specOf.push(index);
   };
+  // The heap is checked after each VM: a run too large for it stops here with a problem, never in V8's out-of-memory.
+  let outOfHeap = false;
   s.vms.forEach((spec, i) => {
     const first = new Set<string>();
-    for (let copy = 1; copy <= spec.count; copy++) {
+    for (let copy = 1; copy <= spec.count && !outOfHeap; copy++) {
       const name = spec.count === 1 ? spec.name : `${spec.name}-${copy}`;
       if (options.only !== undefined && !options.only.includes(name)) continue;
       // A copy's problems are the first copy's, unless they are its own (say, no pCPUs left for it).
@@ -379,9 +382,14 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
         report(copy === 1 ? p : { ...p, message: `${name}: ${p.message}` });
       };
       addOne(spec, i, name, vmReport);
+      const heap = heapOverBudget(s, `while building ${name}${spec.count > 1 ? ` (copy ${copy} of ${spec.count})` : ''}`);
+      if (heap !== undefined) {
+        outOfHeap = true;
+        report({ key: spec.count > 1 ? `vms[${i}].count` : `vms[${i}].vcpus`, message: heap.message });
+      }
     }
   });
-  return built;
+  return outOfHeap ? undefined : built;
 }
 
 /**

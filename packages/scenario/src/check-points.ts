@@ -1,6 +1,7 @@
 import { checkAxesDistinct, pointOverrides, type Axis } from './axes';
 import { ScenarioError } from './errors';
 import { checkSource, toOverride, type LoadedScenario, type SetArg } from './load';
+import { pointsProblem } from './resource-guard';
 import { sourceOf, type ScenarioRef } from './scenario-source';
 
 /** Every combination of the axes' value indexes, first axis slowest. */
@@ -36,7 +37,11 @@ export function checkPoints(file: ScenarioRef, sets: readonly SetArg[], axes: re
     if (r.loaded !== undefined) loaded.push(r.loaded);
     for (const line of r.lines) byLine.set(line, [...(byLine.get(line) ?? []), k]);
   });
-  if (byLine.size === 0) return { points, loaded };
+  if (byLine.size === 0) {
+    const tooLarge = pointsProblem(loaded.map((l) => l.scenario), flag === '--vary' ? 'compare' : 'sweep');
+    if (tooLarge !== undefined) throw tooLarge;
+    return { points, loaded };
+  }
   const label = (k: number): string =>
     Object.entries(pointParams(axes, points[k]!))
       .map(([p, v]) => `${p}=${v}`)

@@ -3,6 +3,7 @@ import { buildRun, startRun, type ProblemSink } from './build-run';
 import { dedupe, protoKeyProblems, schemaProblems, type Problem } from './errors';
 import type { LoadedScenario } from './load';
 import { metricVms, resolveMetrics } from './metrics';
+import { resourceProblems } from './resource-guard';
 import { scenarioSchema, type Scenario } from './schema';
 
 /**
@@ -49,6 +50,8 @@ export function ruleProblems(s: Scenario): Problem[] {
   else if (s.run.warmup >= s.run.duration) out.push({ key: 'run.warmup', message: `expected less than run.duration (${s.run.duration} ns), got ${s.run.warmup} ns` });
   // Replication k runs with seed run.seed + k: every one must be a seed.
   if (s.run.seed > Number.MAX_SAFE_INTEGER - (s.run.replications - 1)) out.push({ key: 'run.seed', message: `expected a seed that leaves room for run.replications (${s.run.replications}) seeds below 2^53, got ${s.run.seed}` });
+  // Before the model is built: a run that cannot fit the heap is refused, not tried.
+  out.push(...resourceProblems(s));
   return out;
 }
 

@@ -5,6 +5,9 @@ export { loadScenario, readScenarioFile, readScenario, checkSource, validateScen
 export { checkScenario, ruleProblems, modelProblems } from './check-scenario';
 export { parseAxis, readGridFile, expandRange, splitTopLevel, checkAxisPath, MAX_AXIS_VALUES, type Axis, type AxisValue } from './axes';
 export { checkPoints } from './check-points';
+export { readInputText, parseByteSize, sizeText, InputTooLarge, DEFAULT_MAX_INPUT_BYTES, DEFAULT_MAX_RESULT_BYTES } from './input-file';
+export { heapBudgetMb, nodeHeapLimitMb, resourceProblems, setUpHeapBytes } from './resource-guard';
+export { replicationSeeds } from './replication-seeds';
 export { runScenario, scenarioTopology, figureAt, total, type RunOutput, type VmOutput, type MetricValue, type InterferenceOutput, type RunOptions } from './run-scenario';
 export { compareScenario, parseVary, type CompareOutput, type VariantFigure } from './compare';
 export { runWithSlowdown, runsWithSlowdown, type RunProgress } from './slowdown';

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isSeq, parse as parseYamlValue } from 'yaml';
 import { checkScenario } from './check-scenario';
 import { pathSegments, pathString, ScenarioError, type Problem } from './errors';
+import { InputTooLarge, readInputText } from './input-file';
 import type { Scenario } from './schema';
 import { SourceLocations } from './source-location';
 
@@ -41,12 +41,16 @@ export interface ScenarioSource {
 /** The yaml library's guard against alias bombs (its default): how often one alias may be expanded, weighted by the size of what it expands to. */
 const MAX_ALIAS_COUNT = 100;
 
-/** Reads a YAML (or JSON) scenario file; a missing file or a syntax error is a ScenarioError with line and column. */
-export function readScenario(file: string): ScenarioSource {
+/**
+ * Reads a YAML (or JSON) scenario file of at most `maxBytes` (readInputText); a missing file, one
+ * over the limit or a syntax error is a ScenarioError (with line and column).
+ */
+export function readScenario(file: string, maxBytes?: number): ScenarioSource {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInputText(file, maxBytes);
   } catch (e) {
+    if (e instanceof InputTooLarge) throw new ScenarioError(`${file}: ${e.message}`);
     const code = (e as NodeJS.ErrnoException).code;
     throw new ScenarioError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a scenario file' : (e as Error).message}`);
   }

@@ -1,7 +1,6 @@
 import { isComplete } from './incomplete';
 import 'reflect-metadata';
 import { resolve } from 'node:path';
-import { getHeapStatistics } from 'node:v8';
 import { combineReducers, interferenceReducer, latencyReducer, vmLedgerReducer, AccountingService, type InterferenceMatrix, type LatencyDistributions, type VmLedger } from '@ipilab/accounting';
 import { KernelError, type Simulation } from '@ipilab/core';
 import { EventSink, type ModelEvent } from '@ipilab/events';
@@ -12,6 +11,7 @@ import { describeThrown, PluginError, ScenarioError } from './errors';
 import type { LoadedScenario } from './load';
 import { metricValue, metricVms, numberAt, resolveMetrics, type ResolvedMetric } from './metrics';
 import type { Provenance } from './provenance';
+import { heapOverBudget } from './resource-guard';
 import type { Scenario } from './schema';
 
 export { scenarioTopology } from './build-run';
@@ -236,11 +236,8 @@ function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Work
     if (r.reason === 'budget') {
       throw new ScenarioError(`run.maxEvents: the run used its budget of ${s.run.maxEvents} events by ${sim.now} ns of ${s.run.duration}; shorten run.duration or raise run.maxEvents`, 'run.maxEvents');
     }
-    // v8's heap statistics are far cheaper than process.memoryUsage(), which also reads the RSS.
-    const heapMb = getHeapStatistics().used_heap_size / 2 ** 20;
-    if (heapMb > s.run.maxHeapMb) {
-      throw new ScenarioError(`run.maxHeapMb: the run used ${heapMb.toFixed(0)} MiB of heap by ${sim.now} ns, over its budget of ${s.run.maxHeapMb} MiB`, 'run.maxHeapMb');
-    }
+    const heap = heapOverBudget(s, `by ${sim.now} ns`);
+    if (heap !== undefined) throw new ScenarioError(`run.maxHeapMb: ${heap.message}`, 'run.maxHeapMb');
     onProgress?.(sim.now, sim.eventsProcessed);
     if (r.reason === 'empty' || r.reason === 'stopped') break;
     if (!warmedUp && sim.now >= s.run.warmup) {

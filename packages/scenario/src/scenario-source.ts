@@ -15,9 +15,13 @@ export function scenarioFileOf(ref: ScenarioRef): string {
   return typeof ref === 'string' ? ref : ref.file;
 }
 
-/** The scenario a reference names: a file is read (syntax errors are a ScenarioError), a recorded one is itself. */
-export function sourceOf(ref: ScenarioRef): ScenarioSource {
-  return typeof ref === 'string' ? readScenario(ref) : ref;
+/**
+ * The scenario a reference names: a file is read (syntax errors are a ScenarioError; at most
+ * `maxBytes`, readInputText), a scenario read already or recorded is itself. A command reads its
+ * file once and passes the source on.
+ */
+export function sourceOf(ref: ScenarioRef, maxBytes?: number): ScenarioSource {
+  return typeof ref === 'string' ? readScenario(ref, maxBytes) : ref;
 }
 
 /** `loadScenario` for either kind of reference: `--set` assignments applied, then every check a run makes. */

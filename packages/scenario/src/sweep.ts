@@ -72,6 +72,8 @@ export interface SweepOptions {
   readonly onRunStart?: (params: Readonly<Record<string, string>>, seed: number) => void;
   /** A grid file (`--grid-file`, readGridFile): its axes come after the `--grid` ones. */
   readonly gridFile?: string;
+  /** The largest grid file read (readInputText; default DEFAULT_MAX_INPUT_BYTES). */
+  readonly maxInputBytes?: number;
   /**
    * A grid file's axes as a sweep's provenance recorded them (`meta.overrides.gridFileAxes`, the
    * output's `grid` form; `ipilab rerun`): after the others, each value read back as the YAML value
@@ -156,7 +158,7 @@ export async function closeSweepWorkers(): Promise<void> {
 export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], grids: readonly string[], options: SweepOptions = {}): Promise<SweepOutput> {
   const parsed: Axis[] = [
     ...grids.map((g) => parseAxis('--grid', g, 'vms[0].vcpus=2,4,8')),
-    ...(options.gridFile === undefined ? [] : readGridFile(options.gridFile)),
+    ...(options.gridFile === undefined ? [] : readGridFile(options.gridFile, options.maxInputBytes)),
     ...recordedAxes(options.recordedAxes ?? []),
   ];
   if (parsed.length === 0) throw new ScenarioError('sweep: expected at least one --grid path=v1,v2,... or a --grid-file');
