@@ -82,7 +82,14 @@ describe('seeds on an axis', () => {
 
   it('run.replications on the --vary axis: ratios pair replication k of each variant with the first\'s, over the replications both ran', async () => {
     const doc = await json('compare', small, '--vary', 'run.replications=2,3,1', '--set', 'run.duration=200us');
-    const n = doc.variants.map((v: { vms: Record<string, { estimate: { n: number }; ratio: { n: number } }> }) => [v.vms['churn']!.estimate.n, v.vms['churn']!.ratio.n]);
+    const n = doc.variants.map((v: { vms: Record<string, { estimate: { n: number }; ratio: { n: number }; metrics: { ratio: { n: number } }[] }> }) => [v.vms['churn']!.estimate.n, v.vms['churn']!.ratio.n]);
+    // The picked figures (--metric) pair the same way, and nothing counts as incomplete.
+    const m = doc.variants.map((v: { vms: Record<string, { incomplete?: number; metrics: { ratio: { n: number }; incomplete?: number }[] }> }) => [v.vms['churn']!.metrics[0]!.ratio.n, v.vms['churn']!.incomplete, v.vms['churn']!.metrics[0]!.incomplete]);
+    expect(m).toEqual([
+      [2, undefined, undefined],
+      [2, undefined, undefined],
+      [1, undefined, undefined],
+    ]);
     expect(n).toEqual([
       [2, 2],
       [3, 2],

@@ -108,7 +108,7 @@ export function compareScenario(
         const metrics = metricEstimates(runs.map((r) => r.vms[name]!.metrics)).map((m): CompareMetric => {
           const mine = runs.map((r) => r.vms[name]!.metrics.find((x) => x.metric === m.metric)!.value);
           const theirs = base.map((r) => r.vms[name]?.metrics.find((x) => x.metric === m.metric)?.value ?? NaN);
-          return { ...m, ratio: completeEstimate(mine.map((x, k) => x / theirs[k]!)).estimate };
+          return { ...m, ratio: completeEstimate(mine.slice(0, theirs.length).map((x, k) => x / theirs[k]!)).estimate };
         });
         vms[name] = {
           figure: p.key,
