@@ -71,6 +71,20 @@ describe('resource guards', () => {
     ]);
   });
 
+  it('checking a grid keeps every point\'s model until all are checked: a grid whose models would not fit together is refused as it is checked, naming --grid', async () => {
+    // The heap in use is this test process's (jest's, large): held at 0 so that only the estimate speaks.
+    const v8 = require('node:v8') as typeof import('node:v8');
+    const real = v8.getHeapStatistics;
+    const spy = jest.spyOn(v8, 'getHeapStatistics').mockImplementation(() => ({ ...real(), used_heap_size: 0 }));
+    try {
+      const shared = ['--set', 'vms[0].placement=shared', '--set', 'vms[1].placement=shared', '--set', 'run.maxHeapMb=5'];
+      // Each point fits (the largest, 40 copies of 4 vCPUs: ~1.6 MiB set up, ~4.8 MiB running), the 40 together do not.
+      refused(await cli('sweep', small, ...shared, '--grid', 'vms[0].count=1..40'), /^ipilab: --grid: checking every point before the first runs keeps each point's model until all are checked: the first \d+ of 40 points need about \d+ MiB, over the heap budget of 5 MiB \(run\.maxHeapMb\); split the grid/);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('the heap is checked while the run is built, between VMs: over the budget, set-up stops with one line', async () => {
     // This process's heap is far over 1 MiB before the first VM is built.
     refused(await cli('validate', small, '--set', 'run.maxHeapMb=1'), /small\.yaml:\d+:\d+: vms\[0\]\.vcpus: the run used \d+ MiB of heap while building churn, over the heap budget of 1 MiB \(run\.maxHeapMb\)/);

@@ -1,7 +1,7 @@
 import { checkAxesDistinct, pointOverrides, type Axis } from './axes';
 import { ScenarioError } from './errors';
 import { checkSource, toOverride, type LoadedScenario, type SetArg } from './load';
-import { pointsProblem } from './resource-guard';
+import { checkingHeapBytes, checkingProblem, pointsProblem } from './resource-guard';
 import { sourceOf, type ScenarioRef } from './scenario-source';
 
 /** Every combination of the axes' value indexes, first axis slowest. */
@@ -32,9 +32,15 @@ export function checkPoints(file: ScenarioRef, sets: readonly SetArg[], axes: re
   const points = pointIndexes(axes);
   const byLine = new Map<string, number[]>();
   const loaded: LoadedScenario[] = [];
+  let kept = 0;
   points.forEach((pt, k) => {
     const r = checkSource(src, [...setOverrides, ...pointOverrides(axes, pt)]);
-    if (r.loaded !== undefined) loaded.push(r.loaded);
+    if (r.loaded !== undefined) {
+      loaded.push(r.loaded);
+      kept += checkingHeapBytes(r.loaded.scenario);
+      const tooMany = checkingProblem(loaded[0]!.scenario, kept, k + 1, points.length, flag);
+      if (tooMany !== undefined) throw tooMany;
+    }
     for (const line of r.lines) byLine.set(line, [...(byLine.get(line) ?? []), k]);
   });
   if (byLine.size === 0) {

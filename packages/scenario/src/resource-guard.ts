@@ -134,6 +134,24 @@ export function pointsProblem(points: readonly Scenario[], command: 'compare' | 
 }
 
 /**
+ * Checking the points of a compare or sweep builds each point's model (and those of the extra
+ * runs it asks for), and, as with compare's runs, every one is kept until all are checked. `kept`
+ * is the estimate over the first `k` points checked of `of`: over the budget, the grid is refused
+ * there, before the set-up guard would stop it at some point too small to blame.
+ */
+export function checkingProblem(first: Scenario, kept: number, k: number, of: number, flag: string): ScenarioError | undefined {
+  if (kept <= heapBudgetMb(first) * MiB) return undefined;
+  return new ScenarioError(
+    `${flag}: checking every point before the first runs keeps each point's model until all are checked: the first ${k.toLocaleString('en-US')} of ${of.toLocaleString('en-US')} points need about ${mb(kept)}, over ${budgetText(first)}; split the grid into smaller sweeps, or use fewer copies or vCPUs`,
+  );
+}
+
+/** What checking one point keeps: its model and its extra runs', built (see checkingProblem). */
+export function checkingHeapBytes(s: Scenario): number {
+  return runsPerReplication(s) * setUpHeapBytes(s);
+}
+
+/**
  * The heap guard while a run is built (between VMs; buildRun) and while it runs (between slices;
  * runScenario): the heap in use against the budget, well under Node's own limit so that the
  * guard, not V8's "out of memory", ends a run that outgrows it. `where` says when, for the
