@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { figureWithUnit, incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, socketShareText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
+import { figureWithUnit, seedsText, incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, socketShareText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 
 const pct = (x: number, total: number): string => (total > 0 ? `${((100 * x) / total).toFixed(1)}%` : '-');
 const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(3) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
@@ -96,7 +96,7 @@ export function compareTable(out: CompareOutput): string {
       }
     }
   }
-  return `${out.scenario}: ${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s) each (seeds ${out.seeds.join(', ')}; common random numbers)${incompleteNote(incompleteOfCompare(out).length)}\n${table.toString()}\n`;
+  return `${out.scenario}: ${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s) each (${seedsText(out)}; common random numbers)${incompleteNote(incompleteOfCompare(out).length)}\n${table.toString()}\n`;
 }
 
 /** A CSV text cell, quoted when it must be. */
@@ -164,5 +164,5 @@ export function sweepTable(out: SweepOutput): string {
     }
   }
   const stopped = out.interrupted === undefined ? '' : `, INTERRUPTED after ${out.interrupted.runs} of ${out.interrupted.of} runs`;
-  return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (seeds ${out.seeds.join(', ')}), ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}${stopped}\n${table.toString()}\n`;
+  return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (${seedsText(out)}), ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}${stopped}\n${table.toString()}\n`;
 }

@@ -59,6 +59,12 @@ describe('seeds on an axis', () => {
     expect(means(b.vms)).toEqual(await runFigures(8));
     expect(means(a.vms)).not.toEqual(means(b.vms));
     expect([doc.seeds, a.seeds, b.seeds]).toEqual([[7], undefined, [8]]);
+    // The tables' summary lines say what each ran, not the first's seeds for all.
+    const table = await cli('compare', small, '--vary', 'run.seed=7,8');
+    expect(table.out).toContain('1 replication(s) each (seeds per variant: 7: 7; 8: 8; common random numbers)');
+    const sweep = await cli('sweep', small, '--grid', 'run.seed=7,8', '--workers', '1');
+    expect(sweep.out).toContain("(seeds differ by point (run.seed or run.replications is an axis; each point's are in --json), the first point's 7)");
+    expect((await cli('sweep', small, '--grid', 'hypervisor.backend=trap,pv', '--workers', '1')).out).toContain('1 replication(s) (seeds 7), 1 worker(s)');
   }, 60_000);
 
   it('common random numbers stay across the other axes: points with the same run.seed share their seeds', async () => {

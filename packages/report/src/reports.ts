@@ -1,4 +1,4 @@
-import { figureWithUnit, incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
+import { figureWithUnit, seedsText, incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 import type { TopLevelSpec } from 'vega-lite';
 import { esc, figure, num, page, table, type Chart } from './html';
 import { FULL_LEGEND, OKABE_ITO, scaleFor } from './palette';
@@ -231,7 +231,7 @@ export async function compareReportHtml(out: CompareOutput): Promise<string> {
       return [[r.vm, String(v.value), `${figureWithUnit(m)}, ${m.higherIsBetter ? 'higher' : 'lower'} is better`, ...estCells(m.estimate, m.incomplete), m.ratio.n === 0 ? 'incomplete' : num(m.ratio.mean), slowEst(m.slowdownVsAlone), slowEst(m.slowdownVsBareMetal), ranOnSummaryText(f.ranOn, f.pcpusUsed)]];
     }),
   );
-  return page(`ipilab compare: ${out.scenario}`, `${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s), seeds ${out.seeds.join(', ')}${incompleteNote(incompleteOfCompare(out).length)}`, [
+  return page(`ipilab compare: ${out.scenario}`, `${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s), ${seedsText(out)}${incompleteNote(incompleteOfCompare(out).length)}`, [
     table(['VM', out.vary, 'figure', 'mean', '95% CI', 'ratio to first', 'slowdown vs alone', 'slowdown vs bare metal', 'ran on: pCPUs (socket share)'], rows),
     ...charts.map(figure),
     ...missingNote(missing),
@@ -322,7 +322,7 @@ export async function sweepReportHtml(out: SweepOutput): Promise<string> {
       v.metrics.map((m) => [...out.grid.map((a) => p.params[a.path]), vm, figureWithUnit(m), ...estCells(m.estimate, m.incomplete), num(v.serialFraction.mean), slowEst(m.slowdownVsAlone), ranOnSummaryText(v.ranOn, v.pcpusUsed), p.errors.length]),
     ),
   );
-  return page(`ipilab sweep: ${out.scenario}`, `${out.points.length} points x ${out.replications} replication(s), seeds ${out.seeds.join(', ')}, ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}`, [
+  return page(`ipilab sweep: ${out.scenario}`, `${out.points.length} points x ${out.replications} replication(s), ${seedsText(out)}, ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}`, [
     table([...out.grid.map((a) => a.path), 'VM', 'figure', 'mean', '95% CI', 'serial fraction', 'slowdown vs alone', 'ran on: pCPUs (socket share)', 'failed runs'], rows),
     ...charts.map(figure),
     ...missingNote(missing),

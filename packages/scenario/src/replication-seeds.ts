@@ -18,3 +18,14 @@ export function replicationSeeds(s: Scenario): number[] {
 export function ownSeeds(seeds: readonly number[], first: readonly number[]): { seeds?: number[] } {
   return seeds.length === first.length && seeds.every((x, k) => x === first[k]) ? {} : { seeds: [...seeds] };
 }
+
+/**
+ * The seeds for a summary line: `seeds 1, 2` when every point or variant ran the output's seeds;
+ * else what each ran (compare: per variant; sweep: that they differ, each point's being in --json).
+ */
+export function seedsText(out: { readonly seeds: readonly number[]; readonly variants?: readonly { readonly value: unknown; readonly seeds?: readonly number[] }[]; readonly points?: readonly { readonly seeds?: readonly number[] }[] }): string {
+  const own = (out.variants ?? out.points ?? []).some((p) => p.seeds !== undefined);
+  if (!own) return `seeds ${out.seeds.join(', ')}`;
+  if (out.variants !== undefined) return `seeds per variant: ${out.variants.map((v) => `${String(v.value)}: ${(v.seeds ?? out.seeds).join(', ')}`).join('; ')}`;
+  return `seeds differ by point (run.seed or run.replications is an axis; each point's are in --json), the first point's ${out.seeds.join(', ')}`;
+}
