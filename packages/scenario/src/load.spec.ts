@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { applyOverride, FORBIDDEN_KEYS, parsePath } from './load';
+import { applyOverride, FORBIDDEN_KEYS, holdsItself, parseOverrideValue, parsePath } from './load';
 import { protoKeyProblems, ScenarioError } from './errors';
 
 const key = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,7}$/).filter((k) => !FORBIDDEN_KEYS.includes(k));
@@ -51,5 +51,25 @@ describe('__proto__ keys in a document', () => {
     expect(found).toHaveLength(1);
     expect(found[0]!.key).toBe(`vms${'[0]'.repeat(20_000)}.__proto__`);
     expect(found[0]!.atKey).toBe(true);
+  });
+});
+
+describe('values that hold themselves (a YAML alias inside its own anchor)', () => {
+  it('are found, at any depth; a value used twice is not one', () => {
+    const loop: unknown[] = [];
+    loop.push({ a: loop });
+    expect(holdsItself({ vms: loop })).toBe(true);
+    const shared = { kind: 'compute' };
+    expect(holdsItself({ a: shared, b: [shared, shared], c: { d: shared } })).toBe(false);
+    let deep: unknown = shared;
+    for (let i = 0; i < 20_000; i++) deep = [deep, shared];
+    expect(holdsItself({ vms: deep })).toBe(false);
+    (shared as Record<string, unknown>)['back'] = deep;
+    expect(holdsItself({ vms: deep })).toBe(true);
+  });
+
+  it('a --set value that would hold itself is its text', () => {
+    expect(parseOverrideValue('&a [*a]')).toBe('&a [*a]');
+    expect(parseOverrideValue('[&a {x: 1}, *a]')).toEqual([{ x: 1 }, { x: 1 }]);
   });
 });

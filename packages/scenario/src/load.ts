@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { isMap, isSeq, parse as parseYamlValue } from 'yaml';
+import { isMap, isScalar, isSeq, parse as parseYamlValue } from 'yaml';
 import { checkScenario } from './check-scenario';
 import { pathSegments, pathString, ScenarioError, type Problem } from './errors';
 import { InputTooLarge, readInputText } from './input-file';
@@ -66,7 +66,8 @@ export function readScenario(file: string, maxBytes?: number): ScenarioSource {
     );
   }
   if (!isMap(doc.contents) && !isSeq(doc.contents) && doc.contents !== null) {
-    throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...), got ${typeof doc.toJS()}`);
+    // Not doc.toJS(): a document that is one alias (`*x`) has no anchor to resolve, and it would throw.
+    throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...), got ${isScalar(doc.contents) ? typeof doc.contents.value : 'an alias'}`);
   }
   let value: unknown;
   try {
@@ -77,6 +78,7 @@ export function readScenario(file: string, maxBytes?: number): ScenarioSource {
     throw e;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...)`);
+  if (holdsItself(value)) throw new ScenarioError(`${file}: YAML aliases: ${SELF_ALIAS}`);
   return { file, raw: value as Record<string, unknown>, locations };
 }
 
@@ -111,11 +113,45 @@ export function parsePath(path: string, shown = `--set ${path}`): (string | numb
 
 /** A `--set` value: a YAML scalar or flow collection (64, true, pv, [unicast, broadcast], {kind: compute}). */
 export function parseOverrideValue(text: string): unknown {
+  let value: unknown;
   try {
-    return parseYamlValue(text);
+    value = parseYamlValue(text);
   } catch {
     return text;
   }
+  // A value holding itself (`&a [*a]`) has no end: it is the text as written, which the schema refuses.
+  return holdsItself(value) ? text : value;
+}
+
+const SELF_ALIAS = 'an alias inside its own anchor (as in a: &a [*a]) makes a value without end; expected each alias after the end of its anchor\'s value';
+
+/**
+ * Whether a value contains itself, as a YAML alias inside its own anchor makes it: every check
+ * after reading walks the value, and would never finish. Shared values (an alias used twice)
+ * are not a cycle. Without recursion, as a document may nest thousands deep.
+ */
+export function holdsItself(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  const open = new Set<object>();
+  const done = new Set<object>();
+  const todo: [object, boolean][] = [[value, false]];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    const [node, leaving] = next;
+    if (leaving) {
+      open.delete(node);
+      done.add(node);
+      continue;
+    }
+    if (done.has(node)) continue;
+    open.add(node);
+    todo.push([node, true]);
+    for (const v of Object.values(node)) {
+      if (v === null || typeof v !== 'object' || done.has(v)) continue;
+      if (open.has(v)) return true;
+      todo.push([v, false]);
+    }
+  }
+  return false;
 }
 
 /**
