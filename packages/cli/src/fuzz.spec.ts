@@ -1,0 +1,197 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { loadScenario, ScenarioError } from '@ipilab/scenario';
+import { arbitraryText, editText, mutate, mutations, setPathArb, setValueText, textEdit, toYaml, validScenarios, type Doc } from '../test/fuzz-inputs';
+import { EXIT, main } from './main';
+
+/**
+ * Fuzzing as a test (issue 18): whatever document or `--set` a user gives, the loader and the CLI
+ * either accept it or refuse it with one line per problem and exit 2 — never another exit code,
+ * a stack trace, an "internal error", a prototype written to, or a hang. fast-check runs with the
+ * project's fixed seed (packages/testing/src/jest-setup.ts); a failure prints the seed and the
+ * smallest document found. FC_NUM_RUNS=2000 fuzzes longer (here a floor of FUZZ_RUNS cases).
+ */
+
+const FUZZ_RUNS = 250;
+/** Cases run through the built CLI as a child process, each with a time limit: what proves "never a hang". */
+const CHILD_RUNS = 12;
+const CHILD_TIMEOUT_MS = 10_000;
+const DIST_MAIN = join(__dirname, '..', 'dist', 'main.js');
+
+const scenarios = validScenarios();
+let dir: string;
+let n = 0;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ipilab-fuzz-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Case {
+  readonly doc: Doc;
+  readonly ext: 'yaml' | 'json';
+  readonly sets: readonly string[];
+  readonly command: 'validate' | 'run';
+}
+
+/** (a) any text or bytes, validated. */
+const textCase: fc.Arbitrary<Case> = fc.record({
+  doc: arbitraryText,
+  ext: fc.constantFrom('yaml' as const, 'json' as const),
+  sets: fc.constant([]),
+  command: fc.constant('validate' as const),
+});
+
+/** (b) a valid scenario with up to three mutations, written as YAML, JSON or its own text edited, with `--set`s; a fifth of them run. */
+const mutatedCase: fc.Arbitrary<Case> = fc.integer({ min: 0, max: scenarios.length - 1 }).chain((i) => {
+  const base = scenarios[i]!;
+  return fc
+    .record({
+      muts: mutations,
+      form: fc.constantFrom('yaml', 'json', 'edited-text', 'mutated-only'),
+      edit: textEdit,
+      sets: fc.array(fc.tuple(setPathArb(base.value), setValueText).map(([p, v]) => `${p}=${v}`), { maxLength: 2 }),
+      run: fc.nat({ max: 4 }).map((k) => k === 0),
+    })
+    .map(({ muts, form, edit, sets, run }): Case => {
+      const v = structuredClone(base.value);
+      for (const m of muts) mutate(v, m);
+      const doc = form === 'json' ? JSON.stringify(v) : form === 'edited-text' ? editText(base.text, edit) : toYaml(v);
+      return { doc, ext: form === 'json' ? 'json' : 'yaml', sets, command: run ? 'run' : 'validate' };
+    });
+});
+
+const anyCase = fc.oneof({ weight: 2, arbitrary: textCase }, { weight: 3, arbitrary: mutatedCase });
+
+function write(c: Case): string {
+  const file = join(dir, `case-${n++}.${c.ext}`);
+  writeFileSync(file, c.doc);
+  return file;
+}
+
+function argvOf(c: Case, file: string): string[] {
+  const sets = c.sets.flatMap((s) => ['--set', s]);
+  // A run is cut to a tiny duration so a case stays fast (its own duration may be anything).
+  return c.command === 'run' ? ['run', file, ...sets, '--set', 'run.duration=20us', '--set', 'run.replications=1', '--json'] : ['validate', file, ...sets];
+}
+
+/**
+ * What a user may see: exit 0, or exit 2 with at least one problem; every stderr line is one
+ * problem or warning, starting with the file, the `--set` it is about, or `ipilab:` — a second
+ * line of a message, a stack frame or an internal error is none of those.
+ */
+function assertOutcome(code: number, out: string, err: string, file: string, c: Case): void {
+  const fail = (why: string): never => {
+    throw new Error(`${why}\nexit ${code}\nstderr:\n${err.slice(0, 2_000)}`);
+  };
+  if (code !== EXIT.ok && code !== EXIT.usage) fail(`exit ${code}, expected 0 or 2`);
+  if (err !== '' && !err.endsWith('\n')) fail('stderr does not end with a newline');
+  const lines = err === '' ? [] : err.slice(0, -1).split('\n');
+  for (const l of lines) {
+    if (/^\s+at /.test(l)) fail(`a stack frame on stderr: ${l}`);
+    if (/internal error/.test(l)) fail(`an internal error: ${l}`);
+    if (!(l.startsWith(`${file}:`) || l.startsWith('--set ') || l.startsWith('ipilab: '))) fail(`a line that is not one problem (it names no file, --set or ipilab): ${JSON.stringify(l.slice(0, 200))}`);
+  }
+  if (code === EXIT.usage && lines.filter((l) => !l.startsWith('ipilab: warning:')).length === 0) fail('exit 2 without a problem');
+  if (code === EXIT.ok && c.command === 'validate' && !out.startsWith(`${file}: valid (`)) fail(`validate said ${JSON.stringify(out)}`);
+}
+
+const protoKeys = (): string => [Object.prototype, Array.prototype, Function.prototype].map((p) => Object.getOwnPropertyNames(p).sort().join(',')).join('|');
+
+/** The loader's own contract: a scenario, or a ScenarioError whose every problem is one line. */
+function loaderAccepts(file: string, c: Case): boolean {
+  try {
+    loadScenario(file, c.sets);
+    return true;
+  } catch (e) {
+    if (!(e instanceof ScenarioError)) throw new Error(`the loader threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}, not a ScenarioError`);
+    const lines = e.problems.length > 0 ? e.problems : [e.message];
+    for (const l of lines) if (l.includes('\n') || l === '') throw new Error(`a problem that is not one line: ${JSON.stringify(l)}`);
+    return false;
+  }
+}
+
+describe('fuzzing: any document and any --set end in success or exit 2 with one line per problem', () => {
+  it('in-process: the loader and `ipilab validate` / `run` (fast-check, fixed seed)', async () => {
+    const before = protoKeys();
+    const seen = { ok: 0, refused: 0, runs: 0 };
+    await fc.assert(
+      fc.asyncProperty(anyCase, async (c) => {
+        const file = write(c);
+        if (process.env['FUZZ_TRACE']) require('node:fs').writeFileSync(process.env['FUZZ_TRACE'], JSON.stringify({ argv: argvOf(c, file), doc: typeof c.doc === 'string' ? c.doc : [...c.doc] }));
+        const accepted = loaderAccepts(file, c);
+        let out = '';
+        let err = '';
+        const code = await main(argvOf(c, file), (s) => (out += s), { write: (s: string) => ((err += s), true) });
+        assertOutcome(code, out, err, file, c);
+        if (c.command === 'validate' && accepted !== (code === EXIT.ok)) throw new Error(`the loader ${accepted ? 'accepted' : 'refused'} it, validate exited ${code}`);
+        if (protoKeys() !== before) throw new Error('a prototype was written to');
+        // A command releases what it holds (the output writer's signal listeners) when the event loop turns.
+        await new Promise((resolve) => setImmediate(resolve));
+        seen[code === EXIT.ok ? 'ok' : 'refused']++;
+        if (c.command === 'run') seen.runs++;
+      }),
+      { numRuns: Math.max(FUZZ_RUNS, fc.readConfigureGlobal().numRuns ?? 0) },
+    );
+    if (process.env["FUZZ_COUNTS"] === "1") console.log(seen);
+    // The generators reach both sides, and the model: not only syntax errors.
+    expect(seen.ok).toBeGreaterThan(5);
+    expect(seen.refused).toBeGreaterThan(50);
+    expect(seen.runs).toBeGreaterThan(5);
+  }, 120_000);
+
+  it('as a process: `ipilab validate` on a generated file ends within its time limit with exit 0 or 2 (never a hang)', () => {
+    fc.assert(
+      fc.property(anyCase, (c) => {
+        const file = write(c);
+        const r = spawnSync(process.execPath, [DIST_MAIN, ...argvOf({ ...c, command: 'validate' }, file)], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
+        if (r.error !== undefined || r.signal !== null) throw new Error(`did not end by itself within ${CHILD_TIMEOUT_MS} ms: ${r.error?.message ?? r.signal}`);
+        assertOutcome(r.status!, r.stdout, r.stderr, file, { ...c, command: 'validate' });
+      }),
+      { numRuns: Math.max(CHILD_RUNS, Math.ceil((fc.readConfigureGlobal().numRuns ?? 0) / 20)) },
+    );
+  }, 180_000);
+});
+
+/** Each a case the fuzzing found, kept as an example so it stays fixed whatever the seed. */
+describe('found by fuzzing', () => {
+  async function validate(text: string): Promise<{ code: number; err: string; file: string }> {
+    const file = write({ doc: text, ext: 'yaml', sets: [], command: 'validate' });
+    let err = '';
+    const code = await main(['validate', file], () => undefined, { write: (s: string) => ((err += s), true) });
+    return { code, err, file };
+  }
+
+  /** Through the built CLI with a time limit: before its fix, each of these never ended. */
+  function validateProcess(text: string, ...sets: string[]): { status: number | null; stderr: string; file: string; timedOut: boolean } {
+    const file = write({ doc: text, ext: 'yaml', sets: [], command: 'validate' });
+    const r = spawnSync(process.execPath, [DIST_MAIN, 'validate', file, ...sets.flatMap((s) => ['--set', s])], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
+    return { status: r.status, stderr: r.stderr, file, timedOut: r.error !== undefined || r.signal !== null };
+  }
+
+  it.each(['a: &a {b: *a}\n', 'name: &a [*a]\n', 'vms:\n  - &v\n    name: x\n    workload: {kind: compute, tasks: [*v]}\n'])(
+    'a YAML alias inside its own anchor (%j) is refused in one line, exit 2 (it used to never end: every check walked a value without end)',
+    (text) => {
+      const r = validateProcess(text);
+      expect(r.timedOut).toBe(false);
+      expect(r.stderr).toBe(`ipilab: ${r.file}: YAML aliases: an alias inside its own anchor (as in a: &a [*a]) makes a value without end; expected each alias after the end of its anchor's value\n`);
+      expect(r.status).toBe(EXIT.usage);
+    },
+  );
+
+  it('a --set value that holds itself (`&a [*a]`) is its text, which the schema refuses: exit 2 (it used to never end)', () => {
+    const r = validateProcess(scenarios[scenarios.length - 1]!.text, 'vms[0].name=&a [*a]');
+    expect(r.timedOut).toBe(false);
+    expect(r.stderr).toBe('--set vms[0].name=&a [*a]: vms[0].name: expected a name of letters, digits, _, . or -, got "&a [*a]"\n');
+    expect(r.status).toBe(EXIT.usage);
+  });
+
+  it('a document that is one alias with no anchor (`*x`) is not a scenario: exit 2, one line (was exit 1, "internal error: Unresolved alias")', async () => {
+    const r = await validate('*x\n');
+    expect(r.err).toBe(`ipilab: ${r.file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...), got an alias\n`);
+    expect(r.code).toBe(EXIT.usage);
+  });
+});
