@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { loadScenario, ScenarioError } from '@ipilab/scenario';
-import { arbitraryText, editText, mutate, mutations, setPathArb, setValueText, textEdit, toYaml, validScenarios, type Doc } from '../test/fuzz-inputs';
+import { arbitraryText, editText, metricText, mutate, mutations, setPathArb, setValueText, textEdit, toYaml, validScenarios, type Doc } from '../test/fuzz-inputs';
+import { metricOverrides } from './commands';
 import { EXIT, main } from './main';
 
 /**
@@ -17,7 +18,7 @@ import { EXIT, main } from './main';
 
 const FUZZ_RUNS = 250;
 /** Cases run through the built CLI as a child process, each with a time limit: what proves "never a hang". */
-const CHILD_RUNS = 12;
+const CHILD_RUNS = 8;
 const CHILD_TIMEOUT_MS = 10_000;
 const DIST_MAIN = join(__dirname, '..', 'dist', 'main.js');
 
@@ -34,6 +35,8 @@ interface Case {
   readonly doc: Doc;
   readonly ext: 'yaml' | 'json';
   readonly sets: readonly string[];
+  /** `--metric` arguments. */
+  readonly metrics: readonly string[];
   readonly command: 'validate' | 'run';
 }
 
@@ -42,6 +45,7 @@ const textCase: fc.Arbitrary<Case> = fc.record({
   doc: arbitraryText,
   ext: fc.constantFrom('yaml' as const, 'json' as const),
   sets: fc.constant([]),
+  metrics: fc.constant([]),
   command: fc.constant('validate' as const),
 });
 
@@ -54,13 +58,14 @@ const mutatedCase: fc.Arbitrary<Case> = fc.integer({ min: 0, max: scenarios.leng
       form: fc.constantFrom('yaml', 'json', 'edited-text', 'mutated-only'),
       edit: textEdit,
       sets: fc.array(fc.tuple(setPathArb(base.value), setValueText).map(([p, v]) => `${p}=${v}`), { maxLength: 2 }),
+      metrics: fc.array(metricText, { maxLength: 2 }),
       run: fc.nat({ max: 4 }).map((k) => k === 0),
     })
-    .map(({ muts, form, edit, sets, run }): Case => {
+    .map(({ muts, form, edit, sets, metrics, run }): Case => {
       const v = structuredClone(base.value);
       for (const m of muts) mutate(v, m);
       const doc = form === 'json' ? JSON.stringify(v) : form === 'edited-text' ? editText(base.text, edit) : toYaml(v);
-      return { doc, ext: form === 'json' ? 'json' : 'yaml', sets, command: run ? 'run' : 'validate' };
+      return { doc, ext: form === 'json' ? 'json' : 'yaml', sets, metrics, command: run ? 'run' : 'validate' };
     });
 });
 
@@ -73,7 +78,7 @@ function write(c: Case): string {
 }
 
 function argvOf(c: Case, file: string): string[] {
-  const sets = c.sets.flatMap((s) => ['--set', s]);
+  const sets = [...c.sets.flatMap((s) => ['--set', s]), ...c.metrics.flatMap((m) => ['--metric', m])];
   // A run is cut to a tiny duration so a case stays fast (its own duration may be anything).
   return c.command === 'run' ? ['run', file, ...sets, '--set', 'run.duration=20us', '--set', 'run.replications=1', '--json'] : ['validate', file, ...sets];
 }
@@ -93,10 +98,31 @@ function assertOutcome(code: number, out: string, err: string, file: string, c: 
   for (const l of lines) {
     if (/^\s+at /.test(l)) fail(`a stack frame on stderr: ${l}`);
     if (/internal error/.test(l)) fail(`an internal error: ${l}`);
-    if (!(l.startsWith(`${file}:`) || l.startsWith('--set ') || l.startsWith('ipilab: '))) fail(`a line that is not one problem (it names no file, --set or ipilab): ${JSON.stringify(l.slice(0, 200))}`);
+    if (/\b[A-Z][A-Za-z]*(Error|Exception)\b|\[object |undefined is not|Cannot read prop|Maximum call stack/.test(l)) fail(`an internal name: ${l}`);
+    if (!(l.startsWith(`${file}:`) || l.startsWith('--set ') || l.startsWith('--metric ') || l.startsWith('ipilab: '))) fail(`a line that is not one problem (it names no file, --set, --metric or ipilab): ${JSON.stringify(l.slice(0, 200))}`);
   }
+  // A generated document has a few dozen keys at most: hundreds of lines are one problem said many times.
+  if (lines.length > 100) fail(`${lines.length} lines for one small document`);
+  const twice = lines.find((l, i) => lines.indexOf(l) !== i);
+  if (twice !== undefined) fail(`a line said twice: ${twice.slice(0, 200)}`);
   if (code === EXIT.usage && lines.filter((l) => !l.startsWith('ipilab: warning:')).length === 0) fail('exit 2 without a problem');
   if (code === EXIT.ok && c.command === 'validate' && !out.startsWith(`${file}: valid (`)) fail(`validate said ${JSON.stringify(out)}`);
+  if (code === EXIT.ok && c.command === 'run') {
+    try {
+      JSON.parse(out);
+    } catch {
+      fail(`run --json printed no JSON document: ${JSON.stringify(out.slice(0, 200))}`);
+    }
+  }
+}
+
+/**
+ * A case that hangs in-process stops the test with no counterexample: FUZZ_TRACE=<file> writes
+ * each case there before it runs, so the last one written is the one that hung.
+ */
+function trace(c: Case, file: string): void {
+  const to = process.env['FUZZ_TRACE'];
+  if (to !== undefined && to !== '') writeFileSync(to, JSON.stringify({ argv: argvOf(c, file), doc: typeof c.doc === 'string' ? c.doc : [...c.doc] }));
 }
 
 const protoKeys = (): string => [Object.prototype, Array.prototype, Function.prototype].map((p) => Object.getOwnPropertyNames(p).sort().join(',')).join('|');
@@ -104,7 +130,7 @@ const protoKeys = (): string => [Object.prototype, Array.prototype, Function.pro
 /** The loader's own contract: a scenario, or a ScenarioError whose every problem is one line. */
 function loaderAccepts(file: string, c: Case): boolean {
   try {
-    loadScenario(file, c.sets);
+    loadScenario(file, [...c.sets, ...metricOverrides(c.metrics)]);
     return true;
   } catch (e) {
     if (!(e instanceof ScenarioError)) throw new Error(`the loader threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}, not a ScenarioError`);
@@ -117,11 +143,11 @@ function loaderAccepts(file: string, c: Case): boolean {
 describe('fuzzing: any document and any --set end in success or exit 2 with one line per problem', () => {
   it('in-process: the loader and `ipilab validate` / `run` (fast-check, fixed seed)', async () => {
     const before = protoKeys();
-    const seen = { ok: 0, refused: 0, runs: 0 };
+    const seen = { ok: 0, refused: 0, runs: 0, ranOk: 0 };
     await fc.assert(
       fc.asyncProperty(anyCase, async (c) => {
         const file = write(c);
-        if (process.env['FUZZ_TRACE']) require('node:fs').writeFileSync(process.env['FUZZ_TRACE'], JSON.stringify({ argv: argvOf(c, file), doc: typeof c.doc === 'string' ? c.doc : [...c.doc] }));
+        trace(c, file);
         const accepted = loaderAccepts(file, c);
         let out = '';
         let err = '';
@@ -133,14 +159,16 @@ describe('fuzzing: any document and any --set end in success or exit 2 with one 
         await new Promise((resolve) => setImmediate(resolve));
         seen[code === EXIT.ok ? 'ok' : 'refused']++;
         if (c.command === 'run') seen.runs++;
+        if (c.command === 'run' && code === EXIT.ok) seen.ranOk++;
       }),
       { numRuns: Math.max(FUZZ_RUNS, fc.readConfigureGlobal().numRuns ?? 0) },
     );
-    if (process.env["FUZZ_COUNTS"] === "1") console.log(seen);
+    if (process.env['FUZZ_COUNTS'] === '1') console.log(seen);
     // The generators reach both sides, and the model: not only syntax errors.
     expect(seen.ok).toBeGreaterThan(5);
     expect(seen.refused).toBeGreaterThan(50);
     expect(seen.runs).toBeGreaterThan(5);
+    expect(seen.ranOk).toBeGreaterThan(0);
   }, 120_000);
 
   it('as a process: `ipilab validate` on a generated file ends within its time limit with exit 0 or 2 (never a hang)', () => {
@@ -159,7 +187,7 @@ describe('fuzzing: any document and any --set end in success or exit 2 with one 
 /** Each a case the fuzzing found, kept as an example so it stays fixed whatever the seed. */
 describe('found by fuzzing', () => {
   async function validate(text: string): Promise<{ code: number; err: string; file: string }> {
-    const file = write({ doc: text, ext: 'yaml', sets: [], command: 'validate' });
+    const file = write({ doc: text, ext: 'yaml', sets: [], metrics: [], command: 'validate' });
     let err = '';
     const code = await main(['validate', file], () => undefined, { write: (s: string) => ((err += s), true) });
     return { code, err, file };
@@ -167,7 +195,7 @@ describe('found by fuzzing', () => {
 
   /** Through the built CLI with a time limit: before its fix, each of these never ended. */
   function validateProcess(text: string, ...sets: string[]): { status: number | null; stderr: string; file: string; timedOut: boolean } {
-    const file = write({ doc: text, ext: 'yaml', sets: [], command: 'validate' });
+    const file = write({ doc: text, ext: 'yaml', sets: [], metrics: [], command: 'validate' });
     const r = spawnSync(process.execPath, [DIST_MAIN, 'validate', file, ...sets.flatMap((s) => ['--set', s])], { encoding: 'utf8', timeout: CHILD_TIMEOUT_MS });
     return { status: r.status, stderr: r.stderr, file, timedOut: r.error !== undefined || r.signal !== null };
   }
@@ -187,6 +215,26 @@ describe('found by fuzzing', () => {
     expect(r.timedOut).toBe(false);
     expect(r.stderr).toBe('--set vms[0].name=&a [*a]: vms[0].name: expected a name of letters, digits, _, . or -, got "&a [*a]"\n');
     expect(r.status).toBe(EXIT.usage);
+  });
+
+  it('unclosed brackets (`name: [[[[`) are one line, not one line per bracket (it was as many lines as brackets)', async () => {
+    const r = await validate(`name: ${'['.repeat(10)}\n`);
+    expect(r.err).toBe(`${r.file}:2:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]\n`);
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('a document nested thousands deep is too deep to read, in words: exit 2, one line (it was "YAML syntax error: Maximum call stack size exceeded")', async () => {
+    const r = await validate(`name: ${'['.repeat(5_000)}${']'.repeat(5_000)}\n`);
+    expect(r.err).toMatch(new RegExp(`^${r.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1:\\d+: YAML: nested too deeply to read \\(lists or mappings hundreds of levels inside one another\\); expected a scenario a few levels deep\n$`));
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('a --metric on a scenario whose run is not a mapping is one line (it was said twice: --metric makes two overrides)', async () => {
+    const file = write({ doc: 'run: 0\n', ext: 'yaml', sets: [], metrics: [], command: 'validate' });
+    let err = '';
+    const code = await main(['validate', file, '--metric', 'default'], () => undefined, { write: (s: string) => ((err += s), true) });
+    expect(err).toBe('--metric default: run: is 0, not a mapping\n');
+    expect(code).toBe(EXIT.usage);
   });
 
   it('a document that is one alias with no anchor (`*x`) is not a scenario: exit 2, one line (was exit 1, "internal error: Unresolved alias")', async () => {

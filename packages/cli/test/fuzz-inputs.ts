@@ -276,4 +276,11 @@ export function editText(text: string, e: { at: number; len: number; kind: numbe
   return lines.join('\n');
 }
 
-export const mutations = fc.array(mutation, { minLength: 1, maxLength: 3 });
+/** Up to three mutations; none now and then, so a share of the runs gets to the model. */
+export const mutations = fc.array(mutation, { maxLength: 3 });
+
+/** `--metric` arguments: the documented forms and near misses of them. */
+export const metricText = fc.constantFrom(
+  'default', 'throughput', 'p99:shootdown', 'p99.9:ipiSendToHandler', 'exits/s', 'share:guest', 'churn=throughput', 'victim=p50:shootdown',
+  'p0:shootdown', 'p100.1:shootdown', 'p-1:x', 'p99:', 'share:', 'share:nosuch', '=', '', 'nosuch=throughput', '__proto__=throughput', 'a=b=c', 'throughputs', 'P99:shootdown',
+);

@@ -56,14 +56,17 @@ export function readScenario(file: string, maxBytes?: number): ScenarioSource {
   }
   const { doc, locations } = SourceLocations.parse(file, text);
   if (doc.errors.length > 0) {
-    throw ScenarioError.of(
-      doc.errors.map((err) => {
-        const pos = err.linePos?.[0];
-        const where = pos === undefined ? '' : `:${pos.line}:${pos.col}`;
-        const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return `${file}${where}: YAML syntax error: ${what}`;
-      }),
-    );
+    const line = (err: (typeof doc.errors)[number], what: string): string => {
+      const pos = err.linePos?.[0];
+      return `${file}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: ${what}`;
+    };
+    // The yaml library reads nested collections by recursion and reports running out of stack as
+    // errors of the document, one per level it unwinds: the first says it.
+    const deep = doc.errors.find((err) => /Maximum call stack size exceeded/.test(err.message));
+    if (deep !== undefined) throw ScenarioError.of([line(deep, 'YAML: nested too deeply to read (lists or mappings hundreds of levels inside one another); expected a scenario a few levels deep')]);
+    const lines = doc.errors.map((err) => line(err, `YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`));
+    // Each unclosed bracket of `[[[[` is the same error at the same place: it is said once.
+    throw ScenarioError.of([...new Set(lines)]);
   }
   if (!isMap(doc.contents) && !isSeq(doc.contents) && doc.contents !== null) {
     // Not doc.toJS(): a document that is one alias (`*x`) has no anchor to resolve, and it would throw.
@@ -253,7 +256,8 @@ export function checkSource(src: ScenarioSource, overrides: readonly Override[])
     const p = applyOverride(raw, o);
     if (p !== undefined) applied.push(`${o.origin}: ${p.key}: ${p.message}`);
   }
-  if (applied.length > 0) return { lines: applied };
+  // One argument may make several overrides (`--metric` sets run.metrics and each item): a problem they share is said once.
+  if (applied.length > 0) return { lines: [...new Set(applied)] };
   const dir = src.dir ?? dirname(resolve(src.file));
   const r = checkScenario(raw, { dir, file: src.file, model: true });
   if (r.problems.length > 0) return { lines: problemLines(r.problems, src.locations, overrides, src.shown ?? src.file) };
