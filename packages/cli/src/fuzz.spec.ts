@@ -237,6 +237,22 @@ describe('found by fuzzing', () => {
     expect(code).toBe(EXIT.usage);
   });
 
+  it('a slip that makes every later token a syntax error lists the first ten and how many more (it was 104 lines)', async () => {
+    const text = scenarios.find((x) => x.name.endsWith('noisy-neighbour.yaml'))!.text.replace(/^# /, '#<<: *a\n ');
+    const r = await validate(text);
+    const lines = r.err.trimEnd().split('\n');
+    expect(lines).toHaveLength(11);
+    expect(lines[0]).toBe(`${r.file}:22:1: YAML syntax error: Unexpected scalar token in YAML stream: "name"`);
+    expect(lines[10]).toMatch(new RegExp(`^${r.file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: YAML: \\d+ more syntax errors after these \\(often the first one's doing\\)$`));
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('a --set value with a tag YAML does not know (`!!float abc`) is its text: no YAMLWarning on stderr (it printed a Node process warning)', () => {
+    const r = validateProcess(scenarios[scenarios.length - 1]!.text, 'vms[0].vcpus=!!float abc');
+    expect(r.stderr).toBe('--set vms[0].vcpus=!!float abc: vms[0].vcpus: expected a positive integer, got "!!float abc"\n');
+    expect(r.status).toBe(EXIT.usage);
+  });
+
   it('a document that is one alias with no anchor (`*x`) is not a scenario: exit 2, one line (was exit 1, "internal error: Unresolved alias")', async () => {
     const r = await validate('*x\n');
     expect(r.err).toBe(`ipilab: ${r.file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...), got an alias\n`);

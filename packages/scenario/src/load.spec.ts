@@ -72,4 +72,14 @@ describe('values that hold themselves (a YAML alias inside its own anchor)', () 
     expect(parseOverrideValue('&a [*a]')).toBe('&a [*a]');
     expect(parseOverrideValue('[&a {x: 1}, *a]')).toEqual([{ x: 1 }, { x: 1 }]);
   });
+
+  it('a --set value YAML warns about (an unknown tag) or cannot read is its text; YAML it reads is its value', () => {
+    expect(parseOverrideValue('!!float abc')).toBe('!!float abc');
+    expect(parseOverrideValue('!- 1')).toBe('!- 1');
+    expect(parseOverrideValue('[1, 2')).toBe('[1, 2');
+    expect(parseOverrideValue('*a')).toBe('*a');
+    expect(parseOverrideValue('{kind: compute, tasks: 2}')).toEqual({ kind: 'compute', tasks: 2 });
+    expect(parseOverrideValue('64')).toBe(64);
+    expect(parseOverrideValue('')).toBeNull();
+  });
 });

@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, parse as parseYamlValue } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { checkScenario } from './check-scenario';
 import { pathSegments, pathString, ScenarioError, type Problem } from './errors';
 import { InputTooLarge, readInputText } from './input-file';
@@ -38,6 +38,9 @@ export interface ScenarioSource {
   readonly shown?: string;
 }
 
+/** The most YAML syntax errors listed, in the file's order; a line then says how many more. */
+const MAX_SYNTAX_LINES = 10;
+
 /** The yaml library's guard against alias bombs (its default): how often one alias may be expanded, weighted by the size of what it expands to. */
 const MAX_ALIAS_COUNT = 100;
 
@@ -64,9 +67,11 @@ export function readScenario(file: string, maxBytes?: number): ScenarioSource {
     // errors of the document, one per level it unwinds: the first says it.
     const deep = doc.errors.find((err) => /Maximum call stack size exceeded/.test(err.message));
     if (deep !== undefined) throw ScenarioError.of([line(deep, 'YAML: nested too deeply to read (lists or mappings hundreds of levels inside one another); expected a scenario a few levels deep')]);
-    const lines = doc.errors.map((err) => line(err, `YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`));
     // Each unclosed bracket of `[[[[` is the same error at the same place: it is said once.
-    throw ScenarioError.of([...new Set(lines)]);
+    const lines = [...new Set(doc.errors.map((err) => line(err, `YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`)))];
+    // One slip can make every token after it an error: the first few say where to look.
+    if (lines.length > MAX_SYNTAX_LINES) throw ScenarioError.of([...lines.slice(0, MAX_SYNTAX_LINES), `${file}: YAML: ${lines.length - MAX_SYNTAX_LINES} more syntax errors after these (often the first one's doing)`]);
+    throw ScenarioError.of(lines);
   }
   if (!isMap(doc.contents) && !isSeq(doc.contents) && doc.contents !== null) {
     // Not doc.toJS(): a document that is one alias (`*x`) has no anchor to resolve, and it would throw.
@@ -118,7 +123,11 @@ export function parsePath(path: string, shown = `--set ${path}`): (string | numb
 export function parseOverrideValue(text: string): unknown {
   let value: unknown;
   try {
-    value = parseYamlValue(text);
+    // Not the yaml library's parse(): it prints a warning (an unknown tag, `!!float abc`) on
+    // stderr as a process warning. A value with errors or warnings is not YAML: it is its text.
+    const doc = parseDocument(text);
+    if (doc.errors.length > 0 || doc.warnings.length > 0) return text;
+    value = doc.toJS();
   } catch {
     return text;
   }
