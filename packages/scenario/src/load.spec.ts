@@ -76,6 +76,9 @@ describe('values that hold themselves (a YAML alias inside its own anchor)', () 
   it('a --set value YAML warns about (an unknown tag) or cannot read is its text; YAML it reads is its value', () => {
     expect(parseOverrideValue('!!float abc')).toBe('!!float abc');
     expect(parseOverrideValue('!- 1')).toBe('!- 1');
+    expect(parseOverrideValue('!!binary aGVsbG8=')).toBe('!!binary aGVsbG8=');
+    expect(parseOverrideValue('!!set {a, b}')).toBe('!!set {a, b}');
+    expect(parseOverrideValue('!!str 5')).toBe('5');
     expect(parseOverrideValue('[1, 2')).toBe('[1, 2');
     expect(parseOverrideValue('*a')).toBe('*a');
     expect(parseOverrideValue('{kind: compute, tasks: 2}')).toEqual({ kind: 'compute', tasks: 2 });

@@ -125,7 +125,8 @@ export function parseOverrideValue(text: string): unknown {
   try {
     // Not the yaml library's parse(): it prints a warning (an unknown tag, `!!float abc`) on
     // stderr as a process warning. A value with errors or warnings is not YAML: it is its text.
-    const doc = parseDocument(text);
+    // YAML 1.1's tags (!!binary, !!set, ...) are unknown here too: they would make a Buffer or a Set.
+    const doc = parseDocument(text, { resolveKnownTags: false });
     if (doc.errors.length > 0 || doc.warnings.length > 0) return text;
     value = doc.toJS();
   } catch {

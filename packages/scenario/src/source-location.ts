@@ -15,7 +15,9 @@ export class SourceLocations {
 
   static parse(file: string, text: string): { doc: Document; locations: SourceLocations } {
     const lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lines });
+    // Plain data only: YAML 1.1's explicit tags (!!binary, !!set, !!timestamp, ...) would make a
+    // Buffer, a Set or a Date, whose own methods the schema would list as unknown keys.
+    const doc = parseDocument(text, { lineCounter: lines, resolveKnownTags: false });
     return { doc, locations: new SourceLocations(file, doc, lines) };
   }
 
