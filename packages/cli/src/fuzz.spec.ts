@@ -56,7 +56,8 @@ const mutatedCase: fc.Arbitrary<Case> = fc.integer({ min: 0, max: scenarios.leng
     .record({
       // A quarter as written (only its --set and --metric vary): runs that get past the checks into the model.
       muts: fc.oneof({ weight: 1, arbitrary: fc.constant([]) }, { weight: 3, arbitrary: mutations }),
-      form: fc.constantFrom('yaml', 'json', 'edited-text', 'mutated-only'),
+      // Written out as block YAML or JSON (mutated), or the file's own text with an edit (comments, flow style and all).
+      form: fc.constantFrom('yaml', 'yaml', 'json', 'edited-text'),
       edit: textEdit,
       sets: fc.array(fc.tuple(setPathArb(base.value), setValueText).map(([p, v]) => `${p}=${v}`), { maxLength: 2 }),
       metrics: fc.array(metricText, { maxLength: 2 }),
