@@ -6,7 +6,7 @@ import { UsageError } from './usage-error';
  */
 export const EXIT = { ok: 0, runError: 1, usage: 2, notWritten: 3 } as const;
 
-type ScenarioErrors = Pick<typeof import('@ipilab/scenario'), 'ScenarioError' | 'PluginError'>;
+type ScenarioErrors = Pick<typeof import('@ipilab/scenario'), 'ScenarioError' | 'PluginError' | 'printable'>;
 
 /**
  * The scenario package's error classes. It loads the model, zod and YAML, so it is required only
@@ -36,7 +36,8 @@ export function reportFailure(e: unknown, debug: boolean, write: (s: string) => 
   const s = scenarioErrors();
   if (s !== undefined && e instanceof s.ScenarioError) {
     if (e.problems.length > 0) for (const line of e.problems) write(`${line}\n`);
-    else write(`ipilab: ${e.message}\n`);
+    // One line, whatever file name or argument it quotes (its problems are made so already).
+    else write(`ipilab: ${s.printable(e.message)}\n`);
     return EXIT.usage;
   }
   if (s !== undefined && e instanceof s.PluginError) {

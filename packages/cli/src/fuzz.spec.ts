@@ -99,6 +99,7 @@ function assertOutcome(code: number, out: string, err: string, file: string, c: 
   const lines = err === '' ? [] : err.slice(0, -1).split('\n');
   for (const l of lines) {
     if (/^\s+at /.test(l)) fail(`a stack frame on stderr: ${l}`);
+    if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(l)) fail(`a control character or line separator in a line (it breaks the line or redraws the terminal): ${JSON.stringify(l.slice(0, 200))}`);
     if (/internal error/.test(l)) fail(`an internal error: ${l}`);
     if (/\b[A-Z][A-Za-z]*(Error|Exception)\b|\[object |undefined is not|Cannot read prop|Maximum call stack/.test(l)) fail(`an internal name: ${l}`);
     if (!(l.startsWith(`${file}:`) || l.startsWith('--set ') || l.startsWith('--metric ') || l.startsWith('ipilab: '))) fail(`a line that is not one problem (it names no file, --set, --metric or ipilab): ${JSON.stringify(l.slice(0, 200))}`);
@@ -136,8 +137,10 @@ function loaderAccepts(file: string, c: Case): boolean {
     return true;
   } catch (e) {
     if (!(e instanceof ScenarioError)) throw new Error(`the loader threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}, not a ScenarioError`);
-    const lines = e.problems.length > 0 ? e.problems : [e.message];
-    for (const l of lines) if (l.includes('\n') || l === '') throw new Error(`a problem that is not one line: ${JSON.stringify(l)}`);
+    // An error about an argument or the file as a whole has no problems: its message, which may
+    // quote what the user typed as typed, is made one line where it is shown (reportFailure).
+    for (const l of e.problems) if (/[\n\r\u2028\u2029]/.test(l) || l === '') throw new Error(`a problem that is not one line: ${JSON.stringify(l)}`);
+    if (e.problems.length === 0 && e.message === '') throw new Error('a ScenarioError with no message and no problems');
     return false;
   }
 }
@@ -261,6 +264,27 @@ describe('found by fuzzing', () => {
     let err = '';
     const code = await main(['validate', scenarios[scenarios.length - 1]!.name, '--set', 'host=!!binary aGVsbG8='], () => undefined, { write: (s: string) => ((err += s), true) });
     expect(err).toBe('--set host=!!binary aGVsbG8=: host: expected object, received string, got "!!binary aGVsbG8="\n');
+    expect(code).toBe(EXIT.usage);
+  });
+
+  it('a key with a newline, carriage return or terminal escape in it is shown escaped, one line per problem (it was echoed raw: one problem over two lines)', async () => {
+    const r = await validate('"a\\nb": 1\nhost: {"x\\ry": 1, "e\\u001bc": 1}\n');
+    expect(r.err).toBe(
+      [
+        `${r.file}:1:1: vms: missing; expected a list of VMs`,
+        `${r.file}:1:1: a\\nb: unknown key; expected one of name, description, host, calibration, hypervisor, vms, run, plugins`,
+        `${r.file}:2:8: host.x\\ry: unknown key; expected one of preset, sockets, coresPerSocket, threadsPerCore, ghz`,
+        `${r.file}:2:19: host.e\\u001bc: unknown key; expected one of preset, sockets, coresPerSocket, threadsPerCore, ghz`,
+        '',
+      ].join('\n'),
+    );
+    expect(r.code).toBe(EXIT.usage);
+  });
+
+  it('a --set argument with a newline in it is quoted escaped: one line (found with the key above)', async () => {
+    let err = '';
+    const code = await main(['validate', scenarios[scenarios.length - 1]!.name, '--set', 'a\nb..name='], () => undefined, { write: (s: string) => ((err += s), true) });
+    expect(err).toBe('ipilab: --set a\\nb..name=: expected a path such as hypervisor.backend or vms[0].vcpus, got an empty key (two dots, or one at an end)\n');
     expect(code).toBe(EXIT.usage);
   });
 

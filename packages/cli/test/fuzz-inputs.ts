@@ -39,6 +39,8 @@ const keys = [
   'name', 'host', 'preset', 'hypervisor', 'backend', 'vms', 'vcpus', 'count', 'workload', 'kind', 'run', 'duration',
   'seed', 'replications', 'plugins', 'calibration', 'overrides', '__proto__', 'constructor', 'prototype', 'toString',
   '', ' ', 'vms ', 'VMS', 'hasOwnProperty', '<<', '?', '-', '#', '"', "'",
+  // Keys are echoed in problem lines: characters that would break a line or redraw a terminal.
+  'a\nb', 'x\ry', 'tab\tkey', 'nul\u0000', 'esc\u001b[2J', 'ls\u2028', 'nel\u0085',
 ];
 const keyText = fc.constantFrom(...keys);
 

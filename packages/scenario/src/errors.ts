@@ -17,13 +17,26 @@ export class ScenarioError extends Error {
   ) {
     super(message);
     this.name = 'ScenarioError';
-    this.problems = problems;
+    this.problems = problems.map(printable);
   }
 
   /** One error for several located problems (at least one); its message is their lines. */
   static of(lines: readonly string[]): ScenarioError {
-    return new ScenarioError(lines.join('\n'), undefined, lines);
+    const shown = lines.map(printable);
+    return new ScenarioError(shown.join('\n'), undefined, shown);
   }
+}
+
+/**
+ * A problem line as it may be shown: a key, file name or argument the user wrote is in it as
+ * written, and a newline, carriage return or terminal escape in one (`"a\nb": 1`) would break the
+ * line in two or redraw the terminal. Control characters and line separators are escaped as in JSON.
+ */
+export function printable(line: string): string {
+  return line.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const short: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return short[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** A thrown value that is not an Error, in words (`null`, `"boom"`, `an object (Object)`): never throws itself. */

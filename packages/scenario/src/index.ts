@@ -1,5 +1,5 @@
 export { scenarioSchema, type Scenario, type ScenarioInput, type VmScenario } from './schema';
-export { ScenarioError, PluginError, describeIssues, pathString, suggest, type Problem } from './errors';
+export { ScenarioError, PluginError, describeIssues, pathString, printable, suggest, type Problem } from './errors';
 export { parseDuration } from './duration';
 export { loadScenario, readScenarioFile, readScenario, checkSource, validateScenario, applySet, parseOverride, parsePath, toOverride, type LoadedScenario, type Override, type ScenarioSource, type SetArg } from './load';
 export { checkScenario, ruleProblems, modelProblems } from './check-scenario';
