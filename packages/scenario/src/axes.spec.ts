@@ -128,6 +128,18 @@ describe('grid files (--grid-file)', () => {
     expect(messageOf(() => readGridFile(f))).toContain(msg);
   });
 
+  it('is read as a scenario file is: an alias in a list is its anchor\'s value; YAML 1.1 tags, deep nesting and self-holding aliases are one line', () => {
+    const f = file('vms[0].workload: [&c {kind: compute, tasks: 2}, {kind: ebizzy}]\nvms[1].workload: [*c]\n');
+    const axes = readGridFile(f);
+    expect(axes.map((a) => a.values.map((v) => v.value))).toEqual([[{ kind: 'compute', tasks: 2 }, { kind: 'ebizzy' }], [{ kind: 'compute', tasks: 2 }]]);
+    expect(axes[1]!.values.map((v) => v.origin)).toEqual([`${f}:2:19`]);
+    // !!binary stays the text it is (not a Buffer, whose methods would be "values").
+    expect(readGridFile(file('name: [!!binary aGVsbG8=]\n'))[0]!.values.map((v) => v.value)).toEqual(['aGVsbG8=']);
+    expect(messageOf(() => readGridFile(file(`name: ${'['.repeat(3000)}${']'.repeat(3000)}\n`)))).toMatch(/^[^\n]*: YAML: nested too deeply to read/);
+    expect(messageOf(() => readGridFile(file('a: &a [*a]\n')))).toMatch(/YAML aliases: /);
+    expect(messageOf(() => readGridFile(file('- 1\n')))).toMatch(/grid\.yaml:1:1: expected a mapping of scenario paths/);
+  });
+
   it('a missing grid file says so', () => {
     expect(messageOf(() => readGridFile('/nonexistent/grid.yaml'))).toBe('--grid-file /nonexistent/grid.yaml: no such file');
   });

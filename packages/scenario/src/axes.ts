@@ -1,7 +1,6 @@
-import { isMap, isScalar, isSeq, LineCounter, parse as parseYamlValue, parseDocument, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { didYouMean, pathSegments, pathString, schemaAt, ScenarioError } from './errors';
-import { InputTooLarge, readInputText } from './input-file';
-import { parseOverrideValue, parsePath, type Override } from './load';
+import { parseOverrideValue, parsePath, readYamlMapping, type Override } from './load';
 import { scenarioSchema } from './schema';
 
 /** One value of an axis: as written (`[0,1]`, `4`, `pv`), as a value, and where it came from. */
@@ -150,12 +149,8 @@ function checkDistinct(values: readonly AxisValue[], shown: string): void {
 /** A value as written on a command line: strings as they are when that reads back the same, else JSON (valid YAML flow). */
 function textOf(v: unknown): string {
   if (typeof v === 'string') {
-    let back: unknown;
-    try {
-      back = parseYamlValue(v);
-    } catch {
-      back = undefined;
-    }
+    // Read back as a --set value is (never the yaml library's parse(), which can print warnings).
+    const back = parseOverrideValue(v);
     return back === v && !v.includes(',') ? v : JSON.stringify(v);
   }
   return typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
@@ -167,27 +162,13 @@ function textOf(v: unknown): string {
  * (`vms[0].vcpus: 2..32*2`, `hypervisor.backend: trap,pv`). Axes in file order, first slowest.
  */
 export function readGridFile(file: string, maxBytes?: number): Axis[] {
-  let text: string;
-  try {
-    text = readInputText(file, maxBytes);
-  } catch (e) {
-    if (e instanceof InputTooLarge) throw new ScenarioError(`--grid-file ${file}: ${e.message}`);
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ScenarioError(`--grid-file ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines });
-  const err = doc.errors[0];
-  if (err !== undefined) {
-    const pos = err.linePos?.[0];
-    throw new ScenarioError(`${file}${pos === undefined ? '' : `:${pos.line}:${pos.col}`}: YAML syntax error: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
-  }
-  const at = (n: Node | null | undefined, fallback = 0): string => {
-    const p = lines.linePos(n?.range?.[0] ?? fallback);
-    return `${file}:${p.line}:${p.col}`;
-  };
+  const expected = 'a mapping of scenario paths to their values, e.g. "vms[0].vcpus: [2, 4, 8]"';
+  // Read as a scenario file is, with its guards (size, syntax, nesting, aliases, tags); values
+  // come from the document's plain value, so an alias in a list is the value its anchor has.
+  const { doc, locations, value: plain } = readYamlMapping(file, maxBytes, { shown: `--grid-file ${file}`, expected, kind: 'a grid file' });
+  const at = (n: Node | null | undefined, fallback = 0): string => locations.locateNode(n, fallback);
   if (!isMap(doc.contents) || doc.contents.items.length === 0) {
-    throw new ScenarioError(`${at(doc.contents as Node | null)}: expected a mapping of scenario paths to their values, e.g. "vms[0].vcpus: [2, 4, 8]"`);
+    throw new ScenarioError(`${at(doc.contents as Node | null)}: expected ${expected}`);
   }
   const axes: Axis[] = [];
   for (const pair of doc.contents.items) {
@@ -197,11 +178,12 @@ export function readGridFile(file: string, maxBytes?: number): Axis[] {
     checkAxisPath(path, `${where}: ${path}`);
     const node = pair.value as Node | null;
     const values: AxisValue[] = [];
-    if (isSeq(node)) {
-      for (const item of node.items as Node[]) {
-        const value: unknown = (item as { toJSON?: () => unknown }).toJSON?.() ?? (isScalar(item) ? item.value : null);
+    const list = plain[path];
+    if (isSeq(node) && Array.isArray(list)) {
+      (node.items as Node[]).forEach((item, i) => {
+        const value: unknown = list[i] ?? null;
         values.push({ text: textOf(value), value, origin: at(item) });
-      }
+      });
     } else if (isScalar(node) && typeof node.value === 'string') {
       for (const piece of splitTopLevel(node.value)) {
         if (piece === '') throw new ScenarioError(`${at(node)}: ${path}: an empty value (two commas, or one at an end)`);

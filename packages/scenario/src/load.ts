@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { checkScenario } from './check-scenario';
 import { pathSegments, pathString, ScenarioError, type Problem } from './errors';
 import { InputTooLarge, readInputText } from './input-file';
@@ -49,13 +49,25 @@ const MAX_ALIAS_COUNT = 100;
  * over the limit or a syntax error is a ScenarioError (with line and column).
  */
 export function readScenario(file: string, maxBytes?: number): ScenarioSource {
+  const { value, locations } = readYamlMapping(file, maxBytes, { shown: file, expected: 'a scenario (a mapping of host, hypervisor, vms, run, ...)', kind: 'a scenario file' });
+  return { file, raw: value, locations };
+}
+
+/**
+ * Reads a YAML (or JSON) file that must hold one mapping, with every guard a scenario file has:
+ * its size capped, syntax errors one line each with line and column (said once, the first ten),
+ * too-deep nesting and alias bombs or self-holding aliases one line, YAML 1.1 tags left unresolved.
+ * `shown` starts the lines about reading the file (`--grid-file g.yaml`), `expected` says what it
+ * must hold, `kind` what a directory is not. Returns the document (for positions) and its value.
+ */
+export function readYamlMapping(file: string, maxBytes: number | undefined, what: { shown: string; expected: string; kind: string }): { doc: ReturnType<typeof SourceLocations.parse>['doc']; locations: SourceLocations; value: Record<string, unknown> } {
   let text: string;
   try {
     text = readInputText(file, maxBytes);
   } catch (e) {
-    if (e instanceof InputTooLarge) throw new ScenarioError(`${file}: ${e.message}`);
+    if (e instanceof InputTooLarge) throw new ScenarioError(`${what.shown}: ${e.message}`);
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ScenarioError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected a scenario file' : (e as Error).message}`);
+    throw new ScenarioError(`${what.shown}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? `is a directory, expected ${what.kind}` : (e as Error).message}`);
   }
   const { doc, locations } = SourceLocations.parse(file, text);
   if (doc.errors.length > 0) {
@@ -75,7 +87,7 @@ export function readScenario(file: string, maxBytes?: number): ScenarioSource {
   }
   if (!isMap(doc.contents) && !isSeq(doc.contents) && doc.contents !== null) {
     // Not doc.toJS(): a document that is one alias (`*x`) has no anchor to resolve, and it would throw.
-    throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...), got ${isScalar(doc.contents) ? typeof doc.contents.value : 'an alias'}`);
+    throw new ScenarioError(`${file}: expected ${what.expected}, got ${isScalar(doc.contents) ? typeof doc.contents.value : 'an alias'}`);
   }
   let value: unknown;
   try {
@@ -85,9 +97,9 @@ export function readScenario(file: string, maxBytes?: number): ScenarioSource {
     if (e instanceof ReferenceError && /alias/i.test(e.message)) throw new ScenarioError(`${file}: YAML aliases: ${e.message.includes('resource exhaustion') ? `expand to too much (an alias used more than ${MAX_ALIAS_COUNT} times, or aliases of aliases); expected a scenario whose aliases expand to a reasonable size` : e.message}`);
     throw e;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ScenarioError(`${file}: expected a scenario (a mapping of host, hypervisor, vms, run, ...)`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ScenarioError(`${value === null ? file : locations.locateNode(doc.contents as Node | null)}: expected ${what.expected}`);
   if (holdsItself(value)) throw new ScenarioError(`${file}: YAML aliases: ${SELF_ALIAS}`);
-  return { file, raw: value as Record<string, unknown>, locations };
+  return { doc, locations, value: value as Record<string, unknown> };
 }
 
 /** Reads a YAML (or JSON) scenario file into a plain object; syntax errors carry line and column. */

@@ -21,6 +21,12 @@ export class SourceLocations {
     return { doc, locations: new SourceLocations(file, doc, lines) };
   }
 
+  /** `file:line:col` of a node of the document (its start; `fallback` when it has none). */
+  locateNode(node: Node | null | undefined, fallback = 0): string {
+    const p = this.lines.linePos(node?.range?.[0] ?? fallback);
+    return `${this.file}:${p.line}:${p.col}`;
+  }
+
   /** `file:line:col` of `key` (`vms[1].vcpus`). */
   locate(key: string, atKey = false): string {
     const pos = this.position(key, atKey);
