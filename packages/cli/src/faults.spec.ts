@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,19 @@ describe('exit codes by whose fault', () => {
       expect(r.code).toBe(EXIT.runError);
       expect(r.err).toMatch(new RegExp(`^ipilab: plugins\\[0\\] \\(\\./plugin-throws-values\\.js\\) failed at \\d+ ns: it threw ${shown}, not an Error \\(an Error's stack would say where\\)\\n$`));
     }
+  });
+
+  it('a plugin that throws a non-Error as the run is set up is its fault, named, exit 1 — from validate as from run (it was an internal error)', async () => {
+    for (const cmd of ['validate', 'run']) {
+      const r = await cli(cmd, small, '--set', 'plugins=[./plugin-backend.js, ./plugin-throws-at-setup.js]');
+      expect([r.code, r.err]).toEqual([EXIT.runError, 'ipilab: plugins[1] (./plugin-throws-at-setup.js) failed as the run was set up: it threw null, not an Error\n']);
+    }
+  });
+
+  it('a plugin module whose top level throws a non-Error fails to load, named, exit 2 (our handler once crashed reading its message)', async () => {
+    // The built CLI in its own process: jest's module loader would wrap what the module throws.
+    const r = spawnSync(process.execPath, [mainJs, 'validate', small, '--set', 'plugins=[./plugin-throws-on-require.js]'], { encoding: 'utf8', timeout: 30_000 });
+    expect([r.status, r.stderr]).toEqual([EXIT.usage, '--set plugins=[./plugin-throws-on-require.js]: plugins[0]: "./plugin-throws-on-require.js" failed to load: it threw null, not an Error\n']);
   });
 
   it('the error handler survives any thrown value', () => {

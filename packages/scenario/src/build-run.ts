@@ -13,7 +13,7 @@ import { ipiNativeModule } from '@ipilab/ipi-native';
 import { ipiPostedModule } from '@ipilab/ipi-posted';
 import { ipiPvModule } from '@ipilab/ipi-pv';
 import { ipiTrapModule } from '@ipilab/ipi-trap';
-import { didYouMean, expectedOneOf, ScenarioError, schemaProblems, type Problem } from './errors';
+import { describeThrown, didYouMean, expectedOneOf, PluginError, ScenarioError, schemaProblems, type Problem } from './errors';
 import type { LoadedScenario } from './load';
 import { heapOverBudget } from './resource-guard';
 import type { Scenario, VmScenario } from './schema';
@@ -138,7 +138,9 @@ function loadPlugins(paths: readonly string[], dir: string, report: ProblemSink)
       mod = require(file) as Record<string, unknown>;
     } catch (e) {
       ok = false;
-      return report({ key, message: `${JSON.stringify(p)} failed to load: ${(e as Error).message.split('\n')[0]}` });
+      // Whatever it threw: `throw null` in a module's top level is its author's to fix, said as such.
+      const why = e instanceof Error ? e.message.split('\n')[0] : `it threw ${describeThrown(e)}, not an Error`;
+      return report({ key, message: `${JSON.stringify(p)} failed to load: ${why}` });
     }
     // Duck-typed too: a plugin may bring its own copy of inversify.
     const isModule = (x: unknown): boolean =>
@@ -253,6 +255,20 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
     if (e instanceof DuplicatePolicyError) {
       report(duplicateProblem(e, s.plugins, plugins, composeWith));
       return undefined;
+    }
+    // A plugin's own code failed as its module was loaded into the container: composed alone,
+    // the one that fails is named (whatever it threw), as a plugin that fails during the run is.
+    const culprit = plugins.findIndex((p) => {
+      try {
+        composeWith([p]);
+        return false;
+      } catch (x) {
+        return !(x instanceof DuplicatePolicyError);
+      }
+    });
+    if (culprit >= 0) {
+      const why = e instanceof Error ? (e.message.split('\n')[0] ?? '') : `it threw ${describeThrown(e)}, not an Error`;
+      throw new PluginError(`plugins[${culprit}] (${s.plugins[culprit]}) failed as the run was set up: ${why}`, e);
     }
     throw e;
   }
