@@ -1,5 +1,5 @@
 import Table from 'cli-table3';
-import { figureWithUnit, seedsText, incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, socketShareText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
+import { csvNum, csvText, figureWithUnit, seedsText, incompleteOfCompare, incompleteOfRun, incompleteOfSweep, ranOnSummaryText, socketShareText, total, type CompareOutput, type Estimate, type RunOutput, type SweepOutput } from '@ipilab/scenario';
 
 const pct = (x: number, total: number): string => (total > 0 ? `${((100 * x) / total).toFixed(1)}%` : '-');
 const fmt = (x: number): string => (Number.isNaN(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(3) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3));
@@ -99,11 +99,6 @@ export function compareTable(out: CompareOutput): string {
   return `${out.scenario}: ${out.variants.length} variants of ${out.vary}, ${out.replications} replication(s) each (${seedsText(out)}; common random numbers)${incompleteNote(incompleteOfCompare(out).length)}\n${table.toString()}\n`;
 }
 
-/** A CSV text cell, quoted when it must be. */
-const csvText = (v: string): string => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-
-/** A CSV cell: no NaN in a CSV, a figure not measured is an empty cell. */
-const csvNum = (x: number | undefined): number | string => (x === undefined || !Number.isFinite(x) ? '' : x);
 
 /** One CSV row per VM: the figure, the ledger (ns) and the counts. */
 export function runCsv(out: RunOutput): string {

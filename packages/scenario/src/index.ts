@@ -21,7 +21,7 @@ export { scenarioJsonSchema } from './json-schema';
 export { runOutputSchema, runOutputJsonSchema, toJsonValue } from './output-schema';
 export { streamTrace, traceScenario, type TraceEvent, type TraceOptions, type TraceSummary } from './trace';
 export { TRACE_CHUNK_CHARS, TraceJsonWriter } from './trace-json';
-export { sweepScenario, closeSweepWorkers, sweepCsv, parseGrid, gridPoints, longestFirst, estimatedWork, type SweepOutput, type SweepPoint, type GridAxis, type SweepOptions } from './sweep';
+export { sweepScenario, closeSweepWorkers, sweepCsv, csvText, csvNum, parseGrid, gridPoints, longestFirst, estimatedWork, type SweepOutput, type SweepPoint, type GridAxis, type SweepOptions } from './sweep';
 export { parseMetric, resolveMetrics, figureWithUnit, metricValue, unitOfKey, LATENCY_STATS, VM_LATENCIES, SHARE_CATEGORIES, type ParsedMetric, type ResolvedMetric, type MetricFigure } from './metrics';
 export { SweepJournal, JOURNAL_NAME } from './sweep-journal';
 export { seedsText } from './replication-seeds';

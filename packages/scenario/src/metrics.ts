@@ -210,7 +210,12 @@ export function numberAt(obj: unknown, key: string): number {
   return typeof v === 'number' ? v : NaN;
 }
 
-const sum = (r: Readonly<Partial<Record<string, number>>>): number => Object.values(r).reduce<number>((a, b) => a + (b ?? 0), 0);
+/** The sum of a record of counts or ns (exits by reason, IPIs by kind): absent keys count 0. */
+export function total(r: Readonly<Partial<Record<string, number>>>): number {
+  let n = 0;
+  for (const v of Object.values(r)) n += v ?? 0;
+  return n;
+}
 
 /** A metric's value for one VM: NaN when the run did not produce it (no sample, unfinished). */
 export function metricValue(m: ResolvedMetric, s: MetricSource): number {
@@ -228,11 +233,11 @@ export function metricValue(m: ResolvedMetric, s: MetricSource): number {
       return numberAt(s.workload, m.key.slice('workload.'.length));
     }
     case 'exits': {
-      const n = f.reason === undefined ? sum(s.exits) : (s.exits[f.reason] ?? 0);
+      const n = f.reason === undefined ? total(s.exits) : (s.exits[f.reason] ?? 0);
       return s.measuredNs > 0 ? n / (s.measuredNs / 1e9) : NaN;
     }
     case 'share': {
-      const ns = f.category === 'exits' ? sum(s.ledger.exits) : (s.ledger[f.category] as number);
+      const ns = f.category === 'exits' ? total(s.ledger.exits) : (s.ledger[f.category] as number);
       return s.ledger.total > 0 ? (100 * ns) / s.ledger.total : NaN;
     }
   }

@@ -86,12 +86,7 @@ export interface RunOptions {
   readonly onProgress?: (simulatedNs: number, events: number) => void;
 }
 
-/** The sum of a record of counts or ns (exits by reason, IPIs by kind): absent keys count 0. */
-export function total(r: Readonly<Partial<Record<string, number>>>): number {
-  let n = 0;
-  for (const v of Object.values(r)) n += v ?? 0;
-  return n;
-}
+export { total } from './metrics';
 
 /** A workload's figure of merit from its result, marked incomplete when it has none. */
 function primaryOf(p: { key: string; higherIsBetter: boolean }, workload: Record<string, unknown>): RunOutput['vms'][string]['primary'] {

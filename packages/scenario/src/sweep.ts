@@ -255,18 +255,23 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], 
   };
 }
 
+/** A CSV text cell, quoted when it must be. */
+export const csvText = (v: string): string => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
+/** A CSV number cell: no NaN in a CSV, a figure not measured (incomplete, an interval from one replication) is empty. */
+export const csvNum = (x: number | undefined): number | string => (x === undefined || !Number.isFinite(x) ? '' : x);
+
 /** One CSV row per point and VM. */
 export function sweepCsv(out: SweepOutput): string {
   const paths = out.grid.map((a) => a.path);
   // New columns go last: scripts that read columns by position keep working.
   const header = [...paths, 'vm', 'figure', 'mean', 'ci95Low', 'ci95High', 'n', 'serialFraction', 'slowdownVsAlone', 'errors', 'slowdownVsBareMetal', 'incomplete', 'metric', 'unit'];
-  const q = (v: string): string => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const q = csvText;
   const rows: string[] = [];
   for (const p of out.points) {
     const names = Object.keys(p.vms);
     if (names.length === 0) rows.push([...paths.map((k) => q(p.params[k]!)), '', '', '', '', '', '0', '', '', String(p.errors.length), '', '', '', ''].join(','));
-    // No NaN in a CSV: a figure not measured (incomplete, or an interval from one replication) is an empty cell.
-    const num = (x: number | undefined): number | string => (x === undefined || !Number.isFinite(x) ? '' : x);
+    const num = csvNum;
     for (const name of names) {
       const v = p.vms[name]!;
       // One row per picked figure (one per VM by default).
