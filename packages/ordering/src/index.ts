@@ -1,1 +1,6 @@
 export * from './ast';
+export { Relation } from './relation';
+export { formatValue, ipiLine, type RtValue, type PathEvent, type ThreadPath } from './events';
+export { LitmusLimitError, LitmusRuntimeError, threadPaths, valueDomain, maxHandlerRuns, DEFAULT_PATH_LIMITS, type PathLimits } from './paths';
+export { Skeleton, violatedAxiom, candidateRelations, happensBefore, propagationBefore, rfRelation, coRelation, type Axiom, type ExecEvent, type CandidateRelations } from './model';
+export { checkLitmus, observedLocations, allThreadPaths, combinationEvents, DEFAULT_MAX_CANDIDATES, type CheckResult, type CheckOptions, type CheckStats, type Execution, type FinalState } from './check';
