@@ -4,3 +4,5 @@ export { formatValue, ipiLine, type RtValue, type PathEvent, type ThreadPath } f
 export { LitmusLimitError, LitmusRuntimeError, threadPaths, valueDomain, maxHandlerRuns, DEFAULT_PATH_LIMITS, type PathLimits } from './paths';
 export { Skeleton, violatedAxiom, candidateRelations, happensBefore, propagationBefore, rfRelation, coRelation, type Axiom, type ExecEvent, type CandidateRelations } from './model';
 export { checkLitmus, observedLocations, allThreadPaths, combinationEvents, DEFAULT_MAX_CANDIDATES, type CheckResult, type CheckOptions, type CheckStats, type Execution, type FinalState } from './check';
+export { herdText, traceText, conditionText, propText, stateText, kindOf } from './output';
+export { sampleLitmus, DEFAULT_SAMPLES, DEFAULT_SAMPLE_SEED, type SampleResult, type SampleOptions } from './explore';

@@ -1,0 +1,131 @@
+import fc from 'fast-check';
+import type { LitmusTest, Prop, StateLoc } from './ast';
+import { allThreadPaths, combinationEvents, observedLocations, type Execution } from './check';
+import type { RtValue } from './events';
+import { coRelation, rfRelation, Skeleton, violatedAxiom, type Axiom } from './model';
+import type { PathLimits } from './paths';
+
+/**
+ * A random explorer for tests too large to enumerate: fast-check draws candidate executions
+ * (a path per thread, a write for each read, a coherence order per location) and checks each
+ * against the model; the property "no allowed execution satisfies the condition" fails on a
+ * witness, which fast-check then shrinks towards the simplest choices. When it holds for every
+ * sample, the answer is "no witness in N samples" — evidence, not the proof enumeration gives.
+ */
+export interface SampleResult {
+  readonly test: LitmusTest;
+  readonly samples: number;
+  readonly seed: number;
+  /** Samples the model allowed, and those each axiom rejected (or that were not well formed: a read with no write of its value, a handler count that does not match the sends). */
+  readonly allowed: number;
+  readonly rejected: Readonly<Record<Axiom | 'ill-formed', number>>;
+  /** A (shrunk) allowed execution satisfying the condition's proposition, if one was found. */
+  readonly witness: Execution | undefined;
+  readonly observed: readonly StateLoc[];
+}
+
+export interface SampleOptions {
+  readonly samples?: number;
+  readonly seed?: number;
+  readonly paths?: PathLimits;
+}
+
+export const DEFAULT_SAMPLES = 10_000;
+export const DEFAULT_SAMPLE_SEED = 42;
+
+function evalProp(p: Prop, value: (l: StateLoc) => RtValue): boolean {
+  switch (p.kind) {
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    case 'eq':
+      return value(p.loc) === (typeof p.value === 'number' ? p.value : `&${p.value.loc}`);
+    case 'not':
+      return !evalProp(p.operand, value);
+    case 'and':
+      return p.operands.every((q) => evalProp(q, value));
+    case 'or':
+      return p.operands.some((q) => evalProp(q, value));
+  }
+}
+
+export function sampleLitmus(test: LitmusTest, options: SampleOptions = {}): SampleResult {
+  const samples = options.samples ?? DEFAULT_SAMPLES;
+  const seed = options.seed ?? DEFAULT_SAMPLE_SEED;
+  const paths = allThreadPaths(test, options.paths);
+  const observed = observedLocations(test);
+  const rejected: Record<Axiom | 'ill-formed', number> = { coherence: 0, atomic: 0, 'happens-before': 0, propagation: 0, 'ill-formed': 0 };
+  let allowed = 0;
+  let last: Execution | undefined;
+
+  /** Decode a choice sequence into a candidate; undefined when it is not well formed. */
+  const decode = (choices: readonly number[]): { sk: Skeleton; rfOf: Int32Array; co: Map<string, number[]>; combo: (typeof paths)[number] } | undefined => {
+    let k = 0;
+    const next = (n: number): number => (n <= 1 ? 0 : (choices[k++ % choices.length] ?? 0) % n);
+    const combo = paths.map((ps) => ps[next(ps.length)]!);
+    for (const p of combo) {
+      let sent = 0;
+      for (const q of combo) sent += q.sends.get(p.thread) ?? 0;
+      if (sent !== p.handlerRuns) return undefined;
+    }
+    const sk = new Skeleton(combinationEvents(test, combo));
+    const rfOf = new Int32Array(sk.n).fill(-1);
+    const taken = new Set<number>();
+    for (const r of sk.reads) {
+      const e = sk.events[r]!;
+      const ws = (sk.writesOf.get(e.loc!) ?? []).filter((w) => {
+        const we = sk.events[w]!;
+        return e.ipi === 'entry' ? we.ipi === 'send' && !taken.has(w) : we.value === e.value && !sk.poLoc.has(r, w);
+      });
+      if (ws.length === 0) return undefined;
+      const w = ws[next(ws.length)]!;
+      if (e.ipi === 'entry') taken.add(w);
+      rfOf[r] = w;
+    }
+    const co = new Map<string, number[]>();
+    for (const [loc, ws] of sk.writesOf) {
+      const rest = ws.filter((w) => !sk.isInit[w]);
+      const order = ws.filter((w) => sk.isInit[w]);
+      while (rest.length > 0) order.push(rest.splice(next(rest.length), 1)[0]!);
+      co.set(loc, order);
+    }
+    return { sk, rfOf, co, combo };
+  };
+
+  const witnessOf = (choices: readonly number[]): Execution | undefined => {
+    const c = decode(choices);
+    if (c === undefined) {
+      rejected['ill-formed']++;
+      return undefined;
+    }
+    const axiom = violatedAxiom(c.sk, rfRelation(c.sk, c.rfOf), coRelation(c.sk, c.co));
+    if (axiom !== undefined) {
+      rejected[axiom]++;
+      return undefined;
+    }
+    allowed++;
+    const finalValue = (l: StateLoc): RtValue => {
+      if (l.kind === 'reg') return c.combo[l.thread]!.registers.get(l.name) ?? 0;
+      const order = c.co.get(l.name);
+      if (order === undefined) {
+        const v = test.init.get(l.name);
+        return v === undefined ? 0 : typeof v === 'number' ? v : `&${v.loc}`;
+      }
+      return c.sk.events[order[order.length - 1]!]!.value;
+    };
+    if (!evalProp(test.condition.prop, finalValue)) return undefined;
+    return { events: c.sk.events, rf: c.rfOf, co: c.co, state: observed.map(finalValue), satisfies: true };
+  };
+
+  const out = fc.check(
+    fc.property(fc.array(fc.nat({ max: 1 << 16 }), { minLength: 1, maxLength: 64 }), (choices) => {
+      const w = witnessOf(choices);
+      if (w !== undefined) last = w;
+      return w === undefined;
+    }),
+    { numRuns: samples, seed, endOnFailure: false },
+  );
+  const witness = out.failed && out.counterexample !== null ? witnessOf(out.counterexample[0]) ?? last : undefined;
+  return { test, samples: out.numRuns, seed, allowed, rejected, witness, observed };
+}
