@@ -149,3 +149,13 @@ describe('read-modify-writes', () => {
     expect(checkLitmus(t).observation).toBe('Never');
   });
 });
+
+describe('control dependencies', () => {
+  it('order the stores of the if\'s clauses, not the code after it (control-dependencies.txt)', () => {
+    const prop = and(eqR(0, 'r0', 1), eqR(1, 'r0', 1));
+    const inside = test('LB+ctrl-inside+mb', [[R('r0', 'x'), If(reg('r0'), [W('y', 1)])], [R('r0', 'y'), F('mb'), W('x', 1)]], prop);
+    expect(checkLitmus(inside).observation).toBe('Never');
+    const after = test('LB+ctrl-after+mb', [[R('r0', 'x'), If(reg('r0'), [W('z', 1)]), W('y', 1)], [R('r0', 'y'), F('mb'), W('x', 1)]], prop, ['x', 'y', 'z']);
+    expect(checkLitmus(after).observation).toBe('Sometimes');
+  });
+});

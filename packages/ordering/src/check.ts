@@ -261,7 +261,7 @@ export function checkLitmus(test: LitmusTest, options: CheckOptions = {}): Check
 
     const evaluateCandidate = (): void => {
       candidates++;
-      if (candidates > maxCandidates) throw new LitmusLimitError(`${test.name}: more than ${maxCandidates} candidate executions; the test is too large to enumerate: use --sample`);
+      if (candidates > maxCandidates) throw new LitmusLimitError(`more than ${maxCandidates} candidate executions (--max-candidates); the test is too large to enumerate: use --sample`);
       const co = coRelation(sk, coOrder);
       const axiom = violatedAxiom(sk, rf, co);
       if (axiom !== undefined) {

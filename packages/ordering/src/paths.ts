@@ -7,7 +7,7 @@ import { ipiLine, type PathEvent, type RtValue, type ThreadPath } from './events
  * "value domain"), and the candidate executions later keep only reads-from that agree.
  * Dependencies are tracked as in herd7's C front end: a register carries the reads its value
  * came from (addr and data), and a branch on such a register puts those reads in `ctrl` of
- * every event after it in program order.
+ * every event of its then- and else-clauses.
  */
 
 /** A limit on what a test may make the checker do; reported to the user, not an internal error. */
@@ -31,7 +31,10 @@ interface Tagged {
   readonly deps: readonly number[];
 }
 
-type Frame = { readonly stmts: readonly Stmt[]; readonly i: number; readonly handler: boolean } | { readonly endHandler: true; readonly ctrl: readonly number[] };
+type Frame =
+  | { readonly stmts: readonly Stmt[]; readonly i: number; readonly handler: boolean }
+  | { readonly endHandler: true; readonly ctrl: readonly number[] }
+  | { readonly endIf: true; readonly ctrl: readonly number[] };
 type Cont = { readonly frame: Frame; readonly next: Cont } | null;
 
 interface State {
@@ -217,6 +220,11 @@ export function threadPaths(thread: Thread, domain: ReadonlyMap<string, readonly
       run(st, k.next);
       return;
     }
+    if ('endIf' in f) {
+      st.ctrl = f.ctrl;
+      run(st, k.next);
+      return;
+    }
     if (f.i >= f.stmts.length) {
       run(st, k.next);
       return;
@@ -260,10 +268,14 @@ export function threadPaths(thread: Thread, domain: ReadonlyMap<string, readonly
         stepRmw(st, s, rest);
         return;
       case 'if': {
+        // A control dependency orders the then- and else-clauses only, not the code after the
+        // if (tools/memory-model/Documentation/control-dependencies.txt: "Control dependencies
+        // do *not* apply to code beyond the end of that if statement").
         const c = evaluate(s.cond, st.regs);
+        const before = st.ctrl;
         st.ctrl = mergeDeps(st.ctrl, c.deps);
         const body = truthy(c.v) ? s.then : s.else;
-        run(st, { frame: { stmts: body, i: 0, handler: st.inHandler }, next: rest });
+        run(st, { frame: { stmts: body, i: 0, handler: st.inHandler }, next: { frame: { endIf: true, ctrl: before }, next: rest } });
         return;
       }
       case 'send_ipi': {
