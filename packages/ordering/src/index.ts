@@ -6,3 +6,4 @@ export { Skeleton, violatedAxiom, candidateRelations, happensBefore, propagation
 export { checkLitmus, observedLocations, allThreadPaths, combinationEvents, DEFAULT_MAX_CANDIDATES, type CheckResult, type CheckOptions, type CheckStats, type Execution, type FinalState } from './check';
 export { herdText, traceText, conditionText, propText, stateText, kindOf } from './output';
 export { sampleLitmus, DEFAULT_SAMPLES, DEFAULT_SAMPLE_SEED, type SampleResult, type SampleOptions } from './explore';
+export { parseLitmus } from './parser';
