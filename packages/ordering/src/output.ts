@@ -31,8 +31,9 @@ export function kindOf(c: Condition): 'Allowed' | 'Forbidden' | 'Required' {
   return c.quantifier === 'exists' ? 'Allowed' : c.quantifier === 'not-exists' ? 'Forbidden' : 'Required';
 }
 
+/** `0:r0` for a register; `[x]` for a shared location, as herd7 (7.5x) prints it in states and conditions. */
 export function stateLocText(l: StateLoc): string {
-  return l.kind === 'reg' ? `${l.thread}:${l.name}` : l.name;
+  return l.kind === 'reg' ? `${l.thread}:${l.name}` : `[${l.name}]`;
 }
 
 /** `0:r0=0; 1:r0=1;` */
@@ -106,6 +107,7 @@ export function traceText(test: LitmusTest, r: CheckResult, x: Execution = r.wit
     if (e.kind === 'F') what = e.text;
     else if (e.kind === 'W') {
       if (e.ipi === 'send') what = `${e.text}: raises P${e.loc!.slice(5)}'s interrupt`;
+      else if (e.thread < 0) what = e.text;
       else {
         const ord = x.co.get(e.loc!) ?? [];
         const pos = ord.indexOf(i);
