@@ -71,6 +71,12 @@ const sweep = (workers: number) => async (size: number, seed: number): Promise<B
   return { events: out.events, units: out.points.length * out.replications };
 };
 
+const litmus = (which: 'classic' | 'largest') => (size: number): BenchmarkRun => {
+  const l = require('./litmus/litmus') as typeof import('./litmus/litmus');
+  return which === 'classic' ? l.runClassic(size) : l.runLargest(size);
+};
+const loadLitmus = (): void => (require('./litmus/litmus') as typeof import('./litmus/litmus')).loadLitmus();
+
 /** Benchmarks by name, each with its variants. */
 export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
   mm1: {
@@ -119,6 +125,16 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     variants: {
       'workers-1': { run: sweep(1), load: loadScenario, description: 'one worker thread' },
       'workers-2': { run: sweep(2), load: loadScenario, description: 'two worker threads (target: >= 1.7x faster on 2 cores)' },
+    },
+  },
+  litmus: {
+    title: 'LKMM litmus checking (ipilab litmus) of examples/litmus/classic; events are candidate executions examined',
+    unit: 'test',
+    sizeFlag: 'litmus-passes',
+    defaultSize: 20,
+    variants: {
+      classic: { run: litmus('classic'), load: loadLitmus, description: 'every test of the classic set, N passes: tests checked per second' },
+      largest: { run: litmus('largest'), load: loadLitmus, description: 'the classic test with the most candidate executions, N times: 1 / tests per second is its time' },
     },
   },
 };

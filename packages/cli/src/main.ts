@@ -141,6 +141,19 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--max-size <size>', 'the largest trace to write again (trace; default 1GB)')
     .action((file: string, o: { check?: boolean; out?: string; html?: string; maxSize?: string }) => rerunCommand(file, o, io));
 
+  program
+    .command('litmus')
+    .description('check C litmus tests against the Linux kernel memory model, with ipilab\'s IPI and TLB extensions, and print herd7\'s output (docs/ordering.md)')
+    .argument('<path...>', '.litmus files, or directories to search for them')
+    .option('--trace', 'also print one allowed execution satisfying the condition, step by step')
+    .option('--sample [n]', 'explore n random candidate executions (default 10000) instead of enumerating them all')
+    .option('--seed <n>', 'the explorer\'s seed (with --sample; default 42)')
+    .option('--judge', 'compare each Observation with the test\'s "Result:" line; exit 1 on a mismatch')
+    .option('--json', 'print one JSON document')
+    .option('--time', 'print herd7\'s Time line (wall clock)')
+    .option('--max-candidates <n>', 'give up on a test after this many candidate executions (default 5000000)')
+    .action((paths: string[], o: import('./litmus-command').LitmusFlags) => (require('./litmus-command') as typeof import('./litmus-command')).litmusCommand(paths, o, io));
+
   return program;
 }
 
