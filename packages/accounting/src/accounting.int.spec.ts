@@ -300,8 +300,9 @@ describe('the model publishes only what is read', () => {
 
   it('builds an event only when a listener reads its type', () => {
     const everything = new Set([...published('trap', MODEL_EVENT_TYPES), ...published('pv', MODEL_EVENT_TYPES)]);
-    // The run exercises every type the model publishes (run-end is the accounting service's).
-    expect([...everything].sort()).toEqual(MODEL_EVENT_TYPES.filter((t) => t !== 'run-end').sort());
+    // The run exercises every type the model publishes (run-end is the accounting service's; a
+    // stale TLB use needs an injected fault: unfenced-pte-writes.int.spec.ts sees it built).
+    expect([...everything].sort()).toEqual(MODEL_EVENT_TYPES.filter((t) => t !== 'run-end' && t !== 'stale-tlb-use').sort());
     for (const t of everything) {
       const built = new Set([...published('trap', [t as ModelEventType]), ...published('pv', [t as ModelEventType])]);
       expect([t, [...built]]).toEqual([t, [t]]);

@@ -10,6 +10,7 @@ export const MODEL_EVENT_TYPES: readonly ModelEventType[] = [
   'handler-end',
   'shootdown-begin',
   'shootdown-end',
+  'stale-tlb-use',
   'run-end',
   'vm-exit',
   'hypercall',

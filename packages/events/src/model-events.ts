@@ -48,6 +48,12 @@ export type ModelEvent =
   /** A TLB shootdown: the initiator from the page-table change until it may go on (global synchronisation). */
   | { readonly type: 'shootdown-begin'; readonly t: number; readonly id: number; readonly vcpu: VcpuRef; readonly pages: number; readonly strategy: string }
   | { readonly type: 'shootdown-end'; readonly t: number; readonly id: number; readonly vcpu: VcpuRef; readonly duration: number }
+  /**
+   * A TLB hit on a translation a completed shootdown should have removed: the entry was filled at
+   * model `version`, older than the page's `committed` one (only a broken guest or an injected
+   * fault such as `faults.dropIpiFence` makes one).
+   */
+  | { readonly type: 'stale-tlb-use'; readonly t: number; readonly vcpu: VcpuRef; readonly space: string; readonly page: number; readonly version: number; readonly committed: number }
   /** The run ended at `t`: open intervals close here. */
   | { readonly type: 'run-end'; readonly t: number }
   | { readonly type: 'vm-exit'; readonly t: number; readonly vcpu: VcpuRef; readonly reason: ExitReason; readonly cost: number }

@@ -30,6 +30,8 @@ export class AddressSpace {
   readonly lazyStale = new Set<number>();
   /** Per virtual page: the version of the last change whose shootdown has completed. */
   readonly committed = new Map<number, number>();
+  /** Per virtual page: when (ns) that shootdown completed, for the laws' messages. */
+  readonly committedAt = new Map<number, number>();
   /**
    * Has a global ASID (Linux >= 6.15 with INVLPGB: use_global_asid): its flushes are broadcast
    * by the `invlpgb` strategy instead of sent as IPIs. See `considerGlobalAsid`.
@@ -92,8 +94,13 @@ export class AddressSpace {
     return [...this.huge].map(([h, e]) => [h, e.frame, e.writable]);
   }
 
-  /** Records that a change (of `version`) to these pages is now flushed everywhere. */
-  commit(vpns: readonly number[], version: number): void {
-    for (const vpn of vpns) if ((this.committed.get(vpn) ?? -1) < version) this.committed.set(vpn, version);
+  /** Records that a change (of `version`) to these pages is now, at `at` ns, flushed everywhere. */
+  commit(vpns: readonly number[], version: number, at: number): void {
+    for (const vpn of vpns) {
+      if ((this.committed.get(vpn) ?? -1) < version) {
+        this.committed.set(vpn, version);
+        this.committedAt.set(vpn, at);
+      }
+    }
   }
 }

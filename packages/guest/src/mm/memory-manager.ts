@@ -3,7 +3,7 @@ import type { Costs } from '@ipilab/calibration';
 import type { Hypervisor, Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
-import { AddressSpace, PAGES_PER_HUGE } from './address-space';
+import { AddressSpace, PAGES_PER_HUGE, type Translation } from './address-space';
 import { block, op, type Task, type TaskCommand } from '../sched/task';
 import { emptyBroadcastStats, type BroadcastStats } from './broadcast-slots';
 import { emptyLockStats, resetLockStats, type LockStats } from './lock-stats';
@@ -11,6 +11,7 @@ import { RwSemaphore, type LockMode } from './rwsem';
 import type { ShootdownRequest, ShootdownStrategy } from './shootdown-strategy';
 import { QueuedSpinLock } from './spinlock';
 import { Tlb } from './tlb';
+import { UnfencedPteWrites } from './unfenced-pte-writes';
 
 /**
  * Pages per LRU-lock batch: PAGEVEC_SIZE, the folio_batch size, 31 since "mm: increase folio
@@ -27,6 +28,8 @@ export interface MmLockReport {
   readonly invlpgb: BroadcastStats;
   /** Address spaces that were given a global ASID (broadcast flushes under `invlpgb`). */
   readonly globalAsids: number;
+  /** Under `faults.dropIpiFence` only: TLB hits on translations a completed shootdown should have removed. */
+  readonly staleTlbUses?: number;
   /** Lazy TLB mode: shootdown targets skipped while lazy, lazy vCPUs that left a space on a flush IPI, and whole-space flushes at switch-in that caught up on skipped shootdowns. */
   readonly lazyTlb: { readonly skipped: number; readonly left: number; readonly catchUpFlushes: number };
 }
@@ -41,7 +44,22 @@ export interface MemoryManagerOptions {
   readonly master?: number;
   /** What a shootdown does with vCPUs in lazy TLB mode (default `skip`; see `LazyTlbMode`). */
   readonly lazyTlb?: LazyTlbMode;
+  /** Faults injected into the guest kernel (none by default). */
+  readonly faults?: GuestFaults;
 }
+
+/** Faults a scenario may inject into the guest kernel, to see what the model's checks make of them. */
+export interface GuestFaults {
+  /**
+   * Leave out the store fence between a shootdown's PTE writes and its IPI (Linux's
+   * weak_wrmsr_fence before an x2APIC ICR write): other vCPUs' page walks find the old PTEs
+   * until the initiator's shootdown wait ends (`UnfencedPteWrites`).
+   */
+  readonly dropIpiFence?: boolean;
+}
+
+/** Thrown when the guest runs into what an injected fault broke: the model's finding, not its failure. */
+export class InjectedFaultError extends KernelError {}
 
 /**
  * How the guest's x86 shootdown treats vCPUs in lazy TLB mode:
@@ -60,6 +78,20 @@ export interface StaleUse {
   readonly space: string;
   readonly vpn: number;
   readonly at: number;
+  /** Model version the TLB entry was filled at, and the page's committed version it is older than. */
+  readonly version: number;
+  readonly committed: number;
+}
+
+/** A TLB entry older than its page's last completed shootdown, still there to be used. */
+export interface StaleEntry {
+  readonly vcpu: number;
+  readonly space: string;
+  readonly vpn: number;
+  /** Model version the entry was filled at, the page's committed one, and when (ns) that was committed. */
+  readonly version: number;
+  readonly committed: number;
+  readonly since: number;
 }
 
 interface AmpRequest {
@@ -91,6 +123,10 @@ export class MemoryManager {
   readonly lazyTlb: LazyTlbMode;
   /** Frame contents, to check that after copy-on-write each process sees its own copy. */
   private readonly data = new Map<number, number>();
+  /** `faults.dropIpiFence`: PTE writes not yet visible to other vCPUs; undefined when fenced (the default). */
+  readonly unfenced: UnfencedPteWrites | undefined;
+  /** Stale uses before the last `resetLockStats` (the warm-up's), left out of the report. */
+  private staleUsesBefore = 0;
   private readonly cow = new Map<AddressSpace, Set<number>>();
   private nextFrame = 1;
   private version = 0;
@@ -128,6 +164,7 @@ export class MemoryManager {
     this.pageWalkNs = hv.config.mode === 'bare-metal' ? hv.costs.nativePageWalk : hv.costs.pageWalk;
     this.strategy = options.strategy;
     this.lazyTlb = options.lazyTlb ?? 'skip';
+    this.unfenced = options.faults?.dropIpiFence === true ? new UnfencedPteWrites() : undefined;
     if (!LAZY_TLB_MODES.includes(this.lazyTlb)) throw new InvalidParameterError(`vms[${vm.index}].lazyTlb`, this.lazyTlb, '"skip" or "leave"');
     this.coordination = options.coordination ?? 'smp';
     if (this.coordination !== 'smp' && this.coordination !== 'amp') {
@@ -198,6 +235,8 @@ export class MemoryManager {
       invlpgb: { ...this.broadcastStats },
       globalAsids: this.spaces.filter((s) => s.globalAsid).length,
       lazyTlb: { skipped: this.lazySkips, left: this.lazyLeaves, catchUpFlushes: this.catchUpFlushes },
+      // Only under dropIpiFence: with the fence no stale use can happen (the coherence law), and outputs stay as they were.
+      ...(this.unfenced === undefined ? {} : { staleTlbUses: this.staleUses.length - this.staleUsesBefore }),
     };
   }
 
@@ -212,6 +251,7 @@ export class MemoryManager {
     this.lazySkips = 0;
     this.lazyLeaves = 0;
     this.catchUpFlushes = 0;
+    this.staleUsesBefore = this.staleUses.length;
   }
 
   /**
@@ -258,6 +298,8 @@ export class MemoryManager {
       const ptl = this.ptl(space, vpn);
       ptl.acquire(v, () =>
         v.pushWork(this.costs.pteWrite, () => {
+          // The lock orders this after any earlier writer of the page: its writes are visible now.
+          this.unfenced?.drainPage(space, vpn);
           // Re-checked under the page-table lock: another thread may have faulted it in.
           if (space.translate(vpn) === undefined) space.mapSmall(vpn, this.nextFrame++, true);
           ptl.release(v, () => this.lruAdd(v, done));
@@ -381,9 +423,13 @@ export class MemoryManager {
       if (!perVmaLock) yield this.unlockMmap(space, 'read');
     }
     yield op((v, resume) => {
-      const cost = this.touch(v, vpn, write);
-      if (cost < 0) throw new KernelError(`task ${task.name}: ${space.name} page ${vpn} still faults after being faulted in`);
-      v.pushWork(cost, resume);
+      const attempt = (): void => {
+        const cost = this.touch(v, vpn, write);
+        if (cost < 0 && this.unfenced?.hiding(v.index, space, vpn) !== undefined) this.spuriousFault(v, space, vpn, attempt);
+        else if (cost < 0) throw new KernelError(`task ${task.name}: ${space.name} page ${vpn} still faults after being faulted in`);
+        else v.pushWork(cost, resume);
+      };
+      attempt();
     });
   }
 
@@ -496,16 +542,39 @@ export class MemoryManager {
     const e = tlb.lookup(space.id, vpn);
     if (e !== undefined) {
       const committed = space.committed.get(vpn);
-      if (committed !== undefined && e.version < committed) {
-        this.staleUses.push({ vcpu: v.index, space: space.name, vpn, at: this.hv.sim.now });
-      }
+      if (committed !== undefined && e.version < committed) this.staleUse(v, space, vpn, e.version, committed);
       return write && !e.writable ? -1 : 0;
     }
-    const t = space.translate(vpn);
+    let t: Translation | undefined;
+    let version = this.version;
+    const hidden = this.unfenced?.hiding(v.index, space, vpn);
+    if (hidden === undefined) t = space.translate(vpn);
+    else {
+      // dropIpiFence: the walk finds the PTE as it was before the change still in the writer's store buffer.
+      t = hidden.before.get(vpn);
+      version = hidden.version - 1;
+    }
     if (t === undefined || (write && !t.writable)) return -1;
-    tlb.fill(space.id, vpn, { frame: t.frame, writable: t.writable, huge: t.huge, version: this.version });
+    tlb.fill(space.id, vpn, { frame: t.frame, writable: t.writable, huge: t.huge, version });
     space.cpuMask.add(v.index);
     return this.pageWalkNs;
+  }
+
+  /** Records a TLB hit on an entry older than its page's last completed shootdown. */
+  private staleUse(v: Vcpu, space: AddressSpace, vpn: number, version: number, committed: number): void {
+    const at = this.hv.sim.now;
+    this.staleUses.push({ vcpu: v.index, space: space.name, vpn, at, version, committed });
+    const sink = this.hv.sink;
+    if (sink.wants['stale-tlb-use']) sink.emit({ type: 'stale-tlb-use', t: at, vcpu: v.ref, space: space.name, page: vpn, version, committed });
+  }
+
+  /**
+   * The frame an access by `v` to `vpn` reaches: the page table's, or under dropIpiFence the one a
+   * pending write still hides from `v` (the page may already be unmapped in the page table).
+   */
+  private frameSeen(v: Vcpu, space: AddressSpace, vpn: number): number {
+    const hidden = this.unfenced?.hiding(v.index, space, vpn);
+    return hidden === undefined ? space.translate(vpn)!.frame : hidden.before.get(vpn)!.frame;
   }
 
   /** Reads `vpn` as guest work on `v`; `done(value)` with the value its frame holds. */
@@ -513,7 +582,7 @@ export class MemoryManager {
     const cost = this.touch(v, vpn, false);
     if (cost < 0) throw new KernelError(`vCPU ${v.index} read unmapped page ${vpn} of ${this.current[v.index]!.name}`);
     const space = this.current[v.index]!;
-    v.pushWork(cost, () => done(this.data.get(space.translate(vpn)!.frame) ?? 0));
+    v.pushWork(cost, () => done(this.data.get(this.frameSeen(v, space, vpn)) ?? 0));
   }
 
   /** Writes `value` to `vpn`, taking a copy-on-write fault first if the page is shared. */
@@ -522,19 +591,44 @@ export class MemoryManager {
     const cost = this.touch(v, vpn, true);
     if (cost >= 0) {
       v.pushWork(cost, () => {
-        this.data.set(space.translate(vpn)!.frame, value);
+        this.data.set(this.frameSeen(v, space, vpn), value);
         done();
       });
+      return;
+    }
+    if (this.unfenced?.hiding(v.index, space, vpn) !== undefined) {
+      this.spuriousFault(v, space, vpn, () => this.write(v, vpn, value, done));
       return;
     }
     if (!this.cow.get(space)!.has(vpn) && !this.isHugeCow(space, vpn)) {
       const last = this.staleUses[this.staleUses.length - 1];
       if (last !== undefined && last.vcpu === v.index && last.vpn === vpn && last.at === this.hv.sim.now) {
-        throw new KernelError(`vCPU ${v.index} used a stale translation of ${space.name} page ${vpn} at ${last.at} ns: a write through a read-only entry a completed shootdown should have removed`);
+        const message = `vCPU ${v.index} used a stale translation of ${space.name} page ${vpn} at ${last.at} ns: a write through a read-only entry a completed shootdown should have removed`;
+        if (this.unfenced !== undefined) {
+          throw new InjectedFaultError(`${message} (vms[${this.vm.index}].faults.dropIpiFence: the fence between the page-table write and the shootdown IPI was dropped by fault injection, so the vCPU refilled its TLB from the old page table after its flush)`);
+        }
+        throw new KernelError(message);
       }
       throw new KernelError(`vCPU ${v.index} wrote read-only page ${vpn} of ${space.name}`);
     }
     this.cowFault(v, space, vpn, () => this.write(v, vpn, value, done));
+  }
+
+  /**
+   * dropIpiFence: a write fault on a PTE whose change another vCPU's store buffer still hides. The
+   * fault (x86 drops the faulting TLB entry on a #PF) takes the page-table lock, which orders it
+   * after the writer's unlock and so makes the change visible, finds the PTE already changed and
+   * returns (a spurious fault); `retry` repeats the access.
+   */
+  private spuriousFault(v: Vcpu, space: AddressSpace, vpn: number, retry: () => void): void {
+    this.tlbs[v.index]!.invalidatePage(space.id, vpn);
+    v.pushWork(this.costs.pageFault, () => {
+      const ptl = this.ptl(space, vpn);
+      ptl.acquire(v, () => {
+        this.unfenced?.drainPage(space, vpn);
+        ptl.release(v, retry);
+      });
+    });
   }
 
   // ---- page-table changes ---------------------------------------------------------------------
@@ -543,16 +637,28 @@ export class MemoryManager {
    * Changes PTEs of `space` as guest work on `initiator` (`mutate` applies them), then removes
    * the old translations from every TLB with the VM's strategy and coordination. `done` once
    * the shootdown completed: from then on no vCPU may use an old translation.
+   *
+   * With the fence (the default, as Linux) the writes are visible to every vCPU before the IPI
+   * goes out. Under `faults.dropIpiFence` they become visible to others only when the
+   * initiator's shootdown wait ends — when the strategy calls `done`, the one point every
+   * strategy and coordination shares (sync: the last acknowledgement; invlpgb: TLBSYNC; batched:
+   * its batch's flush; AMP: the master's report) — or earlier when another vCPU takes a lock the
+   * initiator released after them (`UnfencedPteWrites`).
    */
   changePtes(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], mutate: () => boolean | void, done: () => void, holdPtlAcrossFlush = false): void {
     // The PTEs are written under the page-table lock of each page-table page they are in.
     const groups = pmdGroups(vpns);
     const flush = (after: () => void): void => {
+      const unfenced = this.unfenced;
+      const before = unfenced?.snapshot(space, vpns);
       // `mutate` says whether it emptied a page-table page (munmap frees it: freed_tables).
       const freedTables = mutate() === true;
       const version = ++this.version;
+      const pending = before === undefined ? undefined : unfenced!.record(initiator.index, space, vpns, before, version);
       this.shootdown({ initiator, space, vpns, version, freedTables }, () => {
-        space.commit(vpns, version);
+        // The end of the shootdown wait: the initiator's next full ordering point.
+        if (pending !== undefined) unfenced!.drain(pending);
+        space.commit(vpns, version, this.hv.sim.now);
         after();
       });
     };
@@ -777,8 +883,8 @@ export class MemoryManager {
    * still use: none may exist except on vCPUs whose flush is deferred to their next entry, or
    * to their next switch to the space (skipped while lazy or away: `AddressSpace.lazyStale`).
    */
-  staleEntries(): { vcpu: number; space: string; vpn: number }[] {
-    const out: { vcpu: number; space: string; vpn: number }[] = [];
+  staleEntries(): StaleEntry[] {
+    const out: StaleEntry[] = [];
     for (const v of this.vm.vcpus) {
       if (this.hv.hasFlushOnEntry(v)) continue;
       for (const s of this.spaces) {
@@ -786,7 +892,7 @@ export class MemoryManager {
         if (s.lazyStale.has(v.index)) continue;
         for (const [vpn, committed] of s.committed) {
           const e = this.tlbs[v.index]!.lookup(s.id, vpn);
-          if (e !== undefined && e.version < committed) out.push({ vcpu: v.index, space: s.name, vpn });
+          if (e !== undefined && e.version < committed) out.push({ vcpu: v.index, space: s.name, vpn, version: e.version, committed, since: s.committedAt.get(vpn)! });
         }
       }
     }
