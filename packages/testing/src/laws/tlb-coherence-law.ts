@@ -43,6 +43,8 @@ export interface TlbScenario {
   readonly actors: readonly { readonly vcpu: number; readonly ops: readonly TlbOp[] }[];
   /** Run on bare metal (`hypervisor.mode: bare-metal`): pinned CPUs, no hypervisor. */
   readonly bareMetal?: boolean;
+  /** Fault injection `faults.dropIpiFence`: no fence between the PTE writes and the shootdown IPI (absent: fenced, as Linux). */
+  readonly dropIpiFence?: boolean;
 }
 
 const SMALL_PAGES = 12;
@@ -131,7 +133,12 @@ export function runTlbScenario(s: TlbScenario, backend: IpiBackendFactory, requi
   const kernel = new GuestKernel(hv, vm);
   // A scheduler with no tasks: its tick interrupts (and their timer exits) land among the shootdowns.
   if (s.hz !== undefined) new Scheduler(hv, vm, kernel);
-  const mm = new MemoryManager(hv, vm, kernel, { strategy: strategy ?? strategyFor(s.strategy), coordination: s.coordination, ...(s.lazyTlb === undefined ? {} : { lazyTlb: s.lazyTlb }) });
+  const mm = new MemoryManager(hv, vm, kernel, {
+    strategy: strategy ?? strategyFor(s.strategy),
+    coordination: s.coordination,
+    ...(s.lazyTlb === undefined ? {} : { lazyTlb: s.lazyTlb }),
+    ...(s.dropIpiFence === true ? { faults: { dropIpiFence: true } } : {}),
+  });
   const parent = mm.createSpace('parent');
   mm.populate(parent, 0, SMALL_PAGES);
   mm.populateHuge(parent, HUGE_INDEX, 1);
@@ -216,10 +223,13 @@ export function checkTlbCoherence(outcome: TlbRunOutcome, actors: number): void 
   const { mm } = outcome;
   if (mm.staleUses.length > 0) {
     const u = mm.staleUses[0]!;
-    throw new Error(`vCPU ${u.vcpu} used a stale translation of ${u.space} page ${u.vpn} at ${u.at} ns (${mm.staleUses.length} stale uses)`);
+    throw new Error(`vCPU ${u.vcpu} used a stale translation of ${u.space} page ${u.vpn} at ${u.at} ns (entry of version ${u.version}, page at ${u.committed}; ${mm.staleUses.length} stale uses)`);
   }
   const left = mm.staleEntries();
-  if (left.length > 0) throw new Error(`stale TLB entries left after their shootdowns completed: ${JSON.stringify(left.slice(0, 3))}`);
+  if (left.length > 0) {
+    const e = left[0]!;
+    throw new Error(`stale TLB entries left after their shootdowns completed: vCPU ${e.vcpu} holds ${e.space} page ${e.vpn} of version ${e.version}, a shootdown of version ${e.committed} completed at ${e.since} ns (${left.length} stale entries)`);
+  }
   if (outcome.finishedActors !== actors) throw new Error(`${actors - outcome.finishedActors} of ${actors} actors never finished (a lost acknowledgement?)`);
 }
 
