@@ -25,7 +25,8 @@ function scenarioErrors(): ScenarioErrors | undefined {
  * Reports a command's failure on stderr and returns its exit code. Whose fault it is decides
  * the form: the user's input (a ScenarioError, or a UsageError about the command line) is one
  * line per problem, `where: key: message`, exit 2; a plugin's code (PluginError) one line naming
- * the plugin, exit 1; anything else is a fault of the model itself, exit 1 with "internal error"
+ * the plugin, exit 1; what a fault the scenario injected into the guest broke (InjectedFaultError)
+ * one line saying so, exit 1; anything else is a fault of the model itself, exit 1 with "internal error"
  * and its stack only under --debug (or IPILAB_DEBUG=1).
  */
 export function reportFailure(e: unknown, debug: boolean, write: (s: string) => void = (s) => void process.stderr.write(s)): number {
@@ -45,10 +46,26 @@ export function reportFailure(e: unknown, debug: boolean, write: (s: string) => 
     if (debug && e.cause instanceof Error) write(`${safely(() => (e.cause as Error).stack)}\n`);
     return EXIT.runError;
   }
+  const g = guestErrors();
+  if (g !== undefined && e instanceof g.InjectedFaultError) {
+    // The scenario asked for a broken guest (vms[].faults) and the run found what that breaks.
+    write(`ipilab: the run stopped on what an injected fault broke: ${firstLine(safely(() => e.message))}\n`);
+    if (debug) write(`${safely(() => e.stack)}\n`);
+    return EXIT.runError;
+  }
   const message = e instanceof Error ? firstLine(safely(() => e.message)) : `${thrownText(e)} was thrown, not an Error`;
   write(`ipilab: internal error: ${message}${debug ? '' : ' (--debug shows where)'}\n`);
   if (debug) write(`${e instanceof Error ? safely(() => e.stack) : thrownText(e)}\n`);
   return EXIT.runError;
+}
+
+/** The guest's error classes, required as the scenario package's are: only once a command failed. */
+function guestErrors(): Pick<typeof import('@ipilab/guest'), 'InjectedFaultError'> | undefined {
+  try {
+    return require('@ipilab/guest') as Pick<typeof import('@ipilab/guest'), 'InjectedFaultError'>;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A getter of a thrown value, which may itself throw or not be a string: the handler must not fail. */

@@ -3,6 +3,8 @@ import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, small } from '../test/run-cli';
+import { KernelError } from '@ipilab/core';
+import { InjectedFaultError } from '@ipilab/guest';
 import { reportFailure } from './failure';
 import { EXIT } from './main';
 
@@ -81,6 +83,16 @@ describe('exit codes by whose fault', () => {
     // The built CLI in its own process: jest's module loader would wrap what the module throws.
     const r = spawnSync(process.execPath, [mainJs, 'validate', small, '--set', 'plugins=[./plugin-throws-on-require.js]'], { encoding: 'utf8', timeout: 30_000 });
     expect([r.status, r.stderr]).toEqual([EXIT.usage, '--set plugins=[./plugin-throws-on-require.js]: plugins[0]: "./plugin-throws-on-require.js" failed to load: it threw null, not an Error\n']);
+  });
+
+  it('what an injected guest fault broke is reported as the run\'s finding, one line, exit 1, not as an internal error', () => {
+    const lines: string[] = [];
+    const e = new InjectedFaultError('vCPU 1 used a stale translation of p page 3 at 120 ns: ... (vms[0].faults.dropIpiFence: the fence ... was dropped by fault injection ...)');
+    expect(reportFailure(e, false, (s) => void lines.push(s))).toBe(EXIT.runError);
+    expect(lines).toEqual([`ipilab: the run stopped on what an injected fault broke: ${e.message}\n`]);
+    oneLine(lines.join(''));
+    expect(reportFailure(new KernelError('x'), false, (s) => void lines.push(s))).toBe(EXIT.runError);
+    expect(lines.at(-1)).toBe('ipilab: internal error: x (--debug shows where)\n');
   });
 
   it('the error handler survives any thrown value', () => {

@@ -361,7 +361,7 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
     let sched: Scheduler;
     try {
       kernel = new GuestKernel(owner, vm);
-      mm = new MemoryManager(owner, vm, kernel, { strategy, coordination: vspec.coordination, lazyTlb: vspec.lazyTlb });
+      mm = new MemoryManager(owner, vm, kernel, { strategy, coordination: vspec.coordination, lazyTlb: vspec.lazyTlb, ...(vspec.faults === undefined ? {} : { faults: vspec.faults }) });
       sched = new Scheduler(owner, vm, kernel, {
         policy: vspec.scheduler.policy,
         ttwuQueue: vspec.scheduler.ttwuQueue,

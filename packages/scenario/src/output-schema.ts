@@ -96,6 +96,7 @@ export const runOutputSchema = z
                 .object({ skipped: z.number(), left: z.number(), catchUpFlushes: z.number() })
                 .strict()
                 .meta({ description: 'lazy TLB mode (vms[].lazyTlb): shootdown targets skipped because they were idle with the process loaded, idle vCPUs that left the process on a flush IPI (leave), and whole-process flushes when a skipped vCPU ran the process again.' }),
+              staleTlbUses: z.number().optional().meta({ description: 'Only with vms[].faults.dropIpiFence: TLB hits on translations a completed shootdown should have removed (each a stale-tlb-use trace event).' }),
             })
             .strict()
             .meta({ description: 'Contention in the guest memory manager (docs/model.md, "Memory-manager contention"), over the measured part of the run.' }),

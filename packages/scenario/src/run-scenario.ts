@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { combineReducers, interferenceReducer, latencyReducer, vmLedgerReducer, AccountingService, type InterferenceMatrix, type LatencyDistributions, type VmLedger } from '@ipilab/accounting';
 import { KernelError, type Simulation } from '@ipilab/core';
 import { EventSink, type ModelEvent } from '@ipilab/events';
-import type { MmLockReport, Workload } from '@ipilab/guest';
+import { InjectedFaultError, type MmLockReport, type Workload } from '@ipilab/guest';
 import type { HostTopology } from '@ipilab/host';
 import { buildRun, startRun } from './build-run';
 import { describeThrown, PluginError, ScenarioError } from './errors';
@@ -225,7 +225,8 @@ function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Work
     try {
       r = sim.run({ until: Math.min(target, s.run.duration), maxEvents: left });
     } catch (e) {
-      if (e instanceof KernelError) throw new KernelError(`the model failed at ${sim.now} ns: ${e.message}`);
+      // What an injected fault broke is the run's finding, not the model's failure: kept as it is.
+      if (e instanceof KernelError && !(e instanceof InjectedFaultError)) throw new KernelError(`the model failed at ${sim.now} ns: ${e.message}`);
       throw e;
     }
     if (r.reason === 'budget') {

@@ -145,6 +145,15 @@ export const vmSchema = z
     coordination: z.enum(['smp', 'amp']).default('smp'),
     lazyTlb: z.enum(['skip', 'leave']).default('skip').meta({ description: 'How the guest\'s TLB shootdowns treat idle vCPUs in lazy TLB mode: skip (Linux >= 4.19: no IPI unless page tables were freed; the vCPU flushes when it next runs the process) or leave (earlier kernels: the IPI reaches it and it leaves the process\'s address space, so it gets no more until it runs the process again).' }),
     shootdownStrategy: str.default('sync'),
+    faults: z
+      .object({
+        dropIpiFence: bool
+          .default(false)
+          .meta({ description: 'Leave out the fence between a TLB shootdown\'s page-table write and its IPI (Linux\'s weak_wrmsr_fence before an x2APIC ICR write; arm64\'s dsb(ishst) before the SGI): other vCPUs\' page walks find the old PTEs until the initiator\'s shootdown wait ends, so a target can refill its TLB with the old translation after its flush and use it after the shootdown completed (stale-tlb-use trace events, mm.staleTlbUses in the output). Default false, as Linux.' }),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'Faults injected into the guest kernel, to see what the model makes of them (docs/model.md, "Dropping the IPI fence").' }),
     hz: z
       .number({ error: 'expected a tick rate in Hz' })
       .int({ error: 'expected an integer tick rate in Hz' })

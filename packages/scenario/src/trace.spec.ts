@@ -60,3 +60,24 @@ describe('Perfetto / Chrome traces', () => {
     }
   });
 });
+
+describe('a traced run with fault injection dropIpiFence', () => {
+  const example = join(__dirname, '..', '..', '..', 'examples', 'scenarios', 'drop-ipi-fence.yaml');
+  const stale = (overrides: string[]): TraceEvent[] => traceScenario(loadScenario(example, overrides)).traceEvents.filter((e) => e.name === 'stale TLB use');
+
+  it('shows each stale TLB use as an instant on the vCPU\'s guest track: the space, page, version used and version committed', () => {
+    const uses = stale([]);
+    expect(uses.length).toBeGreaterThan(0);
+    const versions = uses.map((e) => e.args as { space: string; page: number; version: number; committed: number });
+    for (const a of versions) {
+      expect(a.space).toBe('thp-app');
+      expect(a.version).toBeLessThan(a.committed);
+    }
+    expect(uses[0]).toMatchObject({ ph: 'i', s: 't', cat: 'tlb', pid: 2 });
+    expect(uses[0]!.tid % 2).toBe(0);
+  });
+
+  it('has none with the fence', () => {
+    expect(stale(['vms[0].faults.dropIpiFence=false'])).toEqual([]);
+  });
+});

@@ -38,7 +38,7 @@ const us = (ns: number): number => ns / 1000;
  * Runs a scenario and records a Chrome/Perfetto trace: a process "host" with a track per pCPU
  * (which vCPU runs there), a process per VM with a track per vCPU (its state, exits named by
  * reason) and a track per vCPU's guest activity (interrupt handlers, shootdowns as spans on the
- * initiator), and an arrow from each IPI's send to the handler that ran it. Timestamps are µs.
+ * initiator, a stale TLB use as an instant), and an arrow from each IPI's send to the handler that ran it. Timestamps are µs.
  * The whole trace in memory: for short runs and tests; `streamTrace` for any length.
  */
 export function traceScenario(loaded: LoadedScenario, options: TraceOptions = {}): { traceEvents: TraceEvent[]; displayTimeUnit: 'ns' } {
@@ -163,6 +163,13 @@ export function streamTrace(loaded: LoadedScenario, emit: (e: TraceEvent) => voi
         const start = shootdownOpen.get(e.id);
         shootdownOpen.delete(e.id);
         if (start !== undefined) slice('TLB shootdown', start, e.t, pidOf(vm), guestTid(vcpu), 'shootdown', { id: e.id });
+        break;
+      }
+      case 'stale-tlb-use': {
+        const { vm, vcpu } = e.vcpu;
+        nameVcpu(vm, vcpu);
+        if (!inWindow(e.t)) break;
+        events.push({ name: 'stale TLB use', ph: 'i', s: 't', ts: us(e.t), pid: pidOf(vm), tid: guestTid(vcpu), cat: 'tlb', args: { space: e.space, page: e.page, version: e.version, committed: e.committed } });
         break;
       }
       case 'ipi-sent': {
