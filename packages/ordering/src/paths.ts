@@ -205,10 +205,14 @@ export function threadPaths(thread: Thread, domain: ReadonlyMap<string, readonly
   const run = (st: State, k: Cont): void => {
     // An IPI may arrive before any statement of the body or after its last (never inside a
     // handler). Points with no event between them give the same path: `finish` keeps one.
-    if (!st.inHandler && st.handlerRuns < maxHandlerRuns) {
-      const other = cloneState(st);
-      startHandler(other, k);
-    }
+    // The path without the interrupt here comes first, so the first witness found takes its
+    // interrupts as late as it can (the clearest trace).
+    const other = !st.inHandler && st.handlerRuns < maxHandlerRuns ? cloneState(st) : undefined;
+    proceed(st, k);
+    if (other !== undefined) startHandler(other, k);
+  };
+
+  const proceed = (st: State, k: Cont): void => {
     if (k === null) {
       finish(st);
       return;
