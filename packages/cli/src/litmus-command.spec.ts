@@ -83,7 +83,10 @@ describe('ipilab litmus', () => {
     const d = dir({ 'SB.litmus': SB });
     const r = await cli('litmus', '--sample', '500', '--seed', '3', d);
     expect(r.code).toBe(EXIT.ok);
-    expect(r.out).toContain('Sample SB+fencembonceonces 500 samples seed 3: no witness in 500 samples');
+    expect(r.out).toContain('Sample SB+fencembonceonces seed 3: no witness in 500 samples');
+    const found = await cli('litmus', '--sample', '500', dir({ 'SBp.litmus': SB.replace(/smp_mb\(\); /g, '') }));
+    expect(found.out).toMatch(/^Sample SB\+fencembonceonces seed 42: witness found after \d+ of 500 samples \(shrunk\)\n/);
+    expect(found.out).toContain('Observation SB+fencembonceonces Sometimes 1 ');
     const again = await cli('litmus', '--sample', '500', '--seed', '3', d);
     expect(again.out).toBe(r.out);
   });

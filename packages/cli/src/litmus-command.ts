@@ -55,7 +55,7 @@ interface Checked {
   readonly file: string;
   readonly test: LitmusTest;
   readonly result: CheckResult;
-  readonly sample?: { samples: number; seed: number; found: boolean };
+  readonly sample?: { samples: number; asked: number; seed: number; found: boolean };
   readonly time: number;
 }
 
@@ -113,7 +113,7 @@ export function litmusCommand(paths: readonly string[], flags: LitmusFlags, io: 
     try {
       if (samples !== undefined) {
         const s = o.sampleLitmus(test, { samples, seed });
-        checked = { file, test, result: sampledResult(test, s), sample: { samples: s.samples, seed: s.seed, found: s.witness !== undefined }, time: 0 };
+        checked = { file, test, result: sampledResult(test, s), sample: { samples: s.samples, asked: s.asked, seed: s.seed, found: s.witness !== undefined }, time: 0 };
       } else checked = { file, test, result: o.checkLitmus(test, { maxCandidates }), time: 0 };
     } catch (e) {
       if (e instanceof o.LitmusLimitError || e instanceof o.LitmusRuntimeError) {
@@ -132,7 +132,7 @@ export function litmusCommand(paths: readonly string[], flags: LitmusFlags, io: 
       continue;
     }
     let block = '';
-    if (checked.sample !== undefined) block += `Sample ${test.name} ${checked.sample.samples} samples seed ${checked.sample.seed}: ${checked.sample.found ? 'witness found' : `no witness in ${checked.sample.samples} samples`}\n`;
+    if (checked.sample !== undefined) block += `Sample ${test.name} seed ${checked.sample.seed}: ${checked.sample.found ? `witness found after ${checked.sample.samples} of ${checked.sample.asked} samples (shrunk)` : `no witness in ${checked.sample.samples} samples`}\n`;
     block += o.herdText(r, flags.time === true ? time : undefined);
     if (flags.trace === true) block += r.witness === undefined ? `Trace ${test.name}: no allowed execution satisfies ${o.propText(test.condition.prop)}\n` : o.traceText(test, r);
     if (flags.judge === true) {

@@ -14,7 +14,10 @@ import type { PathLimits } from './paths';
  */
 export interface SampleResult {
   readonly test: LitmusTest;
+  /** Samples drawn: all of them when no witness was found, else up to and including the first witness. */
   readonly samples: number;
+  /** Samples asked for. */
+  readonly asked: number;
   readonly seed: number;
   /** Samples the model allowed, and those each axiom rejected (or that were not well formed: a read with no write of its value, a handler count that does not match the sends). */
   readonly allowed: number;
@@ -93,18 +96,21 @@ export function sampleLitmus(test: LitmusTest, options: SampleOptions = {}): Sam
     return { sk, rfOf, co, combo };
   };
 
+  // Counted until the first witness: fast-check's shrinking runs the property again, and those
+  // runs are not samples.
+  let counting = true;
   const witnessOf = (choices: readonly number[]): Execution | undefined => {
     const c = decode(choices);
     if (c === undefined) {
-      rejected['ill-formed']++;
+      if (counting) rejected['ill-formed']++;
       return undefined;
     }
     const axiom = violatedAxiom(c.sk, rfRelation(c.sk, c.rfOf), coRelation(c.sk, c.co));
     if (axiom !== undefined) {
-      rejected[axiom]++;
+      if (counting) rejected[axiom]++;
       return undefined;
     }
-    allowed++;
+    if (counting) allowed++;
     const finalValue = (l: StateLoc): RtValue => {
       if (l.kind === 'reg') return c.combo[l.thread]!.registers.get(l.name) ?? 0;
       const order = c.co.get(l.name);
@@ -121,11 +127,14 @@ export function sampleLitmus(test: LitmusTest, options: SampleOptions = {}): Sam
   const out = fc.check(
     fc.property(fc.array(fc.nat({ max: 1 << 16 }), { minLength: 1, maxLength: 64 }), (choices) => {
       const w = witnessOf(choices);
-      if (w !== undefined) last = w;
+      if (w !== undefined) {
+        last = w;
+        counting = false;
+      }
       return w === undefined;
     }),
     { numRuns: samples, seed, endOnFailure: false },
   );
   const witness = out.failed && out.counterexample !== null ? witnessOf(out.counterexample[0]) ?? last : undefined;
-  return { test, samples: out.numRuns, seed, allowed, rejected, witness, observed };
+  return { test, samples: out.numRuns, asked: samples, seed, allowed, rejected, witness, observed };
 }
