@@ -2,27 +2,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeSweepWorkers, DEFAULT_MAX_INPUT_BYTES, heapBudgetMb, loadScenario, nodeHeapLimitMb, parseByteSize, resourceProblems } from '@ipilab/scenario';
-import { EXIT, main } from './main';
+import { EXIT } from './main';
+import { cli } from '../test/cli-harness';
 
 // Issue 18, "resource guards before the work": what cannot fit is refused before it is tried,
 // with one line naming the key and the limit; input files are capped and read once.
 
 const small = join(__dirname, '..', '..', 'scenario', 'test', 'fixtures', 'small.yaml');
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(argv, (s) => (out += s));
-    return { code, out, err };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 /** One line on stderr, exit 2, nothing on stdout. */
 function refused(r: { code: number; out: string; err: string }, line: RegExp): void {

@@ -2,26 +2,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runOutputSchema } from '@ipilab/scenario';
-import { EXIT, main } from './main';
+import { EXIT } from './main';
+import { cli } from '../test/cli-harness';
 
 const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
 /** An ipi-bench far too short to complete one sample (200 broadcasts do not fit in 20 us). */
 const short = [join(EXAMPLES, 'pv-vs-trap-broadcast.yaml'), '--set', 'run.duration=20us'];
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(argv, (s) => (out += s));
-    return { code, out, err };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 const WARNING = /^ipilab: warning: VM big.*: modes\.broadcast\.totalNs\.mean incomplete: .*give a longer run\.duration/m;
 

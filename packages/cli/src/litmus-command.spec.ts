@@ -1,24 +1,11 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXIT, main } from './main';
+import { EXIT } from './main';
+import { cli } from '../test/cli-harness';
 
 const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'litmus');
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(argv, (s) => (out += s));
-    return { code, out, err };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 const SB = `C SB+fencembonceonces
 (*

@@ -4,26 +4,12 @@ import { join } from 'node:path';
 import { runOutputSchema } from '@ipilab/scenario';
 import { writeFileSync } from 'node:fs';
 import { debugWanted, reportFailure } from './failure';
-import { EXIT, main } from './main';
+import { EXIT } from './main';
+import { cli } from '../test/cli-harness';
 
 const FIX = join(__dirname, '..', '..', 'scenario', 'test', 'fixtures');
 const small = join(FIX, 'small.yaml');
 
-/** Runs the CLI in-process, capturing stdout and stderr. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(argv, (s) => (out += s));
-    return { code, out, err };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('ipilab', () => {
   it('run prints a table per VM and the interference matrix', async () => {

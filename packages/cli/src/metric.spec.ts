@@ -2,26 +2,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runOutputSchema } from '@ipilab/scenario';
-import { EXIT, main } from './main';
+import { EXIT } from './main';
+import { cli } from '../test/cli-harness';
 
 const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
 /** The interrupt pipeline, short: its default figure is the median latency. */
 const irq = [join(EXAMPLES, 'numa-irq-pipeline.yaml'), '--set', 'run.duration=4ms', '--set', 'run.replications=2'];
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(argv, (s) => (out += s));
-    return { code, out, err };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('--metric and run.metrics: the figures each VM is judged by', () => {
   it('run: each picked figure in --json (read where its key says), a line each in the table, a row each in the CSV', async () => {

@@ -2,26 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeSweepWorkers } from '@ipilab/scenario';
-import { EXIT, main } from './main';
+import { EXIT } from './main';
+import { cli } from '../test/cli-harness';
 
 // Issue 18: a run.seed or run.replications on a --grid/--vary axis sets that point's seeds.
 
 const small = join(__dirname, '..', '..', 'scenario', 'test', 'fixtures', 'small.yaml');
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(argv, (s) => (out += s));
-    return { code, out, err };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 async function json(...argv: string[]): Promise<any> {
   const r = await cli(...argv, '--json');

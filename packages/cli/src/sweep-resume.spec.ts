@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { closeSweepWorkers, SweepJournal } from '@ipilab/scenario';
 import { fakeTerminal } from '../test/run-cli';
 import { EXIT, main } from './main';
+import { cli } from '../test/cli-harness';
 
 // The built CLI (packages/cli/dist, built by `npm test` before jest), killed as a user would kill it.
 const MAIN = join(__dirname, '..', 'dist', 'main.js');
@@ -12,20 +13,6 @@ const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
 /** Six runs of a few hundred ms each, one at a time: a kill lands between the first and the last. */
 const sweep = (out: string): string[] => ['sweep', join(EXAMPLES, 'noisy-neighbour.yaml'), '--set', 'run.duration=10ms', '--set', 'run.replications=2', '--grid', 'vms[0].vcpus=1,2,3', '--workers', '1', '--out', out];
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    const code = await main(argv, (s) => (out += s));
-    return { code, out, err };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 /** The JSON without what differs between two makings of it: the wall-clock times. */
 const withoutTimes = (json: string): unknown => {

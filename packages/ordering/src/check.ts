@@ -87,11 +87,13 @@ export function observedLocations(test: LitmusTest): StateLoc[] {
   });
 }
 
-function toRt(v: Value): RtValue {
+/** A condition's or initial state's value at run time. */
+export function toRt(v: Value): RtValue {
   return typeof v === 'number' ? v : `&${v.loc}`;
 }
 
-function evalProp(p: Prop, value: (l: StateLoc) => RtValue): boolean {
+/** Whether a proposition holds of a final state (`value` gives each location's). */
+export function evalProp(p: Prop, value: (l: StateLoc) => RtValue): boolean {
   switch (p.kind) {
     case 'true':
       return true;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import type { LitmusTest, Prop, StateLoc } from './ast';
-import { allThreadPaths, combinationEvents, observedLocations, type Execution } from './check';
+import type { LitmusTest, StateLoc } from './ast';
+import { allThreadPaths, combinationEvents, evalProp, observedLocations, toRt, type Execution } from './check';
 import type { RtValue } from './events';
 import { coRelation, rfRelation, Skeleton, violatedAxiom, type Axiom } from './model';
 import type { PathLimits } from './paths';
@@ -35,23 +35,6 @@ export interface SampleOptions {
 
 export const DEFAULT_SAMPLES = 10_000;
 export const DEFAULT_SAMPLE_SEED = 42;
-
-function evalProp(p: Prop, value: (l: StateLoc) => RtValue): boolean {
-  switch (p.kind) {
-    case 'true':
-      return true;
-    case 'false':
-      return false;
-    case 'eq':
-      return value(p.loc) === (typeof p.value === 'number' ? p.value : `&${p.value.loc}`);
-    case 'not':
-      return !evalProp(p.operand, value);
-    case 'and':
-      return p.operands.every((q) => evalProp(q, value));
-    case 'or':
-      return p.operands.some((q) => evalProp(q, value));
-  }
-}
 
 export function sampleLitmus(test: LitmusTest, options: SampleOptions = {}): SampleResult {
   const samples = options.samples ?? DEFAULT_SAMPLES;
@@ -116,7 +99,7 @@ export function sampleLitmus(test: LitmusTest, options: SampleOptions = {}): Sam
       const order = c.co.get(l.name);
       if (order === undefined) {
         const v = test.init.get(l.name);
-        return v === undefined ? 0 : typeof v === 'number' ? v : `&${v.loc}`;
+        return v === undefined ? 0 : toRt(v);
       }
       return c.sk.events[order[order.length - 1]!]!.value;
     };
