@@ -1,3 +1,9 @@
+/**
+ * Accounting as RxJS streams over the model's events: per-vCPU and per-VM ledgers, the interference matrix, latency distributions, windowed series, Amdahl analysis.
+ *
+ * @packageDocumentation
+ * @module @ipilab/accounting
+ */
 export { AccountingService } from './accounting-service';
 export { accountingModule } from './accounting-module';
 export { ofType } from './operators/of-type';

@@ -13,8 +13,11 @@ import type { ModelEvent, ModelEventType } from '@ipilab/events';
  */
 export interface EventReducer<S, R> {
   readonly types: readonly ModelEventType[];
+  /** A fresh state for one run. */
   init(): S;
+  /** Fold one event (of `types`) into the state. */
   step(state: S, e: ModelEvent): void;
+  /** The figure the state stands for, when the run ends. */
   result(state: S): R;
 }
 

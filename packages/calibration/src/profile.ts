@@ -32,7 +32,8 @@ export interface CalibrationProfile {
   readonly lapicTimer: LapicTimerMode;
   /** The processor vendor: its pause-loop exiting defaults and units (Intel PLE, AMD pause filter). */
   readonly vendor: 'intel' | 'amd';
-  readonly costs: { readonly [K in CostName]: CostFigure };
+  /** Every cost field (`COST_FIELDS` says what each one is) with its value, unit and source. */
+  readonly costs: Readonly<Record<CostName, CostFigure>>;
 }
 
 /** Send-side IPI virtualization: Intel IPIv or AMD AVIC (see @ipilab/ipi-posted). */

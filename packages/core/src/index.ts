@@ -1,3 +1,9 @@
+/**
+ * Discrete-event kernel: integer-nanosecond time, a (time, seq) event calendar, seeded per-entity random streams, generator processes.
+ *
+ * @packageDocumentation
+ * @module @ipilab/core
+ */
 export {
   KernelError,
   InvalidTimeError,

@@ -13,14 +13,17 @@ const DELAY = 0;
 const ALL_OF = 1;
 const ANY_OF = 2;
 
+/** What `delay(ns)` yields: wait that long. */
 export interface Delay {
   readonly kind: typeof DELAY;
   readonly ns: Nanoseconds;
 }
+/** What `allOf(...)` yields: wait until every signal has fired. */
 export interface AllOf {
   readonly kind: typeof ALL_OF;
   readonly signals: readonly Signal<unknown>[];
 }
+/** What `anyOf(...)` yields: wait until one signal has fired. */
 export interface AnyOf {
   readonly kind: typeof ANY_OF;
   readonly signals: readonly Signal<unknown>[];
@@ -29,6 +32,7 @@ export interface AnyOf {
 /** What a process may yield. */
 export type Awaitable = Delay | AllOf | AnyOf | Signal<unknown>;
 
+/** A process's code: a generator that yields what it waits for and returns its value. */
 export type ProcessBody<T> = Generator<Awaitable, T, unknown>;
 
 /** Wait `d` ns (an integer >= 0). */
@@ -97,10 +101,12 @@ export class Signal<T> {
     throw new KernelError(`${this.label}: has not fired yet`);
   }
 
+  /** Fire with a value: every waiter wakes (from the calendar) with it. */
   succeed(value: T): void {
     this.settle(OK, value);
   }
 
+  /** Fire with an error: every waiter's process gets it thrown at its yield. */
   fail(error: unknown): void {
     this.settle(FAILED, error);
   }

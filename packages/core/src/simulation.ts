@@ -12,8 +12,10 @@ export type EventHandle = number & { readonly __eventHandle: unique symbol };
 /** An event callback. `arg` lets a model reuse one function for many entities without closures. */
 export type EventCallback<A> = (arg: A) => void;
 
+/** Where a simulation is in its life: not started, running, paused between runs, finished, or failed. */
 export type SimulationState = 'idle' | 'running' | 'paused' | 'finished' | 'failed';
 
+/** Why a call to `run` returned. */
 export type StopReason =
   /** The calendar ran dry with no time bound: the simulation is finished. */
   | 'empty'
@@ -24,6 +26,7 @@ export type StopReason =
   /** A callback called `stop()`: the simulation is finished. */
   | 'stopped';
 
+/** Bounds on one call to `run`: a time, a number of events. */
 export interface RunOptions {
   /** Run events strictly before this absolute time, then set the clock to it. */
   readonly until?: Nanoseconds;
@@ -31,6 +34,7 @@ export interface RunOptions {
   readonly maxEvents?: number;
 }
 
+/** What one call to `run` did: why it stopped, the clock, the events it executed. */
 export interface RunResult {
   readonly reason: StopReason;
   readonly now: Nanoseconds;
@@ -38,6 +42,7 @@ export interface RunResult {
   readonly events: number;
 }
 
+/** How a simulation starts: its clock and its calendar's initial capacity. */
 export interface SimulationOptions {
   /** Initial clock reading, default 0. */
   readonly startTime?: Nanoseconds;
@@ -150,6 +155,7 @@ export class Simulation {
     return true;
   }
 
+  /** Whether a scheduled event is still on the calendar (neither run nor cancelled). */
   isPending(handle: EventHandle): boolean {
     return this.slotOf(handle) >= 0;
   }

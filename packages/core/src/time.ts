@@ -7,9 +7,13 @@ import { InvalidParameterError } from './errors';
  */
 export type Nanoseconds = number;
 
+/** One nanosecond: the model's unit of time. */
 export const NANOSECOND: Nanoseconds = 1;
+/** One microsecond, in ns. */
 export const MICROSECOND: Nanoseconds = 1_000;
+/** One millisecond, in ns. */
 export const MILLISECOND: Nanoseconds = 1_000_000;
+/** One second, in ns. */
 export const SECOND: Nanoseconds = 1_000_000_000;
 
 /** The largest representable simulated time. */
@@ -46,14 +50,17 @@ export function seconds(value: number): Nanoseconds {
   return toNs('seconds', value, SECOND);
 }
 
+/** A time in ns as (fractional) microseconds, for output. */
 export function toMicroseconds(t: Nanoseconds): number {
   return t / MICROSECOND;
 }
 
+/** A time in ns as (fractional) milliseconds, for output. */
 export function toMilliseconds(t: Nanoseconds): number {
   return t / MILLISECOND;
 }
 
+/** A time in ns as (fractional) seconds, for output. */
 export function toSeconds(t: Nanoseconds): number {
   return t / SECOND;
 }

@@ -1,3 +1,9 @@
+/**
+ * Dependency-injection conventions: named-policy registries, the kernel's container bindings, and the composition root.
+ *
+ * @packageDocumentation
+ * @module @ipilab/di
+ */
 export { PolicyRegistry, UnknownPolicyError, DuplicatePolicyError, type Disposable } from './policy-registry';
 export { bindPolicyRegistry, contributePolicy, type PolicyContribution, type PolicyFamily } from './policy-contribution';
 export { kernelModule, RunConfig } from './kernel-module';

@@ -44,6 +44,7 @@ export class EventSink {
   /** True while at least one listener is subscribed, to any type. */
   active = false;
 
+  /** Publish an event to the listeners of its type (publishers check `wants[type]` first, so an unread type is never built). */
   emit(e: ModelEvent): void {
     const ls = this.listeners[e.type];
     for (let i = 0; i < ls.length; i++) ls[i]!(e);

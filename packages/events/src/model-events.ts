@@ -28,13 +28,16 @@ export const EXIT_REASONS = ['apic-write', 'hypercall', 'external-interrupt', 'i
 const everyReason: Exclude<ExitReason, (typeof EXIT_REASONS)[number]> extends never ? true : never = true;
 void everyReason;
 
+/** How an IPI's destinations were given: one vCPU, a set, all but self, or self. */
 export type IpiKind = 'unicast' | 'multicast' | 'broadcast' | 'self';
 
+/** A vCPU in events: its VM's index and its own index in the VM. */
 export interface VcpuRef {
   readonly vm: number;
   readonly vcpu: number;
 }
 
+/** Every event the model publishes, by `type`; `t` is the simulated time in ns. */
 export type ModelEvent =
   | { readonly type: 'ipi-sent'; readonly t: number; readonly id: number; readonly from: VcpuRef; readonly targets: readonly number[]; readonly kind: IpiKind; readonly vector: number }
   | { readonly type: 'ipi-delivered'; readonly t: number; readonly id: number; readonly to: VcpuRef; readonly via: 'posted' | 'injected' | 'pending' | 'native' }
@@ -65,4 +68,5 @@ export type ModelEvent =
 /** The `type` of a model event. */
 export type ModelEventType = ModelEvent['type'];
 
+/** A function that receives model events. */
 export type ModelEventListener = (e: ModelEvent) => void;

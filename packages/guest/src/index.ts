@@ -1,3 +1,9 @@
+/**
+ * The guest OS: cross-calls (smp_call_function), and workloads such as the IPI microbenchmark.
+ *
+ * @packageDocumentation
+ * @module @ipilab/guest
+ */
 export { GuestKernel } from './guest-kernel';
 export {
   IpiBench,

@@ -1,3 +1,9 @@
+/**
+ * VMs, vCPU placement and scheduling, VM-exit handling, the shared service, the delivery path and the IpiBackend contract.
+ *
+ * @packageDocumentation
+ * @module @ipilab/hypervisor
+ */
 export { Hypervisor, type ExitBody } from './hypervisor';
 export { DEFAULT_HYPERVISOR_CONFIG, HYPERVISOR_MODES, type HypervisorConfig, type HypervisorMode, type HaltPollConfig } from './config';
 export { HostScheduling } from './host-scheduling';

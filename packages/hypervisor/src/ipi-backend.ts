@@ -24,6 +24,7 @@ export interface IpiRequest {
  */
 export interface IpiBackend {
   readonly name: string;
+  /** Send one IPI: charge the sender what the mechanism costs, hand each target to the delivery path, and call `done` when the sender may continue. */
   send(req: IpiRequest, done: () => void): void;
 }
 

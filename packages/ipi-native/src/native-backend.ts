@@ -44,6 +44,7 @@ export class NativeBackend implements IpiBackend {
     }
   }
 
+  /** Sends one IPI this way (see `IpiBackend.send` in @ipilab/hypervisor for the contract). */
   send(req: IpiRequest, done: () => void): void {
     const writes =
       req.kind === 'self'

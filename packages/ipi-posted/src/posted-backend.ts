@@ -33,6 +33,7 @@ export class PostedBackend implements IpiBackend {
     this.emulated = new TrapAndEmulateBackend(hv, vm);
   }
 
+  /** Sends one IPI this way (see `IpiBackend.send` in @ipilab/hypervisor for the contract). */
   send(req: IpiRequest, done: () => void): void {
     const target = req.targets[0];
     const accelerated = req.kind === 'unicast' && this.vm.apicMode !== 'x2apic-cluster' && target !== undefined && target !== req.sender;

@@ -26,6 +26,7 @@ export class ParavirtualBackend implements IpiBackend {
     this.emulated = new TrapAndEmulateBackend(hv, vm);
   }
 
+  /** Sends one IPI this way (see `IpiBackend.send` in @ipilab/hypervisor for the contract). */
   send(req: IpiRequest, done: () => void): void {
     if (req.kind === 'self' || req.kind === 'unicast' || !this.vm.pv.sendIpi) {
       this.emulated.send(req, done);

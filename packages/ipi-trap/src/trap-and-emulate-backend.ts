@@ -18,6 +18,7 @@ export class TrapAndEmulateBackend implements IpiBackend {
     protected readonly vm: Vm,
   ) {}
 
+  /** Sends one IPI this way (see `IpiBackend.send` in @ipilab/hypervisor for the contract). */
   send(req: IpiRequest, done: () => void): void {
     if (req.kind === 'self') {
       this.hv.selfIpi(req.sender, req.vector, req.id, done);

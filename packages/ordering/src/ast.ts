@@ -16,6 +16,7 @@ export interface SourcePos {
 /** A value: an integer, or the address of a shared location (`&x`, or a pointer parameter used as a value). */
 export type Value = number | { readonly loc: string };
 
+/** The C operators an expression may use, with C's precedence. */
 export type BinaryOp = '+' | '-' | '*' | '&' | '|' | '^' | '==' | '!=' | '<' | '>' | '<=' | '>=' | '&&' | '||';
 
 /** Expressions over constants and the thread's registers (reads are statements, not expressions). */
@@ -59,6 +60,7 @@ export interface RmwStmt {
   readonly pos: SourcePos;
 }
 
+/** One statement of a thread's or handler's body. */
 export type Stmt =
   /** `WRITE_ONCE(*x, v)` (once), `smp_store_release(x, v)` (release), `atomic_set(x, v)`, `rcu_assign_pointer(*x, v)` (release). */
   | { readonly kind: 'write'; readonly mode: 'once' | 'release'; readonly loc: LocExpr; readonly value: Expr; readonly pos: SourcePos }
@@ -83,6 +85,7 @@ export type Stmt =
   /** ipilab: `tlb_invalidate(x)` — drop this CPU's TLB entry for x (invlpg / TLBI). */
   | { readonly kind: 'tlb_invalidate'; readonly loc: LocExpr; readonly pos: SourcePos };
 
+/** One thread `Pn(...) { ... }` of a test, with its IPI handler if it has one. */
 export interface Thread {
   /** The n of `Pn`. */
   readonly index: number;
@@ -103,6 +106,7 @@ export interface Thread {
 /** `0:r0=1` (register of thread 0) or `x=1` (final value of a shared location). */
 export type StateLoc = { readonly kind: 'reg'; readonly thread: number; readonly name: string } | { readonly kind: 'shared'; readonly name: string };
 
+/** The proposition of a condition: atoms `0:r0=1` / `x=1` under `~`, `/\\` and `\\/`. */
 export type Prop =
   | { readonly kind: 'true' }
   | { readonly kind: 'false' }
@@ -114,12 +118,14 @@ export type Prop =
 /** herd7's constraint kinds: exists -> Allowed, ~exists -> Forbidden, forall -> Required. */
 export type Quantifier = 'exists' | 'not-exists' | 'forall';
 
+/** The test's final condition: its quantifier, its proposition and where it is written. */
 export interface Condition {
   readonly quantifier: Quantifier;
   readonly prop: Prop;
   readonly pos: SourcePos;
 }
 
+/** A whole parsed litmus test, as `parseLitmus` returns it and `checkLitmus` takes it. */
 export interface LitmusTest {
   /** The name after `C`. */
   readonly name: string;

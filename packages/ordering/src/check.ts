@@ -17,6 +17,7 @@ export interface Execution {
   readonly satisfies: boolean;
 }
 
+/** One distinct final state of the allowed executions, with how many end in it. */
 export interface FinalState {
   readonly values: readonly RtValue[];
   /** How many allowed executions end in it. */
@@ -24,6 +25,7 @@ export interface FinalState {
   readonly satisfies: boolean;
 }
 
+/** What checking a test found: herd7's figures, the states, a witness, and the search's statistics. */
 export interface CheckResult {
   readonly test: LitmusTest;
   /** The locations a state shows: the condition's and `locations`, herd7's order. */
@@ -42,6 +44,7 @@ export interface CheckResult {
   readonly stats: CheckStats;
 }
 
+/** How much the enumeration examined, and what each axiom rejected. */
 export interface CheckStats {
   readonly pathCombinations: number;
   readonly candidates: number;
@@ -49,6 +52,7 @@ export interface CheckStats {
   readonly rejected: Readonly<Record<Axiom, number>>;
 }
 
+/** Limits and what to keep when checking a test. */
 export interface CheckOptions {
   readonly paths?: PathLimits;
   /** Most candidate executions to examine before giving up (a LitmusLimitError). */
@@ -57,6 +61,7 @@ export interface CheckOptions {
   readonly keepExecutions?: boolean;
 }
 
+/** The candidate executions a check examines before it gives up (`--max-candidates`). */
 export const DEFAULT_MAX_CANDIDATES = 5_000_000;
 
 /** The locations a final state shows: the condition's, then `locations`' (herd7: registers by thread, then shared locations). */

@@ -6,6 +6,7 @@ import type { FenceKind, SourcePos } from './ast';
  */
 export type RtValue = number | `&${string}`;
 
+/** A value as herd7 prints it: an integer, or a location's name for an address. */
 export function formatValue(v: RtValue): string {
   return typeof v === 'number' ? String(v) : v.slice(1);
 }

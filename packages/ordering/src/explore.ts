@@ -27,15 +27,19 @@ export interface SampleResult {
   readonly observed: readonly StateLoc[];
 }
 
+/** How many candidates the explorer draws, and its seed. */
 export interface SampleOptions {
   readonly samples?: number;
   readonly seed?: number;
   readonly paths?: PathLimits;
 }
 
+/** The explorer's default number of samples (`--sample` without a count). */
 export const DEFAULT_SAMPLES = 10_000;
+/** The explorer's default seed (`--seed`). */
 export const DEFAULT_SAMPLE_SEED = 42;
 
+/** Explore a test at random (see the module comment above): a shrunk witness, or none in the samples drawn. */
 export function sampleLitmus(test: LitmusTest, options: SampleOptions = {}): SampleResult {
   const samples = options.samples ?? DEFAULT_SAMPLES;
   const seed = options.seed ?? DEFAULT_SAMPLE_SEED;

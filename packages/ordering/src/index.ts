@@ -1,3 +1,9 @@
+/**
+ * Memory ordering: the Linux kernel memory model (LKMM) checked axiomatically over C litmus tests, with ipilab's IPI and TLB extensions.
+ *
+ * @packageDocumentation
+ * @module @ipilab/ordering
+ */
 export * from './ast';
 export { Relation } from './relation';
 export { formatValue, ipiLine, type RtValue, type PathEvent, type ThreadPath } from './events';

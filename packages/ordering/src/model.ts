@@ -139,6 +139,7 @@ export class Skeleton {
   }
 }
 
+/** The axioms of linux-kernel.cat ipilab checks, by the names the cat file gives them. */
 export type Axiom = 'coherence' | 'atomic' | 'happens-before' | 'propagation';
 
 /** The relations of one candidate, for checks and traces. */

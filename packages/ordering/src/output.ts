@@ -67,6 +67,7 @@ export function propText(p: Prop, parent: 'top' | 'or' | 'and' | 'not' = 'top'):
   }
 }
 
+/** A condition in herd7's syntax: `exists (...)`, `~exists (...)` or `forall (...)`. */
 export function conditionText(c: Condition): string {
   const q = c.quantifier === 'exists' ? 'exists' : c.quantifier === 'not-exists' ? '~exists' : 'forall';
   return `${q} (${propText(c.prop)})`;

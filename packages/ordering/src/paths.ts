@@ -148,11 +148,13 @@ function resolve(l: LocExpr, regs: Map<string, Tagged>): { loc: string; addr: re
   return { loc: t.v.slice(1), addr: t.deps };
 }
 
+/** How far path enumeration may go before the test is called too large. */
 export interface PathLimits {
   /** Most paths one thread may have. */
   readonly maxPaths: number;
 }
 
+/** The default path limit: 200,000 paths per thread. */
 export const DEFAULT_PATH_LIMITS: PathLimits = { maxPaths: 200_000 };
 
 /**

@@ -14,17 +14,19 @@ export class Relation {
     this.bits = bits ?? new Uint32Array(n * this.words);
   }
 
+  /** The empty relation over n events. */
   static empty(n: number): Relation {
     return new Relation(n);
   }
 
+  /** The identity over n events (`id` in cat). */
   static identity(n: number): Relation {
     const r = new Relation(n);
     for (let i = 0; i < n; i++) r.add(i, i);
     return r;
   }
 
-  /** [S]: the identity restricted to the events of a set (given as a predicate array). */
+  /** `[S]` in cat notation: the identity restricted to the events of a set (given as a predicate array). */
   static ofSet(set: ArrayLike<boolean>): Relation {
     const r = new Relation(set.length);
     for (let i = 0; i < set.length; i++) if (set[i]) r.add(i, i);
@@ -38,22 +40,27 @@ export class Relation {
     return r;
   }
 
+  /** Relate event i to event j. */
   add(i: number, j: number): void {
     this.bits[i * this.words + (j >>> 5)]! |= 1 << (j & 31);
   }
 
+  /** Remove the pair (i, j). */
   remove(i: number, j: number): void {
     this.bits[i * this.words + (j >>> 5)]! &= ~(1 << (j & 31));
   }
 
+  /** Whether event i is related to event j. */
   has(i: number, j: number): boolean {
     return (this.bits[i * this.words + (j >>> 5)]! & (1 << (j & 31))) !== 0;
   }
 
+  /** A copy that can be changed without changing this one. */
   clone(): Relation {
     return new Relation(this.n, this.bits.slice());
   }
 
+  /** `empty r` in cat: whether no pair is related. */
   isEmpty(): boolean {
     for (let k = 0; k < this.bits.length; k++) if (this.bits[k] !== 0) return false;
     return true;

@@ -7,6 +7,7 @@ function load(): { vega: typeof import('vega'); vl: typeof import('vega-lite') }
   return engines;
 }
 
+/** How a chart is rendered to SVG. */
 export interface RenderOptions {
   /**
    * Give each rect mark a `<title>` from its description (vega writes it as `aria-label`), so a

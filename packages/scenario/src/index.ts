@@ -1,3 +1,9 @@
+/**
+ * Scenario files: schema (zod), loading and validation with errors that name the path, the composition root that builds a run, replications and comparisons with confidence intervals.
+ *
+ * @packageDocumentation
+ * @module @ipilab/scenario
+ */
 export { scenarioSchema, type Scenario, type ScenarioInput, type VmScenario } from './schema';
 export { ScenarioError, PluginError, describeIssues, pathString, printable, suggest, type Problem } from './errors';
 export { parseDuration } from './duration';

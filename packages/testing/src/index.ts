@@ -1,3 +1,9 @@
+/**
+ * Test support: the jest set-up (fixed fast-check seed), fast-check arbitraries and reusable property laws.
+ *
+ * @packageDocumentation
+ * @module @ipilab/testing
+ */
 export { configureProperties, DEFAULT_PROPERTY_SEED } from './property-config';
 export { expectParameterError } from './expect-parameter-error';
 export {

@@ -12,6 +12,7 @@ import { VirtualApic } from './virtual-apic';
  */
 export type VcpuState = 'in-guest' | 'exited' | 'halted' | 'preempted' | 'offline';
 
+/** Called when a piece of guest work finishes, with the argument it was pushed with. */
 export type WorkDone = (arg: unknown) => void;
 
 const NO_EVENT = -1 as EventHandle;
@@ -289,6 +290,7 @@ export class SpinTicket {
     private readonly level: number,
     private readonly id: number,
   ) {}
+  /** End the spin now. */
   release(): void {
     this.vcpu.releaseSpin(this.level, this.id);
   }

@@ -50,6 +50,7 @@ export class VirtualApic {
     return false;
   }
 
+  /** Whether the vector is pending in the IRR. */
   isRequested(vector: number): boolean {
     return ((this.irr[vector >>> 5]! | this.pir[vector >>> 5]!) & (1 << (vector & 31))) !== 0;
   }
@@ -88,6 +89,7 @@ export class VirtualApic {
     return false;
   }
 
+  /** Whether the vector is being handled (set in the ISR). */
   inService(vector: number): boolean {
     return (this.isr[vector >>> 5]! & (1 << (vector & 31))) !== 0;
   }

@@ -39,8 +39,10 @@ export interface Live {
   pendingQueued: number;
 }
 
+/** Every vCPU's ledger of one run, by `vcpuKey`. */
 export type VcpuLedgers = Map<string, VcpuLedger>;
 
+/** The key of a vCPU in `VcpuLedgers`: `<vm>.<vcpu>`. */
 export const vcpuKey = (r: VcpuRef): string => `${r.vm}.${r.vcpu}`;
 
 /** A numeric vCPU key for the per-event path (no string building per event). */
