@@ -225,7 +225,7 @@ describe('delivery semantics', () => {
     vm.vcpu(0).pushWork(5_000_000, () => undefined);
     vm.vcpu(3).pushWork(5_000_000, () => undefined);
     const flushedAt: number[] = [];
-    r.hv.onFlushOnEntry = (v) => flushedAt.push(v.index * 1e12 + r.sim.now);
+    kernel.onHostTlbFlush((v) => flushedAt.push(v.index * 1e12 + r.sim.now));
     let ipied: readonly Vcpu[] = [];
     let preemptedAtSend: Vcpu | undefined;
     let doneAt = -1;

@@ -1,4 +1,4 @@
-import type { Hypervisor, Vm } from '@ipilab/hypervisor';
+import type { GuestOs, Hypervisor, Vm } from '@ipilab/hypervisor';
 import { VECTORS, type Vcpu } from '@ipilab/vcpu';
 import { CrossCalls, emptyCsdList, type CallWork, type CsdList } from './cross-calls';
 import { GuestIdle } from './idle';
@@ -42,7 +42,7 @@ const plainEndStage = (f: unknown): void => (f as HandlerFrame).kernel.endPlain(
  * reschedule handlers run the bodies those files hold, device vectors run what `onDevice`
  * registered, and any other vector only costs its entry and body.
  */
-export class GuestKernel {
+export class GuestKernel implements GuestOs {
   private readonly calls: CrossCalls;
   private readonly wakeups: Wakeups;
   private readonly timers: Timers;
@@ -58,6 +58,8 @@ export class GuestKernel {
    * switches to a task without an address space of its own (a kernel thread).
    */
   onLazyTlb: ((v: Vcpu) => void) | null = null;
+  /** What flushes the guest's view of a vCPU's TLB when the host flushed it on entry (the memory manager, once it exists). */
+  private hostTlbFlush: ((v: Vcpu) => void) | null = null;
 
   /**
    * KVM_FEATURE_PV_TLB_FLUSH in use: the VM has it and runs under KVM (a bare-metal CPU has no
@@ -88,7 +90,7 @@ export class GuestKernel {
     this.idle = new GuestIdle(hv, vm.vcpus, hv.bareMetal === null ? (vm.spec.idle ?? 'halt') : 'halt');
     this.wakeups = new Wakeups(hv, vm, this.idle);
     this.idle.attach({ stopTick: (v) => this.timers.stopTick(v), pollWoken: (v) => this.pollWoken(v) });
-    vm.onInterrupt = (v, vector) => this.onInterrupt(v, vector);
+    hv.attachGuest(vm, this);
   }
 
   /** The guest's tick rate (CONFIG_HZ, `vms[].hz`). */
@@ -192,6 +194,21 @@ export class GuestKernel {
     f.batch.n = 0;
     f.device = undefined;
     this.frames.push(f);
+  }
+
+  /** `GuestOs`: `v` accepted `vector`; its handler runs as guest work and ends with an EOI. */
+  interrupt(v: Vcpu, vector: number): void {
+    this.onInterrupt(v, vector);
+  }
+
+  /** `GuestOs`: the host flushed `v`'s TLB as it entered (KVM_VCPU_FLUSH_TLB): the guest's TLB model empties too. */
+  flushedOnEntry(v: Vcpu): void {
+    this.hostTlbFlush?.(v);
+  }
+
+  /** @internal The memory manager's side of `flushedOnEntry` (one per VM). */
+  onHostTlbFlush(flush: (v: Vcpu) => void): void {
+    this.hostTlbFlush = flush;
   }
 
   private onInterrupt(v: Vcpu, vector: number): void {

@@ -9,6 +9,7 @@ import { InterruptDelivery } from './delivery';
 import { HaltPolling } from './halting';
 import { HostScheduling } from './host-scheduling';
 import { HypervisorService } from './hypervisor-service';
+import type { BackendHost, Clock, ExitBody, GuestOs, HostFeatures } from './contracts';
 import type { IpiBackendFactory } from './ipi-backend';
 import type { Balancer } from './migration';
 import type { PcpuRunner } from './pcpu-runner';
@@ -20,7 +21,6 @@ import { Vm, type VmSpec } from './vm';
 export { DEFAULT_HYPERVISOR_CONFIG, HYPERVISOR_MODES, type HaltPollConfig, type HypervisorConfig, type HypervisorMode } from './config';
 
 /** How the sender's exit ends: `done()` re-enters the guest. */
-export type ExitBody = (done: () => void) => void;
 
 /**
  * The hypervisor: VMs and their vCPUs, VM exits (a cost per reason, the shared service) and
@@ -34,7 +34,7 @@ export type ExitBody = (done: () => void) => void;
  *
  * Everything is wired once; per-event work touches only fields and the calendar.
  */
-export class Hypervisor {
+export class Hypervisor implements BackendHost {
   readonly vms: Vm[] = [];
   readonly fabric: InterruptFabric;
   readonly service: HypervisorService;
@@ -60,8 +60,15 @@ export class Hypervisor {
   private readonly flushOnEntry = new Set<Vcpu>();
   /** Exit reasons that hold the shared service (none when its capacity is unlimited). */
   private readonly serviceReasons: ReadonlySet<ExitReason>;
-  /** Guest hook: the host flushed this vCPU's TLB on entry (KVM_VCPU_FLUSH_TLB). */
-  onFlushOnEntry: (vcpu: Vcpu) => void = () => undefined;
+  /** The simulated clock, as a backend sees it (`BackendHost.clock`): the simulation itself. */
+  readonly clock: Clock;
+  /** The host's mode and interrupt virtualization (`BackendHost.features`). */
+  readonly features: HostFeatures;
+  /** What a VM without a guest attached does with an interrupt: acknowledge it and go on. */
+  private readonly noGuest: GuestOs = {
+    interrupt: (v) => this.defaultHandler(v),
+    flushedOnEntry: () => undefined,
+  };
 
   constructor(
     readonly sim: Simulation,
@@ -70,6 +77,8 @@ export class Hypervisor {
     readonly costs: Costs,
     readonly config: HypervisorConfig = DEFAULT_HYPERVISOR_CONFIG,
   ) {
+    this.clock = sim;
+    this.features = { mode: config.mode, postedInterrupts: config.postedInterrupts, postedFlavour: config.postedFlavour };
     if (!(HYPERVISOR_MODES as readonly string[]).includes(config.mode)) {
       throw new InvalidParameterError('hypervisor.mode', config.mode, HYPERVISOR_MODES.map((m) => JSON.stringify(m)).join(' or '));
     }
@@ -149,7 +158,7 @@ export class Hypervisor {
     }
     const index = this.vms.length;
     const vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(this.sim, this.sink, index, i, i, allowed[i]![i % allowed[i]!.length]!));
-    const vm = new Vm(index, spec, vcpus, (v) => this.defaultHandler(v));
+    const vm = new Vm(index, spec, vcpus, this.noGuest);
     for (const v of vcpus) v.onIdle = (x) => this.halt(x);
     this.scheduling.adopt(vcpus, weight, allowed, spec.placement === 'pinned');
     this.vms.push(vm);
@@ -246,7 +255,7 @@ export class Hypervisor {
     if (runner.preemptRequested && runner.preemptNow()) return;
     // Out of HLT (or off the run queue) and into KVM's entry path.
     if (vcpu.state === 'halted') vcpu.setState('exited');
-    if (this.flushOnEntry.delete(vcpu)) this.onFlushOnEntry(vcpu);
+    if (this.flushOnEntry.delete(vcpu)) this.vms[vcpu.vm]!.guest.flushedOnEntry(vcpu);
     vcpu.apic.syncPir();
     if (vcpu.apic.hasPending() && !vcpu.apic.anyInService()) {
       const token = vcpu.entryToken;
@@ -265,7 +274,7 @@ export class Hypervisor {
     const vector = vcpu.apic.highestRequested();
     if (vector < 0) return;
     vcpu.apic.accept(vector);
-    this.vms[vcpu.vm]!.onInterrupt(vcpu, vector);
+    this.vms[vcpu.vm]!.guest.interrupt(vcpu, vector);
   }
 
   /**
@@ -293,6 +302,11 @@ export class Hypervisor {
       },
       null,
     );
+  }
+
+  /** The guest OS of `vm` from now on: the hypervisor calls it as interrupts arrive and TLBs are flushed on entry. */
+  attachGuest(vm: Vm, guest: GuestOs): void {
+    vm.guest = guest;
   }
 
   private defaultHandler(vcpu: Vcpu): void {

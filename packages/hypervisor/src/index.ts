@@ -4,7 +4,7 @@
  * @packageDocumentation
  * @module @ipilab/hypervisor
  */
-export { Hypervisor, type ExitBody } from './hypervisor';
+export { Hypervisor } from './hypervisor';
 export { DEFAULT_HYPERVISOR_CONFIG, HYPERVISOR_MODES, type HypervisorConfig, type HypervisorMode, type HaltPollConfig } from './config';
 export { HostScheduling } from './host-scheduling';
 export { InterruptDelivery } from './delivery';
@@ -34,7 +34,8 @@ export {
 export { EEVDF_POLICY, EEVDF_BASE_SLICE_NS, EevdfRunqueue } from './sched/eevdf-policy';
 export { CFS_POLICY, CfsRunqueue, CFS_LATENCY_NS, CFS_MIN_GRANULARITY_NS, CFS_WAKEUP_GRANULARITY_NS } from './sched/cfs-policy';
 export { FIFO_POLICY } from './sched/fifo-policy';
-export { Vm, type VmSpec, type Placement, type PvFeatures, type InterruptHandler } from './vm';
+export { Vm, type VmSpec, type Placement, type PvFeatures } from './vm';
 export { IpiBackendRegistry, IpiBackendContribution, ipiBackends, type IpiBackend, type IpiBackendFactory, type IpiRequest } from './ipi-backend';
 export { hypervisorModule, HypervisorSetup } from './hypervisor-module';
 export { PauseLoopExiting, PLE_DEFAULTS, growWindow, shrinkWindow, type PleConfig } from './spinning';
+export type { BackendHost, BackendVm, Clock, ExitBody, GuestOs, HostFeatures } from './contracts';

@@ -1,8 +1,7 @@
 import type { IpiKind } from '@ipilab/events';
 import type { PolicyFamily } from '@ipilab/di';
 import type { Vcpu } from '@ipilab/vcpu';
-import type { Hypervisor } from './hypervisor';
-import type { Vm } from './vm';
+import type { BackendHost, BackendVm } from './contracts';
 
 /** One IPI a guest kernel asks to send: a vector to a set of its own vCPUs. */
 export interface IpiRequest {
@@ -29,7 +28,8 @@ export interface IpiBackend {
 }
 
 /** Builds a backend for one VM. Backends are chosen per VM by name. */
-export type IpiBackendFactory = (hv: Hypervisor, vm: Vm) => IpiBackend;
+/** Makes a VM's backend from what a backend may use: the host's side of sending (`BackendHost`) and its VM (`BackendVm`). */
+export type IpiBackendFactory = (host: BackendHost, vm: BackendVm) => IpiBackend;
 
 export const IpiBackendRegistry: unique symbol = Symbol('IpiBackendRegistry');
 export const IpiBackendContribution: unique symbol = Symbol('IpiBackendContribution');

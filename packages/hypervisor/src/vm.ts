@@ -1,5 +1,6 @@
 import type { ApicMode } from '@ipilab/host';
 import type { Vcpu } from '@ipilab/vcpu';
+import type { BackendVm, GuestOs } from './contracts';
 import type { IpiBackend } from './ipi-backend';
 
 export type Placement = 'pinned' | 'shared';
@@ -43,22 +44,21 @@ export interface VmSpec {
   readonly hz?: number;
 }
 
-/** What the guest kernel does when its vCPU takes an interrupt: push handler work, then call `eoi`. */
-export type InterruptHandler = (vcpu: Vcpu, vector: number) => void;
-
 /** A virtual machine: its vCPUs, its APIC mode, its IPI backend and its guest's interrupt handler. */
-export class Vm {
+export class Vm implements BackendVm {
+  /** @internal Set once by `Hypervisor.addVm`. */
   backend!: IpiBackend;
-  onInterrupt: InterruptHandler;
+  /** The guest OS the hypervisor calls (`Hypervisor.attachGuest`); until one is attached, interrupts are acknowledged and dropped. */
+  guest: GuestOs;
   readonly pv: PvFeatures;
 
   constructor(
     readonly index: number,
     readonly spec: VmSpec,
     readonly vcpus: readonly Vcpu[],
-    defaultHandler: InterruptHandler,
+    noGuest: GuestOs,
   ) {
-    this.onInterrupt = defaultHandler;
+    this.guest = noGuest;
     this.pv = { sendIpi: spec.pv?.sendIpi ?? true, tlbFlush: spec.pv?.tlbFlush ?? true, schedYield: spec.pv?.schedYield ?? false, spinlocks: spec.pv?.spinlocks ?? true };
   }
 
@@ -68,6 +68,11 @@ export class Vm {
 
   get apicMode(): ApicMode {
     return this.spec.apicMode;
+  }
+
+  /** The guest uses the all-but-self shorthand for broadcasts (`VmSpec.shorthand`). */
+  get shorthand(): boolean {
+    return this.spec.shorthand === true;
   }
 
   vcpu(i: number): Vcpu {

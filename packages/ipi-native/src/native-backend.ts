@@ -1,6 +1,6 @@
 import { InvalidParameterError } from '@ipilab/core';
 import { icrWrites, type IcrWrite } from '@ipilab/host';
-import type { Hypervisor, IpiBackend, IpiRequest, Vm } from '@ipilab/hypervisor';
+import type { BackendHost, BackendVm, IpiBackend, IpiRequest } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 
 const apicIdOf = (v: Vcpu): number => v.apicId;
@@ -32,10 +32,10 @@ export class NativeBackend implements IpiBackend {
   readonly name: string = 'native';
 
   constructor(
-    private readonly hv: Hypervisor,
-    private readonly vm: Vm,
+    private readonly hv: BackendHost,
+    private readonly vm: BackendVm,
   ) {
-    if (hv.config.mode !== 'bare-metal') {
+    if (hv.features.mode !== 'bare-metal') {
       throw new InvalidParameterError(
         `vms[${vm.index}].backend`,
         'native',
@@ -49,7 +49,7 @@ export class NativeBackend implements IpiBackend {
     const writes =
       req.kind === 'self'
         ? [{ destinations: [req.sender], writes: 1 as const, shorthand: true }]
-        : icrWrites(this.vm.apicMode, req.targets, req.kind === 'broadcast' && this.vm.spec.shorthand === true, apicIdOf);
+        : icrWrites(this.vm.apicMode, req.targets, req.kind === 'broadcast' && this.vm.shorthand, apicIdOf);
     const s: NativeSend = { backend: this, req, writes, done, next: 0 };
     this.issue(s);
   }

@@ -1,5 +1,5 @@
 import { InvalidParameterError } from '@ipilab/core';
-import type { Hypervisor, IpiBackend, IpiRequest, Vm } from '@ipilab/hypervisor';
+import type { BackendHost, BackendVm, IpiBackend, IpiRequest } from '@ipilab/hypervisor';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
 
 /**
@@ -20,10 +20,10 @@ export class PostedBackend implements IpiBackend {
   private readonly emulated: TrapAndEmulateBackend;
 
   constructor(
-    private readonly hv: Hypervisor,
-    private readonly vm: Vm,
+    private readonly hv: BackendHost,
+    private readonly vm: BackendVm,
   ) {
-    if (!hv.config.postedInterrupts) {
+    if (!hv.features.postedInterrupts) {
       throw new InvalidParameterError(
         `vms[${vm.index}].backend`,
         'posted',
@@ -44,7 +44,7 @@ export class PostedBackend implements IpiBackend {
     const c = this.hv.costs;
     // The ICR write itself, executed by the processor without leaving the guest.
     req.sender.pushWork(c.ipivSend, () => {
-      if (this.hv.config.postedFlavour === 'ipiv') {
+      if (this.hv.features.postedFlavour === 'ipiv') {
         this.hv.ipivPost(req.sender, target, req.vector, req.id);
         done();
         return;

@@ -1,4 +1,4 @@
-import type { Hypervisor, IpiBackend, IpiRequest, Vm } from '@ipilab/hypervisor';
+import type { BackendHost, BackendVm, IpiBackend, IpiRequest } from '@ipilab/hypervisor';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
 import type { Vcpu } from '@ipilab/vcpu';
 
@@ -20,8 +20,8 @@ export class ParavirtualBackend implements IpiBackend {
   private readonly emulated: TrapAndEmulateBackend;
 
   constructor(
-    private readonly hv: Hypervisor,
-    private readonly vm: Vm,
+    private readonly hv: BackendHost,
+    private readonly vm: BackendVm,
   ) {
     this.emulated = new TrapAndEmulateBackend(hv, vm);
   }
@@ -43,7 +43,7 @@ export class ParavirtualBackend implements IpiBackend {
     }
     const targets = windows[i]!;
     const c = this.hv.costs;
-    if (this.hv.sink.wants['hypercall']) this.hv.sink.emit({ type: 'hypercall', t: this.hv.sim.now, vcpu: req.sender.ref, name: 'KVM_HC_SEND_IPI', targets: targets.length });
+    if (this.hv.sink.wants['hypercall']) this.hv.sink.emit({ type: 'hypercall', t: this.hv.clock.now, vcpu: req.sender.ref, name: 'KVM_HC_SEND_IPI', targets: targets.length });
     this.hv.exit(
       req.sender,
       'hypercall',

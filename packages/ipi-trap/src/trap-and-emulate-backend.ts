@@ -1,5 +1,5 @@
 import { icrWrites, type IcrWrite } from '@ipilab/host';
-import type { Hypervisor, IpiBackend, IpiRequest, Vm } from '@ipilab/hypervisor';
+import type { BackendHost, BackendVm, IpiBackend, IpiRequest } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 
 const apicIdOf = (v: Vcpu): number => v.apicId;
@@ -14,8 +14,8 @@ export class TrapAndEmulateBackend implements IpiBackend {
   readonly name: string = 'trap';
 
   constructor(
-    protected readonly hv: Hypervisor,
-    protected readonly vm: Vm,
+    protected readonly hv: BackendHost,
+    protected readonly vm: BackendVm,
   ) {}
 
   /** Sends one IPI this way (see `IpiBackend.send` in @ipilab/hypervisor for the contract). */
@@ -24,7 +24,7 @@ export class TrapAndEmulateBackend implements IpiBackend {
       this.hv.selfIpi(req.sender, req.vector, req.id, done);
       return;
     }
-    const useShorthand = req.kind === 'broadcast' && this.vm.spec.shorthand === true;
+    const useShorthand = req.kind === 'broadcast' && this.vm.shorthand;
     const writes = icrWrites(this.vm.apicMode, req.targets, useShorthand, apicIdOf);
     this.trapWrites(req, writes, 0, done);
   }
@@ -48,7 +48,7 @@ export class TrapAndEmulateBackend implements IpiBackend {
         next,
       );
     // xAPIC: the ICR2 write traps too unless APIC-register virtualization (APICv) absorbs it.
-    if (w.writes === 2 && !this.hv.config.postedInterrupts) {
+    if (w.writes === 2 && !this.hv.features.postedInterrupts) {
       this.hv.exit(req.sender, 'apic-write', emulate, null, fire);
     } else {
       fire();

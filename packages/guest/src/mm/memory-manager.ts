@@ -182,11 +182,7 @@ export class MemoryManager {
     this.lru = new QueuedSpinLock(hv, this.lockStats.lru, kernel.pvSpinlocks);
     this.lruAddBatch = new Int32Array(vm.vcpus.length);
     // KVM_VCPU_FLUSH_TLB: the host flushes a vCPU's whole TLB when it next enters.
-    const previous = hv.onFlushOnEntry;
-    hv.onFlushOnEntry = (v) => {
-      if (v.vm === vm.index) this.flushAllOn(v);
-      else previous(v);
-    };
+    kernel.onHostTlbFlush((v) => this.flushAllOn(v));
   }
 
   // ---- set-up ----------------------------------------------------------------------------------

@@ -140,13 +140,16 @@ export function runHostSchedScenario(s: HostSchedScenario, policy: HostScheduler
       if (b.kind === 'hog') vm.vcpu(j).pushWork(1e15, () => undefined);
       else burstThenSleep(vm.vcpu(j), b);
     });
-    vm.onInterrupt = (v) => {
-      const b = spec.vcpus[v.index]!;
-      v.pushWork(hv.costs.interruptEntry, () => {
-        hv.eoi(v);
-        if (b.kind === 'sleeper') burstThenSleep(v, b);
-      });
-    };
+    hv.attachGuest(vm, {
+      interrupt: (v) => {
+        const b = spec.vcpus[v.index]!;
+        v.pushWork(hv.costs.interruptEntry, () => {
+          hv.eoi(v);
+          if (b.kind === 'sleeper') burstThenSleep(v, b);
+        });
+      },
+      flushedOnEntry: () => undefined,
+    });
   });
   hv.start();
   sim.run({ until: horizonNs });

@@ -74,7 +74,7 @@ describe('the exactly-once delivery law', () => {
       const real = new TrapAndEmulateBackend(hv, vm);
       return {
         name: 'misdirects',
-        send: (req, done) => real.send({ ...req, targets: req.targets.map((t) => vm.vcpu((t.index + 1) % vm.vcpus.length)) }, done),
+        send: (req, done) => real.send({ ...req, targets: req.targets.map((t) => vm.vcpus[(t.index + 1) % vm.vcpus.length]!) }, done),
       };
     };
     expect(lawFailure(misdirects)).toMatch(/reached vCPU \d+ 0 times|never finished/);
