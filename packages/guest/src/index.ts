@@ -31,6 +31,7 @@ export {
   shootdownStrategies,
   type ShootdownStrategy,
   type ShootdownRequest,
+  type ShootdownContext,
   type BroadcastRule,
 } from './mm/shootdown-strategy';
 export { RwSemaphore, RWSEM_SPIN_CHECK_NS, MAX_READERS_WAKEUP, type LockMode } from './mm/rwsem';

@@ -1,14 +1,16 @@
 import { InvalidParameterError, KernelError } from '@ipilab/core';
 import type { Costs } from '@ipilab/calibration';
-import type { Hypervisor, Vm } from '@ipilab/hypervisor';
+import type { Clock, Hypervisor, Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
 import { AddressSpace, PAGES_PER_HUGE, type Translation } from './address-space';
 import { block, op, type Task, type TaskCommand } from '../sched/task';
-import { emptyBroadcastStats, type BroadcastStats } from './broadcast-slots';
+import { broadcastSlots, emptyBroadcastStats, type BroadcastStats } from './broadcast-slots';
+import type { CallWork } from '../cross-calls';
+import { considerGlobalAsid } from './global-asid';
 import { emptyLockStats, resetLockStats, type LockStats } from './lock-stats';
 import { RwSemaphore, type LockMode } from './rwsem';
-import type { ShootdownRequest, ShootdownStrategy } from './shootdown-strategy';
+import type { ShootdownContext, ShootdownRequest, ShootdownStrategy } from './shootdown-strategy';
 import { QueuedSpinLock } from './spinlock';
 import { Tlb } from './tlb';
 import { UnfencedPteWrites } from './unfenced-pte-writes';
@@ -108,7 +110,7 @@ interface AmpRequest {
  * read at, every completed shootdown commits the version of its change, and a hit on an entry
  * older than its page's committed version is recorded as a stale use.
  */
-export class MemoryManager {
+export class MemoryManager implements ShootdownContext {
   readonly costs: Costs;
   /** What a TLB miss costs here: a 2-D walk (guest x EPT/NPT) in a VM, a 1-D walk on bare metal. */
   readonly pageWalkNs: number;
@@ -849,6 +851,61 @@ export class MemoryManager {
         this.ampProcess();
       }),
     );
+  }
+
+  // ---- the shootdown context (ShootdownContext: what a strategy is given) -------------------------
+
+  /** `ShootdownContext.clock`: the simulation. */
+  get clock(): Clock {
+    return this.hv.sim;
+  }
+
+  /** `ShootdownContext.vcpus`: the VM's vCPUs. */
+  get vcpus(): readonly Vcpu[] {
+    return this.vm.vcpus;
+  }
+
+  /** `ShootdownContext.pvTlbFlush`: the guest's PV TLB flush is on. */
+  get pvTlbFlush(): boolean {
+    return this.kernel.pvTlbFlush;
+  }
+
+  /** `ShootdownContext.schedule`: a timer. */
+  schedule(delayNs: number, fn: () => void): void {
+    this.hv.sim.schedule(delayNs, fn);
+  }
+
+  /** `ShootdownContext.deferPreempted`: the guest kernel's PV TLB flush deferral. */
+  deferPreempted(initiator: Vcpu, targets: readonly Vcpu[]): readonly Vcpu[] {
+    return this.kernel.deferPreempted(initiator, targets);
+  }
+
+  /** `ShootdownContext.crossCall`: the guest kernel's smp_call_function_many. */
+  crossCall(initiator: Vcpu, targets: readonly Vcpu[], done: () => void, onHandlerStart?: (target: Vcpu, at: number) => void, work?: CallWork): void {
+    this.kernel.crossCall(initiator, targets, done, onHandlerStart, work);
+  }
+
+  /**
+   * `ShootdownContext.broadcastInvalidate`: INVLPGB per page (one for the whole space above the
+   * single-page ceiling) and TLBSYNC, within the host's outstanding-broadcast slots (shared by
+   * all VMs: broadcast-slots.ts); the entries leave every TLB of the VM when it completes.
+   */
+  broadcastInvalidate(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], done: () => void): void {
+    const c = this.costs;
+    const broadcasts = vpns.length > c.tlbSinglePageFlushCeiling ? 1 : vpns.length;
+    const slots = broadcastSlots(this.hv);
+    slots.acquire(initiator, this.broadcastStats, () =>
+      initiator.pushWork(broadcasts * c.invlpgbPerPage + c.tlbSync, () => {
+        for (const t of this.vm.vcpus) this.invalidateOn(t, space, vpns);
+        slots.release();
+        done();
+      }),
+    );
+  }
+
+  /** `ShootdownContext.considerGlobalAsid` (global-asid.ts). */
+  considerGlobalAsid(space: AddressSpace): void {
+    considerGlobalAsid(this, space);
   }
 
   /** Cost of invalidating `pages` pages in one TLB: page by page, or a full flush above the ceiling. */

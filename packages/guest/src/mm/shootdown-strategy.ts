@@ -1,9 +1,9 @@
+import type { Costs } from '@ipilab/calibration';
 import type { PolicyFamily } from '@ipilab/di';
+import type { Clock } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
+import type { CallWork } from '../cross-calls';
 import type { AddressSpace } from './address-space';
-import type { MemoryManager } from './memory-manager';
-import { broadcastSlots } from './broadcast-slots';
-import { considerGlobalAsid } from './global-asid';
 
 /** Pages of one address space whose translations changed and must leave every TLB. */
 export interface ShootdownRequest {
@@ -21,12 +21,54 @@ export interface ShootdownRequest {
 }
 
 /**
+ * What a shootdown strategy is given: one VM's memory manager as far as removing stale
+ * translations goes (`MemoryManager` implements it; a strategy sees nothing else). Costs are
+ * charged by pushing work on vCPUs (`Vcpu.pushWork`, `pushSpin`); IPIs go through `crossCall`.
+ */
+export interface ShootdownContext {
+  /** Per-operation costs in ns. */
+  readonly costs: Costs;
+  /** The simulated clock. */
+  readonly clock: Clock;
+  /** The VM's vCPUs, by index. */
+  readonly vcpus: readonly Vcpu[];
+  /** The guest uses the PV TLB flush (KVM_FEATURE_PV_TLB_FLUSH) and the host supports it. */
+  readonly pvTlbFlush: boolean;
+  /** Run `fn` after `delayNs` of simulated time (a timer: batching windows). */
+  schedule(delayNs: number, fn: () => void): void;
+  /** The other vCPUs a flush of `space` by `initiator` must reach: those running it (others are marked to flush when they return). */
+  flushTargets(initiator: Vcpu, space: AddressSpace): Vcpu[];
+  /** Drops vCPUs in lazy TLB mode from `targets` (marking them to flush on their next switch to `space`); under `lazyTlb: leave`, keeps them. */
+  skipLazy(space: AddressSpace, targets: readonly Vcpu[]): readonly Vcpu[];
+  /** Whether `v` is in lazy TLB mode. */
+  isLazy(v: Vcpu): boolean;
+  /** Which address space each vCPU has loaded (null: none), by vCPU index. */
+  readonly current: readonly (AddressSpace | null)[];
+  /** The PV TLB flush's side: the preempted vCPUs of `targets` are marked for a host flush on entry; returns the others. */
+  deferPreempted(initiator: Vcpu, targets: readonly Vcpu[]): readonly Vcpu[];
+  /** A synchronous cross-call (smp_call_function_many): IPIs `targets`, runs `work` in each handler, `done` when the last has acknowledged. */
+  crossCall(initiator: Vcpu, targets: readonly Vcpu[], done: () => void, onHandlerStart?: (target: Vcpu, at: number) => void, work?: CallWork): void;
+  /** Invalidates `vpns` of `space` in `v`'s TLB now; returns the cost to charge. */
+  invalidateOn(v: Vcpu, space: AddressSpace, vpns: readonly number[]): number;
+  /** The cost of invalidating `pages` pages in one TLB (page by page, or a full flush above the ceiling). */
+  invalidateCost(pages: number): number;
+  /** The flush handler on a target (flush_tlb_func): invalidates, and under `lazyTlb: leave` a lazy vCPU leaves the space; returns the cost. */
+  flushHandler(v: Vcpu, space: AddressSpace, vpns: readonly number[]): number;
+  /** A hardware broadcast invalidation (INVLPGB + TLBSYNC) of `vpns` from every TLB, issued by `initiator`, within the host's outstanding-broadcast slots; `done` when it completed. */
+  broadcastInvalidate(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], done: () => void): void;
+  /** After an IPI shootdown, Linux's consider_global_asid: `space` may get a global ASID (then it broadcasts). */
+  considerGlobalAsid(space: AddressSpace): void;
+}
+
+/**
  * How stale translations are removed after a page-table change. `done` is called when the
  * initiator may go on as if no vCPU could use the old translations (e.g. free the frames).
  */
 export interface ShootdownStrategy {
+  /** The name a scenario picks it by (`vms[].shootdownStrategy`). */
   readonly name: string;
-  flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void;
+  /** Remove the translations `req` changed from every TLB that may hold them; `done` when none can be used any more. */
+  flush(ctx: ShootdownContext, req: ShootdownRequest, done: () => void): void;
 }
 
 export const ShootdownStrategyRegistry: unique symbol = Symbol('ShootdownStrategyRegistry');
@@ -50,17 +92,17 @@ export const shootdownStrategies: PolicyFamily<ShootdownStrategy> = {
 export class SynchronousShootdown implements ShootdownStrategy {
   readonly name: string = 'sync';
 
-  flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void {
+  flush(mm: ShootdownContext, req: ShootdownRequest, done: () => void): void {
     const { initiator, space, vpns } = req;
     const local = space.cpuMask.has(initiator.index) ? mm.invalidateOn(initiator, space, vpns) : 0;
     initiator.pushWork(local, () => {
       let targets: readonly Vcpu[] = mm.flushTargets(initiator, space);
-      const pv = mm.kernel.pvTlbFlush;
+      const pv = mm.pvTlbFlush;
       const check = pv ? mm.costs.pvFlushCheck * targets.length : 0;
       initiator.pushWork(check, () => {
-        if (pv) targets = mm.kernel.deferPreempted(initiator, targets);
+        if (pv) targets = mm.deferPreempted(initiator, targets);
         if (req.freedTables !== true) targets = mm.skipLazy(space, targets);
-        mm.kernel.crossCall(initiator, targets, done, undefined, {
+        mm.crossCall(initiator, targets, done, undefined, {
           cost: () => mm.invalidateCost(vpns.length),
           run: (t) => void mm.flushHandler(t, space, vpns),
         });
@@ -93,7 +135,7 @@ export class BroadcastInvalidation implements ShootdownStrategy {
     this.name = rule === 'linux' ? 'invlpgb' : 'invlpgb-all';
   }
 
-  flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void {
+  flush(mm: ShootdownContext, req: ShootdownRequest, done: () => void): void {
     const space = req.space;
     if (this.rule === 'linux' && !space.globalAsid) {
       // flush_tlb_mm_range: flush_tlb_multi, then consider_global_asid — only when another CPU is in the mask.
@@ -104,22 +146,12 @@ export class BroadcastInvalidation implements ShootdownStrategy {
         return;
       }
       this.sync.flush(mm, req, () => {
-        considerGlobalAsid(mm, space);
+        mm.considerGlobalAsid(space);
         done();
       });
       return;
     }
-    const c = mm.costs;
-    const v = req.initiator;
-    const broadcasts = req.vpns.length > c.tlbSinglePageFlushCeiling ? 1 : req.vpns.length;
-    const slots = broadcastSlots(mm.hv);
-    slots.acquire(v, mm.broadcastStats, () =>
-      v.pushWork(broadcasts * c.invlpgbPerPage + c.tlbSync, () => {
-        for (const t of mm.vm.vcpus) mm.invalidateOn(t, space, req.vpns);
-        slots.release();
-        done();
-      }),
-    );
+    mm.broadcastInvalidate(req.initiator, space, req.vpns, done);
   }
 }
 
@@ -139,7 +171,7 @@ export class BatchedShootdown implements ShootdownStrategy {
     readonly windowNs = 50_000,
   ) {}
 
-  flush(mm: MemoryManager, req: ShootdownRequest, done: () => void): void {
+  flush(mm: ShootdownContext, req: ShootdownRequest, done: () => void): void {
     let b = this.pending.get(req.space);
     if (b === undefined) {
       b = { vpns: new Set(), version: req.version, freedTables: false, dones: [], first: req.initiator, timer: false };
@@ -156,13 +188,13 @@ export class BatchedShootdown implements ShootdownStrategy {
     } else if (!b.timer) {
       b.timer = true;
       const first = b.first;
-      mm.hv.sim.schedule(this.windowNs, () => {
+      mm.schedule(this.windowNs, () => {
         if (this.pending.get(req.space) === b) this.run(mm, req.space, first);
       });
     }
   }
 
-  private run(mm: MemoryManager, space: AddressSpace, on: Vcpu): void {
+  private run(mm: ShootdownContext, space: AddressSpace, on: Vcpu): void {
     const b = this.pending.get(space)!;
     this.pending.delete(space);
     this.sync.flush(mm, { initiator: on, space, vpns: [...b.vpns], version: b.version, freedTables: b.freedTables }, () => {

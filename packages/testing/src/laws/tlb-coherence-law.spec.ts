@@ -87,8 +87,8 @@ describe('the TLB coherence law', () => {
       name: 'early',
       flush: (mm, req, done) => {
         done();
-        const targets = [...req.space.cpuMask].map((i) => mm.vm.vcpu(i)).filter((v) => v !== req.initiator);
-        mm.kernel.crossCall(req.initiator, targets, () => undefined, undefined, { cost: () => 0, run: (t) => void mm.invalidateOn(t, req.space, req.vpns) });
+        const targets = [...req.space.cpuMask].map((i) => mm.vcpus[i]!).filter((v) => v !== req.initiator);
+        mm.crossCall(req.initiator, targets, () => undefined, undefined, { cost: () => 0, run: (t) => void mm.invalidateOn(t, req.space, req.vpns) });
       },
     };
     expect(lawFailure(early)).toMatch(/stale|never finished/);
