@@ -8,8 +8,11 @@ import { VECTORS, type SpinTicket, type Vcpu } from '@ipilab/vcpu';
  * EOI (work deferred out of interrupt context, as a kworker would run it).
  */
 export interface CallWork {
+  /** The handler's cost on `target`, in ns (charged as its guest work). */
   cost(target: Vcpu): number;
+  /** What the handler does on `target` when its work has run. */
   run(target: Vcpu): void;
+  /** Runs on `target` after it acknowledged (the csd released), if given. */
   after?(target: Vcpu): void;
 }
 

@@ -4,6 +4,7 @@ import type { SpinTicket, Vcpu } from '@ipilab/vcpu';
 
 /** How an idle guest vCPU waits for work (`vms[].idle`). */
 export type GuestIdleMode = 'halt' | 'poll' | 'haltpoll';
+/** Every guest idle mode (`vms[].idle`). */
 export const GUEST_IDLE_MODES: readonly GuestIdleMode[] = ['halt', 'poll', 'haltpoll'];
 
 /**

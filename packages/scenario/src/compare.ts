@@ -35,6 +35,7 @@ export interface CompareMetric extends MetricEstimate {
   readonly ratio: Estimate;
 }
 
+/** What `compareScenario` returns: each variant's replicated figures, with paired ratios to the first. */
 export interface CompareOutput {
   readonly scenario: string;
   readonly vary: string;

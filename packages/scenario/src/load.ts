@@ -6,6 +6,7 @@ import { InputTooLarge, readInputText } from './input-file';
 import type { Scenario } from './schema';
 import { SourceLocations } from './source-location';
 
+/** A checked scenario, with where it came from (for paths relative to it and provenance). */
 export interface LoadedScenario {
   readonly scenario: Scenario;
   /** Directory of the file, for resolving plugin paths. */

@@ -29,6 +29,7 @@ export const VM_LATENCIES = ['ipiSendToHandler', 'wholeCall', 'shootdown'] as co
 export const SHARE_CATEGORIES = ['guest', 'handlingInterrupts', 'shootdownWait', 'exits', 'serviceQueued', 'hostOther', 'preempted', 'halted', 'offline'] as const;
 type Category = (typeof SHARE_CATEGORIES)[number];
 
+/** What a figure of merit measures (`--metric`, `run.metrics`), parsed. */
 export type MetricFigure =
   | { readonly kind: 'default' }
   | { readonly kind: 'throughput' }
@@ -36,6 +37,7 @@ export type MetricFigure =
   | { readonly kind: 'exits'; readonly reason?: (typeof EXIT_REASONS)[number] }
   | { readonly kind: 'share'; readonly category: Category };
 
+/** One `--metric` as parsed: its VM (if scoped) and its figure. */
 export interface ParsedMetric {
   /** The figure's text as shown in tables and charts (`p99:shootdown`), without the VM. */
   readonly text: string;

@@ -125,6 +125,7 @@ export function toJsonValue<T>(value: T): unknown {
   return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && Number.isNaN(v) ? null : v)));
 }
 
+/** The JSON Schema of `ipilab run --json` (docs/run-output.schema.json is written from it). */
 export function runOutputJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(runOutputSchema, { unrepresentable: 'any' }) as Record<string, unknown>;
 }

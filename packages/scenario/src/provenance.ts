@@ -56,6 +56,7 @@ export const provenanceSchema = z
   .strict()
   .meta({ description: 'Provenance: what made this output (docs/cli.md, "Provenance"). ipilab rerun <file> makes it again.' });
 
+/** The `meta` block of every output: what made it, enough to run it again (`ipilab rerun`). */
 export type Provenance = z.output<typeof provenanceSchema>;
 
 /** JSON with object keys sorted at every level and no spaces: one text per value, for hashing. */
@@ -70,6 +71,7 @@ export function scenarioSha256(scenario: unknown): string {
   return createHash('sha256').update(canonicalJson(scenario)).digest('hex');
 }
 
+/** What a command gives to build its output's `meta` block. */
 export interface ProvenanceInput {
   readonly ipilab: Provenance['ipilab'];
   readonly command: Provenance['command'];

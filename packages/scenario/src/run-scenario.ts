@@ -28,6 +28,7 @@ export interface RunOutput {
   readonly meta?: Provenance;
 }
 
+/** One VM's results in a run's output. */
 export interface VmOutput {
   readonly workload: Record<string, unknown>;
   readonly ledger: Omit<VmLedger, 'vm' | 'ipisSent' | 'exitCounts' | 'hypercalls' | 'shootdowns'>;
@@ -63,6 +64,7 @@ export interface MetricValue extends Omit<ResolvedMetric, 'figureOf'> {
   slowdownVsBareMetal?: number;
 }
 
+/** Who waited behind whom: the interference matrix of a run. */
 export interface InterferenceOutput {
   readonly vms: string[];
   /** victim -> culprit -> ns waited behind the culprit's work. */
@@ -71,6 +73,7 @@ export interface InterferenceOutput {
   readonly waitedNs: Record<string, number>;
 }
 
+/** How a run is made: its seed, progress callback and limits. */
 export interface RunOptions {
   readonly seed?: number;
   /** Run only these VM names (for slowdown-vs-alone runs). */

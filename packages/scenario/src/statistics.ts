@@ -1,6 +1,7 @@
 // jstat ships no types; this is the one function used.
 const { jStat } = require('jstat') as { jStat: { studentt: { inv(p: number, dof: number): number } } };
 
+/** A replicated figure: mean, 95 % confidence interval and the replications' values. */
 export interface Estimate {
   readonly mean: number;
   /** 95 % confidence interval (Student's t over replications); NaN bounds with one replication. */

@@ -31,6 +31,7 @@ const reviver = (_k: string, v: unknown): unknown => {
   return v;
 };
 
+/** The journal of a sweep's finished runs (`sweep.journal.jsonl` in `--out`): what `--resume` reads to run only what is missing. */
 export class SweepJournal {
   private fd: number | undefined;
 
@@ -111,6 +112,7 @@ export class SweepJournal {
     writeSync(this.fd, `${JSON.stringify(value, replacer)}\n`);
   }
 
+  /** Flush and close the journal file. */
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;

@@ -17,11 +17,13 @@ import { estimate, type Estimate } from './statistics';
 import type { Scenario } from './schema';
 import type { SweepTask, SweepTaskResult } from './sweep-worker';
 
+/** One axis of a sweep's grid: a scenario key and its values. */
 export interface GridAxis {
   readonly path: string;
   readonly values: readonly string[];
 }
 
+/** One point of the grid: its key values and each VM's replicated figures. */
 export interface SweepPoint {
   /** This point's value for each grid path. */
   readonly params: Record<string, string>;
@@ -35,6 +37,7 @@ export interface SweepPoint {
   readonly missing?: number;
 }
 
+/** What `sweepScenario` returns: every point, the axes, and the replications. */
 export interface SweepOutput {
   readonly scenario: string;
   readonly grid: readonly GridAxis[];
@@ -64,9 +67,11 @@ export function gridPoints(axes: readonly GridAxis[]): Record<string, string>[] 
   return points;
 }
 
+/** How a sweep runs: workers, progress and run callbacks, a journal to resume from. */
 export interface SweepOptions {
   /** Worker threads (default: available parallelism, at most the number of runs). */
   readonly workers?: number;
+  /** Called as each run finishes, with the runs done and the total. */
   readonly onProgress?: (done: number, total: number) => void;
   /** Called as each run is handed to a worker (which starts it at once), with its point and seed. */
   readonly onRunStart?: (params: Readonly<Record<string, string>>, seed: number) => void;

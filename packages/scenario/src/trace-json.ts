@@ -29,6 +29,7 @@ export class TraceJsonWriter {
     return this.bytes + this.pending;
   }
 
+  /** Append one trace event. */
   event(e: TraceEvent): void {
     this.add(`${this.started ? ',' : '{"traceEvents":['}${JSON.stringify(e)}`);
     this.started = true;

@@ -17,6 +17,7 @@ export interface TraceEvent {
   args?: Record<string, unknown>;
 }
 
+/** How a traced run is written: time window, size limit, progress. */
 export interface TraceOptions {
   /** Keep only what happens in [from, to) ns of simulated time. */
   readonly from?: number;

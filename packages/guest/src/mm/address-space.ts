@@ -44,6 +44,7 @@ export class AddressSpace {
     readonly name: string,
   ) {}
 
+  /** The translation of `vpn` now (small or huge page), or undefined when not mapped. */
   translate(vpn: number): Translation | undefined {
     const s = this.small.get(vpn);
     if (s !== undefined) return { frame: s.frame, writable: s.writable, huge: false };
@@ -52,6 +53,7 @@ export class AddressSpace {
     return undefined;
   }
 
+  /** Map one 4 KiB page to `frame`. */
   mapSmall(vpn: number, frame: number, writable: boolean): void {
     if (!this.small.has(vpn)) {
       const pmd = Math.floor(vpn / PAGES_PER_HUGE);
@@ -73,14 +75,17 @@ export class AddressSpace {
     return true;
   }
 
+  /** Map one 2 MiB page (`hugeVpn` counts huge pages) to the frames from `baseFrame`. */
   mapHuge(hugeVpn: number, baseFrame: number, writable: boolean): void {
     this.huge.set(hugeVpn, { frame: baseFrame, writable });
   }
 
+  /** Remove a 2 MiB mapping. */
   unmapHuge(hugeVpn: number): void {
     this.huge.delete(hugeVpn);
   }
 
+  /** Whether `hugeVpn` is mapped as a 2 MiB page. */
   isHuge(hugeVpn: number): boolean {
     return this.huge.has(hugeVpn);
   }
@@ -90,6 +95,7 @@ export class AddressSpace {
     return [...this.small].map(([vpn, e]) => [vpn, e.frame, e.writable]);
   }
 
+  /** Mapped huge pages, as [hugeVpn, base frame, writable]. */
   hugePages(): [number, number, boolean][] {
     return [...this.huge].map(([h, e]) => [h, e.frame, e.writable]);
   }

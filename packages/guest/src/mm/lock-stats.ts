@@ -16,6 +16,7 @@ export interface LockStats {
   pvKicks: number;
 }
 
+/** Zeroed statistics for one lock. */
 export function emptyLockStats(): LockStats {
   return { acquisitions: 0, contended: 0, waitNs: 0, sleeps: 0, lineTransfers: 0, pvWaits: 0, pvKicks: 0 };
 }

@@ -39,6 +39,7 @@ export interface MmLockReport {
 /** Who sends a VM's shootdowns: any vCPU for itself (SMP), or one master vCPU for all (AMP). */
 export type Coordination = 'smp' | 'amp';
 
+/** How a VM's memory manager removes stale translations: strategy, SMP or AMP coordination, lazy TLB mode, injected faults. */
 export interface MemoryManagerOptions {
   readonly strategy: ShootdownStrategy;
   readonly coordination?: Coordination;
@@ -72,6 +73,7 @@ export class InjectedFaultError extends KernelError {}
  *   IPIs until it runs the space again, when it flushes as it loads it.
  */
 export type LazyTlbMode = 'skip' | 'leave';
+/** Every lazy-TLB mode (`vms[].lazyTlb`). */
 export const LAZY_TLB_MODES: readonly LazyTlbMode[] = ['skip', 'leave'];
 
 /** A use of a translation that a completed shootdown should have removed. */
@@ -189,6 +191,7 @@ export class MemoryManager implements ShootdownContext {
 
   // ---- set-up ----------------------------------------------------------------------------------
 
+  /** A new, empty address space (a process). */
   createSpace(name: string): AddressSpace {
     const s = new AddressSpace(this.spaces.length + 1, name);
     this.spaces.push(s);
@@ -523,6 +526,7 @@ export class MemoryManager implements ShootdownContext {
     return out;
   }
 
+  /** `v`'s TLB. */
   tlb(v: Vcpu): Tlb {
     return this.tlbs[v.index]!;
   }

@@ -5,6 +5,7 @@ import type { Task } from '../sched/task';
 import type { LockStats } from './lock-stats';
 import { LockWord } from './lock-word';
 
+/** How a reader-writer semaphore is taken. */
 export type LockMode = 'read' | 'write';
 
 /** A task asking for the rwsem: queued asleep, or (a writer) spinning on the owner. */

@@ -71,8 +71,11 @@ export interface ShootdownStrategy {
   flush(ctx: ShootdownContext, req: ShootdownRequest, done: () => void): void;
 }
 
+/** The DI token of the shootdown-strategy registry. */
 export const ShootdownStrategyRegistry: unique symbol = Symbol('ShootdownStrategyRegistry');
+/** The DI token a module binds a shootdown-strategy contribution to. */
 export const ShootdownStrategyContribution: unique symbol = Symbol('ShootdownStrategyContribution');
+/** The shootdown-strategy family: contribute to it with `contributePolicy(options, shootdownStrategies, name, strategy)`. */
 export const shootdownStrategies: PolicyFamily<ShootdownStrategy> = {
   registry: ShootdownStrategyRegistry,
   contribution: ShootdownStrategyContribution,

@@ -41,10 +41,12 @@ export class Tlb {
     return this.entries.size + this.hugeEntries.size;
   }
 
+  /** The entry translating `vpn` of address space `asid` (small, or the huge page holding it), if cached. */
   lookup(asid: number, vpn: number): TlbEntry | undefined {
     return this.entries.get(tlbKey(asid, vpn)) ?? this.hugeEntries.get(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
   }
 
+  /** Cache a translation (evicting the oldest entry when full). */
   fill(asid: number, vpn: number, entry: TlbEntry): void {
     const map = entry.huge ? this.hugeEntries : this.entries;
     const key = tlbKey(asid, entry.huge ? Math.floor(vpn / PAGES_PER_HUGE) : vpn);
@@ -53,6 +55,7 @@ export class Tlb {
     map.set(key, entry);
   }
 
+  /** Drop the entries for one page (INVLPG): its small entry and the huge one holding it. */
   invalidatePage(asid: number, vpn: number): void {
     this.entries.delete(tlbKey(asid, vpn));
     this.hugeEntries.delete(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
@@ -65,11 +68,13 @@ export class Tlb {
     }
   }
 
+  /** Drop every entry (a full flush: CR3 write without PCID, KVM's flush on entry). */
   flushAll(): void {
     this.entries.clear();
     this.hugeEntries.clear();
   }
 
+  /** Whether any entry of the address space `asid` is cached. */
   holdsAsid(asid: number): boolean {
     for (const map of [this.entries, this.hugeEntries]) {
       for (const key of map.keys()) if (asidOfKey(key) === asid) return true;

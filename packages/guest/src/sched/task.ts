@@ -11,21 +11,36 @@ export type TaskCommand =
   /** Sleep for `ns`: the vCPU may halt; a timer interrupt wakes the task. */
   | { readonly kind: 'sleep'; readonly ns: number }
   /** Run an operation as this task on its vCPU (a memory operation, a wake-up); it calls `resume` when done. */
-  | { readonly kind: 'op'; readonly run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void }
+  | {
+      readonly kind: 'op';
+      /** The operation: runs on `vcpu` and calls `resume` (with the value the task's yield returns) when done. */
+      readonly run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void;
+    }
   /**
    * From now on the task runs in an address space: `load` makes it current on a vCPU (loads
    * CR3), now and every time the task is switched in there again.
    */
-  | { readonly kind: 'switch-mm'; readonly load: (vcpu: Vcpu) => number | void };
+  | {
+      readonly kind: 'switch-mm';
+      /** Loads the space on `vcpu`; returns what it cost (ns), if anything. */
+      readonly load: (vcpu: Vcpu) => number | void;
+    };
 
+/** A task's code: a generator yielding what it asks of the scheduler. */
 export type TaskBody = (task: Task) => Generator<TaskCommand, void, unknown>;
 
+/** Where a task is in its life. */
 export type TaskState = 'runnable' | 'running' | 'blocked' | 'done';
 
+/** Use the CPU for `ns`. */
 export const compute = (ns: number): TaskCommand => ({ kind: 'compute', ns });
+/** Sleep until woken. */
 export const block = (): TaskCommand => ({ kind: 'block' });
+/** Sleep for `ns` (a timer wakes the task). */
 export const sleep = (ns: number): TaskCommand => ({ kind: 'sleep', ns });
+/** Run an operation on the task's vCPU; the task resumes when it calls `resume`. */
 export const op = (run: (vcpu: Vcpu, resume: (value?: unknown) => void) => void): TaskCommand => ({ kind: 'op', run });
+/** Run in an address space from now on (`load` makes it current on each vCPU the task runs on). */
 export const switchMm = (load: (vcpu: Vcpu) => number | void): TaskCommand => ({ kind: 'switch-mm', load });
 
 /**
@@ -100,6 +115,7 @@ export class Task implements SchedEntity {
     return this.affinity !== undefined && this.affinity.length === 1;
   }
 
+  /** Whether the task may run on vCPU `vcpu` (its affinity). */
   allowedOn(vcpu: number): boolean {
     return this.affinity === undefined || this.affinity.includes(vcpu);
   }

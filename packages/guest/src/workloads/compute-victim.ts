@@ -43,6 +43,7 @@ export class ComputeVictimWorkload implements Workload {
     if (this.startOn !== undefined && this.startOn >= n) throw new InvalidParameterError('workload.startOn', this.startOn, `a vCPU index in [0, ${n - 1}]`);
   }
 
+  /** Starts the workload (`Workload.start`). */
   start(): void {
     const n = this.ctx.vm.vcpus.length;
     for (let i = 0; i < this.tasks; i++) {

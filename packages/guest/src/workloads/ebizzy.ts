@@ -71,6 +71,7 @@ export class EbizzyWorkload implements Workload {
     }
   }
 
+  /** Starts the workload (`Workload.start`). */
   start(): void {
     const { mm, sched, vm } = this.ctx;
     const space = mm.createSpace('ebizzy');

@@ -62,6 +62,7 @@ export class ForkCowWorkload implements Workload {
     }
   }
 
+  /** Starts the workload (`Workload.start`). */
   start(): void {
     const { mm, sched, vm } = this.ctx;
     const n = vm.vcpus.length;

@@ -54,6 +54,7 @@ export class HackbenchWorkload implements Workload {
     this.receiveNs = cpuNs(ctx, p.receiveNs ?? 2_000);
   }
 
+  /** Starts the workload (`Workload.start`). */
   start(): void {
     const { sched, vm, hv } = this.ctx;
     const n = vm.vcpus.length;

@@ -51,6 +51,7 @@ export class HugeSplitWorkload implements Workload {
     this.swapPages = p.swapPages ?? 64;
   }
 
+  /** Starts the workload (`Workload.start`). */
   start(): void {
     const { mm, sched, vm, rng } = this.ctx;
     const n = vm.vcpus.length;

@@ -3,9 +3,12 @@ import type { Hypervisor, Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
 
+/** What one ipi-bench mode sends: nothing (the loop's own cost), a self-IPI, one unicast, one broadcast. */
 export type IpiBenchMode = 'dry-run' | 'self' | 'unicast' | 'broadcast';
+/** Every ipi-bench mode, in the order they run. */
 export const IPI_BENCH_MODES: readonly IpiBenchMode[] = ['dry-run', 'self', 'unicast', 'broadcast'];
 
+/** ipi-bench's parameters (`vms[].workload`). */
 export interface IpiBenchParams {
   /** Modes, run one after another as the benchmark module does. */
   readonly modes: readonly IpiBenchMode[];
@@ -19,6 +22,7 @@ export interface IpiBenchParams {
 
 export type { LatencySummary } from '@ipilab/core';
 
+/** One mode's figures: per-iteration time and the latencies it measured. */
 export interface IpiBenchModeResult {
   readonly ops: number;
   /** From just before the call until the (last) target's handler starts. 0 for dry-run. */
@@ -27,8 +31,10 @@ export interface IpiBenchModeResult {
   readonly totalNs: LatencySummary;
 }
 
+/** ipi-bench's result: the figures of each mode it ran. */
 export type IpiBenchResult = { readonly modes: Partial<Record<IpiBenchMode, IpiBenchModeResult>> };
 
+/** Refuses ipi-bench parameters the VM cannot run (an error naming `field`). */
 export function checkIpiBenchParams(p: IpiBenchParams, vm: Vm, field = 'workload'): void {
   if (!Array.isArray(p.modes) || p.modes.length === 0) throw new InvalidParameterError(`${field}.mode`, p.modes, `one or more of ${IPI_BENCH_MODES.join(', ')}`);
   p.modes.forEach((m, i) => {

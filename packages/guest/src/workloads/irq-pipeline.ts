@@ -53,6 +53,7 @@ export class IrqPipelineWorkload implements Workload {
     this.processNs = cpuNs(ctx, p.processNs ?? 5_000);
   }
 
+  /** Starts the workload (`Workload.start`). */
   start(): void {
     const { hv, kernel, sched, rng } = this.ctx;
     const queues: number[][] = this.irqVcpus.map(() => []);

@@ -5,6 +5,7 @@ import { flag, num, oneOf, parseParams } from './workload-params';
 
 /** The will-it-scale tests modelled: page_fault1/2-like and mmap1-like, threads mode. */
 export const WILL_IT_SCALE_TESTS = ['page_fault', 'mmap'] as const;
+/** A will-it-scale test this model runs. */
 export type WillItScaleTest = (typeof WILL_IT_SCALE_TESTS)[number];
 
 /** Pages between two threads' regions: no two threads share a page-table page. */
@@ -65,6 +66,7 @@ export class WillItScaleWorkload implements Workload {
     this.perThread = new Float64Array(this.threads);
   }
 
+  /** Starts the workload (`Workload.start`). */
   start(): void {
     const { mm, sched, vm } = this.ctx;
     const space = mm.createSpace('will-it-scale');

@@ -27,6 +27,7 @@ export interface WorkloadContext {
 /** A workload: started once before the run, asked for its figures at the end. */
 export interface Workload {
   readonly kind: string;
+  /** Starts the workload: creates its tasks and address spaces and sets them running. */
   start(): void;
   /** Forgets what was counted so far (the end of a warm-up); figures then cover what follows. */
   resetStats?(): void;
