@@ -57,6 +57,8 @@ export interface RunFlags {
   readonly set: readonly string[];
   /** --metric: the figures each VM is judged by (run.metrics); absent or empty: the scenario's. */
   readonly metric?: readonly string[];
+  /** --plugin: files or packages added to the scenario's plugins. */
+  readonly plugin?: readonly string[];
   readonly json?: boolean;
   readonly csv?: boolean;
   readonly out?: string;
@@ -77,6 +79,7 @@ export interface SweepFlags extends RunFlags {
 }
 export interface TraceFlags {
   readonly set: readonly string[];
+  readonly plugin?: readonly string[];
   /** The trace file; without it (rerun) the trace is printed. */
   readonly out?: string;
   readonly from?: string;
@@ -133,14 +136,31 @@ export function metricOverrides(metrics: readonly string[] | undefined): Overrid
   return [{ path: 'run.metrics', value: [...metrics], origin: `--metric ${metrics[0]}` }, ...metrics.map((m, i) => ({ path: `run.metrics[${i}]`, value: m, origin: `--metric ${m}` }))];
 }
 
-/** What a command applies to the scenario: --set, then --metric; nothing for a recorded scenario (rerun), which has them. */
-function overridesOf(o: { readonly set: readonly string[]; readonly metric?: readonly string[] }, io: Io): SetArg[] {
-  return io.recorded === true ? [] : [...o.set, ...metricOverrides(o.metric)];
+/**
+ * `--plugin FILE|PACKAGE` as overrides appending to the scenario's `plugins`: a path (or a package
+ * found from the current directory) as an absolute path, so the scenario's folder and a rerun from
+ * anywhere load the same file; a package name not found here is left for the scenario's folder.
+ */
+export function pluginOverrides(plugins: readonly string[] | undefined, cwd: string = process.cwd()): Override[] {
+  if (plugins === undefined) return [];
+  const s = scenarioPackage();
+  return plugins.map((p) => {
+    const where = s.locatePlugin(p, cwd);
+    const value = 'file' in where ? (s.isPackageName(p) ? where.file : resolve(cwd, p)) : s.isPackageName(p) ? p : resolve(cwd, p);
+    return { path: 'plugins', value, origin: `--plugin ${p}`, append: true };
+  });
 }
 
-/** The overrides a command's provenance records: --set always, --metric when given. */
-function recorded(o: { readonly set: readonly string[]; readonly metric?: readonly string[] }): Provenance['overrides'] {
-  return { set: [...o.set], ...(o.metric === undefined || o.metric.length === 0 ? {} : { metric: [...o.metric] }) };
+type OverrideFlags = { readonly set: readonly string[]; readonly metric?: readonly string[]; readonly plugin?: readonly string[] };
+
+/** What a command applies to the scenario: --set, then --metric, then --plugin; nothing for a recorded scenario (rerun), which has them. */
+export function overridesOf(o: OverrideFlags, io: Pick<Io, 'recorded'>): SetArg[] {
+  return io.recorded === true ? [] : [...o.set, ...metricOverrides(o.metric), ...pluginOverrides(o.plugin)];
+}
+
+/** The overrides a command's provenance records: --set always, --metric and --plugin when given. */
+function recorded(o: OverrideFlags): Provenance['overrides'] {
+  return { set: [...o.set], ...(o.metric === undefined || o.metric.length === 0 ? {} : { metric: [...o.metric] }), ...(o.plugin === undefined || o.plugin.length === 0 ? {} : { plugin: [...o.plugin] }) };
 }
 
 /** The base scenario of a compare or sweep, read before the run; its errors are the command's to report. */
@@ -387,7 +407,7 @@ export function traceCommand(ref: ScenarioRef, o: TraceFlags, io: Io): void {
   };
   const from = time('from', o.from);
   const to = time('to', o.to);
-  const loaded = s.loadScenarioRef(s.sourceOf(ref, io.maxInputBytes), io.recorded === true ? [] : o.set);
+  const loaded = s.loadScenarioRef(s.sourceOf(ref, io.maxInputBytes), overridesOf(o, io));
   // The window must lie inside the run and not be empty: checked before anything runs.
   const durationNs = loaded.scenario.run.duration;
   const shown = (ns: number): string => `${+(ns / 1e6).toFixed(6)}ms`;
@@ -430,7 +450,7 @@ export function traceCommand(ref: ScenarioRef, o: TraceFlags, io: Io): void {
     } finally {
       view?.stop();
     }
-    const overrides: Provenance['overrides'] = { set: [...o.set], ...(o.from === undefined ? {} : { from: o.from }), ...(o.to === undefined ? {} : { to: o.to }) };
+    const overrides: Provenance['overrides'] = { ...recorded(o), ...(o.from === undefined ? {} : { from: o.from }), ...(o.to === undefined ? {} : { to: o.to }) };
     const m = meta(started, 'trace', { scenario: loaded.scenario, resolved: true, file: loaded.file, dir: loaded.dir }, overrides, [loaded.scenario.run.seed], 1);
     writer.end({ meta: m });
     return { events: summary.events, bytes: writer.bytes };

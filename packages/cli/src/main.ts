@@ -63,13 +63,14 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .description('run a scenario and print where each VM\'s time went and who waited behind whom')
     .argument('<scenario>', 'scenario file (YAML or JSON)')
     .option('--set <path=value>', 'override a scenario key, e.g. hypervisor.backend=pv or vms[0].vcpus=64 (repeatable)', collect, [])
+    .option('--plugin <file|package>', 'load a plugin (a file, a package folder or an installed package name), added to the scenario\'s plugins (repeatable; docs/plugins.md)', collect, [])
     .option('--metric <metric>', 'judge each VM by this figure (repeatable; sets run.metrics): default, throughput, p99:shootdown, p99.9:ipiSendToHandler, exits/s, share:guest, or VM=... for one VM (docs/cli.md)', collect, [])
     .addOption(new Option('--json', 'print one JSON document (docs/cli.md)').conflicts('csv'))
     .option('--csv', 'print one CSV row per VM')
     .option('--out <dir>', 'also write run.json, run.csv and its provenance run.csv.meta.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .option('--timeout <duration>', timeoutHelp)
-    .action((file: string, o: { set: string[]; metric: string[]; json?: boolean; csv?: boolean; out?: string; html?: string; timeout?: string }) => watchable('run', o, () => runCommand(file, o, io)));
+    .action((file: string, o: { set: string[]; plugin: string[]; metric: string[]; json?: boolean; csv?: boolean; out?: string; html?: string; timeout?: string }) => watchable('run', o, () => runCommand(file, o, io)));
 
   program
     .command('compare')
@@ -77,12 +78,13 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .argument('<scenario>', 'scenario file (YAML or JSON)')
     .requiredOption('--vary <path=v1,v2,...>', 'the key to vary and its values, e.g. hypervisor.backend=trap,pv, vms[0].pcpus=[0,1],[2,3] or vms[0].vcpus=2..32*2 (once)', collect, [])
     .option('--set <path=value>', 'override a scenario key for every variant (repeatable)', collect, [])
+    .option('--plugin <file|package>', 'load a plugin (a file, a package folder or an installed package name), added to the scenario\'s plugins (repeatable; docs/plugins.md)', collect, [])
     .option('--metric <metric>', 'judge each VM by this figure (repeatable; sets run.metrics): default, throughput, p99:shootdown, p99.9:ipiSendToHandler, exits/s, share:guest, or VM=... for one VM (docs/cli.md)', collect, [])
     .option('--json', 'print one JSON document')
     .option('--out <dir>', 'also write compare.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .option('--timeout <duration>', timeoutHelp)
-    .action((file: string, o: { vary: string[]; set: string[]; metric: string[]; json?: boolean; out?: string; html?: string; timeout?: string }) => watchable('compare', o, () => compareCommand(file, o, io)));
+    .action((file: string, o: { vary: string[]; set: string[]; plugin: string[]; metric: string[]; json?: boolean; out?: string; html?: string; timeout?: string }) => watchable('compare', o, () => compareCommand(file, o, io)));
 
   program
     .command('sweep')
@@ -91,6 +93,7 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--grid <path=v1,v2,...>', 'an axis of the grid, e.g. vms[0].vcpus=2,4,8, vms[0].vcpus=2..32*2 or vms[0].pcpus=[0,1],[2,3] (repeatable)', collect, [])
     .option('--grid-file <file>', 'axes from a YAML file: a mapping of paths to lists of values or ranges (docs/cli.md)')
     .option('--set <path=value>', 'override a scenario key for every point (repeatable)', collect, [])
+    .option('--plugin <file|package>', 'load a plugin (a file, a package folder or an installed package name), added to the scenario\'s plugins (repeatable; docs/plugins.md)', collect, [])
     .option('--metric <metric>', 'judge each VM by this figure (repeatable; sets run.metrics): default, throughput, p99:shootdown, p99.9:ipiSendToHandler, exits/s, share:guest, or VM=... for one VM (docs/cli.md)', collect, [])
     .option('--workers <n>', 'worker threads (default: the machine\'s parallelism)')
     .option('--json', 'print one JSON document')
@@ -99,7 +102,7 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .option('--timeout <duration>', timeoutHelp)
     .option('--resume', 'finish an interrupted sweep: run only the runs its journal in --out does not have (same arguments otherwise)')
-    .action((file: string, o: { grid: string[]; gridFile?: string; set: string[]; metric: string[]; workers?: string; resume?: boolean; json?: boolean; csv?: boolean; out?: string; html?: string; timeout?: string }) => watchable('sweep', o, () => sweepCommand(file, o, io)));
+    .action((file: string, o: { grid: string[]; gridFile?: string; set: string[]; plugin: string[]; metric: string[]; workers?: string; resume?: boolean; json?: boolean; csv?: boolean; out?: string; html?: string; timeout?: string }) => watchable('sweep', o, () => sweepCommand(file, o, io)));
 
   program
     .command('trace')
@@ -110,18 +113,21 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--to <time>', 'keep only events before this simulated time (e.g. 2ms)')
     .option('--max-size <size>', 'refuse a trace larger than this, estimated early in the run (default 1GB, about what ui.perfetto.dev opens; e.g. 4GB)')
     .option('--set <path=value>', 'override a scenario key (repeatable)', collect, [])
+    .option('--plugin <file|package>', 'load a plugin (a file, a package folder or an installed package name), added to the scenario\'s plugins (repeatable; docs/plugins.md)', collect, [])
     .option('--timeout <duration>', timeoutHelp)
-    .action((file: string, o: { out: string; from?: string; to?: string; maxSize?: string; set: string[]; timeout?: string }) => watchable('trace', o, () => traceCommand(file, o, io)));
+    .action((file: string, o: { out: string; from?: string; to?: string; maxSize?: string; set: string[]; plugin: string[]; timeout?: string }) => watchable('trace', o, () => traceCommand(file, o, io)));
 
   program
     .command('validate')
     .description('check a scenario file without running it')
     .argument('<scenario>', 'scenario file (YAML or JSON)')
     .option('--set <path=value>', 'override a scenario key (repeatable)', collect, [])
+    .option('--plugin <file|package>', 'load a plugin (a file, a package folder or an installed package name), added to the scenario\'s plugins (repeatable; docs/plugins.md)', collect, [])
     .option('--metric <metric>', 'check these figures of merit as run would (repeatable; sets run.metrics)', collect, [])
-    .action((file: string, o: { set: string[]; metric: string[] }) => {
+    .action((file: string, o: { set: string[]; plugin: string[]; metric: string[] }) => {
       const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
-      const l = s.loadScenarioRef(s.sourceOf(file, io.maxInputBytes), [...o.set, ...(require('./commands') as typeof import('./commands')).metricOverrides(o.metric)]);
+      // Every check run makes, plugins loaded and composed included.
+      const l = s.loadScenarioRef(s.sourceOf(file, io.maxInputBytes), (require('./commands') as typeof import('./commands')).overridesOf(o, {}));
       out(`${file}: valid (${l.scenario.vms.length} VM spec(s), ${(l.scenario.run.duration / 1e6).toFixed(3)} ms, ${l.scenario.run.replications} replication(s))\n`);
     });
 

@@ -43,8 +43,8 @@ export async function rerunCommand(file: string, o: RerunFlags, io: Io): Promise
   const run: Io = { ...io, out: o.check === true ? (x) => (printed += x) : io.out, recorded: true };
   const source = { file: m.scenarioFile, dir: m.scenarioDir, raw: m.scenario, shown: `${file}: meta.scenario` };
   const set = m.overrides.set;
-  // Recorded only (the scenario has them as run.metrics), so the rerun's meta says the same.
-  const metric = m.overrides.metric === undefined ? {} : { metric: m.overrides.metric };
+  // --metric and --plugin are recorded only (the scenario has them, as run.metrics and plugins), so the rerun's meta says the same.
+  const metric = { ...(m.overrides.metric === undefined ? {} : { metric: m.overrides.metric }), ...(m.overrides.plugin === undefined ? {} : { plugin: m.overrides.plugin }) };
   const where = { ...(o.out === undefined ? {} : { out: o.out }), ...(o.html === undefined ? {} : { html: o.html }) };
   switch (m.command) {
     case 'run':
@@ -72,7 +72,7 @@ export async function rerunCommand(file: string, o: RerunFlags, io: Io): Promise
       break;
     case 'trace':
       if (o.html !== undefined) throw new UsageError('--html: a trace has no HTML report; expected rerun of a run, compare or sweep output');
-      traceCommand(source, { set, ...(m.overrides.from === undefined ? {} : { from: m.overrides.from }), ...(m.overrides.to === undefined ? {} : { to: m.overrides.to }), ...(o.out === undefined ? {} : { out: o.out }), ...(o.maxSize === undefined ? {} : { maxSize: o.maxSize }) }, run);
+      traceCommand(source, { set, ...metric, ...(m.overrides.from === undefined ? {} : { from: m.overrides.from }), ...(m.overrides.to === undefined ? {} : { to: m.overrides.to }), ...(o.out === undefined ? {} : { out: o.out }), ...(o.maxSize === undefined ? {} : { maxSize: o.maxSize }) }, run);
       break;
   }
   if (o.check !== true) return;

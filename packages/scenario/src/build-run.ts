@@ -1,6 +1,4 @@
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { ContainerModule, type Container } from 'inversify';
 import { accountingModule } from '@ipilab/accounting';
 import { CALIBRATION_PROFILES, COST_NAMES, calibrationProfile, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
@@ -15,6 +13,7 @@ import { ipiPvModule } from '@ipilab/ipi-pv';
 import { ipiTrapModule } from '@ipilab/ipi-trap';
 import { describeThrown, didYouMean, expectedOneOf, PluginError, ScenarioError, schemaProblems, type Problem } from './errors';
 import type { LoadedScenario } from './load';
+import { loadPlugin } from './plugin-loader';
 import { heapOverBudget } from './resource-guard';
 import type { Scenario, VmScenario } from './schema';
 
@@ -122,35 +121,20 @@ const HYPERVISOR_KEYS: Readonly<Record<string, string>> = {
   clockScale: 'host.ghz',
 };
 
-/** Loads plugin modules (paths relative to the scenario file): each must export a ContainerModule. */
-function loadPlugins(paths: readonly string[], dir: string, report: ProblemSink): ContainerModule[] | undefined {
+/**
+ * Loads the scenario's plugins (paths relative to the scenario file, package folders or package
+ * names; plugin-loader.ts): each must export a ContainerModule. Each problem names the plugin.
+ */
+function loadPlugins(specs: readonly string[], dir: string, report: ProblemSink): ContainerModule[] | undefined {
   const out: ContainerModule[] = [];
   let ok = true;
-  paths.forEach((p, i) => {
-    const key = `plugins[${i}]`;
-    const file = resolve(dir, p);
-    if (!existsSync(file)) {
+  specs.forEach((spec, i) => {
+    const r = loadPlugin(spec, dir);
+    if ('problem' in r) {
       ok = false;
-      return report({ key, message: `no such module ${JSON.stringify(p)} (looked for ${file})` });
+      return report({ key: `plugins[${i}]`, message: r.problem });
     }
-    let mod: Record<string, unknown>;
-    try {
-      mod = require(file) as Record<string, unknown>;
-    } catch (e) {
-      ok = false;
-      // Whatever it threw: `throw null` in a module's top level is its author's to fix, said as such.
-      const why = e instanceof Error ? e.message.split('\n')[0] : `it threw ${describeThrown(e)}, not an Error`;
-      return report({ key, message: `${JSON.stringify(p)} failed to load: ${why}` });
-    }
-    // Duck-typed too: a plugin may bring its own copy of inversify.
-    const isModule = (x: unknown): boolean =>
-      x instanceof ContainerModule || (x !== null && typeof x === 'object' && typeof (x as { load?: unknown }).load === 'function' && 'id' in x);
-    const found = [mod, mod['default'], ...Object.values(mod)].find(isModule);
-    if (found === undefined) {
-      ok = false;
-      return report({ key, message: `${JSON.stringify(p)} exports no ContainerModule` });
-    }
-    out.push(found as ContainerModule);
+    out.push(r.module);
   });
   return ok ? out : undefined;
 }

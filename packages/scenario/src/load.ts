@@ -20,6 +20,16 @@ export interface Override {
   readonly value: unknown;
   /** Where it came from, the start of each problem line about it: `--set vms[0].vcpus=4`, `grid.yaml:3:5`. */
   readonly origin: string;
+  /** The value is added at the end of the list at `path` (`--plugin`), not put at `path`. */
+  readonly append?: boolean;
+}
+
+/** An appending override as the one it is on this raw scenario: its value put at the list's next index. */
+function atEnd(raw: Record<string, unknown>, o: Override): Override {
+  if (o.append !== true) return o;
+  let node: unknown = raw;
+  for (const seg of pathSegments(o.path)) node = node !== null && typeof node === 'object' ? (node as Record<string | number, unknown>)[seg] : undefined;
+  return { path: `${o.path}[${Array.isArray(node) ? node.length : 0}]`, value: o.value, origin: o.origin };
 }
 
 /**
@@ -205,7 +215,8 @@ export function parseOverride(assignment: string, flag = '--set'): Override {
  * result), creating the mappings on its way. A path through a missing list item or a value that
  * is not a mapping is a problem of the override.
  */
-export function applyOverride(raw: Record<string, unknown>, o: Override): Problem | undefined {
+export function applyOverride(raw: Record<string, unknown>, given: Override): Problem | undefined {
+  const o = atEnd(raw, given);
   const segs = pathSegments(o.path);
   // Paths are checked when parsed (parsePath); one built another way must not reach a prototype either.
   const bad = segs.findIndex((seg) => typeof seg === 'string' && FORBIDDEN_KEYS.includes(seg));
@@ -275,15 +286,18 @@ export function validateScenario(raw: unknown, source = 'scenario'): Scenario {
 export function checkSource(src: ScenarioSource, overrides: readonly Override[]): { loaded?: LoadedScenario; lines: string[] } {
   const raw = structuredClone(src.raw) as Record<string, unknown>;
   const applied: string[] = [];
-  for (const o of overrides) {
+  // Each as it applied (an appended plugin at its index), so its problems are said to be its own.
+  const made = overrides.map((given) => {
+    const o = atEnd(raw, given);
     const p = applyOverride(raw, o);
     if (p !== undefined) applied.push(`${o.origin}: ${p.key}: ${p.message}`);
-  }
+    return o;
+  });
   // One argument may make several overrides (`--metric` sets run.metrics and each item): a problem they share is said once.
   if (applied.length > 0) return { lines: [...new Set(applied)] };
   const dir = src.dir ?? dirname(resolve(src.file));
   const r = checkScenario(raw, { dir, file: src.file, model: true });
-  if (r.problems.length > 0) return { lines: problemLines(r.problems, src.locations, overrides, src.shown ?? src.file) };
+  if (r.problems.length > 0) return { lines: problemLines(r.problems, src.locations, made, src.shown ?? src.file) };
   return { loaded: { scenario: r.scenario!, dir, file: src.file }, lines: [] };
 }
 

@@ -36,6 +36,7 @@ export const provenanceSchema = z
       .object({
         set: z.array(z.string()).meta({ description: '--set path=value, in order.' }),
         metric: z.array(z.string()).optional().meta({ description: '--metric, in order (they set run.metrics, which the scenario records).' }),
+        plugin: z.array(z.string()).optional().meta({ description: '--plugin, as given, in order (they add to plugins, which the scenario records with absolute paths).' }),
         vary: z.string().optional().meta({ description: 'compare: --vary as given.' }),
         grid: z.array(z.string()).optional().meta({ description: 'sweep: --grid axes as given.' }),
         gridFile: z.string().optional().meta({ description: 'sweep: --grid-file as given.' }),

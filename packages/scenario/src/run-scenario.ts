@@ -1,6 +1,6 @@
 import { isComplete } from './incomplete';
 import 'reflect-metadata';
-import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { combineReducers, interferenceReducer, latencyReducer, vmLedgerReducer, AccountingService, type InterferenceMatrix, type LatencyDistributions, type VmLedger } from '@ipilab/accounting';
 import { KernelError, type Simulation } from '@ipilab/core';
 import { EventSink, type ModelEvent } from '@ipilab/events';
@@ -9,6 +9,7 @@ import type { HostTopology } from '@ipilab/host';
 import { buildRun, startRun } from './build-run';
 import { describeThrown, PluginError, ScenarioError } from './errors';
 import type { LoadedScenario } from './load';
+import { pluginFile } from './plugin-loader';
 import { metricValue, metricVms, numberAt, resolveMetrics, type ResolvedMetric } from './metrics';
 import type { Provenance } from './provenance';
 import { heapOverBudget } from './resource-guard';
@@ -194,8 +195,10 @@ function blamePlugin(e: unknown, loaded: LoadedScenario, now: number): unknown {
     const named = plugins.map((p, i) => `plugins[${i}] (${p})`);
     return new PluginError(`${named.length === 1 ? named[0] : `one of ${named.join(', ')}`} failed at ${now} ns: it threw ${describeThrown(e)}, not an Error (an Error's stack would say where)`, e);
   }
-  const top = /\n\s+at (?:.*\()?(.+?):\d+:\d+\)?/.exec(e.stack ?? '')?.[1];
-  const i = loaded.scenario.plugins.findIndex((p) => resolve(loaded.dir, p) === top);
+  const at = /\n\s+at (?:.*\()?(.+?):\d+:\d+\)?/.exec(e.stack ?? '')?.[1];
+  // An ES module's frames are file: URLs.
+  const top = at?.startsWith('file://') === true ? fileURLToPath(at) : at;
+  const i = loaded.scenario.plugins.findIndex((p) => pluginFile(p, loaded.dir) === top);
   if (i < 0) return e;
   return new PluginError(`plugins[${i}] (${loaded.scenario.plugins[i]}) failed at ${now} ns: ${e.message.split('\n')[0]}`, e);
 }

@@ -211,7 +211,7 @@ export const scenarioSchema = z
     hypervisor: hypervisorSchema.default(hypervisorSchema.parse({})),
     vms: z.array(vmSchema, { error: 'expected a list of VMs' }).nonempty({ error: 'expected at least one VM' }),
     run: runSchema.default(runSchema.parse({})),
-    plugins: z.array(str, { error: 'expected a list of module paths' }).default([]).meta({ description: 'Module paths (relative to the scenario file) exporting a ContainerModule.' }),
+    plugins: z.array(str, { error: 'expected a list of module paths' }).default([]).meta({ description: 'Plugins, each exporting a ContainerModule: files or package folders (relative to the scenario file), or package names (docs/plugins.md).' }),
   })
   .strict()
   .meta({ title: 'ipilab scenario', description: 'A what-if: a host, a hypervisor, VMs with workloads, and how long to run.' });
