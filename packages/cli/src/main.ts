@@ -132,6 +132,14 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     });
 
   program
+    .command('init-plugin')
+    .description('write a plugin package with a working example policy, a test with @ipilab/testing\'s laws and a scenario (docs/plugins.md)')
+    .argument('<dir>', 'the folder to write it in (new or empty)')
+    .option('--family <family>', 'what it plugs in: backend (an IPI backend) or strategy (a TLB shootdown strategy)', 'backend')
+    .option('--name <name>', 'the name scenarios pick it by (default: the folder\'s name)')
+    .action((dir: string, o: { family?: string; name?: string }) => (require('./init-plugin') as typeof import('./init-plugin')).initPluginCommand(dir, o, io));
+
+  program
     .command('presets')
     .description('list host presets, calibration profiles, IPI backends, shootdown strategies and workloads')
     .option('--json', 'print one JSON document')
