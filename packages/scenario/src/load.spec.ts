@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { applyOverride, FORBIDDEN_KEYS, holdsItself, parseOverrideValue, parsePath } from './load';
+import { join } from 'node:path';
+import { applyOverride, checkSource, FORBIDDEN_KEYS, holdsItself, parseOverrideValue, parsePath } from './load';
 import { protoKeyProblems, ScenarioError } from './errors';
 
 const key = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,7}$/).filter((k) => !FORBIDDEN_KEYS.includes(k));
@@ -40,6 +41,27 @@ describe('override paths (--set, --vary, --grid, --grid-file)', () => {
     }
     expect(({} as Record<string, unknown>)['x']).toBeUndefined();
     expect(raw).toEqual({ run: {} });
+  });
+});
+
+describe('appending overrides (--plugin)', () => {
+  it('add to the end of the list, creating it, one after another', () => {
+    const raw: Record<string, unknown> = {};
+    for (const v of ['/a.js', '/b.js']) expect(applyOverride(raw, { path: 'plugins', value: v, origin: `--plugin ${v}`, append: true })).toBeUndefined();
+    expect(raw).toEqual({ plugins: ['/a.js', '/b.js'] });
+    const withOwn: Record<string, unknown> = { plugins: ['./own.js'] };
+    applyOverride(withOwn, { path: 'plugins', value: '/c.js', origin: '--plugin c.js', append: true });
+    expect(withOwn).toEqual({ plugins: ['./own.js', '/c.js'] });
+  });
+
+  it("a problem of the appended entry is the --plugin's; one of the file's own entries stays the file's", () => {
+    const fixtures = join(__dirname, '..', 'test', 'fixtures');
+    const raw = { name: 's', host: { preset: 'small-1s-8t' }, vms: [{ name: 'a', vcpus: 2, workload: { kind: 'compute' } }], run: { duration: '1ms' }, plugins: ['./gone.js'] };
+    const r = checkSource({ file: 's.yaml', raw, dir: fixtures }, [{ path: 'plugins', value: join(fixtures, 'plugin-empty.js'), origin: '--plugin plugin-empty.js', append: true }]);
+    expect(r.lines).toEqual([
+      `s.yaml: plugins[0]: "./gone.js" not found (looked for ${join(fixtures, 'gone.js')})`,
+      `--plugin plugin-empty.js: plugins[1]: ${JSON.stringify(join(fixtures, 'plugin-empty.js'))} exports no ContainerModule; it exports notAModule (a number)`,
+    ]);
   });
 });
 
