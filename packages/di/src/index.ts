@@ -8,3 +8,4 @@ export { PolicyRegistry, UnknownPolicyError, DuplicatePolicyError, type Disposab
 export { bindPolicyRegistry, contributePolicy, type PolicyContribution, type PolicyFamily } from './policy-contribution';
 export { kernelModule, RunConfig } from './kernel-module';
 export { composeContainer, type CompositionOptions } from './composition-root';
+export { policyRefName, policyRefOptions, type PolicyOptions, type OptionsSchema, type OptionsParse, type OptionsIssue, type PolicyRef } from './policy-options';

@@ -1,10 +1,14 @@
 import type { ContainerModuleLoadOptions, ServiceIdentifier } from 'inversify';
+import type { PolicyOptions } from './policy-options';
 import { PolicyRegistry } from './policy-registry';
 
 /** One named policy offered by a module: the unit a plugin adds. */
 export interface PolicyContribution<T> {
   readonly name: string;
+  /** What a plain name picks. */
   readonly policy: T;
+  /** The options it takes in the `{ name, options }` form, if any (policy-options.ts). */
+  readonly options?: PolicyOptions<T, any>;
 }
 
 export interface PolicyFamily<T> {
@@ -26,7 +30,7 @@ export function bindPolicyRegistry<T>(options: Pick<ContainerModuleLoadOptions, 
     .bind(family.registry)
     .toDynamicValue((ctx) => {
       const registry = new PolicyRegistry<T>(family.kind);
-      for (const c of ctx.getAll(family.contribution, { optional: true })) registry.register(c.name, c.policy);
+      for (const c of ctx.getAll(family.contribution, { optional: true })) registry.register(c.name, c.policy, c.options);
       if (family.defaultName !== undefined) registry.setDefault(family.defaultName);
       return registry;
     })
@@ -34,6 +38,6 @@ export function bindPolicyRegistry<T>(options: Pick<ContainerModuleLoadOptions, 
 }
 
 /** Offers one named policy to a family (from any module: the owner's, another package's, a plugin's). */
-export function contributePolicy<T>(options: Pick<ContainerModuleLoadOptions, 'bind'>, family: PolicyFamily<T>, name: string, policy: T): void {
-  options.bind(family.contribution).toConstantValue({ name, policy });
+export function contributePolicy<T, O = unknown>(options: Pick<ContainerModuleLoadOptions, 'bind'>, family: PolicyFamily<T>, name: string, policy: T, policyOptions?: PolicyOptions<T, O>): void {
+  options.bind(family.contribution).toConstantValue(policyOptions === undefined ? { name, policy } : { name, policy, options: policyOptions });
 }

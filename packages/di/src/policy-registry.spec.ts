@@ -47,3 +47,17 @@ describe('PolicyRegistry', () => {
     expect(() => r.setDefault('trap')).toThrow(UnknownPolicyError);
   });
 });
+
+describe('PolicyRegistry options', () => {
+  it('keeps the options a name takes until its registration is undone', () => {
+    const r = new PolicyRegistry<string>('thing');
+    const options = { schema: { safeParse: (x: unknown) => ({ success: true as const, data: x }) }, configure: () => 'configured' };
+    const d = r.register('a', 'plain', options);
+    r.register('b', 'plain b');
+    expect(r.optionsOf('a')).toBe(options);
+    expect(r.optionsOf('b')).toBeUndefined();
+    d.dispose();
+    expect(r.optionsOf('a')).toBeUndefined();
+    expect(r.has('a')).toBe(false);
+  });
+});

@@ -1,3 +1,5 @@
+import type { PolicyOptions } from './policy-options';
+
 /** Undoes a registration. Calling it twice is harmless. */
 export interface Disposable {
   dispose(): void;
@@ -33,6 +35,7 @@ export class DuplicatePolicyError extends Error {
  */
 export class PolicyRegistry<T> {
   private readonly entries = new Map<string, T>();
+  private readonly optionsByName = new Map<string, PolicyOptions<T, any>>();
   private defaultName: string | undefined;
 
   /** `kind` names the policy family in messages, e.g. "IPI backend". */
@@ -43,16 +46,21 @@ export class PolicyRegistry<T> {
     this.defaultName = defaultName;
   }
 
-  register(name: string, policy: T): Disposable {
+  /** Adds `name`; with `options`, the `{ name, options }` form is accepted for it (policy-options.ts). */
+  register(name: string, policy: T, options?: PolicyOptions<T, any>): Disposable {
     if (typeof name !== 'string' || name.length === 0) {
       throw new TypeError(`${this.kind} name: expected a non-empty string, got ${JSON.stringify(name)}`);
     }
     if (this.entries.has(name)) throw new DuplicatePolicyError(this.kind, name);
     this.entries.set(name, policy);
+    if (options !== undefined) this.optionsByName.set(name, options);
     let live = true;
     return {
       dispose: () => {
-        if (live && this.entries.get(name) === policy) this.entries.delete(name);
+        if (live && this.entries.get(name) === policy) {
+          this.entries.delete(name);
+          this.optionsByName.delete(name);
+        }
         live = false;
       },
     };
@@ -67,6 +75,11 @@ export class PolicyRegistry<T> {
     const policy = this.entries.get(key);
     if (policy === undefined) throw new UnknownPolicyError(this.kind, key, this.names());
     return policy;
+  }
+
+  /** The options `name` takes, or undefined when it takes none. */
+  optionsOf(name: string): PolicyOptions<T, any> | undefined {
+    return this.optionsByName.get(name);
   }
 
   has(name: string): boolean {
