@@ -1,9 +1,13 @@
 import { ContainerModule } from 'inversify';
 import { bindPolicyRegistry, contributePolicy } from '@ipilab/di';
 import { BatchedShootdown, BroadcastInvalidation, shootdownStrategies, SynchronousShootdown } from './mm/shootdown-strategy';
+import { CFS_GUEST_POLICY, EEVDF_GUEST_POLICY, guestSchedulers } from './sched/guest-scheduler-policy';
+import { WORKLOAD_PARAMS, WORKLOADS } from './workloads/registry';
+import { workloadKinds } from './workloads/workload-policy';
 
 /**
- * The guest package's module: the shootdown-strategy registry and its built-ins. Guest kernels
+ * The guest package's module: the registries of shootdown strategies, guest scheduler policies
+ * and workload kinds, with their built-ins, each contributed as a plugin's would be. Guest kernels
  * and memory managers are built per VM by the composition root (they need the VM).
  */
 export const guestModule = new ContainerModule((options) => {
@@ -12,4 +16,8 @@ export const guestModule = new ContainerModule((options) => {
   contributePolicy(options, shootdownStrategies, 'invlpgb', new BroadcastInvalidation());
   contributePolicy(options, shootdownStrategies, 'invlpgb-all', new BroadcastInvalidation('always'));
   contributePolicy(options, shootdownStrategies, 'batched', new BatchedShootdown());
+  bindPolicyRegistry(options, guestSchedulers);
+  for (const p of [EEVDF_GUEST_POLICY, CFS_GUEST_POLICY]) contributePolicy(options, guestSchedulers, p.name, p);
+  bindPolicyRegistry(options, workloadKinds);
+  for (const [kind, create] of Object.entries(WORKLOADS)) contributePolicy(options, workloadKinds, kind, { params: WORKLOAD_PARAMS[kind]!, create });
 });

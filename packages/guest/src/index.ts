@@ -40,6 +40,8 @@ export { type LockStats, emptyLockStats } from './mm/lock-stats';
 export { BroadcastSlots, broadcastSlots, type BroadcastStats } from './mm/broadcast-slots';
 export { considerGlobalAsid, activeVcpusExceed } from './mm/global-asid';
 export { Scheduler, estimatedMigrationCost, type SchedulerOptions } from './sched/scheduler';
+export { GuestSchedulerRegistry, GuestSchedulerContribution, guestSchedulers, EEVDF_GUEST_POLICY, CFS_GUEST_POLICY, type GuestSchedulerPolicy } from './sched/guest-scheduler-policy';
+export { WorkloadRegistry, WorkloadContribution, workloadKinds, type WorkloadPolicy } from './workloads/workload-policy';
 export { Task, compute, block, sleep, op, switchMm, type TaskBody, type TaskCommand, type TaskState } from './sched/task';
 export { type Workload, type WorkloadContext, type WorkloadFigures, cpuNs } from './workloads/workload';
 export { EbizzyWorkload } from './workloads/ebizzy';

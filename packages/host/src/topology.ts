@@ -1,4 +1,5 @@
 import { InvalidParameterError } from '@ipilab/core';
+import type { HostPreset } from './host-preset';
 
 /** How far apart two logical CPUs are, which sets the cost of an IPI or a cache-line transfer. */
 export type CpuDistance = 'self' | 'smt' | 'socket' | 'remote';
@@ -98,7 +99,7 @@ export class HostTopology {
 }
 
 /** Named machines. Each names the hardware a published measurement was taken on. */
-export const HOST_PRESETS: Readonly<Record<string, TopologySpec & { readonly description: string }>> = {
+export const HOST_PRESETS: Readonly<Record<string, HostPreset>> = {
   'skylake-2s-80t': {
     name: 'skylake-2s-80t',
     description: 'Xeon Skylake-SP, 2.5 GHz, 2 sockets x 20 cores x 2 threads = 80 threads (the host of the KVM PV send-IPI measurements, 2018)',

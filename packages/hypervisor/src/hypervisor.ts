@@ -13,6 +13,7 @@ import type { BackendHost, Clock, ExitBody, GuestOs, HostFeatures } from './cont
 import type { IpiBackendFactory } from './ipi-backend';
 import type { Balancer } from './migration';
 import type { PcpuRunner } from './pcpu-runner';
+import { placementPolicy } from './placement';
 import { PauseLoopExiting, yieldTo } from './spinning';
 import { NICE_0_WEIGHT, type HostSchedulerPolicy, type HostThread } from './sched/host-scheduler';
 import type { SmtContention } from './smt';
@@ -150,7 +151,8 @@ export class Hypervisor implements BackendHost {
       throw new InvalidParameterError(`${field}.weight`, weight, 'a load weight in [1, 1000000] (1024 = nice 0)');
     }
     const allowed = this.scheduling.place(field, spec);
-    if (spec.placement === 'pinned') {
+    const exclusive = placementPolicy(spec.placement).exclusive;
+    if (exclusive) {
       const starved = this.scheduling.reservePinned(allowed.map((a) => a[0]!));
       if (starved >= 0) {
         throw new InvalidParameterError(`${field}.pcpus`, spec.pcpus ?? allowed.map((a) => a[0]!), `pCPUs that leave ${JSON.stringify(this.vms[starved]!.name)} (vms[${starved}], shared) at least one pCPU: a pinned VM's pCPUs are its own`);
@@ -160,7 +162,7 @@ export class Hypervisor implements BackendHost {
     const vcpus = Array.from({ length: spec.vcpus }, (_, i) => new Vcpu(this.sim, this.sink, index, i, i, allowed[i]![i % allowed[i]!.length]!));
     const vm = new Vm(index, spec, vcpus, this.noGuest);
     for (const v of vcpus) v.onIdle = (x) => this.halt(x);
-    this.scheduling.adopt(vcpus, weight, allowed, spec.placement === 'pinned');
+    this.scheduling.adopt(vcpus, weight, allowed, exclusive);
     this.vms.push(vm);
     this.bareMetal?.adopt(vcpus);
     vm.backend = backend(this, vm);

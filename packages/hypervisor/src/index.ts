@@ -13,7 +13,8 @@ export { SmtContention } from './smt';
 export { BareMetal } from './bare-metal';
 export { HypervisorService } from './hypervisor-service';
 export { PcpuRunner, MIGRATION_COST_NS } from './pcpu-runner';
-export { VcpuPlacement } from './placement';
+export { VcpuPlacement, PINNED_PLACEMENT, SHARED_PLACEMENT, placementPolicy } from './placement';
+export { PlacementRegistry, PlacementContribution, placementPolicies, type PlacementPolicy, type PlacementRequest } from './placement-policy';
 export { Balancer } from './migration';
 export {
   HostThread,

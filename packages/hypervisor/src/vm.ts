@@ -2,8 +2,10 @@ import type { ApicMode } from '@ipilab/host';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { BackendVm, GuestOs } from './contracts';
 import type { IpiBackend } from './ipi-backend';
+import type { PlacementPolicy } from './placement-policy';
 
-export type Placement = 'pinned' | 'shared';
+/** A built-in placement by name, or a placement policy (placement-policy.ts). */
+export type Placement = 'pinned' | 'shared' | PlacementPolicy;
 
 export interface PvFeatures {
   /** KVM_FEATURE_PV_SEND_IPI: multicast IPIs by hypercall. */
@@ -23,7 +25,7 @@ export interface PvFeatures {
 export interface VmSpec {
   readonly name: string;
   readonly vcpus: number;
-  /** `pinned`: one dedicated pCPU per vCPU. `shared`: vCPUs time-share `pcpus` (overcommit). */
+  /** `pinned`: one dedicated pCPU per vCPU. `shared`: vCPUs time-share `pcpus` (overcommit). Or a plugin's policy. */
   readonly placement: Placement;
   /** pCPUs the VM may use; default: the next free ones (pinned) or every pCPU (shared). */
   readonly pcpus?: readonly number[];

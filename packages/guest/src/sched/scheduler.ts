@@ -1,8 +1,9 @@
 import { InvalidParameterError, KernelError } from '@ipilab/core';
 import type { Costs } from '@ipilab/calibration';
-import { CfsRunqueue, EEVDF_BASE_SLICE_NS, EevdfRunqueue, tunableScale, type FairRunqueue, type Hypervisor, type RunqueueContext, type Vm } from '@ipilab/hypervisor';
+import { EEVDF_BASE_SLICE_NS, tunableScale, type FairRunqueue, type Hypervisor, type RunqueueContext, type Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
+import { CFS_GUEST_POLICY, EEVDF_GUEST_POLICY, type GuestSchedulerPolicy } from './guest-scheduler-policy';
 import { Task, type TaskBody } from './task';
 
 /** The guest kernel's fair scheduling class: `eevdf` (Linux >= 6.6) or `cfs` (<= 6.5). */
@@ -10,8 +11,8 @@ export type GuestSchedPolicy = 'eevdf' | 'cfs';
 export const GUEST_SCHED_POLICIES: readonly GuestSchedPolicy[] = ['eevdf', 'cfs'];
 
 export interface SchedulerOptions {
-  /** The fair policy (default eevdf). */
-  readonly policy?: GuestSchedPolicy;
+  /** The fair policy: a built-in by name, or a policy (guest-scheduler-policy.ts); default eevdf. */
+  readonly policy?: GuestSchedPolicy | GuestSchedulerPolicy;
   /**
    * EEVDF's slice: CPU time a task runs before the next runnable one on its vCPU may take over
    * (default: sysctl_sched_base_slice, 0.75 ms, scaled by 1 + ilog2(min(vCPUs, 8)): 3 ms on 8 or
@@ -92,7 +93,8 @@ export class Scheduler {
   private readonly inbound: number[];
   /** TIF_NEED_RESCHED per vCPU. */
   private readonly needResched: Uint8Array;
-  readonly policy: GuestSchedPolicy;
+  /** The fair policy's name. */
+  readonly policy: string;
   readonly sliceNs: number | undefined;
   readonly llcVcpus: number;
   readonly ttwuQueue: boolean;
@@ -122,11 +124,16 @@ export class Scheduler {
   ) {
     this.costs = hv.costs;
     const n = vm.vcpus.length;
-    this.policy = options.policy ?? 'eevdf';
-    if (!GUEST_SCHED_POLICIES.includes(this.policy)) throw new InvalidParameterError('scheduler.policy', this.policy, '"eevdf" or "cfs"');
+    const given = options.policy ?? 'eevdf';
+    if (typeof given === 'string' && !GUEST_SCHED_POLICIES.includes(given)) throw new InvalidParameterError('scheduler.policy', given, '"eevdf" or "cfs"');
+    const fair = typeof given !== 'string' ? given : given === 'cfs' ? CFS_GUEST_POLICY : EEVDF_GUEST_POLICY;
+    this.policy = fair.name;
     this.sliceNs = options.sliceNs;
     if (this.sliceNs !== undefined && !(Number.isSafeInteger(this.sliceNs) && this.sliceNs > 0)) throw new InvalidParameterError('scheduler.sliceNs', this.sliceNs, 'a positive integer number of ns');
-    if (this.sliceNs !== undefined && this.policy === 'cfs') throw new InvalidParameterError('scheduler.slice', this.sliceNs, 'no slice under cfs (its period and granularities follow sysctl_sched_latency); leave it out or use policy eevdf');
+    if (this.sliceNs !== undefined && !fair.takesSlice) {
+      const why = fair.name === 'cfs' ? ' (its period and granularities follow sysctl_sched_latency)' : '';
+      throw new InvalidParameterError('scheduler.slice', this.sliceNs, `no slice under ${fair.name}${why}; leave it out or use policy eevdf`);
+    }
     this.llcVcpus = options.llcVcpus ?? n;
     if (!(Number.isSafeInteger(this.llcVcpus) && this.llcVcpus >= 1)) throw new InvalidParameterError('scheduler.llcVcpus', this.llcVcpus, 'a positive integer number of vCPUs');
     this.ttwuQueue = options.ttwuQueue ?? true;
@@ -134,7 +141,7 @@ export class Scheduler {
     const hz = kernel.hz;
     this.rqs = vm.vcpus.map((v) => {
       const ctx: RunqueueContext = { pcpu: v.index, nrCpus: n, hz, tickPhaseNs: 0, timeSliceNs: this.effectiveSliceNs, ...(this.sliceNs === undefined ? {} : { sliceNs: this.sliceNs }) };
-      return this.policy === 'cfs' ? new CfsRunqueue<Task>(ctx) : new EevdfRunqueue<Task>(ctx);
+      return fair.createRunqueue(ctx);
     });
     this.inbound = vm.vcpus.map(() => 0);
     this.needResched = new Uint8Array(n);
