@@ -1,21 +1,19 @@
 import 'reflect-metadata';
 import { ContainerModule, type Container } from 'inversify';
-import { accountingModule } from '@ipilab/accounting';
-import { CALIBRATION_PROFILES, COST_NAMES, calibrationProfile, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
+import { z } from 'zod';
+import { calibrationProfiles, COST_NAMES, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
 import { describe, InvalidParameterError, RandomStreams, Simulation } from '@ipilab/core';
-import { composeContainer, DuplicatePolicyError, UnknownPolicyError, type PolicyFamily, type PolicyRegistry } from '@ipilab/di';
-import { createWorkload, GuestKernel, guestModule, MAX_PARAMETER, MemoryManager, Scheduler, ShootdownStrategyRegistry, shootdownStrategies, WORKLOAD_PARAMS, WORKLOADS, type ShootdownStrategy, type Workload } from '@ipilab/guest';
-import { HOST_PRESETS, HostTopology } from '@ipilab/host';
-import { DEFAULT_HYPERVISOR_CONFIG, hostSchedulers, Hypervisor, HypervisorSetup, hypervisorModule, ipiBackends, IpiBackendRegistry, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PleConfig, type Vm } from '@ipilab/hypervisor';
-import { ipiNativeModule } from '@ipilab/ipi-native';
-import { ipiPostedModule } from '@ipilab/ipi-posted';
-import { ipiPvModule } from '@ipilab/ipi-pv';
-import { ipiTrapModule } from '@ipilab/ipi-trap';
+import { composeContainer, DuplicatePolicyError, policyRefName, type PolicyFamily, type PolicyRegistry } from '@ipilab/di';
+import { GuestKernel, guestSchedulers, MAX_PARAMETER, MemoryManager, Scheduler, shootdownStrategies, workloadKinds, type GuestSchedulerPolicy, type ShootdownStrategy, type Workload, type WorkloadContext, type WorkloadPolicy } from '@ipilab/guest';
+import { hostModule, hostPresets, HostTopology, type HostPreset } from '@ipilab/host';
+import { DEFAULT_HYPERVISOR_CONFIG, hostSchedulers, Hypervisor, HypervisorSetup, ipiBackends, placementPolicies, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PlacementPolicy, type PleConfig, type Vm } from '@ipilab/hypervisor';
 import { describeThrown, didYouMean, expectedOneOf, PluginError, ScenarioError, schemaProblems, type Problem } from './errors';
 import type { LoadedScenario } from './load';
 import { loadPlugin } from './plugin-loader';
+import { MODEL_MODULES, SCENARIO_FAMILIES } from './policy-families';
 import { heapOverBudget } from './resource-guard';
-import type { Scenario, VmScenario } from './schema';
+import { workloadKind, type Scenario, type VmScenario } from './schema';
+import { parseOptions, selectPolicy } from './select-policy';
 
 /**
  * The largest number a workload parameter or a calibration override may be (10^12: 1,000 s of
@@ -48,18 +46,20 @@ export interface BuiltRun {
 /** The host a validated scenario runs on: its preset, with the explicit `host` fields over it. */
 export function scenarioTopology(s: Scenario): HostTopology {
   let t: HostTopology | undefined;
-  hostTopology(s, (p) => throwProblem(p), (x) => (t = x));
+  const presets = composeContainer({ run: { seed: 0 }, modules: [hostModule] }).get<PolicyRegistry<HostPreset>>(hostPresets.registry);
+  hostTopology(s, presets, (p) => throwProblem(p), (x) => (t = x));
   return t!;
 }
 
-function hostTopology(s: Scenario, report: ProblemSink, done: (t: HostTopology) => void): void {
+function hostTopology(s: Scenario, presets: PolicyRegistry<HostPreset>, report: ProblemSink, done: (t: HostTopology) => void): void {
   const h = s.host;
-  let base: Partial<typeof HOST_PRESETS[string]> = {};
+  let base: Partial<HostPreset> = {};
   if (h.preset !== undefined) {
-    if (!Object.hasOwn(HOST_PRESETS, h.preset)) return report({ key: 'host.preset', message: expectedOneOf(h.preset, Object.keys(HOST_PRESETS), 'a host preset') });
-    base = HOST_PRESETS[h.preset]!;
+    const preset = selectPolicy(presets, h.preset, 'host.preset', 'a host preset', report);
+    if (preset === undefined) return;
+    base = preset;
   }
-  const spec = { name: h.preset ?? 'custom', sockets: h.sockets ?? base.sockets, coresPerSocket: h.coresPerSocket ?? base.coresPerSocket, threadsPerCore: h.threadsPerCore ?? base.threadsPerCore, ghz: h.ghz ?? base.ghz };
+  const spec = { name: h.preset === undefined ? 'custom' : policyRefName(h.preset), sockets: h.sockets ?? base.sockets, coresPerSocket: h.coresPerSocket ?? base.coresPerSocket, threadsPerCore: h.threadsPerCore ?? base.threadsPerCore, ghz: h.ghz ?? base.ghz };
   let missing = false;
   for (const k of ['sockets', 'coresPerSocket', 'threadsPerCore', 'ghz'] as const) {
     if (spec[k] === undefined) {
@@ -110,7 +110,7 @@ function hypervisorConfig(s: Scenario, profile: CalibrationProfile, ghz: number,
     timeSliceNs: h.scheduler.timeSlice ?? DEFAULT_HYPERVISOR_CONFIG.timeSliceNs,
     forfeitOnYield: h.scheduler.forfeitOnYield ?? true,
     haltPoll: { maxNs: h.haltPoll.max, grow: h.haltPoll.grow, growStartNs: h.haltPoll.growStart, shrink: h.haltPoll.shrink },
-    ple: pleConfig(h.ple, h.scheduler.policy, profile, ghz, costs.pauseLatency),
+    ple: pleConfig(h.ple, policyRefName(h.scheduler.policy), profile, ghz, costs.pauseLatency),
   };
 }
 
@@ -139,8 +139,8 @@ function loadPlugins(specs: readonly string[], dir: string, report: ProblemSink)
   return ok ? out : undefined;
 }
 
-/** The policy families plugins add names to. */
-const POLICY_FAMILIES: readonly PolicyFamily<unknown>[] = [ipiBackends as PolicyFamily<unknown>, hostSchedulers as PolicyFamily<unknown>, shootdownStrategies as PolicyFamily<unknown>];
+/** The policy families plugins add names to: every name a scenario gives is looked up in one of them. */
+const POLICY_FAMILIES: readonly PolicyFamily<unknown>[] = SCENARIO_FAMILIES.map((f) => f.family);
 
 /**
  * Two modules registered one policy name: whose they are, for the user, who named the plugins.
@@ -173,8 +173,42 @@ function duplicateProblem(e: DuplicatePolicyError, paths: readonly string[], plu
   return { key: last < 0 ? 'plugins' : `plugins[${last}]`, message: `the ${e.kind} ${JSON.stringify(e.duplicate)} is registered by ${who}; a plugin must give its policies names of their own` };
 }
 
-/** The built-in modules every run loads, in dependency order. */
-const MODEL_MODULES = [hypervisorModule, ipiTrapModule, ipiPvModule, ipiPostedModule, ipiNativeModule, guestModule, accountingModule];
+
+/**
+ * Every family's registry, the built-ins' names and the plugins': what the scenario's names are
+ * checked against, before the run is assembled. A name two modules register is reported and
+ * blamed on them (undefined); a plugin whose module throws as it is loaded is named (PluginError).
+ */
+function policyCatalogue(seed: number, paths: readonly string[], plugins: readonly ContainerModule[], report: ProblemSink): Container | undefined {
+  const compose = (mods: readonly ContainerModule[]): Container => composeContainer({ run: { seed }, modules: MODEL_MODULES, plugins: mods });
+  try {
+    const c = compose(plugins);
+    // Each registry is built from every module's contributions when first asked for: asked for
+    // here, so a name two modules register is found now and blamed on them.
+    for (const f of POLICY_FAMILIES) c.get(f.registry);
+    return c;
+  } catch (e) {
+    if (e instanceof DuplicatePolicyError) {
+      report(duplicateProblem(e, paths, plugins, compose));
+      return undefined;
+    }
+    // A plugin's own code failed as its module was loaded into the container: composed alone,
+    // the one that fails is named (whatever it threw), as a plugin that fails during the run is.
+    const culprit = plugins.findIndex((p) => {
+      try {
+        compose([p]);
+        return false;
+      } catch (x) {
+        return !(x instanceof DuplicatePolicyError);
+      }
+    });
+    if (culprit >= 0) {
+      const why = e instanceof Error ? (e.message.split('\n')[0] ?? '') : `it threw ${describeThrown(e)}, not an Error`;
+      throw new PluginError(`plugins[${culprit}] (${paths[culprit]}) failed as the run was set up: ${why}`, e);
+    }
+    throw e;
+  }
+}
 
 /**
  * The composition root: builds one run from a validated scenario — kernel, host, hypervisor,
@@ -188,11 +222,14 @@ const MODEL_MODULES = [hypervisorModule, ipiTrapModule, ipiPvModule, ipiPostedMo
 export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?: readonly string[] } = {}, report: ProblemSink = throwProblem): BuiltRun | undefined {
   const s = loaded.scenario;
   const seed = options.seed ?? s.run.seed;
+  const plugins = loadPlugins(s.plugins, loaded.dir, report);
+  // Names are checked against the built-ins alone when a plugin failed to load (it is reported).
+  const catalogue = policyCatalogue(seed, s.plugins, plugins ?? [], report);
+  if (catalogue === undefined) return undefined;
+  const registry = <T>(f: PolicyFamily<T>): PolicyRegistry<T> => catalogue.get<PolicyRegistry<T>>(f.registry);
   let topology: HostTopology | undefined;
-  hostTopology(s, report, (t) => (topology = t));
-  let profile: CalibrationProfile | undefined;
-  if (Object.hasOwn(CALIBRATION_PROFILES, s.calibration.profile)) profile = calibrationProfile(s.calibration.profile);
-  else report({ key: 'calibration.profile', message: expectedOneOf(s.calibration.profile, Object.keys(CALIBRATION_PROFILES), 'a calibration profile') });
+  hostTopology(s, registry(hostPresets), report, (t) => (topology = t));
+  const profile: CalibrationProfile | undefined = selectPolicy(registry(calibrationProfiles), s.calibration.profile, 'calibration.profile', 'a calibration profile', report);
   if (profile === undefined) return undefined;
   const ghz = topology?.ghz ?? profile.ghz;
   // Each override on its own, so every bad one is named; the good ones are kept.
@@ -215,12 +252,12 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
       report(parameterProblem(e, key));
     }
   }
-  const plugins = loadPlugins(s.plugins, loaded.dir, report);
+  // A stand-in when the name is bad, so the hypervisor's other settings are still checked.
+  const hostScheduler = selectPolicy(registry(hostSchedulers), s.hypervisor.scheduler.policy, 'hypervisor.scheduler.policy', 'a host scheduler policy', report) ?? registry(hostSchedulers).get();
   if (topology === undefined || plugins === undefined) return undefined;
   const host = topology;
   let costs = resolveCosts(profile, overrides, 'calibration.overrides', ghz);
   let config = hypervisorConfig(s, profile, ghz, costs);
-  let hostScheduler = s.hypervisor.scheduler.policy;
 
   const composeWith = (mods: readonly ContainerModule[]): Container => {
     const setup = new ContainerModule(({ bind }) => {
@@ -229,33 +266,8 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
     return composeContainer({ run: { seed }, modules: [setup, ...MODEL_MODULES], plugins: mods });
   };
   const compose = (): Container => composeWith(plugins);
-  let container: Container;
-  try {
-    container = compose();
-    // Each registry is built from every module's contributions when first asked for: asked for
-    // here, so a name two modules register is found now and blamed on them.
-    for (const f of POLICY_FAMILIES) container.get(f.registry);
-  } catch (e) {
-    if (e instanceof DuplicatePolicyError) {
-      report(duplicateProblem(e, s.plugins, plugins, composeWith));
-      return undefined;
-    }
-    // A plugin's own code failed as its module was loaded into the container: composed alone,
-    // the one that fails is named (whatever it threw), as a plugin that fails during the run is.
-    const culprit = plugins.findIndex((p) => {
-      try {
-        composeWith([p]);
-        return false;
-      } catch (x) {
-        return !(x instanceof DuplicatePolicyError);
-      }
-    });
-    if (culprit >= 0) {
-      const why = e instanceof Error ? (e.message.split('\n')[0] ?? '') : `it threw ${describeThrown(e)}, not an Error`;
-      throw new PluginError(`plugins[${culprit}] (${s.plugins[culprit]}) failed as the run was set up: ${why}`, e);
-    }
-    throw e;
-  }
+  // The catalogue composed these modules already: this cannot fail where it did not.
+  let container = compose();
   // The hypervisor checks its settings one at a time: each bad one is reported, then replaced
   // by its default so the next one (and the VMs) can still be checked.
   let hv: Hypervisor | undefined;
@@ -263,10 +275,7 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
     try {
       hv = container.get(Hypervisor);
     } catch (e) {
-      if (e instanceof UnknownPolicyError) {
-        report({ key: 'hypervisor.scheduler.policy', message: expectedOneOf(e.requested, e.known, 'a host scheduler policy') });
-        hostScheduler = 'eevdf';
-      } else if (e instanceof InvalidParameterError) {
+      if (e instanceof InvalidParameterError) {
         report(parameterProblem(e, HYPERVISOR_KEYS[e.field] ?? e.field));
         if (e.field === 'hypervisor.timeSliceNs') config = { ...config, timeSliceNs: DEFAULT_HYPERVISOR_CONFIG.timeSliceNs };
         else if (e.field === 'hypervisor.serviceCapacity') config = { ...config, serviceCapacity: Infinity };
@@ -282,8 +291,12 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
   if (hv === undefined) return undefined;
   const sim = container.get(Simulation);
   const streams = container.get(RandomStreams);
-  const backends = container.get<PolicyRegistry<IpiBackendFactory>>(IpiBackendRegistry);
-  const strategies = container.get<PolicyRegistry<ShootdownStrategy>>(ShootdownStrategyRegistry);
+  const inContainer = <T>(f: PolicyFamily<T>): PolicyRegistry<T> => container.get<PolicyRegistry<T>>(f.registry);
+  const backends = inContainer(ipiBackends);
+  const strategies = inContainer(shootdownStrategies);
+  const placements = inContainer(placementPolicies);
+  const guestPolicies = inContainer(guestSchedulers);
+  const workloads = inContainer(workloadKinds);
   const clockScale = profile.ghz / host.ghz;
   // A VM the host cannot place is still checked on a host of its own (its workload and guest
   // settings), so one problem does not hide the next.
@@ -303,23 +316,17 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
     const hvRef = hv!;
     const vmKey = (field: string): string => vmFieldKey(field, index, vspec);
     // Bare metal has one way to send an IPI, the CPU's own ICR write: the backend keys do not apply.
-    const backendName = s.hypervisor.mode === 'bare-metal' ? 'native' : (vspec.backend ?? s.hypervisor.backend);
-    let factory: IpiBackendFactory | undefined;
-    if (backends.has(backendName)) factory = backends.get(backendName);
-    else {
-      r({ key: vspec.backend === undefined ? 'hypervisor.backend' : `vms[${index}].backend`, message: expectedOneOf(backendName, backends.names(), 'an IPI backend') });
-      factory = backends.get('trap');
-    }
-    let strategy: ShootdownStrategy;
-    if (strategies.has(vspec.shootdownStrategy)) strategy = strategies.get(vspec.shootdownStrategy);
-    else {
-      r({ key: `vms[${index}].shootdownStrategy`, message: expectedOneOf(vspec.shootdownStrategy, strategies.names(), 'a shootdown strategy') });
-      strategy = strategies.get('sync');
-    }
+    const backendRef = s.hypervisor.mode === 'bare-metal' ? 'native' : (vspec.backend ?? s.hypervisor.backend);
+    const backendName = policyRefName(backendRef);
+    // Each name checked on its own; a bad one is reported and its default stands in, so the next is checked too.
+    const factory: IpiBackendFactory = selectPolicy(backends, backendRef, vspec.backend === undefined ? 'hypervisor.backend' : `vms[${index}].backend`, 'an IPI backend', r) ?? backends.get('trap');
+    const strategy: ShootdownStrategy = selectPolicy(strategies, vspec.shootdownStrategy, `vms[${index}].shootdownStrategy`, 'a shootdown strategy', r) ?? strategies.get('sync');
+    const placement: PlacementPolicy = selectPolicy(placements, vspec.placement, `vms[${index}].placement`, 'a vCPU placement', r) ?? placements.get('pinned');
+    const guestPolicy: GuestSchedulerPolicy = selectPolicy(guestPolicies, vspec.scheduler.policy, `vms[${index}].scheduler.policy`, 'a guest scheduler policy', r) ?? guestPolicies.get('eevdf');
     const vmSpec = {
       name: vmName,
       vcpus: vspec.vcpus,
-      placement: vspec.placement,
+      placement,
       ...(vspec.pcpus === undefined ? {} : { pcpus: vspec.pcpus }),
       apicMode: vspec.apicMode ?? s.hypervisor.apicMode,
       backend: backendName,
@@ -347,7 +354,7 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
       kernel = new GuestKernel(owner, vm);
       mm = new MemoryManager(owner, vm, kernel, { strategy, coordination: vspec.coordination, lazyTlb: vspec.lazyTlb, ...(vspec.faults === undefined ? {} : { faults: vspec.faults }) });
       sched = new Scheduler(owner, vm, kernel, {
-        policy: vspec.scheduler.policy,
+        policy: guestPolicy,
         ttwuQueue: vspec.scheduler.ttwuQueue,
         ...(vspec.scheduler.llcVcpus === undefined ? {} : { llcVcpus: vspec.scheduler.llcVcpus }),
         ...(vspec.scheduler.slice === undefined ? {} : { sliceNs: vspec.scheduler.slice }),
@@ -360,7 +367,7 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
     }
     // Streams are named after the VM: the VM draws the same numbers alone or beside others.
     const ctx = { hv: owner, vm, kernel, mm, sched, rng: streams.stream(`vm/${vmName}/workload`), clockScale };
-    const w = buildWorkload(vspec.workload, ctx, index, r);
+    const w = buildWorkload(workloads, vspec.workload, ctx, index, r);
     if (w === undefined || owner !== hvRef) return;
     built.names.push(vmName);
     built.workloads.push(w);
@@ -403,44 +410,52 @@ export function startRun(b: BuiltRun, s: Scenario, report: ProblemSink = throwPr
       w.start();
     } catch (e) {
       if (!(e instanceof InvalidParameterError)) throw e;
-      report({ key: `vms[${i}].workload`, message: `${s.vms[i]!.workload.kind}: ${e.message}` });
+      report({ key: `vms[${i}].workload`, message: `${workloadKind(s.vms[i]!.workload)}: ${e.message}` });
     }
   });
   b.hv.start();
 }
 
 /**
- * Builds a VM's workload. Its parameters are checked first against the workload's schema
- * (WORKLOAD_PARAMS: types, bounds, and no key it does not have, which would change nothing: a
- * typo or a misunderstanding), every problem reported. Then the workload checks what depends on
- * the VM (a vCPU index, threads per vCPU) one parameter at a time: each bad one is reported,
- * then left out (its default used) and the workload built again, so every bad one is named.
+ * Builds a VM's workload, of the kind the registry has under its name. Its parameters (beside
+ * `kind`, or in `options` beside `name`) are checked first against the workload's schema (types,
+ * bounds, and no key it does not have, which would change nothing: a typo or a
+ * misunderstanding), every problem reported. Then the workload checks what depends on the VM (a
+ * vCPU index, threads per vCPU) one parameter at a time: each bad one is reported, then left out
+ * (its default used) and the workload built again, so every bad one is named.
  */
-function buildWorkload(spec: VmScenario['workload'], ctx: Parameters<typeof createWorkload>[1], i: number, report: ProblemSink): Workload | undefined {
-  const { kind, ...given } = spec;
-  const key = `vms[${i}].workload`;
-  const schema = Object.hasOwn(WORKLOAD_PARAMS, kind) ? WORKLOAD_PARAMS[kind] : undefined;
-  if (!Object.hasOwn(WORKLOADS, kind) || schema === undefined) {
-    report({ key: `${key}.kind`, message: expectedOneOf(kind, Object.keys(WORKLOADS), 'a workload kind') });
+function buildWorkload(registry: PolicyRegistry<WorkloadPolicy>, spec: VmScenario['workload'], ctx: WorkloadContext, i: number, report: ProblemSink): Workload | undefined {
+  const { kind: _kind, name: _name, options, ...beside } = spec;
+  const kind = workloadKind(spec);
+  const named = spec.name !== undefined;
+  const given: Record<string, unknown> = named ? { ...(options ?? {}) } : beside;
+  const key = named ? `vms[${i}].workload.options` : `vms[${i}].workload`;
+  if (!registry.has(kind)) {
+    report({ key: `vms[${i}].workload.${named ? 'name' : 'kind'}`, message: expectedOneOf(kind, registry.names(), 'a workload kind') });
     return undefined;
   }
-  const checked = schema.safeParse(given);
-  if (!checked.success) {
-    const known = Object.keys(schema.shape);
-    for (const issue of checked.error.issues) {
-      if (issue.code !== 'unrecognized_keys') continue;
-      for (const k of issue.keys) report({ key: `${key}.${k}`, message: `unknown key: not a parameter of ${kind}${didYouMean(k, known) || `; its parameters: ${known.join(', ')}`}`, atKey: true });
+  const policy = registry.get(kind);
+  const schema = policy.params;
+  if (schema instanceof z.ZodObject) {
+    // ipilab's own zod: the scenario's messages, as for any key of it.
+    const checked = schema.safeParse(given);
+    if (!checked.success) {
+      const known = Object.keys(schema.shape);
+      for (const issue of checked.error.issues) {
+        if (issue.code !== 'unrecognized_keys') continue;
+        for (const k of issue.keys) report({ key: `${key}.${k}`, message: `unknown key: not a parameter of ${kind}${didYouMean(k, known) || `; its parameters: ${known.join(', ')}`}`, atKey: true });
+      }
+      const rest = checked.error.issues.filter((issue) => issue.code !== 'unrecognized_keys');
+      for (const p of schemaProblems(rest, given, schema)) report({ ...p, key: p.key === '' ? key : `${key}.${p.key}` });
+      return undefined;
     }
-    const rest = checked.error.issues.filter((issue) => issue.code !== 'unrecognized_keys');
-    for (const p of schemaProblems(rest, given, schema)) report({ ...p, key: p.key === '' ? key : `${key}.${p.key}` });
-    return undefined;
-  }
+  } else if (!parseOptions(schema, given, key, kind, report).ok) return undefined;
   const params: Record<string, unknown> = { ...given };
   let failed = false;
   let w: Workload | undefined;
   for (let attempt = 0; w === undefined && attempt <= Object.keys(given).length + 1; attempt++) {
     try {
-      w = createWorkload(kind, ctx, params);
+      w = policy.create(ctx, params);
     } catch (e) {
       if (!(e instanceof InvalidParameterError)) throw e;
       failed = true;

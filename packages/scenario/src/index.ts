@@ -32,3 +32,5 @@ export { sweepScenario, closeSweepWorkers, sweepCsv, csvText, csvNum, parseGrid,
 export { parseMetric, resolveMetrics, figureWithUnit, metricValue, unitOfKey, LATENCY_STATS, VM_LATENCIES, SHARE_CATEGORIES, type ParsedMetric, type ResolvedMetric, type MetricFigure } from './metrics';
 export { SweepJournal, JOURNAL_NAME } from './sweep-journal';
 export { seedsText } from './replication-seeds';
+export { policyListings, SCENARIO_FAMILIES, type PolicyListing, type ScenarioFamily } from './policy-families';
+export { selectPolicy, parseOptions } from './select-policy';

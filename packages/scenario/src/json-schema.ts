@@ -10,7 +10,10 @@ import { scenarioSchema, workloadSchema } from './schema';
 function workloadJsonSchema(): Record<string, unknown> {
   const kinds = Object.entries(WORKLOAD_PARAMS).map(([kind, params]) => z.object({ kind: z.literal(kind) }).extend(params.shape).strict());
   const union = z.discriminatedUnion('kind', kinds as unknown as [z.ZodObject<{ kind: z.ZodLiteral<string> }>, ...z.ZodObject<{ kind: z.ZodLiteral<string> }>[]]);
-  const { $schema: _, ...json } = z.toJSONSchema(union, { io: 'input' }) as Record<string, unknown>;
+  // The { name, options } form: the same parameters, in options.
+  const named = Object.entries(WORKLOAD_PARAMS).map(([kind, params]) => z.object({ name: z.literal(kind), options: params.optional() }).strict());
+  const either = z.union([union, z.discriminatedUnion('name', named as unknown as [z.ZodObject<{ name: z.ZodLiteral<string> }>, ...z.ZodObject<{ name: z.ZodLiteral<string> }>[]])]);
+  const { $schema: _, ...json } = z.toJSONSchema(either, { io: 'input' }) as Record<string, unknown>;
   return json;
 }
 

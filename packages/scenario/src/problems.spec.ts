@@ -25,10 +25,10 @@ function problems(act: () => unknown): string[] {
 
 describe('every problem, one line each, where it is', () => {
   it('schema problems: all of them, each at its line and column, no "and N more"', () => {
-    const f = file(['host: { preset: small-1s-8t }', 'vms:', '  - name: a', '    vcpus: -4', '    placement: glued', '    workload: { kind: compute }', 'run: { duration: 1ms, replications: 0 }', ''].join('\n'));
+    const f = file(['host: { preset: small-1s-8t }', 'vms:', '  - name: a', '    vcpus: -4', '    idle: glued', '    workload: { kind: compute }', 'run: { duration: 1ms, replications: 0 }', ''].join('\n'));
     expect(problems(() => loadScenario(f))).toEqual([
       `${f}:4:12: vms[0].vcpus: expected a positive integer, got -4`,
-      `${f}:5:16: vms[0].placement: expected one of "pinned", "shared", got "glued"`,
+      `${f}:5:11: vms[0].idle: expected one of "halt", "poll", "haltpoll", got "glued"`,
       `${f}:7:37: run.replications: expected a positive integer, got 0`,
     ]);
   });

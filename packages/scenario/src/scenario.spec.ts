@@ -92,10 +92,10 @@ describe('building a run from a scenario', () => {
     expect(run({ ...base(), hypervisor: { scheduler: { policy: 'fifo', timeSlice: '500us', migrate: false } } }).vms).toBeDefined();
   });
   const cases: [string, unknown, string][] = [
-    ['an unknown preset', { ...base(), host: { preset: 'cray-1' } }, 'host.preset: expected a host preset: one of "skylake-2s-80t", "epyc-7642-2s", "small-1s-8t", got "cray-1"'],
+    ['an unknown preset', { ...base(), host: { preset: 'cray-1' } }, 'host.preset: expected a host preset: one of "epyc-7642-2s", "skylake-2s-80t", "small-1s-8t", got "cray-1"'],
     ['an incomplete topology', { ...base(), host: { sockets: 2 } }, 'host.coresPerSocket: missing'],
     ['an impossible topology', { ...base(), host: { sockets: 2, coresPerSocket: 2000, threadsPerCore: 1, ghz: 2 } }, 'host.coresPerSocket: expected an integer in [1, 1024], got 2000'],
-    ['an unknown profile', { ...base(), calibration: { profile: 'kvm-pentium' } }, 'calibration.profile: expected a calibration profile: one of "kvm-skylake-2018", "kvm-epyc-2021", got "kvm-pentium"'],
+    ['an unknown profile', { ...base(), calibration: { profile: 'kvm-pentium' } }, 'calibration.profile: expected a calibration profile: one of "kvm-epyc-2021", "kvm-skylake-2018", got "kvm-pentium"'],
     ['an unknown cost field', { ...base(), calibration: { overrides: { warpDrive: 1 } } }, 'calibration.overrides.warpDrive: unknown cost field; expected one of the profile\'s: ipiWireSmt, '],
     ['more pinned vCPUs than pCPUs', { ...base(), vms: [{ name: 'a', vcpus: 9, workload: { kind: 'compute' } }] }, 'vms[0].vcpus: expected at most 8 pinned vCPUs'],
     ['an unknown backend', { ...base(), hypervisor: { backend: 'telepathy' } }, 'hypervisor.backend: expected an IPI backend: one of "native", "posted", "pv", "trap", got "telepathy"'],

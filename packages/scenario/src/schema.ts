@@ -1,4 +1,5 @@
 import { parseMetric } from './metrics';
+import { policyRefName } from '@ipilab/di';
 import { z } from 'zod';
 import { parseDuration } from './duration';
 
@@ -34,9 +35,19 @@ const nonNegInt = z
 const bool = z.boolean({ error: 'expected true or false' });
 const str = z.string({ error: 'expected a string' });
 
+const policyOptions = z.record(z.string(), z.unknown(), { error: 'expected a map of options' }).meta({ description: 'Options for the policy, checked against the schema it exports; a policy without one takes none.' });
+
+/**
+ * A registered policy picked by name (`trap`), or by name with options (`{ name: trap, options: { ... } }`):
+ * the names are the registry's, checked when the run is assembled (after plugins load), not here.
+ */
+function policyRef(what: string): z.ZodUnion<[z.ZodString, z.ZodObject<{ name: z.ZodString; options: z.ZodOptional<typeof policyOptions> }, z.core.$strict>]> {
+  return z.union([z.string(), z.object({ name: str, options: policyOptions.optional() }).strict()], { error: `expected ${what} name, or { name, options }` });
+}
+
 export const hostSchema = z
   .object({
-    preset: str.optional().meta({ description: 'A host preset (ipilab presets lists them).' }),
+    preset: policyRef('a host preset').optional().meta({ description: 'A host preset (ipilab presets lists them), or a plugin\'s; or { name, options }.' }),
     sockets: positiveInt.optional(),
     coresPerSocket: positiveInt.optional(),
     threadsPerCore: positiveInt.optional(),
@@ -47,7 +58,7 @@ export const hostSchema = z
 
 export const calibrationSchema = z
   .object({
-    profile: str.default('kvm-skylake-2018'),
+    profile: policyRef('a calibration profile').default('kvm-skylake-2018').meta({ description: 'A calibration profile (ipilab presets lists them), or a plugin\'s; or { name, options }.' }),
     overrides: z.record(z.string(), z.number({ error: 'expected a number' })).default({}).meta({ description: 'Cost fields to override, each in the field\'s own unit.' }),
   })
   .strict();
@@ -58,7 +69,7 @@ export const hypervisorSchema = z
       .enum(['kvm', 'bare-metal'])
       .default('kvm')
       .meta({ description: 'kvm: VMs under KVM. bare-metal: no hypervisor; the one VM (count 1) runs natively, one vCPU per pCPU, with the native IPI backend whatever backend says.' }),
-    backend: str.default('trap').meta({ description: 'IPI backend: trap, pv, posted, or a plugin\'s name (bare-metal mode always uses native).' }),
+    backend: policyRef('an IPI backend').default('trap').meta({ description: 'IPI backend: trap, pv, posted, or a plugin\'s name (bare-metal mode always uses native); or { name, options }.' }),
     apicMode: z.enum(['xapic', 'x2apic-physical', 'x2apic-cluster']).default('x2apic-physical'),
     pv: z
       .object({ sendIpi: bool.default(true), tlbFlush: bool.default(true), schedYield: bool.default(false) })
@@ -90,7 +101,7 @@ export const hypervisorSchema = z
     serviceReasons: z.array(z.enum(['apic-write', 'hypercall', 'external-interrupt', 'incomplete-ipi', 'hlt', 'preemption-timer', 'msr-write', 'pause', 'io'])).optional(),
     scheduler: z
       .object({
-        policy: str.default('eevdf').meta({ description: 'Host scheduler for vCPU threads: eevdf (Linux >= 6.6), cfs (<= 6.5), fifo (ipilab\'s original round robin), or a plugin\'s name.' }),
+        policy: policyRef('a host scheduler policy').default('eevdf').meta({ description: 'Host scheduler for vCPU threads: eevdf (Linux >= 6.6), cfs (<= 6.5), fifo (ipilab\'s original round robin), or a plugin\'s name; or { name, options }.' }),
         hz: z.number({ error: 'expected a tick rate in Hz' }).int({ error: 'expected an integer tick rate in Hz' }).min(1, { error: 'expected a tick rate in Hz >= 1' }).max(10_000, { error: 'expected a tick rate in Hz <= 10000' }).default(1000).meta({ description: 'Host scheduler tick (CONFIG_HZ).' }),
         migrate: bool.default(true).meta({ description: 'Unpinned vCPU threads move between the pCPUs they may use (wake-up placement, load balancing).' }),
         timeSlice: duration.optional().meta({ description: 'Round-robin slice of the fifo policy (default 3 ms); eevdf and cfs derive their slices from the kernel\'s tunables and refuse it.' }),
@@ -98,12 +109,13 @@ export const hypervisorSchema = z
       })
       .strict()
       .superRefine((sched, ctx) => {
+        const policy = policyRefName(sched.policy);
         // A key that would change nothing must not be accepted silently.
-        if (sched.forfeitOnYield !== undefined && sched.policy !== 'eevdf') {
-          ctx.addIssue({ code: 'custom', path: ['forfeitOnYield'], message: `no forfeitOnYield under ${sched.policy}: it is how eevdf's yield_task_fair treats the yielder (remove it, or set policy: eevdf)` });
+        if (sched.forfeitOnYield !== undefined && policy !== 'eevdf') {
+          ctx.addIssue({ code: 'custom', path: ['forfeitOnYield'], message: `no forfeitOnYield under ${policy}: it is how eevdf's yield_task_fair treats the yielder (remove it, or set policy: eevdf)` });
         }
-        if (sched.timeSlice !== undefined && (sched.policy === 'eevdf' || sched.policy === 'cfs')) {
-          ctx.addIssue({ code: 'custom', path: ['timeSlice'], message: `no timeSlice under ${sched.policy}, which derives its slices from ${sched.policy === 'eevdf' ? 'sched_base_slice' : 'sched_latency and sched_min_granularity'}; only fifo (or a plugin policy) has a fixed slice (remove it, or set policy: fifo)` });
+        if (sched.timeSlice !== undefined && (policy === 'eevdf' || policy === 'cfs')) {
+          ctx.addIssue({ code: 'custom', path: ['timeSlice'], message: `no timeSlice under ${policy}, which derives its slices from ${policy === 'eevdf' ? 'sched_base_slice' : 'sched_latency and sched_min_granularity'}; only fifo (or a plugin policy) has a fixed slice (remove it, or set policy: fifo)` });
         }
       })
       .default({ policy: 'eevdf', hz: 1000, migrate: true }),
@@ -116,15 +128,27 @@ export const hypervisorSchema = z
   .superRefine((h, ctx) => {
     // fifo's boost puts the yield target at the head of its queue whatever it has run: two
     // spinning vCPUs would yield to each other for ever and starve the rest.
-    if (h.ple.enabled === true && h.scheduler.policy === 'fifo') {
+    if (h.ple.enabled === true && policyRefName(h.scheduler.policy) === 'fifo') {
       ctx.addIssue({ code: 'custom', path: ['ple', 'enabled'], message: 'no pause-loop exiting under the fifo host scheduler (its directed yield jumps the queue, so spinning vCPUs would starve the others): set scheduler.policy to eevdf or cfs, or leave ple off' });
     }
   });
 
 export const workloadSchema = z
-  .object({ kind: str.meta({ description: 'ipi-bench, ebizzy, hackbench, fork-cow, huge-split, irq-pipeline, compute or will-it-scale.' }) })
+  .object({
+    kind: str.optional().meta({ description: 'ipi-bench, ebizzy, hackbench, fork-cow, huge-split, irq-pipeline, compute, will-it-scale, or a plugin\'s; its parameters beside it.' }),
+    name: str.optional().meta({ description: 'The kind, in the { name, options } form: its parameters in options.' }),
+    options: policyOptions.optional(),
+  })
   .catchall(z.unknown())
-  .meta({ description: 'The workload: its kind and its parameters (see docs/scenarios.md).' });
+  .superRefine((w, ctx) => {
+    // As a missing required key, so a near miss beside it (`KIND`) is named as the typo.
+    if (w.kind === undefined && w.name === undefined) ctx.addIssue({ code: 'invalid_type', expected: 'string', input: undefined, path: ['kind'], message: 'expected a string' });
+    else if (w.kind !== undefined && w.name !== undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: 'expected kind (parameters beside it) or name (parameters in options), got both' });
+    else if (w.name !== undefined) {
+      for (const k of Object.keys(w)) if (k !== 'name' && k !== 'options') ctx.addIssue({ code: 'custom', path: [k], message: 'expected the parameters in options when the workload is given by name, got one beside name' });
+    } else if (w.options !== undefined) ctx.addIssue({ code: 'custom', path: ['options'], message: 'expected the parameters beside kind (options go with name: { name, options }), got options' });
+  })
+  .meta({ description: 'The workload: { kind, ...parameters }, or { name, options } (see docs/scenarios.md).' });
 // (a missing workload reads "vms[0].workload: missing; expected object")
 
 export const vmSchema = z
@@ -132,10 +156,10 @@ export const vmSchema = z
     name: str.min(1, { error: 'expected a non-empty name' }).regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected a name of letters, digits, _, . or -' }),
     vcpus: positiveInt,
     count: positiveInt.default(1).meta({ description: 'Copies of this VM, named <name>-1, <name>-2, ...' }),
-    placement: z.enum(['pinned', 'shared']).default('pinned'),
+    placement: policyRef('a vCPU placement').default('pinned').meta({ description: 'pinned (a pCPU of its own per vCPU), shared (vCPUs time-share pcpus), or a plugin\'s name; or { name, options }.' }),
     weight: z.number({ error: 'expected a load weight' }).min(1, { error: 'expected a load weight >= 1 (1024 = nice 0)' }).max(1_000_000, { error: 'expected a load weight <= 1000000' }).default(1024).meta({ description: 'Host scheduler weight of each vCPU thread (1024 = nice 0), honoured by eevdf and cfs.' }),
     pcpus: z.array(nonNegInt, { error: 'expected a list of pCPU numbers' }).nonempty({ error: 'expected at least one pCPU' }).optional(),
-    backend: str.optional().meta({ description: 'Overrides hypervisor.backend for this VM.' }),
+    backend: policyRef('an IPI backend').optional().meta({ description: 'Overrides hypervisor.backend for this VM.' }),
     apicMode: z.enum(['xapic', 'x2apic-physical', 'x2apic-cluster']).optional(),
     shorthand: bool.default(false),
     idle: z.enum(['halt', 'poll', 'haltpoll']).default('halt').meta({ description: 'How the guest idles: halt (HLT), poll (idle=poll: spin in guest mode), haltpoll (cpuidle-haltpoll: poll an adaptive window, then HLT, with KVM halt polling off).' }),
@@ -144,7 +168,7 @@ export const vmSchema = z
       .meta({ description: 'Paravirtual qspinlocks (KVM_FEATURE_PV_UNHALT), on in KVM guests by default: a spinlock waiter spins SPIN_THRESHOLD PAUSE iterations, then halts its vCPU until the unlocker kicks it (KVM_HC_KICK_CPU). false models nopvspin or KVM_HINTS_REALTIME. Never used on bare metal or with one vCPU.' }),
     coordination: z.enum(['smp', 'amp']).default('smp'),
     lazyTlb: z.enum(['skip', 'leave']).default('skip').meta({ description: 'How the guest\'s TLB shootdowns treat idle vCPUs in lazy TLB mode: skip (Linux >= 4.19: no IPI unless page tables were freed; the vCPU flushes when it next runs the process) or leave (earlier kernels: the IPI reaches it and it leaves the process\'s address space, so it gets no more until it runs the process again).' }),
-    shootdownStrategy: str.default('sync'),
+    shootdownStrategy: policyRef('a shootdown strategy').default('sync').meta({ description: 'sync, invlpgb, invlpgb-all, batched, or a plugin\'s name; or { name, options }.' }),
     faults: z
       .object({
         dropIpiFence: bool
@@ -163,7 +187,7 @@ export const vmSchema = z
       .meta({ description: 'The guest kernel\'s tick (CONFIG_HZ; Kconfig default 250, RHEL/Fedora 1000): while a vCPU runs tasks it takes a timer interrupt, a timer exit and a TSC-deadline write exit per tick.' }),
     scheduler: z
       .object({
-        policy: z.enum(['eevdf', 'cfs']).default('eevdf').meta({ description: 'The guest\'s fair scheduler: eevdf (Linux >= 6.6) or cfs (<= 6.5), the host\'s code on each vCPU\'s run queue.' }),
+        policy: policyRef('a guest scheduler policy').default('eevdf').meta({ description: 'The guest\'s fair scheduler: eevdf (Linux >= 6.6) or cfs (<= 6.5), the host\'s code on each vCPU\'s run queue; or a plugin\'s name; or { name, options }.' }),
         slice: duration.optional().meta({ description: 'EEVDF slice (default 0.75 ms x (1 + ilog2(min(vCPUs, 8)))); not with cfs.' }),
         migrationThreshold: duration.optional(),
         balance: bool.optional(),
@@ -219,3 +243,8 @@ export const scenarioSchema = z
 export type Scenario = z.output<typeof scenarioSchema>;
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type VmScenario = Scenario['vms'][number];
+
+/** A VM's workload kind, in either form. */
+export function workloadKind(w: VmScenario['workload']): string {
+  return w.name ?? w.kind ?? '';
+}
