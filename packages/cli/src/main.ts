@@ -141,7 +141,7 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
 
   program
     .command('presets')
-    .description('list host presets, calibration profiles, IPI backends, shootdown strategies and workloads')
+    .description('list every name a scenario can give: host presets, calibration profiles, IPI backends, host and guest schedulers, placements, shootdown strategies, workloads')
     .option('--json', 'print one JSON document')
     .action((o: { json?: boolean }) => out((require('./presets') as typeof import('./presets')).presetsText(o.json === true)));
 
