@@ -8,8 +8,11 @@ import type { CalibrationProfile } from './profile';
  * schema its `configure` returns the profile for the options. `calibration.overrides` applies
  * over whichever profile is picked.
  */
+/** Token of the calibration-profile PolicyRegistry. */
 export const CalibrationProfileRegistry: unique symbol = Symbol('CalibrationProfileRegistry');
+/** Token under which modules contribute calibration profiles. */
 export const CalibrationProfileContribution: unique symbol = Symbol('CalibrationProfileContribution');
+/** The calibration-profile family (`calibration.profile`; default `kvm-skylake-2018`). */
 export const calibrationProfiles: PolicyFamily<CalibrationProfile> = {
   registry: CalibrationProfileRegistry,
   contribution: CalibrationProfileContribution,

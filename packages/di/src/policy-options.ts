@@ -16,21 +16,29 @@
  * policy without `options` refuses any options ("takes no options").
  */
 export interface PolicyOptions<T, O = unknown> {
+  /** Validates the options (zod-compatible). */
   readonly schema: OptionsSchema<O>;
+  /** The policy for the parsed options. */
   readonly configure: (options: O) => T;
 }
 
 /** What ipilab needs of an options schema: zod's `safeParse`, and `shape` when it has one (for the list of known keys). */
 export interface OptionsSchema<O = unknown> {
+  /** Parses without throwing, as zod's does. */
   safeParse(input: unknown): OptionsParse<O>;
   readonly shape?: unknown;
 }
 
+/** What `safeParse` returns: the parsed options, or the issues found. */
 export type OptionsParse<O> = { readonly success: true; readonly data: O } | { readonly success: false; readonly error: { readonly issues: readonly OptionsIssue[] } };
 
+/** One problem `safeParse` found, as zod reports it. */
 export interface OptionsIssue {
+  /** zod's issue code (`invalid_type`, `unrecognized_keys`, ...), if any. */
   readonly code?: string;
+  /** Where in the options (keys, list indexes). */
   readonly path: readonly PropertyKey[];
+  /** What is wrong (zod's words; ipilab rephrases its type messages). */
   readonly message: string;
   /** zod's unknown keys (`code: 'unrecognized_keys'`). */
   readonly keys?: readonly string[];

@@ -12,8 +12,11 @@ export interface HostPreset extends TopologySpec {
   readonly description: string;
 }
 
+/** Token of the host-preset PolicyRegistry. */
 export const HostPresetRegistry: unique symbol = Symbol('HostPresetRegistry');
+/** Token under which modules contribute host presets. */
 export const HostPresetContribution: unique symbol = Symbol('HostPresetContribution');
+/** The host-preset family (`host.preset`; default `skylake-2s-80t`). */
 export const hostPresets: PolicyFamily<HostPreset> = {
   registry: HostPresetRegistry,
   contribution: HostPresetContribution,

@@ -28,8 +28,11 @@ export interface PlacementPolicy {
   place(req: PlacementRequest): (readonly number[])[];
 }
 
+/** Token of the vCPU-placement PolicyRegistry. */
 export const PlacementRegistry: unique symbol = Symbol('PlacementRegistry');
+/** Token under which modules contribute placement policies. */
 export const PlacementContribution: unique symbol = Symbol('PlacementContribution');
+/** The vCPU-placement family (`vms[].placement`; default `pinned`). */
 export const placementPolicies: PolicyFamily<PlacementPolicy> = {
   registry: PlacementRegistry,
   contribution: PlacementContribution,

@@ -51,6 +51,7 @@ export class VcpuPlacement {
     this.pinnedTaken = topology.pcpus.map(() => false);
   }
 
+  /** Each vCPU's allowed pCPUs for the VM `spec` (errors name `field`, e.g. `vms[2]`). */
   place(field: string, spec: VmSpec): (readonly number[])[] {
     const n = this.topology.pcpus.length;
     if (spec.pcpus !== undefined) {

@@ -21,8 +21,11 @@ export const EEVDF_GUEST_POLICY: GuestSchedulerPolicy = { name: 'eevdf', takesSl
 /** CFS (Linux <= 6.5): its period and granularities follow sysctl_sched_latency, so no slice. */
 export const CFS_GUEST_POLICY: GuestSchedulerPolicy = { name: 'cfs', takesSlice: false, createRunqueue: (ctx) => new CfsRunqueue<Task>(ctx) };
 
+/** Token of the guest-scheduler PolicyRegistry. */
 export const GuestSchedulerRegistry: unique symbol = Symbol('GuestSchedulerRegistry');
+/** Token under which modules contribute guest scheduler policies. */
 export const GuestSchedulerContribution: unique symbol = Symbol('GuestSchedulerContribution');
+/** The guest-scheduler family (`vms[].scheduler.policy`; default `eevdf`). */
 export const guestSchedulers: PolicyFamily<GuestSchedulerPolicy> = {
   registry: GuestSchedulerRegistry,
   contribution: GuestSchedulerContribution,

@@ -11,12 +11,17 @@ import type { Workload, WorkloadContext } from './workload';
  * with field `workload.<param>` for what depends on the VM (a vCPU index it lacks).
  */
 export interface WorkloadPolicy {
+  /** The parameters it takes (strict; zod-compatible). */
   readonly params: OptionsSchema;
+  /** One VM's workload, with the parameters as given (already checked against `params`). */
   create(ctx: WorkloadContext, params: Record<string, unknown>): Workload;
 }
 
+/** Token of the workload-kind PolicyRegistry. */
 export const WorkloadRegistry: unique symbol = Symbol('WorkloadRegistry');
+/** Token under which modules contribute workload kinds. */
 export const WorkloadContribution: unique symbol = Symbol('WorkloadContribution');
+/** The workload-kind family (`vms[].workload`; no default: a VM names its workload). */
 export const workloadKinds: PolicyFamily<WorkloadPolicy> = {
   registry: WorkloadRegistry,
   contribution: WorkloadContribution,
