@@ -222,7 +222,7 @@ export async function runCommand(ref: ScenarioRef, o: RunFlags, io: Io): Promise
     files.set(dir['run.csv']!, csv);
     files.set(dir['run.csv.meta.json']!, sidecar(m));
   }
-  if (html !== undefined) files.set(html, await report().runReportHtml({ ...result, meta: m }, s.scenarioTopology(loaded.scenario)));
+  if (html !== undefined) files.set(html, await report().runReportHtml({ ...result, meta: m }, s.scenarioTopology(loaded)));
   warnIncomplete(io, s.incompleteOfRun(result));
   if (!deliver(io, plan, files, o.json === true ? json : o.csv === true ? csv : format().runTables(result), json)) throw new OutputsNotWritten();
 }

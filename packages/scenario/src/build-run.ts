@@ -5,7 +5,7 @@ import { calibrationProfiles, COST_NAMES, resolveCosts, type CalibrationProfile,
 import { describe, InvalidParameterError, RandomStreams, Simulation } from '@ipilab/core';
 import { composeContainer, DuplicatePolicyError, policyRefName, type PolicyFamily, type PolicyRegistry } from '@ipilab/di';
 import { GuestKernel, guestSchedulers, MAX_PARAMETER, MemoryManager, Scheduler, shootdownStrategies, workloadKinds, type GuestSchedulerPolicy, type ShootdownStrategy, type Workload, type WorkloadContext, type WorkloadPolicy } from '@ipilab/guest';
-import { hostModule, hostPresets, HostTopology, type HostPreset } from '@ipilab/host';
+import { hostPresets, HostTopology, type HostPreset } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, hostSchedulers, Hypervisor, HypervisorSetup, ipiBackends, placementPolicies, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PlacementPolicy, type PleConfig, type Vm } from '@ipilab/hypervisor';
 import { describeThrown, didYouMean, expectedOneOf, PluginError, ScenarioError, schemaProblems, type Problem } from './errors';
 import type { LoadedScenario } from './load';
@@ -43,10 +43,14 @@ export interface BuiltRun {
   readonly specOf: number[];
 }
 
-/** The host a validated scenario runs on: its preset, with the explicit `host` fields over it. */
-export function scenarioTopology(s: Scenario): HostTopology {
+/** The host a validated scenario runs on: its preset (a plugin's too, given the loaded scenario), with the explicit `host` fields over it. */
+export function scenarioTopology(from: Scenario | LoadedScenario): HostTopology {
+  // A loaded scenario brings its plugins, whose presets it may name; a bare one has the built-ins.
+  const loaded = 'scenario' in from ? from : undefined;
+  const s = loaded?.scenario ?? (from as Scenario);
+  const plugins = loaded === undefined ? [] : (loadPlugins(s.plugins, loaded.dir, throwProblem) ?? []);
+  const presets = composeContainer({ run: { seed: 0 }, modules: MODEL_MODULES, plugins }).get<PolicyRegistry<HostPreset>>(hostPresets.registry);
   let t: HostTopology | undefined;
-  const presets = composeContainer({ run: { seed: 0 }, modules: [hostModule] }).get<PolicyRegistry<HostPreset>>(hostPresets.registry);
   hostTopology(s, presets, (p) => throwProblem(p), (x) => (t = x));
   return t!;
 }

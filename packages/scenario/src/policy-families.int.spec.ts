@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerModule } from 'inversify';
 import { buildRun } from './build-run';
-import { loadScenario, policyListings, ScenarioError, type LoadedScenario } from './index';
+import { loadScenario, policyListings, scenarioTopology, ScenarioError, type LoadedScenario } from './index';
 
 const PLUGIN = join(__dirname, '..', 'test', 'fixtures', 'plugin-every-family.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -121,6 +121,11 @@ describe('every policy family by name', () => {
       expect(b.hv.scheduling.policy.name).toBe('rr-3000');
       expect(b.mms[0]!.strategy.name).toBe('sync-too');
       expect(pluginCalls).toEqual(['placement first-2 for 2 vCPUs', 'spin {"tasks":1}']);
+    });
+
+    it('gives the report its host: a plugin\'s preset, with its options', () => {
+      const loaded = loadScenario(file(withPlugin({ host: { preset: { name: 'tiny', options: { cores: 3 } } } }, {})));
+      expect(scenarioTopology(loaded).coresPerSocket).toBe(3);
     });
 
     it('lists its names among the known ones when a name is unknown', () => {
