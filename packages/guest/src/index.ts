@@ -41,6 +41,7 @@ export { BroadcastSlots, broadcastSlots, type BroadcastStats } from './mm/broadc
 export { considerGlobalAsid, activeVcpusExceed } from './mm/global-asid';
 export { Scheduler, estimatedMigrationCost, type SchedulerOptions } from './sched/scheduler';
 export { GuestSchedulerRegistry, GuestSchedulerContribution, guestSchedulers, EEVDF_GUEST_POLICY, CFS_GUEST_POLICY, type GuestSchedulerPolicy } from './sched/guest-scheduler-policy';
+export { GuestBalancerRegistry, GuestBalancerContribution, guestBalancers, PUSH_BALANCER, NO_BALANCER, type GuestLoadBalancer, type BalanceView, type BalanceMove, type BalancedTask } from './sched/guest-load-balancer';
 export { WorkloadRegistry, WorkloadContribution, workloadKinds, type WorkloadPolicy } from './workloads/workload-policy';
 export { Task, compute, block, sleep, op, switchMm, type TaskBody, type TaskCommand, type TaskState } from './sched/task';
 export { type Workload, type WorkloadContext, type WorkloadFigures, cpuNs } from './workloads/workload';

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { calibrationProfiles, COST_NAMES, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
 import { describe, InvalidParameterError, RandomStreams, Simulation } from '@ipilab/core';
 import { composeContainer, DuplicatePolicyError, policyRefName, type PolicyFamily, type PolicyRegistry } from '@ipilab/di';
-import { GuestKernel, guestSchedulers, MAX_PARAMETER, MemoryManager, Scheduler, shootdownStrategies, workloadKinds, type GuestSchedulerPolicy, type ShootdownStrategy, type Workload, type WorkloadContext, type WorkloadPolicy } from '@ipilab/guest';
+import { GuestKernel, guestBalancers, guestSchedulers, MAX_PARAMETER, MemoryManager, Scheduler, shootdownStrategies, workloadKinds, type GuestSchedulerPolicy, type ShootdownStrategy, type Workload, type WorkloadContext, type WorkloadPolicy } from '@ipilab/guest';
 import { hostPresets, HostTopology, type HostPreset } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, hostSchedulers, Hypervisor, HypervisorSetup, ipiBackends, placementPolicies, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PlacementPolicy, type PleConfig, type Vm } from '@ipilab/hypervisor';
 import { describeThrown, didYouMean, expectedOneOf, PluginError, ScenarioError, schemaProblems, type Problem } from './errors';
@@ -300,6 +300,7 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
   const strategies = inContainer(shootdownStrategies);
   const placements = inContainer(placementPolicies);
   const guestPolicies = inContainer(guestSchedulers);
+  const balancers = inContainer(guestBalancers);
   const workloads = inContainer(workloadKinds);
   const clockScale = profile.ghz / host.ghz;
   // A VM the host cannot place is still checked on a host of its own (its workload and guest
@@ -327,6 +328,7 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
     const strategy: ShootdownStrategy = selectPolicy(strategies, vspec.shootdownStrategy, `vms[${index}].shootdownStrategy`, 'a shootdown strategy', r) ?? strategies.get('sync');
     const placement: PlacementPolicy = selectPolicy(placements, vspec.placement, `vms[${index}].placement`, 'a vCPU placement', r) ?? placements.get('pinned');
     const guestPolicy: GuestSchedulerPolicy = selectPolicy(guestPolicies, vspec.scheduler.policy, `vms[${index}].scheduler.policy`, 'a guest scheduler policy', r) ?? guestPolicies.get('eevdf');
+    const balancer = vspec.scheduler.balancer === undefined ? undefined : selectPolicy(balancers, vspec.scheduler.balancer, `vms[${index}].scheduler.balancer`, 'a guest load balancer', r);
     const vmSpec = {
       name: vmName,
       vcpus: vspec.vcpus,
@@ -364,6 +366,7 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
         ...(vspec.scheduler.slice === undefined ? {} : { sliceNs: vspec.scheduler.slice }),
         ...(vspec.scheduler.migrationThreshold === undefined ? {} : { migrationThresholdNs: vspec.scheduler.migrationThreshold }),
         ...(vspec.scheduler.balance === undefined ? {} : { balance: vspec.scheduler.balance }),
+        ...(balancer === undefined ? {} : { balancer }),
       });
     } catch (e) {
       if (!(e instanceof InvalidParameterError)) throw e;

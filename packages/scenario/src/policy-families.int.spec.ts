@@ -7,7 +7,7 @@ import { loadScenario, policyListings, scenarioTopology, ScenarioError, type Loa
 
 const PLUGIN = join(__dirname, '..', 'test', 'fixtures', 'plugin-every-family.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const pluginCalls = (require(PLUGIN) as { calls: string[] }).calls;
+const { calls: pluginCalls, schedulers: pluginSchedulers } = require(PLUGIN) as { calls: string[]; schedulers: { migrations: number }[] };
 
 /** Writes a scenario to a temporary file (YAML is a superset of JSON: one key per line, for positions). */
 function file(doc: Record<string, unknown>): string {
@@ -51,6 +51,7 @@ describe('every policy family by name', () => {
     expect(names('hostSchedulers')).toEqual(['cfs', 'eevdf', 'fifo']);
     expect(names('placements')).toEqual(['pinned', 'shared']);
     expect(names('guestSchedulers')).toEqual(['cfs', 'eevdf']);
+    expect(names('guestBalancers')).toEqual(['none', 'push']);
     expect(names('shootdownStrategies')).toEqual(['batched', 'invlpgb', 'invlpgb-all', 'sync']);
     expect(names('workloads')).toEqual(['compute', 'ebizzy', 'fork-cow', 'hackbench', 'huge-split', 'ipi-bench', 'irq-pipeline', 'will-it-scale']);
     // A workload's options are its parameters.
@@ -61,7 +62,7 @@ describe('every policy family by name', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const plugin = (require(PLUGIN) as { plugin: ContainerModule }).plugin;
     const listed = policyListings([plugin]).map((l) => `${l.key}=${l.name}`);
-    for (const n of ['host.preset=tiny', 'calibration.profile=skylake-at', 'hypervisor.backend=banked', 'hypervisor.scheduler.policy=rr', 'vms[].placement=first', 'vms[].scheduler.policy=eevdf-traced', 'vms[].shootdownStrategy=sync-too', 'vms[].workload.kind=spin']) {
+    for (const n of ['host.preset=tiny', 'calibration.profile=skylake-at', 'hypervisor.backend=banked', 'hypervisor.scheduler.policy=rr', 'vms[].placement=first', 'vms[].scheduler.policy=eevdf-traced', 'vms[].scheduler.balancer=counting-push', 'vms[].shootdownStrategy=sync-too', 'vms[].workload.kind=spin']) {
       expect(listed).toContain(n);
     }
   });
@@ -87,6 +88,7 @@ describe('every policy family by name', () => {
     ['hypervisor.scheduler.policy', base({ hypervisor: { scheduler: { policy: 'evdf' } } }), /hypervisor\.scheduler\.policy: expected a host scheduler policy: one of "cfs", "eevdf", "fifo", got "evdf"; did you mean "eevdf"\?$/],
     ['vms[0].placement', base({}, { placement: 'glued' }), /vms\[0\]\.placement: expected a vCPU placement: one of "pinned", "shared", got "glued"$/],
     ['vms[0].scheduler.policy', base({}, { scheduler: { policy: 'bfs' } }), /vms\[0\]\.scheduler\.policy: expected a guest scheduler policy: one of "cfs", "eevdf", got "bfs"; did you mean "cfs"\?$/],
+    ['vms[0].scheduler.balancer', base({}, { scheduler: { balancer: 'psuh' } }), /vms\[0\]\.scheduler\.balancer: expected a guest load balancer: one of "none", "push", got "psuh"; did you mean "push"\?$/],
     ['vms[0].shootdownStrategy', base({}, { shootdownStrategy: 'lazy' }), /vms\[0\]\.shootdownStrategy: expected a shootdown strategy: one of "batched", "invlpgb", "invlpgb-all", "sync", got "lazy"$/],
     ['vms[0].workload', base({}, { workload: { name: 'memcached' } }), /vms\[0\]\.workload\.name: expected a workload kind: one of "compute", .*"will-it-scale", got "memcached"$/],
   ])('refuses an unknown %s with the names it knows, at its line and column', (_key, doc, line) => {
@@ -121,6 +123,25 @@ describe('every policy family by name', () => {
       expect(b.hv.scheduling.policy.name).toBe('rr-3000');
       expect(b.mms[0]!.strategy.name).toBe('sync-too');
       expect(pluginCalls).toEqual(['placement first-2 for 2 vCPUs', 'spin {"tasks":1}']);
+    });
+
+    it('has its guest load balancer asked at each chunk, with its options; none and balance: false never move a task', () => {
+      // Four tasks on one vCPU of two: the push balancer moves some to the other.
+      const doc = (scheduler: Record<string, unknown>): Record<string, unknown> => withPlugin({}, { scheduler, workload: { kind: 'spin', tasks: 4, startOn: 0 } });
+      const ran = (scheduler: Record<string, unknown>): { calls: string[]; migrations: number } => {
+        const b = built(doc(scheduler));
+        b.workloads.forEach((w) => w.start());
+        b.hv.start();
+        b.sim.run({ until: 2_000_000 });
+        return { calls: [...pluginCalls], migrations: pluginSchedulers[pluginSchedulers.length - 1]!.migrations };
+      };
+      const counted = ran({ balancer: { name: 'counting-push', options: { label: 'mine' } } });
+      expect(counted.calls).toContain('mine moves');
+      expect(counted.migrations).toBeGreaterThan(0);
+      expect(ran({}).migrations).toBe(counted.migrations); // push by default, the same moves
+      expect(ran({ balancer: 'none' }).migrations).toBe(0);
+      expect(ran({ balance: false }).migrations).toBe(0);
+      expect(problems(doc({ balance: false, balancer: 'push' }))[0]).toMatch(/vms\[0\]\.scheduler\.balancer: expected no balancer with balance: false \(which turns balancing off\), got "push"$/);
     });
 
     it('gives the report its host: a plugin\'s preset, with its options', () => {

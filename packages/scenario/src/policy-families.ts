@@ -3,7 +3,7 @@ import type { ContainerModule } from 'inversify';
 import { accountingModule } from '@ipilab/accounting';
 import { calibrationModule, calibrationProfiles } from '@ipilab/calibration';
 import { composeContainer, type PolicyFamily, type PolicyRegistry } from '@ipilab/di';
-import { guestModule, guestSchedulers, shootdownStrategies, workloadKinds } from '@ipilab/guest';
+import { guestBalancers, guestModule, guestSchedulers, shootdownStrategies, workloadKinds } from '@ipilab/guest';
 import { hostModule, hostPresets } from '@ipilab/host';
 import { hostSchedulers, hypervisorModule, ipiBackends, placementPolicies } from '@ipilab/hypervisor';
 import { ipiNativeModule } from '@ipilab/ipi-native';
@@ -31,6 +31,7 @@ export const SCENARIO_FAMILIES: readonly ScenarioFamily[] = [
   { family: hostSchedulers, key: 'hypervisor.scheduler.policy', listing: 'hostSchedulers' },
   { family: placementPolicies, key: 'vms[].placement', listing: 'placements' },
   { family: guestSchedulers, key: 'vms[].scheduler.policy', listing: 'guestSchedulers' },
+  { family: guestBalancers, key: 'vms[].scheduler.balancer', listing: 'guestBalancers' },
   { family: shootdownStrategies, key: 'vms[].shootdownStrategy', listing: 'shootdownStrategies' },
   { family: workloadKinds, key: 'vms[].workload.kind', listing: 'workloads' },
 ] as readonly unknown[] as readonly ScenarioFamily[];

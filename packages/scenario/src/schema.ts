@@ -191,10 +191,17 @@ export const vmSchema = z
         slice: duration.optional().meta({ description: 'EEVDF slice (default 0.75 ms x (1 + ilog2(min(vCPUs, 8)))); not with cfs.' }),
         migrationThreshold: duration.optional(),
         balance: bool.optional(),
+        balancer: policyRef('a guest load balancer').optional().meta({ description: 'The guest\'s load balancer: push (default: an unpinned waiting task moves to the shortest queue when the wait it saves exceeds migrationThreshold), none (as balance: false), or a plugin\'s name; or { name, options }.' }),
         llcVcpus: positiveInt.optional().meta({ description: 'vCPUs per last-level cache in the guest topology (default: all, one virtual socket): decides which remote wake-ups are queued with an IPI (TTWU_QUEUE).' }),
         ttwuQueue: bool.default(true).meta({ description: 'sched_feat TTWU_QUEUE: remote wake-ups across caches or onto idle vCPUs go through the target\'s wake list with an IPI.' }),
       })
       .strict()
+      .superRefine((sched, ctx) => {
+        // Two keys saying different things: the run would have to ignore one.
+        if (sched.balance === false && sched.balancer !== undefined && policyRefName(sched.balancer) !== 'none') {
+          ctx.addIssue({ code: 'custom', path: ['balancer'], message: `expected no balancer with balance: false (which turns balancing off), got ${JSON.stringify(policyRefName(sched.balancer))}` });
+        }
+      })
       .default({ policy: 'eevdf', ttwuQueue: true }),
     workload: workloadSchema,
   })

@@ -3,6 +3,7 @@ import type { Costs } from '@ipilab/calibration';
 import { EEVDF_BASE_SLICE_NS, tunableScale, type FairRunqueue, type Hypervisor, type RunqueueContext, type Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
+import { NO_BALANCER, PUSH_BALANCER, type BalanceView, type GuestLoadBalancer } from './guest-load-balancer';
 import { CFS_GUEST_POLICY, EEVDF_GUEST_POLICY, type GuestSchedulerPolicy } from './guest-scheduler-policy';
 import { Task, type TaskBody } from './task';
 
@@ -32,8 +33,10 @@ export interface SchedulerOptions {
    * from the calibrated cost of the reschedule IPI the move may need, plus the migration penalty.
    */
   readonly migrationThresholdNs?: number;
-  /** Turn the push balancer off. */
+  /** Turn the balancer off (as `balancer` NO_BALANCER). */
   readonly balance?: boolean;
+  /** The load balancer (guest-load-balancer.ts); default the push balancer. */
+  readonly balancer?: GuestLoadBalancer;
 }
 
 /**
@@ -99,7 +102,10 @@ export class Scheduler {
   readonly llcVcpus: number;
   readonly ttwuQueue: boolean;
   readonly migrationThresholdNs: number;
+  /** Whether it balances at all (not NO_BALANCER). */
   readonly balance: boolean;
+  readonly balancer: GuestLoadBalancer;
+  private readonly view: BalanceView;
   readonly costs: Costs;
   migrations = 0;
   /** Wake-up IPIs sent: queued remote wake-ups, and reschedule IPIs of wake-up preemption and of the balancer. */
@@ -149,7 +155,17 @@ export class Scheduler {
     if (!(this.migrationThresholdNs >= 0 && Number.isFinite(this.migrationThresholdNs))) {
       throw new InvalidParameterError('scheduler.migrationThresholdNs', this.migrationThresholdNs, 'a non-negative number of ns');
     }
-    this.balance = options.balance ?? true;
+    this.balancer = options.balance === false ? NO_BALANCER : (options.balancer ?? PUSH_BALANCER);
+    this.balance = this.balancer !== NO_BALANCER;
+    const rqs = this.rqs;
+    this.view = {
+      nrVcpus: n,
+      queueLength: (i) => this.queueLength(i),
+      nrQueued: (i) => rqs[i]!.nrQueued,
+      queuedAt: (i, k) => rqs[i]!.queuedAt(k),
+      sliceNs: this.effectiveSliceNs,
+      migrationThresholdNs: this.migrationThresholdNs,
+    };
     kernel.attachScheduler({ tick: (v) => this.tick(v), reschedule: (v) => this.onRescheduleIpi(v) });
   }
 
@@ -523,36 +539,20 @@ export class Scheduler {
     this.kick(v);
   }
 
-  /**
-   * Push balancing when a task of `v` gives way: move one unpinned waiting task to the vCPU
-   * with the shortest queue when (queue difference - 1) x slice exceeds the threshold.
-   */
+  /** Balancing when a task of `v` gives way: the balancer picks at most one waiting task to move; the move is made here. */
   private pushBalance(v: Vcpu): void {
     const rq = this.rqs[v.index]!;
     if (rq.nrQueued === 0) return;
-    const mine = this.queueLength(v.index);
-    let candidate: Task | null = null;
-    for (let i = 0; i < rq.nrQueued; i++) {
-      const t = rq.queuedAt(i);
-      if (!t.pinned) {
-        candidate = t;
-        break;
-      }
+    const move = this.balancer.balance(this.view, v.index);
+    if (move === null) return;
+    const candidate = move.task as Task;
+    const best = move.to;
+    // A plugin's answer is checked before it moves anything: a wrong one names the balancer.
+    let waiting = false;
+    for (let i = 0; i < rq.nrQueued && !waiting; i++) waiting = rq.queuedAt(i) === candidate;
+    if (!waiting || candidate.pinned || best === v.index || !Number.isSafeInteger(best) || best < 0 || best >= this.rqs.length || !candidate.allowedOn(best)) {
+      throw new Error(`guest load balancer ${JSON.stringify(this.balancer.name)} moved ${waiting ? 'a task' : 'a task not waiting on the vCPU'} to vCPU ${String(best)}, which it may not`);
     }
-    if (candidate === null) return;
-    let best = -1;
-    let bestLen = Infinity;
-    for (const w of this.vm.vcpus) {
-      if (w.index === v.index || !candidate.allowedOn(w.index)) continue;
-      const len = this.queueLength(w.index);
-      if (len < bestLen) {
-        bestLen = len;
-        best = w.index;
-      }
-    }
-    if (best < 0) return;
-    const saved = (mine - bestLen - 1) * this.effectiveSliceNs;
-    if (saved <= this.migrationThresholdNs) return;
     rq.remove(candidate, this.guestNs(v));
     candidate.vcpu = best;
     candidate.migrations++;
