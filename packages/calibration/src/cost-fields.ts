@@ -68,7 +68,9 @@ export const COST_FIELDS = {
   lruPerPage: 'guest: work per page under the LRU lock (lruvec->lru_lock): linking a new folio onto the LRU list or unlinking a freed one, with its lruvec counters',
 } as const;
 
+/** The name of a cost field (a key of `COST_FIELDS`). */
 export type CostName = keyof typeof COST_FIELDS;
+/** Every cost field's name, in `COST_FIELDS`' order. */
 export const COST_NAMES = Object.keys(COST_FIELDS) as CostName[];
 
 /** Resolved costs, integer ns (the count fields: deliverTargetLines, tlbSinglePageFlushCeiling, tlbEntries, invlpgbOutstanding; the ratio: smtCoreThroughput). */

@@ -11,6 +11,7 @@ export interface CostFigure {
   readonly estimate?: string;
 }
 
+/** A calibration profile: the measured machine's clock and vendor, and every per-operation cost with its source. */
 export interface CalibrationProfile {
   readonly name: string;
   readonly description: string;
@@ -38,10 +39,12 @@ export interface CalibrationProfile {
 
 /** Send-side IPI virtualization: Intel IPIv or AMD AVIC (see @ipilab/ipi-posted). */
 export type PostedFlavour = 'ipiv' | 'avic';
+/** Both send-side IPI virtualizations. */
 export const POSTED_FLAVOURS: readonly PostedFlavour[] = ['ipiv', 'avic'];
 
 /** See `CalibrationProfile.lapicTimer`. */
 export type LapicTimerMode = 'preemption-timer' | 'hrtimer';
+/** Both ways KVM emulates the guest's TSC-deadline timer. */
 export const LAPIC_TIMER_MODES: readonly LapicTimerMode[] = ['preemption-timer', 'hrtimer'];
 
 /** Field-by-field overrides, each in the field's own unit. */

@@ -129,11 +129,13 @@ export const KVM_EPYC_2021: CalibrationProfile = {
   },
 };
 
+/** The built-in profiles by name (`calibration.profile`). */
 export const CALIBRATION_PROFILES: Readonly<Record<string, CalibrationProfile>> = {
   [KVM_SKYLAKE_2018.name]: KVM_SKYLAKE_2018,
   [KVM_EPYC_2021.name]: KVM_EPYC_2021,
 };
 
+/** The built-in profile named `name`; an error listing the known ones otherwise. */
 export function calibrationProfile(name: string): CalibrationProfile {
   const p = Object.hasOwn(CALIBRATION_PROFILES, name) ? CALIBRATION_PROFILES[name] : undefined;
   if (p === undefined) {

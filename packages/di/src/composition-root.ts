@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Container, type ContainerModule } from 'inversify';
 import { kernelModule, RunConfig } from './kernel-module';
 
+/** What a run's container is made of: the run's configuration, the model modules, the plugins' modules. */
 export interface CompositionOptions {
   readonly run: RunConfig;
   /** Model modules, in dependency order. */

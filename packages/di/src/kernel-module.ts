@@ -6,6 +6,7 @@ export interface RunConfig {
   readonly seed: number;
   readonly startTime?: number;
 }
+/** The DI token of a run's configuration (its seed). */
 export const RunConfig: unique symbol = Symbol('RunConfig');
 
 /**

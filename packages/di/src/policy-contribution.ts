@@ -11,6 +11,7 @@ export interface PolicyContribution<T> {
   readonly options?: PolicyOptions<T, any>;
 }
 
+/** A family of swappable policies: its registry's and contributions' DI tokens, its name in messages, its default. */
 export interface PolicyFamily<T> {
   /** Token of the family's PolicyRegistry<T>. */
   readonly registry: ServiceIdentifier<PolicyRegistry<T>>;

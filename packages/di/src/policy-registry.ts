@@ -2,6 +2,7 @@ import type { PolicyOptions } from './policy-options';
 
 /** Undoes a registration. Calling it twice is harmless. */
 export interface Disposable {
+  /** Undo the registration. */
   dispose(): void;
 }
 
@@ -82,6 +83,7 @@ export class PolicyRegistry<T> {
     return this.optionsByName.get(name);
   }
 
+  /** Whether `name` is registered. */
   has(name: string): boolean {
     return this.entries.has(name);
   }
@@ -95,6 +97,7 @@ export class PolicyRegistry<T> {
     return this.defaultName;
   }
 
+  /** The policy `get()` returns when given no name; it must be registered. */
   setDefault(name: string): void {
     if (!this.entries.has(name)) throw new UnknownPolicyError(this.kind, name, this.names());
     this.defaultName = name;

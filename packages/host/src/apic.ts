@@ -5,6 +5,7 @@ import { InvalidParameterError } from '@ipilab/core';
  * multi-destination IPI takes, which under trap-and-emulate is how many VM exits it costs.
  */
 export type ApicMode = 'xapic' | 'x2apic-physical' | 'x2apic-cluster';
+/** Every guest APIC mode. */
 export const APIC_MODES: readonly ApicMode[] = ['xapic', 'x2apic-physical', 'x2apic-cluster'];
 
 /** CPUs per x2APIC logical cluster (Intel SDM vol. 3, 10.12.10.2: 16-bit cluster ID, 16-bit mask). */
@@ -22,6 +23,7 @@ export function maxApicId(mode: ApicMode): number {
   }
 }
 
+/** `mode` as an APIC mode, or an error naming `field`. */
 export function checkApicMode(field: string, mode: unknown): ApicMode {
   if (typeof mode !== 'string' || !(APIC_MODES as readonly string[]).includes(mode)) {
     throw new InvalidParameterError(field, mode, `one of ${APIC_MODES.map((m) => JSON.stringify(m)).join(', ')}`);
@@ -29,6 +31,7 @@ export function checkApicMode(field: string, mode: unknown): ApicMode {
   return mode as ApicMode;
 }
 
+/** Refuses APIC IDs the mode cannot address (`maxApicId`: xAPIC 8-bit, x2APIC physical 32-bit, x2APIC cluster a 16-bit cluster of 16 CPUs), naming `field`. */
 export function checkApicIds(field: string, mode: ApicMode, ids: readonly number[]): void {
   const max = maxApicId(mode);
   ids.forEach((id, i) => {

@@ -52,6 +52,7 @@ export class InterruptFabric {
     return this.line[reader * this.n + writer]!;
   }
 
+  /** How far an interrupt travels between two pCPUs (it decides the wire latency). */
   distance(from: number, to: number): CpuDistance {
     return this.topology.distance(from, to);
   }

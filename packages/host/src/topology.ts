@@ -4,6 +4,7 @@ import type { HostPreset } from './host-preset';
 /** How far apart two logical CPUs are, which sets the cost of an IPI or a cache-line transfer. */
 export type CpuDistance = 'self' | 'smt' | 'socket' | 'remote';
 
+/** A host's shape: sockets, cores per socket, SMT threads per core, clock. */
 export interface TopologySpec {
   readonly name?: string;
   readonly sockets: number;
@@ -13,6 +14,7 @@ export interface TopologySpec {
   readonly ghz: number;
 }
 
+/** Where one pCPU sits: its socket, core and SMT thread, and its APIC ID. */
 export interface PcpuInfo {
   /** Logical CPU number, numbered as Linux does on Intel/AMD servers: all first threads, then all second threads. */
   readonly id: number;
@@ -78,12 +80,14 @@ export class HostTopology {
     return this.pcpus.length;
   }
 
+  /** The place of pCPU `id`. */
   pcpu(id: number): PcpuInfo {
     const p = this.pcpus[id];
     if (p === undefined) throw new InvalidParameterError('pcpu', id, `a logical CPU number in [0, ${this.pcpus.length - 1}]`);
     return p;
   }
 
+  /** How far apart two pCPUs are: the same, SMT siblings, one socket, or across sockets. */
   distance(a: number, b: number): CpuDistance {
     const pa = this.pcpu(a);
     const pb = this.pcpu(b);
@@ -126,6 +130,7 @@ export const HOST_PRESETS: Readonly<Record<string, HostPreset>> = {
   },
 };
 
+/** The built-in host preset named `name` (`host.preset`); an error listing the known ones otherwise. */
 export function hostPreset(name: string): HostTopology {
   const spec = Object.hasOwn(HOST_PRESETS, name) ? HOST_PRESETS[name] : undefined;
   if (spec === undefined) {

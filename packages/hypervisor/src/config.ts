@@ -10,8 +10,10 @@ import type { HostSchedulerPolicy } from './sched/host-scheduler';
  * "what does virtualization cost" baseline (bare-metal.ts).
  */
 export type HypervisorMode = 'kvm' | 'bare-metal';
+/** Both hypervisor modes: `kvm`, or `bare-metal` (no hypervisor at all). */
 export const HYPERVISOR_MODES: readonly HypervisorMode[] = ['kvm', 'bare-metal'];
 
+/** How the hypervisor is set up: mode, interrupt virtualization, the host scheduler and its tunables, halt polling, the shared service, pause-loop exiting. */
 export interface HypervisorConfig {
   /** KVM, or the same host with no hypervisor (the native baseline). */
   readonly mode: HypervisorMode;
@@ -62,6 +64,7 @@ export interface HypervisorConfig {
   readonly ple: PleConfig;
 }
 
+/** KVM's halt polling tunables (halt_poll_ns and its grow/shrink parameters). */
 export interface HaltPollConfig {
   readonly maxNs: number;
   readonly grow: number;
@@ -69,6 +72,7 @@ export interface HaltPollConfig {
   readonly shrink: number;
 }
 
+/** The configuration a scenario gets by default (KVM as a current Linux host runs it). */
 export const DEFAULT_HYPERVISOR_CONFIG: HypervisorConfig = {
   mode: 'kvm',
   postedInterrupts: true,

@@ -173,6 +173,7 @@ export class HostScheduling {
     return out;
   }
 
+  /** Start counting pCPU occupancy afresh. */
   resetOccupancy(): void {
     for (const r of this.runners) {
       r.flushOccupancy();

@@ -21,6 +21,7 @@ export interface HypervisorSetup {
   /** Host scheduler policy, by name (looked up in the registry) or itself (replaces `config.hostScheduler`); absent: the config's. */
   readonly hostScheduler?: string | HostSchedulerPolicy;
 }
+/** The DI token of a run's hypervisor set-up (topology, costs, configuration). */
 export const HypervisorSetup: unique symbol = Symbol('HypervisorSetup');
 
 /**

@@ -114,6 +114,7 @@ export class Hypervisor implements BackendHost {
     return this.config.hostScheduler;
   }
 
+  /** The host thread that runs vCPU `v`. */
   threadOf(v: Vcpu): HostThread {
     return this.threads[v.hostId]!;
   }
@@ -197,6 +198,7 @@ export class Hypervisor implements BackendHost {
     return this.scheduling.occupancyByVm();
   }
 
+  /** Start counting pCPU occupancy afresh (at the end of a run's warm-up). */
   resetOccupancy(): void {
     this.scheduling.resetOccupancy();
   }
@@ -377,6 +379,7 @@ export class Hypervisor implements BackendHost {
     this.flushOnEntry.add(v);
   }
 
+  /** Whether `v` is marked to have its TLB flushed by the host on its next entry. */
   hasFlushOnEntry(v: Vcpu): boolean {
     return this.flushOnEntry.has(v);
   }

@@ -31,8 +31,11 @@ export interface IpiBackend {
 /** Makes a VM's backend from what a backend may use: the host's side of sending (`BackendHost`) and its VM (`BackendVm`). */
 export type IpiBackendFactory = (host: BackendHost, vm: BackendVm) => IpiBackend;
 
+/** The DI token of the IPI-backend registry. */
 export const IpiBackendRegistry: unique symbol = Symbol('IpiBackendRegistry');
+/** The DI token a module binds an IPI-backend contribution to. */
 export const IpiBackendContribution: unique symbol = Symbol('IpiBackendContribution');
+/** The IPI-backend family (`hypervisor.backend`): contribute with `contributePolicy(options, ipiBackends, name, factory)`. */
 export const ipiBackends: PolicyFamily<IpiBackendFactory> = {
   registry: IpiBackendRegistry,
   contribution: IpiBackendContribution,

@@ -7,6 +7,7 @@ import type { PlacementPolicy } from './placement-policy';
 /** A built-in placement by name, or a placement policy (placement-policy.ts). */
 export type Placement = 'pinned' | 'shared' | PlacementPolicy;
 
+/** The paravirtual features a guest uses. */
 export interface PvFeatures {
   /** KVM_FEATURE_PV_SEND_IPI: multicast IPIs by hypercall. */
   readonly sendIpi: boolean;
@@ -22,6 +23,7 @@ export interface PvFeatures {
   readonly spinlocks: boolean;
 }
 
+/** How a VM is made: vCPUs, placement, APIC mode, PV features, idle and tick settings. */
 export interface VmSpec {
   readonly name: string;
   readonly vcpus: number;
@@ -77,6 +79,7 @@ export class Vm implements BackendVm {
     return this.spec.shorthand === true;
   }
 
+  /** The VM's vCPU `i`. */
   vcpu(i: number): Vcpu {
     return this.vcpus[i]!;
   }

@@ -233,6 +233,7 @@ export const runSchema = z
   })
   .strict();
 
+/** The scenario file's schema (zod): every key, its default and its message; docs/scenarios.md lists them. */
 export const scenarioSchema = z
   .object({
     name: str.optional(),
@@ -247,8 +248,11 @@ export const scenarioSchema = z
   .strict()
   .meta({ title: 'ipilab scenario', description: 'A what-if: a host, a hypervisor, VMs with workloads, and how long to run.' });
 
+/** A checked scenario, defaults filled in. */
 export type Scenario = z.output<typeof scenarioSchema>;
+/** A scenario as written (before defaults). */
 export type ScenarioInput = z.input<typeof scenarioSchema>;
+/** One VM of a checked scenario. */
 export type VmScenario = Scenario['vms'][number];
 
 /** A VM's workload kind, in either form. */

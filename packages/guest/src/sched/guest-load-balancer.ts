@@ -4,6 +4,7 @@ import type { PolicyFamily } from '@ipilab/di';
 export interface BalancedTask {
   /** Allowed on one vCPU only: never moved. */
   readonly pinned: boolean;
+  /** Whether the task may run on vCPU `vcpu`. */
   allowedOn(vcpu: number): boolean;
 }
 
@@ -37,7 +38,9 @@ export interface BalanceMove {
  * the reschedule IPI to the target). This runs per chunk: no allocation unless it moves.
  */
 export interface GuestLoadBalancer {
+  /** The name a scenario picks it by (`vms[].scheduler.balancer`). */
   readonly name: string;
+  /** At most one move of a waiting task off vCPU `from`, seen through `view`; null for none. */
   balance(view: BalanceView, from: number): BalanceMove | null;
 }
 

@@ -11,6 +11,7 @@ import { Task, type TaskBody } from './task';
 export type GuestSchedPolicy = 'eevdf' | 'cfs';
 export const GUEST_SCHED_POLICIES: readonly GuestSchedPolicy[] = ['eevdf', 'cfs'];
 
+/** How a VM's guest scheduler is set up: its policy, slice, load balancer and CPU topology. */
 export interface SchedulerOptions {
   /** The fair policy: a built-in by name, or a policy (guest-scheduler-policy.ts); default eevdf. */
   readonly policy?: GuestSchedPolicy | GuestSchedulerPolicy;
@@ -220,6 +221,7 @@ export class Scheduler {
     return rq.nrQueued + (rq.curr === null ? 0 : 1);
   }
 
+  /** Whether vCPU `vcpu` has nothing to run (no current task, an empty run queue). */
   isIdle(vcpu: number): boolean {
     return this.queueLength(vcpu) === 0;
   }

@@ -63,6 +63,7 @@ class IpiBenchWorkload implements Workload {
   }
 }
 
+/** Makes a workload of one kind from the VM's guest (`ctx`) and its checked parameters. */
 export type WorkloadFactory = (ctx: WorkloadContext, params: Record<string, unknown>) => Workload;
 
 /** Built-in workloads by `kind`. */
@@ -89,6 +90,7 @@ export const WORKLOAD_PARAMS: Readonly<Record<string, ParamsSchema>> = {
   'will-it-scale': willItScaleParams,
 };
 
+/** A workload of kind `kind` (a built-in's), with its parameters checked. */
 export function createWorkload(kind: string, ctx: WorkloadContext, params: Record<string, unknown> = {}): Workload {
   const f = Object.hasOwn(WORKLOADS, kind) ? WORKLOADS[kind] : undefined;
   if (f === undefined) throw new InvalidParameterError('workload.kind', kind, `one of ${Object.keys(WORKLOADS).map((k) => JSON.stringify(k)).join(', ')}`);

@@ -2,7 +2,9 @@ import { calcDeltaFair, removeAt, tunableScale, untilNextTick, type EnqueueReaso
 
 /** CFS tunables before scaling (kernel/sched/fair.c, Linux <= 6.5). */
 export const CFS_LATENCY_NS = 6_000_000; // sysctl_sched_latency
+/** CFS's minimum slice (sysctl_sched_min_granularity, 0.75 ms). */
 export const CFS_MIN_GRANULARITY_NS = 750_000; // sysctl_sched_min_granularity
+/** CFS's wake-up preemption granularity (sysctl_sched_wakeup_granularity, 1 ms). */
 export const CFS_WAKEUP_GRANULARITY_NS = 1_000_000; // sysctl_sched_wakeup_granularity
 /** sched_nr_latency: latency / min_granularity, the queue length past which the period stretches. */
 const CFS_NR_LATENCY = 8;
@@ -199,6 +201,7 @@ export class CfsRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
   }
 }
 
+/** The `cfs` host scheduler (Linux <= 6.5). */
 export const CFS_POLICY: HostSchedulerPolicy = {
   name: 'cfs',
   pollersYield: true,

@@ -241,6 +241,7 @@ export class EevdfRunqueue<E extends SchedEntity> implements FairRunqueue<E> {
   }
 }
 
+/** The `eevdf` host scheduler (Linux >= 6.6). */
 export const EEVDF_POLICY: HostSchedulerPolicy = {
   name: 'eevdf',
   pollersYield: true,

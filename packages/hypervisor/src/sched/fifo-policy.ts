@@ -66,6 +66,7 @@ class FifoRunqueue implements HostRunqueue {
   }
 }
 
+/** The `fifo` host scheduler: ipilab's original round robin. */
 export const FIFO_POLICY: HostSchedulerPolicy = {
   name: 'fifo',
   pollersYield: false,

@@ -168,11 +168,15 @@ export interface HostSchedulerPolicy {
    * The legacy `fifo` policy keeps the old behaviour (polls until its window or slice ends).
    */
   readonly pollersYield: boolean;
+  /** A run queue for one pCPU. */
   createRunqueue(ctx: RunqueueContext): HostRunqueue;
 }
 
+/** The DI token of the host-scheduler registry. */
 export const HostSchedulerRegistry: unique symbol = Symbol('HostSchedulerRegistry');
+/** The DI token a module binds a host-scheduler contribution to. */
 export const HostSchedulerContribution: unique symbol = Symbol('HostSchedulerContribution');
+/** The host-scheduler family (`hypervisor.scheduler.policy`). */
 export const hostSchedulers: PolicyFamily<HostSchedulerPolicy> = {
   registry: HostSchedulerRegistry,
   contribution: HostSchedulerContribution,
