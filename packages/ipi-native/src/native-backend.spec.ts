@@ -1,4 +1,4 @@
-import { assertDeliveredExactlyOnce, assertTlbCoherence, runIpiScenario } from '@ipilab/testing';
+import { assertDeliveredExactlyOnce, assertDeterministic, assertTimeConserved, assertTlbCoherence, runIpiScenario } from '@ipilab/testing';
 import { NativeBackend } from './index';
 
 describe('native backend (bare metal)', () => {
@@ -8,6 +8,14 @@ describe('native backend (bare metal)', () => {
 
   it('keeps TLBs coherent on bare metal (sync, invlpgb, batched; SMP and AMP; CoW, remaps, huge splits, context switches)', () => {
     assertTlbCoherence((hv, vm) => new NativeBackend(hv, vm), { bareMetal: true });
+  });
+
+  it('conserves time: each vCPU\'s ledger adds up to the run and agrees with its state clock', () => {
+    assertTimeConserved((hv, vm) => new NativeBackend(hv, vm), { bareMetal: true });
+  });
+
+  it('is deterministic: one scenario run twice gives the same events', () => {
+    assertDeterministic((hv, vm) => new NativeBackend(hv, vm), { bareMetal: true });
   });
 
   it('never exits: a bare-metal run publishes no vm-exit event', () => {

@@ -1,4 +1,4 @@
-import { assertDeliveredExactlyOnce, assertTlbCoherence } from '@ipilab/testing';
+import { assertDeliveredExactlyOnce, assertDeterministic, assertTimeConserved, assertTlbCoherence } from '@ipilab/testing';
 import { PostedBackend } from './index';
 
 describe('posted backend', () => {
@@ -8,5 +8,13 @@ describe('posted backend', () => {
 
   it('keeps TLBs coherent: after a shootdown completes no vCPU uses a stale translation, and none is lost (sync, invlpgb, batched; SMP and AMP; CoW, remaps, huge splits, context switches, preemption)', () => {
     assertTlbCoherence((hv, vm) => new PostedBackend(hv, vm), { requiresPostedInterrupts: true });
+  });
+
+  it('conserves time: each vCPU\'s ledger adds up to the run and agrees with its state clock', () => {
+    assertTimeConserved((hv, vm) => new PostedBackend(hv, vm), { requiresPostedInterrupts: true });
+  });
+
+  it('is deterministic: one scenario run twice gives the same events', () => {
+    assertDeterministic((hv, vm) => new PostedBackend(hv, vm), { requiresPostedInterrupts: true });
   });
 });

@@ -1,4 +1,4 @@
-import { assertDeliveredExactlyOnce, assertTlbCoherence } from '@ipilab/testing';
+import { assertDeliveredExactlyOnce, assertDeterministic, assertTimeConserved, assertTlbCoherence } from '@ipilab/testing';
 import { ParavirtualBackend } from './index';
 
 describe('pv backend', () => {
@@ -8,5 +8,13 @@ describe('pv backend', () => {
 
   it('keeps TLBs coherent: after a shootdown completes no vCPU uses a stale translation, and none is lost (sync, invlpgb, batched; SMP and AMP; CoW, remaps, huge splits, context switches, preemption)', () => {
     assertTlbCoherence((hv, vm) => new ParavirtualBackend(hv, vm));
+  });
+
+  it('conserves time: each vCPU\'s ledger adds up to the run and agrees with its state clock', () => {
+    assertTimeConserved((hv, vm) => new ParavirtualBackend(hv, vm));
+  });
+
+  it('is deterministic: one scenario run twice gives the same events', () => {
+    assertDeterministic((hv, vm) => new ParavirtualBackend(hv, vm));
   });
 });

@@ -6,16 +6,50 @@
  */
 export { configureProperties, DEFAULT_PROPERTY_SEED } from './property-config';
 export { expectParameterError } from './expect-parameter-error';
+export { assertLaw, scaledRuns, LawFailure, type LawRunOptions } from './law-runner';
+export {
+  MAX_VCPUS,
+  vcpuCount,
+  apicModeArbitrary,
+  hostArbitrary,
+  hostSize,
+  vmsArbitrary,
+  ipiStormArbitrary,
+  scenarioArbitrary,
+  x2apicClusters,
+  type Range,
+  type HostArbitraryOptions,
+  type GeneratedVm,
+  type VmsArbitraryOptions,
+  type StormIpi,
+  type IpiStorm,
+  type IpiStormOptions,
+  type ScenarioArbitraryOptions,
+} from './arbitraries';
+export { assertTimeConserved, checkTimeConserved } from './laws/ledger-conservation-law';
+export { assertDeterministic, checkDeterministic } from './laws/determinism-law';
 export {
   assertDeliveredExactlyOnce,
   checkDeliveredExactlyOnce,
   runIpiScenario,
   ipiScenarioArbitrary,
+  HOST_SCHEDULERS,
   type IpiScenario,
   type IpiRunOutcome,
   type IpiLawOptions,
 } from './laws/ipi-delivery-law';
-export { assertTlbCoherence, checkTlbCoherence, runTlbScenario, tlbScenarioArbitrary, type TlbScenario, type TlbOp, type TlbRunOutcome } from './laws/tlb-coherence-law';
+export {
+  assertTlbCoherence,
+  checkTlbCoherence,
+  runTlbScenario,
+  tlbScenarioArbitrary,
+  BUILTIN_SHOOTDOWN_STRATEGIES,
+  type StrategyUnderTest,
+  type TlbLawOptions,
+  type TlbScenario,
+  type TlbOp,
+  type TlbRunOutcome,
+} from './laws/tlb-coherence-law';
 export {
   assertHostSchedulerLaws,
   checkHostSchedulerInvariants,

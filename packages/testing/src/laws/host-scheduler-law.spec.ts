@@ -1,4 +1,5 @@
 import { CFS_LATENCY_NS, CFS_POLICY, EEVDF_BASE_SLICE_NS, EEVDF_POLICY, FIFO_POLICY, tunableScale, type HostRunqueue, type HostSchedulerPolicy } from '@ipilab/hypervisor';
+import { LawFailure } from '../law-runner';
 import { assertHostSchedulerLaws, hogShares } from './host-scheduler-law';
 
 // The law's fairness and wake-up hosts have 4 pCPUs: the kernel scales its tunables by 1 + ilog2(4) = 3.
@@ -9,7 +10,7 @@ const SWITCH_SLACK = 50_000;
 
 describe('host scheduler laws', () => {
   it('eevdf: exclusive, conserving, starvation-free, fair by weight, wakes a sleeper within a slice and a tick, deterministic', () => {
-    assertHostSchedulerLaws(EEVDF_POLICY, {
+    assertHostSchedulerLaws('eevdf', {
       maxWaitNs: 12 * (EEVDF_BASE_SLICE_NS * SCALE + TICK),
       fairnessTolerance: 0.03,
       weighted: true,
@@ -22,7 +23,7 @@ describe('host scheduler laws', () => {
   });
 
   it('cfs: the same laws; a sleeper waits at most the hog\'s ideal slice (half the latency) and a tick', () => {
-    assertHostSchedulerLaws(CFS_POLICY, {
+    assertHostSchedulerLaws('cfs', {
       maxWaitNs: 12 * (CFS_LATENCY_NS * SCALE + TICK),
       // CFS preempts only at ticks once a thread has run its ideal slice: shares drift by a tick or two per period.
       fairnessTolerance: 0.05,
@@ -33,7 +34,7 @@ describe('host scheduler laws', () => {
   });
 
   it('fifo: exclusive, conserving, starvation-free and fair among equals (no weights); a sleeper waits a slice at most', () => {
-    assertHostSchedulerLaws(FIFO_POLICY, { maxWaitNs: 12 * 1_000_000, fairnessTolerance: 0.03, weighted: false, wakeupBoundNs: 1_000_000 + SWITCH_SLACK, numRuns: 40 });
+    assertHostSchedulerLaws('fifo', { maxWaitNs: 12 * 1_000_000, fairnessTolerance: 0.03, weighted: false, wakeupBoundNs: 1_000_000 + SWITCH_SLACK, numRuns: 40 });
   });
 
   it('weights matter under the fair policies: a 3121-weight hog gets about 3x a 1024 one', () => {
@@ -69,8 +70,9 @@ describe('the laws catch broken policies', () => {
     try {
       run();
     } catch (e) {
-      expect((e as Error).message).toMatch(/Property failed .*seed/s);
-      return String((e as Error & { cause?: unknown }).cause);
+      expect(e).toBeInstanceOf(LawFailure);
+      expect((e as LawFailure).message).toMatch(/seed: -?\d+, path: "[\d:]*"/);
+      return (e as LawFailure).reason;
     }
     return 'the laws held';
   };

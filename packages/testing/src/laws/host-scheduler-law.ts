@@ -5,6 +5,8 @@ import { EventSink, type ModelEvent } from '@ipilab/events';
 import { HostTopology } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type HostSchedulerPolicy, type IpiBackendFactory, type Placement, type Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
+import { assertLaw } from '../law-runner';
+import { HOST_SCHEDULERS } from './ipi-delivery-law';
 
 /** What one vCPU does: burn CPU forever, or run then sleep (halt until a timer interrupt) in a loop. */
 export type VcpuBehaviour = { readonly kind: 'hog' } | { readonly kind: 'sleeper'; readonly runNs: number; readonly sleepNs: number };
@@ -220,44 +222,53 @@ export function hogShares(policy: HostSchedulerPolicy, weights: readonly number[
  * (and, for weighted policies, unequal) CPU-bound vCPUs on one pCPU; a bounded wake-up delay for a
  * sleeper beside a hog; and determinism (the same scenario twice gives the same events).
  */
-export function assertHostSchedulerLaws(policy: HostSchedulerPolicy, options: HostSchedulerLawOptions): void {
+export function assertHostSchedulerLaws(policyUnderTest: HostSchedulerPolicy | 'eevdf' | 'cfs' | 'fifo', options: HostSchedulerLawOptions): void {
+  const policy = typeof policyUnderTest === 'string' ? HOST_SCHEDULERS[policyUnderTest] : policyUnderTest;
   const runs = options.numRuns === undefined ? {} : { numRuns: options.numRuns };
-  fc.assert(
-    fc.property(hostSchedScenarioArbitrary, (s) => {
+  assertLaw(
+    `host scheduler ${policy.name}: exclusive, conserving, no starvation`,
+    hostSchedScenarioArbitrary,
+    (s) => {
       // A light thread beside heavy ones waits longer in proportion: the bound scales with the weight spread.
       const weights = s.vms.map((v) => v.weight);
       const bound = options.maxWaitNs * (options.weighted === true ? Math.max(...weights) / Math.min(...weights) : 1);
       checkHostSchedulerInvariants(runHostSchedScenario(s, policy, Math.ceil(Math.max(60_000_000, 2 * bound))), bound);
-    }),
+    },
     runs,
   );
-  fc.assert(
-    fc.property(hostSchedScenarioArbitrary, (s) => {
+  assertLaw(
+    `host scheduler ${policy.name}: deterministic`,
+    hostSchedScenarioArbitrary,
+    (s) => {
       const a = runHostSchedScenario(s, policy, 10_000_000, true).events;
       const b = runHostSchedScenario(s, policy, 10_000_000, true).events;
       if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error('two runs of the same scenario differ: the policy is not deterministic');
-    }),
+    },
     { numRuns: 20 },
   );
   if (options.fairnessTolerance !== undefined) {
     const tol = options.fairnessTolerance;
     const window = options.fairnessWindowNs ?? 200_000_000;
-    fc.assert(
-      fc.property(fc.array(options.weighted === true ? fc.constantFrom(335, 1024, 3121) : fc.constant(1024), { minLength: 2, maxLength: 4 }), (weights) => {
+    assertLaw(
+      `host scheduler ${policy.name}: fair shares`,
+      fc.array(options.weighted === true ? fc.constantFrom(335, 1024, 3121) : fc.constant(1024), { minLength: 2, maxLength: 4 }),
+      (weights) => {
         const shares = hogShares(policy, weights, window);
         const total = weights.reduce((a, b) => a + b, 0);
         weights.forEach((w, i) => {
           const fair = w / total;
           if (Math.abs(shares[i]! - fair) > tol) throw new Error(`weights ${weights.join(', ')}: vCPU ${i} got ${(shares[i]! * 100).toFixed(1)} % of the pCPU, fair is ${(fair * 100).toFixed(1)} % (tolerance ${tol * 100} points)`);
         });
-      }),
+      },
       { numRuns: 12 },
     );
   }
-  fc.assert(
-    // A sleeper that sleeps at least as long as it runs asks for no more than its fair half: it
-    // wakes with no debt (EEVDF lag >= 0, CFS vruntime at or behind the hog's).
-    fc.property(fc.integer({ min: 50_000, max: 2_000_000 }), fc.integer({ min: 0, max: 3_000_000 }), (runNs, extra) => {
+  // A sleeper that sleeps at least as long as it runs asks for no more than its fair half: it
+  // wakes with no debt (EEVDF lag >= 0, CFS vruntime at or behind the hog's).
+  assertLaw(
+    `host scheduler ${policy.name}: bounded wake-up delay`,
+    fc.tuple(fc.integer({ min: 50_000, max: 2_000_000 }), fc.integer({ min: 0, max: 3_000_000 })),
+    ([runNs, extra]) => {
       const sleepNs = runNs + extra;
       const s: HostSchedScenario = {
         sockets: 1,
@@ -275,7 +286,7 @@ export function assertHostSchedulerLaws(policy: HostSchedulerPolicy, options: Ho
       const worst = Math.max(...delays);
       const bound = typeof options.wakeupBoundNs === 'number' ? options.wakeupBoundNs : options.wakeupBoundNs(runNs);
       if (worst > bound) throw new Error(`a sleeper beside a hog waited ${worst} ns after its wake-up, over the bound of ${bound} ns`);
-    }),
+    },
     { numRuns: 12 },
   );
 }

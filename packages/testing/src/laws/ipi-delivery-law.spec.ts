@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { PauseLoopExiting, type IpiBackend, type IpiBackendFactory } from '@ipilab/hypervisor';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
-import { checkDeliveredExactlyOnce, ipiScenarioArbitrary, runIpiScenario } from './ipi-delivery-law';
+import { LawFailure } from '../law-runner';
+import { assertDeliveredExactlyOnce, checkDeliveredExactlyOnce, ipiScenarioArbitrary, runIpiScenario } from './ipi-delivery-law';
 
 /** A broken backend: forgets the last target of every multi-target send. */
 const dropsLastTarget: IpiBackendFactory = (hv, vm) => {
@@ -10,7 +11,7 @@ const dropsLastTarget: IpiBackendFactory = (hv, vm) => {
   return b;
 };
 
-/** A backend that raises every IPI twice (not wrong: hardware may see a vector twice before it is accepted). */
+/** A broken backend: once a send has been delivered, it delivers it again (a second interrupt of one IPI). */
 const deliversTwice: IpiBackendFactory = (hv, vm) => {
   const real = new TrapAndEmulateBackend(hv, vm);
   return { name: 'twice', send: (req, done) => real.send(req, () => real.send(req, done)) };
@@ -37,11 +38,46 @@ const firstWindowOnly: IpiBackendFactory = (hv, vm) => {
 
 describe('the exactly-once delivery law', () => {
   it('catches a backend that loses a target', () => {
-    expect(lawFailure(dropsLastTarget)).toMatch(/reached vCPU \d+ 0 times|never finished/);
+    expect(lawFailure(dropsLastTarget)).toMatch(/(delivered to|reached) vCPU \d+ 0 times|never finished|did not target/);
   });
 
-  it('holds for a backend that raises every vector twice: the APIC coalesces, the handler drains its queue once', () => {
-    expect(lawFailure(deliversTwice)).toBe('the law held');
+  it('catches a backend that delivers an IPI twice, and shrinks it to one two-vCPU send', () => {
+    let failure: unknown;
+    try {
+      assertDeliveredExactlyOnce(deliversTwice, { horizonNs: 1_000_000_000 });
+    } catch (e) {
+      failure = e;
+    }
+    expect(failure).toBeInstanceOf(LawFailure);
+    const f = failure as LawFailure;
+    expect(f.reason).toMatch(/delivered to vCPU \d+ 2 times/);
+    expect(f.message).toContain(`seed: ${f.seed}, path: "${f.path}"`);
+    expect(f.message).toContain(`replay: FC_SEED=${f.seed} FC_PATH=${f.path} node_modules/.bin/jest packages/testing/src/laws/ipi-delivery-law.spec.ts`);
+    // Shrunk: the smallest VM, one sender, one send.
+    expect(f.counterexample).toMatch(/^\{"vcpus":2,/);
+    expect(f.counterexample).toMatch(/"senders":\[\{"sender":\d,"ops":\[\{"gap":0,"targets":\[\d(,\d)?\]\}\]\}\]/);
+    // Replaying the printed seed and path fails at once, on the same shrunk case.
+    let again: unknown;
+    try {
+      assertDeliveredExactlyOnce(deliversTwice, { horizonNs: 1_000_000_000, seed: f.seed, path: f.path });
+    } catch (e) {
+      again = e;
+    }
+    expect((again as LawFailure).counterexample).toBe(f.counterexample);
+  });
+
+  it('catches a backend that delivers an IPI before it was sent (it raises the next id early)', () => {
+    const early: IpiBackendFactory = (hv, vm) => {
+      const real = new TrapAndEmulateBackend(hv, vm);
+      return {
+        name: 'early',
+        send: (req, done) => {
+          for (const t of req.targets) hv.deliver(req.sender, t, req.vector, req.id + 1);
+          real.send(req, done);
+        },
+      };
+    };
+    expect(lawFailure(early)).toMatch(/delivered to vCPU \d+ at \d+ ns, before it was sent/);
   });
 
   it('catches a target handled twice for one send (a handler that runs a csd it already ran)', () => {
@@ -66,7 +102,7 @@ describe('the exactly-once delivery law', () => {
   });
 
   it('sees VMs of 128 vCPUs and more: catches a backend that never reaches APIC IDs from 128 up', () => {
-    expect(lawFailure(firstWindowOnly)).toMatch(/reached vCPU \d+ 0 times|never finished/);
+    expect(lawFailure(firstWindowOnly)).toMatch(/(delivered to|reached) vCPU \d+ 0 times|never finished|did not target/);
   });
 
   it('catches a backend that interrupts the wrong vCPU', () => {
@@ -77,6 +113,6 @@ describe('the exactly-once delivery law', () => {
         send: (req, done) => real.send({ ...req, targets: req.targets.map((t) => vm.vcpus[(t.index + 1) % vm.vcpus.length]!) }, done),
       };
     };
-    expect(lawFailure(misdirects)).toMatch(/reached vCPU \d+ 0 times|never finished/);
+    expect(lawFailure(misdirects)).toMatch(/(delivered to|reached) vCPU \d+ 0 times|never finished|did not target/);
   });
 });

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { MemoryManager, SynchronousShootdown, type ShootdownRequest, type ShootdownStrategy } from '@ipilab/guest';
 import type { IpiBackendFactory } from '@ipilab/hypervisor';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
-import { checkTlbCoherence, runTlbScenario, tlbScenarioArbitrary, type TlbScenario } from './tlb-coherence-law';
+import { LawFailure } from '../law-runner';
+import { assertTlbCoherence, checkTlbCoherence, runTlbScenario, tlbScenarioArbitrary, type TlbScenario } from './tlb-coherence-law';
 
 const trap: IpiBackendFactory = (hv, vm) => new TrapAndEmulateBackend(hv, vm);
 
@@ -17,6 +18,34 @@ function lawFailure(strategy: ShootdownStrategy): string {
 }
 
 describe('the TLB coherence law', () => {
+  it('takes the strategy under test: catches a strategy that skips a target (the highest vCPU of each shootdown), with seed, path and shrunk case', () => {
+    const skipsOne = (): ShootdownStrategy => ({
+      name: 'skips-one',
+      flush: (mm, req, done) => {
+        const local = req.space.cpuMask.has(req.initiator.index) ? mm.invalidateOn(req.initiator, req.space, req.vpns) : 0;
+        req.initiator.pushWork(local, () => {
+          const targets = mm.flushTargets(req.initiator, req.space).slice(0, -1);
+          mm.kernel.crossCall(req.initiator, targets, done, undefined, { cost: () => mm.invalidateCost(req.vpns.length), run: (t) => void mm.flushHandler(t, req.space, req.vpns) });
+        });
+      },
+    });
+    let failure: unknown;
+    try {
+      assertTlbCoherence(trap, { strategy: skipsOne });
+    } catch (e) {
+      failure = e;
+    }
+    expect(failure).toBeInstanceOf(LawFailure);
+    const f = failure as LawFailure;
+    expect(f.law).toBe('TLB coherence (skips-one)');
+    expect(f.reason).toMatch(/stale/);
+    expect(f.message).toMatch(/seed: -?\d+, path: "[\d:]+"[^\n]*\n  shrunk case: \{"vcpus":\d+/);
+  });
+
+  it('refuses a strategy name it does not know, listing the built-ins', () => {
+    expect(() => assertTlbCoherence(trap, { strategy: 'lazy' as 'sync' })).toThrow(/unknown shootdown strategy "lazy": one of sync, invlpgb, invlpgb-all, batched/);
+  });
+
   it('catches a strategy that flushes only the initiator', () => {
     const localOnly: ShootdownStrategy = {
       name: 'local-only',
