@@ -108,15 +108,22 @@ export function vmsArbitrary(host: TopologySpec, options: VmsArbitraryOptions = 
     }),
   );
   return fc.array(one, { minLength: options.count?.min ?? 1, maxLength: options.count?.max ?? 3 }).map((drawn) => {
+    // Pinned VMs first, from the bottom up, keeping one pCPU unpinned so shared VMs always have
+    // somewhere to run; then shared VMs keep the unpinned part of their drawn set (all unpinned
+    // pCPUs when none of it is left).
     let next = 0;
+    const pinned = drawn.map((d) => {
+      if (d.placement !== 'pinned' || next + d.vcpus >= n) return null;
+      const pcpus = Array.from({ length: d.vcpus }, (_, k) => next + k);
+      next += d.vcpus;
+      return pcpus;
+    });
+    const unpinned = Array.from({ length: n - next }, (_, k) => next + k);
     return drawn.map((d, i): GeneratedVm => {
-      // Keep one pCPU unpinned so shared VMs always have somewhere to run.
-      if (d.placement === 'pinned' && next + d.vcpus < n) {
-        const pcpus = Array.from({ length: d.vcpus }, (_, k) => next + k);
-        next += d.vcpus;
-        return { name: `vm${i}`, vcpus: d.vcpus, apicMode: d.apicMode, placement: 'pinned', pcpus };
-      }
-      return { name: `vm${i}`, vcpus: d.vcpus, apicMode: d.apicMode, placement: 'shared', pcpus: [...d.shared].sort((a, b) => a - b) };
+      const own = pinned[i];
+      if (own !== null && own !== undefined) return { name: `vm${i}`, vcpus: d.vcpus, apicMode: d.apicMode, placement: 'pinned', pcpus: own };
+      const free = d.shared.filter((p) => p >= next).sort((a, b) => a - b);
+      return { name: `vm${i}`, vcpus: d.vcpus, apicMode: d.apicMode, placement: 'shared', pcpus: free.length > 0 ? free : unpinned };
     });
   });
 }
@@ -222,7 +229,8 @@ export function scenarioArbitrary(options: ScenarioArbitraryOptions = {}): fc.Ar
           pcpus: [...vm.pcpus],
           apicMode: vm.apicMode,
           shootdownStrategy: d.strategies[i]!,
-          workload: { kind: d.workloads[i]! },
+          // ipi-bench needs a second vCPU to send to.
+          workload: { kind: vm.vcpus < 2 ? 'ebizzy' : d.workloads[i]! },
         })),
         run: { duration: '200us', seed: d.seed },
       };
