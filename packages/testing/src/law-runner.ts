@@ -27,6 +27,8 @@ export class LawFailure extends Error {
     readonly counterexample: string,
     readonly numRuns: number,
     readonly replay: string,
+    /** The shrunk case's own error. */
+    cause?: unknown,
   ) {
     super(
       [
@@ -35,7 +37,10 @@ export class LawFailure extends Error {
         `  shrunk case: ${counterexample}`,
         `  replay: ${replay}`,
         `      or: fc.assert(property, { seed: ${seed}, path: "${path}" })`,
+        // fast-check's own wording (the property's arguments as a tuple), which tools may look for.
+        `  Counterexample: [${counterexample}]`,
       ].join('\n'),
+      { cause },
     );
   }
 }
@@ -82,5 +87,5 @@ export function assertLaw<T>(law: string, arb: fc.Arbitrary<T>, check: (value: T
   const reason = error instanceof Error ? error.message : String(error);
   const file = currentTestPath() ?? '<the spec file>';
   const replay = `FC_SEED=${details.seed} FC_PATH=${details.counterexamplePath ?? ''} node_modules/.bin/jest ${file}`;
-  throw new LawFailure(law, reason, details.seed, details.counterexamplePath ?? '', shrunk, numRuns, replay);
+  throw new LawFailure(law, reason, details.seed, details.counterexamplePath ?? '', shrunk, numRuns, replay, error);
 }

@@ -25,7 +25,7 @@ describe('the TLB coherence law', () => {
         const local = req.space.cpuMask.has(req.initiator.index) ? mm.invalidateOn(req.initiator, req.space, req.vpns) : 0;
         req.initiator.pushWork(local, () => {
           const targets = mm.flushTargets(req.initiator, req.space).slice(0, -1);
-          mm.kernel.crossCall(req.initiator, targets, done, undefined, { cost: () => mm.invalidateCost(req.vpns.length), run: (t) => void mm.flushHandler(t, req.space, req.vpns) });
+          mm.crossCall(req.initiator, targets, done, undefined, { cost: () => mm.invalidateCost(req.vpns.length), run: (t) => void mm.flushHandler(t, req.space, req.vpns) });
         });
       },
     });
