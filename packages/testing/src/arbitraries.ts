@@ -5,6 +5,7 @@ import type { Placement } from '@ipilab/hypervisor';
 /** The most vCPUs a generated VM has (and the most pCPUs a generated host has): a 2-socket 72-core SMT host. */
 export const MAX_VCPUS = 288;
 
+/** An inclusive range of whole numbers an arbitrary draws from. */
 export interface Range {
   readonly min?: number;
   readonly max?: number;
@@ -31,6 +32,7 @@ export function apicModeArbitrary(options: { readonly vcpus?: number } = {}): fc
   return fc.constantFrom(...modes);
 }
 
+/** What hosts `hostArbitrary` draws: how many pCPUs, from which presets, how much SMT. */
 export interface HostArbitraryOptions {
   /** Fewest logical CPUs the host needs (e.g. a pinned VM's vCPUs). Default 1. */
   readonly minCpus?: number;
@@ -135,10 +137,12 @@ export interface StormIpi {
   readonly targets: readonly number[];
 }
 
+/** A drawn IPI storm: who sends what to whom, and when. */
 export interface IpiStorm {
   readonly senders: readonly { readonly sender: number; readonly ipis: readonly StormIpi[] }[];
 }
 
+/** What storms `ipiStormArbitrary` draws: vCPUs, senders, IPIs, intervals, targets per IPI. */
 export interface IpiStormOptions {
   /** vCPUs of the VM the storm runs in. */
   readonly vcpus: number;
@@ -183,6 +187,7 @@ export function x2apicClusters(vcpus: number): number {
   return Math.ceil(vcpus / X2APIC_CLUSTER_SIZE);
 }
 
+/** What scenarios `scenarioArbitrary` draws. */
 export interface ScenarioArbitraryOptions {
   readonly maxCpus?: number;
   readonly vms?: VmsArbitraryOptions;

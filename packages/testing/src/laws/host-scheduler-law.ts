@@ -11,6 +11,7 @@ import { HOST_SCHEDULERS } from './ipi-delivery-law';
 /** What one vCPU does: burn CPU forever, or run then sleep (halt until a timer interrupt) in a loop. */
 export type VcpuBehaviour = { readonly kind: 'hog' } | { readonly kind: 'sleeper'; readonly runNs: number; readonly sleepNs: number };
 
+/** One VM of a host-scheduler case: its vCPUs' behaviour (hogs, sleepers) and placement. */
 export interface HostSchedVm {
   readonly vcpus: readonly VcpuBehaviour[];
   readonly placement: Placement;
@@ -28,6 +29,7 @@ export interface HostSchedScenario {
   readonly vms: readonly HostSchedVm[];
 }
 
+/** What one host-scheduler case recorded: who ran where and when, waits and wake-ups. */
 export interface HostSchedOutcome {
   readonly hv: Hypervisor;
   readonly end: number;
@@ -48,6 +50,7 @@ const behaviourArb: fc.Arbitrary<VcpuBehaviour> = fc.oneof(
   fc.record({ kind: fc.constant('sleeper' as const), runNs: fc.integer({ min: 50_000, max: 2_000_000 }), sleepNs: fc.integer({ min: 50_000, max: 3_000_000 }) }),
 );
 
+/** The host-scheduler laws' cases. */
 export const hostSchedScenarioArbitrary: fc.Arbitrary<HostSchedScenario> = fc
   .record({ sockets: fc.integer({ min: 1, max: 2 }), coresPerSocket: fc.integer({ min: 1, max: 3 }), threadsPerCore: fc.integer({ min: 1, max: 2 }), migrate: fc.boolean() })
   .chain((h) => {
@@ -189,6 +192,7 @@ export function checkHostSchedulerInvariants(o: HostSchedOutcome, maxWaitNs: num
   if (worst > maxWaitNs) throw new Error(`a runnable vCPU waited ${worst} ns, over the bound of ${maxWaitNs} ns: starvation`);
 }
 
+/** How the host-scheduler laws run: the policy under test and fast-check's settings. */
 export interface HostSchedulerLawOptions {
   /**
    * Longest a runnable vCPU may wait in the random scenarios (at most 12 threads on a pCPU), for

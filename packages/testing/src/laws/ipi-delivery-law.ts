@@ -40,6 +40,7 @@ export interface IpiScenario {
   readonly host?: TopologySpec;
 }
 
+/** What the delivery law draws, and how often (its vCPU range, host choices, numRuns, seed, path). */
 export interface IpiLawOptions {
   /** The backend needs receive-side posted interrupts (as hardware IPI virtualization does). */
   readonly requiresPostedInterrupts?: boolean;
@@ -56,6 +57,7 @@ const SMALL_HOST: TopologySpec = { sockets: 2, coresPerSocket: 4, threadsPerCore
 /** The built-in host scheduler policies, by name. */
 export const HOST_SCHEDULERS: Readonly<Record<'eevdf' | 'cfs' | 'fifo', HostSchedulerPolicy>> = { eevdf: EEVDF_POLICY, cfs: CFS_POLICY, fifo: FIFO_POLICY };
 
+/** The delivery law's cases: a VM on a host, with senders and their cross-calls. */
 export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<IpiScenario> {
   // Mostly small VMs on a small host; one in five large enough for the paths that change at 64,
   // 128 and 256 vCPUs (x2APIC cluster IDs past 64, a second PV send-IPI bitmap window), pinned on
@@ -101,6 +103,7 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
   return options.bareMetal === true ? arb.map((s): IpiScenario => ({ ...s, bareMetal: true })) : arb;
 }
 
+/** What one delivery-law case recorded: every send, delivery and handler, and whether each sender finished. */
 export interface IpiRunOutcome {
   readonly events: readonly ModelEvent[];
   /** Senders that finished all their operations. */

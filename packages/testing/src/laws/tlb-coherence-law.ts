@@ -8,6 +8,7 @@ import { HOST_SCHEDULERS } from './ipi-delivery-law';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory } from '@ipilab/hypervisor';
 import { assertLaw, type LawRunOptions } from '../law-runner';
 
+/** One operation of a TLB-coherence case: a read, a write, a remap or unmap, a fork, a split, a sleep. */
 export type TlbOp =
   | { readonly kind: 'read' | 'write'; readonly vpn: number; readonly gap: number }
   | { readonly kind: 'remap'; readonly vpns: readonly number[]; readonly gap: number }
@@ -21,6 +22,7 @@ export type TlbOp =
    */
   | { readonly kind: 'idle'; readonly gap: number; readonly ns: number };
 
+/** A TLB-coherence case: the VM, its strategy and coordination, and each actor's operations. */
 export interface TlbScenario {
   readonly vcpus: number;
   readonly shared: boolean;
@@ -66,6 +68,7 @@ const BIG_VM = 6;
 
 // Mostly small VMs; one in ten of 64-130 vCPUs, whose actors can sit beyond APIC ID 64 or 128
 // (x2APIC cluster IDs, a second PV send-IPI bitmap window in the shootdown's IPI).
+/** The TLB-coherence law's cases (2-130 vCPUs). */
 export const tlbScenarioArbitrary: fc.Arbitrary<TlbScenario> = fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 2, max: BIG_VM }) }, { weight: 1, arbitrary: fc.constantFrom(64, 65, 129, 130) }).chain((vcpus) =>
   fc.record({
     vcpus: fc.constant(vcpus),
@@ -112,6 +115,7 @@ function strategyFactory(s: StrategyUnderTest): () => ShootdownStrategy {
   return BUILTIN_SHOOTDOWN_STRATEGIES[s];
 }
 
+/** What one TLB-coherence case left: the memory manager's books and whether every operation finished. */
 export interface TlbRunOutcome {
   readonly mm: MemoryManager;
   readonly finishedActors: number;
