@@ -99,6 +99,17 @@ describe('ipilab litmus', () => {
     expect(r.out).toBe('');
   });
 
+  it('reads a device or an oversized file only up to the input limit: one line, exit 2, the other files still checked', async () => {
+    const d = dir({ 'SB.litmus': SB, 'big.litmus': `C big\n(* ${'x'.repeat(2048)} *)\n` });
+    const r = await cli('--max-input-size', '1KiB', 'litmus', d, '/dev/zero');
+    expect(r.code).toBe(EXIT.usage);
+    const lines = r.err.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/big\.litmus: 2(\.\d)? KiB, over the input size limit of 1 KiB; raise it with --max-input-size/);
+    expect(lines[1]).toMatch(/^\/dev\/zero: more than 1 KiB, over the input size limit of 1 KiB/);
+    expect(r.out).toContain('Observation SB+fencembonceonces Never 0 3');
+  });
+
   it('a test over --max-candidates is one line naming it, exit 1', async () => {
     const d = dir({ 'SB.litmus': SB });
     const r = await cli('litmus', '--max-candidates', '1', d);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CheckResult, Execution, LitmusTest } from '@ipilab/ordering';
 import { ExitCode, type Io } from './commands';
@@ -18,9 +18,6 @@ export interface LitmusFlags {
   readonly time?: boolean;
   readonly maxCandidates?: string;
 }
-
-/** The default input cap for a litmus file, as for scenario files (--max-input-size changes it). */
-const DEFAULT_MAX_LITMUS_BYTES = 1024 * 1024;
 
 function positiveInt(flag: string, raw: string | undefined, dflt: number): number {
   if (raw === undefined) return dflt;
@@ -74,7 +71,8 @@ export function litmusCommand(paths: readonly string[], flags: LitmusFlags, io: 
   })();
   if (flags.seed !== undefined && samples === undefined) throw new UsageError('--seed: only with --sample (enumeration has no randomness)');
   const files = paths.flatMap(litmusFiles);
-  const maxBytes = io.maxInputBytes ?? DEFAULT_MAX_LITMUS_BYTES;
+  const input = require('@ipilab/scenario') as Pick<typeof import('@ipilab/scenario'), 'readInputText' | 'InputTooLarge' | 'DEFAULT_MAX_INPUT_BYTES'>;
+  const maxBytes = io.maxInputBytes ?? input.DEFAULT_MAX_INPUT_BYTES;
   let code: number = EXIT.ok;
   const worse = (c: number): void => {
     // A parse error (2) outranks a check that could not be done or a mismatch (1).
@@ -85,15 +83,11 @@ export function litmusCommand(paths: readonly string[], flags: LitmusFlags, io: 
   for (const file of files) {
     let text: string;
     try {
-      const size = statSync(file).size;
-      if (size > maxBytes) {
-        io.err.write(`${file}: ${size} bytes, more than the ${maxBytes} a litmus file may have (--max-input-size)\n`);
-        worse(EXIT.usage);
-        continue;
-      }
-      text = readFileSync(file, 'utf8');
+      // The scenario files' guarded reader: a size cap (--max-input-size), and a pipe or a device
+      // such as /dev/zero is read only up to it.
+      text = input.readInputText(file, maxBytes);
     } catch (e) {
-      io.err.write(`${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})\n`);
+      io.err.write(`${file}: ${e instanceof input.InputTooLarge ? e.message : `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`}\n`);
       worse(EXIT.usage);
       continue;
     }
