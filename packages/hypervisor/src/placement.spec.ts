@@ -52,6 +52,14 @@ describe('VcpuPlacement', () => {
   });
 });
 
+describe('a plugin placement\'s answer is checked at assembly', () => {
+  it('an exclusive placement that gives two vCPUs one pCPU is refused, naming the policy and VM', () => {
+    const p = new VcpuPlacement(host());
+    const doubled = { name: 'doubled', exclusive: true, place: () => [[3], [3]] };
+    expect(() => p.place('vms[0]', { ...spec(2, 'pinned'), placement: doubled })).toThrow('placement policy "doubled" returned pCPU 3 for two vCPUs (an exclusive placement gives each its own) for vms[0]');
+  });
+});
+
 describe('pinned pCPUs are the pinned VM\'s own, whatever the order VMs are added in', () => {
   const noIpis: IpiBackendFactory = () => ({ name: 'none', send: () => undefined });
   const setUp = () => {

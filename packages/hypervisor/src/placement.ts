@@ -74,8 +74,13 @@ export class VcpuPlacement {
       for (const p of set) if (!Number.isSafeInteger(p) || p < 0 || p >= n) throw wrong(`pCPU ${String(p)}, not one of the host's`);
     }
     if (policy.exclusive) {
-      for (const set of allowed) if (set.length !== 1 || this.pinnedTaken[set[0]!] === true) throw wrong('a pinned set that is not one free pCPU');
-      for (const set of allowed) this.pinnedTaken[set[0]!] = true;
+      const mine = new Set<number>();
+      for (const set of allowed) {
+        if (set.length !== 1 || this.pinnedTaken[set[0]!] === true) throw wrong('a pinned set that is not one free pCPU');
+        if (mine.has(set[0]!)) throw wrong(`pCPU ${set[0]} for two vCPUs (an exclusive placement gives each its own)`);
+        mine.add(set[0]!);
+      }
+      for (const p of mine) this.pinnedTaken[p] = true;
     }
     return allowed;
   }

@@ -62,3 +62,43 @@ export {
   type HostSchedulerLawOptions,
   type VcpuBehaviour,
 } from './laws/host-scheduler-law';
+export {
+  assertPlacementLaws,
+  checkPlacement,
+  placementScenarioArbitrary,
+  BUILTIN_PLACEMENTS,
+  type PlacementAsk,
+  type PlacementScenario,
+  type PlacementLawOptions,
+} from './laws/placement-law';
+export {
+  assertBalancerLaws,
+  checkBalanceMoves,
+  checkBalancedRun,
+  balanceViewArbitrary,
+  balanceRunArbitrary,
+  BUILTIN_BALANCERS,
+  type ViewTask,
+  type BalanceViewCase,
+  type BalanceRunTask,
+  type BalanceRunCase,
+  type BalancerLawOptions,
+} from './laws/balancer-law';
+export {
+  assertWorkloadLaws,
+  checkWorkload,
+  runWorkloadCase,
+  workloadCaseArbitrary,
+  type WorkloadUnderTest,
+  type WorkloadCase,
+  type WorkloadLawOptions,
+  type WorkloadRun,
+} from './laws/workload-law';
+export {
+  assertHostPresetLaws,
+  assertCalibrationProfileLaws,
+  checkHostPreset,
+  checkCalibrationProfile,
+  type DataPolicyUnderTest,
+  type DataLawOptions,
+} from './laws/data-policy-laws';
