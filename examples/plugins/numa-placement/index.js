@@ -7,6 +7,7 @@
 // hand, or numad / libvirt's `numatune` with `placement='auto'`, aims at: IPIs between a VM's
 // vCPUs then stay within a socket (ipilab's wire and cache-line costs by distance).
 const { ContainerModule } = require('inversify');
+const { InvalidParameterError } = require('@ipilab/core');
 const { contributePolicy } = require('@ipilab/di');
 const { placementPolicies } = require('@ipilab/hypervisor');
 
@@ -31,8 +32,8 @@ const numaPinned = {
     const sockets = freeBySocket(req).sort((a, b) => b.ids.length - a.ids.length || a.socket - b.socket);
     const free = sockets.reduce((n, s) => n + s.ids.length, 0);
     if (free < req.vcpus) {
-      const e = new Error(`${req.field}.vcpus: expected at most ${free} pinned vCPUs (only ${free} pCPUs are free), got ${req.vcpus}`);
-      throw e;
+      // A refusal names the VM's field, as a built-in's does (the placement law checks it).
+      throw new InvalidParameterError(`${req.field}.vcpus`, req.vcpus, `at most ${free} pinned vCPUs: only ${free} pCPUs are free for pinning`);
     }
     const fits = sockets.find((s) => s.ids.length >= req.vcpus);
     const order = fits !== undefined ? fits.ids : sockets.flatMap((s) => s.ids);

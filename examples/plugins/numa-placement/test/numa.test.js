@@ -6,7 +6,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fc = require('fast-check');
 const { HostTopology } = require('@ipilab/host');
-const { configureProperties } = require('@ipilab/testing');
+const { assertPlacementLaws, configureProperties } = require('@ipilab/testing');
 const { numaPinned } = require('..');
 
 configureProperties();
@@ -44,4 +44,8 @@ test('one thread per core before SMT siblings', () => {
   const placed = numaPinned.place(request(topology, 4, new Set())).map((set) => topology.pcpus[set[0]]);
   assert.deepEqual(placed.map((p) => p.thread), [0, 0, 0, 0]);
   assert.equal(new Set(placed.map((p) => p.core)).size, 4);
+});
+
+test('keeps the vCPU-placement laws of @ipilab/testing (every family\'s policy runs them)', () => {
+  assertPlacementLaws(numaPinned);
 });
