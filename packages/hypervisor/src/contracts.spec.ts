@@ -1,4 +1,4 @@
-import { Simulation } from '@ipilab/core';
+import { RandomStreams, Simulation } from '@ipilab/core';
 import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
 import { EventSink } from '@ipilab/events';
 import { HostTopology } from '@ipilab/host';
@@ -31,6 +31,25 @@ describe('the contracts a backend and a guest are given', () => {
     expect(host.features).toEqual({ mode: 'kvm', postedInterrupts: DEFAULT_HYPERVISOR_CONFIG.postedInterrupts, postedFlavour: DEFAULT_HYPERVISOR_CONFIG.postedFlavour });
     expect({ index: bvm.index, name: bvm.name, apicMode: bvm.apicMode, shorthand: bvm.shorthand, vcpus: bvm.vcpus.length, pv: bvm.pv.sendIpi }).toEqual({ index: 0, name: 'a', apicMode: 'x2apic-physical', shorthand: true, vcpus: 2, pv: true });
     expect(bvm.vcpus[1]).toBe(vm.vcpu(1));
+  });
+
+  it('a backend draws its randomness from the run\'s seed (host.random): the same seed and name give the same draws, another seed or name others', () => {
+    const draws = (seed: number, name: string): number[] => {
+      const sim = new Simulation();
+      const topology = new HostTopology({ sockets: 1, coresPerSocket: 2, threadsPerCore: 1, ghz: 2.5 });
+      let out: number[] = [];
+      const hv = new Hypervisor(sim, new EventSink(), topology, resolveCosts(KVM_SKYLAKE_2018), DEFAULT_HYPERVISOR_CONFIG, new RandomStreams(seed));
+      hv.addVm({ name: 'a', vcpus: 1, placement: 'pinned', apicMode: 'x2apic-physical', backend: 'x' }, (host) => {
+        const r = host.random(name);
+        out = [r.uniform(), r.uniform(), r.uniform()];
+        return { name: 'dice', send: (_req, done) => done() };
+      });
+      return out;
+    };
+    expect(draws(7, 'jitter')).toEqual(draws(7, 'jitter'));
+    expect(draws(8, 'jitter')).not.toEqual(draws(7, 'jitter'));
+    expect(draws(7, 'other')).not.toEqual(draws(7, 'jitter'));
+    for (const x of draws(7, 'jitter')) expect(x >= 0 && x < 1).toBe(true);
   });
 
   it('the guest OS attached to a VM takes its interrupts (and acknowledges them with eoi)', () => {

@@ -1,4 +1,5 @@
 import type { Costs, PostedFlavour } from '@ipilab/calibration';
+import type { RandomStream } from '@ipilab/core';
 import type { EventSink, ExitReason } from '@ipilab/events';
 import type { ApicMode } from '@ipilab/host';
 import type { Vcpu } from '@ipilab/vcpu';
@@ -45,6 +46,12 @@ export interface BackendHost {
   readonly sink: EventSink;
   /** The host's mode and interrupt virtualization. */
   readonly features: HostFeatures;
+  /**
+   * A random stream of the run's seed for the backend's own choices (a jittered cost, a random
+   * pick), independent of every other stream of the run: the same `name` gives the same stream,
+   * mid-sequence. Models never use `Math.random`; with this a run stays reproducible from its seed.
+   */
+  random(name: string): RandomStream;
   /**
    * A VM exit of `vcpu` for `reason`: the vCPU leaves guest mode, the host spends `handlingNs`
    * (queueing for the shared service when the reason holds it), runs `body` (e.g. the

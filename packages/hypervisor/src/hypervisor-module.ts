@@ -1,5 +1,5 @@
 import { ContainerModule } from 'inversify';
-import { Simulation } from '@ipilab/core';
+import { RandomStreams, Simulation } from '@ipilab/core';
 import type { Costs } from '@ipilab/calibration';
 import { bindPolicyRegistry, contributePolicy, type PolicyRegistry } from '@ipilab/di';
 import { EventSink } from '@ipilab/events';
@@ -44,7 +44,7 @@ export const hypervisorModule = new ContainerModule((options) => {
         setup.hostScheduler === undefined
           ? setup.config
           : { ...setup.config, hostScheduler: typeof setup.hostScheduler === 'string' ? ctx.get<PolicyRegistry<HostSchedulerPolicy>>(HostSchedulerRegistry).get(setup.hostScheduler) : setup.hostScheduler };
-      return new Hypervisor(ctx.get(Simulation), ctx.get(EventSink), setup.topology, setup.costs, config);
+      return new Hypervisor(ctx.get(Simulation), ctx.get(EventSink), setup.topology, setup.costs, config, ctx.get(RandomStreams, { optional: true }) ?? undefined);
     })
     .inSingletonScope();
 });

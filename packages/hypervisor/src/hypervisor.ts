@@ -1,4 +1,4 @@
-import { InvalidParameterError, KernelError, type Simulation } from '@ipilab/core';
+import { InvalidParameterError, KernelError, RandomStreams, type RandomStream, type Simulation } from '@ipilab/core';
 import type { Costs } from '@ipilab/calibration';
 import type { EventSink, ExitReason } from '@ipilab/events';
 import { checkApicMode, InterruptFabric, maxApicId, type HostTopology } from '@ipilab/host';
@@ -77,6 +77,8 @@ export class Hypervisor implements BackendHost {
     readonly topology: HostTopology,
     readonly costs: Costs,
     readonly config: HypervisorConfig = DEFAULT_HYPERVISOR_CONFIG,
+    /** The run's random streams (its seed); backends draw theirs from it (`random`). Default: seed 0. */
+    private readonly streams: RandomStreams = new RandomStreams(0),
   ) {
     this.clock = sim;
     this.features = { mode: config.mode, postedInterrupts: config.postedInterrupts, postedFlavour: config.postedFlavour };
@@ -339,6 +341,11 @@ export class Hypervisor implements BackendHost {
   /** IPIv send side: posts to the target whatever its state, never an exit (delivery.ts). */
   ipivPost(from: Vcpu, target: Vcpu, vector: number, ipiId: number): void {
     this.delivery.ipivPost(from, target, vector, ipiId);
+  }
+
+  /** A random stream of the run's seed for a backend (`BackendHost.random`): `backend/<name>`. */
+  random(name: string): RandomStream {
+    return this.streams.stream(`backend/${name}`);
   }
 
   /** A self-IPI: virtualized with APICv, a trapped write without. */
