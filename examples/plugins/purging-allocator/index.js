@@ -8,8 +8,9 @@
 // the process, and the workers fault the pages back in when they next touch them. The question
 // it answers: what the purges cost the workers, and how much of that the IPI backend decides.
 //
-// The workload sees the guest through its context (WorkloadContext): the memory manager (`mm`),
-// the scheduler (`sched`), its own random stream (`rng`) and the clock scale (`cpuNs`).
+// The workload sees the guest through its context (WorkloadContext): the VM's vCPUs (`vcpus`),
+// the memory manager (`mm`), the scheduler (`sched`), its own random stream (`rng`) and the clock
+// scale (`cpuNs`); not the hypervisor.
 const { ContainerModule } = require('inversify');
 const { z } = require('zod');
 const { InvalidParameterError } = require('@ipilab/core');
@@ -36,7 +37,7 @@ class PurgingAllocator {
     if (p.purgePages > p.arenaPages) throw new InvalidParameterError('workload.purgePages', p.purgePages, `at most arenaPages (${p.arenaPages})`);
     this.ctx = ctx;
     this.p = p;
-    this.threads = p.threads ?? ctx.vm.vcpus.length;
+    this.threads = p.threads ?? ctx.vcpus.length;
     this.opNs = cpuNs(ctx, p.opNs);
     this.kind = 'purging-allocator';
     this.primary = { key: 'opsPerSecond', higherIsBetter: true };
@@ -47,7 +48,7 @@ class PurgingAllocator {
   }
 
   start() {
-    const { mm, sched, vm, rng } = this.ctx;
+    const { mm, sched, vcpus, rng } = this.ctx;
     const { arenaPages, pagesPerOp, purgeIntervalNs, purgePages } = this.p;
     const space = mm.createSpace('allocator');
     mm.populate(space, ARENA_BASE, arenaPages);
@@ -65,7 +66,7 @@ class PurgingAllocator {
             self.ops++;
           }
         },
-        { vcpu: i % vm.vcpus.length },
+        { vcpu: i % vcpus.length },
       );
     }
     const wait = sleep(purgeIntervalNs);
@@ -82,7 +83,7 @@ class PurgingAllocator {
           self.purges++;
         }
       },
-      { vcpu: this.threads % vm.vcpus.length },
+      { vcpu: this.threads % vcpus.length },
     );
   }
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { RandomStreams, Simulation } from '@ipilab/core';
 import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
 import { EventSink, MODEL_EVENT_TYPES, type ModelEventType } from '@ipilab/events';
-import { createWorkload, GuestKernel, MemoryManager, Scheduler, SynchronousShootdown } from '@ipilab/guest';
+import { createWorkload, createWorkloadContext, GuestKernel, MemoryManager, Scheduler, SynchronousShootdown } from '@ipilab/guest';
 import { HostTopology } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory } from '@ipilab/hypervisor';
 import { ParavirtualBackend } from '@ipilab/ipi-pv';
@@ -74,7 +74,7 @@ function runVms(plans: readonly VmPlan[], pcpus: readonly number[], ns: number, 
     const mm = new MemoryManager(hv, vm, kernel, { strategy: new SynchronousShootdown() });
     const sched = new Scheduler(hv, vm, kernel);
     // Random streams are named after the VM, so a VM run alone draws the same numbers (CRN).
-    const w = createWorkload(p.workload, { hv, vm, kernel, mm, sched, rng: streams.stream(`vm/${p.name}/workload`) }, p.params ?? {});
+    const w = createWorkload(p.workload, createWorkloadContext({ hv, vm, kernel, mm, sched, rng: streams.stream(`vm/${p.name}/workload`) }), p.params ?? {});
     w.start();
     return w;
   });
@@ -291,7 +291,7 @@ describe('the model publishes only what is read', () => {
       const vm = hv.addVm({ name, vcpus: 5, placement: 'shared', pcpus: [0, 1, 2], apicMode: 'x2apic-physical', backend }, BACKENDS[backend]!);
       const kernel = new GuestKernel(hv, vm);
       const mm = new MemoryManager(hv, vm, kernel, { strategy: new SynchronousShootdown() });
-      createWorkload('ebizzy', { hv, vm, kernel, mm, sched: new Scheduler(hv, vm, kernel), rng: streams.stream(`vm/${name}/workload`) }, { chunkPages: 4, searchNs: 5_000, thinkNs: 10_000 }).start();
+      createWorkload('ebizzy', createWorkloadContext({ hv, vm, kernel, mm, sched: new Scheduler(hv, vm, kernel), rng: streams.stream(`vm/${name}/workload`) }), { chunkPages: 4, searchNs: 5_000, thinkNs: 10_000 }).start();
     }
     hv.start();
     sim.run({ until: 6_000_000 });

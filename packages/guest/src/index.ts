@@ -44,7 +44,19 @@ export { GuestSchedulerRegistry, GuestSchedulerContribution, guestSchedulers, EE
 export { GuestBalancerRegistry, GuestBalancerContribution, guestBalancers, PUSH_BALANCER, NO_BALANCER, type GuestLoadBalancer, type BalanceView, type BalanceMove, type BalancedTask } from './sched/guest-load-balancer';
 export { WorkloadRegistry, WorkloadContribution, workloadKinds, type WorkloadPolicy } from './workloads/workload-policy';
 export { Task, compute, block, sleep, op, switchMm, type TaskBody, type TaskCommand, type TaskState } from './sched/task';
-export { type Workload, type WorkloadContext, type WorkloadFigures, cpuNs } from './workloads/workload';
+export {
+  type Workload,
+  type WorkloadContext,
+  type WorkloadFigures,
+  type WorkloadMemory,
+  type WorkloadScheduler,
+  type WorkloadKernel,
+  type WorkloadTimers,
+  type WorkloadParts,
+  createWorkloadContext,
+  switchTo,
+  cpuNs,
+} from './workloads/workload';
 export { EbizzyWorkload } from './workloads/ebizzy';
 export { HackbenchWorkload } from './workloads/hackbench';
 export { ForkCowWorkload } from './workloads/fork-cow';

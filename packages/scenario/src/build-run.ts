@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { calibrationProfiles, COST_NAMES, resolveCosts, type CalibrationProfile, type Costs } from '@ipilab/calibration';
 import { describe, InvalidParameterError, RandomStreams, Simulation } from '@ipilab/core';
 import { composeContainer, DuplicatePolicyError, policyRefName, type PolicyFamily, type PolicyRegistry } from '@ipilab/di';
-import { GuestKernel, guestBalancers, guestSchedulers, MAX_PARAMETER, MemoryManager, Scheduler, shootdownStrategies, workloadKinds, type GuestSchedulerPolicy, type ShootdownStrategy, type Workload, type WorkloadContext, type WorkloadPolicy } from '@ipilab/guest';
+import { createWorkloadContext, GuestKernel, guestBalancers, guestSchedulers, MAX_PARAMETER, MemoryManager, Scheduler, shootdownStrategies, workloadKinds, type GuestSchedulerPolicy, type ShootdownStrategy, type Workload, type WorkloadContext, type WorkloadPolicy } from '@ipilab/guest';
 import { hostPresets, HostTopology, type HostPreset } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, hostSchedulers, Hypervisor, HypervisorSetup, ipiBackends, placementPolicies, PLE_DEFAULTS, type HypervisorConfig, type IpiBackendFactory, type PlacementPolicy, type PleConfig, type Vm } from '@ipilab/hypervisor';
 import { describeThrown, didYouMean, expectedOneOf, PluginError, ScenarioError, schemaProblems, type Problem } from './errors';
@@ -373,7 +373,7 @@ export function buildRun(loaded: LoadedScenario, options: { seed?: number; only?
       return r(parameterProblem(e, vmKey(e.field)));
     }
     // Streams are named after the VM: the VM draws the same numbers alone or beside others.
-    const ctx = { hv: owner, vm, kernel, mm, sched, rng: streams.stream(`vm/${vmName}/workload`), clockScale };
+    const ctx = createWorkloadContext({ hv: owner, vm, kernel, mm, sched, rng: streams.stream(`vm/${vmName}/workload`), clockScale });
     const w = buildWorkload(workloads, vspec.workload, ctx, index, r);
     if (w === undefined || owner !== hvRef) return;
     built.names.push(vmName);

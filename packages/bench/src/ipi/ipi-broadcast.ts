@@ -42,7 +42,7 @@ export function runIpiBroadcast(backend: string, apicMode: ApicMode, operations:
   }
   const vm = hv.addVm({ name: 'vm', vcpus: 80, placement: 'pinned', apicMode, backend }, BACKENDS[backend]!);
   let mean = NaN;
-  new IpiBench(hv, new GuestKernel(hv, vm), { modes: ['broadcast'], iterations: operations }).start((r) => (mean = r.modes.broadcast!.totalNs.mean));
+  new IpiBench(hv, new GuestKernel(hv, vm), vm.vcpus, { modes: ['broadcast'], iterations: operations }).start((r) => (mean = r.modes.broadcast!.totalNs.mean));
   hv.start();
   sim.run({ until: Number.MAX_SAFE_INTEGER - 1 });
   acct?.finish();

@@ -34,18 +34,18 @@ export class ComputeVictimWorkload implements Workload {
     params: Record<string, unknown> = {},
   ) {
     const p = parseParams('compute', computeParams, params);
-    this.tasks = p.tasks ?? ctx.vm.vcpus.length;
+    this.tasks = p.tasks ?? ctx.vcpus.length;
     // A unit is CPU work: it takes less time on a faster host.
     this.unitNs = cpuNs(ctx, p.unitNs ?? 10_000);
     // Start every task on one vCPU (an imbalance for the balancer to fix); default: spread.
     this.startOn = p.startOn;
-    const n = ctx.vm.vcpus.length;
+    const n = ctx.vcpus.length;
     if (this.startOn !== undefined && this.startOn >= n) throw new InvalidParameterError('workload.startOn', this.startOn, `a vCPU index in [0, ${n - 1}]`);
   }
 
   /** Starts the workload (`Workload.start`). */
   start(): void {
-    const n = this.ctx.vm.vcpus.length;
+    const n = this.ctx.vcpus.length;
     for (let i = 0; i < this.tasks; i++) {
       const self = this;
       this.ctx.sched.spawn(

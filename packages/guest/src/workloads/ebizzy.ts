@@ -53,7 +53,7 @@ export class EbizzyWorkload implements Workload {
     private readonly ctx: WorkloadContext,
     params: Record<string, unknown> = {},
   ) {
-    const n = ctx.vm.vcpus.length;
+    const n = ctx.vcpus.length;
     const p = parseParams('ebizzy', ebizzyParams, params);
     this.threads = p.threads ?? n;
     this.chunkPages = p.chunkPages ?? 16;
@@ -73,7 +73,7 @@ export class EbizzyWorkload implements Workload {
 
   /** Starts the workload (`Workload.start`). */
   start(): void {
-    const { mm, sched, vm } = this.ctx;
+    const { mm, sched, vcpus } = this.ctx;
     const space = mm.createSpace('ebizzy');
     // The mmap area: Linux's top-down allocator (arch_get_unmapped_area_topdown, mm/mmap.c) puts
     // each new anonymous mapping just below the lowest one, so the threads' chunks sit side by
@@ -87,7 +87,7 @@ export class EbizzyWorkload implements Workload {
     for (let i = 0; i < this.threads; i++) {
       const base = EBIZZY_MMAP_TOP - (i + 1) * stride;
       const vpns = Array.from({ length: this.chunkPages }, (_, k) => base + k);
-      const vcpu = i % vm.vcpus.length;
+      const vcpu = i % vcpus.length;
       sched.spawn(
         `ebizzy-${i}`,
         function* (this: EbizzyWorkload, task: Task) {

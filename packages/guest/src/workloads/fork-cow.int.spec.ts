@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { RandomStreams } from '@ipilab/core';
 import { addVm, rig, vmSpec } from '../../test/harness';
-import { ForkCowWorkload, MemoryManager, Scheduler, SynchronousShootdown, type Task } from '../index';
+import { createWorkloadContext, ForkCowWorkload, MemoryManager, Scheduler, SynchronousShootdown, type Task } from '../index';
 
 interface ForkRun {
   forksPerSecond: number;
@@ -26,7 +26,7 @@ function runForkCow(vcpus: number, params: Record<string, unknown>, ns: number, 
     children.push({ task, bornAt: r.sim.now });
     return task;
   };
-  const w = new ForkCowWorkload({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(1).stream('workload/fork-cow') }, params);
+  const w = new ForkCowWorkload(createWorkloadContext({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(1).stream('workload/fork-cow') }), params);
   w.start();
   r.hv.start();
   r.sim.run({ until: ns });
@@ -89,7 +89,7 @@ describe('fork-cow: children of parents that never wait for them', () => {
       const { vm, kernel } = addVm(r, 'trap', vmSpec(8, 'x2apic-physical'));
       const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
       const sched = new Scheduler(r.hv, vm, kernel);
-      new ForkCowWorkload({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(1).stream('w') }, { parents: 1, parentThreads, pages: 16, writes: 4, workNs: 20_000 }).start();
+      new ForkCowWorkload(createWorkloadContext({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(1).stream('w') }), { parents: 1, parentThreads, pages: 16, writes: 4, workNs: 20_000 }).start();
       r.hv.start();
       r.sim.run({ until: 5_000_000 });
       return { ipis: r.events.filter((e) => e.type === 'ipi-sent' && e.vector !== 0xfd).length, contended: mm.lockStats.mmapLock.contended, stale: mm.staleUses.length };

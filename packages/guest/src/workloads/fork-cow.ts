@@ -64,8 +64,8 @@ export class ForkCowWorkload implements Workload {
 
   /** Starts the workload (`Workload.start`). */
   start(): void {
-    const { mm, sched, vm } = this.ctx;
-    const n = vm.vcpus.length;
+    const { mm, sched, vcpus } = this.ctx;
+    const n = vcpus.length;
     for (let p = 0; p < this.parents; p++) {
       const space = mm.createSpace(`parent-${p}`);
       mm.populate(space, 0, this.pages);

@@ -56,8 +56,8 @@ export class HackbenchWorkload implements Workload {
 
   /** Starts the workload (`Workload.start`). */
   start(): void {
-    const { sched, vm, hv } = this.ctx;
-    const n = vm.vcpus.length;
+    const { sched, vcpus, clock } = this.ctx;
+    const n = vcpus.length;
     let next = 0;
     const place = (): number => next++ % n;
     for (let g = 0; g < this.groups; g++) {
@@ -82,7 +82,7 @@ export class HackbenchWorkload implements Workload {
               self.delivered++;
               yield compute(self.receiveNs);
             }
-            if (--self.remainingReceivers === 0) self.finishedAt = hv.sim.now;
+            if (--self.remainingReceivers === 0) self.finishedAt = clock.now;
           }, { vcpu: place() }),
         );
       }

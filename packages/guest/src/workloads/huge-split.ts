@@ -40,7 +40,7 @@ export class HugeSplitWorkload implements Workload {
     private readonly ctx: WorkloadContext,
     params: Record<string, unknown> = {},
   ) {
-    const n = ctx.vm.vcpus.length;
+    const n = ctx.vcpus.length;
     const p = parseParams('huge-split', hugeSplitParams, params);
     this.threads = p.threads ?? Math.max(1, n - 1);
     this.hugePages = p.hugePages ?? 8;
@@ -53,8 +53,8 @@ export class HugeSplitWorkload implements Workload {
 
   /** Starts the workload (`Workload.start`). */
   start(): void {
-    const { mm, sched, vm, rng } = this.ctx;
-    const n = vm.vcpus.length;
+    const { mm, sched, vcpus, rng } = this.ctx;
+    const n = vcpus.length;
     const space = mm.createSpace('thp-app');
     mm.populateHuge(space, 1, this.hugePages);
     const self = this;

@@ -27,7 +27,7 @@ function runBench(backend: string, apicMode: ApicMode, iterations: number, modes
     if (e.type === 'hypercall') hypercalls++;
   });
   let result: IpiBenchResult | undefined;
-  new IpiBench(hv, new GuestKernel(hv, vm), { modes: [...modes], iterations }).start((r) => (result = r));
+  new IpiBench(hv, new GuestKernel(hv, vm), vm.vcpus, { modes: [...modes], iterations }).start((r) => (result = r));
   hv.start();
   container.get(Simulation).run({ until: 1_000_000_000 });
   if (result === undefined) throw new Error('benchmark did not finish');
@@ -104,7 +104,7 @@ describe('IPI microbenchmark parameters', () => {
     [{ modes: ['unicast'], iterations: 5, target: 0 }, 'workload.target: expected a vCPU other than the sender, got 0'],
   ])('%j is refused', (params, text) => {
     const { hv, kernel } = vm();
-    expect(() => new IpiBench(hv, kernel, params as never)).toThrow(InvalidParameterError);
-    expect(() => new IpiBench(hv, kernel, params as never)).toThrow(text);
+    expect(() => new IpiBench(hv, kernel, kernel.vm.vcpus, params as never)).toThrow(InvalidParameterError);
+    expect(() => new IpiBench(hv, kernel, kernel.vm.vcpus, params as never)).toThrow(text);
   });
 });

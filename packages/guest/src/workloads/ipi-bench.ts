@@ -1,5 +1,6 @@
 import { InvalidParameterError, summarizeValues, type LatencySummary } from '@ipilab/core';
-import type { Hypervisor, Vm } from '@ipilab/hypervisor';
+import type { Costs } from '@ipilab/calibration';
+import type { Clock } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import type { GuestKernel } from '../guest-kernel';
 
@@ -35,13 +36,13 @@ export interface IpiBenchModeResult {
 export type IpiBenchResult = { readonly modes: Partial<Record<IpiBenchMode, IpiBenchModeResult>> };
 
 /** Refuses ipi-bench parameters the VM cannot run (an error naming `field`). */
-export function checkIpiBenchParams(p: IpiBenchParams, vm: Vm, field = 'workload'): void {
+export function checkIpiBenchParams(p: IpiBenchParams, vcpus: readonly unknown[], field = 'workload'): void {
   if (!Array.isArray(p.modes) || p.modes.length === 0) throw new InvalidParameterError(`${field}.mode`, p.modes, `one or more of ${IPI_BENCH_MODES.join(', ')}`);
   p.modes.forEach((m, i) => {
     if (!IPI_BENCH_MODES.includes(m)) throw new InvalidParameterError(`${field}.mode[${i}]`, m, `one of ${IPI_BENCH_MODES.map((x) => JSON.stringify(x)).join(', ')}`);
   });
   if (!(Number.isSafeInteger(p.iterations) && p.iterations >= 1)) throw new InvalidParameterError(`${field}.iterations`, p.iterations, 'a positive integer');
-  const n = vm.vcpus.length;
+  const n = vcpus.length;
   for (const k of ['sender', 'target'] as const) {
     const v = p[k];
     if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0 && v < n)) throw new InvalidParameterError(`${field}.${k}`, v, `a vCPU index in [0, ${n - 1}]`);
@@ -78,15 +79,16 @@ export class IpiBench {
   finished = false;
 
   constructor(
-    private readonly hv: Hypervisor,
-    private readonly kernel: GuestKernel,
+    /** The clock and costs (a Hypervisor, or a workload's context). */
+    private readonly hv: { readonly clock: Clock; readonly costs: Costs },
+    private readonly kernel: Pick<GuestKernel, 'crossCall'>,
+    vcpus: readonly Vcpu[],
     private readonly params: IpiBenchParams,
   ) {
-    const vm = kernel.vm;
-    checkIpiBenchParams(params, vm);
-    this.sender = vm.vcpu(params.sender ?? 0);
-    this.target = vm.vcpu(params.target ?? (this.sender.index === 0 ? 1 : 0));
-    this.others = vm.vcpus.filter((v) => v !== this.sender);
+    checkIpiBenchParams(params, vcpus);
+    this.sender = vcpus[params.sender ?? 0]!;
+    this.target = vcpus[params.target ?? (this.sender.index === 0 ? 1 : 0)]!;
+    this.others = vcpus.filter((v) => v !== this.sender);
     this.s2h = new Float64Array(params.iterations);
     this.total = new Float64Array(params.iterations);
   }
@@ -112,12 +114,12 @@ export class IpiBench {
         return;
       }
     }
-    this.iterStart = this.hv.sim.now;
+    this.iterStart = this.hv.clock.now;
     this.sender.pushWork(this.hv.costs.benchLoopOverhead, this.call);
   };
 
   private call = (): void => {
-    this.t0 = this.hv.sim.now;
+    this.t0 = this.hv.clock.now;
     const c = this.hv.costs;
     switch (this.mode) {
       case 'dry-run':
@@ -125,7 +127,7 @@ export class IpiBench {
         return;
       case 'self':
         this.sender.pushWork(c.guestSendOverhead, () => {
-          const handlerAt = this.hv.sim.now;
+          const handlerAt = this.hv.clock.now;
           this.sender.pushWork(c.handlerBody, () => this.record(handlerAt));
         });
         return;
@@ -144,7 +146,7 @@ export class IpiBench {
   private afterCall = (): void => this.record(this.lastHandler);
 
   private record(handlerAt: number): void {
-    const now = this.hv.sim.now;
+    const now = this.hv.clock.now;
     this.s2h[this.i] = handlerAt - this.t0;
     this.total[this.i] = now - this.iterStart;
     this.i++;

@@ -44,8 +44,8 @@ export class IrqPipelineWorkload implements Workload {
   ) {
     const p = parseParams('irq-pipeline', irqPipelineParams, params);
     this.rate = p.rate ?? 50_000;
-    this.irqVcpus = vcpuList(p, 'irqVcpus', ctx.vm, [0]);
-    this.appVcpus = vcpuList(p, 'appVcpus', ctx.vm, [Math.min(1, ctx.vm.vcpus.length - 1)]);
+    this.irqVcpus = vcpuList(p, 'irqVcpus', ctx.vcpus.length, [0]);
+    this.appVcpus = vcpuList(p, 'appVcpus', ctx.vcpus.length, [Math.min(1, ctx.vcpus.length - 1)]);
     if (this.appVcpus.length !== this.irqVcpus.length) {
       throw new InvalidParameterError('workload.appVcpus', this.appVcpus, `one application vCPU per interrupt vCPU (${this.irqVcpus.length})`);
     }
@@ -55,7 +55,7 @@ export class IrqPipelineWorkload implements Workload {
 
   /** Starts the workload (`Workload.start`). */
   start(): void {
-    const { hv, kernel, sched, rng } = this.ctx;
+    const { clock, timers, kernel, sched, rng } = this.ctx;
     const queues: number[][] = this.irqVcpus.map(() => []);
     const apps: Task[] = this.appVcpus.map((a, i) => {
       const self = this;
@@ -67,7 +67,7 @@ export class IrqPipelineWorkload implements Workload {
             continue;
           }
           const raisedAt = q.shift()!;
-          self.latencies.push(hv.sim.now - raisedAt);
+          self.latencies.push(clock.now - raisedAt);
           yield compute(self.processNs);
           self.processed++;
         }
@@ -80,12 +80,12 @@ export class IrqPipelineWorkload implements Workload {
     });
     const meanGap = 1e9 / this.rate;
     const raise = (i: number): void => {
-      const v = this.ctx.vm.vcpu(this.irqVcpus[i]!);
-      queues[i]!.push(hv.sim.now);
-      hv.deliver(null, v, DEVICE_VECTOR, hv.newIpiId());
-      hv.sim.schedule(Math.max(1, Math.round(rng.exponential(meanGap))), raise, i);
+      const v = this.ctx.vcpus[this.irqVcpus[i]!]!;
+      queues[i]!.push(clock.now);
+      this.ctx.deviceInterrupt(v, DEVICE_VECTOR);
+      timers.schedule(Math.max(1, Math.round(rng.exponential(meanGap))), raise, i);
     };
-    this.irqVcpus.forEach((_, i) => hv.sim.schedule(Math.max(1, Math.round(rng.exponential(meanGap))), raise, i));
+    this.irqVcpus.forEach((_, i) => timers.schedule(Math.max(1, Math.round(rng.exponential(meanGap))), raise, i));
   }
 
   resetStats(): void {

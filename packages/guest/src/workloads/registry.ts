@@ -49,7 +49,7 @@ class IpiBenchWorkload implements Workload {
     const extra: { sender?: number; target?: number } = {};
     if (p.sender !== undefined) extra.sender = p.sender;
     if (p.target !== undefined) extra.target = p.target;
-    this.bench = new IpiBench(ctx.hv, ctx.kernel, { modes, iterations, ...extra });
+    this.bench = new IpiBench(ctx, ctx.kernel, ctx.vcpus, { modes, iterations, ...extra });
     this.primary = { key: `modes.${modes[modes.length - 1]}.totalNs.mean`, higherIsBetter: false };
     this.figures = { latencies: Object.fromEntries(modes.flatMap((m) => [[m, `modes.${m}.totalNs`], [`${m}.sendToHandler`, `modes.${m}.sendToHandlerNs`]])) };
   }

@@ -1,13 +1,13 @@
 import { RandomStreams } from '@ipilab/core';
 import { addVm, rig, vmSpec } from '../../test/harness';
-import { BroadcastInvalidation, MemoryManager, Scheduler, SynchronousShootdown, WillItScaleWorkload, type ShootdownStrategy } from '../index';
+import { BroadcastInvalidation, createWorkloadContext, MemoryManager, Scheduler, SynchronousShootdown, WillItScaleWorkload, type ShootdownStrategy } from '../index';
 
 function run(test: 'page_fault' | 'mmap', threads: number, strategy: ShootdownStrategy, ns = 10_000_000) {
   const r = rig({ host: 'skylake-2s-80t', record: false });
   const { vm, kernel } = addVm(r, 'posted', vmSpec(16, 'x2apic-physical'));
   const mm = new MemoryManager(r.hv, vm, kernel, { strategy });
   const sched = new Scheduler(r.hv, vm, kernel);
-  const w = new WillItScaleWorkload({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(1).stream('w') }, { test, threads, pages: 128 });
+  const w = new WillItScaleWorkload(createWorkloadContext({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(1).stream('w') }), { test, threads, pages: 128 });
   w.start();
   r.hv.start();
   r.sim.run({ until: ns });
@@ -48,6 +48,6 @@ describe('will-it-scale', () => {
     const { vm, kernel } = addVm(r, 'trap', vmSpec(2, 'x2apic-physical'));
     const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
     const sched = new Scheduler(r.hv, vm, kernel);
-    expect(() => new WillItScaleWorkload({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(1).stream('w') }, { test: 'brk1' })).toThrow('workload.test');
+    expect(() => new WillItScaleWorkload(createWorkloadContext({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(1).stream('w') }), { test: 'brk1' })).toThrow('workload.test');
   });
 });

@@ -56,7 +56,7 @@ export class WillItScaleWorkload implements Workload {
     private readonly ctx: WorkloadContext,
     params: Record<string, unknown> = {},
   ) {
-    const n = ctx.vm.vcpus.length;
+    const n = ctx.vcpus.length;
     const p = parseParams('will-it-scale', willItScaleParams, params);
     this.test = p.test ?? 'page_fault';
     this.threads = p.threads ?? n;
@@ -68,13 +68,13 @@ export class WillItScaleWorkload implements Workload {
 
   /** Starts the workload (`Workload.start`). */
   start(): void {
-    const { mm, sched, vm } = this.ctx;
+    const { mm, sched, vcpus } = this.ctx;
     const space = mm.createSpace('will-it-scale');
     const perVma = this.perVmaLock;
     for (let i = 0; i < this.threads; i++) {
       const base = (i + 1) * REGION_STRIDE;
       const vpns = Array.from({ length: this.pages }, (_, k) => base + k);
-      const vcpu = i % vm.vcpus.length;
+      const vcpu = i % vcpus.length;
       const self = this;
       const body =
         this.test === 'page_fault'

@@ -1,7 +1,7 @@
 import { InvalidParameterError, RandomStreams } from '@ipilab/core';
 import type { HypervisorConfig } from '@ipilab/hypervisor';
 import { addVm, rig, vmSpec } from '../../test/harness';
-import { createWorkload, MemoryManager, Scheduler, SynchronousShootdown } from '../index';
+import { createWorkload, createWorkloadContext, MemoryManager, Scheduler, SynchronousShootdown } from '../index';
 
 type Backend = 'trap' | 'pv' | 'posted';
 
@@ -11,7 +11,7 @@ function run(kind: string, backend: Backend, params: Record<string, unknown> = {
   const { vm, kernel } = addVm(r, backend, vmSpec(80, 'x2apic-physical'));
   const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
   const sched = new Scheduler(r.hv, vm, kernel);
-  const w = createWorkload(kind, { hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(7).stream(`workload/${kind}`), ...clock }, params);
+  const w = createWorkload(kind, createWorkloadContext({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(7).stream(`workload/${kind}`), ...clock }), params);
   w.start();
   r.hv.start();
   r.sim.run({ until: ns });
@@ -42,7 +42,7 @@ describe('workloads on an 80-vCPU VM under trap, pv and posted', () => {
     const { vm, kernel } = addVm(r, 'trap', vmSpec(8, 'x2apic-physical'));
     const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown() });
     const sched = new Scheduler(r.hv, vm, kernel);
-    const w = createWorkload('ebizzy', { hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(7).stream('workload/ebizzy') }, { threads: 8, chunkPages: 8 });
+    const w = createWorkload('ebizzy', createWorkloadContext({ hv: r.hv, vm, kernel, mm, sched, rng: new RandomStreams(7).stream('workload/ebizzy') }), { threads: 8, chunkPages: 8 });
     w.start();
     r.hv.start();
     r.sim.run({ until: 10_000_000 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { RandomStreams, Simulation } from '@ipilab/core';
 import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
 import { EventSink } from '@ipilab/events';
-import { GuestKernel, MemoryManager, Scheduler, SynchronousShootdown, WORKLOAD_PARAMS, WORKLOADS, type Workload, type WorkloadPolicy } from '@ipilab/guest';
+import { createWorkloadContext, GuestKernel, MemoryManager, Scheduler, SynchronousShootdown, WORKLOAD_PARAMS, WORKLOADS, type Workload, type WorkloadPolicy } from '@ipilab/guest';
 import { HostTopology } from '@ipilab/host';
 import { DEFAULT_HYPERVISOR_CONFIG, Hypervisor, type IpiBackendFactory } from '@ipilab/hypervisor';
 import { assertLaw, type LawRunOptions } from '../law-runner';
@@ -83,7 +83,7 @@ export function runWorkloadCase(w: WorkloadUnderTest, c: WorkloadCase, backend: 
   return withoutWallClock(() => {
     let workload: Workload;
     try {
-      workload = policy.create({ hv, vm, kernel, mm, sched, rng }, c.params);
+      workload = policy.create(createWorkloadContext({ hv, vm, kernel, mm, sched, rng }), c.params);
     } catch (e) {
       const field = e instanceof Error ? (e as { field?: unknown }).field : undefined;
       if (typeof field === 'string' && field.startsWith('workload.')) return { refused: field };
