@@ -30,6 +30,12 @@ describe('VcpuPlacement', () => {
     refused(() => p.place('vms[3]', spec(1, 'pinned')), 'vms[3].vcpus');
   });
 
+  it('pinned: a pCPU listed twice is one pCPU, never two vCPUs\' (it was pinned to both)', () => {
+    const p = new VcpuPlacement(host());
+    refused(() => p.place('vms[0]', spec(2, 'pinned', [3, 3])), 'vms[0].vcpus');
+    expect(p.place('vms[0]', spec(2, 'pinned', [3, 3, 0]))).toEqual([[3], [0]]);
+  });
+
   it('shared: every vCPU may run on the whole set (all pCPUs when none is listed) except pCPUs pinned to another VM', () => {
     const p = new VcpuPlacement(host());
     p.place('vms[0]', spec(2, 'pinned', [0, 1]));

@@ -3,12 +3,13 @@ import type { HostTopology } from '@ipilab/host';
 import type { PlacementPolicy, PlacementRequest } from './placement-policy';
 import type { Placement, VmSpec } from './vm';
 
-/** `pinned`: one dedicated pCPU each, taken from `pcpus` (or the next free ones), refused when too few are free. */
+/** `pinned`: one dedicated pCPU each, taken from `pcpus` (a pCPU listed twice counts once) or the next free ones, refused when too few are free. */
 export const PINNED_PLACEMENT: PlacementPolicy = {
   name: 'pinned',
   exclusive: true,
   place(req: PlacementRequest): (readonly number[])[] {
-    const pool = req.pcpus ?? req.topology.pcpus.map((p) => p.id);
+    // A pCPU listed twice is one pCPU (as for shared): two vCPUs must never be pinned to it.
+    const pool = [...new Set(req.pcpus ?? req.topology.pcpus.map((p) => p.id))];
     const free = pool.filter((p) => !req.isTaken(p));
     if (free.length < req.vcpus) {
       throw new InvalidParameterError(`${req.field}.vcpus`, req.vcpus, `at most ${free.length} pinned vCPUs: only ${free.length} pCPUs are free for pinning`);

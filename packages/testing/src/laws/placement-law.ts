@@ -34,7 +34,8 @@ export function placementScenarioArbitrary(options: PlacementLawOptions = {}): f
     const n = host.sockets * host.coresPerSocket * host.threadsPerCore;
     const ask = fc.record({
       vcpus: fc.oneof(fc.integer({ min: 1, max: Math.min(n, 8) }), fc.integer({ min: 1, max: n + 2 })),
-      pcpus: fc.option(fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { minLength: 1, maxLength: Math.min(n, 64) }), { nil: undefined }),
+      // A list may name a pCPU twice (a scenario's `pcpus: [3, 3, 0]`).
+      pcpus: fc.option(fc.array(fc.integer({ min: 0, max: n - 1 }), { minLength: 1, maxLength: Math.min(n, 64) }), { nil: undefined }),
     });
     return fc.record({ host: fc.constant(host), vms: fc.array(ask, { minLength: 1, maxLength: 4 }), taken: fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { maxLength: Math.min(n - 1, 16) }) });
   });
