@@ -16,6 +16,11 @@ const small = join(__dirname, '..', '..', 'scenario', 'test', 'fixtures', 'small
 describe.each([
   ['backend', 'hypervisor.backend=my-plugin'],
   ['strategy', 'vms[0].shootdownStrategy=my-plugin'],
+  ['placement', 'vms[0].placement=my-plugin'],
+  ['balancer', 'vms[0].scheduler.balancer=my-plugin'],
+  ['workload', 'vms[0].workload={kind: my-plugin}'],
+  ['preset', 'host.preset=my-plugin'],
+  ['profile', 'calibration.profile=my-plugin'],
 ])('init-plugin --family %s', (family, key) => {
   let root: string;
   let dir: string;
@@ -59,7 +64,7 @@ describe('init-plugin refuses', () => {
   it('a family it has no example of', async () => {
     const dir = join(tmpdir(), `ipilab-init-plugin-none-${process.pid}`);
     const r = await cli('init-plugin', dir, '--family', 'telepathy');
-    expect([r.code, r.err]).toEqual([EXIT.usage, 'ipilab: --family: expected one of backend, strategy, got "telepathy"\n']);
+    expect([r.code, r.err]).toEqual([EXIT.usage, 'ipilab: --family: expected one of backend, strategy, placement, balancer, workload, preset, profile, got "telepathy"\n']);
     expect(existsSync(dir)).toBe(false);
   });
 });

@@ -189,6 +189,17 @@ describe('ipilab', () => {
     expect((await cli('--help')).code).toBe(EXIT.ok);
   });
 
+  it('presets --plugin lists what the plugins register too; a plugin not found, or a name taken, is one line naming the plugin, exit 2', async () => {
+    const p = JSON.parse((await cli('presets', '--json', '--plugin', join(FIX, 'plugin-backend.js'))).out);
+    expect(p.backends).toEqual(['counting', 'native', 'posted', 'pv', 'trap']);
+    const missing = await cli('presets', '--plugin', join(FIX, 'nowhere.js'));
+    expect([missing.code, missing.out]).toEqual([EXIT.usage, '']);
+    expect(missing.err).toBe(`ipilab: --plugin: "${join(FIX, 'nowhere.js')}" not found (looked for ${join(FIX, 'nowhere.js')})\n`);
+    const again = await cli('presets', '--plugin', join(FIX, 'plugin-backend.js'), '--plugin', join(FIX, 'plugin-backend-again.js'));
+    expect([again.code, again.out]).toEqual([EXIT.usage, '']);
+    expect(again.err).toMatch(new RegExp(`^ipilab: --plugin ${join(FIX, 'plugin-backend-again.js').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: IPI backend "counting" is already registered`));
+  });
+
   it('a scenario error is one line on stderr, exit 2, and no output files', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
     const r = await cli('run', small, '--set', 'vms[0].vcpus=-4', '--out', dir);

@@ -135,7 +135,7 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .command('init-plugin')
     .description('write a plugin package with a working example policy, a test with @ipilab/testing\'s laws and a scenario (docs/plugins.md)')
     .argument('<dir>', 'the folder to write it in (new or empty)')
-    .option('--family <family>', 'what it plugs in: backend (an IPI backend) or strategy (a TLB shootdown strategy)', 'backend')
+    .option('--family <family>', 'what it plugs in: backend (an IPI backend), strategy (a TLB shootdown strategy), placement (a vCPU placement), balancer (a guest load balancer), workload, preset (a host preset) or profile (a calibration profile)', 'backend')
     .option('--name <name>', 'the name scenarios pick it by (default: the folder\'s name)')
     .action((dir: string, o: { family?: string; name?: string }) => (require('./init-plugin') as typeof import('./init-plugin')).initPluginCommand(dir, o, io));
 
@@ -143,7 +143,8 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .command('presets')
     .description('list every name a scenario can give: host presets, calibration profiles, IPI backends, host and guest schedulers, placements, shootdown strategies, workloads')
     .option('--json', 'print one JSON document')
-    .action((o: { json?: boolean }) => out((require('./presets') as typeof import('./presets')).presetsText(o.json === true)));
+    .option('--plugin <file|package>', 'also list what a plugin registers (repeatable; docs/plugins.md)', collect, [])
+    .action((o: { json?: boolean; plugin: string[] }) => out((require('./presets') as typeof import('./presets')).presetsText(o.json === true, o.plugin)));
 
   program
     .command('rerun')

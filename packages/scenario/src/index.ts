@@ -19,7 +19,7 @@ export { compareScenario, parseVary, type CompareOutput, type VariantFigure } fr
 export { runWithSlowdown, runsWithSlowdown, type RunProgress } from './slowdown';
 export { provenance, provenanceSchema, canonicalJson, scenarioSha256, type Provenance, type ProvenanceInput } from './provenance';
 export { loadScenarioRef, scenarioFileOf, sourceOf, baseScenario, type ScenarioRef } from './scenario-source';
-export { locatePlugin, isPackageName, type PluginLocation } from './plugin-loader';
+export { locatePlugin, isPackageName, loadPlugin, type PluginLocation, type LoadedPlugin } from './plugin-loader';
 export { summarizeRanOn, socketShareText, ranOnSummaryText, type RanOn, type RanOnSummary } from './ran-on';
 export { bareMetalBaseline } from './bare-metal-baseline';
 export { estimate, type Estimate } from './statistics';
