@@ -33,6 +33,7 @@ export {
   checkDeliveredExactlyOnce,
   runIpiScenario,
   ipiScenarioArbitrary,
+  sendersOf,
   HOST_SCHEDULERS,
   type IpiScenario,
   type IpiRunOutcome,

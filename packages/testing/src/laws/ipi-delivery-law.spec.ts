@@ -1,8 +1,9 @@
 import fc from 'fast-check';
-import { PauseLoopExiting, type IpiBackend, type IpiBackendFactory } from '@ipilab/hypervisor';
+import { PauseLoopExiting, type BackendVm, type IpiBackend, type IpiBackendFactory } from '@ipilab/hypervisor';
+import type { Vcpu } from '@ipilab/vcpu';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
 import { LawFailure } from '../law-runner';
-import { assertDeliveredExactlyOnce, checkDeliveredExactlyOnce, ipiScenarioArbitrary, runIpiScenario, type IpiLawOptions, type IpiScenario } from './ipi-delivery-law';
+import { assertDeliveredExactlyOnce, checkDeliveredExactlyOnce, ipiScenarioArbitrary, runIpiScenario, sendersOf, type IpiLawOptions, type IpiScenario } from './ipi-delivery-law';
 
 /** A broken backend: forgets the last target of every multi-target send. */
 const dropsLastTarget: IpiBackendFactory = (hv, vm) => {
@@ -22,7 +23,7 @@ function lawFailure(backend: IpiBackendFactory, options: IpiLawOptions = {}): st
   // A horizon long enough for mutual cross-calls between spinning vCPUs that share one pCPU to
   // finish under the fair policies, whose slices are milliseconds (no pause-loop exits yet).
   try {
-    fc.assert(fc.property(ipiScenarioArbitrary(options), (s) => checkDeliveredExactlyOnce(runIpiScenario(s, backend, 1_000_000_000), s.senders.length)));
+    fc.assert(fc.property(ipiScenarioArbitrary(options), (s) => checkDeliveredExactlyOnce(runIpiScenario(s, backend, 1_000_000_000), sendersOf(s))));
   } catch (e) {
     expect((e as Error).message).toMatch(/Property failed .*seed/s);
     return String((e as Error & { cause?: unknown }).cause);
@@ -117,5 +118,34 @@ describe('the exactly-once delivery law', () => {
       };
     };
     expect(lawFailure(misdirects)).toMatch(/(delivered to|reached) vCPU \d+ 0 times|never finished|did not target/);
+  });
+
+  it('catches a backend that delivers into another VM (the neighbour\'s vCPU of the same index), shrunk to two VMs', () => {
+    // Each host's VMs, in the order their backends were made: the law's VM first, its neighbour second.
+    const vmsOf = new WeakMap<object, BackendVm[]>();
+    const crossed: IpiBackendFactory = (hv, vm) => {
+      const real = new TrapAndEmulateBackend(hv, vm);
+      const all = vmsOf.get(hv) ?? [];
+      vmsOf.set(hv, [...all, vm]);
+      return {
+        name: 'crossed',
+        send: (req, done) => {
+          const vms = vmsOf.get(hv)!;
+          const other = vms.find((x) => x !== vm);
+          const wrong = other === undefined ? undefined : req.targets.map((t) => other.vcpus[t.index]);
+          if (wrong === undefined || wrong.some((t) => t === undefined)) real.send(req, done);
+          else real.send({ ...req, targets: wrong as Vcpu[] }, done);
+        },
+      };
+    };
+    let failure: LawFailure | undefined;
+    try {
+      assertDeliveredExactlyOnce(crossed, { vcpus: { max: 12 }, horizonNs: 1_000_000_000 });
+    } catch (e) {
+      failure = e as LawFailure;
+    }
+    expect(failure).toBeInstanceOf(LawFailure);
+    expect(failure!.reason).toMatch(/of VM \d+ (delivered|handled) on vCPU \d+ of VM \d+, another VM/);
+    expect((JSON.parse(failure!.counterexample) as IpiScenario).neighbour).toBeDefined();
   });
 });

@@ -4,7 +4,7 @@ import { KVM_SKYLAKE_2018, resolveCosts } from '@ipilab/calibration';
 import { EventSink, type ModelEvent } from '@ipilab/events';
 import { compute, GuestKernel, op, Scheduler, sleep, type Task } from '@ipilab/guest';
 import { HostTopology, type ApicMode, type TopologySpec } from '@ipilab/host';
-import { CFS_POLICY, DEFAULT_HYPERVISOR_CONFIG, EEVDF_POLICY, FIFO_POLICY, Hypervisor, type HostSchedulerPolicy, type IpiBackendFactory, type Placement } from '@ipilab/hypervisor';
+import { CFS_POLICY, DEFAULT_HYPERVISOR_CONFIG, EEVDF_POLICY, FIFO_POLICY, Hypervisor, type HostSchedulerPolicy, type IpiBackendFactory, type Placement, type Vm } from '@ipilab/hypervisor';
 import type { Vcpu } from '@ipilab/vcpu';
 import { apicModeArbitrary, hostArbitrary, vcpuCount, type Range } from '../arbitraries';
 import { assertLaw, type LawRunOptions } from '../law-runner';
@@ -38,6 +38,17 @@ export interface IpiScenario {
   readonly ple?: boolean;
   /** The host (absent: 2 x 4 x 2 threads up to 12 vCPUs, 2 x 40 x 2 above). */
   readonly host?: TopologySpec;
+  /**
+   * A second VM with the same backend (absent: none), sending cross-calls of its own: shared on
+   * the law VM's pCPUs when that one is shared, else on the pCPUs it leaves free. Every IPI must
+   * stay within the VM that sent it, and the two VMs' exits share the hypervisor service.
+   */
+  readonly neighbour?: { readonly vcpus: number; readonly senders: IpiScenario['senders'] };
+}
+
+/** How many senders a case has, over both VMs: each must finish its cross-calls. */
+export function sendersOf(s: IpiScenario): number {
+  return s.senders.length + (s.neighbour?.senders.length ?? 0);
 }
 
 /** What the delivery law draws, and how often (its vCPU range, host choices, numRuns, seed, path). */
@@ -77,7 +88,25 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
       migrate: fc.boolean(),
       ple: fc.boolean(),
       guestTasks: fc.record({ count: fc.integer({ min: 0, max: 4 }), hz: fc.constantFrom(250, 1000, 4000), policy: fc.constantFrom<'eevdf' | 'cfs'>('eevdf', 'cfs'), llcVcpus: fc.integer({ min: 1, max: vcpus }) }),
-      senders: fc.uniqueArray(
+      senders: sendersArbitrary(vcpus),
+      // Last: drawing it after the rest keeps small cases (and their shrinks) as they were before hosts were drawn.
+      host: vcpus > BIG_VM ? hostArbitrary({ minCpus: vcpus }) : fc.constant(SMALL_HOST),
+      // After the host, for the same reason; only beside small VMs on the small host.
+      neighbour:
+        vcpus > BIG_VM || options.bareMetal === true
+          ? fc.constant(undefined)
+          : fc.option(
+              fc.integer({ min: 1, max: 6 }).chain((n) => fc.record({ vcpus: fc.constant(n), senders: sendersArbitrary(n) })),
+              { nil: undefined, freq: 3 },
+            ),
+    }).map(({ neighbour, ...rest }): IpiScenario => (neighbour === undefined ? rest : { ...rest, neighbour })),
+  );
+  return options.bareMetal === true ? arb.map((s): IpiScenario => ({ ...s, bareMetal: true })) : arb;
+}
+
+/** Senders of a VM of `vcpus` vCPUs and their cross-calls (up to 3 senders, 5 calls each). */
+function sendersArbitrary(vcpus: number): fc.Arbitrary<IpiScenario['senders']> {
+  return fc.uniqueArray(
         fc.record({
           sender: fc.integer({ min: 0, max: vcpus - 1 }),
           ops: fc.array(
@@ -95,12 +124,7 @@ export function ipiScenarioArbitrary(options: IpiLawOptions = {}): fc.Arbitrary<
           ),
         }),
         { minLength: 0, maxLength: Math.min(vcpus, 3), selector: (s) => s.sender },
-      ),
-      // Last: drawing it after the rest keeps small cases (and their shrinks) as they were before hosts were drawn.
-      host: vcpus > BIG_VM ? hostArbitrary({ minCpus: vcpus }) : fc.constant(SMALL_HOST),
-    }),
-  );
-  return options.bareMetal === true ? arb.map((s): IpiScenario => ({ ...s, bareMetal: true })) : arb;
+      );
 }
 
 /** What one delivery-law case recorded: every send, delivery and handler, and whether each sender finished. */
@@ -206,27 +230,41 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
     }
   }
   let finished = 0;
-  for (const plan of s.senders) {
-    const sender = vm.vcpu(plan.sender);
-    const step = (i: number): void => {
-      if (i === plan.ops.length) {
-        finished++;
-        return;
-      }
-      const op = plan.ops[i]!;
-      sender.pushWork(op.gap, () => {
-        const others = op.targets.filter((t) => t !== plan.sender).map((t) => vm.vcpu(t));
-        const targets: Vcpu[] = others.length > 0 ? others : [vm.vcpu((plan.sender + 1) % s.vcpus)];
-        kernel.crossCall(sender, targets, () => step(i + 1));
-      });
-    };
-    step(0);
+  const send = (onVm: Vm, onKernel: GuestKernel, senders: IpiScenario['senders']): void => {
+    const n = onVm.vcpus.length;
+    for (const plan of senders) {
+      const sender = onVm.vcpu(plan.sender);
+      const step = (i: number): void => {
+        if (i === plan.ops.length) {
+          finished++;
+          return;
+        }
+        const op = plan.ops[i]!;
+        sender.pushWork(op.gap, () => {
+          const others = op.targets.filter((t) => t !== plan.sender).map((t) => onVm.vcpu(t));
+          const targets: Vcpu[] = others.length > 0 ? others : [onVm.vcpu((plan.sender + 1) % n)];
+          onKernel.crossCall(sender, targets, () => step(i + 1));
+        });
+      };
+      step(0);
+    }
+  };
+  send(vm, kernel, s.senders);
+  const nb = s.neighbour;
+  if (nb !== undefined && s.bareMetal !== true) {
+    const pcpus = pinned ? topology.pcpus.slice(s.vcpus).map((p) => p.id) : topology.pcpus.slice(0, s.sharedPcpus).map((p) => p.id);
+    if (pcpus.length > 0) {
+      const other = hv.addVm({ name: 'neighbour', vcpus: nb.vcpus, placement: 'shared', pcpus, apicMode: nb.vcpus > 255 ? 'x2apic-physical' : s.apicMode, backend: 'under-test' }, backend);
+      send(other, new GuestKernel(hv, other), nb.senders);
+    } else {
+      finished += nb.senders.length;
+    }
   }
   hv.start();
   // Until every sender and task has finished and every IPI sent has been handled everywhere
   // (or the horizon: something was lost), then 1 ms more, which would show a late second
   // handling. A polling idle vCPU keeps its tick: the run would otherwise tick on to the horizon.
-  const quiet = (): boolean => finished === s.senders.length && owed <= 0 && tasks.every((t) => t.state === 'done');
+  const quiet = (): boolean => finished === sendersOf(s) && owed <= 0 && tasks.every((t) => t.state === 'done');
   while (sim.now < horizonNs && !quiet()) sim.run({ until: Math.min(horizonNs, sim.now + 1_000_000) });
   sim.run({ until: Math.min(horizonNs, sim.now + 1_000_000) });
   for (const v of [...spinSince.keys()]) checkSpin(v, sim.now);
@@ -241,15 +279,16 @@ export function runIpiScenario(s: IpiScenario, backend: IpiBackendFactory, horiz
  * sender's cross-calls complete.
  */
 export function checkDeliveredExactlyOnce(outcome: IpiRunOutcome, expectedSenders: number): void {
-  const sent = new Map<number, { t: number; targets: Set<number> }>();
+  const sent = new Map<number, { t: number; vm: number; targets: Set<number> }>();
   const handled = new Map<string, number>();
   const delivered = new Map<string, number>();
   // Deliveries of ids not sent (yet): the hypervisor's own interrupts (timers) take ids too and
   // are never sent; an id sent after it was delivered was delivered before its send.
   const unsent = new Map<number, { t: number; vcpu: number }>();
-  const seen = (id: number, vcpu: number, t: number, what: string): void => {
+  const seen = (id: number, vm: number, vcpu: number, t: number, what: string): void => {
     const s = sent.get(id);
     if (s === undefined) throw new Error(`IPI ${id} ${what} on vCPU ${vcpu} at ${t} ns but never sent`);
+    if (vm !== s.vm) throw new Error(`IPI ${id} of VM ${s.vm} ${what} on vCPU ${vcpu} of VM ${vm}, another VM`);
     if (!s.targets.has(vcpu)) throw new Error(`IPI ${id} ${what} on vCPU ${vcpu}, which it did not target`);
     if (t < s.t) throw new Error(`IPI ${id} ${what} at ${t} ns, before it was sent at ${s.t} ns`);
   };
@@ -258,19 +297,19 @@ export function checkDeliveredExactlyOnce(outcome: IpiRunOutcome, expectedSender
       if (sent.has(e.id)) throw new Error(`IPI ${e.id} sent twice`);
       const early = unsent.get(e.id);
       if (early !== undefined) throw new Error(`IPI ${e.id} delivered to vCPU ${early.vcpu} at ${early.t} ns, before it was sent (at ${e.t} ns)`);
-      sent.set(e.id, { t: e.t, targets: new Set(e.targets) });
+      sent.set(e.id, { t: e.t, vm: e.from.vm, targets: new Set(e.targets) });
     } else if (e.type === 'ipi-delivered') {
       if (!sent.has(e.id)) {
         if (!unsent.has(e.id)) unsent.set(e.id, { t: e.t, vcpu: e.to.vcpu });
         continue;
       }
-      seen(e.id, e.to.vcpu, e.t, 'delivered');
+      seen(e.id, e.to.vm, e.to.vcpu, e.t, 'delivered');
       const key = `${e.id}/${e.to.vcpu}`;
       const n = (delivered.get(key) ?? 0) + 1;
       if (n > 1) throw new Error(`IPI ${e.id} delivered to vCPU ${e.to.vcpu} ${n} times (again at ${e.t} ns), expected exactly once`);
       delivered.set(key, n);
     } else if (e.type === 'ipi-handled') {
-      seen(e.id, e.to.vcpu, e.t, 'handled');
+      seen(e.id, e.to.vm, e.to.vcpu, e.t, 'handled');
       const key = `${e.id}/${e.to.vcpu}`;
       handled.set(key, (handled.get(key) ?? 0) + 1);
     }
@@ -298,5 +337,5 @@ export function checkDeliveredExactlyOnce(outcome: IpiRunOutcome, expectedSender
  * shrunk case and replay command.
  */
 export function assertDeliveredExactlyOnce(backend: IpiBackendFactory, options: IpiLawOptions & LawRunOptions & { readonly horizonNs?: number } = {}): void {
-  assertLaw('exactly-once delivery', ipiScenarioArbitrary(options), (s) => checkDeliveredExactlyOnce(runIpiScenario(s, backend, options.horizonNs), s.senders.length), options);
+  assertLaw('exactly-once delivery', ipiScenarioArbitrary(options), (s) => checkDeliveredExactlyOnce(runIpiScenario(s, backend, options.horizonNs), sendersOf(s)), options);
 }
