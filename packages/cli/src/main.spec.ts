@@ -200,6 +200,18 @@ describe('ipilab', () => {
     expect(again.err).toMatch(new RegExp(`^ipilab: --plugin ${join(FIX, 'plugin-backend-again.js').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: IPI backend "counting" is already registered`));
   });
 
+  it('--set and --vary take a policy with options as flow YAML ({ name, options }); a wrong option is one line naming it', async () => {
+    const plugin = join(FIX, 'plugin-every-family.js');
+    const r = await cli('compare', small, '--plugin', plugin, '--vary', 'hypervisor.backend=trap,{name: banked, options: {banks: 2}}', '--json');
+    expect([r.code, r.err]).toEqual([EXIT.ok, '']);
+    expect(JSON.parse(r.out).variants.map((v: { value: string }) => v.value)).toEqual(['trap', '{name: banked, options: {banks: 2}}']);
+    const set = await cli('run', small, '--plugin', plugin, '--set', 'hypervisor.backend={name: banked, options: {banks: 3}}', '--json');
+    expect([set.code, set.err]).toEqual([EXIT.ok, '']);
+    const bad = await cli('run', small, '--plugin', plugin, '--set', 'hypervisor.backend={name: banked, options: {banks: two}}');
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.err).toMatch(/^--set hypervisor\.backend=\{name: banked, options: \{banks: two\}\}: hypervisor\.backend\.options\.banks: expected a number/);
+  });
+
   it('a scenario error is one line on stderr, exit 2, and no output files', async () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'ipilab-out-')), 'results');
     const r = await cli('run', small, '--set', 'vms[0].vcpus=-4', '--out', dir);
