@@ -13,7 +13,8 @@ const { placementPolicies } = require('@ipilab/hypervisor');
 
 /** The free pCPUs of each socket, one thread per core first, then the siblings. */
 function freeBySocket(req) {
-  const pool = req.pcpus ?? req.topology.pcpus.map((p) => p.id);
+  // A pCPU listed twice is one pCPU: two vCPUs must never be pinned to it.
+  const pool = new Set(req.pcpus ?? req.topology.pcpus.map((p) => p.id));
   const sockets = new Map();
   for (const id of pool) {
     if (req.isTaken(id)) continue;

@@ -23,10 +23,12 @@ test('the delivery law catches the lost IPI, with a seed to replay and a shrunk 
   console.log(`${text.split('\n').slice(0, 4).join('\n')}\ncause: ${cause}`);
   assert.match(text, /seed: \d+, path: "[\d:]+"/);
   assert.match(text, /Counterexample: \[\{"vcpus":\d+/);
-  // Shrunk to one sender and one multicast (a send to one vCPU loses nothing).
+  // Shrunk to one sender and one multicast (a send to one vCPU loses nothing), in the law's VM
+  // or in the neighbour VM the law may run beside it.
   const counterexample = JSON.parse(text.match(/Counterexample: (\[.*\])/)[1])[0];
-  assert.equal(counterexample.senders.length, 1);
-  assert.equal(counterexample.senders[0].ops.length, 1);
-  assert.ok(counterexample.senders[0].ops[0].targets.length >= 2);
+  const senders = [...counterexample.senders, ...(counterexample.neighbour?.senders ?? [])];
+  assert.equal(senders.length, 1);
+  assert.equal(senders[0].ops.length, 1);
+  assert.ok(senders[0].ops[0].targets.length >= 2);
   assert.match(cause, /reached vCPU \d+ 0 times, expected exactly once/);
 });
