@@ -60,6 +60,8 @@ export class GuestKernel implements GuestOs {
   onLazyTlb: ((v: Vcpu) => void) | null = null;
   /** What flushes the guest's view of a vCPU's TLB when the host flushed it on entry (the memory manager, once it exists). */
   private hostTlbFlush: ((v: Vcpu) => void) | null = null;
+  /** What runs after scheduler_tick on a vCPU (the memory manager's tick-time sweeps, once one is asked for). */
+  private tickListener: ((v: Vcpu) => void) | null = null;
 
   /**
    * KVM_FEATURE_PV_TLB_FLUSH in use: the VM has it and runs under KVM (a bare-metal CPU has no
@@ -106,7 +108,21 @@ export class GuestKernel implements GuestOs {
   /** Connects the VM's scheduler: the tick drives it, reschedule IPIs reach it. */
   attachScheduler(hooks: SchedulerHooks): void {
     this.sched = hooks;
-    this.timers.attach(hooks);
+    this.timers.attach({
+      tick: (v) => {
+        hooks.tick(v);
+        this.tickListener?.(v);
+      },
+    });
+  }
+
+  /**
+   * Runs `fn` on `v`'s every tick, after scheduler_tick (one listener: the memory manager's
+   * sweeps for lazy shootdowns, `ShootdownContext.onNextTickOrSwitch`). A guest without a
+   * scheduler has no tick, so `fn` never runs there.
+   */
+  onTick(fn: (v: Vcpu) => void): void {
+    this.tickListener = fn;
   }
 
   /** The vCPU leaves idle to run a task: its tick restarts (NOHZ idle exit). */

@@ -20,7 +20,7 @@ export { type CallWork } from './cross-calls';
 export { GuestIdle, GUEST_IDLE_MODES, GUEST_HALT_POLL, type GuestIdleMode } from './idle';
 export { AddressSpace, PAGES_PER_HUGE, type Translation } from './mm/address-space';
 export { Tlb, type TlbEntry } from './mm/tlb';
-export { MemoryManager, InjectedFaultError, LRU_BATCH, LAZY_TLB_MODES, type LazyTlbMode, type Coordination, type MemoryManagerOptions, type GuestFaults, type StaleUse, type StaleEntry, type MmLockReport } from './mm/memory-manager';
+export { MemoryManager, InjectedFaultError, type LazyFreeStats, LRU_BATCH, LAZY_TLB_MODES, type LazyTlbMode, type Coordination, type MemoryManagerOptions, type GuestFaults, type StaleUse, type StaleEntry, type MmLockReport } from './mm/memory-manager';
 export { UnfencedPteWrites, type UnfencedChange } from './mm/unfenced-pte-writes';
 export {
   SynchronousShootdown,
@@ -32,6 +32,7 @@ export {
   type ShootdownStrategy,
   type ShootdownRequest,
   type ShootdownContext,
+  type ShootdownKind,
   type BroadcastRule,
 } from './mm/shootdown-strategy';
 export { RwSemaphore, RWSEM_SPIN_CHECK_NS, MAX_READERS_WAKEUP, type LockMode } from './mm/rwsem';

@@ -28,6 +28,13 @@ export class AddressSpace {
    * them before they run it again (switch_mm_irqs_off's tlb_gen check; `MemoryManager.switchTo`).
    */
   readonly lazyStale = new Set<number>();
+  /**
+   * Per virtual page freed by a shootdown whose release a lazy strategy deferred
+   * (`ShootdownContext.deferRelease`): the version of that free. Until it is released the range
+   * is quarantined: stale entries of it may still sit in TLBs (their frames are held), and a new
+   * mapping of the page stands for a different virtual range, as LATR's mmap would hand out.
+   */
+  readonly quarantined = new Map<number, number>();
   /** Per virtual page: the version of the last change whose shootdown has completed. */
   readonly committed = new Map<number, number>();
   /** Per virtual page: when (ns) that shootdown completed, for the laws' messages. */

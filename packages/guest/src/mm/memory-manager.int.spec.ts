@@ -3,6 +3,7 @@ import { composeContainer, type PolicyRegistry } from '@ipilab/di';
 import type { Vcpu } from '@ipilab/vcpu';
 import { ROUND_ROBIN, addVm, rig, vmSpec } from '../../test/harness';
 import { guestModule } from '../guest-module';
+import { Scheduler } from '../sched/scheduler';
 import { BatchedShootdown, BroadcastInvalidation, MemoryManager, ShootdownStrategyRegistry, SynchronousShootdown, type Coordination, type ShootdownStrategy } from '../index';
 
 type Backend = 'trap' | 'pv' | 'posted';
@@ -282,5 +283,172 @@ describe('shootdown strategies', () => {
     expect(reg.names()).toEqual(['batched', 'invlpgb', 'invlpgb-all', 'sync']);
     expect(reg.get().name).toBe('sync');
     expect(() => reg.get('latr')).toThrow('unknown shootdown strategy "latr"; known: "batched", "invlpgb", "invlpgb-all", "sync"');
+  });
+});
+
+describe('frees and deferred release (ShootdownRequest.kind, ShootdownContext.deferRelease)', () => {
+  /** A strategy that flushes the initiator only, lets it go, and releases a free when the test says. */
+  function deferring(): { strategy: ShootdownStrategy; kinds: string[]; releases: (() => void)[] } {
+    const kinds: string[] = [];
+    const releases: (() => void)[] = [];
+    const strategy: ShootdownStrategy = {
+      name: 'deferring',
+      flush: (ctx, req, done) => {
+        kinds.push(req.kind ?? 'absent');
+        if (req.kind === 'free') releases.push(ctx.deferRelease(req));
+        req.initiator.pushWork(ctx.invalidateOn(req.initiator, req.space, req.vpns), done);
+      },
+    };
+    return { strategy, kinds, releases };
+  }
+
+  it('an unmap is a free and a remap an in-place change; built-ins release a free at done, so its frame is the next one mapped', () => {
+    const { r, vm, mm } = setup();
+    const s = mm.createSpace('p');
+    mm.populate(s, 0, 4);
+    const v0 = vm.vcpu(0);
+    mm.switchTo(v0, s);
+    const freed = s.translate(2)!.frame;
+    sequence(v0, [(next) => mm.unmap(v0, s, [2], next), (next) => mm.faultIn(v0, s, 9, next)]);
+    r.hv.start();
+    r.sim.run({ until: 5_000_000 });
+    expect(s.translate(9)!.frame).toBe(freed);
+    expect(mm.lazyFrees).toEqual({ deferred: 0, released: 0, staleUses: 0, aliased: 0 });
+  });
+
+  it('a deferred free keeps its frame off the free list and its range quarantined until the strategy releases it', () => {
+    const d = deferring();
+    const { r, vm, mm } = setup({ strategy: d.strategy });
+    const s = mm.createSpace('p');
+    mm.populate(s, 0, 4);
+    const v0 = vm.vcpu(0);
+    mm.switchTo(v0, s);
+    const freed = s.translate(2)!.frame;
+    const seen: Record<string, unknown> = {};
+    sequence(v0, [
+      (next) => mm.remap(v0, s, [1], next),
+      (next) => mm.unmap(v0, s, [2], next),
+      (next) => mm.faultIn(v0, s, 9, next),
+      (next) => {
+        seen['quarantinedBefore'] = s.quarantined.has(2);
+        d.releases[0]!();
+        seen['quarantinedAfter'] = s.quarantined.has(2);
+        next();
+      },
+      (next) => mm.faultIn(v0, s, 10, next),
+    ]);
+    r.hv.start();
+    r.sim.run({ until: 5_000_000 });
+    expect(d.kinds).toEqual(['in-place', 'free']);
+    expect(s.translate(9)!.frame).not.toBe(freed);
+    expect(s.translate(10)!.frame).toBe(freed);
+    expect(seen).toEqual({ quarantinedBefore: true, quarantinedAfter: false });
+    expect(mm.lazyFrees).toMatchObject({ deferred: 1, released: 1 });
+    expect(() => d.releases[0]!()).toThrow(/twice/);
+  });
+
+  it('refuses to defer an in-place change: its old translations must be gone at done', () => {
+    let error: unknown;
+    const strategy: ShootdownStrategy = {
+      name: 'defers-everything',
+      flush: (ctx, req, done) => {
+        try {
+          ctx.deferRelease(req);
+        } catch (e) {
+          error = e;
+        }
+        new SynchronousShootdown().flush(ctx, req, done);
+      },
+    };
+    const { r, vm, mm } = setup({ strategy });
+    const s = mm.createSpace('p');
+    mm.populate(s, 0, 4);
+    const v0 = vm.vcpu(0);
+    mm.switchTo(v0, s);
+    sequence(v0, [(next) => mm.remap(v0, s, [1], next)]);
+    r.hv.start();
+    r.sim.run({ until: 5_000_000 });
+    expect(String(error)).toMatch(/not a free under way/);
+  });
+
+  it('a stale entry of a quarantined page is used while the page stays unmapped, set aside once it is mapped again, and a stale use once released', () => {
+    const d = deferring();
+    const { r, vm, mm } = setup({ strategy: d.strategy });
+    const s = mm.createSpace('p');
+    mm.populate(s, 0, 4);
+    const [v0, v1] = [vm.vcpu(0), vm.vcpu(1)];
+    mm.switchTo(v0, s);
+    mm.switchTo(v1, s);
+    const seen: number[] = [];
+    const at: Record<string, unknown> = {};
+    const wait = (v: Vcpu, ns: number) => (next: () => void) => v.pushWork(ns, next);
+    // v1 caches pages 2 and 3; v0 unmaps 2; v1 reads the old, held frame through its entry.
+    sequence(v1, [
+      (next) => mm.write(v1, 2, 5, next),
+      (next) => mm.read(v1, 3, () => next()),
+      wait(v1, 100_000),
+      (next) => mm.read(v1, 2, (x) => (seen.push(x), next())),
+      (next) => {
+        at['staleUses'] = mm.lazyFrees.staleUses;
+        at['leftBehind'] = mm.staleEntries().length;
+        next();
+      },
+      wait(v1, 100_000),
+      // v0 mapped page 2 again meanwhile: another range in reality; v1 walks to the new frame.
+      (next) => mm.read(v1, 2, (x) => (seen.push(x), next())),
+      wait(v1, 100_000),
+      // Page 3 was freed and released without v1 sweeping: its entry is a stale translation.
+      (next) => mm.read(v1, 3, () => next()),
+    ]);
+    sequence(v0, [
+      wait(v0, 50_000),
+      (next) => mm.unmap(v0, s, [2], next),
+      wait(v0, 100_000),
+      (next) => mm.faultIn(v0, s, 2, next),
+      (next) => mm.unmap(v0, s, [3], next),
+      (next) => {
+        d.releases[1]!();
+        at['leftAfterRelease'] = mm.staleEntries().map((e) => e.vpn);
+        next();
+      },
+    ]);
+    r.hv.start();
+    r.sim.run({ until: 5_000_000 });
+    expect(seen).toEqual([5, 0]);
+    expect(at).toEqual({ staleUses: 1, leftBehind: 0, leftAfterRelease: [3] });
+    expect(mm.lazyFrees.aliased).toBe(1);
+    expect(mm.staleUses.map((u) => [u.vcpu, u.vpn])).toEqual([[1, 3]]);
+  });
+});
+
+describe('onNextTickOrSwitch (ShootdownContext)', () => {
+  it('runs at the vCPU\'s next context switch, once, and charges what it returns there', () => {
+    const { vm, mm } = setup();
+    const s = mm.createSpace('p');
+    const v1 = vm.vcpu(1);
+    const ran: number[] = [];
+    mm.onNextTickOrSwitch(v1, (v) => (ran.push(v.index), 123));
+    expect(mm.switchTo(v1, s)).toBe(123);
+    expect(mm.switchTo(v1, s)).toBe(0);
+    expect(ran).toEqual([1]);
+  });
+
+  it('runs at the vCPU\'s next tick when it does not switch, and its cost is charged on that vCPU', () => {
+    const { r, vm, kernel, mm } = setup();
+    new Scheduler(r.hv, vm, kernel);
+    const v1 = vm.vcpu(1);
+    const ran: number[] = [];
+    let end = 0;
+    const tickNs = kernel.localTimer.tickNs;
+    v1.pushWork(2.5 * tickNs, () => (end = r.sim.now));
+    mm.onNextTickOrSwitch(v1, () => (ran.push(r.sim.now), 50_000));
+    r.hv.start();
+    r.sim.run({ until: 10 * tickNs });
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toBeGreaterThanOrEqual(tickNs);
+    expect(ran[0]).toBeLessThan(2 * tickNs);
+    // The busy work ends later by the sweep's 50 us (and the ticks' own handlers).
+    const ticks = kernel.localTimer.ticks[1]!;
+    expect(end).toBeGreaterThanOrEqual(2.5 * tickNs + 50_000 + ticks * r.hv.costs.tickHandler);
   });
 });

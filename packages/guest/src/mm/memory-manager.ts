@@ -98,6 +98,31 @@ export interface StaleEntry {
   readonly since: number;
 }
 
+/** A free's frames and pages, from its page-table change until they may be reused. */
+interface FreeRecord {
+  readonly space: AddressSpace;
+  readonly vpns: readonly number[];
+  /** Frames the free unmapped that nothing else maps (a copy-on-write page's frame may still be the other process's). */
+  readonly frames: number[];
+  readonly version: number;
+  deferred: boolean;
+  released: boolean;
+}
+
+/** What lazy shootdowns (`ShootdownContext.deferRelease`) did: frees deferred and released, and uses of quarantined ranges. */
+export interface LazyFreeStats {
+  /** Frees whose release a strategy deferred past `done`. */
+  deferred: number;
+  /** Of those, released (their frames back on the free list, their range out of quarantine). */
+  released: number;
+  /** TLB hits on a freed, not yet released page that no mapping had replaced (an access to freed memory; allowed). */
+  staleUses: number;
+  /** Accesses to a page mapped again while its old range was quarantined: a different range in reality, so the old entry is set aside and the access walks. */
+  aliased: number;
+}
+
+const nothing = (): void => undefined;
+
 interface AmpRequest {
   readonly req: ShootdownRequest;
   readonly done: () => void;
@@ -133,6 +158,16 @@ export class MemoryManager implements ShootdownContext {
   private staleUsesBefore = 0;
   private readonly cow = new Map<AddressSpace, Set<number>>();
   private nextFrame = 1;
+  /** Released frames, reused (last freed first, as the per-CPU page lists) before fresh ones. */
+  private readonly freeFrames: number[] = [];
+  /** Frames a deferred free unmapped and has not released: no new mapping may take them. */
+  private readonly heldFrames = new Set<number>();
+  /** Frees under way, by the version of their change (AMP hands the master a copy of the request). */
+  private readonly frees = new Map<number, FreeRecord>();
+  /** Lazy frees' figures (all 0 unless a strategy defers a release). */
+  readonly lazyFrees: LazyFreeStats = { deferred: 0, released: 0, staleUses: 0, aliased: 0 };
+  /** Per vCPU, the work to run at its next tick or context switch (`onNextTickOrSwitch`); null until a strategy asks for any. */
+  private sweeps: ((v: Vcpu) => number)[][] | null = null;
   private version = 0;
   private readonly ampQueue: AmpRequest[] = [];
   private ampBusy = false;
@@ -302,7 +337,7 @@ export class MemoryManager implements ShootdownContext {
           // The lock orders this after any earlier writer of the page: its writes are visible now.
           this.unfenced?.drainPage(space, vpn);
           // Re-checked under the page-table lock: another thread may have faulted it in.
-          if (space.translate(vpn) === undefined) space.mapSmall(vpn, this.nextFrame++, true);
+          if (space.translate(vpn) === undefined) space.mapSmall(vpn, this.allocFrame(), true);
           ptl.release(v, () => this.lruAdd(v, done));
         }),
       );
@@ -436,7 +471,7 @@ export class MemoryManager implements ShootdownContext {
 
   /** Maps fresh frames (writable) for pages [first, first + count), no flush needed. */
   populate(space: AddressSpace, first: number, count: number): void {
-    for (let vpn = first; vpn < first + count; vpn++) space.mapSmall(vpn, this.nextFrame++, true);
+    for (let vpn = first; vpn < first + count; vpn++) space.mapSmall(vpn, this.allocFrame(), true);
   }
 
   /** Maps fresh 2 MiB pages at huge indexes [first, first + count). */
@@ -455,13 +490,15 @@ export class MemoryManager implements ShootdownContext {
    */
   switchTo(v: Vcpu, space: AddressSpace): number {
     const i = v.index;
+    // A context switch: lazy shootdowns' sweeps run first (onNextTickOrSwitch).
+    const swept = this.sweeps === null ? 0 : this.runSweeps(v);
     this.current[i] = space;
     this.lazy[i] = 0;
     space.cpuMask.add(i);
-    if (!space.lazyStale.delete(i)) return 0;
+    if (!space.lazyStale.delete(i)) return swept;
     this.tlbs[i]!.flushAsid(space.id);
     this.catchUpFlushes++;
-    return this.costs.tlbFullFlush;
+    return swept + this.costs.tlbFullFlush;
   }
 
   /**
@@ -471,6 +508,11 @@ export class MemoryManager implements ShootdownContext {
    */
   enterLazy(v: Vcpu): void {
     if (this.current[v.index] !== null) this.lazy[v.index] = 1;
+    // A context switch too (to idle or a kernel thread): lazy shootdowns' sweeps run here.
+    if (this.sweeps !== null) {
+      const cost = this.runSweeps(v);
+      if (cost > 0) v.pushWork(cost, nothing);
+    }
   }
 
   /** Whether `v` is in lazy TLB mode. */
@@ -544,8 +586,21 @@ export class MemoryManager implements ShootdownContext {
     const e = tlb.lookup(space.id, vpn);
     if (e !== undefined) {
       const committed = space.committed.get(vpn);
-      if (committed !== undefined && e.version < committed) this.staleUse(v, space, vpn, e.version, committed);
-      return write && !e.writable ? -1 : 0;
+      if (committed === undefined || e.version >= committed) return write && !e.writable ? -1 : 0;
+      if (!this.quarantinedUse(space, vpn, e.version, e.frame)) {
+        this.staleUse(v, space, vpn, e.version, committed);
+        return write && !e.writable ? -1 : 0;
+      }
+      // A stale entry of a freed, still quarantined range. The page is not mapped again: a use of
+      // freed memory, whose frame nothing else has (LATR's window, allowed).
+      if (space.translate(vpn) === undefined) {
+        this.lazyFrees.staleUses++;
+        return write && !e.writable ? -1 : 0;
+      }
+      // Mapped again: in reality another virtual range (LATR's mmap skips quarantined ones), which
+      // this entry does not translate: the model sets it aside and the access walks.
+      this.lazyFrees.aliased++;
+      tlb.invalidatePage(space.id, vpn);
     }
     let t: Translation | undefined;
     let version = this.version;
@@ -562,6 +617,16 @@ export class MemoryManager implements ShootdownContext {
     return this.pageWalkNs;
   }
 
+  /**
+   * Whether a stale entry (filled at `version`, translating to `frame`) belongs to a free whose
+   * release is deferred: the page is quarantined by a free after the entry was filled, and the
+   * frame is still held (not released, so not reused). Any other stale use breaks coherence.
+   */
+  private quarantinedUse(space: AddressSpace, vpn: number, version: number, frame: number): boolean {
+    const q = space.quarantined.get(vpn);
+    return q !== undefined && version < q && this.heldFrames.has(frame);
+  }
+
   /** Records a TLB hit on an entry older than its page's last completed shootdown. */
   private staleUse(v: Vcpu, space: AddressSpace, vpn: number, version: number, committed: number): void {
     const at = this.hv.sim.now;
@@ -576,7 +641,9 @@ export class MemoryManager implements ShootdownContext {
    */
   private frameSeen(v: Vcpu, space: AddressSpace, vpn: number): number {
     const hidden = this.unfenced?.hiding(v.index, space, vpn);
-    return hidden === undefined ? space.translate(vpn)!.frame : hidden.before.get(vpn)!.frame;
+    if (hidden !== undefined) return hidden.before.get(vpn)!.frame;
+    // A freed page used through its quarantined entry (LATR's window): the old, held frame.
+    return space.translate(vpn)?.frame ?? this.tlbs[v.index]!.lookup(space.id, vpn)?.frame ?? NaN;
   }
 
   /** Reads `vpn` as guest work on `v`; `done(value)` with the value its frame holds. */
@@ -600,6 +667,11 @@ export class MemoryManager implements ShootdownContext {
     }
     if (this.unfenced?.hiding(v.index, space, vpn) !== undefined) {
       this.spuriousFault(v, space, vpn, () => this.write(v, vpn, value, done));
+      return;
+    }
+    // Not present (unmapped since the caller faulted it in): do_anonymous_page, then the write again.
+    if (space.translate(vpn) === undefined) {
+      this.faultIn(v, space, vpn, () => this.write(v, vpn, value, done));
       return;
     }
     if (!this.cow.get(space)!.has(vpn) && !this.isHugeCow(space, vpn)) {
@@ -647,7 +719,7 @@ export class MemoryManager implements ShootdownContext {
    * its batch's flush; AMP: the master's report) — or earlier when another vCPU takes a lock the
    * initiator released after them (`UnfencedPteWrites`).
    */
-  changePtes(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], mutate: () => boolean | void, done: () => void, holdPtlAcrossFlush = false): void {
+  changePtes(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], mutate: () => boolean | void, done: () => void, holdPtlAcrossFlush = false, freed?: number[]): void {
     // The PTEs are written under the page-table lock of each page-table page they are in.
     const groups = pmdGroups(vpns);
     const flush = (after: () => void): void => {
@@ -657,10 +729,17 @@ export class MemoryManager implements ShootdownContext {
       const freedTables = mutate() === true;
       const version = ++this.version;
       const pending = before === undefined ? undefined : unfenced!.record(initiator.index, space, vpns, before, version);
-      this.shootdown({ initiator, space, vpns, version, freedTables }, () => {
+      if (freed !== undefined) this.frees.set(version, { space, vpns, frames: freed, version, deferred: false, released: false });
+      this.shootdown({ initiator, space, vpns, version, freedTables, kind: freed === undefined ? 'in-place' : 'free' }, () => {
         // The end of the shootdown wait: the initiator's next full ordering point.
         if (pending !== undefined) unfenced!.drain(pending);
         space.commit(vpns, version, this.hv.sim.now);
+        if (freed !== undefined) {
+          const rec = this.frees.get(version)!;
+          this.frees.delete(version);
+          // Not deferred (every built-in): the frames may be reused from now on.
+          if (!rec.deferred) this.release(rec);
+        }
         after();
       });
     };
@@ -697,25 +776,52 @@ export class MemoryManager implements ShootdownContext {
     this.changePtes(initiator, space, vpns, () => {
       for (const vpn of vpns) {
         const t = space.translate(vpn);
-        space.mapSmall(vpn, this.nextFrame++, t?.writable ?? true);
+        space.mapSmall(vpn, this.allocFrame(), t?.writable ?? true);
       }
     }, done);
   }
 
   /**
-   * Unmaps pages (munmap's zap and flush): their frames may be reused once `done` runs. Frames
-   * that were mapped are freed after the shootdown, under the LRU lock (`freePages`).
+   * Unmaps pages (munmap's zap and flush): a free (`ShootdownRequest.kind`). Their frames may be
+   * reused once the shootdown is done, or, when the strategy deferred that
+   * (`ShootdownContext.deferRelease`), once it releases them. The initiator pays for freeing the
+   * pages that were mapped after the shootdown, under the LRU lock (`freePages`).
    */
   unmap(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], done: () => void, freeTables = true): void {
     let mapped = 0;
+    const frames: number[] = [];
+    const cow = this.cow.get(space)!;
     this.changePtes(initiator, space, vpns, () => {
       let freed = false;
       for (const vpn of vpns) {
-        if (space.translate(vpn) !== undefined) mapped++;
+        const t = space.translate(vpn);
+        if (t !== undefined) mapped++;
+        // A copy-on-write page's frame may still be mapped by the other process: kept (no refcounts here).
+        if (t !== undefined && !t.huge && !cow.delete(vpn)) frames.push(t.frame);
         if (space.unmapSmall(vpn)) freed = true;
       }
       return freed && freeTables;
-    }, () => this.freePages(initiator, mapped, done));
+    }, () => this.freePages(initiator, mapped, done), false, frames);
+  }
+
+  /** A frame for a new mapping: the last released one, else a fresh one (zeroed either way). */
+  private allocFrame(): number {
+    const f = this.freeFrames.pop();
+    if (f === undefined) return this.nextFrame++;
+    this.data.delete(f);
+    return f;
+  }
+
+  /** A free's frames go back on the free list and its range leaves quarantine (unless a later free of a page took it over). */
+  private release(rec: FreeRecord): void {
+    rec.released = true;
+    for (const f of rec.frames) {
+      this.heldFrames.delete(f);
+      this.freeFrames.push(f);
+    }
+    if (!rec.deferred) return;
+    this.lazyFrees.released++;
+    for (const vpn of rec.vpns) if (rec.space.quarantined.get(vpn) === rec.version) rec.space.quarantined.delete(vpn);
   }
 
   /**
@@ -758,8 +864,13 @@ export class MemoryManager implements ShootdownContext {
       return;
     }
     v.pushWork(this.costs.pageFault + this.costs.pageCopy, () => {
-      const old = space.translate(vpn)!;
-      const frame = this.nextFrame++;
+      const old = space.translate(vpn);
+      // A racing munmap took the page meanwhile: the fault finds no PTE, and the retry faults a new one in.
+      if (old === undefined) {
+        this.faultIn(v, space, vpn, retry);
+        return;
+      }
+      const frame = this.allocFrame();
       this.data.set(frame, this.data.get(old.frame) ?? 0);
       this.changePtes(v, space, [vpn], () => {
         // Re-checked under the page-table lock: a racing fault may have copied it already.
@@ -912,6 +1023,42 @@ export class MemoryManager implements ShootdownContext {
     considerGlobalAsid(this, space);
   }
 
+  /** `ShootdownContext.deferRelease`: holds the free's frames and quarantines its range until the returned function is called. */
+  deferRelease(req: ShootdownRequest): () => void {
+    const rec = this.frees.get(req.version);
+    if (req.kind !== 'free' || rec === undefined) throw new KernelError(`deferRelease: the shootdown of ${req.space.name} (change ${req.version}) is not a free under way, so its old translations must be gone at done`);
+    if (rec.deferred) throw new KernelError(`deferRelease: the release of change ${req.version} is already deferred`);
+    rec.deferred = true;
+    this.lazyFrees.deferred++;
+    for (const vpn of rec.vpns) rec.space.quarantined.set(vpn, rec.version);
+    for (const f of rec.frames) this.heldFrames.add(f);
+    return () => {
+      if (rec.released) throw new KernelError(`a strategy released the frames of change ${rec.version} twice`);
+      this.release(rec);
+    };
+  }
+
+  /** `ShootdownContext.onNextTickOrSwitch`: queued per vCPU, run from `switchTo`, `enterLazy` or the tick. */
+  onNextTickOrSwitch(v: Vcpu, fn: (v: Vcpu) => number): void {
+    if (this.sweeps === null) {
+      this.sweeps = this.vm.vcpus.map(() => []);
+      this.kernel.onTick((t) => {
+        const cost = this.runSweeps(t);
+        if (cost > 0) t.pushWork(cost, nothing);
+      });
+    }
+    this.sweeps[v.index]!.push(fn);
+  }
+
+  /** Runs what waits for `v`'s next tick or context switch; returns the ns to charge on `v`. */
+  private runSweeps(v: Vcpu): number {
+    const q = this.sweeps![v.index]!;
+    if (q.length === 0) return 0;
+    let cost = 0;
+    for (const fn of q.splice(0)) cost += fn(v);
+    return cost;
+  }
+
   /** Cost of invalidating `pages` pages in one TLB: page by page, or a full flush above the ceiling. */
   invalidateCost(pages: number): number {
     return pages > this.costs.tlbSinglePageFlushCeiling ? this.costs.tlbFullFlush : this.costs.invlpg * pages;
@@ -938,7 +1085,8 @@ export class MemoryManager implements ShootdownContext {
   /**
    * Entries, anywhere, that a completed shootdown should have removed and that a vCPU could
    * still use: none may exist except on vCPUs whose flush is deferred to their next entry, or
-   * to their next switch to the space (skipped while lazy or away: `AddressSpace.lazyStale`).
+   * to their next switch to the space (skipped while lazy or away: `AddressSpace.lazyStale`),
+   * and entries of a lazily freed range whose frames are still held (`deferRelease`).
    */
   staleEntries(): StaleEntry[] {
     const out: StaleEntry[] = [];
@@ -949,7 +1097,8 @@ export class MemoryManager implements ShootdownContext {
         if (s.lazyStale.has(v.index)) continue;
         for (const [vpn, committed] of s.committed) {
           const e = this.tlbs[v.index]!.lookup(s.id, vpn);
-          if (e !== undefined && e.version < committed) out.push({ vcpu: v.index, space: s.name, vpn, version: e.version, committed, since: s.committedAt.get(vpn)! });
+          // Of a free whose release is deferred: swept at the vCPU's next tick or switch.
+          if (e !== undefined && e.version < committed && !this.quarantinedUse(s, vpn, e.version, e.frame)) out.push({ vcpu: v.index, space: s.name, vpn, version: e.version, committed, since: s.committedAt.get(vpn)! });
         }
       }
     }

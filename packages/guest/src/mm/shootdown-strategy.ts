@@ -18,7 +18,18 @@ export interface ShootdownRequest {
    * what used to be a page table.
    */
   readonly freedTables?: boolean;
+  /**
+   * What the change does to the pages: `free` (munmap, MADV_DONTNEED: the translations go away
+   * and the frames, and the virtual range, are released after the flush) or `in-place` (a
+   * permission downgrade, a migration, copy-on-write, a huge-page split: a new translation
+   * replaces the old, which every vCPU must have dropped at `done`). Absent: `in-place`.
+   * Only a free may be completed lazily (`ShootdownContext.deferRelease`).
+   */
+  readonly kind?: ShootdownKind;
 }
+
+/** Whether a shootdown's change frees its pages or changes them in place (`ShootdownRequest.kind`). */
+export type ShootdownKind = 'free' | 'in-place';
 
 /**
  * What a shootdown strategy is given: one VM's memory manager as far as removing stale
@@ -58,16 +69,34 @@ export interface ShootdownContext {
   broadcastInvalidate(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], done: () => void): void;
   /** After an IPI shootdown, Linux's consider_global_asid: `space` may get a global ASID (then it broadcasts). */
   considerGlobalAsid(space: AddressSpace): void;
+  /**
+   * For a free (`req.kind === 'free'`), called before `done`: separates "the initiator may go
+   * on" (`done`) from "the old frames and the virtual range may be reused" (calling the
+   * returned function, once). Until then the frames stay off the free list and the range is
+   * quarantined: a vCPU may still use a stale translation of it (nothing else can map those
+   * frames), and a new mapping of the range is a different virtual range, so it never meets the
+   * old entries. Without this call (every built-in) both happen at `done`. Throws for an
+   * in-place change, whose old translations must be gone at `done`.
+   */
+  deferRelease(req: ShootdownRequest): () => void;
+  /**
+   * Runs `fn` on `v` at its next scheduler tick or context switch, whichever comes first (LATR's
+   * sweep points), in `v`'s context; the ns it returns are charged as work on `v`. A vCPU that
+   * neither ticks nor switches (idle with its tick stopped) runs it when it next does.
+   */
+  onNextTickOrSwitch(v: Vcpu, fn: (v: Vcpu) => number): void;
 }
 
 /**
  * How stale translations are removed after a page-table change. `done` is called when the
- * initiator may go on as if no vCPU could use the old translations (e.g. free the frames).
+ * initiator may go on: for an in-place change, as if no vCPU could use the old translations; for
+ * a free, the frames are released then too unless the strategy deferred that
+ * (`ShootdownContext.deferRelease`), releasing them itself once no TLB can hold them.
  */
 export interface ShootdownStrategy {
   /** The name a scenario picks it by (`vms[].shootdownStrategy`). */
   readonly name: string;
-  /** Remove the translations `req` changed from every TLB that may hold them; `done` when none can be used any more. */
+  /** Remove the translations `req` changed from every TLB that may hold them; `done` when none can be used any more (or, for a deferred free, when the initiator may go on). */
   flush(ctx: ShootdownContext, req: ShootdownRequest, done: () => void): void;
 }
 
