@@ -102,8 +102,10 @@ export interface StaleEntry {
 interface FreeRecord {
   readonly space: AddressSpace;
   readonly vpns: readonly number[];
-  /** Frames the free unmapped that nothing else maps (a copy-on-write page's frame may still be the other process's). */
+  /** Frames the free unmapped that nothing else maps: back on the free list at release. */
   readonly frames: number[];
+  /** Frames it unmapped that may still be mapped by another process (copy-on-write): held while deferred, never put on the free list (no refcounts here). */
+  readonly shared: number[];
   readonly version: number;
   deferred: boolean;
   released: boolean;
@@ -160,8 +162,8 @@ export class MemoryManager implements ShootdownContext {
   private nextFrame = 1;
   /** Released frames, reused (last freed first, as the per-CPU page lists) before fresh ones. */
   private readonly freeFrames: number[] = [];
-  /** Frames a deferred free unmapped and has not released: no new mapping may take them. */
-  private readonly heldFrames = new Set<number>();
+  /** Frames deferred frees unmapped and have not released, with how many such frees hold each: no new mapping may take them. */
+  private readonly heldFrames = new Map<number, number>();
   /** Frees under way, by the version of their change (AMP hands the master a copy of the request). */
   private readonly frees = new Map<number, FreeRecord>();
   /** Lazy frees' figures (all 0 unless a strategy defers a release). */
@@ -719,7 +721,7 @@ export class MemoryManager implements ShootdownContext {
    * its batch's flush; AMP: the master's report) — or earlier when another vCPU takes a lock the
    * initiator released after them (`UnfencedPteWrites`).
    */
-  changePtes(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], mutate: () => boolean | void, done: () => void, holdPtlAcrossFlush = false, freed?: number[]): void {
+  changePtes(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], mutate: () => boolean | void, done: () => void, holdPtlAcrossFlush = false, freed?: { readonly frames: number[]; readonly shared: number[] }): void {
     // The PTEs are written under the page-table lock of each page-table page they are in.
     const groups = pmdGroups(vpns);
     const flush = (after: () => void): void => {
@@ -729,7 +731,7 @@ export class MemoryManager implements ShootdownContext {
       const freedTables = mutate() === true;
       const version = ++this.version;
       const pending = before === undefined ? undefined : unfenced!.record(initiator.index, space, vpns, before, version);
-      if (freed !== undefined) this.frees.set(version, { space, vpns, frames: freed, version, deferred: false, released: false });
+      if (freed !== undefined) this.frees.set(version, { space, vpns, frames: freed.frames, shared: freed.shared, version, deferred: false, released: false });
       this.shootdown({ initiator, space, vpns, version, freedTables, kind: freed === undefined ? 'in-place' : 'free' }, () => {
         // The end of the shootdown wait: the initiator's next full ordering point.
         if (pending !== undefined) unfenced!.drain(pending);
@@ -789,19 +791,19 @@ export class MemoryManager implements ShootdownContext {
    */
   unmap(initiator: Vcpu, space: AddressSpace, vpns: readonly number[], done: () => void, freeTables = true): void {
     let mapped = 0;
-    const frames: number[] = [];
+    const freed = { frames: [] as number[], shared: [] as number[] };
     const cow = this.cow.get(space)!;
     this.changePtes(initiator, space, vpns, () => {
-      let freed = false;
+      let tables = false;
       for (const vpn of vpns) {
         const t = space.translate(vpn);
         if (t !== undefined) mapped++;
-        // A copy-on-write page's frame may still be mapped by the other process: kept (no refcounts here).
-        if (t !== undefined && !t.huge && !cow.delete(vpn)) frames.push(t.frame);
-        if (space.unmapSmall(vpn)) freed = true;
+        // A copy-on-write page's frame may still be mapped by the other process: not freed.
+        if (t !== undefined && !t.huge) (cow.delete(vpn) ? freed.shared : freed.frames).push(t.frame);
+        if (space.unmapSmall(vpn)) tables = true;
       }
-      return freed && freeTables;
-    }, () => this.freePages(initiator, mapped, done), false, frames);
+      return tables && freeTables;
+    }, () => this.freePages(initiator, mapped, done), false, freed);
   }
 
   /** A frame for a new mapping: the last released one, else a fresh one (zeroed either way). */
@@ -815,12 +817,13 @@ export class MemoryManager implements ShootdownContext {
   /** A free's frames go back on the free list and its range leaves quarantine (unless a later free of a page took it over). */
   private release(rec: FreeRecord): void {
     rec.released = true;
-    for (const f of rec.frames) {
-      this.heldFrames.delete(f);
-      this.freeFrames.push(f);
+    if (rec.deferred) {
+      this.lazyFrees.released++;
+      for (const f of rec.frames) this.unhold(f);
+      for (const f of rec.shared) this.unhold(f);
     }
+    for (const f of rec.frames) this.freeFrames.push(f);
     if (!rec.deferred) return;
-    this.lazyFrees.released++;
     for (const vpn of rec.vpns) if (rec.space.quarantined.get(vpn) === rec.version) rec.space.quarantined.delete(vpn);
   }
 
@@ -1031,11 +1034,18 @@ export class MemoryManager implements ShootdownContext {
     rec.deferred = true;
     this.lazyFrees.deferred++;
     for (const vpn of rec.vpns) rec.space.quarantined.set(vpn, rec.version);
-    for (const f of rec.frames) this.heldFrames.add(f);
+    for (const f of rec.frames) this.heldFrames.set(f, (this.heldFrames.get(f) ?? 0) + 1);
+    for (const f of rec.shared) this.heldFrames.set(f, (this.heldFrames.get(f) ?? 0) + 1);
     return () => {
       if (rec.released) throw new KernelError(`a strategy released the frames of change ${rec.version} twice`);
       this.release(rec);
     };
+  }
+
+  private unhold(frame: number): void {
+    const n = this.heldFrames.get(frame)!;
+    if (n > 1) this.heldFrames.set(frame, n - 1);
+    else this.heldFrames.delete(frame);
   }
 
   /** `ShootdownContext.onNextTickOrSwitch`: queued per vCPU, run from `switchTo`, `enterLazy` or the tick. */
