@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { MemoryManager, SynchronousShootdown, type ShootdownRequest, type ShootdownStrategy } from '@ipilab/guest';
 import type { IpiBackendFactory } from '@ipilab/hypervisor';
+import type { Vcpu } from '@ipilab/vcpu';
 import { TrapAndEmulateBackend } from '@ipilab/ipi-trap';
 import { LawFailure } from '../law-runner';
 import { assertTlbCoherence, checkTlbCoherence, runTlbScenario, tlbScenarioArbitrary, type TlbScenario } from './tlb-coherence-law';
@@ -121,5 +122,78 @@ describe('the TLB coherence law', () => {
       },
     };
     expect(lawFailure(early)).toMatch(/stale|never finished/);
+  });
+
+  /**
+   * A LATR-like lazy strategy: a free flushes the initiator, lets it go, and each other vCPU that
+   * may hold the pages invalidates them at its next tick or switch; the frames are released after
+   * the last of them (`early`: at done, before any has — the broken fixture). Anything else: sync.
+   */
+  const lazy = (early: boolean) => (): ShootdownStrategy => {
+    const sync = new SynchronousShootdown();
+    return {
+      name: early ? 'lazy-releases-early' : 'lazy',
+      flush: (ctx, req, done) => {
+        if (req.kind !== 'free') return sync.flush(ctx, req, done);
+        const { initiator, space, vpns } = req;
+        const local = space.cpuMask.has(initiator.index) ? ctx.invalidateOn(initiator, space, vpns) : 0;
+        let targets: readonly Vcpu[] = ctx.flushTargets(initiator, space);
+        if (req.freedTables !== true) targets = ctx.skipLazy(space, targets);
+        const release = ctx.deferRelease(req);
+        let left = targets.length;
+        for (const t of targets) {
+          ctx.onNextTickOrSwitch(t, (v) => {
+            if (--left === 0 && !early) release();
+            return ctx.invalidateOn(v, space, vpns);
+          });
+        }
+        initiator.pushWork(local, () => {
+          if (left === 0 || early) release();
+          done();
+        });
+      },
+    };
+  };
+
+  it('holds for a lazy strategy: stale entries of a freed range are used or set aside only until its frames are released', () => {
+    expect(() => assertTlbCoherence(trap, { strategy: lazy(false) })).not.toThrow();
+    // Frees were deferred and sweeps at ticks and switches released them.
+    const totals = { deferred: 0, released: 0 };
+    for (const s of fc.sample(tlbScenarioArbitrary, { numRuns: 150, seed: 11 })) {
+      const { mm } = runTlbScenario(s, trap, false, lazy(false)());
+      totals.deferred += mm.lazyFrees.deferred;
+      totals.released += mm.lazyFrees.released;
+    }
+    expect(totals.deferred).toBeGreaterThan(0);
+    expect(totals.released).toBeGreaterThan(0);
+    // vCPU 0 caches page 3; vCPU 2 unmaps it and faults it in again; vCPU 0 reads it before it
+    // sweeps: its entry is of the quarantined range, set aside, not a stale use. Released at
+    // done instead, the frame goes straight back to vCPU 2's fault and the read is a stale use.
+    const s: TlbScenario = {
+      vcpus: 3, shared: false, sharedPcpus: 1, apicMode: 'x2apic-physical', postedInterrupts: false, pvTlbFlush: false,
+      strategy: 'sync', coordination: 'smp', hostScheduler: 'eevdf',
+      actors: [
+        { vcpu: 0, ops: [{ kind: 'read', vpn: 3, gap: 0 }, { kind: 'read', vpn: 3, gap: 50_000 }] },
+        { vcpu: 2, ops: [{ kind: 'unmap', vpns: [3], gap: 10_000 }] },
+      ],
+    };
+    const ok = runTlbScenario(s, trap, false, lazy(false)());
+    expect(ok.mm.lazyFrees).toMatchObject({ deferred: 1, aliased: 1 });
+    expect(() => checkTlbCoherence(ok, 2)).not.toThrow();
+    expect(() => checkTlbCoherence(runTlbScenario(s, trap, false, lazy(true)()), 2)).toThrow(/vCPU 0 used a stale translation of parent page 3/);
+  });
+
+  it('catches a lazy strategy that releases the frames before every vCPU has swept, and shrinks it', () => {
+    let failure: unknown;
+    try {
+      assertTlbCoherence(trap, { strategy: lazy(true) });
+    } catch (e) {
+      failure = e;
+    }
+    expect(failure).toBeInstanceOf(LawFailure);
+    const f = failure as LawFailure;
+    expect(f.law).toBe('TLB coherence (lazy-releases-early)');
+    expect(f.reason).toMatch(/stale/);
+    expect(f.message).toMatch(/shrunk case: \{"vcpus":\d+[^\n]*"kind":"unmap"/);
   });
 });
