@@ -43,13 +43,25 @@ export class HostScheduling {
   ) {
     const n = topology.size;
     const tickNs = 1e9 / config.hz;
+    // One per host: run queues of a policy that decides across pCPUs key their shared state on it.
+    const host = Object.freeze({});
     this.runners = topology.pcpus.map(
       (p) =>
         new PcpuRunner(
           hv,
           p.id,
           // skew_tick: each pCPU's tick is offset by half a period times pCPU / nr_cpus (kernel/time/tick-sched.c).
-          config.hostScheduler.createRunqueue({ pcpu: p.id, nrCpus: n, hz: config.hz, tickPhaseNs: Math.floor(((tickNs / 2) * p.id) / n), timeSliceNs: config.timeSliceNs, forfeitOnYield: config.forfeitOnYield }),
+          config.hostScheduler.createRunqueue({
+            pcpu: p.id,
+            nrCpus: n,
+            hz: config.hz,
+            tickPhaseNs: Math.floor(((tickNs / 2) * p.id) / n),
+            timeSliceNs: config.timeSliceNs,
+            forfeitOnYield: config.forfeitOnYield,
+            host,
+            // resched_curr on a remote CPU: a reschedule IPI over the host's fabric.
+            reschedule: (q) => this.runners[q]!.reschedule(hv.fabric.latency(p.id, q)),
+          }),
         ),
     );
     this.placement = new VcpuPlacement(topology);

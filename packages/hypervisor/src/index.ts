@@ -30,6 +30,7 @@ export {
   type SchedEntity,
   type HostSchedulerPolicy,
   type RunqueueContext,
+  type HostRunqueueContext,
   type EnqueueReason,
 } from './sched/host-scheduler';
 export { EEVDF_POLICY, EEVDF_BASE_SLICE_NS, EevdfRunqueue } from './sched/eevdf-policy';

@@ -35,6 +35,9 @@ export class PcpuRunner {
   private occNs = new Float64Array(2);
   private readonly onTick = (): void => this.tick();
   private readonly onSwitchedIn = (packed: number): void => this.switchedIn(packed);
+  /** A reschedule IPI is on its way here (`reschedule`). */
+  private reschedPending = false;
+  private readonly onResched = (): void => this.resched();
 
   constructor(
     private readonly hv: Hypervisor,
@@ -87,6 +90,22 @@ export class PcpuRunner {
     if (this.current === null) return;
     this.rq.yieldCurr?.(this.hv.sim.now);
     if (this.rq.nrQueued > 0) this.requestPreempt();
+  }
+
+  /**
+   * Another pCPU's run queue asked this one to re-pick (resched_curr from a remote CPU): the
+   * reschedule IPI arrives after `latency`; if a thread then waits here, the policy chooses
+   * again as for a preemption. One reschedule in flight at a time, as TIF_NEED_RESCHED is one flag.
+   */
+  reschedule(latency: number): void {
+    if (this.reschedPending) return;
+    this.reschedPending = true;
+    this.hv.sim.schedule(latency, this.onResched);
+  }
+
+  private resched(): void {
+    this.reschedPending = false;
+    if (this.current !== null && this.rq.nrQueued > 0) this.requestPreempt();
   }
 
   /** `v` leaves the pCPU (halted and blocked); the next waiting thread is switched in. */

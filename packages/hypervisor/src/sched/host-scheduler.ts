@@ -159,6 +159,30 @@ export interface RunqueueContext {
   readonly forfeitOnYield?: boolean;
 }
 
+/**
+ * What a host scheduling policy is told when it makes a pCPU's run queue: the fair run queues'
+ * context (shared with the guest's schedulers), and the host's other pCPUs, for policies that
+ * decide across them.
+ */
+export interface HostRunqueueContext extends RunqueueContext {
+  /**
+   * The host this run queue belongs to: the same object in the contexts of all of one host's
+   * pCPUs, a new one for each host (each run). A policy whose run queues share state (a
+   * co-scheduler's gang table) keys it on this object, e.g. in a WeakMap in the policy's
+   * closure; it has nothing to read.
+   */
+  readonly host: object;
+  /**
+   * Makes pCPU `pcpu` of this host re-pick, as resched_curr on a remote CPU does: the reschedule
+   * IPI from this pCPU arrives after the host's physical IPI latency between the two (the
+   * `ipiWireSmt` / `ipiWireSocket` / `ipiWireRemote` cost), and then, if a thread waits there,
+   * its run queue's `putPrev` and `pick` run as for a preemption (the running thread goes on if
+   * `pick` chooses it again). Reschedules still in flight to a pCPU are one. For policies that
+   * decide across pCPUs (co-scheduling); the built-in policies never call it.
+   */
+  reschedule(pcpu: number): void;
+}
+
 /** A host scheduling policy: builds one run queue per pCPU. */
 export interface HostSchedulerPolicy {
   readonly name: string;
@@ -169,7 +193,7 @@ export interface HostSchedulerPolicy {
    */
   readonly pollersYield: boolean;
   /** A run queue for one pCPU. */
-  createRunqueue(ctx: RunqueueContext): HostRunqueue;
+  createRunqueue(ctx: HostRunqueueContext): HostRunqueue;
 }
 
 /** The DI token of the host-scheduler registry. */

@@ -4,7 +4,7 @@ import { EEVDF_BASE_SLICE_NS, EEVDF_POLICY } from './eevdf-policy';
 import { FIFO_POLICY } from './fifo-policy';
 import { HostThread, NICE_0_WEIGHT, tunableScale, untilNextTick, type HostRunqueue, type HostSchedulerPolicy } from './host-scheduler';
 
-const ctx = { pcpu: 0, nrCpus: 1, hz: 1000, tickPhaseNs: 0, timeSliceNs: 1_000_000 };
+const ctx = { pcpu: 0, nrCpus: 1, hz: 1000, tickPhaseNs: 0, timeSliceNs: 1_000_000, host: {}, reschedule: (): void => undefined };
 let nextId = 0;
 const thread = (weight = NICE_0_WEIGHT): HostThread => new HostThread(nextId++, { index: 0 } as Vcpu, weight, [0], false);
 const rq = (p: HostSchedulerPolicy): HostRunqueue => p.createRunqueue(ctx);
