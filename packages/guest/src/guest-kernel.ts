@@ -53,11 +53,8 @@ export class GuestKernel implements GuestOs {
   /** Handler frames not in use. */
   private readonly frames: HandlerFrame[] = [];
   private sched: SchedulerHooks | null = null;
-  /**
-   * The memory manager's enter_lazy_tlb: called by the scheduler when a vCPU goes idle or
-   * switches to a task without an address space of its own (a kernel thread).
-   */
-  onLazyTlb: ((v: Vcpu) => void) | null = null;
+  /** The memory manager's enter_lazy_tlb (onEnterLazyTlb), once it exists. */
+  private lazyTlb: ((v: Vcpu) => void) | null = null;
   /** What flushes the guest's view of a vCPU's TLB when the host flushed it on entry (the memory manager, once it exists). */
   private hostTlbFlush: ((v: Vcpu) => void) | null = null;
   /** What runs after scheduler_tick on a vCPU (the memory manager's tick-time sweeps, once one is asked for). */
@@ -123,6 +120,19 @@ export class GuestKernel implements GuestOs {
    */
   onTick(fn: (v: Vcpu) => void): void {
     this.tickListener = fn;
+  }
+
+  /** What runs when a vCPU enters lazy TLB mode (one handler: the memory manager's enter_lazy_tlb). */
+  onEnterLazyTlb(fn: (v: Vcpu) => void): void {
+    this.lazyTlb = fn;
+  }
+
+  /**
+   * The scheduler's call when `v` goes idle or switches to a task without an address space of
+   * its own (a kernel thread): enter_lazy_tlb, when a memory manager is there.
+   */
+  enterLazyTlb(v: Vcpu): void {
+    this.lazyTlb?.(v);
   }
 
   /** The vCPU leaves idle to run a task: its tick restarts (NOHZ idle exit). */

@@ -219,7 +219,7 @@ export class MemoryManager implements ShootdownContext {
     this.tlbs = vm.vcpus.map(() => new Tlb(this.costs.tlbEntries));
     this.current = vm.vcpus.map(() => null);
     this.lazy = new Uint8Array(vm.vcpus.length);
-    kernel.onLazyTlb = (v) => this.enterLazy(v);
+    kernel.onEnterLazyTlb((v) => this.enterLazy(v));
     this.lru = new QueuedSpinLock(hv, this.lockStats.lru, kernel.pvSpinlocks);
     this.lruAddBatch = new Int32Array(vm.vcpus.length);
     // KVM_VCPU_FLUSH_TLB: the host flushes a vCPU's whole TLB when it next enters.

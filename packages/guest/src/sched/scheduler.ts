@@ -393,7 +393,7 @@ export class Scheduler {
     const next = rq.pick(this.guestNs(v));
     if (next === null) {
       // The idle task runs: enter_lazy_tlb.
-      this.kernel.onLazyTlb?.(v);
+      this.kernel.enterLazyTlb(v);
       return;
     }
     next.state = 'running';
@@ -413,7 +413,7 @@ export class Scheduler {
     const v = this.vm.vcpus[t.vcpu]!;
     if (t.loadMm === undefined) {
       // A kernel thread borrows whatever is loaded: enter_lazy_tlb.
-      this.kernel.onLazyTlb?.(v);
+      this.kernel.enterLazyTlb(v);
       this.advance(v, t);
       return;
     }
