@@ -4,6 +4,7 @@ import type { MetricSample } from './metrics';
 import type { RanOn } from './ran-on';
 import { runWithSlowdown } from './slowdown';
 
+/** One run of a sweep: a point's checked scenario and one of its seeds. */
 export interface SweepTask {
   /** The point's scenario, validated by the main thread (plain data: it crosses to the worker by structured clone). */
   readonly loaded: LoadedScenario;
@@ -11,6 +12,7 @@ export interface SweepTask {
   readonly point: number;
 }
 
+/** What one sweep run gives back: each VM's figures, or the run's error (one line). */
 export interface SweepTaskResult {
   readonly point: number;
   readonly seed: number;

@@ -93,6 +93,43 @@ export interface SweepOptions {
   readonly journal?: { readonly path: string; readonly resume: boolean; readonly shown: string };
   /** Aborting stops the sweep: no run starts after it, runs under way are stopped; the output has what finished (`interrupted`). */
   readonly signal?: AbortSignal;
+  /**
+   * Where the runs run (default: this machine's worker threads, `workers` of them). A queue
+   * (@ipilab/queue) spreads them over machines; the output is the same for the same seeds.
+   */
+  readonly executor?: SweepExecutor;
+}
+
+/** A sweep's runs as handed to an executor: checked, ordered, with the sweep's identity. */
+export interface SweepPlan {
+  /** The sweep's scenario name (or file name), for naming it (a queue's name). */
+  readonly name: string;
+  /** sweepIdentity: the same sweep (scenarios, points, seeds) gets the same identity. */
+  readonly identity: string;
+  /** Every run of the sweep. */
+  readonly tasks: readonly SweepTask[];
+  /** Indices into `tasks` of the runs to run, in the order to start them (longest first); runs already finished are left out. */
+  readonly order: readonly number[];
+  /** Each point's grid values, by point index. */
+  readonly points: readonly Readonly<Record<string, string>>[];
+}
+
+/** What an executor tells the sweep as it goes. */
+export interface SweepHooks {
+  /** A run was started (on whichever worker). */
+  readonly onStart: (task: SweepTask) => void;
+  /** A run finished or failed (`error`); each run of the plan once at most. */
+  readonly onResult: (result: SweepTaskResult) => void;
+}
+
+/**
+ * Runs a sweep's runs somewhere: in worker threads here (the default), or through a job queue on
+ * other machines. It returns once every run of `plan.order` has reported, or once `signal`
+ * aborts (runs not reported are then missing from the output), with the number of workers that
+ * ran them (the output's `workers`).
+ */
+export interface SweepExecutor {
+  execute(plan: SweepPlan, hooks: SweepHooks, signal?: AbortSignal): Promise<{ workers: number }>;
 }
 
 /** Which sweep this is, for its journal: every point's checked scenario, its parameters, and every run's seed. */
@@ -146,6 +183,47 @@ function sweepPool(workers: number): Piscina {
   return pool;
 }
 
+/**
+ * Runs one sweep run on a warm worker thread of the pool of `threads` threads (kept between
+ * calls). Aborting `signal` stops the run's thread and rejects. A queue's worker runs its jobs
+ * here, so a run gives the same figures whichever machine runs it.
+ */
+export async function runOnSweepThread(task: SweepTask, threads: number, signal?: AbortSignal): Promise<SweepTaskResult> {
+  return (await sweepPool(threads).run(task, signal === undefined ? {} : { signal })) as SweepTaskResult;
+}
+
+/** The default executor: `workers` worker threads of this process, each taking the next run in the plan's order. */
+export function threadExecutor(workers?: number): SweepExecutor {
+  return {
+    async execute(plan, hooks, signal) {
+      const n = Math.max(1, Math.min(workers ?? availableParallelism(), plan.tasks.length));
+      // A function, not a test of signal.aborted in place: an await between two reads can change it.
+      const stopped = (): boolean => signal?.aborted === true;
+      // One lane per worker, each taking the next run in `order` when its last one finishes: the
+      // pool only ever holds as many runs as it has threads, so runs start exactly longest first
+      // (handed all at once, piscina does not keep submission order between its threads).
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < plan.order.length && !stopped()) {
+          const t = plan.tasks[plan.order[next++]!]!;
+          hooks.onStart(t);
+          let r: SweepTaskResult;
+          try {
+            // Aborted, the run's worker thread is stopped: the run is lost, not failed.
+            r = await runOnSweepThread(t, n, signal);
+          } catch (e) {
+            if (stopped()) return;
+            r = { point: t.point, seed: t.seed, error: String((e as Error | undefined)?.message ?? e).split('\n')[0]! };
+          }
+          hooks.onResult(r);
+        }
+      };
+      await Promise.all(Array.from({ length: n }, lane));
+      return { workers: n };
+    },
+  };
+}
+
 /** Ends the worker threads kept for later sweeps (e.g. before a long pause, or in tests). */
 export async function closeSweepWorkers(): Promise<void> {
   const all = [...pools.values()];
@@ -184,40 +262,34 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], 
   const work = validated.map((l) => estimatedWork(l.scenario));
   // A journal's finished runs are not run again; the order of the others is as without it.
   const j = options.journal;
-  const journal = j === undefined ? undefined : (j.resume ? SweepJournal.resume : (p: string, id: string) => SweepJournal.create(p, id, tasks.length))(j.path, sweepIdentity(validated.map((l) => l.scenario), points, tasks), j.shown);
+  const identity = sweepIdentity(validated.map((l) => l.scenario), points, tasks);
+  const journal = j === undefined ? undefined : (j.resume ? SweepJournal.resume : (p: string, id: string) => SweepJournal.create(p, id, tasks.length))(j.path, identity, j.shown);
   const finished = new Set((journal?.done ?? []).map((r) => `${r.point}/${r.seed}`));
   const order = longestFirst(tasks.map((t) => work[t.point]!)).filter((k) => !finished.has(`${tasks[k]!.point}/${tasks[k]!.seed}`));
-  const workers = Math.max(1, Math.min(options.workers ?? availableParallelism(), tasks.length));
-  const pool = sweepPool(workers);
   const results: SweepTaskResult[] = [...(journal?.done ?? [])];
   let done = results.length;
   if (done > 0) options.onProgress?.(done, tasks.length);
-  const signal = options.signal;
-  // A function, not a test of signal.aborted in place: an await between two reads can change it.
-  const stopped = (): boolean => signal?.aborted === true;
-  // One lane per worker, each taking the next run in `order` when its last one finishes: the
-  // pool only ever holds as many runs as it has threads, so runs start exactly longest first
-  // (handed all at once, piscina does not keep submission order between its threads).
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < order.length && !stopped()) {
-      const t = tasks[order[next++]!]!;
-      options.onRunStart?.(points[t.point]!, t.seed);
-      let r: SweepTaskResult;
-      try {
-        // Aborted, the run's worker thread is stopped: the run is lost, not failed.
-        r = (await pool.run(t, signal === undefined ? {} : { signal })) as SweepTaskResult;
-      } catch (e) {
-        if (stopped()) return;
-        r = { point: t.point, seed: t.seed, error: String((e as Error | undefined)?.message ?? e).split('\n')[0]! };
-      }
-      results.push(r);
-      journal?.append(r);
-      options.onProgress?.(++done, tasks.length);
-    }
-  };
+  const executor = options.executor ?? threadExecutor(options.workers);
+  const plan: SweepPlan = { name: first.name ?? scenarioFileOf(file), identity, tasks, order, points };
+  // Each run counts once, whatever an executor reports twice (a queue's events and its scan can both see a run).
+  const reported = new Set(finished);
+  let workers: number;
   try {
-    await Promise.all(Array.from({ length: workers }, lane));
+    ({ workers } = await executor.execute(
+      plan,
+      {
+        onStart: (t) => options.onRunStart?.(points[t.point]!, t.seed),
+        onResult: (r) => {
+          const key = `${r.point}/${r.seed}`;
+          if (reported.has(key)) return;
+          reported.add(key);
+          results.push(r);
+          journal?.append(r);
+          options.onProgress?.(++done, tasks.length);
+        },
+      },
+      options.signal,
+    ));
   } finally {
     journal?.close();
   }
