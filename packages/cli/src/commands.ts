@@ -6,6 +6,7 @@ import { OutputPlan } from './outputs';
 import { progressOn, tally, type ProgressStream, type WallClock } from './progress';
 import { UsageError } from './usage-error';
 import { toolVersion } from './version';
+import { queueExecutor, queueFlag, type QueuedSetup } from './queue-commands';
 
 // The scenario package loads the model, zod, YAML and inversify; the formatters and reports load
 // it too. Required when a command runs, never for --help or --version.
@@ -74,8 +75,10 @@ export interface SweepFlags extends RunFlags {
   readonly gridFile?: string;
   readonly gridFileAxes?: readonly GridAxis[];
   readonly workers?: string;
-  /** Run only the runs the journal in --out does not have (an interrupted sweep's). */
+  /** Run only the runs the journal in --out does not have (an interrupted sweep's); with --queue, the runs not in Redis. */
   readonly resume?: boolean;
+  /** `--queue redis://...`: queue the runs for workers on any machine (docs/scale-out.md) instead of running them here. */
+  readonly queue?: string;
 }
 export interface TraceFlags {
   readonly set: readonly string[];
@@ -265,14 +268,41 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
     workers = Number(o.workers);
     if (!Number.isSafeInteger(workers) || workers < 1) throw new UsageError(`--workers: expected a positive integer, got ${JSON.stringify(o.workers)}`);
   }
+  // A queue URL is checked before anything else: a mistyped one costs no work.
+  const queueUrl = o.queue === undefined ? undefined : queueFlag(o.queue);
+  if (queueUrl !== undefined && workers !== undefined) throw new UsageError('--workers: not with --queue: each worker takes as many runs at once as its own --concurrency says');
   const plan = new OutputPlan();
   const dir = o.out === undefined ? undefined : plan.dir('--out', o.out, ['sweep.json', 'sweep.csv', 'sweep.csv.meta.json']);
   const html = o.html === undefined ? undefined : plan.file('--html', o.html);
   plan.check();
   const s = scenarioPackage();
   // The journal lives in --out: finished runs survive an interruption there, and --resume reads them.
-  const journalPath = o.out === undefined ? undefined : join(resolve(o.out), s.JOURNAL_NAME);
-  if (o.resume === true && journalPath === undefined) throw new UsageError('--resume: expected --out dir, the directory of the interrupted sweep (its journal is there)');
+  // A queued sweep's finished runs are in Redis instead: no journal.
+  const journalPath = o.out === undefined || queueUrl !== undefined ? undefined : join(resolve(o.out), s.JOURNAL_NAME);
+  if (o.resume === true && journalPath === undefined && queueUrl === undefined) throw new UsageError('--resume: expected --out dir, the directory of the interrupted sweep (its journal is there)');
+  // Redis is reached, and judged fit for a queue, before the scenario is read: within seconds.
+  const queued = queueUrl === undefined ? undefined : await queueExecutor(queueUrl, o.resume === true, io);
+  try {
+    await sweepWith(ref, o, io, { started, workers, plan, dir, html, journalPath, queued });
+  } finally {
+    queued?.connection.disconnect();
+  }
+}
+
+/** What sweepCommand settled before the sweep. */
+interface SweepSetup {
+  readonly started: Started;
+  readonly workers: number | undefined;
+  readonly plan: OutputPlan;
+  readonly dir: Record<string, string> | undefined;
+  readonly html: string | undefined;
+  readonly journalPath: string | undefined;
+  readonly queued: QueuedSetup | undefined;
+}
+
+async function sweepWith(ref: ScenarioRef, o: SweepFlags, io: Io, setup: SweepSetup): Promise<void> {
+  const { started, workers, plan, dir, html, journalPath, queued } = setup;
+  const s = scenarioPackage();
   if (o.resume !== true && journalPath !== undefined && existsSync(journalPath)) {
     const p = s.SweepJournal.progress(journalPath);
     throw new UsageError(`--out ${o.out}: holds an unfinished sweep (${s.JOURNAL_NAME}${p === undefined ? '' : `, ${p.runs} of ${p.of} runs done`}): add --resume to finish it, or remove the file to start again`);
@@ -305,6 +335,7 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
       ...(io.maxInputBytes === undefined ? {} : { maxInputBytes: io.maxInputBytes }),
       ...(io.recorded === true ? { recordedAxes: o.gridFileAxes ?? [] } : o.gridFile === undefined ? {} : { gridFile: o.gridFile }),
       ...(journalPath === undefined ? {} : { journal: { path: journalPath, resume: o.resume === true, shown: o.out! } }),
+      ...(queued === undefined ? {} : { executor: queued.executor }),
       signal: stop.signal,
       onProgress: (done, total) => {
         if (io.err.isTTY !== true) return;
@@ -342,14 +373,21 @@ export async function sweepCommand(ref: ScenarioRef, o: SweepFlags, io: Io): Pro
   for (const p of result.points) for (const e of p.errors) io.err.write(`ipilab: sweep point ${JSON.stringify(p.params)} seed ${e.seed} failed: ${e.message}\n`);
   if (result.interrupted !== undefined) {
     const { runs, of } = result.interrupted;
-    const how = journalPath === undefined ? 'give --out dir to a sweep to make it resumable' : `finish it with the same command and --resume (the ${runs} finished runs are in ${join(o.out!, s.JOURNAL_NAME)})`;
+    const inQueue = queued?.queue.queued;
+    const how =
+      queued !== undefined
+        ? `finish it with the same command and --resume (the finished runs are in Redis${inQueue === undefined ? '' : `, queue ${inQueue.queue}`}; runs under way finish there too)`
+        : journalPath === undefined
+          ? 'give --out dir to a sweep to make it resumable'
+          : `finish it with the same command and --resume (the ${runs} finished runs are in ${join(o.out!, s.JOURNAL_NAME)})`;
     const by = stoppedBy === 'timeout' ? '--timeout' : (stoppedBy ?? 'a signal');
     io.err.write(`ipilab: sweep interrupted by ${by} after ${runs} of ${of} runs: the outputs have those, marked interrupted; ${how}\n`);
     throw new Interrupted(stoppedBy ?? 'SIGINT');
   }
   if (!written) throw new OutputsNotWritten();
-  // Every output is written: the journal has served.
+  // Every output is written: the journal (or the queue's records) has served.
   if (journalPath !== undefined) rmSync(journalPath, { force: true });
+  await queued?.queue.finish();
   if (failed > 0) throw new SweepFailures(`${failed} sweep run(s) failed`);
 }
 

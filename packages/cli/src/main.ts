@@ -101,8 +101,17 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .option('--out <dir>', 'also write sweep.json, sweep.csv and its provenance sweep.csv.meta.json into this directory (created if missing)')
     .option('--html <file>', 'also write a self-contained HTML report with charts')
     .option('--timeout <duration>', timeoutHelp)
-    .option('--resume', 'finish an interrupted sweep: run only the runs its journal in --out does not have (same arguments otherwise)')
-    .action((file: string, o: { grid: string[]; gridFile?: string; set: string[]; plugin: string[]; metric: string[]; workers?: string; resume?: boolean; json?: boolean; csv?: boolean; out?: string; html?: string; timeout?: string }) => watchable('sweep', o, () => sweepCommand(file, o, io)));
+    .option('--resume', 'finish an interrupted sweep: run only the runs its journal in --out does not have (with --queue: the runs Redis does not have) (same arguments otherwise)')
+    .option('--queue <redis://host:port[/db]>', 'queue the runs in Redis for `ipilab worker`s on any machine instead of running them here; same outputs (docs/scale-out.md)')
+    .action((file: string, o: { grid: string[]; gridFile?: string; set: string[]; plugin: string[]; metric: string[]; workers?: string; resume?: boolean; queue?: string; json?: boolean; csv?: boolean; out?: string; html?: string; timeout?: string }) => watchable('sweep', o, () => sweepCommand(file, o, io)));
+
+  program
+    .command('worker')
+    .description('take queued sweeps\' runs from Redis and run them here, until Ctrl-C (docs/scale-out.md)')
+    .requiredOption('--queue <redis://host:port[/db]>', 'the Redis the sweeps were queued in (sweep --queue)')
+    .option('--concurrency <n>', 'runs at once, each on its own thread (default 1; about one per core)')
+    .option('--stalled-after <duration>', 'give a run to another worker when its worker has not been heard from for this long, e.g. 30s (default 30s)')
+    .action((o: { queue: string; concurrency?: string; stalledAfter?: string }) => (require('./queue-commands') as typeof import('./queue-commands')).workerCommand(o, io));
 
   program
     .command('trace')
@@ -189,6 +198,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     // As a shell reports a command a signal ended: 128 + its number (SIGINT 130, SIGTERM 143).
     if (e instanceof Interrupted) return e.signal === 'timeout' ? EXIT.runError : 128 + (e.signal === 'SIGINT' ? 2 : 15);
     if (e instanceof OutputsNotWritten) return EXIT.notWritten;
+    if (e instanceof Error && e.name === 'WorkerKilled') return 128 + ((e as { signal?: string }).signal === 'SIGINT' ? 2 : 15);
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return reportFailure(e, debugWanted(argv), (s) => void err.write(s));
   }

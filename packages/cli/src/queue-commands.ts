@@ -1,0 +1,113 @@
+import type { QueueExecutor, QueueUrl } from '@ipilab/queue';
+import type { SweepExecutor } from '@ipilab/scenario';
+import type { Io } from './commands';
+import { UsageError } from './usage-error';
+import { toolVersion } from './version';
+import { parseWallTime } from './watchdog';
+
+// The queue package loads BullMQ and ioredis: only when a command uses --queue.
+type QueuePackage = typeof import('@ipilab/queue');
+const queuePackage = (): QueuePackage => require('@ipilab/queue') as QueuePackage;
+
+/** A queue package error about the user's input becomes the CLI's (one line, exit 2). */
+async function asUsage<T>(f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof queuePackage().QueueUsageError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** `--queue URL`, parsed (one line, exit 2, for a bad one). */
+export function queueFlag(text: string, flag = '--queue'): QueueUrl {
+  const q = queuePackage();
+  try {
+    return q.parseQueueUrl(text, flag);
+  } catch (e) {
+    if (e instanceof q.QueueUsageError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** A sweep's queue, connected and checked. */
+export interface QueuedSetup {
+  readonly connection: Awaited<ReturnType<QueuePackage['connectQueue']>>;
+  readonly queue: QueueExecutor;
+  /** The queue's executor, its problems about the user's input (an unfinished sweep, a plugin too big) made the CLI's (exit 2). */
+  readonly executor: SweepExecutor;
+}
+
+/** Connects to the queue (exit 2 within seconds when it cannot) and makes the sweep's executor. */
+export async function queueExecutor(url: QueueUrl, resume: boolean, io: Io): Promise<QueuedSetup> {
+  const q = queuePackage();
+  const connection = await asUsage(() => q.connectQueue(url));
+  const queue = new q.QueueExecutor({ url, connection, ipilab: toolVersion(), resume, notice: (line) => void io.err.write(`ipilab: ${line}\n`) });
+  return { connection, queue, executor: { execute: (plan, hooks, signal) => asUsage(() => queue.execute(plan, hooks, signal)) } };
+}
+
+/** `ipilab worker` flags. */
+export interface WorkerFlags {
+  readonly queue: string;
+  readonly concurrency?: string;
+  readonly stalledAfter?: string;
+}
+
+/** The worker stopped: by a second signal (exit 128 + its number), after the first had asked it to finish its runs. */
+export class WorkerKilled extends Error {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+    super(`killed by ${signal}`);
+    this.name = 'WorkerKilled';
+  }
+}
+
+/**
+ * `ipilab worker --queue URL`: takes queued sweeps' runs until stopped. Ctrl-C (or SIGTERM) once:
+ * no more runs are taken, those under way finish and are reported, exit 0. Twice: it stops at
+ * once; its runs under way go to other workers once the queue sees them stalled.
+ */
+export async function workerCommand(o: WorkerFlags, io: Io): Promise<void> {
+  const url = queueFlag(o.queue);
+  let concurrency = 1;
+  if (o.concurrency !== undefined) {
+    concurrency = Number(o.concurrency);
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 1024) throw new UsageError(`--concurrency: expected a whole number of runs at once from 1 to 1024, got ${JSON.stringify(o.concurrency)}`);
+  }
+  const stalledAfterMs = o.stalledAfter === undefined ? undefined : parseWallTime('--stalled-after', o.stalledAfter);
+  if (stalledAfterMs !== undefined && stalledAfterMs < 1000) throw new UsageError(`--stalled-after: expected at least 1s (a worker renews its hold at half of it), got ${JSON.stringify(o.stalledAfter)}`);
+  const q = queuePackage();
+  const connection = await asUsage(() => q.connectQueue(url));
+  const stop = new AbortController();
+  const kill = new AbortController();
+  let killedBy: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => (): void => {
+    if (!stop.signal.aborted) {
+      io.err.write(`ipilab: worker stopping: no more runs taken, the runs under way finish first (${sig} again to stop at once)\n`);
+      stop.abort();
+      return;
+    }
+    killedBy = sig;
+    kill.abort();
+  };
+  const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
+  process.on('SIGINT', handlers.SIGINT);
+  process.on('SIGTERM', handlers.SIGTERM);
+  try {
+    await q.runQueueWorker({
+      url,
+      connection,
+      ipilab: toolVersion(),
+      concurrency,
+      ...(stalledAfterMs === undefined ? {} : { stalledAfterMs }),
+      log: (line) => void io.err.write(`${line}\n`),
+      stop: stop.signal,
+      kill: kill.signal,
+    });
+  } finally {
+    process.removeListener('SIGINT', handlers.SIGINT);
+    process.removeListener('SIGTERM', handlers.SIGTERM);
+    connection.disconnect();
+    await (require('@ipilab/scenario') as typeof import('@ipilab/scenario')).closeSweepWorkers();
+  }
+  if (killedBy !== undefined) throw new WorkerKilled(killedBy);
+}

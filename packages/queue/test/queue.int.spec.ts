@@ -1,0 +1,179 @@
+import { readFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { ipilab, Proc, RedisServer, SMALL, stopAll, worker } from './real-parts';
+import { PREFIX, PROTOCOL, REGISTRY, refusalsKey, sweepKey } from '../src/protocol';
+
+/**
+ * The queue with real parts (issue 16): a real redis-server on a free loopback port, worker
+ * processes and coordinators run as users run them. Each test uses its own Redis database, so
+ * the sweeps of one test never meet another's workers.
+ */
+
+jest.setTimeout(120_000);
+
+let redis: RedisServer;
+const procs: Proc[] = [];
+const track = (p: Proc): Proc => (procs.push(p), p);
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+afterEach(async () => {
+  await stopAll(procs.splice(0));
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** The sweep JSON without what may differ between machines: meta (times, command) and workers. */
+function figures(json: string): unknown {
+  const { meta: _m, workers: _w, ...rest } = JSON.parse(json) as Record<string, unknown>;
+  return rest;
+}
+
+const grid = ['--grid', 'vms[0].vcpus=2,4', '--grid', 'hypervisor.backend=trap,pv', '--set', 'run.replications=2', '--set', 'plugins=[./plugin-backend.js]'];
+
+describe('sweep --queue with two worker processes', () => {
+  it('writes the same JSON and CSV as the local sweep, with the same figures for the same seeds', async () => {
+    const url = `${redis.url}/1`;
+    const w1 = track(worker(url));
+    const w2 = track(worker(url));
+    const out = mkdtempSync(join(tmpdir(), 'ipilab-queued-'));
+    const local = mkdtempSync(join(tmpdir(), 'ipilab-local-'));
+    const queued = track(ipilab(['sweep', SMALL, ...grid, '--queue', url, '--out', out, '--json']));
+    const here = track(ipilab(['sweep', SMALL, ...grid, '--workers', '2', '--out', local, '--json']));
+    expect(await queued.exited).toEqual({ code: 0, signal: null });
+    expect(await here.exited).toEqual({ code: 0, signal: null });
+    expect(figures(queued.out)).toEqual(figures(here.out));
+    expect(readFileSync(join(out, 'sweep.csv'), 'utf8')).toBe(readFileSync(join(local, 'sweep.csv'), 'utf8'));
+    expect(figures(readFileSync(join(out, 'sweep.json'), 'utf8'))).toEqual(figures(readFileSync(join(local, 'sweep.json'), 'utf8')));
+    // Both workers took runs (8 runs, one at a time each), and each run ran once.
+    const started = w1.count(/started sweep-small-/) + w2.count(/started sweep-small-/);
+    expect(started).toBe(8);
+    expect(Math.min(w1.count(/started sweep-small-/), w2.count(/started sweep-small-/))).toBeGreaterThan(0);
+    expect(JSON.parse(queued.out).workers).toBe(2);
+    // The plugin travelled: the workers ran its backend from their own cache.
+    expect(queued.err).toMatch(/ipilab: queue sweep-small-[0-9a-f]{16} on redis:\/\/127\.0\.0\.1:\d+\/1: 8 run\(s\) queued for workers/);
+    // Once the outputs are written, Redis keeps nothing of the sweep.
+    const r = new Redis(url);
+    try {
+      expect(await r.keys('ipilab:*')).toEqual(expect.not.arrayContaining([expect.stringMatching(/^ipilab:sweep/)]));
+      expect(await r.zcard(REGISTRY)).toBe(0);
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  it('a worker killed -9 mid-run: another worker takes the run again, and its figures are the local ones', async () => {
+    const url = `${redis.url}/2`;
+    const long = ['--grid', 'vms[0].vcpus=4', '--set', 'run.duration=600ms'];
+    const a = track(worker(url, '--stalled-after', '2s'));
+    const queued = track(ipilab(['sweep', SMALL, ...long, '--queue', url, '--json']));
+    await a.waitFor(/started sweep-small-/);
+    // Only now the second worker: the run is the first's until it dies.
+    const b = track(worker(url, '--stalled-after', '2s'));
+    await b.waitFor(/serving/);
+    a.child.kill('SIGKILL');
+    await b.waitFor(/finished sweep-small-\S+ point \{"vms\[0\]\.vcpus":"4"\} seed 7/, 60_000);
+    expect(await queued.exited).toEqual({ code: 0, signal: null });
+    const here = track(ipilab(['sweep', SMALL, ...long, '--json']));
+    await here.exited;
+    expect(figures(queued.out)).toEqual(figures(here.out));
+    expect(a.count(/finished/)).toBe(0);
+  });
+
+  it('a run that fails deterministically is reported once, with its point and seed, and never retried', async () => {
+    const url = `${redis.url}/3`;
+    const w1 = track(worker(url));
+    const w2 = track(worker(url));
+    const queued = track(ipilab(['sweep', SMALL, '--grid', 'hypervisor.backend=trap,broken', '--set', 'plugins=[./plugin-broken-backend.js]', '--queue', url]));
+    expect((await queued.exited).code).toBe(1);
+    expect(queued.count(/sweep point \{"hypervisor\.backend":"broken"\} seed 7 failed: plugins\[0\] \(\.\/plugin-broken-backend\.js\) failed at \d+ ns: backend exploded/)).toBe(1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(w1.count(/started \S+ point \{"hypervisor\.backend":"broken"\}/) + w2.count(/started \S+ point \{"hypervisor\.backend":"broken"\}/)).toBe(1);
+  });
+
+  it('Ctrl-C cancels the pending runs; --resume collects the finished ones from Redis and queues only the missing', async () => {
+    const url = `${redis.url}/4`;
+    const args = ['--grid', 'vms[0].vcpus=1,2,3,4,5,6', '--set', 'run.duration=4ms'];
+    const w = track(worker(url));
+    const first = track(ipilab(['sweep', SMALL, ...args, '--queue', url, '--json']));
+    await w.waitFor(/finished sweep-small-/);
+    first.child.kill('SIGINT');
+    expect((await first.exited).code).toBe(130);
+    expect(first.err).toMatch(/sweep interrupted by SIGINT after \d of 6 runs: .*finish it with the same command and --resume \(the finished runs are in Redis, queue sweep-small-/);
+    // Nothing of the sweep waits in the queue any more; the worker finishes what it had.
+    const r = new Redis(url);
+    const name = /queue (sweep-small-[0-9a-f]+)/.exec(first.err)![1]!;
+    const q = new Queue(name, { connection: r, prefix: PREFIX });
+    try {
+      expect(await q.getWaitingCount()).toBe(0);
+      for (let i = 0; i < 200 && (await q.getActiveCount()) > 0; i++) await new Promise((res) => setTimeout(res, 50));
+      const done = await q.getCompletedCount();
+      expect(done).toBeGreaterThan(0);
+      expect(done).toBeLessThan(6);
+      const resumed = track(ipilab(['sweep', SMALL, ...args, '--queue', url, '--json', '--resume']));
+      expect(await resumed.exited).toEqual({ code: 0, signal: null });
+      expect(resumed.err).toContain(`${done} of 6 runs already done, ${6 - done} run(s) queued`);
+      // Every run ran once over both coordinators.
+      expect(w.count(/started sweep-small-/)).toBe(6);
+      const here = track(ipilab(['sweep', SMALL, ...args, '--json']));
+      await here.exited;
+      expect(figures(resumed.out)).toEqual(figures(here.out));
+    } finally {
+      await q.close();
+      r.disconnect();
+    }
+  });
+
+  it('a coordinator killed -9 and restarted with --resume collects what the workers did meanwhile', async () => {
+    const url = `${redis.url}/5`;
+    const args = ['--grid', 'vms[0].vcpus=1,2,3,4', '--set', 'run.duration=4ms'];
+    const w = track(worker(url));
+    const first = track(ipilab(['sweep', SMALL, ...args, '--queue', url, '--json']));
+    await w.waitFor(/started sweep-small-/);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // Without --resume the queue is not taken over silently.
+    const again = track(ipilab(['sweep', SMALL, ...args, '--queue', url]));
+    expect((await again.exited).code).toBe(2);
+    expect(again.err).toMatch(/^ipilab: --queue redis:\/\/127\.0\.0\.1:\d+\/5: the queue sweep-small-[0-9a-f]+ holds this sweep from an earlier coordinator \(\d+ of its runs done, \d+ queued or running\): add --resume to collect them and queue only the missing runs\n$/);
+    const resumed = track(ipilab(['sweep', SMALL, ...args, '--queue', url, '--json', '--resume']));
+    expect(await resumed.exited).toEqual({ code: 0, signal: null });
+    expect(resumed.err).toMatch(/, 0 run\(s\) queued for workers/);
+    expect(w.count(/started sweep-small-/)).toBe(4);
+    const here = track(ipilab(['sweep', SMALL, ...args, '--json']));
+    await here.exited;
+    expect(figures(resumed.out)).toEqual(figures(here.out));
+  });
+});
+
+describe('a worker of another ipilab', () => {
+  it('refuses a run whose job names another version, with one line, and leaves it for a worker of that version', async () => {
+    const url = `${redis.url}/6`;
+    const r = new Redis(url);
+    const name = 'sweep-versions-0123456789abcdef';
+    const q = new Queue(name, { connection: r, prefix: PREFIX });
+    try {
+      const w = track(worker(url));
+      const mine = /\(ipilab ([^)]*\)?)\)\n/.exec(await w.waitFor(/serving .*\n/).then((m) => m[0]))![1]!;
+      // The sweep's record says this worker's version (so it takes the job), the job another.
+      const here = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cli', 'package.json'), 'utf8')) as { version: string };
+      const { toolVersion } = require('../../cli/src/version') as typeof import('../../cli/src/version');
+      expect(mine).toContain(here.version);
+      await r.multi().hset(sweepKey(name), { ipilab: JSON.stringify(toolVersion()), runs: '1', queuedAt: '1' }).zadd(REGISTRY, 1, name).exec();
+      await q.add('run', { protocol: PROTOCOL, ipilab: { version: '0.0.1-other' }, params: {}, point: 0, seed: 1, loaded: {}, plugins: [] } as never, { jobId: 'p0-s1' });
+      await w.waitFor(/refusing the runs of sweep-versions-0123456789abcdef: it was queued by ipilab 0\.0\.1-other, this worker runs ipilab /);
+      expect(w.count(/started/)).toBe(0);
+      // The run is back in the queue for another worker, and the coordinator can say who refused.
+      expect(['delayed', 'waiting']).toContain(await q.getJobState('p0-s1'));
+      expect(Object.values(await r.hgetall(refusalsKey(name)))[0]).toMatch(/^it was queued by ipilab 0\.0\.1-other, this worker runs ipilab /);
+    } finally {
+      await q.close();
+      r.disconnect();
+    }
+  });
+});
