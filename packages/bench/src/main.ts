@@ -125,6 +125,11 @@ function main(): void {
     const [benchmark, variant] = name.split('/') as [string, string];
     const bm = BENCHMARKS[benchmark]!;
     const size = args.sizes[benchmark]!;
+    const missing = bm.requires?.();
+    if (missing !== undefined) {
+      process.stderr.write(`skipping ${name}: ${missing}\n`);
+      continue;
+    }
     if (!args.json) process.stderr.write(`running ${name} x${repeats} (${size} ${bm.unit}s)...\n`);
     const samples: Sample[] = [];
     for (let i = 0; i < repeats; i++) {
@@ -166,6 +171,13 @@ function main(): void {
       a[r.name] = ratio(a.wallMs, b.wallMs);
       a[coldName(r.name)] = ratio(a.coldWallMs, b.coldWallMs);
     }
+    for (const d of BENCHMARKS[benchmark]!.perUnitDifferences ?? []) {
+      const [a, b] = [variants[d.variant], variants[d.over]];
+      if (a === undefined || b === undefined) continue;
+      const unit = `${BENCHMARKS[benchmark]!.unit}s`;
+      a[d.name] = a.wallMs / a[unit]! - b.wallMs / b[unit]!;
+      a[coldName(d.name)] = a.coldWallMs / a[unit]! - b.coldWallMs / b[unit]!;
+    }
     // Variants of a benchmark with a check figure draw the same numbers in the same order: any difference is a kernel bug.
     const checkName = BENCHMARKS[benchmark]!.checkName;
     if (checkName !== undefined) {
@@ -206,6 +218,11 @@ function main(): void {
       const f = variants[r.variant];
       if (f?.[r.name] === undefined) continue;
       process.stdout.write(`${r.name}: ${r.variant} ${r.inverse === true ? 'wall / ' : 'speed-up over '}${r.over}${r.inverse === true ? ' wall' : ''}: ${f[r.name]!.toFixed(2)}x warm, ${f[coldName(r.name)]!.toFixed(2)}x cold\n`);
+    }
+    for (const d of bm.perUnitDifferences ?? []) {
+      const f = variants[d.variant];
+      if (f?.[d.name] === undefined) continue;
+      process.stdout.write(`${d.name}: ${d.variant} wall per ${bm.unit} less ${d.over}'s: ${f[d.name]!.toFixed(2)} ms warm, ${f[coldName(d.name)]!.toFixed(2)} ms cold\n`);
     }
   }
 }

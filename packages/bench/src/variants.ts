@@ -12,8 +12,8 @@ export interface BenchmarkRun {
 
 export interface BenchmarkVariant {
   readonly run: (size: number, seed: number) => BenchmarkRun | Promise<BenchmarkRun>;
-  /** Loads what `run` needs, before anything is timed (module loading is not the model's speed). */
-  readonly load?: () => void;
+  /** Loads what `run` needs, before anything is timed (module loading is not the model's speed; the queue's Redis and workers). */
+  readonly load?: () => void | Promise<void>;
   readonly description: string;
 }
 
@@ -32,6 +32,10 @@ export interface Benchmark {
    * the same from the cold runs.
    */
   readonly ratios?: readonly { readonly name: string; readonly variant: string; readonly over: string; readonly inverse?: boolean }[];
+  /** Wall-time differences per unit to print and put in the JSON: on `variant`, field `name` = its wall per unit less `over`'s, in ms (`cold<Name>` from the cold runs). */
+  readonly perUnitDifferences?: readonly { readonly name: string; readonly variant: string; readonly over: string }[];
+  /** Why the benchmark cannot run on this machine (a program it needs is missing), or undefined when it can: it is then skipped with that line. */
+  readonly requires?: () => string | undefined;
   readonly variants: Readonly<Record<string, BenchmarkVariant>>;
 }
 
@@ -69,6 +73,37 @@ const sweep = (workers: number) => async (size: number, seed: number): Promise<B
   const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
   const out = await s.sweepScenario(`${EXAMPLES}/amdahl-scaling.yaml`, [`run.duration=${size}ms`, 'run.replications=2', `run.seed=${seed}`], ['vms[0].vcpus=2,4,8,16'], { workers });
   return { events: out.events, units: out.points.length * out.replications };
+};
+
+/**
+ * The same sweep as `sweep`, its runs through a BullMQ queue on a local Redis to `workers` worker
+ * processes (one run at a time each), the coordinator being this process: what the queue costs
+ * per run against the in-process pool (`sweep/workers-N`).
+ */
+const queued = (workers: number) => async (size: number, seed: number): Promise<BenchmarkRun> => {
+  const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+  const { benchQueueExecutor } = require('./queue/queued-sweep') as typeof import('./queue/queued-sweep');
+  const { executor, done } = await benchQueueExecutor(workers);
+  const out = await s.sweepScenario(`${EXAMPLES}/amdahl-scaling.yaml`, [`run.duration=${size}ms`, 'run.replications=2', `run.seed=${seed}`], ['vms[0].vcpus=2,4,8,16'], { executor });
+  await done();
+  return { events: out.events, units: out.points.length * out.replications };
+};
+/**
+ * `reps` x 4 runs of 10 us simulated each (nearly nothing to run), in-process (one thread) or
+ * through the queue (one worker): the difference in wall time per run is what the queue costs a
+ * run (enqueue, take, report, collect), whatever the run.
+ */
+const tiny = (through: 'thread' | 'queue') => async (reps: number, seed: number): Promise<BenchmarkRun> => {
+  const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+  const queue = through === 'queue' ? await (require('./queue/queued-sweep') as typeof import('./queue/queued-sweep')).benchQueueExecutor(1) : undefined;
+  const out = await s.sweepScenario(`${EXAMPLES}/amdahl-scaling.yaml`, ['run.duration=10us', `run.replications=${reps}`, `run.seed=${seed}`], ['vms[0].vcpus=2,4,8,16'], queue === undefined ? { workers: 1 } : { executor: queue.executor });
+  await queue?.done();
+  return { events: out.events, units: out.points.length * out.replications };
+};
+/** Redis and the workers start before anything is timed. */
+const loadQueue = (workers: number) => async (): Promise<void> => {
+  require('@ipilab/scenario');
+  await (require('./queue/queued-sweep') as typeof import('./queue/queued-sweep')).queueParts(workers);
 };
 
 const litmus = (which: 'classic' | 'largest') => (size: number): BenchmarkRun => {
@@ -125,6 +160,36 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     variants: {
       'workers-1': { run: sweep(1), load: loadScenario, description: 'one worker thread' },
       'workers-2': { run: sweep(2), load: loadScenario, description: 'two worker threads (target: >= 1.7x faster on 2 cores)' },
+    },
+  },
+  queue: {
+    title: 'the sweep benchmark\'s sweep (8 runs) through a BullMQ queue on a local redis-server, against the in-process pool',
+    unit: 'run',
+    sizeFlag: 'queue-ms',
+    ratios: [
+      { name: 'slowdownVsInProcess', variant: 'redis-1-worker', over: 'in-process-1', inverse: true },
+      { name: 'slowdownVsInProcess', variant: 'redis-2-workers', over: 'in-process-2', inverse: true },
+    ],
+    requires: () => (require('./queue/queued-sweep') as typeof import('./queue/queued-sweep')).redisMissing(),
+    defaultSize: 100,
+    variants: {
+      'in-process-1': { run: sweep(1), load: loadScenario, description: 'one worker thread in the sweep\'s process (as sweep/workers-1)' },
+      'in-process-2': { run: sweep(2), load: loadScenario, description: 'two worker threads in the sweep\'s process (as sweep/workers-2)' },
+      'redis-1-worker': { run: queued(1), load: loadQueue(1), description: 'one worker process through Redis (target: slowdown < 1.05, the queue\'s cost per run < 5% of a 100 ms run)' },
+      'redis-2-workers': { run: queued(2), load: loadQueue(2), description: 'two worker processes through Redis' },
+    },
+  },
+  'queue-overhead': {
+    title: 'the queue\'s cost per run: 4 x N runs of 10 us simulated (almost nothing to run), in-process against through Redis, one worker each',
+    unit: 'run',
+    sizeFlag: 'overhead-reps',
+    ratios: [{ name: 'slowdownVsInProcess', variant: 'redis-1-worker', over: 'in-process-1', inverse: true }],
+    perUnitDifferences: [{ name: 'queueCostPerRunMs', variant: 'redis-1-worker', over: 'in-process-1' }],
+    requires: () => (require('./queue/queued-sweep') as typeof import('./queue/queued-sweep')).redisMissing(),
+    defaultSize: 16,
+    variants: {
+      'in-process-1': { run: tiny('thread'), load: loadScenario, description: 'one worker thread in the sweep\'s process' },
+      'redis-1-worker': { run: tiny('queue'), load: loadQueue(1), description: 'one worker process through Redis: 1/(runs/s) less in-process-1\'s is the queue\'s cost per run' },
     },
   },
   litmus: {

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   }
   const size = Number(sizeArg);
   const seed = Number(seedArg);
-  v.load?.();
+  await v.load?.();
   const t = performance.now();
   await v.run(size, seed);
   const coldWallMs = performance.now() - t;
@@ -27,6 +27,8 @@ async function main(): Promise<void> {
   const wallMs = performance.now() - t0;
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   process.stdout.write(`${JSON.stringify({ ...r, wallMs, coldWallMs, peakRssBytes })}\n`);
+  // A variant may have started processes or connections (the queue's): they end with this one.
+  process.exit(0);
 }
 
 void main();

@@ -2,7 +2,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { SweepExecutor, SweepHooks, SweepPlan, SweepTaskResult } from '@ipilab/scenario';
 import { packPlugin, type PluginBundle } from './plugins';
-import { jobId, parseJobId, pluginKey, PREFIX, PROTOCOL, queueName, refusalsKey, REGISTRY, sweepKey, versionShown, type IpilabVersion, type PluginRef, type QueuedRun, type RunReturn } from './protocol';
+import { ANNOUNCE, jobId, parseJobId, pluginKey, PREFIX, PROTOCOL, queueName, refusalsKey, REGISTRY, sweepKey, versionShown, type IpilabVersion, type PluginRef, type QueuedRun, type RunReturn } from './protocol';
 import { QueueUsageError, type QueueUrl } from './url';
 
 /** How long a queued sweep's records (runs, results, shipped plugins) stay in Redis without a coordinator (docs/scale-out.md). */
@@ -74,10 +74,13 @@ export class QueueExecutor implements SweepExecutor {
     const taskOf = new Map(plan.tasks.map((t) => [jobId(t.point, t.seed), t]));
     const want = new Set(plan.order.map((k) => jobId(plan.tasks[k]!.point, plan.tasks[k]!.seed)));
     const got = new Set<string>();
+    // Aborted when the last run reports: the wait below ends then, not at its next look.
+    const allIn = new AbortController();
     const report = (id: string, r: SweepTaskResult): void => {
       if (!want.has(id) || got.has(id)) return;
       got.add(id);
       hooks.onResult(r);
+      if (got.size === want.size) allIn.abort();
     };
     const completed = (id: string, ret: RunReturn | undefined): void => {
       if (ret === undefined || typeof ret !== 'object' || ret.result === undefined) return;
@@ -134,10 +137,11 @@ export class QueueExecutor implements SweepExecutor {
         queued += batch.length;
       }
       this.sweep = { queue: name, found, queued, pending: pending.size };
+      await r.publish(ANNOUNCE, name);
       const earlierRuns = [found > 0 ? `${found} of ${plan.tasks.length} runs already done` : '', pending.size > 0 ? `${pending.size} waiting or under way` : ''].filter((x) => x !== '');
       o.notice(`queue ${name} on ${o.url.shown}: ${earlierRuns.length > 0 ? `${earlierRuns.join(', ')}, ` : ''}${queued} run(s) queued for workers (ipilab worker --queue ${o.url.shown})`);
-      await this.await(queue, name, want, got, () => this.scan(queue, completed, failed), signal);
-      if (signal?.aborted === true) await this.withdraw(queue, name);
+      await this.await(queue, name, want, got, () => this.scan(queue, completed, failed), signal === undefined ? allIn.signal : AbortSignal.any([signal, allIn.signal]));
+      if (signal?.aborted === true && got.size < want.size) await this.withdraw(queue, name);
       else await r.zrem(REGISTRY, name);
       return { workers: workers.size };
     } finally {
@@ -177,8 +181,11 @@ export class QueueExecutor implements SweepExecutor {
     const told = new Set<string>();
     let idleLooks = 0;
     let saidIdle = false;
-    while (got.size < want.size && signal?.aborted !== true) {
+    // A function: an await between two reads can change what it reads.
+    const over = (): boolean => got.size >= want.size || signal?.aborted === true;
+    while (!over()) {
       await sleep(every, signal);
+      if (over()) return;
       const c = await queue.getJobCounts('completed', 'failed');
       if ((c['completed'] ?? 0) + (c['failed'] ?? 0) > got.size) await rescan();
       const refusals = await o.connection.hgetall(refusalsKey(name));

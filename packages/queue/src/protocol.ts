@@ -14,6 +14,9 @@ export const PREFIX = 'ipilab';
 /** The sweeps queued now, oldest first (a sorted set scored by the time each was first queued). */
 export const REGISTRY = 'ipilab:sweeps';
 
+/** The channel a coordinator publishes a newly queued sweep's name on, so idle workers start at once rather than at their next look. */
+export const ANNOUNCE = 'ipilab:announce';
+
 /** A queued sweep's record (a hash: ipilab, runs, queuedAt). */
 export const sweepKey = (queue: string): string => `ipilab:sweep:${queue}`;
 

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { runOnSweepThread, type SweepTaskResult } from '@ipilab/scenario';
 import { sleep } from './coordinator';
 import { localScenario, unpackedBundle } from './plugins';
-import { pluginKey, PREFIX, PROTOCOL, refusalsKey, REGISTRY, sameIpilab, sweepKey, versionShown, type IpilabVersion, type QueuedRun, type RunReturn } from './protocol';
+import { ANNOUNCE, pluginKey, PREFIX, PROTOCOL, refusalsKey, REGISTRY, sameIpilab, sweepKey, versionShown, type IpilabVersion, type QueuedRun, type RunReturn } from './protocol';
 import type { QueueUrl } from './url';
 
 /** How a worker runs. */
@@ -69,17 +69,30 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ runs: num
     return q;
   };
   let runs = 0;
+  // A sweep announced wakes an idle worker at once; the look every pollMs is for one announced before it listened.
+  let woken = new AbortController();
+  /** Ends the current wait for something to happen (a sweep announced, a run finished, the queue drained). */
+  const wakeUp = (): void => {
+    const w = woken;
+    woken = new AbortController();
+    w.abort();
+  };
+  const listener = r.duplicate();
+  listener.on('error', () => undefined);
+  listener.on('message', wakeUp);
+  await listener.subscribe(ANNOUNCE);
   o.log(`ipilab worker ${me}: serving ${o.url.shown} with ${o.concurrency} run(s) at once (ipilab ${versionShown(o.ipilab)})`);
   try {
     while (!o.stop.aborted) {
       const name = await nextSweep();
       if (name === undefined) {
-        await sleep(o.pollMs ?? 1000, o.stop);
+        await sleep(o.pollMs ?? 1000, AbortSignal.any([o.stop, woken.signal]));
         continue;
       }
       runs += await serve(name);
     }
   } finally {
+    listener.disconnect();
     await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
   }
   o.log(`ipilab worker ${me}: stopped after ${runs} run(s)`);
@@ -157,12 +170,16 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ runs: num
       { connection: r, prefix: PREFIX, name: me, concurrency: o.concurrency, lockDuration: lock, stalledInterval: Math.max(500, Math.floor(lock / 2)), maxStalledCount: MAX_STALLED, drainDelay: 1 },
     );
     worker.on('error', () => undefined);
+    // The sweep may be over as soon as a run ends or the queue empties: looked at then, not at the next poll.
+    worker.on('completed', wakeUp);
+    worker.on('failed', wakeUp);
+    worker.on('drained', wakeUp);
     o.log(`ipilab worker ${me}: taking runs of ${name}`);
     const kill = (): void => void worker.close(true).catch(() => undefined);
     o.kill.addEventListener('abort', kill, { once: true });
     try {
       while (!o.stop.aborted && !refusing) {
-        await sleep(o.pollMs ?? 1000, o.stop);
+        await sleep(o.pollMs ?? 1000, AbortSignal.any([o.stop, woken.signal]));
         if ((await r.zscore(REGISTRY, name)) === null) break;
         const c = await queueOf(name).getJobCounts('wait', 'prioritized', 'delayed', 'active');
         if (Object.values(c).every((n) => n === 0)) break;
