@@ -104,7 +104,6 @@ export class QueueExecutor implements SweepExecutor {
         );
       }
       const r = o.connection;
-      for (const b of bundles.values()) await r.set(pluginKey(b.sha256), b.data, 'EX', KEEP_SECONDS);
       // Subscribed before anything is queued, so no result is missed between the two.
       events = new QueueEvents(name, { connection: eventsConnection, prefix: PREFIX });
       events.on('error', () => undefined);
@@ -115,32 +114,51 @@ export class QueueExecutor implements SweepExecutor {
         if (t !== undefined && want.has(id) && !got.has(id)) hooks.onStart(t);
       });
       await events.waitUntilReady();
-      // The sweep is announced to the workers (oldest first), with the ipilab its runs need.
       const queuedAt = Number((await r.hget(sweepKey(name), 'queuedAt')) ?? Date.now());
-      await r.multi().hset(sweepKey(name), { ipilab: JSON.stringify(o.ipilab), runs: String(plan.tasks.length), queuedAt: String(queuedAt), scenario: plan.name }).expire(sweepKey(name), KEEP_SECONDS).zadd(REGISTRY, queuedAt, name).del(refusalsKey(name)).exec();
+      /**
+       * Puts the sweep in Redis: its plugins, its record and its place among the sweeps (what
+       * workers look at), and every run not reported and not waiting or under way. Done at the
+       * start, and again if Redis lost the queue (a restart without persistence).
+       */
+      const publish = async (): Promise<{ pending: number; queued: number }> => {
+        for (const b of bundles.values()) await r.set(pluginKey(b.sha256), b.data, 'EX', KEEP_SECONDS);
+        await r.multi().hset(sweepKey(name), { ipilab: JSON.stringify(o.ipilab), runs: String(plan.tasks.length), queuedAt: String(queuedAt), scenario: plan.name }).expire(sweepKey(name), KEEP_SECONDS).zadd(REGISTRY, queuedAt, name).exec();
+        // Runs an earlier coordinator queued that are still waiting or under way are left as they are.
+        const pending = new Set(await queue.getRanges(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']));
+        // Finished in Redis but not reported yet (its event on its way): not missing either.
+        const finished = new Set(await queue.getRanges(['completed', 'failed']));
+        let queued = 0;
+        const missing = plan.order.filter((k) => {
+          const id = jobId(plan.tasks[k]!.point, plan.tasks[k]!.seed);
+          return !got.has(id) && !pending.has(id) && !finished.has(id);
+        });
+        for (let i = 0; i < missing.length && signal?.aborted !== true; i += ADD_BATCH) {
+          const batch = missing.slice(i, i + ADD_BATCH).map((k) => {
+            const t = plan.tasks[k]!;
+            const data: QueuedRun = { protocol: PROTOCOL, ipilab: o.ipilab, params: plan.points[t.point]!, point: t.point, seed: t.seed, loaded: t.loaded, plugins: refs.get(t.point) ?? [] };
+            return { name: 'run', data, opts: { jobId: jobId(t.point, t.seed) } };
+          });
+          await queue.addBulk(batch);
+          queued += batch.length;
+        }
+        await r.publish(ANNOUNCE, name);
+        return { pending: pending.size, queued };
+      };
+      await r.del(refusalsKey(name));
       // Results already in Redis (an earlier coordinator's), then the runs still missing.
       const found = await this.scan(queue, completed, failed);
-      // Runs an earlier coordinator queued that are still waiting or under way are left as they are.
-      const pending = new Set(await queue.getRanges(['wait', 'active', 'delayed', 'prioritized', 'waiting-children']));
-      let queued = 0;
-      const missing = plan.order.filter((k) => {
-        const id = jobId(plan.tasks[k]!.point, plan.tasks[k]!.seed);
-        return !got.has(id) && !pending.has(id);
-      });
-      for (let i = 0; i < missing.length && signal?.aborted !== true; i += ADD_BATCH) {
-        const batch = missing.slice(i, i + ADD_BATCH).map((k) => {
-          const t = plan.tasks[k]!;
-          const data: QueuedRun = { protocol: PROTOCOL, ipilab: o.ipilab, params: plan.points[t.point]!, point: t.point, seed: t.seed, loaded: t.loaded, plugins: refs.get(t.point) ?? [] };
-          return { name: 'run', data, opts: { jobId: jobId(t.point, t.seed) } };
-        });
-        await queue.addBulk(batch);
-        queued += batch.length;
-      }
-      this.sweep = { queue: name, found, queued, pending: pending.size };
-      await r.publish(ANNOUNCE, name);
-      const earlierRuns = [found > 0 ? `${found} of ${plan.tasks.length} runs already done` : '', pending.size > 0 ? `${pending.size} waiting or under way` : ''].filter((x) => x !== '');
+      const { pending, queued } = await publish();
+      this.sweep = { queue: name, found, queued, pending };
+      const earlierRuns = [found > 0 ? `${found} of ${plan.tasks.length} runs already done` : '', pending > 0 ? `${pending} waiting or under way` : ''].filter((x) => x !== '');
       o.notice(`queue ${name} on ${o.url.shown}: ${earlierRuns.length > 0 ? `${earlierRuns.join(', ')}, ` : ''}${queued} run(s) queued for workers (ipilab worker --queue ${o.url.shown})`);
-      await this.await(queue, name, want, got, () => this.scan(queue, completed, failed), signal === undefined ? allIn.signal : AbortSignal.any([signal, allIn.signal]));
+      // Redis lost runs (restarted without persistence) when it holds fewer of the sweep's runs than are not reported yet.
+      const repair = async (): Promise<void> => {
+        const held = Object.values(await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children')).reduce((a, b) => a + b, 0);
+        if (held >= want.size - got.size) return;
+        const again = await publish();
+        if (again.queued > 0) o.notice(`Redis lost ${again.queued} of this sweep's runs (restarted without persistence?): queued again`);
+      };
+      await this.await(queue, name, want, got, () => this.scan(queue, completed, failed), repair, signal === undefined ? allIn.signal : AbortSignal.any([signal, allIn.signal]));
       if (signal?.aborted === true && got.size < want.size) await this.withdraw(queue, name);
       else await r.zrem(REGISTRY, name);
       return { workers: workers.size };
@@ -172,14 +190,16 @@ export class QueueExecutor implements SweepExecutor {
   /**
    * Waits until every wanted run has reported or `signal` aborts, looking at the queue every
    * pollMs: a count of finished jobs above what was reported means an event was missed (a
-   * scan finds it); no worker for a while gets one line saying how to start one; each worker
-   * that refuses the sweep (another ipilab) gets one line.
+   * scan finds it); every tenth look, runs Redis lost are queued again (`repair`); no worker for
+   * a while gets one line saying how to start one; each worker that refuses the sweep (another
+   * ipilab) gets one line.
    */
-  private async await(queue: Queue<QueuedRun, RunReturn>, name: string, want: ReadonlySet<string>, got: ReadonlySet<string>, rescan: () => Promise<number>, signal?: AbortSignal): Promise<void> {
+  private async await(queue: Queue<QueuedRun, RunReturn>, name: string, want: ReadonlySet<string>, got: ReadonlySet<string>, rescan: () => Promise<number>, repair: () => Promise<void>, signal?: AbortSignal): Promise<void> {
     const o = this.o;
     const every = o.pollMs ?? 1000;
     const told = new Set<string>();
     let idleLooks = 0;
+    let looks = 0;
     let saidIdle = false;
     // A function: an await between two reads can change what it reads.
     const over = (): boolean => got.size >= want.size || signal?.aborted === true;
@@ -188,6 +208,7 @@ export class QueueExecutor implements SweepExecutor {
       if (over()) return;
       const c = await queue.getJobCounts('completed', 'failed');
       if ((c['completed'] ?? 0) + (c['failed'] ?? 0) > got.size) await rescan();
+      if (++looks % 10 === 0) await repair();
       const refusals = await o.connection.hgetall(refusalsKey(name));
       for (const [w, line] of Object.entries(refusals)) {
         if (told.has(w)) continue;

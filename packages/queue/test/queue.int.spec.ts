@@ -151,6 +151,28 @@ describe('sweep --queue with two worker processes', () => {
   });
 });
 
+describe('Redis restarted without persistence mid-sweep', () => {
+  it('the coordinator queues again the runs Redis lost, and the sweep ends with every run, as locally', async () => {
+    // A Redis of its own, to restart.
+    const own = await RedisServer.start();
+    try {
+      const url = own.url;
+      const args = ['--grid', 'vms[0].vcpus=1,2,3,4,5,6', '--set', 'run.duration=30ms'];
+      const w = track(worker(url));
+      const queued = track(ipilab(['sweep', SMALL, ...args, '--queue', url, '--json']));
+      await w.waitFor(/finished sweep-small-/);
+      await own.restart();
+      expect(await queued.exited).toEqual({ code: 0, signal: null });
+      expect(queued.err).toMatch(/Redis lost \d of this sweep's runs \(restarted without persistence\?\): queued again/);
+      const here = track(ipilab(['sweep', SMALL, ...args, '--json']));
+      await here.exited;
+      expect(figures(queued.out)).toEqual(figures(here.out));
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('a worker of another ipilab', () => {
   it('refuses a run whose job names another version, with one line, and leaves it for a worker of that version', async () => {
     const url = `${redis.url}/6`;

@@ -62,7 +62,7 @@ export class Proc {
 export class RedisServer {
   private constructor(
     readonly port: number,
-    private readonly proc: Proc,
+    private proc: Proc,
   ) {}
 
   get url(): string {
@@ -74,15 +74,30 @@ export class RedisServer {
     if (spawnSync(REDIS_SERVER, ['--version']).error !== undefined)
       throw new Error(`${REDIS_SERVER} not found: the queue's tests need a real Redis; CI installs Debian's redis-server (.ci/run), or apt-get install redis-server, or set IPILAB_REDIS_SERVER`);
     const port = await freePort();
+    const s = new RedisServer(port, RedisServer.spawn(port));
+    await s.ready();
+    return s;
+  }
+
+  private static spawn(port: number): Proc {
     const dir = mkdtempSync(join(tmpdir(), 'ipilab-redis-'));
-    const proc = new Proc(spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction', '--loglevel', 'warning', '--logfile', ''], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    const s = new RedisServer(port, proc);
+    return new Proc(spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction', '--loglevel', 'warning', '--logfile', ''], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  }
+
+  private async ready(): Promise<void> {
     const t0 = Date.now();
-    while (!(await s.answers())) {
-      if (proc.child.exitCode !== null || Date.now() - t0 > 10_000) throw new Error(`redis-server did not start on port ${port}: ${proc.out}${proc.err}`);
+    while (!(await this.answers())) {
+      if (this.proc.child.exitCode !== null || Date.now() - t0 > 10_000) throw new Error(`redis-server did not start on port ${this.port}: ${this.proc.out}${this.proc.err}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    return s;
+  }
+
+  /** Kills it (-9, nothing saved) and starts an empty one on the same port: a restart without persistence. */
+  async restart(): Promise<void> {
+    this.proc.child.kill('SIGKILL');
+    await this.proc.exited;
+    this.proc = RedisServer.spawn(this.port);
+    await this.ready();
   }
 
   private answers(): Promise<boolean> {
