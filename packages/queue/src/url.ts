@@ -26,6 +26,7 @@ const EXAMPLE = 'redis://host:port[/db], e.g. redis://127.0.0.1:6379/0 (rediss:/
 /** Parses a queue URL; a problem is one line naming `flag`. */
 export function parseQueueUrl(text: string, flag = '--queue'): QueueUrl {
   const bad = (why: string): QueueUsageError => new QueueUsageError(`${flag} ${masked(text)}: ${why}`);
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw bad(`expected ${EXAMPLE}: a URL starts with redis:// (redis://${masked(text)}?)`);
   let u: URL;
   try {
     u = new URL(text);
@@ -83,36 +84,52 @@ export async function connectQueue(u: QueueUrl, flag = '--queue'): Promise<Redis
   // rejects with only "Connection is closed". The event says why.
   let cause: unknown;
   probe.on('error', (e) => (cause ??= e));
-  const say = (why: string): QueueUsageError => new QueueUsageError(`${flag} ${u.shown}: ${why}`);
+  // One deadline for the whole check: a server that accepts the connection and never answers
+  // (a wrong port behind a proxy, a Redis stuck loading) must not hang the command. Its end
+  // closes the probe, which ends the check under way.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new QueueUsageError(`${flag} ${u.shown}: no answer within ${CONNECT_TIMEOUT_MS / 1000} s: is the host reachable, the port open, and Redis listening there?`));
+      probe.disconnect();
+    }, CONNECT_TIMEOUT_MS);
+  });
   try {
-    try {
-      await probe.connect();
-      await probe.ping();
-    } catch (e) {
-      throw say(unreachable(cause ?? e));
-    }
-    // ioredis selects the database as it connects but goes on in database 0 when it cannot.
-    try {
-      await probe.select(u.db);
-    } catch (e) {
-      throw say(`Redis has no database ${u.db} (${(e as Error).message.split('\n')[0]}): its databases are numbered from 0 to its \`databases\` setting less one`);
-    }
-    const info = await probe.info('server');
-    const version = /redis_version:([0-9.]+)/.exec(info)?.[1];
-    if (version !== undefined && olderThan(version.split('.').map(Number), MIN_REDIS)) throw say(`Redis ${version} is too old for the queue (BullMQ needs Redis >= ${MIN_REDIS.join('.')})`);
-    let policy: string | undefined;
-    try {
-      policy = ((await probe.config('GET', 'maxmemory-policy')) as string[])[1];
-    } catch {
-      // A managed Redis may refuse CONFIG: its policy is its operator's to set (docs/scale-out.md).
-    }
-    if (policy !== undefined && policy !== 'noeviction') throw say(`Redis evicts keys when full (maxmemory-policy ${policy}), which could drop queued runs without a word: set maxmemory-policy noeviction (docs/scale-out.md)`);
+    await Promise.race([check(probe, u, flag, () => cause), deadline]);
   } finally {
+    clearTimeout(timer);
     probe.disconnect();
   }
   const conn = client(redisOptions(u, { connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: null }));
   conn.on('error', () => undefined);
   return conn;
+}
+
+/** connectQueue's checks on its probe connection. */
+async function check(probe: Redis, u: QueueUrl, flag: string, cause: () => unknown): Promise<void> {
+  const say = (why: string): QueueUsageError => new QueueUsageError(`${flag} ${u.shown}: ${why}`);
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (e) {
+    throw say(unreachable(cause() ?? e));
+  }
+  // ioredis selects the database as it connects but goes on in database 0 when it cannot.
+  try {
+    await probe.select(u.db);
+  } catch (e) {
+    throw say(`Redis has no database ${u.db} (${(e as Error).message.split('\n')[0]}): its databases are numbered from 0 to its \`databases\` setting less one`);
+  }
+  const info = await probe.info('server');
+  const version = /redis_version:([0-9.]+)/.exec(info)?.[1];
+  if (version !== undefined && olderThan(version.split('.').map(Number), MIN_REDIS)) throw say(`Redis ${version} is too old for the queue (BullMQ needs Redis >= ${MIN_REDIS.join('.')})`);
+  let policy: string | undefined;
+  try {
+    policy = ((await probe.config('GET', 'maxmemory-policy')) as string[])[1];
+  } catch {
+    // A managed Redis may refuse CONFIG: its policy is its operator's to set (docs/scale-out.md).
+  }
+  if (policy !== undefined && policy !== 'noeviction') throw say(`Redis evicts keys when full (maxmemory-policy ${policy}), which could drop queued runs without a word: set maxmemory-policy noeviction (docs/scale-out.md)`);
 }
 
 /**
