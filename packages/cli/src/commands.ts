@@ -357,7 +357,7 @@ async function sweepWith(ref: ScenarioRef, o: SweepFlags, io: Io, setup: SweepSe
   }
   // The grid file's axes follow the --grid ones (one each) in the output's grid: recorded, a rerun needs no grid file.
   const gridFile = o.gridFile === undefined ? {} : { gridFile: o.gridFile, gridFileAxes: result.grid.slice(o.grid.length).map((a) => ({ path: a.path, values: [...a.values] })) };
-  const m = meta(started, 'sweep', base ?? s.baseScenario(src, sets), { ...recorded(o), grid: [...o.grid], ...gridFile, workers: result.workers }, result.seeds, result.replications);
+  const m = meta(started, 'sweep', base ?? s.baseScenario(src, sets), { ...recorded(o), grid: [...o.grid], ...gridFile, ...(result.workers > 0 ? { workers: result.workers } : {}), ...(queued === undefined ? {} : { queue: queued.url.shown }) }, result.seeds, result.replications);
   const json = jsonDocument(result, m);
   const csv = s.sweepCsv(result);
   const files = new Map<string, string>();

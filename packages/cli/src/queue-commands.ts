@@ -34,6 +34,7 @@ export function queueFlag(text: string, flag = '--queue'): QueueUrl {
 export interface QueuedSetup {
   readonly connection: Awaited<ReturnType<QueuePackage['connectQueue']>>;
   readonly queue: QueueExecutor;
+  readonly url: QueueUrl;
   /** The queue's executor, its problems about the user's input (an unfinished sweep, a plugin too big) made the CLI's (exit 2). */
   readonly executor: SweepExecutor;
 }
@@ -43,7 +44,7 @@ export async function queueExecutor(url: QueueUrl, resume: boolean, io: Io): Pro
   const q = queuePackage();
   const connection = await asUsage(() => q.connectQueue(url));
   const queue = new q.QueueExecutor({ url, connection, ipilab: toolVersion(), resume, notice: (line) => void io.err.write(`ipilab: ${line}\n`) });
-  return { connection, queue, executor: { execute: (plan, hooks, signal) => asUsage(() => queue.execute(plan, hooks, signal)) } };
+  return { connection, queue, url, executor: { execute: (plan, hooks, signal) => asUsage(() => queue.execute(plan, hooks, signal)) } };
 }
 
 /** `ipilab worker` flags. */

@@ -177,15 +177,21 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ runs: num
     o.log(`ipilab worker ${me}: taking runs of ${name}`);
     const kill = (): void => void worker.close(true).catch(() => undefined);
     o.kill.addEventListener('abort', kill, { once: true });
+    let over = false;
     try {
       while (!o.stop.aborted && !refusing) {
         await sleep(o.pollMs ?? 1000, AbortSignal.any([o.stop, woken.signal]));
         if ((await r.zscore(REGISTRY, name)) === null) break;
         const c = await queueOf(name).getJobCounts('wait', 'prioritized', 'delayed', 'active');
-        if (Object.values(c).every((n) => n === 0)) break;
+        if (Object.values(c).every((n) => n === 0)) {
+          over = true;
+          break;
+        }
       }
-      // Runs under way finish first (unless killed): their results are the sweep's.
-      await worker.close(o.kill.aborted);
+      // Runs under way finish first (unless killed): their results are the sweep's. With none
+      // anywhere, nothing is waited for (a graceful close waits out the worker's long poll for
+      // jobs, up to a second, which the next sweep would wait too).
+      await worker.close(o.kill.aborted || over);
     } finally {
       o.kill.removeEventListener('abort', kill);
     }

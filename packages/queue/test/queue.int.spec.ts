@@ -55,6 +55,11 @@ describe('sweep --queue with two worker processes', () => {
     expect(started).toBe(8);
     expect(Math.min(w1.count(/started sweep-small-/), w2.count(/started sweep-small-/))).toBeGreaterThan(0);
     expect(JSON.parse(queued.out).workers).toBe(2);
+    // The output says it went through the queue, and a rerun of it (here, locally) gives the same figures.
+    expect(JSON.parse(queued.out).meta.overrides).toMatchObject({ queue: url, workers: 2 });
+    const again = track(ipilab(['rerun', join(out, 'sweep.json')]));
+    await again.exited;
+    expect(figures(again.out)).toEqual(figures(queued.out));
     // The plugin travelled: the workers ran its backend from their own cache.
     expect(queued.err).toMatch(/ipilab: queue sweep-small-[0-9a-f]{16} on redis:\/\/127\.0\.0\.1:\d+\/1: 8 run\(s\) queued for workers/);
     // Once the outputs are written, Redis keeps nothing of the sweep.

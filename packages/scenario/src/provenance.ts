@@ -44,7 +44,8 @@ export const provenanceSchema = z
           .array(z.object({ path: z.string(), values: z.array(z.string()) }).strict())
           .optional()
           .meta({ description: "sweep: the grid file's axes as read, each value as the output's grid shows it (ranges expanded), so a rerun needs no grid file." }),
-        workers: z.number().int().positive().optional().meta({ description: 'sweep: worker threads used.' }),
+        workers: z.number().int().positive().optional().meta({ description: 'sweep: worker threads used (with --queue: the worker processes that returned results).' }),
+        queue: z.string().optional().meta({ description: 'sweep: --queue as given, its password shown as ***. A rerun runs the sweep here, with the same figures.' }),
         from: z.string().optional().meta({ description: 'trace: --from as given.' }),
         to: z.string().optional().meta({ description: 'trace: --to as given.' }),
       })

@@ -129,6 +129,7 @@ export interface SweepHooks {
  * ran them (the output's `workers`).
  */
 export interface SweepExecutor {
+  /** Runs `plan.order`'s runs, reporting each through `hooks`; stops taking runs when `signal` aborts. */
   execute(plan: SweepPlan, hooks: SweepHooks, signal?: AbortSignal): Promise<{ workers: number }>;
 }
 
