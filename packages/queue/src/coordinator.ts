@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { SweepExecutor, SweepHooks, SweepPlan, SweepTaskResult } from '@ipilab/scenario';
 import { packPlugin, type PluginBundle } from './plugins';
 import { ANNOUNCE, jobId, parseJobId, pluginKey, PREFIX, PROTOCOL, queueName, refusalsKey, REGISTRY, sweepKey, versionShown, type IpilabVersion, type PluginRef, type QueuedRun, type RunReturn } from './protocol';
-import { QueueUsageError, type QueueUrl } from './url';
+import { QueueUsageError, watchConnection, type QueueUrl } from './url';
 
 /** How long a queued sweep's records (runs, results, shipped plugins) stay in Redis without a coordinator (docs/scale-out.md). */
 export const KEEP_SECONDS = 7 * 24 * 3600;
@@ -94,6 +94,7 @@ export class QueueExecutor implements SweepExecutor {
       // often than the queue retakes a run (a run's own error is a result, not a failure).
       report(id, { point: at.point, seed: at.seed, error: /stalled/i.test(reason) ? `lost by its worker too often (died, or stopped answering): ${reason}` : reason });
     };
+    const unwatch = watchConnection(o.connection, o.url, o.notice);
     try {
       const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed', 'prioritized', 'waiting-children');
       const earlier = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -163,6 +164,7 @@ export class QueueExecutor implements SweepExecutor {
       else await r.zrem(REGISTRY, name);
       return { workers: workers.size };
     } finally {
+      unwatch();
       await events?.close().catch(() => undefined);
       eventsConnection.disconnect();
       await queue.close().catch(() => undefined);

@@ -4,7 +4,7 @@
  * (`ipilab worker --queue redis://...`). docs/scale-out.md.
  * @packageDocumentation
  */
-export { parseQueueUrl, connectQueue, masked, redisOptions, QueueUsageError, CONNECT_TIMEOUT_MS, type QueueUrl } from './url';
+export { parseQueueUrl, connectQueue, watchConnection, masked, redisOptions, QueueUsageError, CONNECT_TIMEOUT_MS, type QueueUrl } from './url';
 export { QueueExecutor, KEEP_SECONDS, sleep, type QueueExecutorOptions, type QueuedSweep } from './coordinator';
 export { runQueueWorker, MAX_STALLED, type QueueWorkerOptions } from './worker';
 export { packPlugin, packFiles, unpackFiles, unpackedBundle, localScenario, cacheDir, packageOf, MAX_PLUGIN_BYTES, MAX_PLUGIN_FILES, type PluginBundle, type PackedPlugin } from './plugins';

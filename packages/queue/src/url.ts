@@ -105,6 +105,30 @@ export async function connectQueue(u: QueueUrl, flag = '--queue'): Promise<Redis
   return conn;
 }
 
+/**
+ * Says, once per outage, when a connection to the queue's Redis is lost and when it is back
+ * (ioredis reconnects on its own; until then the queue waits). Returns a function that stops it.
+ */
+export function watchConnection(conn: Redis, u: QueueUrl, say: (line: string) => void): () => void {
+  let down = false;
+  const lost = (): void => {
+    if (down) return;
+    down = true;
+    say(`lost the connection to Redis at ${u.shown}: reconnecting (nothing is lost; the queue waits until Redis is back)`);
+  };
+  const back = (): void => {
+    if (!down) return;
+    down = false;
+    say(`reconnected to Redis at ${u.shown}`);
+  };
+  conn.on('reconnecting', lost);
+  conn.on('ready', back);
+  return () => {
+    conn.off('reconnecting', lost);
+    conn.off('ready', back);
+  };
+}
+
 /** connectQueue's checks on its probe connection. */
 async function check(probe: Redis, u: QueueUrl, flag: string, cause: () => unknown): Promise<void> {
   const say = (why: string): QueueUsageError => new QueueUsageError(`${flag} ${u.shown}: ${why}`);

@@ -5,7 +5,7 @@ import { runOnSweepThread, type SweepTaskResult } from '@ipilab/scenario';
 import { sleep } from './coordinator';
 import { localScenario, unpackedBundle } from './plugins';
 import { ANNOUNCE, pluginKey, PREFIX, PROTOCOL, refusalsKey, REGISTRY, sameIpilab, sweepKey, versionShown, type IpilabVersion, type QueuedRun, type RunReturn } from './protocol';
-import type { QueueUrl } from './url';
+import { watchConnection, type QueueUrl } from './url';
 
 /** How a worker runs. */
 export interface QueueWorkerOptions {
@@ -81,6 +81,7 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ runs: num
   listener.on('error', () => undefined);
   listener.on('message', wakeUp);
   await listener.subscribe(ANNOUNCE);
+  const unwatch = watchConnection(r, o.url, (line) => o.log(`ipilab worker ${me}: ${line}`));
   o.log(`ipilab worker ${me}: serving ${o.url.shown} with ${o.concurrency} run(s) at once (ipilab ${versionShown(o.ipilab)})`);
   try {
     while (!o.stop.aborted) {
@@ -92,6 +93,7 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ runs: num
       runs += await serve(name);
     }
   } finally {
+    unwatch();
     listener.disconnect();
     await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
   }

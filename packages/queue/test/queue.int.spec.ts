@@ -137,7 +137,7 @@ describe('sweep --queue with two worker processes', () => {
   it('a coordinator killed -9 and restarted with --resume collects what the workers did meanwhile', async () => {
     const url = `${redis.url}/5`;
     const args = ['--grid', 'vms[0].vcpus=1,2,3,4', '--set', 'run.duration=4ms'];
-    const w = track(worker(url));
+    const w = track(worker(url, '--concurrency', '2'));
     const first = track(ipilab(['sweep', SMALL, ...args, '--queue', url, '--json']));
     await w.waitFor(/started sweep-small-/);
     first.child.kill('SIGKILL');
@@ -156,6 +156,22 @@ describe('sweep --queue with two worker processes', () => {
   });
 });
 
+describe('the coordinator on a terminal', () => {
+  it('shows a progress bar with ETA as the workers report, and writes what a local sweep writes', async () => {
+    const url = `${redis.url}/7`;
+    track(worker(url, '--concurrency', '2'));
+    const { cliOn, fakeTerminal } = require('../../cli/test/run-cli') as typeof import('../../cli/test/run-cli');
+    const term = fakeTerminal();
+    const r = await cliOn(term, () => performance.now(), 'sweep', SMALL, '--grid', 'vms[0].vcpus=2,3,4', '--set', 'run.replications=2', '--queue', url, '--csv');
+    expect(r.code).toBe(0);
+    expect(term.text).toMatch(/sweep \[[^\]]*\] [0-6]\/6 runs \| ETA /);
+    expect(term.text).toMatch(/6\/6 runs/);
+    const here = track(ipilab(['sweep', SMALL, '--grid', 'vms[0].vcpus=2,3,4', '--set', 'run.replications=2', '--csv']));
+    await here.exited;
+    expect(r.out).toBe(here.out);
+  });
+});
+
 describe('Redis restarted without persistence mid-sweep', () => {
   it('the coordinator queues again the runs Redis lost, and the sweep ends with every run, as locally', async () => {
     // A Redis of its own, to restart.
@@ -169,6 +185,10 @@ describe('Redis restarted without persistence mid-sweep', () => {
       await own.restart();
       expect(await queued.exited).toEqual({ code: 0, signal: null });
       expect(queued.err).toMatch(/Redis lost \d of this sweep's runs \(restarted without persistence\?\): queued again/);
+      // Each side said, once, that it lost Redis and when it was back.
+      expect(queued.count(/ipilab: lost the connection to Redis at redis:\/\/127\.0\.0\.1:\d+: reconnecting/)).toBe(1);
+      expect(queued.count(/ipilab: reconnected to Redis at /)).toBe(1);
+      expect(w.err).toMatch(/ipilab worker \S+: lost the connection to Redis at [^\n]+\n(.*\n)*ipilab worker \S+: reconnected to Redis at /);
       const here = track(ipilab(['sweep', SMALL, ...args, '--json']));
       await here.exited;
       expect(figures(queued.out)).toEqual(figures(here.out));
