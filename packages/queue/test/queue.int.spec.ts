@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ipilab, Proc, RedisServer, SMALL, stopAll, worker } from './real-parts';
 import { PREFIX, PROTOCOL, REGISTRY, refusalsKey, sweepKey } from '../src/protocol';
+import type { LocalRedis } from '../src/local-redis';
 
 /**
  * The queue with real parts (issue 16): a real redis-server on a free loopback port, worker
@@ -14,7 +15,7 @@ import { PREFIX, PROTOCOL, REGISTRY, refusalsKey, sweepKey } from '../src/protoc
 
 jest.setTimeout(120_000);
 
-let redis: RedisServer;
+let redis: LocalRedis;
 const procs: Proc[] = [];
 const track = (p: Proc): Proc => (procs.push(p), p);
 

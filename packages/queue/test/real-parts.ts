@@ -1,33 +1,18 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LocalRedis, redisServerMissing } from '../src/local-redis';
 
 /**
  * Real parts for the queue's tests: a redis-server (Debian's package) on a free loopback port,
  * and ipilab processes (workers, coordinators) whose stderr the test reads as it comes.
  */
 
-/** The redis-server the tests start: $IPILAB_REDIS_SERVER, else redis-server on PATH. */
-export const REDIS_SERVER = process.env['IPILAB_REDIS_SERVER'] ?? 'redis-server';
-
 /** The CLI's entry, built (tests run the CLI as users do). */
 export const IPILAB = join(__dirname, '..', '..', 'cli', 'bin', 'ipilab.js');
 export const FIXTURES = join(__dirname, '..', '..', 'scenario', 'test', 'fixtures');
 export const SMALL = join(FIXTURES, 'small.yaml');
-
-/** A port nobody listens on now (the kernel's pick). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A process whose stderr and stdout are kept, with a way to wait for a line. */
 export class Proc {
@@ -58,65 +43,14 @@ export class Proc {
   }
 }
 
-/** A redis-server for one test file. */
-export class RedisServer {
-  private constructor(
-    readonly port: number,
-    private proc: Proc,
-  ) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** Starts one on a free loopback port, nothing saved to disk; resolves once it accepts connections. */
-  static async start(): Promise<RedisServer> {
-    if (spawnSync(REDIS_SERVER, ['--version']).error !== undefined)
-      throw new Error(`${REDIS_SERVER} not found: the queue's tests need a real Redis; CI installs Debian's redis-server (.ci/run), or apt-get install redis-server, or set IPILAB_REDIS_SERVER`);
-    const port = await freePort();
-    const s = new RedisServer(port, RedisServer.spawn(port));
-    await s.ready();
-    return s;
-  }
-
-  private static spawn(port: number): Proc {
-    const dir = mkdtempSync(join(tmpdir(), 'ipilab-redis-'));
-    return new Proc(spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction', '--loglevel', 'warning', '--logfile', ''], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  }
-
-  private async ready(): Promise<void> {
-    const t0 = Date.now();
-    while (!(await this.answers())) {
-      if (this.proc.child.exitCode !== null || Date.now() - t0 > 10_000) throw new Error(`redis-server did not start on port ${this.port}: ${this.proc.out}${this.proc.err}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  /** Kills it (-9, nothing saved) and starts an empty one on the same port: a restart without persistence. */
-  async restart(): Promise<void> {
-    this.proc.child.kill('SIGKILL');
-    await this.proc.exited;
-    this.proc = RedisServer.spawn(this.port);
-    await this.ready();
-  }
-
-  private answers(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const sock = require('node:net').connect(this.port, '127.0.0.1') as import('node:net').Socket;
-      sock.on('error', () => resolve(false));
-      sock.on('data', (d: Buffer) => {
-        resolve(d.toString().startsWith('+PONG'));
-        sock.destroy();
-      });
-      sock.on('connect', () => sock.write('PING\r\n'));
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.proc.child.kill('SIGKILL');
-    await this.proc.exited;
-  }
-}
+/** A redis-server for one test file: the queue's LocalRedis, failing with what CI must install when there is none. */
+export const RedisServer = {
+  start: async (): Promise<LocalRedis> => {
+    const missing = redisServerMissing();
+    if (missing !== undefined) throw new Error(`the queue's tests need a real Redis: ${missing}; CI installs Debian's redis-server (.ci/run)`);
+    return LocalRedis.start();
+  },
+};
 
 /** Runs `ipilab args...` as a process (stderr and stdout kept). */
 export function ipilab(args: readonly string[], env: NodeJS.ProcessEnv = {}): Proc {

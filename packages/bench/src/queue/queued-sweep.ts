@@ -1,6 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SweepExecutor } from '@ipilab/scenario';
@@ -26,44 +25,19 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-const REDIS_SERVER = process.env['IPILAB_REDIS_SERVER'] ?? 'redis-server';
-
 /** Why the queue benchmarks cannot run here (no redis-server), or undefined. */
 export function redisMissing(): string | undefined {
-  return spawnSync(REDIS_SERVER, ['--version']).error === undefined ? undefined : `${REDIS_SERVER} not found (apt-get install redis-server, or set IPILAB_REDIS_SERVER)`;
+  return (require('@ipilab/queue') as typeof import('@ipilab/queue')).redisServerMissing();
 }
 
 /** Starts Redis and the workers (once): resolves when every worker serves the queue. */
 export function queueParts(workers: number): Promise<Parts> {
   parts ??= (async (): Promise<Parts> => {
-    const server = REDIS_SERVER;
-    const missing = redisMissing();
-    if (missing !== undefined) throw new Error(`the queue benchmark needs Redis: ${missing}`);
-    const port = await freePort();
-    const redis = spawn(server, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', mkdtempSync(join(tmpdir(), 'ipilab-bench-redis-')), '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
-    children.push(redis);
     const q = require('@ipilab/queue') as typeof import('@ipilab/queue');
-    const url = q.parseQueueUrl(`redis://127.0.0.1:${port}`);
-    let connection: Parts['connection'] | undefined;
-    for (let i = 0; connection === undefined; i++) {
-      try {
-        connection = await q.connectQueue(url);
-      } catch (e) {
-        if (i > 100) throw e;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    // The queue's own throwaway Redis (killed when this process exits).
+    const redis = await q.LocalRedis.start();
+    const url = q.parseQueueUrl(redis.url);
+    const connection = await q.connectQueue(url);
     const ready: Promise<void>[] = [];
     for (let i = 0; i < workers; i++) {
       const w = spawn(process.execPath, [join(__dirname, 'queue-worker.js'), url.text], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, IPILAB_CACHE_DIR: mkdtempSync(join(tmpdir(), 'ipilab-bench-cache-')) } });
