@@ -111,7 +111,8 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
     .requiredOption('--queue <redis://host:port[/db]>', 'the Redis the sweeps were queued in (sweep --queue)')
     .option('--concurrency <n>', 'runs at once, each on its own thread (default 1; about one per core)')
     .option('--stalled-after <duration>', 'give a run to another worker when its worker has not been heard from for this long, e.g. 30s (default 30s)')
-    .action((o: { queue: string; concurrency?: string; stalledAfter?: string }) => (require('./queue-commands') as typeof import('./queue-commands')).workerCommand(o, io));
+    .option('--exit-when-idle <duration>', 'stop once there has been no run to take for this long, e.g. 60s (a worker started as a batch job); default: run until Ctrl-C')
+    .action((o: { queue: string; concurrency?: string; stalledAfter?: string; exitWhenIdle?: string }) => (require('./queue-commands') as typeof import('./queue-commands')).workerCommand(o, io));
 
   program
     .command('trace')
@@ -139,6 +140,14 @@ export function buildProgram(out: (s: string) => void, err: Io['err'] = process.
       const l = s.loadScenarioRef(s.sourceOf(file, io.maxInputBytes), (require('./commands') as typeof import('./commands')).overridesOf(o, {}));
       out(`${file}: valid (${l.scenario.vms.length} VM spec(s), ${(l.scenario.run.duration / 1e6).toFixed(3)} ms, ${l.scenario.run.replications} replication(s))\n`);
     });
+
+  program
+    .command('sweeps')
+    .description('list the sweeps queued in Redis (sweep --queue) with their runs and workers, or drop one (docs/scale-out.md)')
+    .requiredOption('--queue <redis://host:port[/db]>', 'the Redis the sweeps were queued in')
+    .option('--json', 'print one JSON document')
+    .option('--drop <queue>', 'remove this sweep from Redis for good: its waiting runs and the results no coordinator collected')
+    .action((o: { queue: string; json?: boolean; drop?: string }) => (require('./queue-commands') as typeof import('./queue-commands')).sweepsCommand(o, io));
 
   program
     .command('init-plugin')

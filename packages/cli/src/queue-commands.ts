@@ -52,6 +52,7 @@ export interface WorkerFlags {
   readonly queue: string;
   readonly concurrency?: string;
   readonly stalledAfter?: string;
+  readonly exitWhenIdle?: string;
 }
 
 /** The worker stopped: by a second signal (exit 128 + its number), after the first had asked it to finish its runs. */
@@ -76,6 +77,7 @@ export async function workerCommand(o: WorkerFlags, io: Io): Promise<void> {
   }
   const stalledAfterMs = o.stalledAfter === undefined ? undefined : parseWallTime('--stalled-after', o.stalledAfter);
   if (stalledAfterMs !== undefined && stalledAfterMs < 1000) throw new UsageError(`--stalled-after: expected at least 1s (a worker renews its hold at half of it), got ${JSON.stringify(o.stalledAfter)}`);
+  const idleExitMs = o.exitWhenIdle === undefined ? undefined : parseWallTime('--exit-when-idle', o.exitWhenIdle);
   const q = queuePackage();
   const connection = await asUsage(() => q.connectQueue(url));
   const stop = new AbortController();
@@ -100,6 +102,7 @@ export async function workerCommand(o: WorkerFlags, io: Io): Promise<void> {
       ipilab: toolVersion(),
       concurrency,
       ...(stalledAfterMs === undefined ? {} : { stalledAfterMs }),
+      ...(idleExitMs === undefined ? {} : { idleExitMs }),
       log: (line) => void io.err.write(`${line}\n`),
       stop: stop.signal,
       kill: kill.signal,
@@ -111,4 +114,52 @@ export async function workerCommand(o: WorkerFlags, io: Io): Promise<void> {
     await (require('@ipilab/scenario') as typeof import('@ipilab/scenario')).closeSweepWorkers();
   }
   if (killedBy !== undefined) throw new WorkerKilled(killedBy);
+}
+
+/** `ipilab sweeps` flags. */
+export interface SweepsFlags {
+  readonly queue: string;
+  readonly json?: boolean;
+  readonly drop?: string;
+}
+
+/**
+ * `ipilab sweeps --queue URL`: the sweeps that Redis holds (queued, or left unfinished), with their
+ * runs waiting, running, done and failed, and the workers on them; `--drop NAME` removes one for
+ * good (an abandoned sweep).
+ */
+export async function sweepsCommand(o: SweepsFlags, io: Io): Promise<void> {
+  const url = queueFlag(o.queue);
+  const q = queuePackage();
+  const connection = await asUsage(() => q.connectQueue(url));
+  try {
+    if (o.drop !== undefined) {
+      if (!(await q.dropSweep(connection, o.drop))) {
+        const known = (await q.sweepStatuses(connection)).map((s) => s.queue);
+        throw new UsageError(`--drop ${o.drop}: Redis at ${url.shown} holds no such sweep; ${known.length === 0 ? 'it holds none' : `it holds ${known.join(', ')}`}`);
+      }
+      io.err.write(`ipilab: dropped ${o.drop} from ${url.shown}\n`);
+      return;
+    }
+    const all = await q.sweepStatuses(connection);
+    if (o.json === true) {
+      io.out(`${JSON.stringify({ queue: url.shown, sweeps: all }, null, 2)}\n`);
+      return;
+    }
+    if (all.length === 0) {
+      io.out(`no sweeps in ${url.shown}\n`);
+      return;
+    }
+    const Table = require('cli-table3') as typeof import('cli-table3');
+    const head = ['queue', 'scenario', 'state', 'queued at (UTC)', 'ipilab', 'runs', 'waiting', 'running', 'done', 'failed', 'workers'];
+    const table = new Table({ head, style: { head: [], border: [] } });
+    for (const s of all) {
+      const state = s.queued ? 'queued' : s.done + s.failed >= s.runs ? 'finished, not collected' : 'withdrawn (--resume goes on)';
+      const refused = Object.keys(s.refused).length;
+      table.push([s.queue, s.scenario, state, s.queuedAt.slice(0, 19).replace('T', ' '), s.ipilab.version + (s.ipilab.commit === undefined ? '' : ` ${s.ipilab.commit.slice(0, 12)}`), s.runs, s.waiting, s.running, s.done, s.failed, `${s.workers.length}${refused > 0 ? ` (${refused} refused)` : ''}`]);
+    }
+    io.out(`${table.toString()}\n`);
+  } finally {
+    connection.disconnect();
+  }
 }

@@ -52,10 +52,21 @@ describe('--queue and ipilab worker: mistakes cost no work', () => {
     [['--concurrency', 'two'], 'ipilab: --concurrency: expected a whole number of runs at once from 1 to 1024, got "two"\n'],
     [['--stalled-after', '200ms'], 'ipilab: --stalled-after: expected at least 1s (a worker renews its hold at half of it), got "200ms"\n'],
     [['--stalled-after', 'soon'], 'ipilab: --stalled-after: expected a positive duration of at most 24 days, such as 90s, 10m or 1h, got "soon"\n'],
+    [['--exit-when-idle', 'never'], 'ipilab: --exit-when-idle: expected a positive duration of at most 24 days, such as 90s, 10m or 1h, got "never"\n'],
   ])('worker %j: one line, exit 2', async (flags, err) => {
     const r = await cli('worker', '--queue', 'redis://127.0.0.1:1', ...flags);
     expect(r.code).toBe(EXIT.usage);
     expect(r.err).toBe(err);
+  });
+
+  it('sweeps with a bad URL, or an unreachable Redis: one line, exit 2', async () => {
+    const bad = await cli('sweeps', '--queue', 'redis://q:0');
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.err).toBe('ipilab: --queue redis://q:0: expected a port from 1 to 65535, got 0\n');
+    const port = await deadPort();
+    const dead = await cli('sweeps', '--queue', `redis://127.0.0.1:${port}`, '--drop', 'x');
+    expect(dead.code).toBe(EXIT.usage);
+    expect(dead.err).toBe(`ipilab: --queue redis://127.0.0.1:${port}: nothing listens there (connection refused): is redis-server running on that host and port?\n`);
   });
 
   it('worker without --queue, or with a bad one: one line, exit 2', async () => {

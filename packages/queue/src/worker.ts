@@ -31,6 +31,8 @@ export interface QueueWorkerOptions {
   readonly cacheDir?: string;
   /** How often the worker looks for sweeps (ms; default 1000). */
   readonly pollMs?: number;
+  /** Stop once no sweep has had a run for this worker for this long (ms): a worker started as a batch job ends when the work does. Default: never. */
+  readonly idleExitMs?: number;
 }
 
 /** `error` with each plugin's path on this worker replaced by the plugin as the scenario wrote it. */
@@ -83,14 +85,22 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ runs: num
   await listener.subscribe(ANNOUNCE);
   const unwatch = watchConnection(r, o.url, (line) => o.log(`ipilab worker ${me}: ${line}`));
   o.log(`ipilab worker ${me}: serving ${o.url.shown} with ${o.concurrency} run(s) at once (ipilab ${versionShown(o.ipilab)})`);
+  // Wall-clock time, not the model's: how long this worker has had nothing to run.
+  let idleSince = performance.now();
   try {
     while (!o.stop.aborted) {
       const name = await nextSweep();
       if (name === undefined) {
-        await sleep(o.pollMs ?? 1000, AbortSignal.any([o.stop, woken.signal]));
+        const idle = performance.now() - idleSince;
+        if (o.idleExitMs !== undefined && idle >= o.idleExitMs) {
+          o.log(`ipilab worker ${me}: no runs to take for ${(idle / 1000).toFixed(0)} s (--exit-when-idle): stopping`);
+          break;
+        }
+        await sleep(Math.min(o.pollMs ?? 1000, o.idleExitMs === undefined ? Infinity : Math.max(10, o.idleExitMs - idle)), AbortSignal.any([o.stop, woken.signal]));
         continue;
       }
       runs += await serve(name);
+      idleSince = performance.now();
     }
   } finally {
     unwatch();

@@ -199,6 +199,43 @@ describe('Redis restarted without persistence mid-sweep', () => {
   });
 });
 
+describe('ipilab sweeps and ipilab worker --exit-when-idle', () => {
+  it('lists an unfinished sweep with its runs, and --drop removes it from Redis for good', async () => {
+    const url = `${redis.url}/8`;
+    // No worker: the sweep is stopped by --timeout, its runs withdrawn, its record kept for --resume.
+    const stopped = track(ipilab(['sweep', SMALL, '--grid', 'vms[0].vcpus=2,3,4', '--queue', url, '--timeout', '2s']));
+    expect((await stopped.exited).code).toBe(1);
+    const name = /queue (sweep-small-[0-9a-f]{16})/.exec(stopped.err)![1]!;
+    const listed = track(ipilab(['sweeps', '--queue', url, '--json']));
+    expect((await listed.exited).code).toBe(0);
+    expect(JSON.parse(listed.out)).toMatchObject({ queue: url, sweeps: [{ queue: name, scenario: 'small', queued: false, runs: 3, waiting: 0, running: 0, done: 0, failed: 0, workers: [] }] });
+    const table = track(ipilab(['sweeps', '--queue', url]));
+    await table.exited;
+    expect(table.out).toMatch(new RegExp(`│ ${name} +│ small +│ withdrawn \\(--resume goes on\\) +│`));
+    const dropped = track(ipilab(['sweeps', '--queue', url, '--drop', name]));
+    expect((await dropped.exited).code).toBe(0);
+    expect(dropped.err).toBe(`ipilab: dropped ${name} from ${url}\n`);
+    const r = new Redis(url);
+    try {
+      expect(await r.dbsize()).toBe(0);
+    } finally {
+      r.disconnect();
+    }
+    const again = track(ipilab(['sweeps', '--queue', url, '--drop', name]));
+    expect((await again.exited).code).toBe(2);
+    expect(again.err).toBe(`ipilab: --drop ${name}: Redis at ${url} holds no such sweep; it holds none\n`);
+  });
+
+  it('a worker with --exit-when-idle stops once there has been nothing to run for that long, exit 0', async () => {
+    const url = `${redis.url}/9`;
+    const w = track(worker(url, '--exit-when-idle', '1s'));
+    const t0 = Date.now();
+    expect(await w.exited).toEqual({ code: 0, signal: null });
+    expect(w.err).toMatch(/no runs to take for 1 s \(--exit-when-idle\): stopping\n(.*\n)?.*stopped after 0 run\(s\)\n$/);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+});
+
 describe('a worker of another ipilab', () => {
   it('refuses a run whose job names another version, with one line, and leaves it for a worker of that version', async () => {
     const url = `${redis.url}/6`;
