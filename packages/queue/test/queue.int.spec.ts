@@ -104,13 +104,14 @@ describe('sweep --queue with two worker processes', () => {
 
   it('Ctrl-C cancels the pending runs; --resume collects the finished ones from Redis and queues only the missing', async () => {
     const url = `${redis.url}/4`;
-    const args = ['--grid', 'vms[0].vcpus=1,2,3,4,5,6', '--set', 'run.duration=4ms'];
+    // 12 runs: enough that some are still waiting when Ctrl-C lands, on a fast machine too.
+    const args = ['--grid', 'vms[0].vcpus=1,2,3,4', '--set', 'run.duration=4ms', '--set', 'run.replications=3'];
     const w = track(worker(url));
     const first = track(ipilab(['sweep', SMALL, ...args, '--queue', url, '--json']));
     await w.waitFor(/finished sweep-small-/);
     first.child.kill('SIGINT');
     expect((await first.exited).code).toBe(130);
-    expect(first.err).toMatch(/sweep interrupted by SIGINT after \d of 6 runs: .*finish it with the same command and --resume \(the finished runs are in Redis, queue sweep-small-/);
+    expect(first.err).toMatch(/sweep interrupted by SIGINT after \d+ of 12 runs: .*finish it with the same command and --resume \(the finished runs are in Redis, queue sweep-small-/);
     // Nothing of the sweep waits in the queue any more; the worker finishes what it had.
     const r = new Redis(url);
     const name = /queue (sweep-small-[0-9a-f]+)/.exec(first.err)![1]!;
@@ -120,12 +121,12 @@ describe('sweep --queue with two worker processes', () => {
       for (let i = 0; i < 200 && (await q.getActiveCount()) > 0; i++) await new Promise((res) => setTimeout(res, 50));
       const done = await q.getCompletedCount();
       expect(done).toBeGreaterThan(0);
-      expect(done).toBeLessThan(6);
+      expect(done).toBeLessThan(12);
       const resumed = track(ipilab(['sweep', SMALL, ...args, '--queue', url, '--json', '--resume']));
       expect(await resumed.exited).toEqual({ code: 0, signal: null });
-      expect(resumed.err).toContain(`${done} of 6 runs already done, ${6 - done} run(s) queued`);
+      expect(resumed.err).toContain(`${done} of 12 runs already done, ${12 - done} run(s) queued`);
       // Every run ran once over both coordinators.
-      expect(w.count(/started sweep-small-/)).toBe(6);
+      expect(w.count(/started sweep-small-/)).toBe(12);
       const here = track(ipilab(['sweep', SMALL, ...args, '--json']));
       await here.exited;
       expect(figures(resumed.out)).toEqual(figures(here.out));
