@@ -207,7 +207,6 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     // As a shell reports a command a signal ended: 128 + its number (SIGINT 130, SIGTERM 143).
     if (e instanceof Interrupted) return e.signal === 'timeout' ? EXIT.runError : 128 + (e.signal === 'SIGINT' ? 2 : 15);
     if (e instanceof OutputsNotWritten) return EXIT.notWritten;
-    if (e instanceof Error && e.name === 'WorkerKilled') return 128 + ((e as { signal?: string }).signal === 'SIGINT' ? 2 : 15);
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return reportFailure(e, debugWanted(argv), (s) => void err.write(s));
   }

@@ -55,18 +55,11 @@ export interface WorkerFlags {
   readonly exitWhenIdle?: string;
 }
 
-/** The worker stopped: by a second signal (exit 128 + its number), after the first had asked it to finish its runs. */
-export class WorkerKilled extends Error {
-  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
-    super(`killed by ${signal}`);
-    this.name = 'WorkerKilled';
-  }
-}
-
 /**
  * `ipilab worker --queue URL`: takes queued sweeps' runs until stopped. Ctrl-C (or SIGTERM) once:
- * no more runs are taken, those under way finish and are reported, exit 0. Twice: it stops at
- * once; its runs under way go to other workers once the queue sees them stalled.
+ * no more runs are taken, those under way finish and are reported, exit 0. Twice: the process
+ * ends at once, as a signal ends it (130, 143), as a sweep does on a second Ctrl-C; its runs under
+ * way go to other workers once the queue sees them stalled.
  */
 export async function workerCommand(o: WorkerFlags, io: Io): Promise<void> {
   const url = queueFlag(o.queue);
@@ -81,20 +74,17 @@ export async function workerCommand(o: WorkerFlags, io: Io): Promise<void> {
   const q = queuePackage();
   const connection = await asUsage(() => q.connectQueue(url));
   const stop = new AbortController();
-  const kill = new AbortController();
-  let killedBy: 'SIGINT' | 'SIGTERM' | undefined;
+  // The first signal asks for a graceful stop; with the handlers gone, a second one ends the
+  // process as signals do.
   const onSignal = (sig: 'SIGINT' | 'SIGTERM') => (): void => {
-    if (!stop.signal.aborted) {
-      io.err.write(`ipilab: worker stopping: no more runs taken, the runs under way finish first (${sig} again to stop at once)\n`);
-      stop.abort();
-      return;
-    }
-    killedBy = sig;
-    kill.abort();
+    process.removeListener('SIGINT', handlers.SIGINT);
+    process.removeListener('SIGTERM', handlers.SIGTERM);
+    io.err.write(`ipilab: worker stopping: no more runs taken, the runs under way finish first (${sig} again to stop at once)\n`);
+    stop.abort();
   };
   const handlers = { SIGINT: onSignal('SIGINT'), SIGTERM: onSignal('SIGTERM') };
-  process.on('SIGINT', handlers.SIGINT);
-  process.on('SIGTERM', handlers.SIGTERM);
+  process.once('SIGINT', handlers.SIGINT);
+  process.once('SIGTERM', handlers.SIGTERM);
   try {
     await q.runQueueWorker({
       url,
@@ -105,7 +95,6 @@ export async function workerCommand(o: WorkerFlags, io: Io): Promise<void> {
       ...(idleExitMs === undefined ? {} : { idleExitMs }),
       log: (line) => void io.err.write(`${line}\n`),
       stop: stop.signal,
-      kill: kill.signal,
     });
   } finally {
     process.removeListener('SIGINT', handlers.SIGINT);
@@ -113,7 +102,6 @@ export async function workerCommand(o: WorkerFlags, io: Io): Promise<void> {
     connection.disconnect();
     await (require('@ipilab/scenario') as typeof import('@ipilab/scenario')).closeSweepWorkers();
   }
-  if (killedBy !== undefined) throw new WorkerKilled(killedBy);
 }
 
 /** `ipilab sweeps` flags. */

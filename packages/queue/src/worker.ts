@@ -23,10 +23,11 @@ export interface QueueWorkerOptions {
   readonly stalledAfterMs?: number;
   /** Lines for the worker's log (stderr). */
   readonly log: (line: string) => void;
-  /** First abort: take no more runs, finish those under way, return. */
+  /**
+   * Aborted: take no more runs, finish those under way, return. (To stop at once, end the process:
+   * its runs under way go to other workers once their hold lapses.)
+   */
   readonly stop: AbortSignal;
-  /** Second abort: stop at once; runs under way are given to other workers once they are seen stalled. */
-  readonly kill: AbortSignal;
   /** Where shipped plugins are unpacked (default: cacheDir()). */
   readonly cacheDir?: string;
   /** How often the worker looks for sweeps (ms; default 1000). */
@@ -170,7 +171,7 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ runs: num
           result = await runOnSweepThread({ loaded, seed: d.seed, point: d.point }, o.concurrency, signal);
         } catch (e) {
           // Stopped (Ctrl-C twice): the run is lost here, not failed; the queue gives it to another worker.
-          if (signal?.aborted === true || o.kill.aborted) throw e;
+          if (signal?.aborted === true) throw e;
           result = { point: d.point, seed: d.seed, error: String((e as Error | undefined)?.message ?? e).split('\n')[0]! };
         }
         // A plugin is named as the scenario names it, not by where this worker unpacked it.
@@ -187,26 +188,20 @@ export async function runQueueWorker(o: QueueWorkerOptions): Promise<{ runs: num
     worker.on('failed', wakeUp);
     worker.on('drained', wakeUp);
     o.log(`ipilab worker ${me}: taking runs of ${name}`);
-    const kill = (): void => void worker.close(true).catch(() => undefined);
-    o.kill.addEventListener('abort', kill, { once: true });
     let over = false;
-    try {
-      while (!o.stop.aborted && !refusing) {
-        await sleep(o.pollMs ?? 1000, AbortSignal.any([o.stop, woken.signal]));
-        if ((await r.zscore(REGISTRY, name)) === null) break;
-        const c = await queueOf(name).getJobCounts('wait', 'prioritized', 'delayed', 'active');
-        if (Object.values(c).every((n) => n === 0)) {
-          over = true;
-          break;
-        }
+    while (!o.stop.aborted && !refusing) {
+      await sleep(o.pollMs ?? 1000, AbortSignal.any([o.stop, woken.signal]));
+      if ((await r.zscore(REGISTRY, name)) === null) break;
+      const c = await queueOf(name).getJobCounts('wait', 'prioritized', 'delayed', 'active');
+      if (Object.values(c).every((n) => n === 0)) {
+        over = true;
+        break;
       }
-      // Runs under way finish first (unless killed): their results are the sweep's. With none
-      // anywhere, nothing is waited for (a graceful close waits out the worker's long poll for
-      // jobs, up to a second, which the next sweep would wait too).
-      await worker.close(o.kill.aborted || over);
-    } finally {
-      o.kill.removeEventListener('abort', kill);
     }
+    // Runs under way finish first: their results are the sweep's. With none anywhere, nothing is
+    // waited for (a graceful close waits out the worker's long poll for jobs, up to a second,
+    // which the next sweep would wait too).
+    await worker.close(over);
     return done;
   }
 }

@@ -237,6 +237,35 @@ describe('ipilab sweeps and ipilab worker --exit-when-idle', () => {
   });
 });
 
+describe('stopping a worker', () => {
+  it('Ctrl-C once: it finishes the run under way (the sweep gets it) and exits 0; twice: it stops at once, and another worker takes the run', async () => {
+    const url = `${redis.url}/10`;
+    const long = ['--grid', 'vms[0].vcpus=4,3', '--set', 'run.duration=300ms'];
+    const a = track(worker(url, '--stalled-after', '2s'));
+    const queued = track(ipilab(['sweep', SMALL, ...long, '--queue', url, '--json']));
+    await a.waitFor(/started sweep-small-/);
+    a.child.kill('SIGINT');
+    expect(await a.exited).toEqual({ code: 0, signal: null });
+    expect(a.err).toMatch(/ipilab: worker stopping: no more runs taken, the runs under way finish first \(SIGINT again to stop at once\)\n(.*\n)*.*finished sweep-small-\S+ point \{"vms\[0\]\.vcpus":"4"\}/);
+    expect(a.count(/started/)).toBe(1);
+    // The second run waits for a worker; this one is stopped twice mid-run.
+    const b = track(worker(url, '--stalled-after', '2s'));
+    await b.waitFor(/started sweep-small-/);
+    b.child.kill('SIGINT');
+    await b.waitFor(/worker stopping/);
+    b.child.kill('SIGINT');
+    // Ended by the signal itself (a shell shows 130).
+    expect(await b.exited).toEqual({ code: null, signal: 'SIGINT' });
+    expect(b.count(/finished/)).toBe(0);
+    const c = track(worker(url, '--stalled-after', '2s'));
+    await c.waitFor(/finished sweep-small-\S+ point \{"vms\[0\]\.vcpus":"3"\}/, 60_000);
+    expect(await queued.exited).toEqual({ code: 0, signal: null });
+    const here = track(ipilab(['sweep', SMALL, ...long, '--json']));
+    await here.exited;
+    expect(figures(queued.out)).toEqual(figures(here.out));
+  });
+});
+
 describe('a worker of another ipilab', () => {
   it('refuses a run whose job names another version, with one line, and leaves it for a worker of that version', async () => {
     const url = `${redis.url}/6`;

@@ -6,7 +6,7 @@ async function main(): Promise<void> {
   const url = q.parseQueueUrl(process.argv[2] ?? '');
   const connection = await q.connectQueue(url);
   const never = new AbortController();
-  await q.runQueueWorker({ url, connection, ipilab: BENCH_IPILAB, concurrency: 1, log: (line) => void process.stderr.write(`${line}\n`), stop: never.signal, kill: never.signal });
+  await q.runQueueWorker({ url, connection, ipilab: BENCH_IPILAB, concurrency: 1, log: (line) => void process.stderr.write(`${line}\n`), stop: never.signal });
 }
 
 void main();
