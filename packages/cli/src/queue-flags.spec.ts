@@ -1,19 +1,9 @@
 import { mkdtempSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, small } from '../test/run-cli';
 import { EXIT } from './main';
-
-/** A loopback port nothing listens on. */
-function deadPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+import { freePort as deadPort } from '@ipilab/queue';
 
 describe('--queue and ipilab worker: mistakes cost no work', () => {
   it('a bad URL is one line, exit 2, before the scenario is read, nothing written', async () => {

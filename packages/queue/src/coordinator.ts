@@ -2,7 +2,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { SweepExecutor, SweepHooks, SweepPlan, SweepTaskResult } from '@ipilab/scenario';
 import { packPlugin, type PluginBundle } from './plugins';
-import { ANNOUNCE, jobId, parseJobId, pluginKey, PREFIX, PROTOCOL, queueName, refusalsKey, REGISTRY, sweepKey, versionShown, type IpilabVersion, type PluginRef, type QueuedRun, type RunReturn } from './protocol';
+import { ANNOUNCE, jobId, pluginKey, PREFIX, PROTOCOL, queueName, refusalsKey, REGISTRY, sweepKey, versionShown, type IpilabVersion, type PluginRef, type QueuedRun, type RunReturn } from './protocol';
 import { QueueUsageError, watchConnection, type QueueUrl } from './url';
 
 /** How long a queued sweep's records (runs, results, shipped plugins) stay in Redis without a coordinator (docs/scale-out.md). */
@@ -88,7 +88,7 @@ export class QueueExecutor implements SweepExecutor {
       report(id, ret.result);
     };
     const failed = (id: string, reason: string): void => {
-      const at = parseJobId(id);
+      const at = taskOf.get(id);
       if (at === undefined) return;
       // A job fails only when the queue gave up on it: its worker died or stopped answering more
       // often than the queue retakes a run (a run's own error is a result, not a failure).

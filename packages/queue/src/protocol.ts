@@ -80,12 +80,6 @@ export interface RunReturn {
 /** A run's job id in its sweep's queue: the same run always gets the same id, so queuing it again is a no-op. */
 export const jobId = (point: number, seed: number): string => `p${point}-s${seed}`;
 
-/** A job id's point and seed (undefined for an id not of this form). */
-export function parseJobId(id: string): { point: number; seed: number } | undefined {
-  const m = /^p(\d+)-s(\d+)$/.exec(id);
-  return m === null ? undefined : { point: Number(m[1]), seed: Number(m[2]) };
-}
-
 /**
  * The queue a sweep's runs go in: named after the sweep (its scenario's name) and its identity
  * (scenarios, points, seeds), so the same sweep, run again or resumed, finds its queue.

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { connectQueue, masked, parseQueueUrl, QueueUsageError } from './index';
+import { connectQueue, freePort, masked, parseQueueUrl, QueueUsageError } from './index';
 
 describe('--queue URLs', () => {
   it('takes redis:// and rediss:// with host, port, database and credentials', () => {
@@ -34,12 +34,7 @@ describe('--queue URLs', () => {
 describe('reaching Redis', () => {
   it('nothing listening: one line saying so, well within 5 s', async () => {
     // A port just freed: nothing listens there.
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const t0 = performance.now();
     await expect(connectQueue(parseQueueUrl(`redis://127.0.0.1:${port}`))).rejects.toThrow(`--queue redis://127.0.0.1:${port}: nothing listens there (connection refused): is redis-server running on that host and port?`);
     expect(performance.now() - t0).toBeLessThan(5000);

@@ -272,18 +272,14 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], 
   if (done > 0) options.onProgress?.(done, tasks.length);
   const executor = options.executor ?? threadExecutor(options.workers);
   const plan: SweepPlan = { name: first.name ?? scenarioFileOf(file), identity, tasks, order, points };
-  // Each run counts once, whatever an executor reports twice (a queue's events and its scan can both see a run).
-  const reported = new Set(finished);
   let workers: number;
   try {
     ({ workers } = await executor.execute(
       plan,
       {
         onStart: (t) => options.onRunStart?.(points[t.point]!, t.seed),
+        // An executor reports each run once (SweepHooks).
         onResult: (r) => {
-          const key = `${r.point}/${r.seed}`;
-          if (reported.has(key)) return;
-          reported.add(key);
           results.push(r);
           journal?.append(r);
           options.onProgress?.(++done, tasks.length);
