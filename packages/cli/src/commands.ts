@@ -5,7 +5,7 @@ import type { GridAxis, IncompleteFigure, Override, Provenance, ScenarioRef, Set
 import { OutputPlan } from './outputs';
 import { progressOn, tally, type ProgressStream, type WallClock } from './progress';
 import { UsageError } from './usage-error';
-import { toolVersion } from './version';
+import { prefetchToolVersion, toolVersion } from './version';
 import { queueExecutor, queueFlag, type QueuedSetup } from './queue-commands';
 
 // The scenario package loads the model, zod, YAML and inversify; the formatters and reports load
@@ -206,6 +206,8 @@ export async function runCommand(ref: ScenarioRef, o: RunFlags, io: Io): Promise
   const dir = o.out === undefined ? undefined : plan.dir('--out', o.out, ['run.json', 'run.csv', 'run.csv.meta.json']);
   const html = o.html === undefined ? undefined : plan.file('--html', o.html);
   plan.check();
+  // git's answer (for meta) is fetched while the model runs.
+  const version = prefetchToolVersion();
   const s = scenarioPackage();
   const loaded = s.loadScenarioRef(s.sourceOf(ref, io.maxInputBytes), overridesOf(o, io));
   const view = progressOn('run', io.err, io.clock);
@@ -216,6 +218,7 @@ export async function runCommand(ref: ScenarioRef, o: RunFlags, io: Io): Promise
   } finally {
     view?.stop();
   }
+  await version;
   const m = meta(started, 'run', { scenario: loaded.scenario, resolved: true, file: loaded.file, dir: loaded.dir }, recorded(o), [result.seed], 1);
   const json = jsonDocument(result, m);
   const csv = format().runCsv(result);
@@ -237,6 +240,8 @@ export async function compareCommand(ref: ScenarioRef, o: CompareFlags, io: Io):
   const dir = o.out === undefined ? undefined : plan.dir('--out', o.out, ['compare.json']);
   const html = o.html === undefined ? undefined : plan.file('--html', o.html);
   plan.check();
+  // git's answer (for meta) is fetched while the model runs.
+  const version = prefetchToolVersion();
   const s = scenarioPackage();
   const sets = overridesOf(o, io);
   // The file is read once: every step below gets what was read.
@@ -251,6 +256,7 @@ export async function compareCommand(ref: ScenarioRef, o: CompareFlags, io: Io):
     view?.stop();
   }
   // compareScenario took exactly one --vary.
+  await version;
   const m = meta(started, 'compare', base ?? s.baseScenario(src, sets), { ...recorded(o), vary: o.vary[0]! }, result.seeds, result.replications);
   const json = jsonDocument(result, m);
   const files = new Map<string, string>();

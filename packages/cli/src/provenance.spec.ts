@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { closeSweepWorkers, loadScenario, provenanceSchema, runOutputSchema, scenarioSha256 } from '@ipilab/scenario';
 import { cli, small, withoutTimes } from '../test/run-cli';
 import { EXIT } from './main';
-import { gitState, toolVersion } from './version';
+import { gitState, gitStateAsync, toolVersion } from './version';
 
 const scratch = (): string => mkdtempSync(join(tmpdir(), 'ipilab-prov-'));
 const REPO = join(__dirname, '..', '..', '..');
@@ -47,19 +47,22 @@ describe('ipilab --version', () => {
     expect((await cli('-V')).out).toBe(r.out);
   });
 
-  (hasGit ? it : it.skip)('reports no commit outside ipilab\'s own checkout, never failing', () => {
-    expect(gitState(scratch())).toEqual({});
-    // Installed inside another project's repository: that project's commit is not ipilab's.
-    const other = scratch();
-    writeFileSync(join(other, 'package.json'), '{"name":"someone-else"}');
-    git(['init', '-q'], other);
-    expect(gitState(other)).toEqual({});
-    const named = scratch();
-    writeFileSync(join(named, 'package.json'), '{"name":"ipilab"}');
-    git(['init', '-q'], named);
-    expect(gitState(named)).toEqual({}); // no commit yet: HEAD does not resolve
-    expect(gitState(REPO).commit).toBe(git(['rev-parse', 'HEAD']));
-  });
+  // The async form (git asked in the background while a run simulates) answers as the sync one.
+  for (const [form, state] of [['sync', async (dir: string) => gitState(dir)], ['async', gitStateAsync]] as const) {
+    (hasGit ? it : it.skip)(`reports no commit outside ipilab\'s own checkout, never failing (${form})`, async () => {
+      expect(await state(scratch())).toEqual({});
+      // Installed inside another project's repository: that project's commit is not ipilab's.
+      const other = scratch();
+      writeFileSync(join(other, 'package.json'), '{"name":"someone-else"}');
+      git(['init', '-q'], other);
+      expect(await state(other)).toEqual({});
+      const named = scratch();
+      writeFileSync(join(named, 'package.json'), '{"name":"ipilab"}');
+      git(['init', '-q'], named);
+      expect(await state(named)).toEqual({}); // no commit yet: HEAD does not resolve
+      expect(await state(REPO)).toEqual({ commit: git(['rev-parse', 'HEAD']), modified: git(['status', '--porcelain', '--untracked-files=no']) !== '' });
+    });
+  }
 });
 
 describe('every output says what made it', () => {
