@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { InvalidParameterError } from '@ipilab/core';
 import { composeContainer, type PolicyRegistry } from '@ipilab/di';
 import type { Vcpu } from '@ipilab/vcpu';
@@ -450,5 +451,54 @@ describe('onNextTickOrSwitch (ShootdownContext)', () => {
     // The busy work ends later by the sweep's 50 us (and the ticks' own handlers).
     const ticks = kernel.localTimer.ticks[1]!;
     expect(end).toBeGreaterThanOrEqual(2.5 * tickNs + 50_000 + ticks * r.hv.costs.tickHandler);
+  });
+});
+
+describe('filterIpiTargets (the sync strategy\'s allocation-free target filter)', () => {
+  // Law: one in-place pass gives what deferPreempted then skipLazy give, with the same marks.
+  it('equals skipLazy after deferPreempted: same survivors in order, same flush-on-entry and catch-up marks', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom('running', 'preempted', 'lazy', 'away'), { minLength: 2, maxLength: 8 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.constantFrom<'skip' | 'leave'>('skip', 'leave'),
+        (states, tlbFlush, freedTables, lazyTlb) => {
+          const outcome = (fused: boolean) => {
+            const { r, vm, kernel } = setup({ vcpus: states.length, tlbFlush });
+            const mm = new MemoryManager(r.hv, vm, kernel, { strategy: new SynchronousShootdown(), coordination: 'smp', lazyTlb });
+            const space = mm.createSpace('p');
+            const other = mm.createSpace('q');
+            states.forEach((s, i) => {
+              const v = vm.vcpu(i);
+              mm.switchTo(v, space);
+              if (s === 'lazy') kernel.enterLazyTlb(v);
+              if (s === 'away') mm.switchTo(v, other);
+              if (s === 'preempted') v.setState('preempted');
+            });
+            const initiator = vm.vcpu(0);
+            // A used scratch list: entries past the count must be ignored.
+            const scratch = vm.vcpus.slice().reverse();
+            const n = mm.flushTargetsInto(initiator, space, scratch);
+            const loaded = mm.flushTargets(initiator, space);
+            expect(scratch.slice(0, n)).toEqual(loaded);
+            let kept: readonly Vcpu[] = loaded;
+            if (fused) kept = mm.filterIpiTargets(initiator, space, scratch, n, freedTables);
+            else {
+              // What the sync strategy did before the fused pass.
+              if (mm.pvTlbFlush) kept = mm.deferPreempted(initiator, kept);
+              if (!freedTables) kept = mm.skipLazy(space, kept);
+            }
+            return {
+              targets: kept.map((t) => t.index),
+              flushOnEntry: vm.vcpus.filter((v) => r.hv.hasFlushOnEntry(v)).map((v) => v.index),
+              stale: [...space.lazyStale].sort((a, b) => a - b),
+              skipped: mm.lockReport().lazyTlb.skipped,
+            };
+          };
+          expect(outcome(true)).toEqual(outcome(false));
+        },
+      ),
+    );
   });
 });

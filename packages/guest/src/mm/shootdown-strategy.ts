@@ -49,6 +49,18 @@ export interface ShootdownContext {
   schedule(delayNs: number, fn: () => void): void;
   /** The other vCPUs a flush of `space` by `initiator` must reach: those running it (others are marked to flush when they return). */
   flushTargets(initiator: Vcpu, space: AddressSpace): Vcpu[];
+  /**
+   * `flushTargets`, writing the vCPUs into `into` from index 0 and returning how many: `into` is
+   * the caller's scratch list, reused from one shootdown to the next (entries past the count are
+   * left over from earlier uses; its length is not changed, so it keeps its capacity).
+   */
+  flushTargetsInto(initiator: Vcpu, space: AddressSpace, into: Vcpu[]): number;
+  /**
+   * `deferPreempted` (when `pvTlbFlush`) then, unless `freedTables`, `skipLazy`, as one pass over
+   * the first `n` of `targets` (marking as they do); returns the vCPUs still to IPI as a new list.
+   * With `flushTargetsInto`, for strategies that allocate no list the size of the VM.
+   */
+  filterIpiTargets(initiator: Vcpu, space: AddressSpace, targets: readonly Vcpu[], n: number, freedTables: boolean): Vcpu[];
   /** Drops vCPUs in lazy TLB mode from `targets` (marking them to flush on their next switch to `space`); under `lazyTlb: leave`, keeps them. */
   skipLazy(space: AddressSpace, targets: readonly Vcpu[]): readonly Vcpu[];
   /** Whether `v` is in lazy TLB mode. */
@@ -123,17 +135,23 @@ export const shootdownStrategies: PolicyFamily<ShootdownStrategy> = {
  */
 export class SynchronousShootdown implements ShootdownStrategy {
   readonly name: string = 'sync';
+  /**
+   * Scratch lists for the vCPUs with the space loaded, between the mask read and the filtering
+   * (up to a VM's size each): one per shootdown in flight, reused, so only the IPI's own target
+   * list is allocated per shootdown (Linux keeps a per-CPU cpumask for this, __pv_cpu_mask).
+   */
+  private readonly scratch: Vcpu[][] = [];
 
   flush(mm: ShootdownContext, req: ShootdownRequest, done: () => void): void {
     const { initiator, space, vpns } = req;
     const local = space.cpuMask.has(initiator.index) ? mm.invalidateOn(initiator, space, vpns) : 0;
     initiator.pushWork(local, () => {
-      let targets: readonly Vcpu[] = mm.flushTargets(initiator, space);
-      const pv = mm.pvTlbFlush;
-      const check = pv ? mm.costs.pvFlushCheck * targets.length : 0;
+      const loaded = this.scratch.pop() ?? [];
+      const n = mm.flushTargetsInto(initiator, space, loaded);
+      const check = mm.pvTlbFlush ? mm.costs.pvFlushCheck * n : 0;
       initiator.pushWork(check, () => {
-        if (pv) targets = mm.deferPreempted(initiator, targets);
-        if (req.freedTables !== true) targets = mm.skipLazy(space, targets);
+        const targets = mm.filterIpiTargets(initiator, space, loaded, n, req.freedTables === true);
+        this.scratch.push(loaded);
         mm.crossCall(initiator, targets, done, undefined, {
           cost: () => mm.invalidateCost(vpns.length),
           run: (t) => void mm.flushHandler(t, space, vpns),
