@@ -7,6 +7,7 @@ import { NotReproduced, rerunCommand } from './rerun';
 import { UsageError } from './usage-error';
 import type { WallClock } from './progress';
 import { versionText } from './version';
+import { useCompileCache } from './compile-cache';
 
 export { EXIT } from './failure';
 
@@ -219,6 +220,8 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
  * one line on stderr and exit 3, without a stack.
  */
 export async function runAsProcess(argv: readonly string[], stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Promise<void> {
+  // Before a command loads the model: its modules compile from Node's cache when Node has one.
+  useCompileCache();
   let broken = false;
   let failed = false;
   stdout.on('error', (e: NodeJS.ErrnoException) => {
