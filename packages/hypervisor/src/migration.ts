@@ -41,7 +41,14 @@ export class Balancer {
     const socket = topology.pcpus.map((p) => p.socket);
     const core = topology.pcpus.map((p) => p.socket * topology.coresPerSocket + p.core);
     this.levelOf = (a, b) => (core[a] === core[b] ? 0 : socket[a] === socket[b] ? 1 : 2);
-    this.siblings = topology.pcpus.map((p) => topology.pcpus.filter((q) => q.socket === p.socket && q.core === p.core).map((q) => q.id));
+    // Each pCPU's core's threads (itself included), in id order: grouped in one pass, O(pCPUs).
+    const byCore = new Map<number, number[]>();
+    for (const p of topology.pcpus) {
+      const list = byCore.get(core[p.id]!);
+      if (list === undefined) byCore.set(core[p.id]!, [p.id]);
+      else list.push(p.id);
+    }
+    this.siblings = topology.pcpus.map((p) => byCore.get(core[p.id]!)!);
   }
 
   private readonly siblings: number[][];
