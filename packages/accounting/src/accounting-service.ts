@@ -1,4 +1,4 @@
-import { Observable, Subject } from 'rxjs';
+import { Observable, Subject } from './rx';
 import type { Simulation } from '@ipilab/core';
 import { MODEL_EVENT_TYPES, type EventSink, type ModelEvent, type ModelEventType } from '@ipilab/events';
 import type { EventReducer } from './reducer';

@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from './rx';
 import type { ModelEvent, ModelEventType } from '@ipilab/events';
 
 /**

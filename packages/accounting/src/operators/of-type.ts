@@ -1,4 +1,4 @@
-import { filter, type OperatorFunction } from 'rxjs';
+import { filter, type OperatorFunction } from '../rx';
 import type { ModelEvent } from '@ipilab/events';
 
 /** Narrows a stream of model events to one type. */

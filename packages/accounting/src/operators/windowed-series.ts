@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction } from '../rx';
 import type { ModelEvent } from '@ipilab/events';
 
 /** One window of one VM, shaped for plotting (one row per VM per window). */
