@@ -164,3 +164,45 @@ export function heapOverBudget(s: Scenario, where: string): { heapMb: number; me
   if (heapMb <= budget) return undefined;
   return { heapMb, message: `the run used ${heapMb.toFixed(0)} MiB of heap ${where}, over ${budgetText(s)}` };
 }
+
+/*
+ * The event budget (run.maxEvents) guards against a runaway model, one that makes events without
+ * simulated time moving on; it is not meant to stop a normal run, however long. 'auto' scales it
+ * with the scenario: events a run makes grow with its vCPUs and its simulated time. Measured
+ * (run --json of every example, and ebizzy at 64 and 256 vCPUs): at most 5,375 events per vCPU
+ * per simulated ms (drop-ipi-fence, a 1 ms run whose start-up dominates), 1,490 in long runs
+ * (will-it-scale, ebizzy free=madvise 1,040-1,380); so 20,000 is about 4x the busiest and 13x the
+ * busiest long run. The old fixed default stays as the floor, so short runs keep their room.
+ */
+
+/** Events per vCPU per simulated ms the 'auto' event budget allows (see above). */
+export const EVENTS_PER_VCPU_MS = 20_000;
+/** The 'auto' event budget's floor: the fixed default it replaced. */
+export const MIN_EVENT_BUDGET = 200_000_000;
+
+/** A run's event budget: run.maxEvents, or with 'auto' scaled from its vCPUs and duration. */
+export interface EventBudget {
+  readonly events: number;
+  /** Scaled from the scenario ('auto'), not set by the user. */
+  readonly auto: boolean;
+  /** The scenario's vCPUs, all copies counted (what 'auto' scaled with). */
+  readonly vcpus: number;
+}
+
+/** The event budget of one run of `s` (every run of it: each VM alone and on bare metal included). */
+export function eventBudget(s: Scenario): EventBudget {
+  const vcpus = s.vms.reduce((n, vm) => n + vm.count * vm.vcpus, 0);
+  if (s.run.maxEvents !== 'auto') return { events: s.run.maxEvents, auto: false, vcpus };
+  const scaled = Math.ceil(vcpus * (s.run.duration / 1e6) * EVENTS_PER_VCPU_MS);
+  return { events: Math.min(Number.MAX_SAFE_INTEGER, Math.max(MIN_EVENT_BUDGET, scaled)), auto: true, vcpus };
+}
+
+const count = (n: number): string => n.toLocaleString('en-US');
+
+/** Why a run that used its event budget by `now` ns was stopped, and what to do (after `run.maxEvents: `). */
+export function eventBudgetMessage(s: Scenario, b: EventBudget, now: number): string {
+  const used = `the run used its budget of ${count(b.events)} events by ${count(now)} ns of ${count(s.run.duration)}`;
+  if (!b.auto) return `${used}; shorten run.duration or raise run.maxEvents`;
+  const scaled = b.events === MIN_EVENT_BUDGET ? `at least ${count(MIN_EVENT_BUDGET)}` : `${count(b.vcpus)} vCPUs x ${count(s.run.duration / 1e6)} ms x ${count(EVENTS_PER_VCPU_MS)}`;
+  return `${used}, a budget scaled from the scenario ('auto': ${count(EVENTS_PER_VCPU_MS)} events per vCPU per simulated ms, ${scaled}), a few times what the busiest known scenarios make: the model may be making events without time moving on; if the run is meant to be this busy, set run.maxEvents to a larger number`;
+}

@@ -12,7 +12,7 @@ import type { LoadedScenario } from './load';
 import { pluginFile } from './plugin-loader';
 import { metricValue, metricVms, numberAt, resolveMetrics, type ResolvedMetric } from './metrics';
 import type { Provenance } from './provenance';
-import { heapOverBudget } from './resource-guard';
+import { eventBudget, eventBudgetMessage, heapOverBudget } from './resource-guard';
 import type { Scenario } from './schema';
 
 export { scenarioTopology } from './build-run';
@@ -224,9 +224,10 @@ function emptyLedger(vm: number): VmLedger {
 function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Workload[], onWarm: () => void, onProgress?: (simulatedNs: number, events: number) => void): void {
   const slice = Math.max(1, Math.floor(s.run.duration / 64));
   let warmedUp = s.run.warmup === 0;
+  const budget = eventBudget(s);
   while (sim.now < s.run.duration) {
     const target = !warmedUp ? s.run.warmup : Math.min(s.run.duration, sim.now + slice);
-    const left = s.run.maxEvents - sim.eventsProcessed;
+    const left = budget.events - sim.eventsProcessed;
     let r;
     try {
       r = sim.run({ until: Math.min(target, s.run.duration), maxEvents: left });
@@ -236,7 +237,7 @@ function runWithinBudgets(sim: Simulation, s: Scenario, workloads: readonly Work
       throw e;
     }
     if (r.reason === 'budget') {
-      throw new ScenarioError(`run.maxEvents: the run used its budget of ${s.run.maxEvents} events by ${sim.now} ns of ${s.run.duration}; shorten run.duration or raise run.maxEvents`, 'run.maxEvents');
+      throw new ScenarioError(`run.maxEvents: ${eventBudgetMessage(s, budget, sim.now)}`, 'run.maxEvents');
     }
     const heap = heapOverBudget(s, `by ${sim.now} ns`);
     if (heap !== undefined) throw new ScenarioError(`run.maxHeapMb: ${heap.message}`, 'run.maxHeapMb');

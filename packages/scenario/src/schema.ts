@@ -217,7 +217,13 @@ export const runSchema = z
     slowdownVsBareMetal: bool
       .default(false)
       .meta({ description: 'Also run each VM alone on bare metal (same seed, host, VM spec and workload) and report its slowdown against it: what virtualization costs it.' }),
-    maxEvents: positiveInt.default(200_000_000).meta({ description: 'Event budget per run: stops with an error instead of running away.' }),
+    maxEvents: z
+      .union([positiveInt, z.literal('auto')])
+      .default('auto')
+      .meta({
+        description:
+          'Event budget per run: stops with an error instead of running away. "auto" (the default): scaled from the scenario, 20,000 events per vCPU per simulated ms (a few times the busiest example), at least 200,000,000; a number sets it.',
+      }),
     maxHeapMb: positiveInt.default(4_096).meta({ description: 'Heap budget per run, MiB.' }),
     metrics: z
       .array(
