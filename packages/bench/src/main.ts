@@ -8,6 +8,8 @@ interface Sample extends BenchmarkRun {
   wallMs: number;
   coldWallMs: number;
   peakRssBytes: number;
+  /** Benchmarks with `allocation`: bytes the run allocated, estimated by sampling. */
+  allocatedBytes?: number;
 }
 
 /** One variant's figures in `pnpm bench --json`. `<unit>s` / `<unit>sPerSecond` are named per benchmark (customers, operations). */
@@ -23,20 +25,27 @@ export type VariantFigures = {
   repeats: number;
   ratioToCeiling?: number;
   ratioToSimjs?: number;
+  /** Benchmarks with `allocation`: bytes allocated per event, estimated with V8's sampling heap profiler (median over processes). */
+  bytesAllocatedPerEventSampled?: number;
 } & Record<string, number>;
 
 const ALL = Object.entries(BENCHMARKS).flatMap(([b, bm]) => Object.keys(bm.variants).map((v) => `${b}/${v}`));
+/** What runs without --only: every variant but those of opt-in benchmarks (too slow for every run). */
+const DEFAULT = ALL.filter((name) => BENCHMARKS[name.split('/')[0]!]!.optIn !== true);
+const OPT_IN = Object.entries(BENCHMARKS)
+  .filter(([, b]) => b.optIn === true)
+  .map(([name]) => name);
 
 const USAGE = `usage: pnpm bench [--json] [--repeats N] [--seed N] [--only LIST] ${Object.values(BENCHMARKS)
   .map((b) => `[--${b.sizeFlag} N]`)
   .join(' ')}
 
   --json          print one JSON document { "<benchmark>": { "<variant>": { eventsPerSecond, ... } } }
-  --repeats N     fresh processes per variant; the median run is reported (default 3)
+  --repeats N     fresh processes per variant; the median run is reported (default 3; 1 for ${OPT_IN.join(', ')})
   --seed N        run seed (default 20261125)
-  --only LIST     comma-separated benchmark/variant names (default: all): ${ALL.join(', ')}
+  --only LIST     comma-separated benchmark or benchmark/variant names (default: all but ${OPT_IN.join(', ')}, which are slow): ${ALL.join(', ')}
 ${Object.values(BENCHMARKS)
-  .map((b) => `  --${b.sizeFlag.padEnd(14)}${b.unit}s per ${b.title} run (default ${b.defaultSize})`)
+  .map((b) => `  --${b.sizeFlag.padEnd(14)}${b.sizeUnit ?? `${b.unit}s`} per ${b.title} run (default ${b.defaultSize})`)
   .join('\n')}`;
 
 export class BenchUsageError extends Error {}
@@ -45,6 +54,8 @@ export interface BenchOptions {
   json: boolean;
   help: boolean;
   repeats: number;
+  /** Processes per variant of a `once` benchmark (one-off runs): 1 unless --repeats is given. */
+  oneOffRepeats: number;
   seed: number;
   only: string[];
   /** Size per benchmark name. */
@@ -83,13 +94,16 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   const seedRaw = str('seed') ?? '20261125';
   const seed = Number(seedRaw);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new BenchUsageError(`--seed: expected a non-negative integer, got ${JSON.stringify(seedRaw)}`);
-  const only = str('only')?.split(',').map((x) => x.trim()) ?? ALL;
-  for (const name of only) {
-    if (!ALL.includes(name)) throw new BenchUsageError(`--only: unknown variant ${JSON.stringify(name)}; known: ${ALL.join(', ')}`);
-  }
+  const only = (str('only')?.split(',').map((x) => x.trim()) ?? DEFAULT).flatMap((name) => {
+    // A benchmark's name stands for all its variants.
+    const whole = Object.hasOwn(BENCHMARKS, name) ? ALL.filter((v) => v.startsWith(`${name}/`)) : [];
+    if (whole.length > 0) return whole;
+    if (!ALL.includes(name)) throw new BenchUsageError(`--only: unknown benchmark or variant ${JSON.stringify(name)}; known: ${ALL.join(', ')}`);
+    return [name];
+  });
   const sizes: Record<string, number> = {};
   for (const [name, b] of Object.entries(BENCHMARKS)) sizes[name] = positiveInt(b.sizeFlag, str(b.sizeFlag), b.defaultSize);
-  return { json: values['json'] === true, help: values['help'] === true, repeats: positiveInt('repeats', str('repeats'), 3), seed, only, sizes };
+  return { json: values['json'] === true, help: values['help'] === true, repeats: positiveInt('repeats', str('repeats'), 3), oneOffRepeats: positiveInt('repeats', str('repeats'), 1), seed, only, sizes };
 }
 
 /** 5.7 k, 0.53, 12.0: thousands above 10^4, plain below. */
@@ -118,7 +132,7 @@ function main(): void {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const { repeats, seed, only } = args;
+  const { seed, only } = args;
   const worker = require.resolve('./worker');
   const results: Record<string, Record<string, VariantFigures>> = {};
   for (const name of only) {
@@ -130,7 +144,8 @@ function main(): void {
       process.stderr.write(`skipping ${name}: ${missing}\n`);
       continue;
     }
-    if (!args.json) process.stderr.write(`running ${name} x${repeats} (${size} ${bm.unit}s)...\n`);
+    const repeats = bm.once === true ? args.oneOffRepeats : args.repeats;
+    if (!args.json) process.stderr.write(`running ${name} x${repeats} (${size} ${bm.sizeUnit ?? `${bm.unit}s`})...\n`);
     const samples: Sample[] = [];
     for (let i = 0; i < repeats; i++) {
       const out = execFileSync(process.execPath, [worker, benchmark, variant, String(size), String(seed)], {
@@ -154,6 +169,7 @@ function main(): void {
       repeats,
     } as VariantFigures;
     if (bm.checkName !== undefined && first.check !== undefined) figures[bm.checkName] = first.check;
+    if (samples.every((x) => x.allocatedBytes !== undefined)) figures.bytesAllocatedPerEventSampled = median(samples.map((x) => x.allocatedBytes! / x.events));
     (results[benchmark] ??= {})[variant] = figures;
   }
 
@@ -168,6 +184,10 @@ function main(): void {
       const [a, b] = [variants[r.variant], variants[r.over]];
       if (a === undefined || b === undefined) continue;
       const ratio = (x: number, y: number): number => (r.inverse === true ? x / y : y / x);
+      if (r.of === 'peakRssBytes') {
+        a[r.name] = ratio(a.peakRssBytes, b.peakRssBytes);
+        continue;
+      }
       a[r.name] = ratio(a.wallMs, b.wallMs);
       a[coldName(r.name)] = ratio(a.coldWallMs, b.coldWallMs);
     }
@@ -196,15 +216,27 @@ function main(): void {
   for (const [benchmark, variants] of Object.entries(results)) {
     const bm = BENCHMARKS[benchmark]!;
     const hasRatios = Object.values(variants).some((f) => f.ratioToCeiling !== undefined || f.ratioToSimjs !== undefined);
-    const head = ['variant', 'events/s', 'cold events/s', `${bm.unit}s/s`, 'peak RSS', ...(hasRatios ? ['vs ceiling', 'vs simjs'] : []), ...(bm.checkName !== undefined ? [bm.checkName] : [])];
+    const hasAllocation = Object.values(variants).some((f) => f.bytesAllocatedPerEventSampled !== undefined);
+    const once = bm.once === true;
+    const head = [
+      'variant',
+      'events/s',
+      ...(once ? ['wall', 'events'] : ['cold events/s']),
+      `${bm.unit}s/s`,
+      'peak RSS',
+      ...(hasAllocation ? ['bytes/event (sampled)'] : []),
+      ...(hasRatios ? ['vs ceiling', 'vs simjs'] : []),
+      ...(bm.checkName !== undefined ? [bm.checkName] : []),
+    ];
     const table = new Table({ head, colAligns: head.map((_, i) => (i === 0 ? 'left' : 'right')), style: { head: [], border: [] } });
     for (const [variant, f] of Object.entries(variants)) {
       table.push([
         variant,
         `${(f.eventsPerSecond / 1e6).toFixed(2)} M`,
-        `${(f.coldEventsPerSecond / 1e6).toFixed(2)} M`,
+        ...(once ? [`${(f.wallMs / 1000).toFixed(1)} s`, `${(f.events / 1e6).toFixed(2)} M`] : [`${(f.coldEventsPerSecond / 1e6).toFixed(2)} M`]),
         rate(f[`${bm.unit}sPerSecond`]!),
         `${(f.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+        ...(hasAllocation ? [f.bytesAllocatedPerEventSampled === undefined ? '-' : f.bytesAllocatedPerEventSampled.toFixed(0)] : []),
         ...(hasRatios
           ? [f.ratioToCeiling === undefined ? '-' : `${(f.ratioToCeiling * 100).toFixed(0)} %`, f.ratioToSimjs === undefined ? '-' : `${f.ratioToSimjs.toFixed(1)}x`]
           : []),
@@ -212,11 +244,19 @@ function main(): void {
       ]);
     }
     const first = Object.values(variants)[0]!;
-    process.stdout.write(`${benchmark}: ${bm.title}, ${first[`${bm.unit}s`]} ${bm.unit}s (${first.events} events), median of ${first.repeats} fresh processes (events/s: the third run of the process, warm; cold events/s: its first), seed ${seed}\n`);
+    process.stdout.write(
+      once
+        ? `${benchmark}: ${bm.title}, median of ${first.repeats} fresh processes, one run each (a one-off run: V8 compiling included)${hasAllocation ? '; bytes/event: V8\'s sampling heap profiler, an estimate' : ''}, seed ${seed}\n`
+        : `${benchmark}: ${bm.title}, ${first[`${bm.unit}s`]} ${bm.unit}s (${first.events} events), median of ${first.repeats} fresh processes (events/s: the third run of the process, warm; cold events/s: its first), seed ${seed}\n`,
+    );
     process.stdout.write(`${table.toString()}\n`);
     for (const r of bm.ratios ?? []) {
       const f = variants[r.variant];
       if (f?.[r.name] === undefined) continue;
+      if (r.of === 'peakRssBytes') {
+        process.stdout.write(`${r.name}: ${r.variant} peak RSS / ${r.over} peak RSS: ${f[r.name]!.toFixed(2)}x\n`);
+        continue;
+      }
       process.stdout.write(`${r.name}: ${r.variant} ${r.inverse === true ? 'wall / ' : 'speed-up over '}${r.over}${r.inverse === true ? ' wall' : ''}: ${f[r.name]!.toFixed(2)}x warm, ${f[coldName(r.name)]!.toFixed(2)}x cold\n`);
     }
     for (const d of bm.perUnitDifferences ?? []) {

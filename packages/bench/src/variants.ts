@@ -24,6 +24,8 @@ export interface Benchmark {
   /** The flag that sets the size, and its default. */
   readonly sizeFlag: string;
   readonly defaultSize: number;
+  /** What the size counts, plural, when it is not the units of work (`vCPUs`). */
+  readonly sizeUnit?: string;
   /** Name of the check figure in the output, when variants must agree on it. */
   readonly checkName?: string;
   /**
@@ -31,11 +33,20 @@ export interface Benchmark {
    * / wall of `variant` (a speed-up), or its inverse when `inverse` (a slow-down); `cold<Name>`
    * the same from the cold runs.
    */
-  readonly ratios?: readonly { readonly name: string; readonly variant: string; readonly over: string; readonly inverse?: boolean }[];
+  readonly ratios?: readonly { readonly name: string; readonly variant: string; readonly over: string; readonly inverse?: boolean; /** The figure compared (default wallMs: a time ratio). */ readonly of?: 'wallMs' | 'peakRssBytes' }[];
   /** Wall-time differences per unit to print and put in the JSON: on `variant`, field `name` = its wall per unit less `over`'s, in ms (`cold<Name>` from the cold runs). */
   readonly perUnitDifferences?: readonly { readonly name: string; readonly variant: string; readonly over: string }[];
   /** Why the benchmark cannot run on this machine (a program it needs is missing), or undefined when it can: it is then skipped with that line. */
   readonly requires?: () => string | undefined;
+  /**
+   * Each process runs the variant once, not three times: the figures are a one-off run's (wall,
+   * events/s, peak RSS), for runs too long to repeat. Processes default to one (`--repeats`).
+   */
+  readonly once?: boolean;
+  /** Also estimate the bytes the run allocates per event (V8's sampling heap profiler; `once` only). */
+  readonly allocation?: boolean;
+  /** Too slow for every `pnpm bench`: runs only when `--only` names it (or one of its variants). */
+  readonly optIn?: boolean;
   readonly variants: Readonly<Record<string, BenchmarkVariant>>;
 }
 
@@ -104,6 +115,20 @@ const tiny = (through: 'thread' | 'queue') => async (reps: number, seed: number)
 const loadQueue = (workers: number) => async (): Promise<void> => {
   require('@ipilab/scenario');
   await (require('./queue/queued-sweep') as typeof import('./queue/queued-sweep')).queueParts(workers);
+};
+
+const CHURN = require('node:path').join(__dirname, '..', 'scenarios', 'churn-1024-pcpus.yaml') as string;
+
+/**
+ * packages/bench/scenarios/churn-1024-pcpus.yaml (one VM churning shootdowns on a 1,024-pCPU
+ * host) with `vcpus` vCPUs for `ms` simulated ms; 'size' takes the benchmark's size.
+ */
+const churn = (vcpus: number | 'size', ms: number | 'size') => (size: number, seed: number): BenchmarkRun => {
+  const s = require('@ipilab/scenario') as typeof import('@ipilab/scenario');
+  const n = vcpus === 'size' ? size : vcpus;
+  const d = ms === 'size' ? size : ms;
+  const out = s.runScenario(s.loadScenario(CHURN, [`vms[0].vcpus=${n}`, `run.duration=${d}ms`, `run.seed=${seed}`]));
+  return { events: out.events, units: d };
 };
 
 const litmus = (which: 'classic' | 'largest') => (size: number): BenchmarkRun => {
@@ -190,6 +215,35 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
     variants: {
       'in-process-1': { run: tiny('thread'), load: loadScenario, description: 'one worker thread in the sweep\'s process' },
       'redis-1-worker': { run: tiny('queue'), load: loadQueue(1), description: 'one worker process through Redis: 1/(runs/s) less in-process-1\'s is the queue\'s cost per run' },
+    },
+  },
+  scale: {
+    title: 'packages/bench/scenarios/churn-1024-pcpus.yaml (ebizzy free=madvise, trap, x2APIC cluster, 1,024 pCPUs) by vCPU count',
+    unit: 'simulated-ms',
+    sizeFlag: 'scale-ms',
+    defaultSize: 100,
+    once: true,
+    allocation: true,
+    optIn: true,
+    variants: {
+      'vcpus-64': { run: churn(64, 'size'), load: loadScenario, description: '64 vCPUs for N simulated ms' },
+      'vcpus-256': { run: churn(256, 'size'), load: loadScenario, description: '256 vCPUs' },
+      'vcpus-1024': { run: churn(1024, 'size'), load: loadScenario, description: '1,024 vCPUs (target: events/s within 25 % of vcpus-64)' },
+    },
+  },
+  duration: {
+    title: 'packages/bench/scenarios/churn-1024-pcpus.yaml by simulated duration at N vCPUs (peak RSS should not grow with it)',
+    unit: 'simulated-ms',
+    sizeFlag: 'duration-vcpus',
+    defaultSize: 256,
+    sizeUnit: 'vCPUs',
+    once: true,
+    optIn: true,
+    ratios: [{ name: 'peakRssVs100ms', variant: 'ms-1000', over: 'ms-100', inverse: true, of: 'peakRssBytes' }],
+    variants: {
+      'ms-10': { run: churn('size', 10), load: loadScenario, description: '10 simulated ms' },
+      'ms-100': { run: churn('size', 100), load: loadScenario, description: '100 simulated ms' },
+      'ms-1000': { run: churn('size', 1000), load: loadScenario, description: '1,000 simulated ms (target: peak RSS within 1.3x of ms-100)' },
     },
   },
   litmus: {

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { BENCHMARKS } from './variants';
+import { AllocationSampler } from './alloc/allocation-sampler';
+import { BENCHMARKS, type BenchmarkRun } from './variants';
 
 /**
  * Runs one variant in a process of its own, so its peak RSS is its own, and prints one JSON
@@ -18,6 +19,10 @@ async function main(): Promise<void> {
   const size = Number(sizeArg);
   const seed = Number(seedArg);
   await v.load?.();
+  if (BENCHMARKS[benchmark]!.once === true) {
+    process.stdout.write(`${JSON.stringify(await runOnce(() => v.run(size, seed), BENCHMARKS[benchmark]!.allocation === true))}\n`);
+    process.exit(0);
+  }
   const t = performance.now();
   await v.run(size, seed);
   const coldWallMs = performance.now() - t;
@@ -32,3 +37,20 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+/**
+ * A benchmark that measures one-off runs (`Benchmark.once`): the variant runs once, so the
+ * process's peak RSS is that run's, and its wall time is what one `ipilab run` of it takes
+ * (V8 compiling the hot code included): the cold and steady figures are the same run. With
+ * `allocation`, V8's sampling heap profiler counts what the run allocates (an estimate).
+ */
+async function runOnce(run: () => BenchmarkRun | Promise<BenchmarkRun>, allocation: boolean): Promise<BenchmarkRun & { wallMs: number; coldWallMs: number; peakRssBytes: number; allocatedBytes?: number }> {
+  const sampler = allocation ? new AllocationSampler() : undefined;
+  await sampler?.start();
+  const t = performance.now();
+  const r = await run();
+  const wallMs = performance.now() - t;
+  const allocated = await sampler?.stop();
+  const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+  return { ...r, wallMs, coldWallMs: wallMs, peakRssBytes, ...(allocated === undefined ? {} : { allocatedBytes: allocated.bytes }) };
+}
