@@ -43,7 +43,9 @@ export class Tlb {
 
   /** The entry translating `vpn` of address space `asid` (small, or the huge page holding it), if cached. */
   lookup(asid: number, vpn: number): TlbEntry | undefined {
-    return this.entries.get(tlbKey(asid, vpn)) ?? this.hugeEntries.get(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
+    const e = this.entries.get(tlbKey(asid, vpn));
+    // Most TLBs hold no huge entry: then the second probe (a likely cache miss on a large host) is skipped.
+    return e !== undefined || this.hugeEntries.size === 0 ? e : this.hugeEntries.get(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
   }
 
   /** Cache a translation (evicting the oldest entry when full). */
@@ -58,7 +60,7 @@ export class Tlb {
   /** Drop the entries for one page (INVLPG): its small entry and the huge one holding it. */
   invalidatePage(asid: number, vpn: number): void {
     this.entries.delete(tlbKey(asid, vpn));
-    this.hugeEntries.delete(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
+    if (this.hugeEntries.size !== 0) this.hugeEntries.delete(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
   }
 
   /** Drops every entry of one address space (INVPCID single-context). */
