@@ -1,7 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { ExitReason, IpiKind, ModelEvent } from '@ipilab/events';
 import { fromReducer, type EventReducer } from '../reducer';
-import { LEDGER_EVENTS, ledgerStep, type LedgerCategories, type Live, type VcpuLedger } from './vcpu-ledgers';
+import { LEDGER_EVENTS, LiveLedgers, ledgerStep, type LedgerCategories, type VcpuLedger } from './vcpu-ledgers';
 
 /** A VM's ledger: its vCPUs' ledgers summed, plus counts of what it did. */
 export interface VmLedger extends LedgerCategories {
@@ -16,7 +16,7 @@ export interface VmLedger extends LedgerCategories {
 }
 
 export interface VmLedgerState {
-  vcpu: Map<number, Live>;
+  vcpu: LiveLedgers;
   counts: Map<number, Pick<VmLedger, 'ipisSent' | 'exitCounts' | 'hypercalls' | 'shootdowns'>>;
 }
 
@@ -90,7 +90,7 @@ export function sumLedgers(vm: number, ledgers: readonly VcpuLedger[], counts?: 
 /** Per-VM ledgers as a reducer (see `vmLedgers`). */
 export const vmLedgerReducer: EventReducer<VmLedgerState, Map<number, VmLedger>> = {
   types: [...LEDGER_EVENTS, 'ipi-sent', 'hypercall'],
-  init: () => ({ vcpu: new Map(), counts: new Map() }),
+  init: () => ({ vcpu: new LiveLedgers(), counts: new Map() }),
   step,
   result(acc) {
     const byVm = new Map<number, VcpuLedger[]>();
