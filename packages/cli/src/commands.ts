@@ -1,4 +1,5 @@
 import { existsSync, rmSync, statfsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { SingleBar } from 'cli-progress';
 import type { GridAxis, IncompleteFigure, Override, Provenance, ScenarioRef, SetArg } from '@ipilab/scenario';
@@ -334,10 +335,18 @@ async function sweepWith(ref: ScenarioRef, o: SweepFlags, io: Io, setup: SweepSe
   const watched = io.watched;
   const onWatched = (): void => onSignal((watched?.reason as 'SIGINT' | 'SIGTERM' | 'timeout' | undefined) ?? 'timeout')();
   watched?.addEventListener('abort', onWatched, { once: true });
+  // Said once the points are checked, as the first run starts: a sweep refused for its input says only why.
+  const cores = availableParallelism();
+  let warned = workers === undefined || workers <= cores;
   let result;
   try {
     result = await s.sweepScenario(src, sets, o.grid, {
       ...(workers === undefined ? {} : { workers }),
+      onRunStart: () => {
+        if (warned) return;
+        warned = true;
+        io.err.write(`ipilab: --workers ${workers}: this machine has ${cores} cores; more workers than cores slow a sweep down (each thread loads and compiles the model, and they take turns on the cores)\n`);
+      },
       ...(io.maxInputBytes === undefined ? {} : { maxInputBytes: io.maxInputBytes }),
       ...(io.recorded === true ? { recordedAxes: o.gridFileAxes ?? [] } : o.gridFile === undefined ? {} : { gridFile: o.gridFile }),
       ...(journalPath === undefined ? {} : { journal: { path: journalPath, resume: o.resume === true, shown: o.out! } }),

@@ -159,5 +159,8 @@ export function sweepTable(out: SweepOutput): string {
     }
   }
   const stopped = out.interrupted === undefined ? '' : `, INTERRUPTED after ${out.interrupted.runs} of ${out.interrupted.of} runs`;
-  return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (${seedsText(out)}), ${out.workers} worker(s)${incompleteNote(incompleteOfSweep(out).length)}${stopped}\n${table.toString()}\n`;
+  // The heap is a measurement (it differs between two runs of one sweep): said, not tabulated.
+  const heaps = out.workerHeap ?? [];
+  const heap = heaps.length === 0 ? '' : ` (heap up to ${Math.max(...heaps.map((w) => w.heapMiB)).toFixed(1)} MiB a thread)`;
+  return `${out.scenario}: ${out.points.length} points x ${out.replications} replication(s) (${seedsText(out)}), ${out.workers} worker(s)${heap}${incompleteNote(incompleteOfSweep(out).length)}${stopped}\n${table.toString()}\n`;
 }

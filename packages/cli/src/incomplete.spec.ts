@@ -61,7 +61,7 @@ describe('unfinished runs said plainly', () => {
     const table = await cli('sweep', ...short, ...grid, '--out', dir, '--html', join(dir, 'sweep.html'));
     expect(table.code).toBe(EXIT.ok);
     expect(table.err.split('\n').filter((l) => WARNING.test(l))).toHaveLength(2);
-    expect(table.out).toMatch(/worker\(s\), 2 incomplete\n/);
+    expect(table.out).toMatch(/worker\(s\)( \(heap up to [\d.]+ MiB a thread\))?, 2 incomplete\n/);
     const json = await cli('sweep', ...short, ...grid, '--json');
     expect(JSON.parse(json.out).points[0].vms.big.incomplete).toBe(1);
     const csv = readFileSync(join(dir, 'sweep.csv'), 'utf8');

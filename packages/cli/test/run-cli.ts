@@ -52,7 +52,10 @@ export async function cliOn(err: ProgressStream & { text: string }, clock: WallC
   return { code, out, err: err.text, ms: performance.now() - t0 };
 }
 
-/** An output with its wall-clock times blanked: what a rerun must reproduce byte for byte. */
+/** An output with its wall-clock times (and a sweep's measured worker heaps) blanked: what a rerun must reproduce byte for byte. */
 export function withoutTimes(text: string): string {
-  return text.replace(/"startedAt": ?"[^"]*"/g, '"startedAt":"T"').replace(/"wallSeconds": ?[0-9.e+-]+/g, '"wallSeconds":0');
+  return text
+    .replace(/"startedAt": ?"[^"]*"/g, '"startedAt":"T"')
+    .replace(/"wallSeconds": ?[0-9.e+-]+/g, '"wallSeconds":0')
+    .replace(/"workerHeap": ?\[[^\]]*\]/g, '"workerHeap":[]');
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import fc from 'fast-check';
-import { compareScenario, estimate, summarizeRanOn, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, closeSweepWorkers, sweepScenario, toJsonValue, total } from './index';
+import { compareScenario, estimate, summarizeRanOn, estimatedWork, loadScenario, longestFirst, runOutputJsonSchema, runOutputSchema, runScenario, runWithSlowdown, scenarioJsonSchema, ScenarioError, closeSweepWorkers, runOnSweepThread, sweepScenario, sweepThreads, toJsonValue, total } from './index';
 
 const FIX = join(__dirname, '..', 'test', 'fixtures');
 const EXAMPLES = join(__dirname, '..', '..', '..', 'examples', 'scenarios');
@@ -271,11 +271,34 @@ describe('sweep scheduling', () => {
 
   it('a second sweep on the kept worker threads gives exactly the first one\'s output, and after closeSweepWorkers too', async () => {
     const one = file({ ...base(), vms: [{ name: 'a', vcpus: 2, workload: { kind: 'ebizzy', chunkPages: 2 } }] });
-    const run = () => sweepScenario(one, ['run.replications=2'], ['vms[0].vcpus=2,3', 'hypervisor.backend=trap,pv'], { workers: 2 });
+    const sweep = () => sweepScenario(one, ['run.replications=2'], ['vms[0].vcpus=2,3', 'hypervisor.backend=trap,pv'], { workers: 2 });
+    // The threads' heaps are a measurement, not a result: they differ from one sweep to the next.
+    const run = async () => ({ ...(await sweep()), workerHeap: [] });
     const first = await run();
     expect(await run()).toEqual(first);
     await closeSweepWorkers();
     expect(await run()).toEqual(first);
+  });
+
+  it('starts a thread per run under way, not per worker: 3 runs on 8 workers take at most 3, each saying its runs and heap', async () => {
+    await closeSweepWorkers();
+    const out = await sweepScenario(small, [], ['run.seed=1,2,3'], { workers: 8 });
+    expect(out.workers).toBe(3);
+    expect(sweepThreads()).toBeLessThanOrEqual(3);
+    const heaps = out.workerHeap ?? [];
+    expect(heaps.length).toBeGreaterThanOrEqual(1);
+    expect(heaps.length).toBeLessThanOrEqual(3);
+    expect(heaps.reduce((n, w) => n + w.runs, 0)).toBe(3);
+    for (const w of heaps) {
+      expect(w.usedMiB).toBeGreaterThan(0);
+      expect(w.heapMiB).toBeGreaterThanOrEqual(w.usedMiB);
+    }
+  });
+
+  it('a pool starts its threads as runs arrive: one run on a pool of 4 starts one thread', async () => {
+    await closeSweepWorkers();
+    await runOnSweepThread({ loaded: loadScenario(small), seed: 1, point: 0 }, 4);
+    expect(sweepThreads()).toBe(1);
   });
 
   it('longestFirst is a permutation, largest work first, equal work in submission order', () => {

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import { serialFraction } from '@ipilab/accounting';
 import type { LoadedScenario } from './load';
 import type { MetricSample } from './metrics';
@@ -19,6 +21,30 @@ export interface SweepTaskResult {
   readonly error?: string;
   readonly events?: number;
   readonly vms?: Record<string, { figure: string; value: number; higherIsBetter: boolean; serialFraction: number; slowdownVsAlone?: number; slowdownVsBareMetal?: number; ranOn: RanOn; metrics: MetricSample[] }>;
+  /** The thread that ran it and its heap so far (a measurement: it differs from one sweep to the next). */
+  readonly worker?: WorkerHeapSample;
+}
+
+/** A worker thread's V8 heap, the largest seen as any of its runs ended. */
+export interface WorkerHeapSample {
+  /** Which thread: unique across threads, processes and machines (a queue's workers). */
+  readonly id: string;
+  /** The isolate's heap (V8 total_heap_size: what the thread holds, live objects and free space), bytes. */
+  readonly heapBytes: number;
+  /** Its live and not yet collected objects (V8 used_heap_size), bytes. */
+  readonly usedBytes: number;
+}
+
+// Each thread loads this module once: its own id and peaks. A random id, not threadId: a queue's
+// workers on several machines have the same thread ids. (Not the model: no seed is involved.)
+const thread = { id: randomUUID(), heapBytes: 0, usedBytes: 0 };
+
+/** This thread's heap, with the run just ended still reachable: the largest figures so far. */
+function heapSample(): WorkerHeapSample {
+  const h = getHeapStatistics();
+  thread.heapBytes = Math.max(thread.heapBytes, h.total_heap_size);
+  thread.usedBytes = Math.max(thread.usedBytes, h.used_heap_size);
+  return { ...thread };
 }
 
 /** One sweep run, in a worker thread: small results back, never the whole output. */
@@ -38,5 +64,5 @@ export default function runSweepTask(t: SweepTask): SweepTaskResult {
       metrics: v.metrics.map(({ incomplete: _i, ...m }) => m),
     };
   }
-  return { point: t.point, seed: t.seed, vms, events: out.events };
+  return { point: t.point, seed: t.seed, vms, events: out.events, worker: heapSample() };
 }

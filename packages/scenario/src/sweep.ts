@@ -45,6 +45,12 @@ export interface SweepOutput {
   readonly replications: number;
   readonly seeds: readonly number[];
   readonly workers: number;
+  /**
+   * Each worker thread that ran runs of this sweep (the journal's too, on --resume), in the order
+   * of the first run each finished by point and seed: its runs and its largest V8 heap as its runs
+   * ended, MiB. A measurement, like meta's times: it differs from one sweep to the next.
+   */
+  readonly workerHeap?: readonly WorkerHeap[];
   /** Simulated events over all runs (for throughput figures). */
   readonly events: number;
   readonly points: readonly SweepPoint[];
@@ -52,6 +58,30 @@ export interface SweepOutput {
   readonly interrupted?: { readonly runs: number; readonly of: number };
   /** What made this output (added by the CLI; provenance.ts). */
   readonly meta?: Provenance;
+}
+
+/** One worker thread of a sweep: how many of its runs it ran and its heap (SweepOutput.workerHeap). */
+export interface WorkerHeap {
+  readonly runs: number;
+  /** The largest heap its isolate held (V8 total_heap_size) as one of its runs ended, MiB (0.1). */
+  readonly heapMiB: number;
+  /** The largest of its live and not yet collected objects then (V8 used_heap_size), MiB (0.1). */
+  readonly usedMiB: number;
+}
+
+/** Per worker thread, from the results its runs returned (results without a sample are left out). */
+export function workerHeaps(results: readonly SweepTaskResult[]): WorkerHeap[] {
+  const by = new Map<string, { runs: number; heap: number; used: number }>();
+  for (const r of results) {
+    if (r.worker === undefined) continue;
+    const w = by.get(r.worker.id) ?? { runs: 0, heap: 0, used: 0 };
+    w.runs++;
+    w.heap = Math.max(w.heap, r.worker.heapBytes);
+    w.used = Math.max(w.used, r.worker.usedBytes);
+    by.set(r.worker.id, w);
+  }
+  const mib = (b: number): number => Math.round(b / 104857.6) / 10;
+  return [...by.values()].map((w) => ({ runs: w.runs, heapMiB: mib(w.heap), usedMiB: mib(w.used) }));
 }
 
 /** Parses `--grid path=v1,v2,...`: values split at top-level commas, YAML flow values (`[0,1]`) and ranges (`2..32*2`) allowed. */
@@ -166,9 +196,11 @@ export function longestFirst(work: readonly number[]): number[] {
 /**
  * Worker pools by size, kept between sweeps: a thread that has run a sweep has the model loaded
  * and compiled by V8's optimizing tier, so the next sweep in the same process starts at full
- * speed (a fresh thread spends ~0.2 s loading the model and its first ~0.5 s of runs at a
- * fraction of warm speed). Idle threads do not keep the process alive (piscina unrefs them) and
- * exit after a minute; `closeSweepWorkers()` ends them at once.
+ * speed (a fresh thread spends ~0.5 s loading the model and its first second or so of runs at a
+ * fraction of warm speed). A pool starts no thread until a run is handed to it, and at most one
+ * per run under way (minThreads 0): a sweep of 3 runs starts 3 threads whatever the pool's size.
+ * Idle threads do not keep the process alive (piscina unrefs them) and exit after a minute;
+ * `closeSweepWorkers()` ends them at once.
  */
 const pools = new Map<number, Piscina>();
 
@@ -178,7 +210,13 @@ function sweepPool(workers: number): Piscina {
     // Workers load compiled JavaScript: beside this file in dist/, or dist/ when running from sources (tests).
     const beside = resolve(__dirname, 'sweep-worker.js');
     const filename = existsSync(beside) ? beside : resolve(__dirname, '..', 'dist', 'sweep-worker.js');
-    pool = new Piscina({ filename, minThreads: workers, maxThreads: workers, idleTimeout: 60_000 });
+    // atomics 'disabled': between runs the thread goes back to its event loop. With piscina's
+    // default ('sync') it blocks in Atomics.wait inside the last run's microtask and takes the next
+    // run from there, so the job never ends and V8 never drops what WeakRef.deref() kept alive for
+    // it (inversify's planning caches hold the run's container through WeakRefs): every run's model stayed reachable,
+    // +0.45 MiB a run of noisy-neighbour, +1.6 MiB a run of reference-large. A message costs
+    // microseconds next to a run.
+    pool = new Piscina({ filename, minThreads: 0, maxThreads: workers, idleTimeout: 60_000, atomics: 'disabled' });
     pools.set(workers, pool);
   }
   return pool;
@@ -197,6 +235,7 @@ export async function runOnSweepThread(task: SweepTask, threads: number, signal?
 export function threadExecutor(workers?: number): SweepExecutor {
   return {
     async execute(plan, hooks, signal) {
+      // A lane with no run to take (a resumed sweep's) starts no thread: the pool starts them as runs arrive.
       const n = Math.max(1, Math.min(workers ?? availableParallelism(), plan.tasks.length));
       // A function, not a test of signal.aborted in place: an await between two reads can change it.
       const stopped = (): boolean => signal?.aborted === true;
@@ -223,6 +262,11 @@ export function threadExecutor(workers?: number): SweepExecutor {
       return { workers: n };
     },
   };
+}
+
+/** The worker threads alive in this process's sweep pools: started as runs arrive, ended an idle minute later. */
+export function sweepThreads(): number {
+  return [...pools.values()].reduce((n, p) => n + p.threads.length, 0);
 }
 
 /** Ends the worker threads kept for later sweeps (e.g. before a long pause, or in tests). */
@@ -299,6 +343,7 @@ export async function sweepScenario(file: ScenarioRef, sets: readonly SetArg[], 
     replications: reps,
     seeds,
     workers,
+    workerHeap: workerHeaps(results),
     events: results.reduce((n, r) => n + (r.events ?? 0), 0),
     ...(interrupted ? { interrupted: { runs: results.length, of: tasks.length } } : {}),
     points: points.map((params, i) => {
