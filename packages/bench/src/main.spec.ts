@@ -9,12 +9,12 @@ describe('pnpm bench arguments', () => {
       repeats: 3,
       oneOffRepeats: 1,
       seed: 20261125,
-      only: ['mm1/ipilab', 'mm1/ceiling', 'mm1/simjs', 'mm1/simjs-timers', 'ipi-broadcast/trap-physical', 'ipi-broadcast/trap-cluster', 'ipi-broadcast/pv-physical', 'ipi-broadcast/posted-physical', 'ipi-broadcast/pv-physical-accounting', 'reference/duration-1x', 'reference/duration-2x', 'sweep/workers-1', 'sweep/workers-2', 'queue/in-process-1', 'queue/in-process-2', 'queue/redis-1-worker', 'queue/redis-2-workers', 'queue-overhead/in-process-1', 'queue-overhead/redis-1-worker', 'litmus/classic', 'litmus/largest'],
-      sizes: { mm1: 1_000_000, 'ipi-broadcast': 2_000, reference: 100, sweep: 100, queue: 100, 'queue-overhead': 16, scale: 100, duration: 256, litmus: 20 },
+      only: ['mm1/ipilab', 'mm1/ceiling', 'mm1/simjs', 'mm1/simjs-timers', 'ipi-broadcast/trap-physical', 'ipi-broadcast/trap-cluster', 'ipi-broadcast/pv-physical', 'ipi-broadcast/posted-physical', 'ipi-broadcast/pv-physical-accounting', 'reference/duration-1x', 'reference/duration-2x', 'sweep/workers-1', 'sweep/workers-2', 'queue/in-process-1', 'queue/in-process-2', 'queue/redis-1-worker', 'queue/redis-2-workers', 'queue-overhead/in-process-1', 'queue-overhead/redis-1-worker', 'startup/help-direct', 'startup/help-npx', 'startup/reference-oneoff', 'litmus/classic', 'litmus/largest'],
+      sizes: { mm1: 1_000_000, 'ipi-broadcast': 2_000, reference: 100, sweep: 100, queue: 100, 'queue-overhead': 16, scale: 100, duration: 256, startup: 5, litmus: 20 },
     });
     expect(parseBenchArgs(['--json', '--customers', '5000', '--ipi-ops', '10', '--only', 'mm1/ipilab, mm1/ceiling'])).toMatchObject({
       json: true,
-      sizes: { mm1: 5000, 'ipi-broadcast': 10, reference: 100, sweep: 100, queue: 100, 'queue-overhead': 16, scale: 100, duration: 256, litmus: 20 },
+      sizes: { mm1: 5000, 'ipi-broadcast': 10, reference: 100, sweep: 100, queue: 100, 'queue-overhead': 16, scale: 100, duration: 256, startup: 5, litmus: 20 },
       only: ['mm1/ipilab', 'mm1/ceiling'],
     });
   });

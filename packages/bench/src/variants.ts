@@ -131,6 +131,27 @@ const churn = (vcpus: number | 'size', ms: number | 'size') => (size: number, se
   return { events: out.events, units: d };
 };
 
+const ROOT = require('node:path').join(__dirname, '..', '..', '..') as string;
+const CLI = require('node:path').join(ROOT, 'packages', 'cli', 'dist', 'main.js') as string;
+
+/**
+ * `calls` whole `ipilab` processes one after another, as a user starts them from the repository
+ * root (`command` 'direct': node on the built CLI; 'npx': the repository's bin through npx), each
+ * with `args`; a run's events are read from its --json output. Wall per call is a one-off
+ * command's whole cost: Node's start-up, module loading, V8 compiling the model, the work.
+ */
+const startup = (command: 'direct' | 'npx', args: readonly string[]) => (calls: number): BenchmarkRun => {
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  let events = 0;
+  for (let i = 0; i < calls; i++) {
+    const [cmd, argv] = command === 'direct' ? [process.execPath, [CLI, ...args]] : ['npx', ['ipilab', ...args]];
+    const r = spawnSync(cmd, argv, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+    if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')}: exit ${r.status}: ${r.stderr.split('\n')[0]}`);
+    if (args.includes('--json')) events += (JSON.parse(r.stdout) as { events: number }).events;
+  }
+  return { events, units: calls };
+};
+
 const litmus = (which: 'classic' | 'largest') => (size: number): BenchmarkRun => {
   const l = require('./litmus/litmus') as typeof import('./litmus/litmus');
   return which === 'classic' ? l.runClassic(size) : l.runLargest(size);
@@ -244,6 +265,18 @@ export const BENCHMARKS: Readonly<Record<string, Benchmark>> = {
       'ms-10': { run: churn('size', 10), load: loadScenario, description: '10 simulated ms' },
       'ms-100': { run: churn('size', 100), load: loadScenario, description: '100 simulated ms' },
       'ms-1000': { run: churn('size', 1000), load: loadScenario, description: '1,000 simulated ms (target: peak RSS within 1.3x of ms-100)' },
+    },
+  },
+  startup: {
+    title: 'one-off ipilab commands, whole processes started one after another from the repository root',
+    unit: 'call',
+    sizeFlag: 'startup-calls',
+    defaultSize: 5,
+    once: true,
+    variants: {
+      'help-direct': { run: startup('direct', ['--help']), description: 'node packages/cli/dist/main.js --help (target: < 0.3 s a call)' },
+      'help-npx': { run: startup('npx', ['--help']), description: 'npx ipilab --help: npx\'s own start-up, then the same' },
+      'reference-oneoff': { run: startup('direct', ['run', 'examples/scenarios/reference-large.yaml', '--json']), description: 'ipilab run reference-large.yaml --json: events/s of a one-off run, against reference/duration-1x\'s warm figure (target: within 1.5x)' },
     },
   },
   litmus: {
