@@ -42,7 +42,7 @@ export class InterruptFabric {
     this.coreOf = new Int32Array(n);
     for (const p of topology.pcpus) {
       this.socketOf[p.id] = p.socket;
-      this.coreOf[p.id] = p.socket * topology.coresPerSocket + p.core;
+      this.coreOf[p.id] = topology.coreOf(p.id);
     }
   }
 

@@ -209,3 +209,25 @@ describe('preset look-up and distance validate their input', () => {
     expect(() => t.distance(999, 999)).toThrow('pcpu: expected a logical CPU number in [0, 7], got 999');
   });
 });
+
+describe('HostTopology: cores (coreOf, coreThreads)', () => {
+  // Law: two pCPUs share a core exactly when they are on one socket with one core number, and a
+  // core's threads are those pCPUs, in id order; every per-core table of the model reads these.
+  it('coreOf and coreThreads group exactly the SMT siblings, in id order', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }), (sockets, coresPerSocket, threadsPerCore) => {
+        const t = new HostTopology({ sockets, coresPerSocket, threadsPerCore, ghz: 2 });
+        for (const a of t.pcpus) {
+          const expected = t.pcpus.filter((b) => b.socket === a.socket && b.core === a.core).map((b) => b.id);
+          expect(t.coreThreads(a.id)).toEqual(expected);
+          for (const b of t.pcpus) expect(t.coreOf(a.id) === t.coreOf(b.id)).toBe(expected.includes(b.id));
+        }
+      }),
+    );
+  });
+
+  it('a pCPU outside the host is refused, naming it', () => {
+    const t = new HostTopology({ sockets: 1, coresPerSocket: 2, threadsPerCore: 2, ghz: 2 });
+    expect(() => t.coreOf(4)).toThrow(/pcpu.*\[0, 3\]/);
+  });
+});

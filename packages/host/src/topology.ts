@@ -45,6 +45,10 @@ export class HostTopology {
   readonly threadsPerCore: number;
   readonly ghz: number;
   readonly pcpus: readonly PcpuInfo[];
+  /** Per pCPU: its core, numbered across the host (SMT siblings share it). */
+  private readonly cores: Int32Array;
+  /** Per core: its hardware threads, in id order. */
+  private readonly threadsOfCore: number[][];
 
   constructor(spec: TopologySpec, field = 'host') {
     if (typeof spec !== 'object' || spec === null) throw new InvalidParameterError(field, spec, 'an object');
@@ -74,6 +78,15 @@ export class HostTopology {
       }
     }
     this.pcpus = pcpus;
+    // Built in one pass: O(pCPUs), what every per-core table of the model derives from.
+    this.cores = new Int32Array(pcpus.length);
+    this.threadsOfCore = Array.from({ length: this.sockets * this.coresPerSocket }, () => []);
+    // pcpus[i].id === i (ids follow the loop above), so each core's threads come in id order.
+    for (const p of pcpus) {
+      const c = p.socket * this.coresPerSocket + p.core;
+      this.cores[p.id] = c;
+      this.threadsOfCore[c]!.push(p.id);
+    }
   }
 
   get size(): number {
@@ -85,6 +98,16 @@ export class HostTopology {
     const p = this.pcpus[id];
     if (p === undefined) throw new InvalidParameterError('pcpu', id, `a logical CPU number in [0, ${this.pcpus.length - 1}]`);
     return p;
+  }
+
+  /** The core pCPU `id` is a thread of, numbered across the host: SMT siblings share it. */
+  coreOf(id: number): number {
+    return this.cores[this.pcpu(id).id]!;
+  }
+
+  /** The hardware threads of pCPU `id`'s core (`id` among them), in id order. */
+  coreThreads(id: number): readonly number[] {
+    return this.threadsOfCore[this.coreOf(id)]!;
   }
 
   /** How far apart two pCPUs are: the same, SMT siblings, one socket, or across sockets. */

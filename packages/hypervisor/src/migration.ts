@@ -39,19 +39,12 @@ export class Balancer {
     const perSocket = topology.coresPerSocket * topology.threadsPerCore;
     this.intervalNs = [topology.threadsPerCore, perSocket, topology.size].map((w) => w * 1_000_000);
     const socket = topology.pcpus.map((p) => p.socket);
-    const core = topology.pcpus.map((p) => p.socket * topology.coresPerSocket + p.core);
+    const core = topology.pcpus.map((p) => topology.coreOf(p.id));
     this.levelOf = (a, b) => (core[a] === core[b] ? 0 : socket[a] === socket[b] ? 1 : 2);
-    // Each pCPU's core's threads (itself included), in id order: grouped in one pass, O(pCPUs).
-    const byCore = new Map<number, number[]>();
-    for (const p of topology.pcpus) {
-      const list = byCore.get(core[p.id]!);
-      if (list === undefined) byCore.set(core[p.id]!, [p.id]);
-      else list.push(p.id);
-    }
-    this.siblings = topology.pcpus.map((p) => byCore.get(core[p.id]!)!);
+    this.siblings = topology.pcpus.map((p) => topology.coreThreads(p.id));
   }
 
-  private readonly siblings: number[][];
+  private readonly siblings: (readonly number[])[];
 
   /** select_idle_sibling: the pCPU a waking thread goes to. */
   selectWakeCpu(t: HostThread): number {

@@ -34,14 +34,7 @@ export class SmtContention {
     if (!(pauseShare >= 0 && pauseShare <= 1)) {
       throw new InvalidParameterError('calibration.overrides.smtPauseShare', pauseShare, 'a share of one thread\'s pressure in [0, 1]');
     }
-    const byCore = new Map<number, number[]>();
-    for (const p of topology.pcpus) {
-      const key = p.socket * topology.coresPerSocket + p.core;
-      const list = byCore.get(key) ?? [];
-      list.push(p.id);
-      byCore.set(key, list);
-    }
-    this.siblings = topology.pcpus.map((p) => byCore.get(p.socket * topology.coresPerSocket + p.core)!.filter((q) => q !== p.id));
+    this.siblings = topology.pcpus.map((p) => topology.coreThreads(p.id).filter((q) => q !== p.id));
     this.pressure = new Float64Array(topology.size);
   }
 
