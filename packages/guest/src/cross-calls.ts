@@ -151,11 +151,15 @@ export class CrossCalls {
    */
   deferPreempted(sender: Vcpu, targets: readonly Vcpu[]): readonly Vcpu[] {
     const running: Vcpu[] = [];
-    for (const t of targets) {
-      if (t !== sender && t.state === 'preempted') this.hv.requestFlushOnEntry(t);
-      else running.push(t);
-    }
+    for (const t of targets) if (!this.deferIfPreempted(sender, t)) running.push(t);
     return running;
+  }
+
+  /** `deferPreempted` for one target: whether it was preempted, and so marked instead of IPIed. */
+  deferIfPreempted(sender: Vcpu, t: Vcpu): boolean {
+    if (t === sender || t.state !== 'preempted') return false;
+    this.hv.requestFlushOnEntry(t);
+    return true;
   }
 
   /**

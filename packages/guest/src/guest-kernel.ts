@@ -166,6 +166,11 @@ export class GuestKernel implements GuestOs {
     return this.calls.deferPreempted(sender, targets);
   }
 
+  /** `deferPreempted` for one target: whether it was marked for a flush on entry instead of an IPI. */
+  deferIfPreempted(sender: Vcpu, target: Vcpu): boolean {
+    return this.calls.deferIfPreempted(sender, target);
+  }
+
   /**
    * A queued wake-up of work that belongs on `target` (__ttwu_queue_wakelist): queue it there
    * and send a call-function-single IPI through the VM's backend (a unicast, so an ICR write even

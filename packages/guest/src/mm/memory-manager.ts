@@ -573,11 +573,8 @@ export class MemoryManager implements ShootdownContext {
     const out: Vcpu[] = [];
     for (let k = 0; k < n; k++) {
       const t = targets[k]!;
-      if (pv && t !== initiator && t.state === 'preempted') this.hv.requestFlushOnEntry(t);
-      else if (skip && this.lazy[t.index] === 1) {
-        space.lazyStale.add(t.index);
-        this.lazySkips++;
-      } else out.push(t);
+      if ((pv && this.kernel.deferIfPreempted(initiator, t)) || (skip && this.skipIfLazy(space, t))) continue;
+      out.push(t);
     }
     return out;
   }
@@ -585,17 +582,15 @@ export class MemoryManager implements ShootdownContext {
   /** Drops the lazy vCPUs from `targets` (a flush that freed no page tables), marking them to catch up; under `leave`, keeps them. */
   skipLazy(space: AddressSpace, targets: readonly Vcpu[]): readonly Vcpu[] {
     if (this.lazyTlb === 'leave') return targets;
-    let lazy = 0;
-    for (const t of targets) if (this.lazy[t.index] === 1) lazy++;
-    if (lazy === 0) return targets;
-    const out: Vcpu[] = [];
-    for (const t of targets) {
-      if (this.lazy[t.index] === 1) {
-        space.lazyStale.add(t.index);
-        this.lazySkips++;
-      } else out.push(t);
-    }
-    return out;
+    return targets.filter((t) => !this.skipIfLazy(space, t));
+  }
+
+  /** `skipLazy` for one target: whether it is lazy, and so marked to flush at its next switch to `space` instead of IPIed. */
+  private skipIfLazy(space: AddressSpace, t: Vcpu): boolean {
+    if (this.lazy[t.index] !== 1) return false;
+    space.lazyStale.add(t.index);
+    this.lazySkips++;
+    return true;
   }
 
   /** `v`'s TLB. */
