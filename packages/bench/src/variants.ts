@@ -69,7 +69,8 @@ const loadIpiAccounting = (): void => {
 };
 const loadScenario = (): void => void require('@ipilab/scenario');
 
-const EXAMPLES = require('node:path').join(__dirname, '..', '..', '..', 'examples', 'scenarios') as string;
+const ROOT = require('node:path').join(__dirname, '..', '..', '..') as string;
+const EXAMPLES = require('node:path').join(ROOT, 'examples', 'scenarios') as string;
 
 /** The reference scenario for `factor` x `size` ms of simulated time, accounting on. */
 const reference = (factor: number) => (size: number, seed: number): BenchmarkRun => {
@@ -131,7 +132,6 @@ const churn = (vcpus: number | 'size', ms: number | 'size') => (size: number, se
   return { events: out.events, units: d };
 };
 
-const ROOT = require('node:path').join(__dirname, '..', '..', '..') as string;
 const CLI = require('node:path').join(ROOT, 'packages', 'cli', 'dist', 'main.js') as string;
 
 /**

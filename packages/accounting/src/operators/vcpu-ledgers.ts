@@ -135,10 +135,6 @@ export class LiveLedgers {
   values(): readonly Live[] {
     return this.seen;
   }
-
-  get size(): number {
-    return this.seen.length;
-  }
 }
 
 /** One step of the ledger reducer (mutates the accumulator it is given, touches nothing else). */
