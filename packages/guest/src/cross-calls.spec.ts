@@ -109,4 +109,51 @@ describe('cross-calls (smp_call_function, wait=1)', () => {
     expect(handled[0]!.t).toBe(handled[1]!.t);
     expect(done.sort()).toEqual([1, 2]);
   });
+
+  it("the call keeps its own copy of the targets: the caller may reuse its list as soon as crossCall returns", () => {
+    const r = rig();
+    const { vm, kernel } = addVm(r, 'trap', vmSpec(5, 'x2apic-physical'));
+    let doneAt = -1;
+    vm.vcpu(0).pushWork(1_000, () => {
+      const list = vm.vcpus.slice(1);
+      kernel.crossCall(vm.vcpu(0), list, () => (doneAt = r.sim.now));
+      // What a strategy does with its scratch list before the IPI has even gone out.
+      list.length = 1;
+      list[0] = vm.vcpu(0);
+    });
+    r.hv.start();
+    r.sim.run({ until: 1_000_000 });
+    expect(only(r.events, 'ipi-sent').map((e) => e.targets)).toEqual([[1, 2, 3, 4]]);
+    expect(only(r.events, 'ipi-handled').map((e) => e.to.vcpu).sort()).toEqual([1, 2, 3, 4]);
+    expect(doneAt).toBeGreaterThan(Math.max(...only(r.events, 'ipi-handled').map((e) => e.t)));
+  });
+
+  it("a sender's calls reuse one record (as Linux reuses its per-CPU cfd_data), and a reused record's release flags start clear", () => {
+    const r = rig();
+    const { vm, kernel } = addVm(r, 'trap', vmSpec(6, 'x2apic-physical'));
+    const v0 = vm.vcpu(0);
+    // A call to all five, then smaller ones: a flag left set by an earlier call would end a wait early.
+    const lists = [vm.vcpus.slice(1), [vm.vcpu(3), vm.vcpu(1)], [vm.vcpu(5)], vm.vcpus.slice(2), [vm.vcpu(1), vm.vcpu(2)]];
+    const doneAt: number[] = [];
+    const send = (i: number): void => {
+      if (i === lists.length) return;
+      kernel.crossCall(v0, lists[i]!, () => {
+        doneAt.push(r.sim.now);
+        send(i + 1);
+      });
+    };
+    v0.pushWork(1_000, () => send(0));
+    r.hv.start();
+    r.sim.run({ until: 5_000_000 });
+    const sent = only(r.events, 'ipi-sent');
+    expect(sent.map((e) => e.targets)).toEqual(lists.map((l) => l.map((v) => v.index)));
+    expect(doneAt).toHaveLength(lists.length);
+    sent.forEach((e, i) => {
+      const handled = only(r.events, 'ipi-handled').filter((h) => h.id === e.id);
+      expect(handled.map((h) => h.to.vcpu).sort()).toEqual([...e.targets].sort());
+      // The wait ended after this call's own handlers, not on flags an earlier call left.
+      expect(doneAt[i]).toBeGreaterThan(Math.max(...handled.map((h) => h.t)));
+    });
+    expect((kernel as unknown as { calls: { recordCount: number } }).calls.recordCount).toBe(1);
+  });
 });

@@ -18,46 +18,73 @@ export interface CallWork {
 
 /**
  * One smp_call_function_* in flight. Its csds (call_single_data) are not objects of their own:
- * a target's queue holds the call and the target's index in it.
+ * a target's queue holds the call and the target's index in it. A sender's calls are records
+ * reused from call to call, as Linux reuses each CPU's `cfd_data` (its cpumask and csds): the
+ * target list and the release flags keep their capacity, so a call to a whole VM allocates
+ * nothing sized to the VM.
  */
 export interface CrossCall {
   readonly calls: CrossCalls;
-  readonly sender: Vcpu;
-  readonly targets: readonly Vcpu[];
-  readonly work: CallWork | undefined;
-  readonly onHandlerStart: ((target: Vcpu, at: number) => void) | undefined;
-  readonly done: () => void;
-  readonly kind: IpiKind;
-  readonly vector: number;
+  /** The record's number in its `CrossCalls` (what csd lists hold). */
+  readonly rec: number;
+  sender: Vcpu;
+  /** The call's own copy of its targets (the caller's list is not kept). */
+  readonly targets: Vcpu[];
+  work: CallWork | undefined;
+  onHandlerStart: ((target: Vcpu, at: number) => void) | undefined;
+  done: () => void;
+  kind: IpiKind;
+  vector: number;
   /** When the send path started (for cross-call-done's duration). */
-  readonly startedAt: number;
+  startedAt: number;
   /** Set when the IPI goes out. */
   id: number;
   sentAt: number;
-  /** Per target: its handler has released the csd. */
-  readonly released: boolean[];
+  /** Per target (its first `targets.length` entries): 1 once its handler has released the csd. */
+  released: Uint8Array;
   /** The target the sender waits on next (csd_lock_wait goes through them in order). */
   waitIdx: number;
   /** The sender's spin on target `waitIdx`, while it lasts. */
   spin: SpinTicket | undefined;
-  /** Runs when the send has retired: the sender starts waiting. */
+  /** Runs when the send has retired: the sender starts waiting (bound once per record). */
   readonly afterSend: () => void;
 }
 
+const noop = (): void => {};
+
 /**
- * Queued csds, as two parallel lists — the call and the target's index in it — of which the
- * first `n` entries are live. A vCPU's queue and a handler's batch swap lists, so taking the
- * queue copies nothing and the lists keep their capacity.
+ * Queued csds, as two parallel typed lists — the call (its record's number, `CrossCall.rec`) and
+ * the target's index in it — of which the first `n` entries are live. Numbers, not references:
+ * filling a queue writes no pointer the collector must trace or copy, however long the queue
+ * grows (when every vCPU of a large VM flushes at once, each queue holds a csd per sender, as
+ * Linux's per-CPU csds do). A vCPU's queue and a handler's batch swap lists, so taking the queue
+ * copies nothing and the lists keep their capacity.
  */
 export interface CsdList {
-  calls: CrossCall[];
-  slots: number[];
+  recs: Int32Array;
+  slots: Int32Array;
   n: number;
 }
 
 /** An empty csd list (every one is built here, so queues and batches share one shape). */
 export function emptyCsdList(): CsdList {
-  return { calls: [], slots: [], n: 0 };
+  return { recs: new Int32Array(8), slots: new Int32Array(8), n: 0 };
+}
+
+/** Appends a csd to `q`, doubling its lists when full. */
+function pushCsd(q: CsdList, rec: number, slot: number): void {
+  const n = q.n;
+  if (n === q.recs.length) {
+    const recs = new Int32Array(2 * n);
+    recs.set(q.recs);
+    q.recs = recs;
+    const slots = new Int32Array(2 * n);
+    slots.set(q.slots);
+    q.slots = slots;
+  }
+  q.recs[n] = rec;
+  q.slots[n] = slot;
+  q.n = n + 1;
 }
 
 // Stages of the send and wait paths, as plain functions taking the call as the work item's
@@ -81,6 +108,10 @@ const nextStage = (c: unknown): void => {
 export class CrossCalls {
   /** Each vCPU's queued csds, taken whole by its next call-function handler. */
   private readonly queues: CsdList[];
+  /** Every call record, by number (`CrossCall.rec`). */
+  private readonly records: CrossCall[] = [];
+  /** Finished calls' records, for the next calls (see `CrossCall`). */
+  private readonly free: CrossCall[] = [];
 
   constructor(
     private readonly hv: Hypervisor,
@@ -103,24 +134,24 @@ export class CrossCalls {
     // Per target: csd_lock + llist_add touch two lines the target last wrote (its csd, its queue head).
     let sendCost = c.guestSendOverhead;
     for (let i = 0; i < targets.length; i++) sendCost += c.guestPerTargetOverhead + 2 * hv.fabric.cacheLine(sender.pcpu, targets[i]!.pcpu);
-    const released: boolean[] = new Array<boolean>(targets.length).fill(false);
-    const call: CrossCall = {
-      calls: this,
-      sender,
-      targets,
-      work,
-      onHandlerStart,
-      done,
-      kind,
-      vector: kind === 'unicast' ? VECTORS.callFunctionSingle : VECTORS.callFunction,
-      startedAt: hv.sim.now,
-      id: -1,
-      sentAt: -1,
-      released,
-      waitIdx: 0,
-      spin: undefined,
-      afterSend: () => this.afterSend(call),
-    };
+    const call = this.record();
+    const own = call.targets;
+    for (let i = 0; i < targets.length; i++) own[i] = targets[i]!;
+    // Shrinking by more than half would make V8 trim the list's store; it is refilled next time.
+    own.length = targets.length;
+    if (call.released.length < targets.length) call.released = new Uint8Array(Math.max(targets.length, 2 * call.released.length));
+    else call.released.fill(0, 0, targets.length);
+    call.sender = sender;
+    call.work = work;
+    call.onHandlerStart = onHandlerStart;
+    call.done = done;
+    call.kind = kind;
+    call.vector = kind === 'unicast' ? VECTORS.callFunctionSingle : VECTORS.callFunction;
+    call.startedAt = hv.sim.now;
+    call.id = -1;
+    call.sentAt = -1;
+    call.waitIdx = 0;
+    call.spin = undefined;
     sender.pushWork(sendCost, sendStage, call);
   }
 
@@ -132,12 +163,9 @@ export class CrossCalls {
     call.id = id;
     call.sentAt = now;
     const targets = call.targets;
-    for (let i = 0; i < targets.length; i++) {
-      const q = this.queues[targets[i]!.index]!;
-      q.calls[q.n] = call;
-      q.slots[q.n] = i;
-      q.n++;
-    }
+    const queues = this.queues;
+    const rec = call.rec;
+    for (let i = 0; i < targets.length; i++) pushCsd(queues[targets[i]!.index]!, rec, i);
     if (hv.sink.wants['ipi-sent']) hv.sink.emit({ type: 'ipi-sent', t: now, id, from: call.sender.ref, targets: targets.map((t) => t.index), kind: call.kind, vector: call.vector });
     this.vm.backend.send({ sender: call.sender, targets, vector: call.vector, kind: call.kind, id }, call.afterSend);
   }
@@ -197,10 +225,12 @@ export class CrossCalls {
     if (i === call.targets.length) {
       const hv = this.hv;
       if (hv.sink.wants['cross-call-done']) hv.sink.emit({ type: 'cross-call-done', t: hv.sim.now, id: call.id, from: call.sender.ref, targets: call.targets.length, duration: hv.sim.now - call.startedAt });
-      call.done();
+      const done = call.done;
+      this.recycle(call);
+      done();
       return;
     }
-    if (call.released[i]) {
+    if (call.released[i] === 1) {
       this.readRelease(call);
       return;
     }
@@ -210,6 +240,49 @@ export class CrossCalls {
   /** @internal The sender reads target `waitIdx`'s released csd line. */
   readRelease(call: CrossCall): void {
     call.sender.pushWork(this.hv.fabric.cacheLine(call.sender.pcpu, call.targets[call.waitIdx]!.pcpu), nextStage, call);
+  }
+
+  /** @internal Call records made so far (at most the calls ever in flight at once). */
+  get recordCount(): number {
+    return this.records.length;
+  }
+
+  /** A record for a new call: a finished one, or a new one. */
+  private record(): CrossCall {
+    const r = this.free.pop();
+    if (r !== undefined) return r;
+    const call: CrossCall = {
+      calls: this,
+      rec: this.records.length,
+      sender: undefined as unknown as Vcpu,
+      targets: [],
+      work: undefined,
+      onHandlerStart: undefined,
+      done: noop,
+      kind: 'unicast',
+      vector: 0,
+      startedAt: 0,
+      id: -1,
+      sentAt: -1,
+      released: new Uint8Array(0),
+      waitIdx: 0,
+      spin: undefined,
+      afterSend: () => this.afterSend(call),
+    };
+    this.records.push(call);
+    return call;
+  }
+
+  /**
+   * The sender's wait has ended: every target has released its csd, so no queue holds the call
+   * and no handler reads it again (a handler's batch is done with it once `runAfter` ran). The
+   * record drops what the caller gave it and waits for the next call.
+   */
+  private recycle(call: CrossCall): void {
+    call.work = undefined;
+    call.onHandlerStart = undefined;
+    call.done = noop;
+    this.free.push(call);
   }
 
   /**
@@ -230,7 +303,7 @@ export class CrossCalls {
     const c = this.hv.costs;
     let cost = 0;
     for (let i = 0; i < b.n; i++) {
-      const call = b.calls[i]!;
+      const call = this.records[b.recs[i]!]!;
       call.onHandlerStart?.(v, start);
       const w = call.work;
       if (w === undefined) cost += c.handlerBody;
@@ -248,10 +321,10 @@ export class CrossCalls {
     const now = hv.sim.now;
     const report = hv.sink.wants['ipi-handled'];
     for (let i = 0; i < b.n; i++) {
-      const call = b.calls[i]!;
+      const call = this.records[b.recs[i]!]!;
       const slot = b.slots[i]!;
       if (report) hv.sink.emit({ type: 'ipi-handled', t: now, id: call.id, to: v.ref, latency: now - call.sentAt, sendToHandler: start - call.sentAt });
-      call.released[slot] = true;
+      call.released[slot] = 1;
       if (call.waitIdx === slot && call.spin !== undefined) {
         call.spin.release();
         call.spin = undefined;
@@ -261,6 +334,7 @@ export class CrossCalls {
 
   /** Call-function handler, ended (before its EOI): each call's continuation (`CallWork.after`). */
   runAfter(v: Vcpu, b: CsdList): void {
-    for (let i = 0; i < b.n; i++) b.calls[i]!.work?.after?.(v);
+    const records = this.records;
+    for (let i = 0; i < b.n; i++) records[b.recs[i]!]!.work?.after?.(v);
   }
 }

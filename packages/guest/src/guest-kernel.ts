@@ -222,12 +222,8 @@ export class GuestKernel implements GuestOs {
   }
 
   private recycle(f: HandlerFrame): void {
-    // The list keeps its capacity, not the calls it held: a finished call (its VM-sized target and
-    // release lists, its closures) kept by a spare list would hold memory growing with the run's
-    // longest batches, that is with its duration.
-    const b = f.batch;
-    b.calls.fill(undefined as never, 0, b.n);
-    b.n = 0;
+    // The batch keeps its capacity; it holds calls by number, so it keeps no finished call alive.
+    f.batch.n = 0;
     f.device = undefined;
     this.frames.push(f);
   }

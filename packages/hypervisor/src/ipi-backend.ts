@@ -6,7 +6,11 @@ import type { BackendHost, BackendVm } from './contracts';
 /** One IPI a guest kernel asks to send: a vector to a set of its own vCPUs. */
 export interface IpiRequest {
   readonly sender: Vcpu;
-  /** Destination vCPUs of the sender's VM (never empty; may be only the sender for a self-IPI). */
+  /**
+   * Destination vCPUs of the sender's VM (never empty; may be only the sender for a self-IPI).
+   * The guest reuses this list for later sends, as Linux reuses its per-CPU cpumask: read it
+   * while sending (every built-in backend is done with it by `done`); copy it to keep it.
+   */
   readonly targets: readonly Vcpu[];
   readonly vector: number;
   readonly kind: IpiKind;

@@ -57,10 +57,11 @@ export interface ShootdownContext {
   flushTargetsInto(initiator: Vcpu, space: AddressSpace, into: Vcpu[]): number;
   /**
    * `deferPreempted` (when `pvTlbFlush`) then, unless `freedTables`, `skipLazy`, as one pass over
-   * the first `n` of `targets` (marking as they do); returns the vCPUs still to IPI as a new list.
-   * With `flushTargetsInto`, for strategies that allocate no list the size of the VM.
+   * the first `n` of `targets`, in place (marking as they do): the vCPUs still to IPI are moved to
+   * the front, in order, and their number returned. With `flushTargetsInto`, for strategies that
+   * allocate no list the size of the VM (`crossCall` copies its targets, so the list can be reused).
    */
-  filterIpiTargets(initiator: Vcpu, space: AddressSpace, targets: readonly Vcpu[], n: number, freedTables: boolean): Vcpu[];
+  filterIpiTargets(initiator: Vcpu, space: AddressSpace, targets: Vcpu[], n: number, freedTables: boolean): number;
   /** Drops vCPUs in lazy TLB mode from `targets` (marking them to flush on their next switch to `space`); under `lazyTlb: leave`, keeps them. */
   skipLazy(space: AddressSpace, targets: readonly Vcpu[]): readonly Vcpu[];
   /** Whether `v` is in lazy TLB mode. */
@@ -136,9 +137,9 @@ export const shootdownStrategies: PolicyFamily<ShootdownStrategy> = {
 export class SynchronousShootdown implements ShootdownStrategy {
   readonly name: string = 'sync';
   /**
-   * Scratch lists for the vCPUs with the space loaded, between the mask read and the filtering
-   * (up to a VM's size each): one per shootdown in flight, reused, so only the IPI's own target
-   * list is allocated per shootdown (Linux keeps a per-CPU cpumask for this, __pv_cpu_mask).
+   * Scratch lists for the vCPUs with the space loaded, filtered in place to the IPI's targets
+   * (up to a VM's size each): one per shootdown between its mask read and its cross-call, reused,
+   * so no list is allocated per shootdown (Linux keeps a per-CPU cpumask for this, __pv_cpu_mask).
    */
   private readonly scratch: Vcpu[][] = [];
 
@@ -150,12 +151,13 @@ export class SynchronousShootdown implements ShootdownStrategy {
       const n = mm.flushTargetsInto(initiator, space, loaded);
       const check = mm.pvTlbFlush ? mm.costs.pvFlushCheck * n : 0;
       initiator.pushWork(check, () => {
-        const targets = mm.filterIpiTargets(initiator, space, loaded, n, req.freedTables === true);
-        this.scratch.push(loaded);
-        mm.crossCall(initiator, targets, done, undefined, {
+        // The survivors, in place; the list's length becomes theirs for the call, which copies them.
+        loaded.length = mm.filterIpiTargets(initiator, space, loaded, n, req.freedTables === true);
+        mm.crossCall(initiator, loaded, done, undefined, {
           cost: () => mm.invalidateCost(vpns.length),
           run: (t) => void mm.flushHandler(t, space, vpns),
         });
+        this.scratch.push(loaded);
       });
     });
   }

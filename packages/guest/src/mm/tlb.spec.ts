@@ -29,3 +29,35 @@ describe('TLB keys', () => {
     expect(tlb.lookup(1, 5)?.frame).toBe(1);
   });
 });
+
+describe('TLB invalidation of a range', () => {
+  // Law: invalidatePages is INVLPG of each page in turn, whatever the TLB holds (empty or not).
+  it('leaves the same entries, in the same replacement order, as invalidatePage for each page', () => {
+    const fill = fc.record({ asid: fc.integer({ min: 0, max: 3 }), vpn: fc.integer({ min: 0, max: 2_000 }), huge: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(fill, { maxLength: 40 }), fc.integer({ min: 0, max: 3 }), fc.array(fc.integer({ min: 0, max: 2_000 }), { maxLength: 20 }), (fills, asid, vpns) => {
+        const build = (): Tlb => {
+          const tlb = new Tlb(8);
+          fills.forEach((f, i) => tlb.fill(f.asid, f.vpn, { frame: i, writable: true, huge: f.huge, version: i }));
+          return tlb;
+        };
+        const a = build();
+        const b = build();
+        a.invalidatePages(asid, vpns);
+        for (const vpn of vpns) b.invalidatePage(asid, vpn);
+        // What each holds now, and what each evicts next: fill both to capacity and compare lookups.
+        const probe = (t: Tlb): unknown[][] => {
+          const seen: unknown[][] = [];
+          for (let k = 0; k < 8; k++) {
+            t.fill(9, 10_000 + k, { frame: -1, writable: false, huge: false, version: -1 });
+            seen.push(fills.map((f) => t.lookup(f.asid, f.vpn)?.frame));
+          }
+          return seen;
+        };
+        expect(a.size).toBe(b.size);
+        expect(fills.map((f) => a.lookup(f.asid, f.vpn)?.frame)).toEqual(fills.map((f) => b.lookup(f.asid, f.vpn)?.frame));
+        expect(probe(a)).toEqual(probe(b));
+      }),
+    );
+  });
+});

@@ -63,6 +63,16 @@ export class Tlb {
     if (this.hugeEntries.size !== 0) this.hugeEntries.delete(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
   }
 
+  /**
+   * INVLPG of each page of `vpns` (`invalidatePage` for each). An empty TLB — on a large VM
+   * churning shootdowns, most are: each handler flushes what little its vCPU cached — skips
+   * the probes.
+   */
+  invalidatePages(asid: number, vpns: readonly number[]): void {
+    if (this.entries.size === 0 && this.hugeEntries.size === 0) return;
+    for (let i = 0; i < vpns.length; i++) this.invalidatePage(asid, vpns[i]!);
+  }
+
   /** Drops every entry of one address space (INVPCID single-context). */
   flushAsid(asid: number): void {
     for (const map of [this.entries, this.hugeEntries]) {
