@@ -90,6 +90,18 @@ describe('icrWrites laws (property)', () => {
     );
   });
 
+  it('in cluster mode each write carries its cluster\'s destinations in input order, whether or not the input comes in cluster order', () => {
+    // Inputs in cluster order (a cpumask walk) take the one-pass path; others are grouped.
+    const inClusterOrder = destinations('x2apic-cluster').map((ids) => [...ids].sort((a, b) => (a >> 4) - (b >> 4)));
+    fc.assert(
+      fc.property(fc.oneof(inClusterOrder, destinations('x2apic-cluster')), (ids) => {
+        const ws = icrWrites('x2apic-cluster', ids);
+        const clusters = [...new Set(ids.map((id) => id >> 4))].sort((a, b) => a - b);
+        expect(ws.map((w) => w.destinations)).toEqual(clusters.map((c) => ids.filter((id) => id >> 4 === c)));
+      }),
+    );
+  });
+
   it('in cluster mode each write stays inside one cluster of 16 and clusters never repeat', () => {
     fc.assert(
       fc.property(destinations('x2apic-cluster'), (ids) => {

@@ -70,6 +70,10 @@ export function icrWrites<T>(mode: ApicMode, destinations: readonly T[], shortha
   if (destinations.length === 0) return [];
   if (shorthand) return [{ destinations: [...destinations], writes, shorthand: true }];
   if (mode === 'x2apic-cluster') {
+    // Destinations in cluster order (a kernel's cpumask walk, in APIC ID order): each cluster's
+    // run is one write, as they come; no grouping map, no sort.
+    const runs = clusterRuns(destinations, apicIdOf, writes);
+    if (runs !== undefined) return runs;
     const byCluster = new Map<number, T[]>();
     for (const d of destinations) {
       const c = Math.floor(apicIdOf(d) / X2APIC_CLUSTER_SIZE);
@@ -80,4 +84,21 @@ export function icrWrites<T>(mode: ApicMode, destinations: readonly T[], shortha
     return [...byCluster.keys()].sort((a, b) => a - b).map((c) => ({ destinations: byCluster.get(c)!, writes, shorthand: false }));
   }
   return destinations.map((d) => ({ destinations: [d], writes, shorthand: false }));
+}
+
+/** The x2APIC cluster writes when `destinations` come in non-decreasing cluster order; undefined when they do not. */
+function clusterRuns<T>(destinations: readonly T[], apicIdOf: (d: T) => number, writes: 1 | 2): IcrWrite<T>[] | undefined {
+  const out: IcrWrite<T>[] = [];
+  let start = 0;
+  let cluster = Math.floor(apicIdOf(destinations[0]!) / X2APIC_CLUSTER_SIZE);
+  for (let i = 1; i < destinations.length; i++) {
+    const c = Math.floor(apicIdOf(destinations[i]!) / X2APIC_CLUSTER_SIZE);
+    if (c === cluster) continue;
+    if (c < cluster) return undefined;
+    out.push({ destinations: destinations.slice(start, i), writes, shorthand: false });
+    start = i;
+    cluster = c;
+  }
+  out.push({ destinations: destinations.slice(start), writes, shorthand: false });
+  return out;
 }
