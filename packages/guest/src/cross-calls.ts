@@ -18,10 +18,10 @@ export interface CallWork {
 
 /**
  * One smp_call_function_* in flight. Its csds (call_single_data) are not objects of their own:
- * a target's queue holds the call and the target's index in it. A sender's calls are records
- * reused from call to call, as Linux reuses each CPU's `cfd_data` (its cpumask and csds): the
- * target list and the release flags keep their capacity, so a call to a whole VM allocates
- * nothing sized to the VM.
+ * a target's queue holds the call and the target's index in it. Calls are records reused from
+ * call to call (a finished call's record serves the VM's next one), as Linux reuses each CPU's
+ * `cfd_data` (its cpumask and csds): the target list and the release flags keep their capacity,
+ * so a call to a whole VM allocates nothing sized to the VM.
  */
 export interface CrossCall {
   readonly calls: CrossCalls;

@@ -193,6 +193,27 @@ describe('Vcpu: the work stack', () => {
     expect(log).toEqual(['handler@500', 'tail@550', 'base@1350']);
   });
 
+  it("a stack that grew keeps each level's work left, spin and privilege level", () => {
+    const { vcpu, log, done, to } = rig();
+    vcpu.enterGuest(0);
+    vcpu.pushUserWork(1_000, done('user'));
+    const spin = vcpu.pushSpin(done('spin'));
+    // Past the initial 8 levels, so the stack grows while the user work and the spin sit below.
+    for (let i = 0; i < 12; i++) vcpu.pushWork(10, done(`w${i}`));
+    expect(vcpu.workDepth).toBe(14);
+    to(200);
+    expect(log).toHaveLength(12);
+    // The spin is on top again, unreleased: a PAUSE loop in kernel mode.
+    expect([vcpu.workDepth, vcpu.pausing, vcpu.inKernel]).toEqual([2, true, true]);
+    spin.release();
+    to(300);
+    expect(log.slice(12)).toEqual(['spin@200']);
+    expect([vcpu.workDepth, vcpu.pausing, vcpu.inKernel]).toEqual([1, false, false]);
+    to(5_000);
+    // The user work runs only on top: all of it after the spin (everything was pushed at 0).
+    expect(log.slice(13)).toEqual(['user@1200']);
+  });
+
   it('deep nesting (beyond the initial stack) completes last-in first-out', () => {
     const { vcpu, log, done, to } = rig();
     vcpu.enterGuest(0);

@@ -17,6 +17,12 @@ export type WorkDone = (arg: unknown) => void;
 
 const NO_EVENT = -1 as EventHandle;
 
+/** A stack level's numbers in `Vcpu.levels`: how many, and where each is. */
+const LEVEL = 3;
+const REMAINING = 0;
+const SPIN_ID = 1;
+const USER_MODE = 2;
+
 /**
  * A virtual CPU: its state, its virtual APIC, and the guest work it is executing. Guest work is
  * a stack: an interrupt handler pushes on top of what it interrupts, and work only progresses
@@ -59,14 +65,16 @@ export class Vcpu {
   since: number;
   readonly timeIn: Record<VcpuState, number> = { 'in-guest': 0, exited: 0, halted: 0, preempted: 0, offline: 0 };
 
-  private remaining = new Float64Array(8);
-  /** Per stack level: the id of the spin pushed there (0 for plain work), so a stale ticket cannot end a later spin. */
-  private spinIds = new Float64Array(8);
-  /** Per stack level: 1 for work the guest runs in user mode (CPL 3: a task's computation), 0 for kernel code. */
-  private userMode = new Uint8Array(8);
+  /**
+   * The stack's numbers, a level's three side by side (one cache line covers a level and more):
+   * work left (`REMAINING`, work units; Infinity for an unreleased spin), the id of the spin pushed
+   * there (`SPIN_ID`, 0 for plain work, so a stale ticket cannot end a later spin), and 1 for work
+   * the guest runs in user mode (`USER_MODE`, CPL 3: a task's computation; 0 for kernel code).
+   */
+  private levels = new Float64Array(LEVEL * 8);
   private nextSpinId = 1;
-  private dones: (WorkDone | undefined)[] = new Array<WorkDone | undefined>(8).fill(undefined);
-  private args: unknown[] = new Array<unknown>(8).fill(undefined);
+  /** Per level, side by side: what runs when its work completes, and its argument. */
+  private conts: unknown[] = new Array<unknown>(2 * 8).fill(undefined);
   private depth = 0;
   private progressSince = 0;
   /** Guest work done per ns while in guest mode: 1 alone on a core, less beside a busy SMT sibling. */
@@ -111,7 +119,7 @@ export class Vcpu {
    * top of the stack (an interrupt handler above a user computation is kernel mode).
    */
   get inKernel(): boolean {
-    return this.depth === 0 || this.userMode[this.depth - 1] === 0;
+    return this.depth === 0 || this.levels[LEVEL * (this.depth - 1) + USER_MODE] === 0;
   }
 
   private push(ns: number, done: WorkDone, arg: unknown, spinId: number, user: number): void {
@@ -121,12 +129,13 @@ export class Vcpu {
       throw new KernelError(`vCPU ${this.vm}.${this.index}: work pushed while it is halted; wake it with an interrupt (e.g. GuestKernel.wakeOn)`);
     }
     this.suspend();
-    if (this.depth === this.remaining.length) this.growStack();
-    this.remaining[this.depth] = ns;
-    this.spinIds[this.depth] = spinId;
-    this.userMode[this.depth] = user;
-    this.dones[this.depth] = done;
-    this.args[this.depth] = arg;
+    if (LEVEL * this.depth === this.levels.length) this.growStack();
+    const l = LEVEL * this.depth;
+    this.levels[l + REMAINING] = ns;
+    this.levels[l + SPIN_ID] = spinId;
+    this.levels[l + USER_MODE] = user;
+    this.conts[2 * this.depth] = done;
+    this.conts[2 * this.depth + 1] = arg;
     this.depth++;
     this.resume();
     // Plain work on top cannot be a PAUSE loop (and the vCPU is not halted): only a flip from pausing matters.
@@ -149,7 +158,7 @@ export class Vcpu {
 
   /** @internal */
   releaseSpin(level: number, id: number): void {
-    if (level >= this.depth || this.spinIds[level] !== id || this.remaining[level] === 0) return;
+    if (level >= this.depth || this.levels[LEVEL * level + SPIN_ID] !== id || this.levels[LEVEL * level + REMAINING] === 0) return;
     this.truncateWork(level);
     if (this.onActivity !== null) this.reportActivity();
   }
@@ -163,8 +172,8 @@ export class Vcpu {
     if (level >= this.depth) return 0;
     const top = level === this.depth - 1;
     if (top) this.suspend();
-    const left = this.remaining[level]!;
-    this.remaining[level] = 0;
+    const left = this.levels[LEVEL * level + REMAINING]!;
+    this.levels[LEVEL * level + REMAINING] = 0;
     if (top) this.resume();
     return left === Infinity ? 0 : left;
   }
@@ -178,7 +187,7 @@ export class Vcpu {
     if (this.state !== 'in-guest' || this.depth === 0) return false;
     const top = this.depth - 1;
     // A spin not yet released (a released one has 0 left and ends at once).
-    return this.spinIds[top] !== 0 && this.remaining[top] !== 0;
+    return this.levels[LEVEL * top + SPIN_ID] !== 0 && this.levels[LEVEL * top + REMAINING] !== 0;
   }
 
   /** Work per ns now (1 = the speed its costs were calibrated at). */
@@ -238,7 +247,7 @@ export class Vcpu {
 
   private resume(): void {
     if (this.state !== 'in-guest' || this.depth === 0 || this.completion !== NO_EVENT) return;
-    const r = this.remaining[this.depth - 1]!;
+    const r = this.levels[LEVEL * (this.depth - 1) + REMAINING]!;
     if (r === Infinity) return; // an unreleased spin: nothing to schedule
     this.progressSince = this.sim.now;
     this.completion = this.sim.schedule(Math.ceil(this.speed === 1 ? r : r / this.speed), this.completeTop);
@@ -250,16 +259,17 @@ export class Vcpu {
     this.completion = NO_EVENT;
     const top = this.depth - 1;
     const done = this.sim.now - this.progressSince;
-    this.remaining[top] = Math.max(0, this.remaining[top]! - (this.speed === 1 ? done : done * this.speed));
+    const l = LEVEL * top + REMAINING;
+    this.levels[l] = Math.max(0, this.levels[l]! - (this.speed === 1 ? done : done * this.speed));
   }
 
   private onTopComplete(): void {
     this.completion = NO_EVENT;
     const top = --this.depth;
-    const done = this.dones[top]!;
-    const arg = this.args[top];
-    this.dones[top] = undefined;
-    this.args[top] = undefined;
+    const done = this.conts[2 * top] as WorkDone;
+    const arg = this.conts[2 * top + 1];
+    this.conts[2 * top] = undefined;
+    this.conts[2 * top + 1] = undefined;
     done(arg);
     if (this.onActivity !== null) this.reportActivity();
     if (this.state !== 'in-guest' || this.completion !== NO_EVENT) return;
@@ -268,18 +278,10 @@ export class Vcpu {
   }
 
   private growStack(): void {
-    const n = this.remaining.length * 2;
-    const r = new Float64Array(n);
-    r.set(this.remaining);
-    this.remaining = r;
-    const ids = new Float64Array(n);
-    ids.set(this.spinIds);
-    this.spinIds = ids;
-    const u = new Uint8Array(n);
-    u.set(this.userMode);
-    this.userMode = u;
-    this.dones.length = n;
-    this.args.length = n;
+    const levels = new Float64Array(2 * this.levels.length);
+    levels.set(this.levels);
+    this.levels = levels;
+    this.conts.length = 2 * this.conts.length;
   }
 }
 
