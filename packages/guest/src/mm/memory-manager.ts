@@ -216,7 +216,8 @@ export class MemoryManager implements ShootdownContext {
       throw new InvalidParameterError(`vms[${vm.index}].master`, master, `a vCPU index in [0, ${vm.vcpus.length - 1}]`);
     }
     this.master = vm.vcpu(master);
-    this.tlbs = vm.vcpus.map(() => new Tlb(this.costs.tlbEntries));
+    const held = new Int32Array(vm.vcpus.length);
+    this.tlbs = vm.vcpus.map((_, i) => new Tlb(this.costs.tlbEntries, held, i));
     this.current = vm.vcpus.map(() => null);
     this.lazy = new Uint8Array(vm.vcpus.length);
     kernel.onEnterLazyTlb((v) => this.enterLazy(v));

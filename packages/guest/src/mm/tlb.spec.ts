@@ -61,3 +61,36 @@ describe('TLB invalidation of a range', () => {
     );
   });
 });
+
+describe('TLB entry count', () => {
+  // Law: the count a TLB keeps (in the array its VM's TLBs share) equals what its tables hold, after any operations.
+  it('equals the entries held after any fills, INVLPGs, ASID flushes and full flushes, each TLB in its own cell', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('fill' as const), tlb: fc.integer({ min: 0, max: 1 }), asid: fc.integer({ min: 0, max: 2 }), vpn: fc.integer({ min: 0, max: 3_000 }), huge: fc.boolean() }),
+      fc.record({ k: fc.constant('page' as const), tlb: fc.integer({ min: 0, max: 1 }), asid: fc.integer({ min: 0, max: 2 }), vpn: fc.integer({ min: 0, max: 3_000 }) }),
+      fc.record({ k: fc.constant('pages' as const), tlb: fc.integer({ min: 0, max: 1 }), asid: fc.integer({ min: 0, max: 2 }), vpns: fc.array(fc.integer({ min: 0, max: 3_000 }), { maxLength: 6 }) }),
+      fc.record({ k: fc.constant('asid' as const), tlb: fc.integer({ min: 0, max: 1 }), asid: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ k: fc.constant('all' as const), tlb: fc.integer({ min: 0, max: 1 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const counts = new Int32Array(2);
+        const tlbs = [new Tlb(6, counts, 0), new Tlb(6, counts, 1)];
+        for (const o of ops) {
+          const t = tlbs[o.tlb]!;
+          if (o.k === 'fill') t.fill(o.asid, o.vpn, { frame: 1, writable: true, huge: o.huge, version: 0 });
+          else if (o.k === 'page') t.invalidatePage(o.asid, o.vpn);
+          else if (o.k === 'pages') t.invalidatePages(o.asid, o.vpns);
+          else if (o.k === 'asid') t.flushAsid(o.asid);
+          else t.flushAll();
+        }
+        tlbs.forEach((t, i) => {
+          const maps = t as unknown as { entries: Map<number, unknown>; hugeEntries: Map<number, unknown> };
+          expect(counts[i]).toBe(maps.entries.size + maps.hugeEntries.size);
+          expect(t.size).toBe(counts[i]);
+          expect(t.size).toBeLessThanOrEqual(t.capacity);
+        });
+      }),
+    );
+  });
+});

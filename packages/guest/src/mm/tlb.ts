@@ -35,10 +35,20 @@ export class Tlb {
   private readonly entries = new Map<number, TlbEntry>();
   private readonly hugeEntries = new Map<number, TlbEntry>();
 
-  constructor(readonly capacity: number) {}
+  /**
+   * `counts[at]` is kept equal to the entries held, small and huge. A VM's TLBs share one dense
+   * array (`MemoryManager`), so a flush handler sees an empty TLB from one number in a small array
+   * instead of reaching the TLB's two hash tables, each a likely cache miss on a large VM.
+   */
+  constructor(
+    readonly capacity: number,
+    private readonly counts: Int32Array = new Int32Array(1),
+    private readonly at = 0,
+  ) {}
 
+  /** Entries held, small and huge. */
   get size(): number {
-    return this.entries.size + this.hugeEntries.size;
+    return this.counts[this.at]!;
   }
 
   /** The entry translating `vpn` of address space `asid` (small, or the huge page holding it), if cached. */
@@ -52,15 +62,16 @@ export class Tlb {
   fill(asid: number, vpn: number, entry: TlbEntry): void {
     const map = entry.huge ? this.hugeEntries : this.entries;
     const key = tlbKey(asid, entry.huge ? Math.floor(vpn / PAGES_PER_HUGE) : vpn);
-    map.delete(key);
+    if (map.delete(key)) this.add(-1);
     if (this.size >= this.capacity) this.evictOldest();
     map.set(key, entry);
+    this.add(1);
   }
 
   /** Drop the entries for one page (INVLPG): its small entry and the huge one holding it. */
   invalidatePage(asid: number, vpn: number): void {
-    this.entries.delete(tlbKey(asid, vpn));
-    if (this.hugeEntries.size !== 0) this.hugeEntries.delete(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)));
+    if (this.entries.delete(tlbKey(asid, vpn))) this.add(-1);
+    if (this.hugeEntries.size !== 0 && this.hugeEntries.delete(tlbKey(asid, Math.floor(vpn / PAGES_PER_HUGE)))) this.add(-1);
   }
 
   /**
@@ -69,14 +80,14 @@ export class Tlb {
    * the probes.
    */
   invalidatePages(asid: number, vpns: readonly number[]): void {
-    if (this.entries.size === 0 && this.hugeEntries.size === 0) return;
+    if (this.counts[this.at] === 0) return;
     for (let i = 0; i < vpns.length; i++) this.invalidatePage(asid, vpns[i]!);
   }
 
   /** Drops every entry of one address space (INVPCID single-context). */
   flushAsid(asid: number): void {
     for (const map of [this.entries, this.hugeEntries]) {
-      for (const key of map.keys()) if (asidOfKey(key) === asid) map.delete(key);
+      for (const key of map.keys()) if (asidOfKey(key) === asid && map.delete(key)) this.add(-1);
     }
   }
 
@@ -84,6 +95,7 @@ export class Tlb {
   flushAll(): void {
     this.entries.clear();
     this.hugeEntries.clear();
+    this.counts[this.at] = 0;
   }
 
   /** Whether any entry of the address space `asid` is cached. */
@@ -94,13 +106,21 @@ export class Tlb {
     return false;
   }
 
+  private add(d: number): void {
+    this.counts[this.at] = this.counts[this.at]! + d;
+  }
+
   private evictOldest(): void {
     const a = this.entries.keys().next();
     if (!a.done) {
       this.entries.delete(a.value);
+      this.add(-1);
       return;
     }
     const b = this.hugeEntries.keys().next();
-    if (!b.done) this.hugeEntries.delete(b.value);
+    if (!b.done) {
+      this.hugeEntries.delete(b.value);
+      this.add(-1);
+    }
   }
 }
