@@ -132,11 +132,15 @@ export class CrossCalls {
     const c = hv.costs;
     const kind: IpiKind = targets.length === 1 ? 'unicast' : targets.length === this.vm.vcpus.length - 1 ? 'broadcast' : 'multicast';
     // Per target: csd_lock + llist_add touch two lines the target last wrote (its csd, its queue head).
-    let sendCost = c.guestSendOverhead;
-    for (let i = 0; i < targets.length; i++) sendCost += c.guestPerTargetOverhead + 2 * hv.fabric.cacheLine(sender.pcpu, targets[i]!.pcpu);
+    // The call keeps its own copy of the targets, taken in the same pass.
     const call = this.record();
     const own = call.targets;
-    for (let i = 0; i < targets.length; i++) own[i] = targets[i]!;
+    let sendCost = c.guestSendOverhead;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      own[i] = t;
+      sendCost += c.guestPerTargetOverhead + 2 * hv.fabric.cacheLine(sender.pcpu, t.pcpu);
+    }
     // Shrinking by more than half would make V8 trim the list's store; it is refilled next time.
     own.length = targets.length;
     if (call.released.length < targets.length) call.released = new Uint8Array(Math.max(targets.length, 2 * call.released.length));

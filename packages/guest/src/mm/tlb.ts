@@ -80,7 +80,7 @@ export class Tlb {
    * the probes.
    */
   invalidatePages(asid: number, vpns: readonly number[]): void {
-    if (this.counts[this.at] === 0) return;
+    if (this.size === 0) return;
     for (let i = 0; i < vpns.length; i++) this.invalidatePage(asid, vpns[i]!);
   }
 
